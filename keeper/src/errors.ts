@@ -1,0 +1,22 @@
+// The keeper's operating errors, each with a stable code.
+export const KeeperErrorCode = {
+  compareFailed: 'compare-failed',
+  leaseNotFound: 'lease-not-found',
+  compacted: 'compacted',
+  noLeader: 'no-leader',
+  invalid: 'invalid',
+  closed: 'closed',
+} as const;
+export type KeeperErrorCode = (typeof KeeperErrorCode)[keyof typeof KeeperErrorCode];
+
+export class KeeperError extends Error {
+  readonly code: KeeperErrorCode;
+  /** For 'compacted': the oldest revision still watchable minus one. */
+  readonly compactRevision: number | undefined;
+  constructor(code: KeeperErrorCode, message: string, opts?: { cause?: unknown; compactRevision?: number }) {
+    super(message, opts?.cause === undefined ? undefined : { cause: opts.cause });
+    this.name = 'KeeperError';
+    this.code = code;
+    this.compactRevision = opts?.compactRevision;
+  }
+}

@@ -1,0 +1,109 @@
+// The Keeper is the replicated store every node embeds: revisioned key/value
+// config with watches, leases, cluster members and the session register.
+// Semantics follow etcd v3. Node components talk only to this interface; the
+// one-member implementation (solo-keeper.ts) and the Raft-backed one share it.
+
+export type Consistency = 'linearizable' | 'serializable';
+
+export interface KeyValue {
+  readonly key: string;
+  /** Opaque text; longwire's own keys hold JSON. */
+  readonly value: string;
+  readonly createRevision: number;
+  readonly modRevision: number;
+  /** Number of puts since creation; 1 after the first. */
+  readonly version: number;
+  readonly lease?: string;
+}
+
+export interface RangeResult {
+  readonly revision: number;
+  readonly kvs: readonly KeyValue[];
+}
+
+export interface PutOptions {
+  readonly lease?: string;
+  /** Compare-and-swap: apply only if the key's modRevision equals this; 0 means "only if absent". */
+  readonly ifModRevision?: number;
+}
+
+export type WatchEvent =
+  | { readonly type: 'put'; readonly revision: number; readonly key: string; readonly value: string }
+  | { readonly type: 'delete'; readonly revision: number; readonly key: string };
+
+/** What a watch stream delivers. Events come in revision order, each once per stream. */
+export type WatchMessage =
+  | { readonly kind: 'events'; readonly events: readonly WatchEvent[] }
+  | { readonly kind: 'progress'; readonly revision: number }
+  /** fromRevision is older than the kept history: resume is impossible, re-read then watch. */
+  | { readonly kind: 'compacted'; readonly compactRevision: number }
+  /** The watcher fell too far behind and was cut off; resume from lastRevision + 1. */
+  | { readonly kind: 'cancelled'; readonly reason: 'slow' | 'closed'; readonly lastRevision: number };
+
+export interface WatchRequest {
+  readonly key: string;
+  readonly prefix?: boolean;
+  /** First revision to deliver; default: the next one. */
+  readonly fromRevision?: number;
+}
+
+export interface Watcher {
+  cancel(): void;
+}
+
+export interface Lease {
+  readonly id: string;
+  readonly ttl: number;
+}
+
+export interface Session {
+  readonly app: string;
+  readonly user: string;
+  readonly device: string;
+  readonly session: string;
+  readonly node: string;
+  /** Unix ms when the session was registered. */
+  readonly since: number;
+}
+
+export type RegisterOp =
+  | { readonly op: 'add'; readonly session: Session }
+  | { readonly op: 'remove'; readonly app: string; readonly user: string; readonly session: string };
+
+export interface Member {
+  readonly id: string;
+  readonly role: 'voter' | 'learner';
+  readonly peer: string;
+  readonly api: string;
+  readonly gateway: string;
+  readonly zone: string;
+}
+
+export interface ClusterStatus {
+  readonly leader: string | null;
+  readonly term: number;
+  readonly members: readonly Member[];
+}
+
+export interface Keeper {
+  range(key: string, opts?: { prefix?: boolean; consistency?: Consistency }): Promise<RangeResult>;
+  /** Rejects with KeeperError code 'compare-failed' when ifModRevision does not match. */
+  put(key: string, value: string, opts?: PutOptions): Promise<{ revision: number }>;
+  delete(key: string, opts?: { prefix?: boolean }): Promise<{ revision: number; deleted: number }>;
+  watch(req: WatchRequest, listener: (msg: WatchMessage) => void): Watcher;
+
+  leaseGrant(ttlSeconds: number): Promise<Lease>;
+  /** Rejects with KeeperError code 'lease-not-found' for an unknown or expired lease. */
+  leaseKeepAlive(id: string): Promise<Lease>;
+  leaseRevoke(id: string): Promise<void>;
+
+  /** Batched: concurrent calls share one write. Sessions are attached to this node's lease. */
+  register(ops: readonly RegisterOp[]): Promise<void>;
+  /** Local read of the register: the sessions of one user. */
+  sessionsOf(app: string, user: string): readonly Session[];
+
+  cluster(): ClusterStatus;
+  /** True when this member has a leader and has applied what it knows is committed. */
+  ready(): boolean;
+  close(): Promise<void>;
+}

@@ -1,0 +1,92 @@
+// The saver owns everything a node stores about delivery: per-user inboxes with
+// sequence numbers, per-device cursors, idempotency records, the app broadcast
+// log and short topic histories. The implementation is saver-level.ts (LevelDB).
+
+/** A JSON value as received from the API. */
+export type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
+
+export type GapReason = 'expired' | 'overflow' | 'redelivery-limit';
+
+export interface StoredMessage {
+  readonly seq: number;
+  readonly id: string;
+  readonly data: Json;
+  /** Unix ms when stored. */
+  readonly ts: number;
+  /** Unix ms after which the message is dropped with a gap 'expired'. */
+  readonly expiresAt: number;
+}
+
+export interface Gap {
+  readonly from: number;
+  readonly to: number;
+  readonly reason: GapReason;
+}
+
+/** One entry of a device's replay, in seq order: a message, or a range the device will never get. */
+export type InboxItem = { readonly kind: 'msg'; readonly msg: StoredMessage } | { readonly kind: 'gap'; readonly gap: Gap };
+
+export interface AppendRequest {
+  readonly app: string;
+  readonly users: readonly string[];
+  readonly id: string;
+  readonly data: Json;
+  readonly ttlMs: number;
+  /** Inbox cap: oldest messages past it are dropped (gap reason 'overflow'). */
+  readonly maxInbox: number;
+  /** If set, the answer is stored under this key in the same atomic write, kept 10 minutes. */
+  readonly idempotency?: { readonly key: string; readonly answer: Json };
+}
+
+export interface DeviceCursor {
+  /** Last seq the device acked (0: none). Invariant: acked <= lastSeq of the inbox. */
+  readonly acked: number;
+  /** Seq most recently delivered without an ack, and how many times it was sent. */
+  readonly pendingSeq: number;
+  readonly pendingSends: number;
+  /** Last broadcast-log position this device was sent (0: none). */
+  readonly broadcastPos: number;
+}
+
+export interface BroadcastRecord {
+  readonly pos: number;
+  readonly id: string;
+  readonly data: Json;
+  readonly ts: number;
+  readonly expiresAt: number;
+}
+
+export interface TopicRecord {
+  readonly offset: number;
+  readonly data: Json;
+  readonly ts: number;
+}
+
+export interface Saver {
+  /**
+   * Appends one message to each user's inbox and resolves with the seqs, in the
+   * order of `users`, once the write is durable (kill -9 safe; with fsync on,
+   * power-loss safe). Concurrent calls share one LevelDB batch (group commit).
+   */
+  append(req: AppendRequest): Promise<number[]>;
+  /** The stored answer for an idempotency key within 10 minutes, else undefined. */
+  idempotent(app: string, key: string): Promise<Json | undefined>;
+  lastSeq(app: string, user: string): Promise<number>;
+  /** Items after `afterSeq` in seq order, at most `limit` messages; gaps for dropped ranges. */
+  read(app: string, user: string, afterSeq: number, limit: number): Promise<InboxItem[]>;
+
+  cursor(app: string, user: string, device: string): Promise<DeviceCursor | undefined>;
+  setCursor(app: string, user: string, device: string, cursor: DeviceCursor): Promise<void>;
+
+  appendBroadcast(app: string, id: string, data: Json, ttlMs: number): Promise<BroadcastRecord>;
+  /** Unexpired broadcasts after `afterPos`, oldest first. */
+  readBroadcasts(app: string, afterPos: number): Promise<BroadcastRecord[]>;
+
+  publish(app: string, topic: string, data: Json): Promise<TopicRecord>;
+  /** Kept history after `afterOffset` (the last `topicHistoryMax` records, within `topicHistoryMs`). */
+  readTopic(app: string, topic: string, afterOffset: number): Promise<TopicRecord[]>;
+
+  /** Deletes expired messages, idempotency records and history; called periodically. */
+  sweep(nowMs: number): Promise<void>;
+  close(): Promise<void>;
+}
