@@ -6,6 +6,10 @@ export const KeeperErrorCode = {
   noLeader: 'no-leader',
   invalid: 'invalid',
   closed: 'closed',
+  /** No member with that id (memberPromote, memberRemove). */
+  memberNotFound: 'member-not-found',
+  /** Stored bytes (snapshot, log entry) do not decode to a valid value. */
+  corrupt: 'corrupt',
 } as const;
 export type KeeperErrorCode = (typeof KeeperErrorCode)[keyof typeof KeeperErrorCode];
 

@@ -1,0 +1,87 @@
+// The revisioned key/value space (etcd v3 semantics): puts with optional lease
+// and compare-and-swap on modRevision, deletes of a key or a prefix.
+
+import { assert } from './assert.js';
+import { errorResult } from './command.js';
+import type { Applied, Command } from './command.js';
+import type { KeyValue, WatchEvent } from './keeper.js';
+import { makeKeyValue } from './state.js';
+import type { KeeperState } from './state.js';
+
+type Put = Extract<Command, { type: 'put' }>;
+type Delete = Extract<Command, { type: 'delete' }>;
+
+export function applyPut(state: KeeperState, cmd: Put): Applied {
+  if (cmd.key.length === 0) return { result: errorResult(state.revision, 'invalid', 'empty key'), events: [] };
+  const prev = state.kvs.get(cmd.key);
+  if (cmd.ifModRevision !== undefined) {
+    if (!Number.isSafeInteger(cmd.ifModRevision) || cmd.ifModRevision < 0) {
+      return { result: errorResult(state.revision, 'invalid', `ifModRevision ${cmd.ifModRevision} is not a revision`), events: [] };
+    }
+    const actual = prev?.modRevision ?? 0;
+    if (actual !== cmd.ifModRevision) {
+      const message = `${cmd.key}: modRevision is ${actual}, expected ${cmd.ifModRevision}`;
+      return { result: errorResult(state.revision, 'compare-failed', message), events: [] };
+    }
+  }
+  const lease = cmd.lease === undefined ? undefined : state.leases.get(cmd.lease);
+  if (cmd.lease !== undefined && lease === undefined) {
+    return { result: errorResult(state.revision, 'lease-not-found', `lease ${cmd.lease} not found`), events: [] };
+  }
+  const revision = (state.revision += 1);
+  if (prev?.lease !== undefined && prev.lease !== cmd.lease) detachKey(state, prev);
+  lease?.keys.add(cmd.key);
+  const version = (prev?.version ?? 0) + 1;
+  state.kvs.set(cmd.key, makeKeyValue(cmd.key, cmd.value, prev?.createRevision ?? revision, revision, version, cmd.lease));
+  return { result: { type: 'put', revision }, events: [{ type: 'put', revision, key: cmd.key, value: cmd.value }] };
+}
+
+export function applyDelete(state: KeeperState, cmd: Delete): Applied {
+  if (cmd.key.length === 0) return { result: errorResult(state.revision, 'invalid', 'empty key'), events: [] };
+  const keys = matchingKeys(state, cmd.key, cmd.prefix);
+  if (keys.length === 0) return { result: { type: 'delete', revision: state.revision, deleted: 0 }, events: [] };
+  const revision = (state.revision += 1);
+  return { result: { type: 'delete', revision, deleted: keys.length }, events: deleteKeys(state, keys, revision) };
+}
+
+/** Removes `keys` (sorted, all present) at `revision`; returns their delete events. */
+export function deleteKeys(state: KeeperState, keys: readonly string[], revision: number): WatchEvent[] {
+  const events: WatchEvent[] = [];
+  for (const key of keys) {
+    const kv = state.kvs.get(key);
+    assert(kv !== undefined, `deleteKeys: ${key} absent`);
+    if (kv.lease !== undefined) detachKey(state, kv);
+    state.kvs.delete(key);
+    events.push({ type: 'delete', revision, key });
+  }
+  return events;
+}
+
+/** The kvs at `key`, or under it when `prefix`, sorted by key. */
+export function range(state: KeeperState, key: string, prefix: boolean): KeyValue[] {
+  const out: KeyValue[] = [];
+  for (const k of matchingKeys(state, key, prefix)) {
+    const kv = state.kvs.get(k);
+    assert(kv !== undefined, `range: ${k} vanished`);
+    out.push(kv);
+  }
+  return out;
+}
+
+function matchingKeys(state: KeeperState, key: string, prefix: boolean): string[] {
+  if (!prefix) return state.kvs.has(key) ? [key] : [];
+  const keys: string[] = [];
+  for (const k of state.kvs.keys()) if (k.startsWith(key)) keys.push(k);
+  return keys.sort(compareKeys);
+}
+
+/** Code-unit order, the same on every replica (localeCompare is not). */
+export function compareKeys(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function detachKey(state: KeeperState, kv: KeyValue): void {
+  assert(kv.lease !== undefined, 'detachKey: key has no lease');
+  const lease = state.leases.get(kv.lease);
+  assert(lease !== undefined && lease.keys.delete(kv.key), `key ${kv.key} not indexed under lease ${kv.lease}`);
+}

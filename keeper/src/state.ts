@@ -1,0 +1,76 @@
+// The keeper's replicated state: everything `apply` reads and writes. Plain
+// maps, mutated in place by `apply` (copying millions of register entries per
+// command is not an option); determinism comes from `apply` reading nothing
+// but this and the command.
+
+import type { KeyValue, Member, Session } from './keeper.js';
+
+export interface LeaseRecord {
+  readonly id: string;
+  /** Granted TTL in seconds. Invariant: a positive safe integer. */
+  readonly ttl: number;
+  /**
+   * Unix ms on the proposer's clock after which the leader may expire the
+   * lease. Replicated, so a new leader knows the remaining TTL.
+   * Invariant: only grows (a keepalive never shortens a lease).
+   */
+  deadline: number;
+  /** Derived index. Invariant: k ∈ keys ⇔ kvs.get(k).lease === id. */
+  readonly keys: Set<string>;
+  /** Derived index of sessionRef()s. Invariant: r ∈ sessions ⇔ the register entry r has lease === id. */
+  readonly sessions: Set<string>;
+}
+
+export interface RegisteredSession {
+  readonly session: Session;
+  /** Invariant: a key of KeeperState.leases. */
+  readonly lease: string;
+}
+
+/** app → user → session id → entry. Invariant: no empty inner map is kept. */
+export type RegisterIndex = Map<string, Map<string, Map<string, RegisteredSession>>>;
+
+export interface KeeperState {
+  /** Log index of the last applied command; stored with the state so a snapshot says where to resume. */
+  appliedIndex: number;
+  /** Invariant: ≥ every modRevision in kvs; advances by one per command that changes kvs, members or the register. */
+  revision: number;
+  readonly kvs: Map<string, KeyValue>;
+  readonly leases: Map<string, LeaseRecord>;
+  readonly members: Map<string, Member>;
+  readonly register: RegisterIndex;
+}
+
+export function emptyState(): KeeperState {
+  return { appliedIndex: 0, revision: 0, kvs: new Map(), leases: new Map(), members: new Map(), register: new Map() };
+}
+
+/**
+ * Builders shared by `apply` and `restore`, so a restored state is deep-equal
+ * to the original down to which optional fields are present.
+ */
+export function makeKeyValue(
+  key: string,
+  value: string,
+  createRevision: number,
+  modRevision: number,
+  version: number,
+  lease: string | undefined,
+): KeyValue {
+  return lease === undefined
+    ? { key, value, createRevision, modRevision, version }
+    : { key, value, createRevision, modRevision, version, lease };
+}
+
+export function makeSession(s: Session): Session {
+  return { app: s.app, user: s.user, device: s.device, session: s.session, node: s.node, since: s.since };
+}
+
+export function makeMember(m: Member): Member {
+  return { id: m.id, role: m.role, peer: m.peer, api: m.api, gateway: m.gateway, zone: m.zone };
+}
+
+/** A session's identity in the lease index; NUL cannot occur in ids (validated on add). */
+export function sessionRef(app: string, user: string, session: string): string {
+  return `${app}\u0000${user}\u0000${session}`;
+}
