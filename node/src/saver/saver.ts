@@ -34,8 +34,11 @@ export interface AppendRequest {
   readonly ttlMs: number;
   /** Inbox cap: oldest messages past it are dropped (gap reason 'overflow'). */
   readonly maxInbox: number;
-  /** If set, the answer is stored under this key in the same atomic write, kept 10 minutes. */
-  readonly idempotency?: { readonly key: string; readonly answer: Json };
+  /**
+   * If set, the answer (built from the assigned seqs, in the order of `users`)
+   * is stored under this key in the same atomic write, kept 10 minutes.
+   */
+  readonly idempotency?: { readonly key: string; readonly answer: (seqs: readonly number[]) => Json };
 }
 
 export interface DeviceCursor {
@@ -60,6 +63,16 @@ export interface TopicRecord {
   readonly offset: number;
   readonly data: Json;
   readonly ts: number;
+}
+
+/** Counters for metrics: how well group commit batches. */
+export interface SaverStats {
+  /** LevelDB batches written. */
+  readonly batches: number;
+  /** Ops (puts and deletes) in those batches. */
+  readonly ops: number;
+  /** append calls that resolved. */
+  readonly appends: number;
 }
 
 export interface Saver {
@@ -89,4 +102,6 @@ export interface Saver {
   /** Deletes expired messages, idempotency records and history; called periodically. */
   sweep(nowMs: number): Promise<void>;
   close(): Promise<void>;
+  /** Optional: counters for metrics. */
+  stats?(): SaverStats;
 }

@@ -1,0 +1,526 @@
+// The saver on LevelDB: durable inboxes, device cursors, idempotency records,
+// the app broadcast log and topic histories, in one store per node.
+//
+// Values are JSON text (valueEncoding 'utf8'). Message data arrives as JSON
+// from the API and leaves as JSON or MessagePack frames, and the Json type
+// round-trips through JSON exactly; MessagePack would need pinned options to
+// round-trip objects (maps decode as Map without mapsAsObjects), 64-bit ints
+// (BigInt) and floats, for a size gain that does not matter here.
+//
+// Every write goes through one GroupCommit queue, and every change to in-memory
+// counters (seqs, offsets, positions, drop ranges) happens in one FIFO `serial`
+// step that also queues the matching writes, so memory and the store change in
+// the same order.
+import { Level } from 'level';
+import type { AppendRequest, BroadcastRecord, DeviceCursor, Gap, InboxItem, Json, Saver, SaverStats, StoredMessage, TopicRecord } from './saver.js';
+import { addDrop, dropOverflow, emptyMeta, gapsAfter, isDropped, type UserMeta } from './drops.js';
+import { GroupCommit, type Op } from './group-commit.js';
+import {
+  EXPIRY_TARGET_AT,
+  KIND_BROADCAST,
+  KIND_BROADCAST_META,
+  KIND_CURSOR,
+  KIND_EXPIRY,
+  KIND_IDEMPOTENCY,
+  KIND_MESSAGE,
+  KIND_TOPIC,
+  KIND_TOPIC_META,
+  KIND_USER,
+  KeyReader,
+  checkApp,
+  checkId,
+  encodeKey,
+  encodeU64,
+  expiryKey,
+  prefixRange,
+} from './keys.js';
+
+export const DEFAULT_TOPIC_HISTORY_MAX = 100;
+export const DEFAULT_TOPIC_HISTORY_MS = 5 * 60_000;
+export const IDEMPOTENCY_MS = 10 * 60_000;
+/** Ops per LevelDB batch before a new batch starts (bounds one write's size and latency). */
+export const DEFAULT_GROUP_COMMIT_OPS_MAX = 10_000;
+/** Per-user inbox records kept in memory while idle; busy ones are never evicted. */
+export const DEFAULT_USER_CACHE_MAX = 100_000;
+/** Expiry index entries one sweep call handles. */
+export const SWEEP_ENTRIES_MAX = 1_000;
+/** Messages fetched from LevelDB per iterator step in read. */
+const READ_CHUNK_MAX = 256;
+/** Idle cache entries examined per insertion when the user cache is over its cap. */
+const EVICT_SCAN_MAX = 32;
+
+export interface SaverOptions {
+  readonly dir: string;
+  /** Fsync every batch that holds an append, broadcast or publish (power-loss safe). */
+  readonly fsync: boolean;
+  readonly now?: () => number;
+  readonly topicHistoryMax?: number;
+  readonly topicHistoryMs?: number;
+  readonly idempotencyMs?: number;
+  readonly groupCommitOpsMax?: number;
+  readonly userCacheMax?: number;
+}
+
+export async function openSaver(opts: SaverOptions): Promise<Saver> {
+  const db: Db = new Level<Buffer, string>(opts.dir, { keyEncoding: 'buffer', valueEncoding: 'utf8' });
+  await db.open();
+  return new LevelSaver(db, opts);
+}
+
+type Db = Level<Buffer, string>;
+
+interface UserState {
+  readonly meta: UserMeta;
+  /** Highest seq whose batch is written: what lastSeq() reports. */
+  durableSeq: number;
+}
+
+interface UserEntry {
+  readonly ready: Promise<UserState>;
+  /** Set once loaded. */
+  state?: UserState;
+  /** Operations holding this entry; an entry is evicted only at 0, so no two states exist for one user. */
+  refs: number;
+}
+
+interface Counter {
+  last: number;
+}
+
+interface IdempotencyRecord {
+  readonly answer: Json;
+  readonly at: number;
+}
+
+interface PendingIdempotency extends IdempotencyRecord {
+  readonly written: Promise<void>;
+}
+
+/** Time values are clamped so that huge TTLs still encode as 8-byte key fields. */
+function clampTime(ms: number): number {
+  return Math.max(0, Math.min(Number.MAX_SAFE_INTEGER, Math.floor(ms)));
+}
+
+function decode<T>(text: string): T {
+  return JSON.parse(text) as T;
+}
+
+function cacheKey(key: Buffer): string {
+  return key.toString('latin1');
+}
+
+class LevelSaver implements Saver {
+  private readonly now: () => number;
+  private readonly topicHistoryMax: number;
+  private readonly topicHistoryMs: number;
+  private readonly idempotencyMs: number;
+  private readonly userCacheMax: number;
+  private readonly commit: GroupCommit;
+  private readonly users = new Map<string, UserEntry>();
+  /** Broadcast positions and topic offsets: few keys, kept for the saver's life. */
+  private readonly counters = new Map<string, Promise<Counter>>();
+  /** Idempotency answers queued but maybe not yet written, so a retry racing the first write still sees them. */
+  private readonly pendingIdempotency = new Map<string, PendingIdempotency>();
+  private chain: Promise<unknown> = Promise.resolve();
+  private appends = 0;
+  private closed = false;
+
+  constructor(
+    private readonly db: Db,
+    opts: SaverOptions,
+  ) {
+    this.now = opts.now ?? Date.now;
+    this.topicHistoryMax = opts.topicHistoryMax ?? DEFAULT_TOPIC_HISTORY_MAX;
+    this.topicHistoryMs = opts.topicHistoryMs ?? DEFAULT_TOPIC_HISTORY_MS;
+    this.idempotencyMs = opts.idempotencyMs ?? IDEMPOTENCY_MS;
+    this.userCacheMax = opts.userCacheMax ?? DEFAULT_USER_CACHE_MAX;
+    const sync = opts.fsync;
+    // With sync false, LevelDB has written the batch to its log file (handed to the
+    // OS) before batch() resolves, so it survives kill -9 of this process; with
+    // sync true the log is fsynced first, so it survives power loss too.
+    this.commit = new GroupCommit((ops, durable) => this.db.batch(ops, { sync: sync && durable }), opts.groupCommitOpsMax ?? DEFAULT_GROUP_COMMIT_OPS_MAX);
+  }
+
+  async append(req: AppendRequest): Promise<number[]> {
+    this.checkOpen();
+    checkApp(req.app);
+    for (const u of req.users) checkId('user id', u);
+    if (req.idempotency !== undefined) checkId('idempotency key', req.idempotency.key);
+    const entries = req.users.map((u) => this.acquireUser(req.app, u));
+    try {
+      const states = Promise.all(entries.map((e) => e.ready));
+      const { seqs, written, loaded } = await this.serial(states, (loaded) => ({ ...this.queueAppend(req, loaded), loaded }));
+      await written;
+      for (const [i, st] of loaded.entries()) st.durableSeq = Math.max(st.durableSeq, seqs[i] ?? 0);
+      this.appends++;
+      return seqs;
+    } finally {
+      for (const e of entries) e.refs--;
+    }
+  }
+
+  private queueAppend(req: AppendRequest, states: readonly UserState[]): { seqs: number[]; written: Promise<void> } {
+    const ts = this.now();
+    const expiresAt = clampTime(ts + req.ttlMs);
+    const ops: Op[] = [];
+    const seqs: number[] = [];
+    for (const [i, st] of states.entries()) {
+      const user = req.users[i] ?? '';
+      const seq = ++st.meta.lastSeq;
+      const msg: StoredMessage = { seq, id: req.id, data: req.data, ts, expiresAt };
+      const key = encodeKey(KIND_MESSAGE, req.app, user, seq);
+      ops.push({ type: 'put', key, value: JSON.stringify(msg) }, { type: 'put', key: expiryKey(expiresAt, key), value: '' });
+      for (const run of dropOverflow(st.meta, req.maxInbox)) {
+        for (let s = run.from; s <= run.to; s++) ops.push({ type: 'del', key: encodeKey(KIND_MESSAGE, req.app, user, s) });
+      }
+      // The user record (lastSeq, drops) goes in the same batch, so a seq is never reused after restart.
+      ops.push({ type: 'put', key: encodeKey(KIND_USER, req.app, user), value: JSON.stringify(st.meta) });
+      seqs.push(seq);
+    }
+    const idem = req.idempotency;
+    const idemKey = idem === undefined ? undefined : encodeKey(KIND_IDEMPOTENCY, req.app, idem.key);
+    const idemAnswer = idem === undefined ? undefined : idem.answer(seqs);
+    if (idemKey !== undefined && idemAnswer !== undefined) {
+      const record: IdempotencyRecord = { answer: idemAnswer, at: ts };
+      ops.push({ type: 'put', key: idemKey, value: JSON.stringify(record) }, { type: 'put', key: expiryKey(clampTime(ts + this.idempotencyMs), idemKey), value: '' });
+    }
+    const written = this.commit.add(ops, true);
+    if (idemKey !== undefined && idemAnswer !== undefined) {
+      const ck = cacheKey(idemKey);
+      const pending: PendingIdempotency = { answer: idemAnswer, at: ts, written };
+      this.pendingIdempotency.set(ck, pending);
+      const forget = (): void => {
+        if (this.pendingIdempotency.get(ck) === pending) this.pendingIdempotency.delete(ck);
+      };
+      written.then(forget, forget);
+    }
+    return { seqs, written };
+  }
+
+  async idempotent(app: string, key: string): Promise<Json | undefined> {
+    this.checkOpen();
+    checkApp(app);
+    checkId('idempotency key', key);
+    const k = encodeKey(KIND_IDEMPOTENCY, app, key);
+    const pending = this.pendingIdempotency.get(cacheKey(k));
+    if (pending !== undefined) {
+      await pending.written;
+      return pending.answer;
+    }
+    const text = await this.get(k);
+    if (text === undefined) return undefined;
+    const record = decode<IdempotencyRecord>(text);
+    return record.at + this.idempotencyMs > this.now() ? record.answer : undefined;
+  }
+
+  async lastSeq(app: string, user: string): Promise<number> {
+    this.checkOpen();
+    return this.withUser(app, user, (st) => st.durableSeq);
+  }
+
+  async read(app: string, user: string, afterSeq: number, limit: number): Promise<InboxItem[]> {
+    this.checkOpen();
+    return this.withUser(app, user, async (st) => {
+      const now = this.now();
+      const stored = await this.readStored(app, user, afterSeq, limit, now);
+      // Drop ranges are taken after the store was read: every deletion the read missed
+      // was applied to memory before its batch was written, so it is covered here.
+      return mergeInbox(stored, gapsAfter(st.meta, afterSeq), st.meta, limit);
+    });
+  }
+
+  /** Stored messages after `afterSeq` until `limit` unexpired ones; expired ones come back as one-seq gaps. */
+  private async readStored(app: string, user: string, afterSeq: number, limit: number, now: number): Promise<(StoredMessage | Gap)[]> {
+    const out: (StoredMessage | Gap)[] = [];
+    const range = prefixRange(encodeKey(KIND_MESSAGE, app, user));
+    const it = this.db.iterator({ gt: encodeKey(KIND_MESSAGE, app, user, Math.max(0, afterSeq)), lt: range.lt });
+    try {
+      let live = 0;
+      while (live < limit) {
+        const chunk = await it.nextv(Math.min(READ_CHUNK_MAX, limit - live + 1));
+        if (chunk.length === 0) break;
+        for (const [, value] of chunk) {
+          const msg = decode<StoredMessage>(value);
+          if (msg.expiresAt <= now) {
+            out.push({ from: msg.seq, to: msg.seq, reason: 'expired' });
+          } else if (live < limit) {
+            out.push(msg);
+            live++;
+          }
+        }
+      }
+    } finally {
+      await it.close();
+    }
+    return out;
+  }
+
+  async cursor(app: string, user: string, device: string): Promise<DeviceCursor | undefined> {
+    this.checkOpen();
+    const text = await this.get(this.cursorKey(app, user, device));
+    return text === undefined ? undefined : decode<DeviceCursor>(text);
+  }
+
+  async setCursor(app: string, user: string, device: string, cursor: DeviceCursor): Promise<void> {
+    this.checkOpen();
+    const value: DeviceCursor = { acked: cursor.acked, pendingSeq: cursor.pendingSeq, pendingSends: cursor.pendingSends, broadcastPos: cursor.broadcastPos };
+    // Not fsynced: a cursor lost in a crash only moves the device back, which means
+    // redelivery, and at-least-once delivery allows that.
+    await this.commit.add([{ type: 'put', key: this.cursorKey(app, user, device), value: JSON.stringify(value) }], false);
+  }
+
+  private cursorKey(app: string, user: string, device: string): Buffer {
+    checkApp(app);
+    checkId('user id', user);
+    checkId('device id', device);
+    return encodeKey(KIND_CURSOR, app, user, device);
+  }
+
+  async appendBroadcast(app: string, id: string, data: Json, ttlMs: number): Promise<BroadcastRecord> {
+    this.checkOpen();
+    checkApp(app);
+    const metaKey = encodeKey(KIND_BROADCAST_META, app);
+    const { record, written } = await this.serial(this.counter(metaKey), (c) => {
+      const ts = this.now();
+      const rec: BroadcastRecord = { pos: ++c.last, id, data, ts, expiresAt: clampTime(ts + ttlMs) };
+      const key = encodeKey(KIND_BROADCAST, app, rec.pos);
+      const ops: Op[] = [
+        { type: 'put', key, value: JSON.stringify(rec) },
+        { type: 'put', key: expiryKey(rec.expiresAt, key), value: '' },
+        { type: 'put', key: metaKey, value: JSON.stringify(c) },
+      ];
+      return { record: rec, written: this.commit.add(ops, true) };
+    });
+    await written;
+    return record;
+  }
+
+  async readBroadcasts(app: string, afterPos: number): Promise<BroadcastRecord[]> {
+    this.checkOpen();
+    checkApp(app);
+    const now = this.now();
+    const range = prefixRange(encodeKey(KIND_BROADCAST, app));
+    const values = await this.db.values({ gt: encodeKey(KIND_BROADCAST, app, Math.max(0, afterPos)), lt: range.lt }).all();
+    return values.map((v) => decode<BroadcastRecord>(v)).filter((r) => r.expiresAt > now);
+  }
+
+  async publish(app: string, topic: string, data: Json): Promise<TopicRecord> {
+    this.checkOpen();
+    checkApp(app);
+    checkId('topic', topic);
+    const metaKey = encodeKey(KIND_TOPIC_META, app, topic);
+    const { record, written } = await this.serial(this.counter(metaKey), (c) => {
+      const rec: TopicRecord = { offset: ++c.last, data, ts: this.now() };
+      const key = encodeKey(KIND_TOPIC, app, topic, rec.offset);
+      const ops: Op[] = [
+        { type: 'put', key, value: JSON.stringify(rec) },
+        { type: 'put', key: expiryKey(clampTime(rec.ts + this.topicHistoryMs), key), value: '' },
+        { type: 'put', key: metaKey, value: JSON.stringify(c) },
+      ];
+      const evicted = rec.offset - this.topicHistoryMax;
+      if (evicted >= 1) ops.push({ type: 'del', key: encodeKey(KIND_TOPIC, app, topic, evicted) });
+      return { record: rec, written: this.commit.add(ops, true) };
+    });
+    await written;
+    return record;
+  }
+
+  async readTopic(app: string, topic: string, afterOffset: number): Promise<TopicRecord[]> {
+    this.checkOpen();
+    checkApp(app);
+    checkId('topic', topic);
+    const counter = await this.counter(encodeKey(KIND_TOPIC_META, app, topic));
+    const now = this.now();
+    // Bounded by the current cap even if a larger cap left older records behind.
+    const after = Math.max(0, afterOffset, counter.last - this.topicHistoryMax);
+    const range = prefixRange(encodeKey(KIND_TOPIC, app, topic));
+    const values = await this.db.values({ gt: encodeKey(KIND_TOPIC, app, topic, after), lt: range.lt }).all();
+    return values.map((v) => decode<TopicRecord>(v)).filter((r) => r.ts + this.topicHistoryMs > now);
+  }
+
+  async sweep(nowMs: number): Promise<void> {
+    this.checkOpen();
+    const end = Buffer.concat([Buffer.of(KIND_EXPIRY), encodeU64(clampTime(nowMs) + 1)]);
+    const keys = await this.db.keys({ gt: Buffer.of(KIND_EXPIRY), lt: end, limit: SWEEP_ENTRIES_MAX }).all();
+    const ops: Op[] = [];
+    const messages: { app: string; user: string; seq: number; index: Buffer }[] = [];
+    const idempotency: { target: Buffer; index: Buffer }[] = [];
+    for (const index of keys) {
+      const target = index.subarray(EXPIRY_TARGET_AT);
+      const kind = target[0];
+      if (kind === KIND_MESSAGE) {
+        const r = new KeyReader(target, 0);
+        messages.push({ app: r.string(), user: r.string(), seq: r.number(), index });
+      } else if (kind === KIND_IDEMPOTENCY) {
+        idempotency.push({ target, index });
+      } else {
+        // Broadcasts and topic records have unique keys: the entry's time is theirs.
+        ops.push({ type: 'del', key: target }, { type: 'del', key: index });
+      }
+    }
+    const idemRecords = await Promise.all(idempotency.map((e) => this.get(e.target)));
+    const entries = new Map<string, UserEntry>();
+    for (const m of messages) {
+      const ck = cacheKey(encodeKey(KIND_USER, m.app, m.user));
+      if (!entries.has(ck)) entries.set(ck, this.acquireUser(m.app, m.user));
+    }
+    try {
+      const loaded = Promise.all([...entries.values()].map((e) => e.ready));
+      const written = await this.serial(loaded, () => this.queueSweep(nowMs, ops, messages, idempotency, idemRecords, entries));
+      await written;
+    } finally {
+      for (const e of entries.values()) e.refs--;
+    }
+  }
+
+  private queueSweep(
+    nowMs: number,
+    ops: Op[],
+    messages: readonly { app: string; user: string; seq: number; index: Buffer }[],
+    idempotency: readonly { target: Buffer; index: Buffer }[],
+    idemRecords: readonly (string | undefined)[],
+    entries: ReadonlyMap<string, UserEntry>,
+  ): Promise<void> {
+    const touched = new Set<string>();
+    for (const m of messages) {
+      const ck = cacheKey(encodeKey(KIND_USER, m.app, m.user));
+      const st = entries.get(ck)?.state;
+      ops.push({ type: 'del', key: m.index });
+      // Messages already dropped by overflow have nothing left to record.
+      if (st === undefined || m.seq > st.meta.lastSeq || isDropped(st.meta, m.seq)) continue;
+      addDrop(st.meta, m.seq, m.seq, 'expired');
+      ops.push({ type: 'del', key: encodeKey(KIND_MESSAGE, m.app, m.user, m.seq) });
+      touched.add(ck);
+    }
+    for (const ck of touched) {
+      const st = entries.get(ck)?.state;
+      if (st !== undefined) ops.push({ type: 'put', key: Buffer.from(ck, 'latin1'), value: JSON.stringify(st.meta) });
+    }
+    for (const [i, e] of idempotency.entries()) {
+      ops.push({ type: 'del', key: e.index });
+      const text = idemRecords[i];
+      // A key reused after expiry has a newer record (and its own index entry): keep it.
+      if (this.pendingIdempotency.has(cacheKey(e.target)) || text === undefined) continue;
+      if (decode<IdempotencyRecord>(text).at + this.idempotencyMs <= nowMs) ops.push({ type: 'del', key: e.target });
+    }
+    return this.commit.add(ops, false);
+  }
+
+  stats(): SaverStats {
+    const c = this.commit.stats();
+    return { batches: c.batches, ops: c.ops, appends: this.appends };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.chain;
+    await this.commit.idle();
+    await this.db.close();
+  }
+
+  private checkOpen(): void {
+    if (this.closed) throw new Error('saver is closed');
+  }
+
+  /**
+   * Runs `step` once `ready` resolves, after every step queued before it. Steps are
+   * synchronous, so the counters they change and the writes they queue line up.
+   */
+  private serial<R, T>(ready: Promise<R>, step: (r: R) => T): Promise<T> {
+    const run = this.chain.then(() => ready).then(step);
+    this.chain = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
+  }
+
+  private async withUser<T>(app: string, user: string, fn: (st: UserState) => T | Promise<T>): Promise<T> {
+    const entry = this.acquireUser(app, user);
+    try {
+      return await fn(await entry.ready);
+    } finally {
+      entry.refs--;
+    }
+  }
+
+  /** The cached user state, loading it on first use; the caller must decrement `refs`. */
+  private acquireUser(app: string, user: string): UserEntry {
+    checkApp(app);
+    checkId('user id', user);
+    const key = encodeKey(KIND_USER, app, user);
+    const ck = cacheKey(key);
+    let entry = this.users.get(ck);
+    if (entry === undefined) {
+      this.evictIdleUsers();
+      const ready = this.get(key).then((text) => {
+        const meta = text === undefined ? emptyMeta() : decode<UserMeta>(text);
+        const st: UserState = { meta, durableSeq: meta.lastSeq };
+        created.state = st;
+        return st;
+      });
+      const created: UserEntry = { ready, refs: 0 };
+      entry = created;
+      this.users.set(ck, created);
+      // A failed load is forgotten so that the next call retries it.
+      ready.catch(() => {
+        if (this.users.get(ck) === created) this.users.delete(ck);
+      });
+    }
+    entry.refs++;
+    return entry;
+  }
+
+  private evictIdleUsers(): void {
+    let scanned = 0;
+    for (const [ck, e] of this.users) {
+      if (this.users.size < this.userCacheMax || scanned >= EVICT_SCAN_MAX) return;
+      scanned++;
+      if (e.refs === 0 && e.state !== undefined) this.users.delete(ck);
+    }
+  }
+
+  private counter(metaKey: Buffer): Promise<Counter> {
+    const ck = cacheKey(metaKey);
+    let c = this.counters.get(ck);
+    if (c === undefined) {
+      c = this.get(metaKey).then((text) => (text === undefined ? { last: 0 } : decode<Counter>(text)));
+      this.counters.set(ck, c);
+      c.catch(() => this.counters.delete(ck));
+    }
+    return c;
+  }
+
+  private async get(key: Buffer): Promise<string | undefined> {
+    const v: string | undefined = await this.db.get(key);
+    return v;
+  }
+}
+
+/**
+ * One replay page: stored messages (expired ones already turned into gaps) and the
+ * dropped ranges, in seq order, up to `limit` messages; adjacent gaps of one reason merge.
+ */
+function mergeInbox(stored: readonly (StoredMessage | Gap)[], gaps: readonly Gap[], meta: UserMeta, limit: number): InboxItem[] {
+  const events: (StoredMessage | Gap)[] = [...gaps, ...stored.filter((s) => !isDropped(meta, 'seq' in s ? s.seq : s.from))];
+  events.sort((a, b) => ('seq' in a ? a.seq : a.from) - ('seq' in b ? b.seq : b.from));
+  const items: InboxItem[] = [];
+  let msgs = 0;
+  for (const e of events) {
+    if ('seq' in e) {
+      if (msgs >= limit) break;
+      items.push({ kind: 'msg', msg: e });
+      msgs++;
+      continue;
+    }
+    if (msgs >= limit) break;
+    const last = items[items.length - 1];
+    if (last !== undefined && last.kind === 'gap' && last.gap.reason === e.reason && last.gap.to + 1 === e.from) {
+      items[items.length - 1] = { kind: 'gap', gap: { from: last.gap.from, to: e.to, reason: e.reason } };
+    } else {
+      items.push({ kind: 'gap', gap: e });
+    }
+  }
+  return items;
+}
