@@ -92,10 +92,6 @@ interface IdempotencyRecord {
   readonly at: number;
 }
 
-interface PendingIdempotency extends IdempotencyRecord {
-  readonly written: Promise<void>;
-}
-
 /** Time values are clamped so that huge TTLs still encode as 8-byte key fields. */
 function clampTime(ms: number): number {
   return Math.max(0, Math.min(Number.MAX_SAFE_INTEGER, Math.floor(ms)));
@@ -119,8 +115,11 @@ class LevelSaver implements Saver {
   private readonly users = new Map<string, UserEntry>();
   /** Broadcast positions and topic offsets: few keys, kept for the saver's life. */
   private readonly counters = new Map<string, Promise<Counter>>();
-  /** Idempotency answers queued but maybe not yet written, so a retry racing the first write still sees them. */
-  private readonly pendingIdempotency = new Map<string, PendingIdempotency>();
+  /**
+   * Answers of appends in progress, by idempotency key, registered when append is
+   * called: a retry arriving before the first write is done waits for its answer.
+   */
+  private readonly pendingIdempotency = new Map<string, Promise<Json>>();
   private chain: Promise<unknown> = Promise.resolve();
   private appends = 0;
   private closed = false;
@@ -147,6 +146,21 @@ class LevelSaver implements Saver {
     for (const u of req.users) checkId('user id', u);
     if (req.idempotency !== undefined) checkId('idempotency key', req.idempotency.key);
     const entries = req.users.map((u) => this.acquireUser(req.app, u));
+    const appended = this.appendLoaded(req, entries);
+    const idem = req.idempotency;
+    if (idem !== undefined) {
+      const ck = cacheKey(encodeKey(KIND_IDEMPOTENCY, req.app, idem.key));
+      const answer = appended.then((seqs) => idem.answer(seqs));
+      this.pendingIdempotency.set(ck, answer);
+      const forget = (): void => {
+        if (this.pendingIdempotency.get(ck) === answer) this.pendingIdempotency.delete(ck);
+      };
+      answer.then(forget, forget);
+    }
+    return appended;
+  }
+
+  private async appendLoaded(req: AppendRequest, entries: readonly UserEntry[]): Promise<number[]> {
     try {
       const states = Promise.all(entries.map((e) => e.ready));
       const { seqs, written, loaded } = await this.serial(states, (loaded) => ({ ...this.queueAppend(req, loaded), loaded }));
@@ -178,23 +192,12 @@ class LevelSaver implements Saver {
       seqs.push(seq);
     }
     const idem = req.idempotency;
-    const idemKey = idem === undefined ? undefined : encodeKey(KIND_IDEMPOTENCY, req.app, idem.key);
-    const idemAnswer = idem === undefined ? undefined : idem.answer(seqs);
-    if (idemKey !== undefined && idemAnswer !== undefined) {
-      const record: IdempotencyRecord = { answer: idemAnswer, at: ts };
-      ops.push({ type: 'put', key: idemKey, value: JSON.stringify(record) }, { type: 'put', key: expiryKey(clampTime(ts + this.idempotencyMs), idemKey), value: '' });
+    if (idem !== undefined) {
+      const key = encodeKey(KIND_IDEMPOTENCY, req.app, idem.key);
+      const record: IdempotencyRecord = { answer: idem.answer(seqs), at: ts };
+      ops.push({ type: 'put', key, value: JSON.stringify(record) }, { type: 'put', key: expiryKey(clampTime(ts + this.idempotencyMs), key), value: '' });
     }
-    const written = this.commit.add(ops, true);
-    if (idemKey !== undefined && idemAnswer !== undefined) {
-      const ck = cacheKey(idemKey);
-      const pending: PendingIdempotency = { answer: idemAnswer, at: ts, written };
-      this.pendingIdempotency.set(ck, pending);
-      const forget = (): void => {
-        if (this.pendingIdempotency.get(ck) === pending) this.pendingIdempotency.delete(ck);
-      };
-      written.then(forget, forget);
-    }
-    return { seqs, written };
+    return { seqs, written: this.commit.add(ops, true) };
   }
 
   async idempotent(app: string, key: string): Promise<Json | undefined> {
@@ -204,8 +207,12 @@ class LevelSaver implements Saver {
     const k = encodeKey(KIND_IDEMPOTENCY, app, key);
     const pending = this.pendingIdempotency.get(cacheKey(k));
     if (pending !== undefined) {
-      await pending.written;
-      return pending.answer;
+      // A failed append stored nothing: then the stored record (if any) answers.
+      const answer = await pending.then(
+        (a) => a,
+        () => undefined,
+      );
+      if (answer !== undefined) return answer;
     }
     const text = await this.get(k);
     if (text === undefined) return undefined;
