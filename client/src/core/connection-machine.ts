@@ -59,7 +59,11 @@ export interface MachineConfig {
 /** The connection is dead when nothing arrived for this many heartbeat intervals. */
 export const HEARTBEAT_DEAD_FACTOR = 2;
 
-/** Client-side close codes the machine uses on its own socket. */
+/**
+ * Codes the machine reports and closes its own socket with. Browsers only let a
+ * script close with 1000 or 3000-4999, so a dead connection is reported as 1006
+ * (as a browser would) but closed with 1000.
+ */
 export const CLIENT_CLOSE = { normal: 1000, protocolError: 4000, abnormal: 1006 } as const;
 
 type Phase = 'idle' | 'waiting' | 'dispatching' | 'connecting' | 'handshaking' | 'open' | 'closed';
@@ -465,7 +469,7 @@ export class ConnectionMachine {
 
   /** The connection is gone (or we are ending it): decide whether and when to come back. */
   private lose(nowMs: number, code: number, reason: string, error: LongwireError, closeSocket: boolean): void {
-    if (closeSocket) this.emitAction({ type: 'close', code, reason });
+    if (closeSocket) this.emitAction({ type: 'close', code: code === CLIENT_CLOSE.protocolError ? code : CLIENT_CLOSE.normal, reason });
     for (const a of this.apps.values()) {
       a.requested = false;
       a.bound = false;
