@@ -49,6 +49,12 @@ export interface WatchRequest {
 
 export interface Watcher {
   cancel(): void;
+  /**
+   * Asks for a `progress` message carrying the revision up to which this
+   * stream has delivered every matching event (a bookmark). The HTTP watch
+   * route calls it every 5 s on an idle stream.
+   */
+  requestProgress(): void;
 }
 
 export interface Lease {

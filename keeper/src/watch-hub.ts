@@ -1,0 +1,293 @@
+/**
+ * The watch hub: fans the events `apply` produced out to watch streams. It is
+ * kept apart from `apply` (as centrifuge keeps its hub apart from its broker):
+ * the state machine produces events, the hub only routes them.
+ *
+ * Guarantees of one watch stream (after etcd's robustness `validate/watch.go`;
+ * each has a test of the same name in test/watch-hub.test.ts):
+ *
+ * - **ordered**: events arrive in increasing revision order; within one
+ *   revision, in key order. The revision a stream reports never goes down.
+ * - **unique**: no event is delivered twice on one stream.
+ * - **atomic per revision**: the matching events of one revision arrive in one
+ *   `events` message, never split across messages.
+ * - **reliable**: every matching event from `fromRevision` on is delivered, with
+ *   no gap, until the stream ends with `compacted` or `cancelled`.
+ * - **resumable**: a new stream from `lastRevision + 1` of a `cancelled` one (or
+ *   from the last delivered revision + 1) continues exactly where it stopped,
+ *   as long as that revision is still in the history; otherwise it gets an
+ *   explicit `compacted`, never a silent gap.
+ * - **bookmarkable**: a `progress` at revision p promises that every matching
+ *   event up to p was delivered, so resuming from p + 1 loses nothing.
+ *
+ * Writers are never slowed by watchers: `publish` appends to bounded queues and
+ * schedules delivery. A watcher that lets its queue grow past
+ * `watcherQueueEventsMax` (its listener returned false and it did not resume)
+ * is cut off with `cancelled`/`slow` and the last revision it was given.
+ */
+
+import { assert } from './assert.js';
+import { KeeperError } from './errors.js';
+import type { WatchEvent, WatchMessage, WatchRequest, Watcher } from './keeper.js';
+
+export interface WatchHubOptions {
+  /** Events kept for streams that start in the past; when exceeded the oldest revisions are dropped and answer `compacted`. */
+  readonly watchHistoryEventsMax: number;
+  /** Undelivered events one watcher may have queued; beyond it the watcher is cancelled with reason 'slow'. */
+  readonly watcherQueueEventsMax: number;
+  /** Runs a delivery pass soon. The default is queueMicrotask; tests pass their own and call flush(). */
+  readonly schedule: (run: () => void) => void;
+}
+
+export const DEFAULT_WATCH_HUB_OPTIONS: WatchHubOptions = {
+  watchHistoryEventsMax: 10_000,
+  watcherQueueEventsMax: 1_000,
+  schedule: queueMicrotask,
+};
+
+/**
+ * Called with each message in order. Returning false means "my buffer is
+ * full": the hub stops delivering to this watcher until resume() (like a
+ * stream's write() and 'drain'). Terminal messages (compacted, cancelled)
+ * are delivered even to a paused watcher.
+ */
+export type WatchListener = (msg: WatchMessage) => boolean | void;
+
+export interface HubWatcher extends Watcher {
+  /** Resumes delivery after the listener returned false. */
+  resume(): void;
+}
+
+interface RevisionEvents {
+  readonly revision: number;
+  readonly events: readonly WatchEvent[];
+}
+
+class Stream implements HubWatcher {
+  readonly queue: WatchMessage[] = [];
+  /** Invariant: the number of events in `queue`. */
+  queuedEvents = 0;
+  /** Invariant: every matching event with revision ≤ deliveredRevision has been handed to the listener, none above it. */
+  deliveredRevision: number;
+  /** Invariant: every matching event with revision < nextRevision is delivered or queued. */
+  nextRevision: number;
+  paused = false;
+  /** Set once a terminal message is queued or the owner cancelled; nothing more is queued after it. */
+  ended = false;
+
+  constructor(
+    readonly hub: WatchHub,
+    readonly key: string,
+    readonly prefix: boolean,
+    fromRevision: number,
+    readonly listener: WatchListener,
+  ) {
+    this.deliveredRevision = fromRevision - 1;
+    this.nextRevision = fromRevision;
+  }
+
+  matches(key: string): boolean {
+    return this.prefix ? key.startsWith(this.key) : key === this.key;
+  }
+
+  cancel(): void {
+    this.hub.remove(this);
+  }
+
+  resume(): void {
+    this.hub.resume(this);
+  }
+
+  requestProgress(): void {
+    this.hub.requestProgress(this);
+  }
+}
+
+export class WatchHub {
+  private readonly opts: WatchHubOptions;
+  private readonly streams = new Set<Stream>();
+  /** Streams with something to deliver. */
+  private readonly pending = new Set<Stream>();
+  /** Invariant: holds every event with revision in (compactRevision, revision], oldest first; total ≤ watchHistoryEventsMax. */
+  private readonly history: RevisionEvents[] = [];
+  private historyEvents = 0;
+  private revisionValue: number;
+  private compactRevisionValue: number;
+  private scheduled = false;
+  private closed = false;
+
+  /** `startRevision`: the store's revision now; nothing at or before it can be replayed. */
+  constructor(startRevision: number, opts: Partial<WatchHubOptions> = {}) {
+    this.opts = { ...DEFAULT_WATCH_HUB_OPTIONS, ...opts };
+    assert(this.opts.watchHistoryEventsMax >= 0 && this.opts.watcherQueueEventsMax >= 1, 'watch hub limits');
+    this.revisionValue = startRevision;
+    this.compactRevisionValue = startRevision;
+  }
+
+  /** The latest published revision. */
+  get revision(): number {
+    return this.revisionValue;
+  }
+
+  /** Streams from a revision ≤ this answer `compacted`. */
+  get compactRevision(): number {
+    return this.compactRevisionValue;
+  }
+
+  get watcherCount(): number {
+    return this.streams.size;
+  }
+
+  /** Records the events of one applied revision (possibly none) and queues them for matching watchers. */
+  publish(revision: number, events: readonly WatchEvent[]): void {
+    assert(!this.closed, 'publish after close');
+    if (revision === this.revisionValue && events.length === 0) return;
+    assert(revision > this.revisionValue, `publish: revision ${revision} after ${this.revisionValue}`);
+    assert(events.every((e) => e.revision === revision), 'publish: events carry their revision');
+    this.revisionValue = revision;
+    if (events.length === 0) return;
+    this.history.push({ revision, events });
+    this.historyEvents += events.length;
+    this.trimHistory();
+    for (const s of this.streams) {
+      if (s.ended || revision < s.nextRevision) continue;
+      s.nextRevision = revision + 1;
+      const mine = events.filter((e) => s.matches(e.key));
+      if (mine.length === 0) continue;
+      if (s.queuedEvents > 0 && s.queuedEvents + mine.length > this.opts.watcherQueueEventsMax) {
+        this.end(s, { kind: 'cancelled', reason: 'slow', lastRevision: s.deliveredRevision });
+        continue;
+      }
+      this.enqueue(s, { kind: 'events', events: mine });
+    }
+  }
+
+  /**
+   * Opens a stream. `fromRevision` defaults to the next revision. A stream from
+   * a compacted revision receives one `compacted` message and ends.
+   * Throws KeeperError 'invalid' for a fromRevision below 1.
+   */
+  watch(req: WatchRequest, listener: WatchListener): HubWatcher {
+    if (this.closed) throw new KeeperError('closed', 'watch hub closed');
+    const from = req.fromRevision ?? this.revisionValue + 1;
+    if (!Number.isSafeInteger(from) || from < 1) throw new KeeperError('invalid', `fromRevision ${from} is not a revision`);
+    const s = new Stream(this, req.key, req.prefix === true, from, listener);
+    this.streams.add(s);
+    if (from <= this.compactRevisionValue) {
+      this.end(s, { kind: 'compacted', compactRevision: this.compactRevisionValue });
+      return s;
+    }
+    // Replay from history; catch-up is bounded by the history, not by the queue limit.
+    for (const h of this.history) {
+      if (h.revision < from) continue;
+      const mine = h.events.filter((e) => s.matches(e.key));
+      if (mine.length > 0) this.enqueue(s, { kind: 'events', events: mine });
+    }
+    s.nextRevision = Math.max(from, this.revisionValue + 1);
+    return s;
+  }
+
+  /** Queues a progress notification on every stream. The owner calls it periodically. */
+  progress(): void {
+    for (const s of this.streams) this.requestProgress(s);
+  }
+
+  /**
+   * @internal Stream.requestProgress. The progress goes behind whatever is
+   * queued: every matching event up to the current revision is queued before
+   * it, so once it is delivered the bookmark holds. A stream still waiting for
+   * a future fromRevision gets none; one with a progress already last in its
+   * queue gets that one moved up, so a paused stream does not pile them up.
+   */
+  requestProgress(s: Stream): void {
+    if (s.ended || s.deliveredRevision > this.revisionValue) return;
+    const msg: WatchMessage = { kind: 'progress', revision: this.revisionValue };
+    const last = s.queue.length - 1;
+    if (s.queue[last]?.kind === 'progress') s.queue[last] = msg;
+    else this.enqueue(s, msg);
+  }
+
+  /** Delivers everything deliverable now. */
+  flush(): void {
+    this.scheduled = false;
+    for (const s of [...this.pending]) this.drain(s);
+  }
+
+  /** Ends every stream with `cancelled`/`closed`, delivered before close returns. */
+  close(): void {
+    if (this.closed) return;
+    for (const s of this.streams) if (!s.ended) this.end(s, { kind: 'cancelled', reason: 'closed', lastRevision: s.deliveredRevision });
+    this.flush();
+    this.closed = true;
+  }
+
+  /** @internal Stream.cancel: the owner gave up; no further message. */
+  remove(s: Stream): void {
+    s.ended = true;
+    s.queue.length = 0;
+    s.queuedEvents = 0;
+    this.streams.delete(s);
+    this.pending.delete(s);
+  }
+
+  /** @internal Stream.resume. */
+  resume(s: Stream): void {
+    if (!s.paused) return;
+    s.paused = false;
+    if (s.queue.length > 0) this.markPending(s);
+  }
+
+  private enqueue(s: Stream, msg: WatchMessage): void {
+    s.queue.push(msg);
+    if (msg.kind === 'events') s.queuedEvents += msg.events.length;
+    this.markPending(s);
+  }
+
+  /** Replaces whatever is queued by one terminal message. */
+  private end(s: Stream, msg: WatchMessage): void {
+    s.queue.length = 0;
+    s.queuedEvents = 0;
+    this.enqueue(s, msg);
+    s.ended = true;
+  }
+
+  private markPending(s: Stream): void {
+    this.pending.add(s);
+    if (this.scheduled) return;
+    this.scheduled = true;
+    this.opts.schedule(() => {
+      if (this.scheduled) this.flush();
+    });
+  }
+
+  private drain(s: Stream): void {
+    this.pending.delete(s);
+    for (;;) {
+      const msg = s.queue[0];
+      if (msg === undefined || !this.streams.has(s)) return;
+      const terminal = msg.kind === 'compacted' || msg.kind === 'cancelled';
+      if (s.paused && !terminal) return;
+      s.queue.shift();
+      if (msg.kind === 'events') {
+        const revision = msg.events[0]?.revision;
+        assert(revision !== undefined && revision > s.deliveredRevision, `watch: revision ${String(revision)} after ${s.deliveredRevision} (ordered, unique)`);
+        s.queuedEvents -= msg.events.length;
+        s.deliveredRevision = revision;
+      } else if (msg.kind === 'progress') {
+        assert(msg.revision >= s.deliveredRevision, `watch: progress ${msg.revision} below ${s.deliveredRevision} (bookmarkable)`);
+        s.deliveredRevision = msg.revision;
+      }
+      if (terminal) this.streams.delete(s);
+      if (s.listener(msg) === false) s.paused = true;
+    }
+  }
+
+  private trimHistory(): void {
+    while (this.historyEvents > this.opts.watchHistoryEventsMax) {
+      const oldest = this.history.shift();
+      assert(oldest !== undefined, 'history count without history');
+      this.historyEvents -= oldest.events.length;
+      this.compactRevisionValue = oldest.revision;
+    }
+  }
+}
