@@ -1,0 +1,86 @@
+// Broadcast jobs: a message stored in the app's broadcast log (so devices that
+// bind within its TTL still get it) and written to every local connection of
+// the app at a paced rate, with progress. The frame is encoded once per
+// subprotocol and the same bytes go to every socket.
+import { randomUUID } from 'node:crypto';
+import type { Delivery } from './delivery.js';
+import type { Hub } from './hub.js';
+import type { Json, Saver } from './saver/saver.js';
+import type { Metrics } from './metrics.js';
+import { SharedFrame } from './protocol/codec.js';
+
+/** The pacing tick: each tick writes rate/TICKS_PER_SECOND connections. */
+const TICKS_PER_SECOND = 20;
+
+export interface BroadcastJob {
+  readonly job: string;
+  readonly app: string;
+  state: 'running' | 'done' | 'failed';
+  delivered: number;
+  /** Connections of the app on this node when the job started. */
+  readonly targets: number;
+  readonly startedAt: number;
+  finishedAt?: number;
+  error?: string;
+}
+
+export class Broadcasts {
+  private readonly jobs = new Map<string, BroadcastJob>();
+
+  constructor(
+    private readonly saver: Saver,
+    private readonly hub: Hub,
+    private readonly delivery: Delivery,
+    private readonly metrics: Metrics,
+    private readonly jobsMax: number,
+    private readonly now: () => number,
+  ) {}
+
+  async start(app: string, data: Json, ttlSeconds: number, rate: number): Promise<BroadcastJob> {
+    const id = randomUUID();
+    const rec = await this.saver.appendBroadcast(app, id, data, ttlSeconds * 1000);
+    const targets = [...this.hub.bindingsOfApp(app)];
+    const job: BroadcastJob = { job: id, app, state: 'running', delivered: 0, targets: targets.length, startedAt: this.now() };
+    this.remember(job);
+    const frame = new SharedFrame({ t: 'msg', app, id, data, ts: rec.ts, qos: 0 });
+    const perTick = Math.max(1, Math.ceil(rate / TICKS_PER_SECOND));
+    let i = 0;
+    const step = (): void => {
+      const end = Math.min(targets.length, i + perTick);
+      let written = 0;
+      for (; i < end; i++) {
+        const b = targets[i];
+        // Skips bindings gone since the start, and devices that already got it from the log.
+        if (b === undefined || !b.active || !b.started || b.broadcastPos >= rec.pos) continue;
+        b.client.write(frame.get(b.client.proto));
+        this.delivery.noteBroadcast(b, rec.pos);
+        written++;
+      }
+      job.delivered += written;
+      this.metrics.broadcastDelivered.inc(written);
+      if (i < targets.length) {
+        setTimeout(step, 1000 / TICKS_PER_SECOND);
+      } else {
+        job.state = 'done';
+        job.finishedAt = this.now();
+      }
+    };
+    step();
+    return job;
+  }
+
+  get(app: string, job: string): BroadcastJob | undefined {
+    const j = this.jobs.get(job);
+    return j?.app === app ? j : undefined;
+  }
+
+  /** Keeps at most jobsMax jobs: the oldest are forgotten first (a Map iterates in insertion order). */
+  private remember(job: BroadcastJob): void {
+    this.jobs.set(job.job, job);
+    while (this.jobs.size > this.jobsMax) {
+      const oldest = this.jobs.keys().next();
+      if (oldest.done === true) break;
+      this.jobs.delete(oldest.value);
+    }
+  }
+}

@@ -1,0 +1,67 @@
+// The center: the service and admin HTTP API (Fastify). buildApp() is separate
+// from listen() so tests can use inject(); every route has a JSON schema and
+// every error leaves through one handler in the contract's shape.
+import Fastify, { type FastifyError } from 'fastify';
+import { KeeperError } from '../../../keeper/src/errors.js';
+import { ApiError } from './errors.js';
+import type { CenterDeps } from './deps.js';
+import { appRoutes } from './routes-apps.js';
+import { pushRoutes } from './routes-push.js';
+import { opsRoutes } from './routes-ops.js';
+import { keeperRoutes } from './routes-keeper.js';
+
+/** Request bodies above this are refused with 413 before parsing. */
+export const BODY_BYTES_MAX = 4 * 1024 * 1024;
+
+function sendError(reply: import('fastify').FastifyReply, status: number, code: string, message: string, extra?: Record<string, unknown>): void {
+  void reply.code(status).send({ error: { code, message, ...extra } });
+}
+
+export function buildApp(deps: CenterDeps) {
+  const app = Fastify({
+    loggerInstance: deps.log,
+    bodyLimit: BODY_BYTES_MAX,
+    disableRequestLogging: true,
+    ajv: { customOptions: { allErrors: false, removeAdditional: false, coerceTypes: false } },
+    genReqId: () => crypto.randomUUID(),
+  });
+
+  app.setErrorHandler((err: FastifyError | ApiError | KeeperError | Error, req, reply) => {
+    if (err instanceof ApiError) {
+      if (err.headers !== undefined) void reply.headers(err.headers);
+      return sendError(reply, err.status, err.code, err.message, err.extra);
+    }
+    if (err instanceof KeeperError) {
+      switch (err.code) {
+        case 'compare-failed':
+          return sendError(reply, 409, 'conflict', err.message);
+        case 'lease-not-found':
+          return sendError(reply, 404, 'lease-not-found', err.message);
+        case 'compacted':
+          return sendError(reply, 410, 'compacted', err.message, { compactRevision: err.compactRevision });
+        case 'no-leader':
+        case 'closed':
+          return sendError(reply, 503, 'not-ready', err.message);
+        case 'invalid':
+          return sendError(reply, 400, 'invalid', err.message);
+      }
+    }
+    const fe = err as FastifyError;
+    if (fe.validation !== undefined) return sendError(reply, 400, 'invalid', fe.message);
+    if (fe.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return sendError(reply, 413, 'too-large', `request body over ${BODY_BYTES_MAX} bytes`);
+    if (fe.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return sendError(reply, 415, 'unsupported-media-type', 'send application/json');
+    if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
+      return sendError(reply, fe.statusCode, 'invalid', fe.message);
+    }
+    req.log.error({ err }, 'request failed');
+    return sendError(reply, 500, 'internal', 'internal error');
+  });
+
+  app.setNotFoundHandler((req, reply) => sendError(reply, 404, 'not-found', `no route ${req.method} ${req.url.split('?')[0] ?? ''}`));
+
+  void app.register(appRoutes(deps));
+  void app.register(pushRoutes(deps));
+  void app.register(opsRoutes(deps));
+  void app.register(keeperRoutes(deps));
+  return app;
+}

@@ -1,0 +1,23 @@
+// What the API needs from the node.
+import type { Keeper } from '../../../keeper/src/keeper.js';
+import type { AppRegistry } from '../apps.js';
+import type { Broadcasts } from '../broadcast.js';
+import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics.js';
+import type { Pusher } from '../pusher.js';
+import type { PushSettings } from '../settings.js';
+import type { Hub } from '../hub.js';
+
+export interface CenterDeps {
+  readonly nodeId: string;
+  readonly adminToken: string;
+  readonly keeper: Keeper;
+  readonly apps: AppRegistry;
+  readonly pusher: Pusher;
+  readonly broadcasts: Broadcasts;
+  readonly hub: Hub;
+  readonly metrics: Metrics;
+  readonly log: Logger;
+  readonly push: PushSettings;
+  now(): number;
+}

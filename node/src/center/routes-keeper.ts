@@ -1,0 +1,149 @@
+// The keeper's key/value, watch and lease routes (admin), following etcd v3.
+import type { FastifyInstance } from 'fastify';
+import type { WatchMessage } from '../../../keeper/src/keeper.js';
+import { requireAdmin } from './auth.js';
+import type { CenterDeps } from './deps.js';
+import { ApiError } from './errors.js';
+
+/** Progress notifications on an idle watch stream, at least this often (contract: every 5 s). */
+export const WATCH_PROGRESS_MS = 5000;
+const KEY_CHARS_MAX = 1024;
+const VALUE_BYTES_MAX = 256 * 1024;
+
+function keyOf(raw: string | undefined): string {
+  const key = '/' + (raw ?? '');
+  if (key.length > KEY_CHARS_MAX) throw new ApiError('invalid', `key longer than ${KEY_CHARS_MAX} characters`);
+  return key;
+}
+
+export function keeperRoutes(deps: CenterDeps) {
+  return async function plugin(app: FastifyInstance): Promise<void> {
+    app.addHook('onRequest', async (req) => requireAdmin(req, deps.adminToken));
+
+    const kvQuery = {
+      type: 'object',
+      properties: { prefix: { type: 'boolean' }, consistency: { type: 'string', enum: ['linearizable', 'serializable'] } },
+    } as const;
+
+    app.get<{ Params: { '*': string }; Querystring: { prefix?: boolean; consistency?: 'linearizable' | 'serializable' } }>(
+      '/v1/kv/*',
+      { schema: { querystring: kvQuery } },
+      async (req) => {
+        const r = await deps.keeper.range(keyOf(req.params['*']), { prefix: req.query.prefix ?? false, consistency: req.query.consistency ?? 'linearizable' });
+        return { revision: r.revision, kvs: r.kvs };
+      },
+    );
+
+    app.put<{ Params: { '*': string }; Body: { value: string; lease?: string; ifModRevision?: number } }>(
+      '/v1/kv/*',
+      {
+        schema: {
+          body: {
+            type: 'object',
+            required: ['value'],
+            additionalProperties: false,
+            properties: { value: { type: 'string', maxLength: VALUE_BYTES_MAX }, lease: { type: 'string', minLength: 1 }, ifModRevision: { type: 'integer', minimum: 0 } },
+          },
+        },
+      },
+      async (req) => {
+        const b = req.body;
+        return deps.keeper.put(keyOf(req.params['*']), b.value, {
+          ...(b.lease === undefined ? {} : { lease: b.lease }),
+          ...(b.ifModRevision === undefined ? {} : { ifModRevision: b.ifModRevision }),
+        });
+      },
+    );
+
+    app.delete<{ Params: { '*': string }; Querystring: { prefix?: boolean } }>(
+      '/v1/kv/*',
+      { schema: { querystring: { type: 'object', properties: { prefix: { type: 'boolean' } } } } },
+      async (req) => deps.keeper.delete(keyOf(req.params['*']), { prefix: req.query.prefix ?? false }),
+    );
+
+    app.get<{ Querystring: { key: string; prefix?: boolean; fromRevision?: number } }>(
+      '/v1/watch',
+      {
+        schema: {
+          querystring: {
+            type: 'object',
+            required: ['key'],
+            properties: { key: { type: 'string', minLength: 1, maxLength: KEY_CHARS_MAX }, prefix: { type: 'boolean' }, fromRevision: { type: 'integer', minimum: 1 } },
+          },
+        },
+      },
+      (req, reply) => {
+        const q = req.query;
+        let started = false;
+        let lastRevision = 0;
+        const raw = reply.raw;
+        const start = (): void => {
+          if (started) return;
+          started = true;
+          reply.hijack();
+          raw.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });
+        };
+        const line = (o: unknown): void => {
+          start();
+          raw.write(JSON.stringify(o) + '\n');
+        };
+        const onMsg = (m: WatchMessage): void => {
+          switch (m.kind) {
+            case 'events':
+              for (const e of m.events) {
+                lastRevision = e.revision;
+                line(e.type === 'put' ? { revision: e.revision, type: 'put', key: e.key, value: e.value } : { revision: e.revision, type: 'delete', key: e.key });
+              }
+              return;
+            case 'progress':
+              line({ progress: m.revision });
+              return;
+            case 'compacted':
+              if (!started) {
+                started = true;
+                void reply.code(410).send({ error: { code: 'compacted', message: `revision ${q.fromRevision ?? 0} is compacted`, compactRevision: m.compactRevision } });
+                watcher.cancel();
+                clearInterval(timer);
+                return;
+              }
+              line({ error: { code: 'compacted', compactRevision: m.compactRevision } });
+              raw.end();
+              return;
+            case 'cancelled':
+              line({ error: { code: m.reason === 'slow' ? 'watch-slow' : 'watch-closed', lastRevision: m.lastRevision || lastRevision } });
+              raw.end();
+              return;
+          }
+        };
+        const watcher = deps.keeper.watch(
+          { key: q.key, prefix: q.prefix ?? false, ...(q.fromRevision === undefined ? {} : { fromRevision: q.fromRevision }) },
+          onMsg,
+        );
+        // Send headers now so the client knows the watch is established.
+        setImmediate(() => {
+          if (!started) start();
+          raw.flushHeaders();
+        });
+        const timer = setInterval(() => watcher.requestProgress(), WATCH_PROGRESS_MS);
+        req.raw.on('close', () => {
+          clearInterval(timer);
+          watcher.cancel();
+        });
+      },
+    );
+
+    app.post<{ Body: { ttl: number } }>(
+      '/v1/leases',
+      { schema: { body: { type: 'object', required: ['ttl'], additionalProperties: false, properties: { ttl: { type: 'integer', minimum: 1, maximum: 86400 } } } } },
+      async (req) => deps.keeper.leaseGrant(req.body.ttl),
+    );
+    app.post<{ Params: { id: string } }>('/v1/leases/:id/keepalive', async (req) => {
+      const l = await deps.keeper.leaseKeepAlive(req.params.id);
+      return { ttl: l.ttl };
+    });
+    app.delete<{ Params: { id: string } }>('/v1/leases/:id', async (req) => {
+      await deps.keeper.leaseRevoke(req.params.id);
+      return { revoked: true };
+    });
+  };
+}

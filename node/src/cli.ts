@@ -1,0 +1,215 @@
+// The `longwire` command: start a node, run the demo, push, manage apps.
+import { randomBytes } from 'node:crypto';
+import { parseArgs } from 'node:util';
+import { SignJWT } from 'jose';
+import { ConfigError, loadConfig } from './config.js';
+import { startNode, type RunningNode } from './node.js';
+
+const USAGE = `longwire — a long-connection push cluster
+
+  longwire start [--id n1] [--data-dir DIR] [--gateway H:P] [--api H:P] [--peer H:P]
+                 [--admin-token T] [--zone Z] [--fsync] [--heartbeat SECONDS] [--config FILE]
+  longwire demo                        one node with a demo app; prints keys and examples
+  longwire push --app A --key APIKEY --user U [--user U2…] --data JSON [--qos 0|1] [--ttl S] [--id K] [--api URL]
+  longwire apps put NAME --api-key K --token-secret S [--webhook URL] [--admin-token T] [--api URL]
+  longwire apps get NAME [--admin-token T] [--api URL]
+  longwire token --app A --secret S --user U [--ttl SECONDS]   mint a client token (HS256 JWT)
+
+Every start flag is also an env var LONGWIRE_<FLAG> and a key of the --config JSON file.
+Commands that call the API print JSON; --api defaults to http://127.0.0.1:7801.`;
+
+function fail(message: string): never {
+  process.stderr.write(`longwire: ${message}\n`);
+  process.exit(2);
+}
+
+function runUntilSignal(node: RunningNode): void {
+  let signals = 0;
+  const onSignal = (sig: string): void => {
+    signals++;
+    if (signals > 1) process.exit(1);
+    node.log.info({ signal: sig }, 'shutting down (send again to exit at once)');
+    node.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        node.log.error({ err }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+  process.on('SIGINT', () => onSignal('SIGINT'));
+}
+
+async function start(argv: string[]): Promise<void> {
+  const cfg = loadConfig(argv, process.env);
+  const node = await startNode(cfg);
+  if (node.adminTokenCreated) process.stderr.write(`admin token (saved in ${cfg.dataDir}/admin-token): ${node.adminToken}\n`);
+  runUntilSignal(node);
+}
+
+export async function mintToken(app: string, secret: string, user: string, ttlSeconds: number): Promise<string> {
+  return new SignJWT({ app })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setSubject(user)
+    .setExpirationTime(Math.floor(Date.now() / 1000) + ttlSeconds)
+    .sign(new TextEncoder().encode(secret));
+}
+
+async function demo(argv: string[]): Promise<void> {
+  const cfg = loadConfig(['--data-dir', './data/demo', '--pretty', '--log-level', 'warn', ...argv], process.env);
+  const node = await startNode(cfg);
+  let app = node.apps.get('demo');
+  if (app === undefined) {
+    await node.apps.put({
+      app: 'demo',
+      apiKey: randomBytes(18).toString('base64url'),
+      tokenSecret: randomBytes(24).toString('base64url'),
+      limits: { pushPerSecond: 0, upstreamPerSecond: 50, maxInbox: 1000, defaultTtl: 86400, maxRedeliveries: 10 },
+    });
+    app = node.apps.get('demo');
+  }
+  if (app === undefined) fail('demo app could not be created');
+  const token = await mintToken('demo', app.tokenSecret, 'alice', 24 * 3600);
+  const api = `http://${cfg.api.host}:${node.apiPort}`;
+  const gw = `http://${cfg.gateway.host}:${node.gatewayPort}`;
+  process.stdout.write(`
+longwire is running: one node (${cfg.id}), data in ${cfg.dataDir}
+
+  gateway   ws://${cfg.gateway.host}:${node.gatewayPort}/ws   (dispatcher: ${gw}/v1/dispatch)
+  api       ${api}
+  admin     ${node.adminToken}
+
+Demo app "demo":
+  apiKey       ${app.apiKey}
+  tokenSecret  ${app.tokenSecret}
+  token for user "alice" (24 h):
+  ${token}
+
+Push to alice (stored until she acks, delivered when she connects):
+  curl -s -X POST ${api}/v1/apps/demo/push \\
+    -H 'authorization: Bearer ${app.apiKey}' -H 'content-type: application/json' \\
+    -d '{"users":["alice"],"data":{"hello":"world"}}'
+
+Connect as alice with the client SDK (Node; the browser build is the same API):
+  import { LongwireClient } from 'longwire/client';
+  const c = new LongwireClient({ dispatchUrl: '${gw}', device: 'laptop' });
+  c.bind('demo', { token: '${token}', onMessage: (m) => console.log(m.data) });
+  c.connect();
+
+Or with any WebSocket tool (subprotocol longwire.v1.json):
+  {"t":"hello","device":"d1","apps":[{"app":"demo","token":"<token above>"}]}
+
+Ctrl-C stops the node; data stays in ${cfg.dataDir}.
+`);
+  runUntilSignal(node);
+}
+
+async function call(method: string, url: string, token: string | undefined, body?: unknown): Promise<void> {
+  const res = await fetch(url, {
+    method,
+    headers: { ...(token === undefined ? {} : { authorization: `Bearer ${token}` }), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  const text = await res.text();
+  process.stdout.write(text + '\n');
+  if (!res.ok) process.exit(1);
+}
+
+async function push(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      api: { type: 'string', default: 'http://127.0.0.1:7801' },
+      app: { type: 'string' },
+      key: { type: 'string' },
+      user: { type: 'string', multiple: true },
+      data: { type: 'string' },
+      qos: { type: 'string' },
+      ttl: { type: 'string' },
+      id: { type: 'string' },
+    },
+  });
+  if (values.app === undefined || values.key === undefined || values.user === undefined || values.data === undefined) {
+    fail('push needs --app, --key, --user and --data');
+  }
+  let data: unknown;
+  try {
+    data = JSON.parse(values.data);
+  } catch {
+    fail('--data must be JSON');
+  }
+  await call('POST', `${values.api}/v1/apps/${encodeURIComponent(values.app)}/push`, values.key, {
+    users: values.user,
+    data,
+    ...(values.qos === undefined ? {} : { qos: Number(values.qos) }),
+    ...(values.ttl === undefined ? {} : { ttl: Number(values.ttl) }),
+    ...(values.id === undefined ? {} : { id: values.id }),
+  });
+}
+
+async function apps(argv: string[]): Promise<void> {
+  const [verb, name, ...rest] = argv;
+  const { values } = parseArgs({
+    args: rest,
+    options: {
+      api: { type: 'string', default: 'http://127.0.0.1:7801' },
+      'admin-token': { type: 'string', default: process.env.LONGWIRE_ADMIN_TOKEN },
+      'api-key': { type: 'string' },
+      'token-secret': { type: 'string' },
+      webhook: { type: 'string' },
+    },
+  });
+  if (name === undefined) fail('apps needs an app name');
+  const url = `${values.api}/v1/apps/${encodeURIComponent(name)}`;
+  if (verb === 'get') return call('GET', url, values['admin-token']);
+  if (verb === 'put') {
+    if (values['api-key'] === undefined || values['token-secret'] === undefined) fail('apps put needs --api-key and --token-secret');
+    return call('PUT', url, values['admin-token'], {
+      apiKey: values['api-key'],
+      tokenSecret: values['token-secret'],
+      ...(values.webhook === undefined ? {} : { webhook: values.webhook }),
+    });
+  }
+  fail('apps put|get NAME');
+}
+
+async function token(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: { app: { type: 'string' }, secret: { type: 'string' }, user: { type: 'string' }, ttl: { type: 'string', default: '3600' } },
+  });
+  if (values.app === undefined || values.secret === undefined || values.user === undefined) fail('token needs --app, --secret and --user');
+  process.stdout.write((await mintToken(values.app, values.secret, values.user, Number(values.ttl))) + '\n');
+}
+
+async function main(): Promise<void> {
+  const [cmd, ...rest] = process.argv.slice(2);
+  switch (cmd) {
+    case 'start':
+      return start(rest);
+    case 'demo':
+      return demo(rest);
+    case 'push':
+      return push(rest);
+    case 'apps':
+      return apps(rest);
+    case 'token':
+      return token(rest);
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(USAGE + '\n');
+      return;
+    default:
+      fail(`unknown command ${cmd}\n\n${USAGE}`);
+  }
+}
+
+main().catch((err: unknown) => {
+  if (err instanceof ConfigError) fail(err.message);
+  if (err instanceof Error && 'code' in err && (err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' || err.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE')) fail(err.message);
+  process.stderr.write(`longwire: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,116 @@
+// `longwire start` configuration: flags, each also an env var LONGWIRE_<FLAG>
+// and a key in an optional --config JSON file. Precedence: flag > env > file >
+// default. Validated once here; the rest of the node trusts it.
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+
+export interface NodeConfig {
+  readonly id: string;
+  readonly dataDir: string;
+  readonly gateway: HostPort;
+  readonly api: HostPort;
+  readonly peer: HostPort;
+  readonly adminToken: string | undefined;
+  readonly zone: string;
+  /** fsync every inbox write before answering: survives power loss, not only kill -9. */
+  readonly fsync: boolean;
+  readonly heartbeatSeconds: number;
+  readonly logLevel: string;
+  readonly prettyLogs: boolean;
+}
+
+export interface HostPort {
+  readonly host: string;
+  readonly port: number;
+}
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+const OPTIONS = {
+  config: { type: 'string' },
+  id: { type: 'string' },
+  'data-dir': { type: 'string' },
+  gateway: { type: 'string' },
+  api: { type: 'string' },
+  peer: { type: 'string' },
+  join: { type: 'string' },
+  'admin-token': { type: 'string' },
+  zone: { type: 'string' },
+  'cluster-secret': { type: 'string' },
+  'tls-cert': { type: 'string' },
+  'tls-key': { type: 'string' },
+  'peer-ca': { type: 'string' },
+  'peer-cert': { type: 'string' },
+  'peer-key': { type: 'string' },
+  fsync: { type: 'boolean' },
+  heartbeat: { type: 'string' },
+  'log-level': { type: 'string' },
+  pretty: { type: 'boolean' },
+} as const;
+type Flag = keyof typeof OPTIONS;
+
+/** Flags of the contract that this build does not implement yet: refused rather than ignored. */
+const NOT_YET: readonly Flag[] = ['join', 'cluster-secret', 'tls-cert', 'tls-key', 'peer-ca', 'peer-cert', 'peer-key'];
+
+export function parseHostPort(flag: string, v: string): HostPort {
+  const i = v.lastIndexOf(':');
+  const port = Number(v.slice(i + 1));
+  if (i <= 0 || !Number.isInteger(port) || port < 0 || port > 65535) throw new ConfigError(`--${flag} must be host:port, got ${JSON.stringify(v)}`);
+  return { host: v.slice(0, i), port };
+}
+
+export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): NodeConfig {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: [...argv], options: OPTIONS, strict: true, allowPositionals: false });
+  } catch (err) {
+    throw new ConfigError(err instanceof Error ? err.message : String(err));
+  }
+  const flags = parsed.values as Partial<Record<Flag, string | boolean>>;
+  let file: Record<string, unknown> = {};
+  const path = (flags.config as string | undefined) ?? env.LONGWIRE_CONFIG;
+  if (path !== undefined) {
+    try {
+      file = JSON.parse(readFileSync(path, 'utf8')) as Record<string, unknown>;
+    } catch (err) {
+      throw new ConfigError(`cannot read --config ${path}: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  }
+  const get = (f: Flag): string | boolean | undefined => {
+    if (flags[f] !== undefined) return flags[f];
+    const e = env[`LONGWIRE_${f.toUpperCase().replaceAll('-', '_')}`];
+    if (e !== undefined) return OPTIONS[f].type === 'boolean' ? e === '1' || e === 'true' : e;
+    const camel = f.replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase());
+    const v = file[f] ?? file[camel];
+    if (v === undefined) return undefined;
+    if (typeof v === 'string' || typeof v === 'boolean') return v;
+    if (typeof v === 'number') return String(v);
+    throw new ConfigError(`config key ${f} must be a string or boolean`);
+  };
+  const str = (f: Flag, d: string): string => {
+    const v = get(f);
+    return typeof v === 'string' ? v : d;
+  };
+  for (const f of NOT_YET) {
+    if (get(f) !== undefined) throw new ConfigError(`--${f} is not supported by this build yet (see docs/PROTOCOL.md, "Not yet implemented")`);
+  }
+  const id = str('id', 'n1');
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(id)) throw new ConfigError(`--id must match [A-Za-z0-9._-], got ${JSON.stringify(id)}`);
+  const heartbeatSeconds = Number(str('heartbeat', '25'));
+  if (!Number.isInteger(heartbeatSeconds) || heartbeatSeconds < 1 || heartbeatSeconds > 3600) throw new ConfigError('--heartbeat must be 1..3600 seconds');
+  return {
+    id,
+    dataDir: str('data-dir', `./data/${id}`),
+    gateway: parseHostPort('gateway', str('gateway', '127.0.0.1:7800')),
+    api: parseHostPort('api', str('api', '127.0.0.1:7801')),
+    peer: parseHostPort('peer', str('peer', '127.0.0.1:7802')),
+    adminToken: typeof get('admin-token') === 'string' ? (get('admin-token') as string) : undefined,
+    zone: str('zone', 'default'),
+    fsync: get('fsync') === true,
+    heartbeatSeconds,
+    logLevel: str('log-level', 'info'),
+    prettyLogs: get('pretty') === true,
+  };
+}

@@ -1,0 +1,183 @@
+// Delivery of stored (qos 1) messages to bound devices: replay from the
+// device's cursor on bind, live sends as messages are stored, cumulative acks,
+// and the redelivery limit. Each binding has at most inflightMsgsMax unacked
+// messages on the wire; past that delivery waits for acks (flow control).
+import type { Saver, StoredMessage } from './saver/saver.js';
+import type { Hub } from './hub.js';
+import { Binding } from './gateway/binding.js';
+import type { Client } from './gateway/client.js';
+import type { DeviceCursor } from './saver/saver.js';
+import type { AppRegistry } from './apps.js';
+import { DEFAULT_LIMITS } from './apps.js';
+
+/** Messages read from the saver per pump step. */
+const READ_BATCH_MSGS = 128;
+/** How often changed cursors are written. Losing them only causes redelivery. */
+export const CURSOR_FLUSH_MS = 200;
+
+export class Delivery {
+  private readonly dirty = new Set<Binding>();
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(
+    private readonly saver: Saver,
+    private readonly hub: Hub,
+    private readonly apps: AppRegistry,
+    private readonly inflightMsgsMax: number,
+    private readonly onError: (err: unknown) => void,
+  ) {
+    this.timer = setInterval(() => void this.flushCursors(), CURSOR_FLUSH_MS);
+    this.timer.unref();
+  }
+
+  /** Reads the device's cursor and the inbox tail; `after` from the client overrides the stored cursor. */
+  async open(client: Client, app: string, user: string, after: number | undefined): Promise<{ binding: Binding; stored: DeviceCursor | undefined }> {
+    const [stored, lastSeq] = await Promise.all([this.saver.cursor(app, user, client.device), this.saver.lastSeq(app, user)]);
+    const acked = Math.min(after ?? stored?.acked ?? 0, lastSeq);
+    return { binding: new Binding(client, app, user, acked, lastSeq, stored?.broadcastPos ?? 0), stored };
+  }
+
+  /**
+   * Starts delivery on a binding: applies the redelivery limit to the first
+   * unacked message, then replays the inbox and the broadcast log.
+   */
+  async start(b: Binding, stored: DeviceCursor | undefined): Promise<void> {
+    const app = b.app;
+    const maxRedeliveries = this.apps.get(app)?.limits.maxRedeliveries ?? DEFAULT_LIMITS.maxRedeliveries;
+    if (b.acked < b.lastSeq) {
+      const next = b.acked + 1;
+      const sends = stored !== undefined && stored.pendingSeq === next ? stored.pendingSends : 0;
+      if (sends >= maxRedeliveries) {
+        // A device that never acks this message would loop on it forever.
+        b.client.send({ t: 'gap', app, from: next, to: next, reason: 'redelivery-limit' });
+        b.acked = next;
+        b.sent = next;
+        await this.writeCursor(b);
+      } else {
+        b.pendingSeq = next;
+        b.pendingSends = sends + 1;
+        await this.writeCursor(b);
+      }
+    }
+    // A message stored between open() and now reached no binding: pick it up here.
+    b.lastSeq = Math.max(b.lastSeq, await this.saver.lastSeq(app, b.user));
+    b.started = true;
+    await this.pump(b);
+    await this.replayBroadcasts(b);
+  }
+
+  private async replayBroadcasts(b: Binding): Promise<void> {
+    const records = await this.saver.readBroadcasts(b.app, b.broadcastPos);
+    for (const r of records) {
+      if (!b.active) return;
+      b.client.send({ t: 'msg', app: b.app, id: r.id, data: r.data, ts: r.ts, qos: 0 });
+      b.broadcastPos = r.pos;
+      this.markDirty(b);
+    }
+  }
+
+  /** Sends stored messages after b.sent while the in-flight window allows. Single-flight per binding. */
+  async pump(b: Binding): Promise<void> {
+    if (b.pumping) return;
+    b.pumping = true;
+    try {
+      while (b.active && b.sent < b.lastSeq && b.sent - b.acked < this.inflightMsgsMax) {
+        const room = this.inflightMsgsMax - (b.sent - b.acked);
+        const items = await this.saver.read(b.app, b.user, b.sent, Math.min(room, READ_BATCH_MSGS));
+        if (!b.active) return;
+        // Nothing readable yet: the newest seq is assigned but its write is not durable; stored() pumps again.
+        if (items.length === 0) break;
+        for (const it of items) {
+          if (it.kind === 'msg') {
+            if (it.msg.seq <= b.sent) continue;
+            this.sendMsg(b, it.msg);
+          } else {
+            if (it.gap.to <= b.sent) continue;
+            b.client.send({ t: 'gap', app: b.app, from: Math.max(it.gap.from, b.sent + 1), to: it.gap.to, reason: it.gap.reason });
+            b.sent = it.gap.to;
+          }
+        }
+      }
+    } catch (err) {
+      this.onError(err);
+    } finally {
+      b.pumping = false;
+    }
+  }
+
+  private sendMsg(b: Binding, m: StoredMessage): void {
+    b.client.send({ t: 'msg', app: b.app, seq: m.seq, id: m.id, data: m.data, ts: m.ts, qos: 1 });
+    b.sent = m.seq;
+  }
+
+  /** A message was durably stored: send it to the user's local connections in order. */
+  stored(app: string, user: string, m: StoredMessage): void {
+    for (const b of this.hub.bindingsOf(app, user)) {
+      if (m.seq > b.lastSeq) b.lastSeq = m.seq;
+      if (!b.started) continue;
+      if (!b.pumping && b.sent === m.seq - 1 && b.sent - b.acked < this.inflightMsgsMax) {
+        this.sendMsg(b, m);
+      } else {
+        void this.pump(b);
+      }
+    }
+  }
+
+  /** Cumulative ack. Returns false for a seq this connection was never sent. */
+  ack(b: Binding, seq: number): boolean {
+    if (seq > b.sent) return false;
+    if (seq <= b.acked) return true;
+    b.acked = seq;
+    this.markDirty(b);
+    if (b.sent < b.lastSeq) void this.pump(b);
+    return true;
+  }
+
+  /**
+   * A broadcast was written to this binding. The position is written with the
+   * cursor when the binding stops, not per broadcast: a fan-out to every
+   * connection must not cost a store write per connection.
+   */
+  noteBroadcast(b: Binding, pos: number): void {
+    b.broadcastPos = pos;
+    b.dirty = true;
+  }
+
+  private markDirty(b: Binding): void {
+    b.dirty = true;
+    this.dirty.add(b);
+  }
+
+  /** Stops delivery on a binding and writes its cursor. */
+  async stop(b: Binding): Promise<void> {
+    b.active = false;
+    this.dirty.delete(b);
+    if (b.dirty) await this.writeCursor(b);
+  }
+
+  private async writeCursor(b: Binding): Promise<void> {
+    b.dirty = false;
+    const pending = b.pendingSeq > b.acked;
+    await this.saver.setCursor(b.app, b.user, b.client.device, {
+      acked: b.acked,
+      pendingSeq: pending ? b.pendingSeq : 0,
+      pendingSends: pending ? b.pendingSends : 0,
+      broadcastPos: b.broadcastPos,
+    });
+  }
+
+  async flushCursors(): Promise<void> {
+    const batch = [...this.dirty];
+    this.dirty.clear();
+    try {
+      await Promise.all(batch.map((b) => this.writeCursor(b)));
+    } catch (err) {
+      this.onError(err);
+    }
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.timer);
+    await this.flushCursors();
+  }
+}

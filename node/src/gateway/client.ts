@@ -1,0 +1,220 @@
+// One WebSocket connection: the protocol state machine (hello, bind, ack, …),
+// its bounded send queue and its frame-rate limit. Frames of one connection are
+// handled strictly in order through a promise chain.
+import { randomUUID } from 'node:crypto';
+import type WebSocket from 'ws';
+import { CloseCode } from '../protocol/close-codes.js';
+import { encode, type Encoded, type Subprotocol } from '../protocol/codec.js';
+import type { ClientFrame, ServerFrame } from '../protocol/frames.js';
+import type { Binding } from './binding.js';
+import type { GatewayContext } from './context.js';
+import { TokenBucket } from '../token-bucket.js';
+
+type State = 'hello' | 'ready' | 'closed';
+
+export class Client {
+  readonly session: string = randomUUID();
+  device = '';
+  state: State = 'hello';
+  readonly bindings = new Map<string, Binding>();
+  /** app\0topic keys this connection subscribes to. */
+  readonly topics = new Set<string>();
+  /** Unix ms of the last frame received; drives the idle close. */
+  lastSeenMs: number;
+  readonly connectedAtMs: number;
+  /** Sends not yet handed to the OS. Invariant: 0 <= queuedMsgs <= sendQueueMsgsMax. */
+  private queuedMsgs = 0;
+  private readonly frames: TokenBucket;
+  private droppedFrames = 0;
+  private chain: Promise<void> = Promise.resolve();
+  private readonly onSent: (err?: Error) => void;
+
+  constructor(
+    readonly ws: WebSocket,
+    readonly proto: Subprotocol,
+    readonly ip: string,
+    readonly ctx: GatewayContext,
+  ) {
+    this.lastSeenMs = this.connectedAtMs = ctx.now();
+    this.frames = new TokenBucket(ctx.settings.clientFramesPerSecond, ctx.settings.clientFramesPerSecond * 2, ctx.now());
+    this.onSent = () => {
+      this.queuedMsgs--;
+    };
+  }
+
+  send(frame: ServerFrame): void {
+    this.write(encode(this.proto, frame));
+  }
+
+  /**
+   * Writes an encoded frame. The send queue is ws's buffer; past its byte or
+   * message bound the client is too slow and is closed with 4010 rather than
+   * buffered without bound.
+   */
+  write(data: Encoded): void {
+    if (this.state === 'closed') return;
+    const s = this.ctx.settings;
+    if (this.queuedMsgs >= s.sendQueueMsgsMax || this.ws.bufferedAmount + data.length > s.sendQueueBytesMax) {
+      this.ctx.metrics.slowConsumers.inc();
+      this.close(CloseCode.slowConsumer, 'slow consumer');
+      return;
+    }
+    this.queuedMsgs++;
+    this.ws.send(data, this.onSent);
+    this.ctx.metrics.framesOut.inc();
+  }
+
+  close(code: number, reason: string): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    this.ws.close(code, reason);
+  }
+
+  private fail(code: number, errCode: string, message: string): void {
+    this.send({ t: 'error', code: errCode, message });
+    this.close(code, message.slice(0, 120));
+  }
+
+  /** A frame failed to decode or validate: the contract answers with an error and close 4000. */
+  protocolError(message: string): void {
+    this.ctx.metrics.protocolErrors.inc();
+    this.fail(CloseCode.protocolError, 'protocol-error', message);
+  }
+
+  /** Entry for every valid frame; rate-limits, then queues it behind earlier frames. */
+  receive(frame: ClientFrame): void {
+    const now = this.ctx.now();
+    this.lastSeenMs = now;
+    if (!this.frames.take(now)) {
+      this.droppedFrames++;
+      if (this.droppedFrames === 1) this.send({ t: 'error', code: 'rate-limited', message: 'too many frames; slow down' });
+      if (this.droppedFrames > this.ctx.settings.clientFramesPerSecond) this.fail(CloseCode.rateLimited, 'rate-limited', 'frame flood');
+      return;
+    }
+    this.droppedFrames = 0;
+    this.chain = this.chain.then(() => this.handle(frame)).catch((err: unknown) => {
+      this.ctx.log.error({ err, session: this.session }, 'frame handler failed');
+      this.fail(CloseCode.protocolError, 'internal', 'internal error');
+    });
+  }
+
+  private async handle(f: ClientFrame): Promise<void> {
+    if (this.state === 'closed') return;
+    if (this.state === 'hello') {
+      if (f.t !== 'hello') return this.protocolError(`expected hello first, got ${f.t}`);
+      this.device = f.device;
+      this.state = 'ready';
+      this.send({ t: 'welcome', session: this.session, node: this.ctx.nodeId, heartbeat: this.ctx.settings.heartbeatSeconds });
+      for (const a of f.apps) {
+        await this.bind(a.app, a.token, a.after);
+        if (this.state !== 'ready') return;
+      }
+      return;
+    }
+    switch (f.t) {
+      case 'hello':
+        return this.protocolError('hello sent twice');
+      case 'bind':
+        return this.bind(f.app, f.token, f.after);
+      case 'unbind':
+        await this.unbind(f.app);
+        this.send({ t: 'unbound', app: f.app });
+        return;
+      case 'ack': {
+        const b = this.bindings.get(f.app);
+        if (b === undefined) return this.send({ t: 'error', code: 'not-bound', message: `app ${f.app} is not bound` });
+        if (!this.ctx.delivery.ack(b, f.seq)) {
+          this.send({ t: 'error', code: 'invalid-ack', message: `seq ${f.seq} was never sent on this connection (last sent ${b.sent})` });
+        }
+        return;
+      }
+      case 'up': {
+        const b = this.bindings.get(f.app);
+        if (b === undefined) return this.send({ t: 'reply', id: f.id, ok: false, error: 'not-bound' });
+        this.ctx.coordinator.upstream(this, b, f.id, f.data);
+        return;
+      }
+      case 'sub':
+        return this.subscribe(f.app, f.topic, f.after);
+      case 'unsub':
+        this.topics.delete(`${f.app}\u0000${f.topic}`);
+        this.ctx.hub.unsubscribe(f.app, f.topic, this);
+        return;
+      case 'ping':
+        return this.send({ t: 'pong' });
+    }
+  }
+
+  private async bind(app: string, token: string, after: number | undefined): Promise<void> {
+    const check = await this.ctx.apps.verifyToken(app, token);
+    if (this.state !== 'ready') return;
+    if (!check.ok) {
+      this.ctx.metrics.authFailures.inc();
+      return this.fail(CloseCode.unauthorized, 'unauthorized', check.reason);
+    }
+    const existing = this.bindings.get(app);
+    if (existing !== undefined) {
+      if (existing.user === check.user && after === undefined) {
+        // A token refresh: the binding and its delivery state stay.
+        return this.send({ t: 'bound', app, user: check.user, seq: existing.lastSeq });
+      }
+      await this.unbind(app);
+    }
+    const { binding, stored } = await this.ctx.delivery.open(this, app, check.user, after);
+    if (this.state !== 'ready') return;
+    this.bindings.set(app, binding);
+    this.ctx.hub.addBinding(binding);
+    await this.ctx.keeper.register([
+      { op: 'add', session: { app, user: check.user, device: this.device, session: this.session, node: this.ctx.nodeId, since: this.ctx.now() } },
+    ]);
+    if (this.state !== 'ready' || !binding.active) return;
+    this.send({ t: 'bound', app, user: check.user, seq: binding.lastSeq });
+    await this.ctx.delivery.start(binding, stored);
+  }
+
+  private async unbind(app: string): Promise<void> {
+    const b = this.bindings.get(app);
+    if (b === undefined) return;
+    this.bindings.delete(app);
+    await this.release(b);
+  }
+
+  private async release(b: Binding): Promise<void> {
+    this.ctx.hub.removeBinding(b);
+    await this.ctx.delivery.stop(b);
+    await this.ctx.keeper.register([{ op: 'remove', app: b.app, user: b.user, session: this.session }]);
+  }
+
+  private async subscribe(app: string, topic: string, after: number | undefined): Promise<void> {
+    if (!this.bindings.has(app)) return this.send({ t: 'error', code: 'not-bound', message: `bind ${app} before subscribing` });
+    const key = `${app}\u0000${topic}`;
+    if (after !== undefined) {
+      for (const r of await this.ctx.saver.readTopic(app, topic, after)) {
+        this.send({ t: 'pub', app, topic, offset: r.offset, data: r.data, ts: r.ts });
+      }
+    }
+    if (this.state !== 'ready') return;
+    this.topics.add(key);
+    this.ctx.hub.subscribe(app, topic, this);
+  }
+
+  /** Kicks one app's user off this connection: close 4002 when it was the only app bound. */
+  async kick(app: string, reason: string): Promise<void> {
+    if (this.bindings.size <= 1) return this.fail(CloseCode.kicked, 'kicked', reason);
+    await this.unbind(app);
+    this.send({ t: 'error', code: 'kicked', message: `${app}: ${reason}` });
+  }
+
+  /** Called once when the socket has closed, whatever the cause. */
+  async closed(): Promise<void> {
+    this.state = 'closed';
+    for (const key of this.topics) {
+      const i = key.indexOf('\u0000');
+      this.ctx.hub.unsubscribe(key.slice(0, i), key.slice(i + 1), this);
+    }
+    this.topics.clear();
+    const bs = [...this.bindings.values()];
+    this.bindings.clear();
+    await Promise.all(bs.map((b) => this.release(b)));
+  }
+}

@@ -1,0 +1,163 @@
+// The client port: WebSocket upgrades on /ws and the dispatcher route, on one
+// HTTP server. Hot-path listeners are module-level functions that reach their
+// Client through a symbol, so a connection costs no closures; one sweep timer
+// drives hello and idle deadlines for all connections.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { CloseCode } from '../protocol/close-codes.js';
+import { SUBPROTOCOL_JSON, SUBPROTOCOL_MSGPACK, decode, type Subprotocol } from '../protocol/codec.js';
+import { toClientFrame } from '../protocol/frames.js';
+import { dispatch, DISPATCH_TTL_SECONDS } from '../dispatcher.js';
+import { Client } from './client.js';
+import type { GatewayContext } from './context.js';
+
+const kClient = Symbol('longwire.client');
+type Socket = WebSocket & { [kClient]?: Client };
+
+/** How often hello and idle deadlines are checked. */
+export const SWEEP_INTERVAL_MS = 1000;
+
+function onMessage(this: Socket, data: Buffer, isBinary: boolean): void {
+  const c = this[kClient];
+  if (c === undefined || c.state === 'closed') return;
+  c.ctx.metrics.framesIn.inc();
+  const d = decode(c.proto, data, isBinary);
+  if (!d.ok) return c.protocolError(d.error);
+  const f = toClientFrame(d.value);
+  if ('error' in f) return c.protocolError(f.error);
+  c.receive(f);
+}
+
+function onClose(this: Socket, code: number): void {
+  const c = this[kClient];
+  if (c === undefined) return;
+  this[kClient] = undefined;
+  const g = c.ctx;
+  g.hub.clients.delete(c);
+  g.metrics.connections.dec();
+  g.metrics.disconnects.labels(String(code)).inc();
+  void c.closed().catch((err: unknown) => g.log.error({ err }, 'connection cleanup failed'));
+}
+
+function onError(this: Socket): void {
+  // Socket errors are followed by 'close'; cleanup happens there.
+}
+
+
+function pickProtocol(protocols: Set<string>): Subprotocol | false {
+  if (protocols.has(SUBPROTOCOL_MSGPACK)) return SUBPROTOCOL_MSGPACK;
+  if (protocols.has(SUBPROTOCOL_JSON)) return SUBPROTOCOL_JSON;
+  return false;
+}
+
+export class Gateway {
+  readonly server: Server;
+  private readonly wss: WebSocketServer;
+  private readonly sweeper: NodeJS.Timeout;
+  private draining = false;
+
+  constructor(
+    private readonly ctx: GatewayContext,
+    private readonly tls: boolean,
+  ) {
+    this.server = createServer((req, res) => this.onRequest(req, res));
+    this.wss = new WebSocketServer({
+      noServer: true,
+      maxPayload: ctx.settings.frameBytesMax,
+      perMessageDeflate: ctx.settings.perMessageDeflate,
+      handleProtocols: pickProtocol,
+      clientTracking: false,
+    });
+    this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.onUpgrade(req, socket, head));
+    this.sweeper = setInterval(() => this.sweep(), SWEEP_INTERVAL_MS);
+    this.sweeper.unref();
+  }
+
+  listen(host: string, port: number): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(port, host, () => {
+        this.server.off('error', reject);
+        const a = this.server.address();
+        resolve(typeof a === 'object' && a !== null ? a.port : port);
+      });
+    });
+  }
+
+  private onRequest(req: IncomingMessage, res: ServerResponse): void {
+    const url = new URL(req.url ?? '/', 'http://x');
+    if (req.method === 'GET' && url.pathname === '/v1/dispatch') {
+      const app = url.searchParams.get('app') ?? '';
+      const user = url.searchParams.get('user') ?? '';
+      const tried = new Set((url.searchParams.get('tried') ?? '').split(',').filter((s) => s.length > 0));
+      const nodes = dispatch(this.ctx.keeper.cluster().members, app, user, tried, this.tls);
+      const body = JSON.stringify({ nodes, ttl: DISPATCH_TTL_SECONDS });
+      res.writeHead(200, { 'content-type': 'application/json', 'access-control-allow-origin': '*', 'cache-control': 'no-store' });
+      res.end(body);
+      return;
+    }
+    res.writeHead(404, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ error: { code: 'not-found', message: `no route ${req.method ?? ''} ${url.pathname}` } }));
+  }
+
+  private onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const path = (req.url ?? '').split('?')[0];
+    if (path !== '/ws') {
+      socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\n\r\n');
+      return;
+    }
+    this.wss.handleUpgrade(req, socket, head, (ws: Socket) => {
+      if (ws.protocol !== SUBPROTOCOL_JSON && ws.protocol !== SUBPROTOCOL_MSGPACK) {
+        ws.close(CloseCode.protocolError, `subprotocol must be ${SUBPROTOCOL_JSON} or ${SUBPROTOCOL_MSGPACK}`);
+        return;
+      }
+      if (this.draining) {
+        ws.close(CloseCode.redirect, 'draining');
+        return;
+      }
+      if (this.ctx.hub.clients.size >= this.ctx.settings.connectionsMax) {
+        ws.close(CloseCode.overloaded, 'node at connection cap');
+        return;
+      }
+      const c = new Client(ws, ws.protocol, req.socket.remoteAddress ?? '', this.ctx);
+      ws[kClient] = c;
+      this.ctx.hub.clients.add(c);
+      this.ctx.metrics.connections.inc();
+      this.ctx.metrics.connects.inc();
+      ws.on('message', onMessage);
+      ws.on('close', onClose);
+      ws.on('error', onError);
+    });
+  }
+
+  private sweep(): void {
+    const now = this.ctx.now();
+    const s = this.ctx.settings;
+    const idleMs = 2 * s.heartbeatSeconds * 1000 + s.heartbeatGraceMs;
+    for (const c of this.ctx.hub.clients) {
+      if (c.state === 'hello' && now - c.connectedAtMs > s.helloTimeoutMs) {
+        c.send({ t: 'error', code: 'no-hello', message: `no hello within ${s.helloTimeoutMs} ms` });
+        c.close(CloseCode.noHello, 'no hello in time');
+      } else if (c.state === 'ready' && now - c.lastSeenMs > idleMs) {
+        c.close(CloseCode.idle, 'idle');
+      }
+    }
+  }
+
+  /** Stops accepting and closes every connection with 4009 so clients move elsewhere. */
+  async drain(reason: string): Promise<void> {
+    this.draining = true;
+    for (const c of this.ctx.hub.clients) {
+      c.send({ t: 'redirect', reason, nodes: [] });
+      c.close(CloseCode.redirect, reason);
+    }
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.sweeper);
+    for (const c of this.ctx.hub.clients) c.ws.terminate();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.server.closeAllConnections();
+  }
+}

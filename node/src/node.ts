@@ -1,0 +1,99 @@
+// The composition root: opens the stores, wires the parts and listens. Shut
+// down in order: stop accepting, close connections, flush cursors and the
+// saver, close the keeper.
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { SoloKeeper } from '../../keeper/src/solo-keeper.js';
+import type { Keeper } from '../../keeper/src/keeper.js';
+import { AppRegistry } from './apps.js';
+import { Broadcasts } from './broadcast.js';
+import { buildApp } from './center/app.js';
+import type { NodeConfig } from './config.js';
+import { Coordinator } from './coordinator.js';
+import { Delivery } from './delivery.js';
+import { Gateway } from './gateway/gateway.js';
+import { Hub } from './hub.js';
+import { createLogger, type Logger } from './logger.js';
+import { Metrics } from './metrics.js';
+import { Pusher } from './pusher.js';
+import { openSaver } from './saver/saver-level.js';
+import type { Saver } from './saver/saver.js';
+import { DEFAULT_GATEWAY_SETTINGS, DEFAULT_PUSH_SETTINGS } from './settings.js';
+
+/** How often the saver drops expired messages and old records. */
+const SWEEP_MS = 10_000;
+
+export interface RunningNode {
+  readonly adminToken: string;
+  readonly adminTokenCreated: boolean;
+  readonly gatewayPort: number;
+  readonly apiPort: number;
+  readonly keeper: Keeper;
+  readonly apps: AppRegistry;
+  readonly log: Logger;
+  stop(): Promise<void>;
+}
+
+async function adminTokenOf(cfg: NodeConfig): Promise<{ token: string; created: boolean }> {
+  if (cfg.adminToken !== undefined) return { token: cfg.adminToken, created: false };
+  const file = join(cfg.dataDir, 'admin-token');
+  try {
+    return { token: (await readFile(file, 'utf8')).trim(), created: false };
+  } catch {
+    const token = randomBytes(24).toString('base64url');
+    await writeFile(file, token + '\n', { mode: 0o600 });
+    return { token, created: true };
+  }
+}
+
+export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
+  const log = createLogger({ level: cfg.logLevel, pretty: cfg.prettyLogs, nodeId: cfg.id });
+  await mkdir(cfg.dataDir, { recursive: true });
+  const admin = await adminTokenOf(cfg);
+  const now = (): number => Date.now();
+  const addr = (h: { host: string; port: number }): string => `${h.host}:${h.port}`;
+  const keeper: Keeper = await SoloKeeper.open({
+    dataDir: join(cfg.dataDir, 'keeper'),
+    member: { id: cfg.id, peer: addr(cfg.peer), api: addr(cfg.api), gateway: addr(cfg.gateway), zone: cfg.zone },
+  });
+  const saver: Saver = await openSaver({ dir: join(cfg.dataDir, 'saver'), fsync: cfg.fsync });
+  const metrics = new Metrics();
+  const hub = new Hub();
+  const apps = new AppRegistry(keeper);
+  await apps.start();
+  const settings = { ...DEFAULT_GATEWAY_SETTINGS, heartbeatSeconds: cfg.heartbeatSeconds };
+  const delivery = new Delivery(saver, hub, apps, settings.inflightMsgsMax, (err) => log.error({ err }, 'delivery failed'));
+  const coordinator = new Coordinator(apps, metrics);
+  const gateway = new Gateway({ nodeId: cfg.id, settings, hub, apps, delivery, saver, keeper, coordinator, log, metrics, now }, false);
+  const pusher = new Pusher(saver, delivery, hub, now);
+  const broadcasts = new Broadcasts(saver, hub, delivery, metrics, DEFAULT_PUSH_SETTINGS.broadcastJobsMax, now);
+  const api = buildApp({ nodeId: cfg.id, adminToken: admin.token, keeper, apps, pusher, broadcasts, hub, metrics, log, push: DEFAULT_PUSH_SETTINGS, now });
+
+  const sweeper = setInterval(() => {
+    saver.sweep(now()).catch((err: unknown) => log.error({ err }, 'sweep failed'));
+  }, SWEEP_MS);
+  sweeper.unref();
+
+  const gatewayPort = await gateway.listen(cfg.gateway.host, cfg.gateway.port);
+  await api.listen({ host: cfg.api.host, port: cfg.api.port });
+  const apiAddr = api.server.address();
+  const apiPort = typeof apiAddr === 'object' && apiAddr !== null ? apiAddr.port : cfg.api.port;
+  log.info({ gateway: `${cfg.gateway.host}:${gatewayPort}`, api: `${cfg.api.host}:${apiPort}`, dataDir: cfg.dataDir, fsync: cfg.fsync }, 'listening');
+
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> =>
+    (stopping ??= (async () => {
+      clearInterval(sweeper);
+      await api.close();
+      await gateway.close();
+      // Let socket close handlers release their bindings before the final flush.
+      await new Promise((r) => setImmediate(r));
+      await delivery.close();
+      apps.close();
+      await saver.close();
+      await keeper.close();
+    })());
+
+  return { adminToken: admin.token, adminTokenCreated: admin.created, gatewayPort, apiPort, keeper, apps, log, stop };
+}

@@ -1,0 +1,90 @@
+// Push, topic publish and kick: the node-local paths behind the service API.
+import { randomUUID } from 'node:crypto';
+import type { AppConfig } from './apps.js';
+import type { Delivery } from './delivery.js';
+import type { Hub } from './hub.js';
+import type { Json, Saver } from './saver/saver.js';
+import { SharedFrame } from './protocol/codec.js';
+
+export interface PushRequest {
+  readonly users: readonly string[];
+  readonly data: Json;
+  readonly qos: 0 | 1;
+  readonly ttlSeconds: number | undefined;
+  readonly id: string | undefined;
+}
+
+export type PushResult =
+  | { readonly user: string; readonly seq: number }
+  /** qos 0: how many connections of the user it was written to. */
+  | { readonly user: string; readonly delivered: number };
+
+export interface PushAnswer {
+  readonly id: string;
+  readonly results: readonly PushResult[];
+}
+
+export class Pusher {
+  constructor(
+    private readonly saver: Saver,
+    private readonly delivery: Delivery,
+    private readonly hub: Hub,
+    private readonly now: () => number,
+  ) {}
+
+  async push(app: AppConfig, req: PushRequest): Promise<PushAnswer> {
+    const users = [...new Set(req.users)];
+    if (req.qos === 0) return this.pushVolatile(app.app, users, req);
+    if (req.id !== undefined) {
+      const earlier = await this.saver.idempotent(app.app, req.id);
+      if (earlier !== undefined) return earlier as unknown as PushAnswer;
+    }
+    const id = req.id ?? randomUUID();
+    const ttlMs = (req.ttlSeconds ?? app.limits.defaultTtl) * 1000;
+    const ts = this.now();
+    // The answer is stored with the messages, atomically, so a retry after a
+    // crash finds both or neither.
+    const answer = (seqs: readonly number[]): Json => ({ id, results: users.map((user, i) => ({ user, seq: seqs[i] ?? 0 })) });
+    const seqs = await this.saver.append({
+      app: app.app,
+      users,
+      id,
+      data: req.data,
+      ttlMs,
+      maxInbox: app.limits.maxInbox,
+      ...(req.id === undefined ? {} : { idempotency: { key: req.id, answer } }),
+    });
+    const results = users.map((user, i) => ({ user, seq: seqs[i] ?? 0 }));
+    for (const r of results) {
+      this.delivery.stored(app.app, r.user, { seq: r.seq, id, data: req.data, ts, expiresAt: ts + ttlMs });
+    }
+    return { id, results };
+  }
+
+  private pushVolatile(app: string, users: readonly string[], req: PushRequest): PushAnswer {
+    const id = req.id ?? randomUUID();
+    const frame = new SharedFrame({ t: 'msg', app, id, data: req.data, ts: this.now(), qos: 0 });
+    const results = users.map((user) => {
+      let delivered = 0;
+      for (const b of this.hub.bindingsOf(app, user)) {
+        b.client.write(frame.get(b.client.proto));
+        delivered++;
+      }
+      return { user, delivered };
+    });
+    return { id, results };
+  }
+
+  async publish(app: string, topic: string, data: Json): Promise<number> {
+    const r = await this.saver.publish(app, topic, data);
+    const frame = new SharedFrame({ t: 'pub', app, topic, offset: r.offset, data, ts: r.ts });
+    for (const c of this.hub.subscribers(app, topic)) c.write(frame.get(c.proto));
+    return r.offset;
+  }
+
+  async kick(app: string, user: string, reason: string): Promise<number> {
+    const bs = [...this.hub.bindingsOf(app, user)];
+    await Promise.all(bs.map((b) => b.client.kick(app, reason)));
+    return bs.length;
+  }
+}
