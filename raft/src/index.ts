@@ -1,0 +1,29 @@
+/** The public API of the raft package. */
+export { RawNode } from './raw-node.js';
+export type { Ready, Status } from './raw-node.js';
+export { DEFAULT_CONFIG, ConfigError, validateConfig } from './raft.js';
+export type { Config, ConfigInput } from './raft.js';
+export type { Message, MessageType, MessageOf } from './message.js';
+export { isLocalMessage, isResponseMessage } from './message.js';
+export { DropReason, StorageError, StorageErrorCode } from './errors.js';
+export type { StepResult } from './errors.js';
+export { applyConfChange, decodeConfChange, encodeConfChange } from './confchange.js';
+export type { ConfChange, ConfChangeResult } from './confchange.js';
+export { ReadOnlyOption } from './read-only.js';
+export { SeededRng } from './rng.js';
+export type { Rng } from './rng.js';
+export type { Storage } from './log/storage.js';
+export { MemoryStorage } from './log/memory-storage.js';
+export { ProgressState } from './tracker/progress.js';
+export {
+  EMPTY_HARD_STATE,
+  EMPTY_SNAPSHOT,
+  EntryType,
+  NONE,
+  StateType,
+  index,
+  isEmptyHardState,
+  isEmptySnapshot,
+  term,
+} from './types.js';
+export type { ConfState, Entry, HardState, Index, NodeId, ReadState, Snapshot, SnapshotMeta, SoftState, Term } from './types.js';
