@@ -314,6 +314,34 @@ describe('saver-level', () => {
     await again.close();
   });
 
+  it('keeps seqs right when idle users are evicted from a small cache', async () => {
+    const { saver } = await open({ cacheEntriesMax: 2 });
+    for (let round = 1; round <= 3; round++) {
+      const seqs = await Promise.all(Array.from({ length: 10 }, (_, u) => saver.append(req([`u${u}`, `u${(u + 1) % 10}`], round))));
+      for (const [u, s] of seqs.entries()) assert.ok(s[0] !== undefined && s[1] !== undefined, `user ${u}`);
+    }
+    for (let u = 0; u < 10; u++) {
+      const items = await saver.read('app', `u${u}`, 0, 100);
+      assert.deepEqual(
+        items.map((i) => (i.kind === 'msg' ? i.msg.seq : -1)),
+        [1, 2, 3, 4, 5, 6],
+      );
+    }
+    for (let i = 0; i < 5; i++) assert.equal((await saver.publish('app', `t${i % 3}`, i)).offset, Math.floor(i / 3) + 1);
+    await saver.close();
+  });
+
+  it('writes with fsync on', async () => {
+    const { saver, dir } = await open({ fsync: true });
+    await Promise.all(Array.from({ length: 20 }, (_, i) => saver.append(req(['u'], i))));
+    await saver.setCursor('app', 'u', 'd', { acked: 20, pendingSeq: 0, pendingSends: 0, broadcastPos: 0 });
+    await saver.close();
+    const { saver: again } = await open({ fsync: true }, dir);
+    assert.equal(await again.lastSeq('app', 'u'), 20);
+    assert.equal((await again.cursor('app', 'u', 'd'))?.acked, 20);
+    await again.close();
+  });
+
   it('rejects calls after close', async () => {
     const { saver } = await open();
     await saver.close();

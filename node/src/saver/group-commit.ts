@@ -45,7 +45,8 @@ export class GroupCommit {
       group = newGroup();
       this.queue.push(group);
     }
-    group.ops.push(...ops);
+    // A loop, not push(...ops): an overflow burst can be more ops than a call takes arguments.
+    for (const op of ops) group.ops.push(op);
     group.sync ||= sync;
     if (this.running === undefined) {
       // Start on the next macrotask so that every call made in this tick, and the

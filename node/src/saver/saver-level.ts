@@ -15,6 +15,7 @@ import { Level } from 'level';
 import type { AppendRequest, BroadcastRecord, DeviceCursor, Gap, InboxItem, Json, Saver, SaverStats, StoredMessage, TopicRecord } from './saver.js';
 import { addDrop, dropOverflow, emptyMeta, gapsAfter, isDropped, type UserMeta } from './drops.js';
 import { GroupCommit, type Op } from './group-commit.js';
+import { RefCache, type CacheEntry } from './ref-cache.js';
 import {
   EXPIRY_TARGET_AT,
   KIND_BROADCAST,
@@ -40,14 +41,12 @@ export const DEFAULT_TOPIC_HISTORY_MS = 5 * 60_000;
 export const IDEMPOTENCY_MS = 10 * 60_000;
 /** Ops per LevelDB batch before a new batch starts (bounds one write's size and latency). */
 export const DEFAULT_GROUP_COMMIT_OPS_MAX = 10_000;
-/** Per-user inbox records kept in memory while idle; busy ones are never evicted. */
-export const DEFAULT_USER_CACHE_MAX = 100_000;
+/** Per-user inbox records (and, separately, topic offsets) kept in memory while idle; busy ones are never evicted. */
+export const DEFAULT_CACHE_ENTRIES_MAX = 100_000;
 /** Expiry index entries one sweep call handles. */
 export const SWEEP_ENTRIES_MAX = 1_000;
 /** Messages fetched from LevelDB per iterator step in read. */
 const READ_CHUNK_MAX = 256;
-/** Idle cache entries examined per insertion when the user cache is over its cap. */
-const EVICT_SCAN_MAX = 32;
 
 export interface SaverOptions {
   readonly dir: string;
@@ -58,7 +57,7 @@ export interface SaverOptions {
   readonly topicHistoryMs?: number;
   readonly idempotencyMs?: number;
   readonly groupCommitOpsMax?: number;
-  readonly userCacheMax?: number;
+  readonly cacheEntriesMax?: number;
 }
 
 export async function openSaver(opts: SaverOptions): Promise<Saver> {
@@ -75,13 +74,7 @@ interface UserState {
   durableSeq: number;
 }
 
-interface UserEntry {
-  readonly ready: Promise<UserState>;
-  /** Set once loaded. */
-  state?: UserState;
-  /** Operations holding this entry; an entry is evicted only at 0, so no two states exist for one user. */
-  refs: number;
-}
+type UserEntry = CacheEntry<UserState>;
 
 interface Counter {
   last: number;
@@ -110,11 +103,10 @@ class LevelSaver implements Saver {
   private readonly topicHistoryMax: number;
   private readonly topicHistoryMs: number;
   private readonly idempotencyMs: number;
-  private readonly userCacheMax: number;
   private readonly commit: GroupCommit;
-  private readonly users = new Map<string, UserEntry>();
-  /** Broadcast positions and topic offsets: few keys, kept for the saver's life. */
-  private readonly counters = new Map<string, Promise<Counter>>();
+  private readonly users: RefCache<UserState>;
+  /** Broadcast positions and topic offsets. */
+  private readonly counters: RefCache<Counter>;
   /**
    * Answers of appends in progress, by idempotency key, registered when append is
    * called: a retry arriving before the first write is done waits for its answer.
@@ -132,7 +124,8 @@ class LevelSaver implements Saver {
     this.topicHistoryMax = opts.topicHistoryMax ?? DEFAULT_TOPIC_HISTORY_MAX;
     this.topicHistoryMs = opts.topicHistoryMs ?? DEFAULT_TOPIC_HISTORY_MS;
     this.idempotencyMs = opts.idempotencyMs ?? IDEMPOTENCY_MS;
-    this.userCacheMax = opts.userCacheMax ?? DEFAULT_USER_CACHE_MAX;
+    this.users = new RefCache(opts.cacheEntriesMax ?? DEFAULT_CACHE_ENTRIES_MAX);
+    this.counters = new RefCache(opts.cacheEntriesMax ?? DEFAULT_CACHE_ENTRIES_MAX);
     const sync = opts.fsync;
     // With sync false, LevelDB has written the batch to its log file (handed to the
     // OS) before batch() resolves, so it survives kill -9 of this process; with
@@ -147,33 +140,32 @@ class LevelSaver implements Saver {
     if (req.idempotency !== undefined) checkId('idempotency key', req.idempotency.key);
     const entries = req.users.map((u) => this.acquireUser(req.app, u));
     const appended = this.appendLoaded(req, entries);
-    const idem = req.idempotency;
-    if (idem !== undefined) {
-      const ck = cacheKey(encodeKey(KIND_IDEMPOTENCY, req.app, idem.key));
-      const answer = appended.then((seqs) => idem.answer(seqs));
+    if (req.idempotency !== undefined) {
+      const ck = cacheKey(encodeKey(KIND_IDEMPOTENCY, req.app, req.idempotency.key));
+      const answer = appended.then((r) => r.answer);
       this.pendingIdempotency.set(ck, answer);
       const forget = (): void => {
         if (this.pendingIdempotency.get(ck) === answer) this.pendingIdempotency.delete(ck);
       };
       answer.then(forget, forget);
     }
-    return appended;
+    return (await appended).seqs;
   }
 
-  private async appendLoaded(req: AppendRequest, entries: readonly UserEntry[]): Promise<number[]> {
+  private async appendLoaded(req: AppendRequest, entries: readonly UserEntry[]): Promise<{ seqs: number[]; answer: Json }> {
     try {
       const states = Promise.all(entries.map((e) => e.ready));
-      const { seqs, written, loaded } = await this.serial(states, (loaded) => ({ ...this.queueAppend(req, loaded), loaded }));
+      const { seqs, answer, written, loaded } = await this.serial(states, (loaded) => ({ ...this.queueAppend(req, loaded), loaded }));
       await written;
       for (const [i, st] of loaded.entries()) st.durableSeq = Math.max(st.durableSeq, seqs[i] ?? 0);
       this.appends++;
-      return seqs;
+      return { seqs, answer };
     } finally {
-      for (const e of entries) e.refs--;
+      for (const e of entries) this.users.release(e);
     }
   }
 
-  private queueAppend(req: AppendRequest, states: readonly UserState[]): { seqs: number[]; written: Promise<void> } {
+  private queueAppend(req: AppendRequest, states: readonly UserState[]): { seqs: number[]; answer: Json; written: Promise<void> } {
     const ts = this.now();
     const expiresAt = clampTime(ts + req.ttlMs);
     const ops: Op[] = [];
@@ -192,12 +184,14 @@ class LevelSaver implements Saver {
       seqs.push(seq);
     }
     const idem = req.idempotency;
+    let answer: Json = null;
     if (idem !== undefined) {
       const key = encodeKey(KIND_IDEMPOTENCY, req.app, idem.key);
-      const record: IdempotencyRecord = { answer: idem.answer(seqs), at: ts };
+      answer = idem.answer(seqs);
+      const record: IdempotencyRecord = { answer, at: ts };
       ops.push({ type: 'put', key, value: JSON.stringify(record) }, { type: 'put', key: expiryKey(clampTime(ts + this.idempotencyMs), key), value: '' });
     }
-    return { seqs, written: this.commit.add(ops, true) };
+    return { seqs, answer, written: this.commit.add(ops, true) };
   }
 
   async idempotent(app: string, key: string): Promise<Json | undefined> {
@@ -287,7 +281,7 @@ class LevelSaver implements Saver {
     this.checkOpen();
     checkApp(app);
     const metaKey = encodeKey(KIND_BROADCAST_META, app);
-    const { record, written } = await this.serial(this.counter(metaKey), (c) => {
+    return this.withCounter(metaKey, (c) => {
       const ts = this.now();
       const rec: BroadcastRecord = { pos: ++c.last, id, data, ts, expiresAt: clampTime(ts + ttlMs) };
       const key = encodeKey(KIND_BROADCAST, app, rec.pos);
@@ -296,10 +290,8 @@ class LevelSaver implements Saver {
         { type: 'put', key: expiryKey(rec.expiresAt, key), value: '' },
         { type: 'put', key: metaKey, value: JSON.stringify(c) },
       ];
-      return { record: rec, written: this.commit.add(ops, true) };
+      return { result: rec, written: this.commit.add(ops, true) };
     });
-    await written;
-    return record;
   }
 
   async readBroadcasts(app: string, afterPos: number): Promise<BroadcastRecord[]> {
@@ -316,7 +308,7 @@ class LevelSaver implements Saver {
     checkApp(app);
     checkId('topic', topic);
     const metaKey = encodeKey(KIND_TOPIC_META, app, topic);
-    const { record, written } = await this.serial(this.counter(metaKey), (c) => {
+    return this.withCounter(metaKey, (c) => {
       const rec: TopicRecord = { offset: ++c.last, data, ts: this.now() };
       const key = encodeKey(KIND_TOPIC, app, topic, rec.offset);
       const ops: Op[] = [
@@ -326,20 +318,25 @@ class LevelSaver implements Saver {
       ];
       const evicted = rec.offset - this.topicHistoryMax;
       if (evicted >= 1) ops.push({ type: 'del', key: encodeKey(KIND_TOPIC, app, topic, evicted) });
-      return { record: rec, written: this.commit.add(ops, true) };
+      return { result: rec, written: this.commit.add(ops, true) };
     });
-    await written;
-    return record;
   }
 
   async readTopic(app: string, topic: string, afterOffset: number): Promise<TopicRecord[]> {
     this.checkOpen();
     checkApp(app);
     checkId('topic', topic);
-    const counter = await this.counter(encodeKey(KIND_TOPIC_META, app, topic));
+    const metaKey = encodeKey(KIND_TOPIC_META, app, topic);
+    const entry = this.counters.acquire(cacheKey(metaKey), () => this.loadCounter(metaKey));
+    let last: number;
+    try {
+      last = (await entry.ready).last;
+    } finally {
+      this.counters.release(entry);
+    }
     const now = this.now();
     // Bounded by the current cap even if a larger cap left older records behind.
-    const after = Math.max(0, afterOffset, counter.last - this.topicHistoryMax);
+    const after = Math.max(0, afterOffset, last - this.topicHistoryMax);
     const range = prefixRange(encodeKey(KIND_TOPIC, app, topic));
     const values = await this.db.values({ gt: encodeKey(KIND_TOPIC, app, topic, after), lt: range.lt }).all();
     return values.map((v) => decode<TopicRecord>(v)).filter((r) => r.ts + this.topicHistoryMs > now);
@@ -376,7 +373,7 @@ class LevelSaver implements Saver {
       const written = await this.serial(loaded, () => this.queueSweep(nowMs, ops, messages, idempotency, idemRecords, entries));
       await written;
     } finally {
-      for (const e of entries.values()) e.refs--;
+      for (const e of entries.values()) this.users.release(e);
     }
   }
 
@@ -391,7 +388,7 @@ class LevelSaver implements Saver {
     const touched = new Set<string>();
     for (const m of messages) {
       const ck = cacheKey(encodeKey(KIND_USER, m.app, m.user));
-      const st = entries.get(ck)?.state;
+      const st = entries.get(ck)?.value;
       ops.push({ type: 'del', key: m.index });
       // Messages already dropped by overflow have nothing left to record.
       if (st === undefined || m.seq > st.meta.lastSeq || isDropped(st.meta, m.seq)) continue;
@@ -400,7 +397,7 @@ class LevelSaver implements Saver {
       touched.add(ck);
     }
     for (const ck of touched) {
-      const st = entries.get(ck)?.state;
+      const st = entries.get(ck)?.value;
       if (st !== undefined) ops.push({ type: 'put', key: Buffer.from(ck, 'latin1'), value: JSON.stringify(st.meta) });
     }
     for (const [i, e] of idempotency.entries()) {
@@ -448,55 +445,40 @@ class LevelSaver implements Saver {
     try {
       return await fn(await entry.ready);
     } finally {
-      entry.refs--;
+      this.users.release(entry);
     }
   }
 
-  /** The cached user state, loading it on first use; the caller must decrement `refs`. */
+  /** The cached user state, loading it on first use; the caller must release it. */
   private acquireUser(app: string, user: string): UserEntry {
     checkApp(app);
     checkId('user id', user);
     const key = encodeKey(KIND_USER, app, user);
-    const ck = cacheKey(key);
-    let entry = this.users.get(ck);
-    if (entry === undefined) {
-      this.evictIdleUsers();
-      const ready = this.get(key).then((text) => {
-        const meta = text === undefined ? emptyMeta() : decode<UserMeta>(text);
-        const st: UserState = { meta, durableSeq: meta.lastSeq };
-        created.state = st;
-        return st;
-      });
-      const created: UserEntry = { ready, refs: 0 };
-      entry = created;
-      this.users.set(ck, created);
-      // A failed load is forgotten so that the next call retries it.
-      ready.catch(() => {
-        if (this.users.get(ck) === created) this.users.delete(ck);
-      });
-    }
-    entry.refs++;
-    return entry;
+    return this.users.acquire(cacheKey(key), async () => {
+      const text = await this.get(key);
+      const meta = text === undefined ? emptyMeta() : decode<UserMeta>(text);
+      return { meta, durableSeq: meta.lastSeq };
+    });
   }
 
-  private evictIdleUsers(): void {
-    let scanned = 0;
-    for (const [ck, e] of this.users) {
-      if (this.users.size < this.userCacheMax || scanned >= EVICT_SCAN_MAX) return;
-      scanned++;
-      if (e.refs === 0 && e.state !== undefined) this.users.delete(ck);
+  /**
+   * Runs `step` on the counter stored under `metaKey` as a serial step and resolves
+   * with its result once its writes are in the store.
+   */
+  private async withCounter<T>(metaKey: Buffer, step: (c: Counter) => { result: T; written: Promise<void> }): Promise<T> {
+    const entry = this.counters.acquire(cacheKey(metaKey), () => this.loadCounter(metaKey));
+    try {
+      const { result, written } = await this.serial(entry.ready, step);
+      await written;
+      return result;
+    } finally {
+      this.counters.release(entry);
     }
   }
 
-  private counter(metaKey: Buffer): Promise<Counter> {
-    const ck = cacheKey(metaKey);
-    let c = this.counters.get(ck);
-    if (c === undefined) {
-      c = this.get(metaKey).then((text) => (text === undefined ? { last: 0 } : decode<Counter>(text)));
-      this.counters.set(ck, c);
-      c.catch(() => this.counters.delete(ck));
-    }
-    return c;
+  private async loadCounter(metaKey: Buffer): Promise<Counter> {
+    const text = await this.get(metaKey);
+    return text === undefined ? { last: 0 } : decode<Counter>(text);
   }
 
   private async get(key: Buffer): Promise<string | undefined> {
