@@ -270,9 +270,9 @@ export class ConnectionMachine {
   onFrame(nowMs: number, value: unknown): Action[] {
     if (this.phase !== 'handshaking' && this.phase !== 'open') return [];
     this.lastReceivedMs = nowMs;
-    const frame = decodeServerFrame(value);
-    if ('error' in frame) this.protocolFailure(nowMs, frame.error);
-    else this.handleFrame(nowMs, frame);
+    const decoded = decodeServerFrame(value);
+    if (decoded.ok) this.handleFrame(nowMs, decoded.frame);
+    else this.protocolFailure(nowMs, decoded.error);
     return this.flush();
   }
 

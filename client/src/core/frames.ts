@@ -60,10 +60,8 @@ export type ServerFrame =
   | { readonly t: 'error'; readonly code: string; readonly message: string }
   | { readonly t: 'pong' };
 
-/** Why a server frame was refused; the machine closes with 4000 and reports it. */
-export interface FrameError {
-  readonly error: string;
-}
+/** A decoded frame, or why it was refused (the machine then closes with 4000). */
+export type DecodedFrame = { readonly ok: true; readonly frame: ServerFrame } | { readonly ok: false; readonly error: string };
 
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -92,9 +90,14 @@ export function decodeNodes(v: unknown): NodeAddress[] | undefined {
 
 const GAP_REASONS: readonly string[] = ['expired', 'overflow', 'redelivery-limit'];
 
-export function decodeServerFrame(v: unknown): ServerFrame | FrameError {
-  if (!isRecord(v) || typeof v.t !== 'string') return { error: 'frame is not an object with a string "t"' };
-  const bad = (field: string): FrameError => ({ error: `${v.t}: bad "${field}"` });
+export function decodeServerFrame(v: unknown): DecodedFrame {
+  const r = validate(v);
+  return 't' in r ? { ok: true, frame: r } : { ok: false, error: r.invalid };
+}
+
+function validate(v: unknown): ServerFrame | { readonly invalid: string } {
+  if (!isRecord(v) || typeof v.t !== 'string') return { invalid: 'frame is not an object with a string "t"' };
+  const bad = (field: string) => ({ invalid: `${v.t}: bad "${field}"` });
   switch (v.t) {
     case 'welcome':
       if (!isString(v.session)) return bad('session');
@@ -145,6 +148,6 @@ export function decodeServerFrame(v: unknown): ServerFrame | FrameError {
     case 'pong':
       return { t: 'pong' };
     default:
-      return { error: `unknown frame type "${v.t}"` };
+      return { invalid: `unknown frame type "${v.t}"` };
   }
 }
