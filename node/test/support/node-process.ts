@@ -1,0 +1,145 @@
+// Starts a real `longwire start` process on loopback ports and a temp data
+// dir for black-box tests, and stops it by PID.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** dist/node/test/support → dist/node/src/cli.js */
+export const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      const port = typeof a === 'object' && a !== null ? a.port : 0;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export async function tempDir(prefix = 'longwire-test-'): Promise<string> {
+  return mkdtemp(join(tmpdir(), prefix));
+}
+
+export interface ApiResponse {
+  readonly status: number;
+  readonly body: unknown;
+  readonly headers: Headers;
+}
+
+export interface NodeStartOptions {
+  readonly dataDir?: string;
+  readonly args?: readonly string[];
+  readonly env?: Record<string, string>;
+  readonly gatewayPort?: number;
+  readonly apiPort?: number;
+}
+
+export class NodeProcess {
+  private exited: Promise<number | null>;
+  stderr = '';
+  private constructor(
+    readonly child: ChildProcess,
+    readonly dataDir: string,
+    readonly gatewayPort: number,
+    readonly apiPort: number,
+    readonly adminToken: string,
+    private readonly ownsDir: boolean,
+  ) {
+    this.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+    child.stderr?.on('data', (d: Buffer) => {
+      this.stderr += d.toString();
+      if (this.stderr.length > 64 * 1024) this.stderr = this.stderr.slice(-32 * 1024);
+    });
+    child.stdout?.resume();
+  }
+
+  static async start(opts: NodeStartOptions = {}): Promise<NodeProcess> {
+    const ownsDir = opts.dataDir === undefined;
+    const dataDir = opts.dataDir ?? (await tempDir());
+    const gatewayPort = opts.gatewayPort ?? (await freePort());
+    const apiPort = opts.apiPort ?? (await freePort());
+    const adminToken = 'test-admin-token-0123456789';
+    const child = spawn(
+      process.execPath,
+      [CLI, 'start', '--data-dir', dataDir, '--gateway', `127.0.0.1:${gatewayPort}`, '--api', `127.0.0.1:${apiPort}`, '--admin-token', adminToken, '--log-level', 'warn', ...(opts.args ?? [])],
+      { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } },
+    );
+    const node = new NodeProcess(child, dataDir, gatewayPort, apiPort, adminToken, ownsDir);
+    await node.waitReady();
+    return node;
+  }
+
+  get apiUrl(): string {
+    return `http://127.0.0.1:${this.apiPort}`;
+  }
+  get gatewayUrl(): string {
+    return `http://127.0.0.1:${this.gatewayPort}`;
+  }
+  get wsUrl(): string {
+    return `ws://127.0.0.1:${this.gatewayPort}/ws`;
+  }
+  get pid(): number {
+    const pid = this.child.pid;
+    if (pid === undefined) throw new Error('no pid');
+    return pid;
+  }
+
+  private async waitReady(timeoutMs = 15_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    let exitCode: number | null | undefined;
+    void this.exited.then((c) => (exitCode = c ?? -1));
+    while (Date.now() < deadline) {
+      if (exitCode !== undefined) throw new Error(`node exited with ${exitCode} before ready:\n${this.stderr}`);
+      try {
+        const r = await fetch(`${this.apiUrl}/readyz`);
+        if (r.status === 200) return;
+      } catch {
+        // not listening yet
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`node not ready within ${timeoutMs} ms:\n${this.stderr}`);
+  }
+
+  async api(method: string, path: string, opts: { body?: unknown; token?: string | null; rawBody?: string } = {}): Promise<ApiResponse> {
+    const token = opts.token === undefined ? this.adminToken : opts.token;
+    const headers: Record<string, string> = {};
+    if (token !== null) headers.authorization = `Bearer ${token}`;
+    let body: string | undefined;
+    if (opts.rawBody !== undefined) body = opts.rawBody;
+    else if (opts.body !== undefined) body = JSON.stringify(opts.body);
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    const res = await fetch(this.apiUrl + path, { method, headers, ...(body === undefined ? {} : { body }) });
+    const text = await res.text();
+    let parsed: unknown = text;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      // not JSON (metrics)
+    }
+    return { status: res.status, body: parsed, headers: res.headers };
+  }
+
+  /** kill -9: no shutdown code runs. */
+  async kill9(): Promise<void> {
+    process.kill(this.pid, 'SIGKILL');
+    await this.exited;
+  }
+
+  /** Graceful stop (SIGTERM), then removes the data dir if this process created it. */
+  async stop(opts: { keepData?: boolean } = {}): Promise<void> {
+    if (this.child.exitCode === null && this.child.signalCode === null) {
+      process.kill(this.pid, 'SIGTERM');
+      const t = setTimeout(() => this.child.kill('SIGKILL'), 10_000);
+      await this.exited;
+      clearTimeout(t);
+    }
+    if (this.ownsDir && opts.keepData !== true) await rm(this.dataDir, { recursive: true, force: true });
+  }
+}
