@@ -106,6 +106,13 @@ describe('saver-level', () => {
     await again.sweep(c.now());
     c.set(1_000_000);
     assert.equal(await again.idempotent('app', 'k1'), undefined, 'sweep deleted the record');
+
+    // A key reused after expiry, before the old index entry is swept, keeps its new record.
+    await again.append(req(['u'], 2, { idempotency: { key: 'k2', answer: () => 'first' } }));
+    c.set(1_000_000 + 10_000);
+    await again.append(req(['u'], 3, { idempotency: { key: 'k2', answer: () => 'second' } }));
+    await again.sweep(c.now());
+    assert.equal(await again.idempotent('app', 'k2'), 'second');
     await again.close();
   });
 

@@ -101,5 +101,5 @@ export function expiryKey(expiresAt: number, target: Buffer): Buffer {
   return Buffer.concat([Buffer.of(KIND_EXPIRY), encodeU64(expiresAt), target]);
 }
 
-/** Target of an expiry index entry, and the offset of its kind byte. */
+/** Where the target key starts inside an expiry index key (after kind byte and time). */
 export const EXPIRY_TARGET_AT = 9;

@@ -362,7 +362,6 @@ class LevelSaver implements Saver {
         ops.push({ type: 'del', key: target }, { type: 'del', key: index });
       }
     }
-    const idemRecords = await Promise.all(idempotency.map((e) => this.get(e.target)));
     const entries = new Map<string, UserEntry>();
     for (const m of messages) {
       const ck = cacheKey(encodeKey(KIND_USER, m.app, m.user));
@@ -370,7 +369,7 @@ class LevelSaver implements Saver {
     }
     try {
       const loaded = Promise.all([...entries.values()].map((e) => e.ready));
-      const written = await this.serial(loaded, () => this.queueSweep(nowMs, ops, messages, idempotency, idemRecords, entries));
+      const written = await this.serial(loaded, () => this.queueSweep(nowMs, ops, messages, idempotency, entries));
       await written;
     } finally {
       for (const e of entries.values()) this.users.release(e);
@@ -382,7 +381,6 @@ class LevelSaver implements Saver {
     ops: Op[],
     messages: readonly { app: string; user: string; seq: number; index: Buffer }[],
     idempotency: readonly { target: Buffer; index: Buffer }[],
-    idemRecords: readonly (string | undefined)[],
     entries: ReadonlyMap<string, UserEntry>,
   ): Promise<void> {
     const touched = new Set<string>();
@@ -400,12 +398,14 @@ class LevelSaver implements Saver {
       const st = entries.get(ck)?.value;
       if (st !== undefined) ops.push({ type: 'put', key: Buffer.from(ck, 'latin1'), value: JSON.stringify(st.meta) });
     }
-    for (const [i, e] of idempotency.entries()) {
+    for (const e of idempotency) {
       ops.push({ type: 'del', key: e.index });
-      const text = idemRecords[i];
-      // A key reused after expiry has a newer record (and its own index entry): keep it.
-      if (this.pendingIdempotency.has(cacheKey(e.target)) || text === undefined) continue;
-      if (decode<IdempotencyRecord>(text).at + this.idempotencyMs <= nowMs) ops.push({ type: 'del', key: e.target });
+      // A key reused after expiry has a newer record (and its own index entry) that must
+      // stay: it is either still queued (pending) or already in the store, which is read
+      // synchronously here so that no append can slip in between the check and the delete.
+      if (this.pendingIdempotency.has(cacheKey(e.target))) continue;
+      const text = this.db.getSync(e.target);
+      if (text !== undefined && decode<IdempotencyRecord>(text).at + this.idempotencyMs <= nowMs) ops.push({ type: 'del', key: e.target });
     }
     return this.commit.add(ops, false);
   }
