@@ -42,7 +42,8 @@ export type CommandType = Command['type'];
 export type CommandResult =
   | { readonly type: 'put'; readonly revision: number }
   | { readonly type: 'delete'; readonly revision: number; readonly deleted: number }
-  | { readonly type: 'leaseGrant' | 'leaseKeepAlive'; readonly revision: number; readonly id: string; readonly ttl: number }
+  | { readonly type: 'leaseGrant'; readonly revision: number; readonly id: string; readonly ttl: number }
+  | { readonly type: 'leaseKeepAlive'; readonly revision: number; readonly id: string; readonly ttl: number }
   | { readonly type: 'leaseRevoke'; readonly revision: number; readonly deleted: number; readonly sessionsRemoved: number }
   | {
       readonly type: 'leaseExpire';
@@ -52,7 +53,9 @@ export type CommandResult =
       readonly deleted: number;
       readonly sessionsRemoved: number;
     }
-  | { readonly type: 'memberAdd' | 'memberPromote' | 'memberRemove'; readonly revision: number }
+  | { readonly type: 'memberAdd'; readonly revision: number }
+  | { readonly type: 'memberPromote'; readonly revision: number }
+  | { readonly type: 'memberRemove'; readonly revision: number }
   | { readonly type: 'registerBatch'; readonly revision: number; readonly added: number; readonly removed: number }
   | {
       readonly type: 'error';

@@ -1,0 +1,34 @@
+// The keeper's public API: the Keeper interface node components use, its
+// one-member implementation, and the pure state machine with its snapshots
+// and watch hub for the Raft-backed keeper to build on.
+
+export type {
+  ClusterStatus,
+  Consistency,
+  Keeper,
+  KeyValue,
+  Lease,
+  Member,
+  PutOptions,
+  RangeResult,
+  RegisterOp,
+  Session,
+  WatchEvent,
+  WatchMessage,
+  WatchRequest,
+  Watcher,
+} from './keeper.js';
+export { KeeperError, KeeperErrorCode } from './errors.js';
+export type { Applied, Command, CommandResult } from './command.js';
+export { apply } from './state-machine.js';
+export { emptyState } from './state.js';
+export type { KeeperState, LeaseRecord, RegisteredSession } from './state.js';
+export { range } from './kv.js';
+export { expiredLeases } from './leases.js';
+export { sessionsOf } from './register.js';
+export { restore, snapshot, SNAPSHOT_FORMAT } from './snapshot.js';
+export { decodeCommand, encodeCommand } from './codec.js';
+export { DEFAULT_WATCH_HUB_OPTIONS, WatchHub } from './watch-hub.js';
+export type { HubWatcher, WatchHubOptions, WatchListener } from './watch-hub.js';
+export { DEFAULT_SOLO_KEEPER_OPTIONS, SoloKeeper } from './solo-keeper.js';
+export type { SoloKeeperOptions } from './solo-keeper.js';

@@ -1,0 +1,186 @@
+// SoloKeeper on a real LevelDB in a temp dir, with a fake clock.
+
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import { KeeperError } from '../src/errors.js';
+import type { Session, WatchMessage } from '../src/keeper.js';
+import { SoloKeeper } from '../src/solo-keeper.js';
+import type { SoloKeeperOptions } from '../src/solo-keeper.js';
+
+const dirs: string[] = [];
+after(async () => {
+  for (const d of dirs) await rm(d, { recursive: true, force: true });
+});
+
+async function tempDir(): Promise<string> {
+  const d = await mkdtemp(join(tmpdir(), 'keeper-solo-'));
+  dirs.push(d);
+  return d;
+}
+
+class FakeClock {
+  ms = 1_764_000_000_000;
+  readonly now = (): number => this.ms;
+}
+
+function options(dataDir: string, clock: FakeClock, extra: Partial<SoloKeeperOptions> = {}): SoloKeeperOptions {
+  return {
+    dataDir,
+    member: { id: 'n1', peer: '127.0.0.1:7802', api: '127.0.0.1:7801', gateway: '127.0.0.1:7800', zone: 'default' },
+    now: clock.now,
+    leaseCheckIntervalMs: 0,
+    ...extra,
+  };
+}
+
+function session(user: string, id: string, since: number): Session {
+  return { app: 'app1', user, device: `dev-${id}`, session: id, node: 'n1', since };
+}
+
+async function rejectsWith(p: Promise<unknown>, code: string): Promise<void> {
+  await assert.rejects(p, (e: unknown) => e instanceof KeeperError && e.code === code);
+}
+
+test('solo keeper: write, close, reopen; state and revision intact', async () => {
+  const dir = await tempDir();
+  const clock = new FakeClock();
+  const k1 = await SoloKeeper.open(options(dir, clock, { snapshotEveryCommands: 7 }));
+  assert.deepEqual(k1.cluster(), {
+    leader: 'n1',
+    term: 1,
+    members: [{ id: 'n1', role: 'voter', peer: '127.0.0.1:7802', api: '127.0.0.1:7801', gateway: '127.0.0.1:7800', zone: 'default' }],
+  });
+  assert.equal(k1.ready(), true);
+  // Enough writes to cross a snapshot, so reopening reads a snapshot plus a log tail.
+  for (let i = 0; i < 20; i++) await k1.put(`cfg/${i % 5}`, `v${i}`);
+  const lease = await k1.leaseGrant(60);
+  await k1.put('cfg/leased', 'x', { lease: lease.id });
+  await k1.delete('cfg/0');
+  const before = await k1.range('cfg/', { prefix: true });
+  await k1.close();
+  assert.equal(k1.ready(), false);
+  await rejectsWith(k1.put('a', 'b'), 'closed');
+
+  const k2 = await SoloKeeper.open(options(dir, clock));
+  const afterReopen = await k2.range('cfg/', { prefix: true });
+  // Reopening grants a node lease and refreshes leases, which advance no revision.
+  assert.deepEqual(afterReopen, before);
+  assert.equal(k2.cluster().members.length, 1);
+  const { revision } = await k2.put('cfg/1', 'next');
+  assert.equal(revision, before.revision + 1);
+  await k2.close();
+});
+
+test('solo keeper: CAS conflict gives compare-failed', async () => {
+  const k = await SoloKeeper.open(options(await tempDir(), new FakeClock()));
+  const { revision } = await k.put('a', '1', { ifModRevision: 0 });
+  await rejectsWith(k.put('a', '2', { ifModRevision: 0 }), 'compare-failed');
+  await rejectsWith(k.put('a', '2', { ifModRevision: revision + 5 }), 'compare-failed');
+  await k.put('a', '2', { ifModRevision: revision });
+  const r = await k.range('a');
+  assert.equal(r.kvs[0]?.value, '2');
+  await rejectsWith(k.leaseKeepAlive('nope'), 'lease-not-found');
+  await rejectsWith(k.put('b', '1', { lease: 'nope' }), 'lease-not-found');
+  await rejectsWith(k.leaseGrant(0), 'invalid');
+  await k.close();
+});
+
+test('solo keeper: lease expiry removes attached keys; the node lease is kept alive', async () => {
+  const clock = new FakeClock();
+  const k = await SoloKeeper.open(options(await tempDir(), clock, { nodeLeaseTtlSeconds: 10 }));
+  const lease = await k.leaseGrant(5);
+  await k.put('svc/a', '1', { lease: lease.id });
+  await k.put('svc/b', '1');
+  await k.register([{ op: 'add', session: session('u1', 's1', clock.ms) }]);
+  const events: WatchMessage[] = [];
+  k.watch({ key: 'svc/', prefix: true }, (m) => {
+    events.push(m);
+  });
+
+  clock.ms += 4_000;
+  await k.checkLeases();
+  assert.equal((await k.range('svc/a')).kvs.length, 1, 'not expired before its deadline');
+  await k.leaseKeepAlive(lease.id);
+  clock.ms += 4_000;
+  await k.checkLeases();
+  assert.equal((await k.range('svc/a')).kvs.length, 1, 'the keepalive moved the deadline');
+  clock.ms += 1_001;
+  await k.checkLeases();
+  assert.deepEqual((await k.range('svc/', { prefix: true })).kvs.map((kv) => kv.key), ['svc/b']);
+  await rejectsWith(k.leaseKeepAlive(lease.id), 'lease-not-found');
+  // The node's own lease is kept alive by the timer, so its sessions stay.
+  assert.equal(k.sessionsOf('app1', 'u1').length, 1);
+  clock.ms += 60_000;
+  await k.checkLeases();
+  assert.equal(k.sessionsOf('app1', 'u1').length, 1);
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(
+    events.flatMap((m) => (m.kind === 'events' ? m.events.map((e) => `${e.type} ${e.key}`) : [])),
+    ['delete svc/a'],
+  );
+  await k.close();
+});
+
+test('solo keeper: sessions vanish with the node lease, and a new node lease follows', async () => {
+  const clock = new FakeClock();
+  const k = await SoloKeeper.open(options(await tempDir(), clock));
+  await k.register([{ op: 'add', session: session('u1', 's1', clock.ms) }]);
+  await k.put('nodes/n1', 'alive', { lease: k.nodeLeaseId });
+  const old = k.nodeLeaseId;
+  await k.leaseRevoke(old);
+  assert.deepEqual(k.sessionsOf('app1', 'u1'), []);
+  assert.deepEqual((await k.range('nodes/n1')).kvs, []);
+  await rejectsWith(k.register([{ op: 'add', session: session('u1', 's2', clock.ms) }]), 'lease-not-found');
+  await k.checkLeases();
+  assert.notEqual(k.nodeLeaseId, old);
+  await k.register([{ op: 'add', session: session('u1', 's2', clock.ms) }]);
+  assert.deepEqual(k.sessionsOf('app1', 'u1').map((s) => s.session), ['s2']);
+  await k.close();
+});
+
+test('solo keeper: sessions vanish when the node restarts (its old lease is revoked)', async () => {
+  const dir = await tempDir();
+  const clock = new FakeClock();
+  const k1 = await SoloKeeper.open(options(dir, clock));
+  await k1.register([{ op: 'add', session: session('u1', 's1', clock.ms) }]);
+  assert.equal(k1.sessionsOf('app1', 'u1').length, 1);
+  await k1.close();
+  const k2 = await SoloKeeper.open(options(dir, clock));
+  assert.deepEqual(k2.sessionsOf('app1', 'u1'), []);
+  await k2.register([{ op: 'add', session: session('u1', 's2', clock.ms) }]);
+  assert.deepEqual(k2.sessionsOf('app1', 'u1').map((s) => s.session), ['s2']);
+  await k2.close();
+});
+
+test('solo keeper: concurrent register calls share one write', async () => {
+  const k = await SoloKeeper.open(options(await tempDir(), new FakeClock()));
+  const before = k.revision;
+  await Promise.all([
+    k.register([{ op: 'add', session: session('u1', 's1', 1) }]),
+    k.register([{ op: 'add', session: session('u1', 's2', 2) }]),
+    k.register([{ op: 'add', session: session('u2', 's3', 3) }, { op: 'remove', app: 'app1', user: 'u1', session: 's1' }]),
+  ]);
+  assert.equal(k.revision, before + 1, 'one registerBatch command, one revision');
+  assert.deepEqual(k.sessionsOf('app1', 'u1').map((s) => s.session), ['s2']);
+  assert.deepEqual(k.sessionsOf('app1', 'u2').map((s) => s.session), ['s3']);
+  await k.close();
+});
+
+test('solo keeper: watch from a past revision, cancelled/closed on close', async () => {
+  const k = await SoloKeeper.open(options(await tempDir(), new FakeClock()));
+  const r1 = await k.put('w/a', '1');
+  await k.put('w/b', '2');
+  const got: WatchMessage[] = [];
+  k.watch({ key: 'w/', prefix: true, fromRevision: r1.revision }, (m) => {
+    got.push(m);
+  });
+  await k.put('w/a', '3');
+  await k.close();
+  assert.deepEqual(
+    got.map((m) => (m.kind === 'events' ? m.events.map((e) => `${e.type} ${e.key} ${e.revision}`).join(',') : m.kind)),
+    [`put w/a ${r1.revision}`, `put w/b ${r1.revision + 1}`, `put w/a ${r1.revision + 2}`, 'cancelled'],
+  );
+});
