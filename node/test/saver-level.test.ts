@@ -182,6 +182,33 @@ describe('saver-level', () => {
     await saver.close();
   });
 
+  it('reads cover every seq exactly once while appends overflow and sweeps run', async () => {
+    const c = clock();
+    const { saver } = await open({ now: c.now });
+    const work: Promise<unknown>[] = [];
+    const reads: Promise<{ after: number; items: InboxItem[] }>[] = [];
+    for (let i = 0; i < 300; i++) {
+      work.push(saver.append(req(['u'], i, { maxInbox: 20, ttlMs: i % 3 === 0 ? 50 : 100_000 })));
+      if (i % 10 === 0) {
+        c.set(1_000_000 + i);
+        work.push(saver.sweep(c.now()));
+        const after = i % 40;
+        reads.push(saver.read('app', 'u', after, 7).then((items) => ({ after, items })));
+      }
+    }
+    await Promise.all(work);
+    for (const { after, items } of await Promise.all(reads)) {
+      let next = after + 1;
+      for (const item of items) {
+        const [from, to] = item.kind === 'msg' ? [item.msg.seq, item.msg.seq] : [item.gap.from, item.gap.to];
+        assert.equal(from, next, `read after ${after}: ${show(items).join(', ')}`);
+        next = to + 1;
+      }
+      assert.ok(items.filter((i) => i.kind === 'msg').length <= 7);
+    }
+    await saver.close();
+  });
+
   it('sweeps a bounded number of index entries per call', async () => {
     const c = clock();
     const { saver } = await open({ now: c.now });
