@@ -5,7 +5,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { SWEEP_ENTRIES_MAX, openSaver, type SaverOptions } from '../src/saver/saver-level.js';
+import { openSaver, type SaverOptions } from '../src/saver/saver-level.js';
 import type { AppendRequest, InboxItem, Saver } from '../src/saver/saver.js';
 
 const dirs: string[] = [];
@@ -211,11 +211,15 @@ describe('saver-level', () => {
 
   it('sweeps a bounded number of index entries per call', async () => {
     const c = clock();
-    const { saver } = await open({ now: c.now });
-    const n = SWEEP_ENTRIES_MAX + 50;
+    const { saver } = await open({ now: c.now, sweepEntriesMax: 100 });
+    const n = 150;
     await Promise.all(Array.from({ length: n }, (_, i) => saver.append(req([`u${i % 7}`], i, { ttlMs: 5 }))));
     c.set(1_000_000 + 5);
+    const before = saver.stats?.().ops ?? 0;
     await saver.sweep(c.now());
+    // 100 entries: each deletes its index entry and message; plus one record per user touched.
+    const ops = (saver.stats?.().ops ?? 0) - before;
+    assert.ok(ops > 100 * 2 && ops <= 100 * 2 + 7, `ops ${ops}`);
     await saver.sweep(c.now());
     for (let u = 0; u < 7; u++) {
       const items = await saver.read('app', `u${u}`, 0, 10_000);
@@ -374,6 +378,12 @@ describe('saver-level', () => {
     assert.equal(await again.lastSeq('app', 'u'), 20);
     assert.equal((await again.cursor('app', 'u', 'd'))?.acked, 20);
     await again.close();
+  });
+
+  it('refuses nonsense options', async () => {
+    const dir = await tempDir();
+    await assert.rejects(openSaver({ dir, fsync: false, topicHistoryMax: 0 }), RangeError);
+    await assert.rejects(openSaver({ dir, fsync: false, idempotencyMs: -1 }), RangeError);
   });
 
   it('rejects calls after close', async () => {

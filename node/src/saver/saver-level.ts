@@ -43,24 +43,43 @@ export const IDEMPOTENCY_MS = 10 * 60_000;
 export const DEFAULT_GROUP_COMMIT_OPS_MAX = 10_000;
 /** Per-user inbox records (and, separately, topic offsets) kept in memory while idle; busy ones are never evicted. */
 export const DEFAULT_CACHE_ENTRIES_MAX = 100_000;
-/** Expiry index entries one sweep call handles. */
-export const SWEEP_ENTRIES_MAX = 1_000;
+/** Expiry index entries one sweep call handles by default. */
+export const DEFAULT_SWEEP_ENTRIES_MAX = 1_000;
 /** Messages fetched from LevelDB per iterator step in read. */
 const READ_CHUNK_MAX = 256;
 
 export interface SaverOptions {
+  /** LevelDB directory; created if missing. */
   readonly dir: string;
   /** Fsync every batch that holds an append, broadcast or publish (power-loss safe). */
   readonly fsync: boolean;
+  /** Clock for message timestamps and expiry checks (tests inject one). */
   readonly now?: () => number;
+  /** Topic records kept per topic. */
   readonly topicHistoryMax?: number;
+  /** How long a topic record is kept. */
   readonly topicHistoryMs?: number;
+  /** How long an idempotency answer is kept. */
   readonly idempotencyMs?: number;
+  /** Ops per LevelDB batch before the next batch starts. */
   readonly groupCommitOpsMax?: number;
+  /** Idle user records, and idle topic/broadcast counters, kept in memory. */
   readonly cacheEntriesMax?: number;
+  /** Expiry index entries one sweep call handles. */
+  readonly sweepEntriesMax?: number;
 }
 
 export async function openSaver(opts: SaverOptions): Promise<Saver> {
+  for (const [name, v] of Object.entries({
+    topicHistoryMax: opts.topicHistoryMax,
+    topicHistoryMs: opts.topicHistoryMs,
+    idempotencyMs: opts.idempotencyMs,
+    groupCommitOpsMax: opts.groupCommitOpsMax,
+    cacheEntriesMax: opts.cacheEntriesMax,
+    sweepEntriesMax: opts.sweepEntriesMax,
+  })) {
+    if (v !== undefined && !(Number.isSafeInteger(v) && v > 0)) throw new RangeError(`saver option ${name} must be a positive integer, got ${v}`);
+  }
   const db: Db = new Level<Buffer, string>(opts.dir, { keyEncoding: 'buffer', valueEncoding: 'utf8' });
   await db.open();
   return new LevelSaver(db, opts);
@@ -103,6 +122,7 @@ class LevelSaver implements Saver {
   private readonly topicHistoryMax: number;
   private readonly topicHistoryMs: number;
   private readonly idempotencyMs: number;
+  private readonly sweepEntriesMax: number;
   private readonly commit: GroupCommit;
   private readonly users: RefCache<UserState>;
   /** Broadcast positions and topic offsets. */
@@ -124,6 +144,7 @@ class LevelSaver implements Saver {
     this.topicHistoryMax = opts.topicHistoryMax ?? DEFAULT_TOPIC_HISTORY_MAX;
     this.topicHistoryMs = opts.topicHistoryMs ?? DEFAULT_TOPIC_HISTORY_MS;
     this.idempotencyMs = opts.idempotencyMs ?? IDEMPOTENCY_MS;
+    this.sweepEntriesMax = opts.sweepEntriesMax ?? DEFAULT_SWEEP_ENTRIES_MAX;
     this.users = new RefCache(opts.cacheEntriesMax ?? DEFAULT_CACHE_ENTRIES_MAX);
     this.counters = new RefCache(opts.cacheEntriesMax ?? DEFAULT_CACHE_ENTRIES_MAX);
     const sync = opts.fsync;
@@ -345,7 +366,7 @@ class LevelSaver implements Saver {
   async sweep(nowMs: number): Promise<void> {
     this.checkOpen();
     const end = Buffer.concat([Buffer.of(KIND_EXPIRY), encodeU64(clampTime(nowMs) + 1)]);
-    const keys = await this.db.keys({ gt: Buffer.of(KIND_EXPIRY), lt: end, limit: SWEEP_ENTRIES_MAX }).all();
+    const keys = await this.db.keys({ gt: Buffer.of(KIND_EXPIRY), lt: end, limit: this.sweepEntriesMax }).all();
     const ops: Op[] = [];
     const messages: { app: string; user: string; seq: number; index: Buffer }[] = [];
     const idempotency: { target: Buffer; index: Buffer }[] = [];
