@@ -82,10 +82,20 @@ export interface Saver {
    * power-loss safe). Concurrent calls share one LevelDB batch (group commit).
    */
   append(req: AppendRequest): Promise<number[]>;
-  /** The stored answer for an idempotency key within 10 minutes, else undefined. */
+  /**
+   * The stored answer for an idempotency key within 10 minutes, else undefined.
+   * While an append carrying the key is still being written, waits for it and
+   * returns its answer. Two requests that both check before either appends are
+   * not caught here: the caller serializes requests per key if that matters.
+   */
   idempotent(app: string, key: string): Promise<Json | undefined>;
+  /** Highest seq whose append is durable (0 for an empty inbox). */
   lastSeq(app: string, user: string): Promise<number>;
-  /** Items after `afterSeq` in seq order, at most `limit` messages; gaps for dropped ranges. */
+  /**
+   * Items after `afterSeq` in seq order, at most `limit` messages; gaps for dropped
+   * ranges. Items cover consecutive seqs from `afterSeq + 1` with no hole: every seq
+   * is a message or inside a gap. Expired messages not yet swept are gaps too.
+   */
   read(app: string, user: string, afterSeq: number, limit: number): Promise<InboxItem[]>;
 
   cursor(app: string, user: string, device: string): Promise<DeviceCursor | undefined>;
@@ -99,7 +109,10 @@ export interface Saver {
   /** Kept history after `afterOffset` (the last `topicHistoryMax` records, within `topicHistoryMs`). */
   readTopic(app: string, topic: string, afterOffset: number): Promise<TopicRecord[]>;
 
-  /** Deletes expired messages, idempotency records and history; called periodically. */
+  /**
+   * Deletes expired messages, idempotency records and history; called periodically.
+   * Does bounded work per call (the oldest expiries first), so a backlog takes several calls.
+   */
   sweep(nowMs: number): Promise<void>;
   close(): Promise<void>;
   /** Optional: counters for metrics. */
