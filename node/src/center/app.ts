@@ -1,7 +1,7 @@
 // The center: the service and admin HTTP API (Fastify). buildApp() is separate
 // from listen() so tests can use inject(); every route has a JSON schema and
 // every error leaves through one handler in the contract's shape.
-import Fastify, { type FastifyError } from 'fastify';
+import Fastify, { LogController, type FastifyError } from 'fastify';
 import { KeeperError } from '../../../keeper/src/errors.js';
 import { ApiError } from './errors.js';
 import type { CenterDeps } from './deps.js';
@@ -21,7 +21,8 @@ export function buildApp(deps: CenterDeps) {
   const app = Fastify({
     loggerInstance: deps.log,
     bodyLimit: BODY_BYTES_MAX,
-    disableRequestLogging: true,
+    // Per-request logs would dominate at push rates; errors are still logged.
+    logController: new LogController({ disableRequestLogging: true }),
     ajv: { customOptions: { allErrors: false, removeAdditional: false, coerceTypes: false } },
     genReqId: () => crypto.randomUUID(),
   });
