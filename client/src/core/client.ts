@@ -185,7 +185,7 @@ export class LongwireClient {
         return;
       case 'close':
         this.generation++;
-        this.outbox.clear();
+        this.outbox.flush();
         this.socket?.close(a.code, a.reason);
         this.socket = undefined;
         return;

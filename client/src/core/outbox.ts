@@ -21,12 +21,8 @@ export class Outbox {
     }
   }
 
-  /** Drops what is waiting: the socket it was meant for is gone. */
-  clear(): void {
-    this.queue = [];
-  }
-
-  private flush(): void {
+  /** Writes what is waiting now, before its socket is closed (the last acks still count). */
+  flush(): void {
     this.scheduled = false;
     const frames = this.queue;
     this.queue = [];
