@@ -1,0 +1,160 @@
+// Helpers for the black-box contract tests: the error-body shape, bounded
+// polling, a small webhook receiver on loopback, and a "witness" client whose
+// deliveries prove the node kept serving others after some bad input.
+import assert from 'node:assert/strict';
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import WebSocket from 'ws';
+import type { ApiResponse, NodeProcess } from './node-process.js';
+import { TestSocket, token, type Frame, type Proto, type TestApp } from './ws-client.js';
+
+export function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Narrows an API body to an object, failing the test otherwise. */
+export function obj(v: unknown, what = 'body'): Record<string, unknown> {
+  assert.ok(isRecord(v), `${what} is not an object: ${JSON.stringify(v)}`);
+  return v;
+}
+
+/** Asserts the contract's error shape {"error":{"code","message"}} and the status; returns the error object. */
+export function assertApiError(r: ApiResponse, status: number, code?: string): { code: string; message: string } {
+  assert.equal(r.status, status, `expected ${status}, got ${r.status} ${JSON.stringify(r.body)}`);
+  const body = obj(r.body);
+  assert.deepEqual(Object.keys(body), ['error'], `error body has other keys: ${JSON.stringify(body)}`);
+  const e = obj(body.error, 'error');
+  assert.equal(typeof e.code, 'string', `error.code: ${JSON.stringify(e)}`);
+  assert.equal(typeof e.message, 'string', `error.message: ${JSON.stringify(e)}`);
+  assert.ok((e.message as string).length > 0, 'error.message is empty');
+  if (code !== undefined) assert.equal(e.code, code, JSON.stringify(e));
+  return { code: e.code as string, message: e.message as string };
+}
+
+/** Asserts the WebSocket error frame shape {"t":"error","code","message"}. */
+export function assertErrorFrame(f: Frame, code: string): void {
+  assert.equal(f.t, 'error', JSON.stringify(f));
+  assert.equal(f.code, code, JSON.stringify(f));
+  assert.equal(typeof f.message, 'string', JSON.stringify(f));
+}
+
+/** Polls `probe` until it returns a value other than undefined; at most `attempts` tries, `intervalMs` apart. */
+export async function eventually<T>(probe: () => Promise<T | undefined>, what: string, attempts = 100, intervalMs = 50): Promise<T> {
+  for (let i = 0; i < attempts; i++) {
+    const v = await probe();
+    if (v !== undefined) return v;
+    await new Promise((r) => setTimeout(r, intervalMs));
+  }
+  throw new Error(`gave up waiting for ${what} after ${attempts} tries`);
+}
+
+/** A round trip on the connection: every frame the server sent before the pong has arrived. */
+export async function roundTrip(s: TestSocket): Promise<void> {
+  s.send({ t: 'ping' });
+  await s.nextOfType('pong');
+}
+
+export async function openBound(node: NodeProcess, app: TestApp, device: string, user: string, proto: Proto = 'json'): Promise<{ s: TestSocket; welcome: Frame; bound: Frame }> {
+  const s = await TestSocket.open(node.wsUrl, proto);
+  const welcome = await s.hello(device);
+  const bound = await s.bind(app.app, await token(app.app, app.tokenSecret, user));
+  assert.equal(bound.t, 'bound', JSON.stringify(bound));
+  return { s, welcome, bound };
+}
+
+/**
+ * A client bound on its own connection for the whole file. check() pushes to
+ * it and waits for the message: proof that the node still serves other users.
+ */
+export class Witness {
+  private n = 0;
+  private constructor(
+    private readonly node: NodeProcess,
+    private readonly app: TestApp,
+    private readonly user: string,
+    readonly s: TestSocket,
+  ) {}
+
+  static async open(node: NodeProcess, app: TestApp, user = 'witness', proto: Proto = 'json'): Promise<Witness> {
+    const { s } = await openBound(node, app, `${user}-device`, user, proto);
+    return new Witness(node, app, user, s);
+  }
+
+  async check(): Promise<void> {
+    const n = ++this.n;
+    const r = await this.node.api('POST', `/v1/apps/${this.app.app}/push`, { token: this.app.apiKey, body: { users: [this.user], data: { witness: n } } });
+    assert.equal(r.status, 200, `witness push: ${r.status} ${JSON.stringify(r.body)}`);
+    const m = await this.s.next((f) => f.t === 'msg' && isRecord(f.data) && f.data.witness === n);
+    assert.equal(typeof m.seq, 'number');
+    this.s.send({ t: 'ack', app: this.app.app, seq: m.seq });
+    await roundTrip(this.s);
+    assert.equal(this.s.frames.filter((f) => f.t === 'error').length, 0, `witness got an error: ${JSON.stringify(this.s.frames)}`);
+  }
+}
+
+export interface WebhookCall {
+  readonly headers: IncomingHttpHeaders;
+  readonly body: string;
+}
+
+/** A webhook receiver on 127.0.0.1 that records each call and answers with `answer(call)`. */
+export class WebhookServer {
+  readonly calls: WebhookCall[] = [];
+  private constructor(
+    private readonly server: Server,
+    readonly url: string,
+  ) {}
+
+  static async start(answer: (call: WebhookCall) => { status: number; body: string }): Promise<WebhookServer> {
+    let self: WebhookServer | undefined;
+    const server = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      req.on('data', (c: Buffer) => {
+        size += c.length;
+        if (size <= 1024 * 1024) chunks.push(c);
+      });
+      req.on('end', () => {
+        const call = { headers: req.headers, body: Buffer.concat(chunks).toString('utf8') };
+        self?.calls.push(call);
+        const a = answer(call);
+        res.writeHead(a.status, { 'content-type': 'application/json' });
+        res.end(a.body);
+      });
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', () => resolve());
+    });
+    const a = server.address();
+    const port = typeof a === 'object' && a !== null ? a.port : 0;
+    self = new WebhookServer(server, `http://127.0.0.1:${port}/hook`);
+    return self;
+  }
+
+  async stop(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+}
+
+/** True when `signature` is `sha256=` + hex HMAC-SHA256 under `key` of "<timestamp>.<body>". */
+export function validSignature(key: string, timestamp: string, body: string, signature: string): boolean {
+  const want = Buffer.from('sha256=' + createHmac('sha256', key).update(`${timestamp}.${body}`).digest('hex'));
+  const got = Buffer.from(signature);
+  return want.length === got.length && timingSafeEqual(want, got);
+}
+
+/** Opens a raw ws with the given subprotocols and reports whether it opened and how it closed. */
+export async function rawUpgrade(url: string, protocols: string[]): Promise<{ opened: boolean; code: number }> {
+  const ws = protocols.length === 0 ? new WebSocket(url) : new WebSocket(url, protocols);
+  let opened = false;
+  ws.on('open', () => (opened = true));
+  ws.on('error', () => {
+    // a refused handshake reports here and then closes
+  });
+  const timer = setTimeout(() => ws.terminate(), 10_000);
+  const code = await new Promise<number>((resolve) => ws.once('close', (c: number) => resolve(c)));
+  clearTimeout(timer);
+  return { opened, code };
+}
