@@ -25,6 +25,9 @@ export interface PushAnswer {
 }
 
 export class Pusher {
+  /** Pushes with an idempotency key still being stored: a concurrent repeat waits for the first. */
+  private readonly inflight = new Map<string, Promise<PushAnswer>>();
+
   constructor(
     private readonly saver: Saver,
     private readonly delivery: Delivery,
@@ -35,10 +38,24 @@ export class Pusher {
   async push(app: AppConfig, req: PushRequest): Promise<PushAnswer> {
     const users = [...new Set(req.users)];
     if (req.qos === 0) return this.pushVolatile(app.app, users, req);
-    if (req.id !== undefined) {
-      const earlier = await this.saver.idempotent(app.app, req.id);
-      if (earlier !== undefined) return earlier as unknown as PushAnswer;
+    if (req.id === undefined) return this.store(app, users, req, undefined);
+    const key = `${app.app}\u0000${req.id}`;
+    const pending = this.inflight.get(key);
+    if (pending !== undefined) return pending;
+    const p = (async () => {
+      // The saver keeps answers as stored JSON; this is the shape store() built.
+      const earlier = (await this.saver.idempotent(app.app, req.id ?? '')) as PushAnswer | undefined;
+      return earlier ?? this.store(app, users, req, req.id);
+    })();
+    this.inflight.set(key, p);
+    try {
+      return await p;
+    } finally {
+      this.inflight.delete(key);
     }
+  }
+
+  private async store(app: AppConfig, users: readonly string[], req: PushRequest, idemKey: string | undefined): Promise<PushAnswer> {
     const id = req.id ?? randomUUID();
     const ttlMs = (req.ttlSeconds ?? app.limits.defaultTtl) * 1000;
     const ts = this.now();
@@ -52,7 +69,7 @@ export class Pusher {
       data: req.data,
       ttlMs,
       maxInbox: app.limits.maxInbox,
-      ...(req.id === undefined ? {} : { idempotency: { key: req.id, answer } }),
+      ...(idemKey === undefined ? {} : { idempotency: { key: idemKey, answer } }),
     });
     const results = users.map((user, i) => ({ user, seq: seqs[i] ?? 0 }));
     for (const r of results) {

@@ -96,6 +96,17 @@ test('repeating a push with the same id returns the first answer and stores noth
   s.close();
 });
 
+test('concurrent repeats of one idempotency key store the message once', async () => {
+  const answers = await Promise.all(Array.from({ length: 8 }, () => push(['idem2'], 'same', { id: 'req-2' })));
+  for (const a of answers) assert.deepEqual(a.body, answers[0]?.body);
+  const s = await connect('d', 'idem2');
+  assert.equal((await s.nextOfType('msg')).seq, 1);
+  s.send({ t: 'ping' });
+  await s.nextOfType('pong');
+  assert.equal(s.frames.filter((f) => f.t === 'msg').length, 0);
+  s.close();
+});
+
 test('qos 0 reaches online connections only and is not stored', async () => {
   const r0 = await push(['vol'], 'nobody-home', { qos: 0 });
   assert.equal(r0.status, 200);
