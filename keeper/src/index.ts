@@ -30,5 +30,5 @@ export { restore, snapshot, SNAPSHOT_FORMAT } from './snapshot.js';
 export { decodeCommand, encodeCommand } from './codec.js';
 export { DEFAULT_WATCH_HUB_OPTIONS, WatchHub } from './watch-hub.js';
 export type { HubWatcher, WatchHubOptions, WatchListener } from './watch-hub.js';
-export { DEFAULT_SOLO_KEEPER_OPTIONS, SoloKeeper } from './solo-keeper.js';
+export { DEFAULT_SOLO_KEEPER_OPTIONS, nodeLeaseKey, SoloKeeper } from './solo-keeper.js';
 export type { SoloKeeperOptions } from './solo-keeper.js';

@@ -58,6 +58,11 @@ interface RegisterGroup {
   readonly waiters: { resolve: () => void; reject: (e: unknown) => void }[];
 }
 
+/** Where this node records its current node lease; the key vanishes with the lease. */
+export function nodeLeaseKey(memberId: string): string {
+  return `/sys/keeper/node-lease/${memberId}`;
+}
+
 function newLeaseId(): string {
   return randomBytes(8).toString('hex');
 }
@@ -82,6 +87,8 @@ export class SoloKeeper implements Keeper {
   private closing: Promise<void> | undefined;
   /** This incarnation's node lease; sessions registered here hang on it. Set by open(). */
   private nodeLease = '';
+  /** A replacement node lease is being granted (checkLeases), so the timer does not grant two. */
+  private regranting = false;
 
   private constructor(
     private readonly opts: SoloKeeperOptions,
@@ -100,7 +107,8 @@ export class SoloKeeper implements Keeper {
   /**
    * Opens the keeper in `opts.dataDir`: restores the snapshot, replays the log,
    * records this member on first open, revokes the lease of this node's
-   * previous incarnation (its connections died with it), refreshes every
+   * previous incarnation (its connections died with it, and so do the keys
+   * attached to it), grants a new one recorded under nodeLeaseKey, refreshes every
    * other lease (clients could not keep them alive while we were down; etcd's
    * lessor.Promote does the same) and grants this incarnation's node lease.
    */
@@ -122,13 +130,15 @@ export class SoloKeeper implements Keeper {
     const now = this.now();
     const commands: Command[] = [];
     if (!this.state.members.has(member.id)) commands.push({ type: 'memberAdd', member: { ...member, role: 'voter' } });
+    // The previous incarnation's lease: recorded under nodeLeaseKey, and any lease its sessions hang on.
     const previous = new Set<string>();
+    const recorded = this.state.kvs.get(nodeLeaseKey(member.id))?.lease;
+    if (recorded !== undefined) previous.add(recorded);
     for (const users of this.state.register.values()) {
       for (const sessions of users.values()) for (const e of sessions.values()) if (e.session.node === member.id) previous.add(e.lease);
     }
     for (const id of this.state.leases.keys()) commands.push(previous.has(id) ? { type: 'leaseRevoke', id } : { type: 'leaseKeepAlive', id, now });
-    this.nodeLease = newLeaseId();
-    commands.push({ type: 'leaseGrant', id: this.nodeLease, ttl: this.nodeLeaseTtlSeconds, now });
+    commands.push(...this.nodeLeaseCommands(now));
     const results = await Promise.all(commands.map((c) => this.propose(c)));
     for (const r of results) assert(r.type !== 'error', `SoloKeeper start: ${r.type === 'error' ? r.message : ''}`);
     const interval = this.opts.leaseCheckIntervalMs ?? DEFAULT_SOLO_KEEPER_OPTIONS.leaseCheckIntervalMs;
@@ -151,11 +161,12 @@ export class SoloKeeper implements Keeper {
     const now = this.now();
     const work: Promise<unknown>[] = [];
     const own = this.state.leases.get(this.nodeLease);
-    if (own === undefined) {
+    if (own === undefined && !this.regranting) {
       // Someone revoked it through the lease API: its sessions are gone, later ones need a lease.
-      this.nodeLease = newLeaseId();
-      work.push(this.propose({ type: 'leaseGrant', id: this.nodeLease, ttl: this.nodeLeaseTtlSeconds, now }));
-    } else if (own.deadline - now < (own.ttl * 1000 * 2) / 3) {
+      this.regranting = true;
+      const grant = Promise.all(this.nodeLeaseCommands(now).map((c) => this.propose(c)));
+      work.push(grant.finally(() => (this.regranting = false)));
+    } else if (own !== undefined && own.deadline - now < (own.ttl * 1000 * 2) / 3) {
       work.push(this.propose({ type: 'leaseKeepAlive', id: own.id, now }));
     }
     for (const id of expiredLeases(this.state, now)) {
@@ -164,6 +175,15 @@ export class SoloKeeper implements Keeper {
       work.push(this.propose({ type: 'leaseExpire', id, now }).finally(() => this.expiring.delete(id)));
     }
     await Promise.all(work);
+  }
+
+  /** A fresh node lease, recorded under nodeLeaseKey (attached to itself) so the next incarnation finds and revokes it. */
+  private nodeLeaseCommands(now: number): Command[] {
+    this.nodeLease = newLeaseId();
+    return [
+      { type: 'leaseGrant', id: this.nodeLease, ttl: this.nodeLeaseTtlSeconds, now },
+      { type: 'put', key: nodeLeaseKey(this.opts.member.id), value: this.nodeLease, lease: this.nodeLease },
+    ];
   }
 
   range(key: string, opts?: { prefix?: boolean; consistency?: Consistency }): Promise<RangeResult> {
@@ -329,8 +349,12 @@ export class SoloKeeper implements Keeper {
         }
         this.commandsSinceSnapshot += batch.length;
         if (this.commandsSinceSnapshot >= this.snapshotEveryCommands) {
-          await this.store.compact(this.state);
-          this.commandsSinceSnapshot = 0;
+          try {
+            await this.store.compact(this.state);
+            this.commandsSinceSnapshot = 0;
+          } catch {
+            // Not fatal: the log still holds every command; the next batch tries again.
+          }
         }
       }
     } finally {

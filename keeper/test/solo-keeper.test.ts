@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { KeeperError } from '../src/errors.js';
 import type { Session, WatchMessage } from '../src/keeper.js';
-import { SoloKeeper } from '../src/solo-keeper.js';
+import { nodeLeaseKey, SoloKeeper } from '../src/solo-keeper.js';
 import type { SoloKeeperOptions } from '../src/solo-keeper.js';
 
 const dirs: string[] = [];
@@ -66,11 +66,12 @@ test('solo keeper: write, close, reopen; state and revision intact', async () =>
 
   const k2 = await SoloKeeper.open(options(dir, clock));
   const afterReopen = await k2.range('cfg/', { prefix: true });
-  // Reopening grants a node lease and refreshes leases, which advance no revision.
-  assert.deepEqual(afterReopen, before);
+  assert.deepEqual(afterReopen.kvs, before.kvs);
+  // Two revisions: the previous incarnation's node-lease record is revoked, the new one written.
+  assert.equal(afterReopen.revision, before.revision + 2);
   assert.equal(k2.cluster().members.length, 1);
   const { revision } = await k2.put('cfg/1', 'next');
-  assert.equal(revision, before.revision + 1);
+  assert.equal(revision, before.revision + 3);
   await k2.close();
 });
 
@@ -150,6 +151,8 @@ test('solo keeper: sessions vanish when the node restarts (its old lease is revo
   await k1.close();
   const k2 = await SoloKeeper.open(options(dir, clock));
   assert.deepEqual(k2.sessionsOf('app1', 'u1'), []);
+  const record = (await k2.range(nodeLeaseKey('n1'))).kvs;
+  assert.deepEqual(record.map((kv) => [kv.value, kv.lease]), [[k2.nodeLeaseId, k2.nodeLeaseId]], 'only the new node lease is recorded');
   await k2.register([{ op: 'add', session: session('u1', 's2', clock.ms) }]);
   assert.deepEqual(k2.sessionsOf('app1', 'u1').map((s) => s.session), ['s2']);
   await k2.close();
