@@ -1,0 +1,58 @@
+// Starts the bare ws baseline (baseline/bare-ws-server.ts) as its own process.
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { HttpClient } from './http.js';
+import { freePort } from './ports.js';
+import { stopChild, track } from './reaper.js';
+import type { Target } from './target.js';
+
+const SERVER = fileURLToPath(new URL('../baseline/bare-ws-server.js', import.meta.url));
+
+export async function startBare(httpConcurrency: number): Promise<Target> {
+  const wsPort = await freePort();
+  const httpPort = await freePort();
+  const child = spawn(process.execPath, [SERVER, String(wsPort), String(httpPort)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  track(child);
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => {
+    stderr = (stderr + d.toString()).slice(-8192);
+  });
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`bare ws server not ready in 10 s: ${stderr}`)), 10_000);
+    child.stdout?.once('data', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`bare ws server exited ${code ?? 'by signal'}: ${stderr}`));
+    });
+  });
+  child.stdout?.resume();
+  const pid = child.pid;
+  if (pid === undefined) throw new Error('bare ws server has no pid');
+  const http = new HttpClient(`http://127.0.0.1:${httpPort}`, httpConcurrency);
+  return {
+    label: 'bare-ws',
+    pid,
+    wsUrl: `ws://127.0.0.1:${wsPort}/`,
+    async heapUsed() {
+      const m = (await http.json('GET', '/memory')) as { heapUsed: number };
+      return m.heapUsed;
+    },
+    async broadcast(data) {
+      await http.json('POST', '/broadcast', { data });
+    },
+    async push(user, data) {
+      const a = await http.call('POST', '/push', { users: [user], data });
+      if (a.status !== 200) throw new Error(`bare push: ${a.status} ${a.body.slice(0, 200)}`);
+    },
+    stderrTail() {
+      return stderr;
+    },
+    async stop() {
+      http.close();
+      await stopChild(child, 'SIGTERM', 5000);
+    },
+  };
+}

@@ -1,0 +1,97 @@
+// Starts a real `longwire start` process (the compiled CLI) on loopback ports
+// and a fresh data dir, creates the bench app through the admin API, and
+// removes the data dir when stopped.
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { sleep } from './clock.js';
+import { HttpClient } from './http.js';
+import { freePort } from './ports.js';
+import { stopChild, track } from './reaper.js';
+import { BENCH_API_KEY, BENCH_APP, BENCH_TOKEN_SECRET, type Target } from './target.js';
+
+/** dist/bench/lib → dist/node/src/cli.js */
+const CLI = fileURLToPath(new URL('../../node/src/cli.js', import.meta.url));
+const ADMIN = 'bench-admin-token-0123456789abcdef';
+const HEAP_METRIC = /^longwire_process_nodejs_heap_size_used_bytes (\S+)$/m;
+
+export interface LongwireOptions {
+  readonly fsync: boolean;
+  readonly httpConcurrency: number;
+  /** Parent directory of the data dir (default: the OS temp dir). */
+  readonly dataRoot?: string;
+}
+
+export async function startLongwire(opts: LongwireOptions): Promise<Target> {
+  const dataDir = await mkdtemp(join(opts.dataRoot ?? tmpdir(), 'longwire-bench-'));
+  const gatewayPort = await freePort();
+  const apiPort = await freePort();
+  const args = [CLI, 'start', '--data-dir', dataDir, '--gateway', `127.0.0.1:${gatewayPort}`, '--api', `127.0.0.1:${apiPort}`, '--admin-token', ADMIN, '--log-level', 'warn'];
+  if (opts.fsync) args.push('--fsync');
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  track(child);
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => {
+    stderr = (stderr + d.toString()).slice(-16_384);
+  });
+  child.stdout?.resume();
+  const pid = child.pid;
+  if (pid === undefined) throw new Error('longwire has no pid');
+  const http = new HttpClient(`http://127.0.0.1:${apiPort}`, opts.httpConcurrency);
+  const stop = async (): Promise<void> => {
+    http.close();
+    await stopChild(child, 'SIGTERM', 15_000);
+    await rm(dataDir, { recursive: true, force: true });
+  };
+  try {
+    const deadline = Date.now() + 20_000;
+    for (;;) {
+      if (child.exitCode !== null) throw new Error(`longwire exited ${child.exitCode} before ready: ${stderr}`);
+      if (Date.now() > deadline) throw new Error(`longwire not ready in 20 s: ${stderr}`);
+      const ready = await http.call('GET', '/readyz').then(
+        (a) => a.status === 200,
+        () => false,
+      );
+      if (ready) break;
+      await sleep(100);
+    }
+    await http.json(
+      'PUT',
+      `/v1/apps/${BENCH_APP}`,
+      {
+        apiKey: BENCH_API_KEY,
+        tokenSecret: BENCH_TOKEN_SECRET,
+        limits: { pushPerSecond: 0, maxInbox: 100_000, defaultTtl: 3600 },
+      },
+      ADMIN,
+    );
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return {
+    label: opts.fsync ? 'longwire --fsync' : 'longwire',
+    pid,
+    wsUrl: `ws://127.0.0.1:${gatewayPort}/ws`,
+    async heapUsed() {
+      const a = await http.call('GET', '/metrics');
+      const m = HEAP_METRIC.exec(a.body);
+      if (m === null || m[1] === undefined) throw new Error('no longwire_process_nodejs_heap_size_used_bytes in /metrics');
+      return Number(m[1]);
+    },
+    async broadcast(data) {
+      // ttl 1 s: clients that bind later (the next size step) do not get old broadcasts replayed.
+      await http.json('POST', `/v1/apps/${BENCH_APP}/broadcast`, { data, ttl: 1, rate: 1_000_000 }, BENCH_API_KEY);
+    },
+    async push(user, data) {
+      const a = await http.call('POST', `/v1/apps/${BENCH_APP}/push`, { users: [user], data }, BENCH_API_KEY);
+      if (a.status !== 200) throw new Error(`longwire push: ${a.status} ${a.body.slice(0, 200)}`);
+    },
+    stop,
+    stderrTail() {
+      return stderr;
+    },
+  };
+}

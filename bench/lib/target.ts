@@ -1,0 +1,24 @@
+// What a benchmark drives: a server process (longwire or the bare ws
+// baseline) with a WebSocket URL, an HTTP push and broadcast path, and its
+// memory readings.
+
+/** The app every bench connection binds. */
+export const BENCH_APP = 'bench';
+export const BENCH_TOKEN_SECRET = 'bench-token-secret-0123456789abcdef';
+export const BENCH_API_KEY = 'bench-api-key-0123456789abcdef';
+
+export interface Target {
+  /** Row label: `bare-ws`, `longwire`, `longwire --fsync`. */
+  readonly label: string;
+  readonly pid: number;
+  readonly wsUrl: string;
+  /** V8 heap in use, bytes, as the server reports it. */
+  heapUsed(): Promise<number>;
+  /** Sends one message to every connection; resolves on the HTTP answer. */
+  broadcast(data: unknown): Promise<void>;
+  /** One message to one user; resolves once the server answered (for longwire qos 1: durably stored). */
+  push(user: string, data: unknown): Promise<void>;
+  /** The last lines the server wrote to stderr, for failure reports. */
+  stderrTail(): string;
+  stop(): Promise<void>;
+}

@@ -1,0 +1,141 @@
+// `npm run bench:push [-- --quick] [-- --only fanout|unicast] [-- --out FILE]`:
+// the push-path figures of longwire against a bare ws baseline measured in the
+// same run. Prints progress, a table with ratios, and writes a JSON result.
+import { mkdir, writeFile } from 'node:fs/promises';
+import { cpus, loadavg, release, totalmem } from 'node:os';
+import { dirname, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { startBare } from '../lib/bare-target.js';
+import { startLongwire } from '../lib/longwire-target.js';
+import { installReaper, killAll } from '../lib/reaper.js';
+import type { Target } from '../lib/target.js';
+import { runFanout, type FanoutConfig, type FanoutResult } from './fanout.js';
+import { fanoutRows, renderRows, summarizeUnicast, unicastRows, type Row, type UnicastSummary } from './report.js';
+import { runUnicast, type UnicastConfig, type UnicastRun } from './unicast.js';
+
+const { values } = parseArgs({
+  options: {
+    quick: { type: 'boolean', default: false },
+    only: { type: 'string' },
+    out: { type: 'string' },
+    workers: { type: 'string' },
+  },
+});
+const quick = values.quick === true;
+const mode = quick ? 'quick' : 'full';
+const workers = values.workers === undefined ? (quick ? 2 : 4) : Number(values.workers);
+const only = values.only;
+const INFLIGHT = 64;
+
+const fanoutCfg: FanoutConfig = {
+  sizes: quick ? [2000] : [10_000, 19_000],
+  workers,
+  connectConcurrency: 50,
+  settleMs: quick ? 1500 : 3000,
+  memorySamples: 3,
+  broadcastRounds: quick ? 3 : 7,
+  broadcastTimeoutMs: 20_000,
+  broadcastPauseMs: 500,
+};
+
+const unicastCfg: UnicastConfig = {
+  clients: quick ? 200 : 1000,
+  workers,
+  inflight: INFLIGHT,
+  warmupSeconds: quick ? 1 : 2,
+  seconds: quick ? 3 : 10,
+  drainTimeoutMs: 15_000,
+};
+const unicastRounds = quick ? 1 : 2;
+
+const started = new Date();
+const t0 = Date.now();
+function log(s: string): void {
+  process.stderr.write(`[${((Date.now() - t0) / 1000).toFixed(1).padStart(6)} s] ${s}\n`);
+}
+
+const bare = (): Promise<Target> => startBare(INFLIGHT);
+const lw = (): Promise<Target> => startLongwire({ fsync: false, httpConcurrency: INFLIGHT });
+const lwFsync = (): Promise<Target> => startLongwire({ fsync: true, httpConcurrency: INFLIGHT });
+
+interface Result {
+  readonly mode: string;
+  readonly startedAt: string;
+  readonly finishedAt: string;
+  readonly machine: Record<string, unknown>;
+  readonly config: { readonly fanout: FanoutConfig; readonly unicast: UnicastConfig; readonly unicastRounds: number };
+  readonly fanout?: { readonly bare: FanoutResult; readonly longwire: FanoutResult };
+  readonly unicast?: { readonly runs: readonly Omit<UnicastRun, 'latencies'>[]; readonly summaries: readonly UnicastSummary[] };
+  readonly rows: readonly Row[];
+}
+
+function machine(): Record<string, unknown> {
+  const c = cpus();
+  return { cpu: c[0]?.model ?? 'unknown', cores: c.length, memoryBytes: totalmem(), kernel: release(), node: process.version, loadavg: loadavg() };
+}
+
+async function main(): Promise<void> {
+  installReaper();
+  const m0 = machine();
+  log(`bench:push ${mode}: ${String(m0.cores)} × ${String(m0.cpu)}, node ${process.version}, load ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+  const rows: Row[] = [];
+  let fanout: Result['fanout'];
+  let unicast: Result['unicast'];
+
+  if (only === undefined || only === 'fanout') {
+    log(`fan-out: sizes ${fanoutCfg.sizes.join(', ')}, ${workers} client processes`);
+    const b = await runFanout(bare, fanoutCfg, log);
+    const l = await runFanout(lw, fanoutCfg, log);
+    fanout = { bare: b, longwire: l };
+    rows.push(...fanoutRows(b, l));
+  }
+
+  if (only === undefined || only === 'unicast') {
+    log(`unicast qos 1: ${unicastCfg.clients} clients, ${INFLIGHT} pushes in flight, ${unicastCfg.seconds} s × ${unicastRounds} rounds`);
+    const runs: UnicastRun[] = [];
+    const order = [bare, lw, lwFsync];
+    for (let r = 0; r < unicastRounds; r++) {
+      for (const start of r % 2 === 0 ? order : [...order].reverse()) runs.push(await runUnicast(start, unicastCfg, log));
+    }
+    const labels = [...new Set(runs.map((r) => r.label))];
+    const summaries = labels.map((label) => summarizeUnicast(label, runs.filter((r) => r.label === label)));
+    const base = summaries.find((s) => s.label === 'bare-ws');
+    if (base !== undefined) rows.push(...unicastRows(base, summaries.filter((s) => s !== base), unicastCfg.clients));
+    unicast = { runs: runs.map(({ latencies: _latencies, ...rest }) => rest), summaries };
+  }
+
+  const result: Result = {
+    mode,
+    startedAt: started.toISOString(),
+    finishedAt: new Date().toISOString(),
+    machine: { ...m0, loadavgAtEnd: loadavg() },
+    config: { fanout: fanoutCfg, unicast: unicastCfg, unicastRounds },
+    ...(fanout === undefined ? {} : { fanout }),
+    ...(unicast === undefined ? {} : { unicast }),
+    rows,
+  };
+  const out = resolve(values.out ?? `.bench-out/bench-push-${mode}.json`);
+  await mkdir(dirname(out), { recursive: true });
+  await writeFile(out, JSON.stringify(result, null, 2) + '\n');
+  process.stdout.write(`\nlongwire bench:push (${mode}) — ${started.toISOString()}, ${String(m0.cores)} × ${String(m0.cpu)}, node ${process.version}\n\n`);
+  process.stdout.write(renderRows(rows) + '\n');
+  if (unicast !== undefined) {
+    process.stdout.write('\nunicast detail (all rounds pooled):\n');
+    for (const s of unicast.summaries) {
+      process.stdout.write(
+        `  ${s.label.padEnd(17)} ${String(s.runs)} runs, pushed ${s.pushed}, received ${s.received}, push errors ${s.pushErrors}, ` +
+          `p50 ${s.p50Ms.toFixed(2)} ms, p99 ${s.p99Ms.toFixed(2)} ms, p99.9 ${s.p999Ms.toFixed(2)} ms, max ${s.maxMs.toFixed(1)} ms\n`,
+      );
+    }
+  }
+  process.stdout.write(`\nJSON: ${out}  (took ${((Date.now() - t0) / 1000).toFixed(0)} s)\n`);
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    process.stderr.write(`bench:push failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    killAll();
+    process.exit(1);
+  },
+);

@@ -1,0 +1,92 @@
+// Turns fan-out and unicast results into the summary rows (with ratios to the
+// bare ws baseline and the targets) printed as a table and kept in the JSON.
+import { fmtBytes, fmtInt, fmtMs, fmtRatio, renderTable } from '../lib/table.js';
+import { percentile, sorted } from '../lib/stats.js';
+import type { FanoutResult } from './fanout.js';
+import type { UnicastRun } from './unicast.js';
+
+export interface UnicastSummary {
+  readonly label: string;
+  readonly runs: number;
+  readonly pushed: number;
+  readonly received: number;
+  readonly pushErrors: number;
+  readonly msgsPerSec: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+  readonly p999Ms: number;
+  readonly maxMs: number;
+}
+
+export interface Row {
+  readonly benchmark: string;
+  readonly size: string;
+  readonly baseline: string;
+  readonly longwire: string;
+  readonly ratio: number;
+  /** e.g. '≤ 1.3×'; empty when the row has no target. */
+  readonly target: string;
+  readonly met: boolean | undefined;
+}
+
+export function summarizeUnicast(label: string, runs: readonly UnicastRun[]): UnicastSummary {
+  const all = new Float64Array(runs.reduce((a, r) => a + r.latencies.length, 0));
+  let at = 0;
+  for (const r of runs) {
+    all.set(r.latencies, at);
+    at += r.latencies.length;
+  }
+  const asc = sorted(all);
+  const received = runs.reduce((a, r) => a + r.received, 0);
+  const spanMs = runs.reduce((a, r) => a + r.spanMs, 0);
+  return {
+    label,
+    runs: runs.length,
+    pushed: runs.reduce((a, r) => a + r.pushed, 0),
+    received,
+    pushErrors: runs.reduce((a, r) => a + r.pushErrors, 0),
+    msgsPerSec: received / (spanMs / 1000),
+    p50Ms: percentile(asc, 50),
+    p99Ms: percentile(asc, 99),
+    p999Ms: percentile(asc, 99.9),
+    maxMs: asc.length === 0 ? NaN : (asc[asc.length - 1] ?? NaN),
+  };
+}
+
+export function fanoutRows(bare: FanoutResult, lw: FanoutResult): Row[] {
+  const rows: Row[] = [];
+  for (const b of bare.steps) {
+    const l = lw.steps.find((s) => s.connections === b.connections);
+    if (l === undefined) continue;
+    const size = fmtInt(b.connections);
+    const rss = l.idle.rssPerConnBytes / b.idle.rssPerConnBytes;
+    rows.push({ benchmark: 'idle: RSS per connection', size, baseline: fmtBytes(b.idle.rssPerConnBytes), longwire: fmtBytes(l.idle.rssPerConnBytes), ratio: rss, target: '≤ 1.3×', met: rss <= 1.3 });
+    const heap = l.idle.heapPerConnBytes / b.idle.heapPerConnBytes;
+    rows.push({ benchmark: 'idle: heap per connection', size, baseline: fmtBytes(b.idle.heapPerConnBytes), longwire: fmtBytes(l.idle.heapPerConnBytes), ratio: heap, target: '≤ 1.3×', met: heap <= 1.3 });
+    rows.push({ benchmark: 'idle: RSS total (empty)', size, baseline: `${fmtBytes(b.idle.rssBytes)} (${fmtBytes(bare.empty.rssBytes)})`, longwire: `${fmtBytes(l.idle.rssBytes)} (${fmtBytes(lw.empty.rssBytes)})`, ratio: l.idle.rssBytes / b.idle.rssBytes, target: '', met: undefined });
+    const bc = l.broadcast.deliveriesPerSec / b.broadcast.deliveriesPerSec;
+    const fmtB = (p: typeof b.broadcast): string => `${fmtInt(p.deliveriesPerSec)}/s (${fmtMs(p.medianMs)})${p.missing > 0 ? ` ${p.missing} missing` : ''}`;
+    rows.push({ benchmark: 'broadcast 256 B: deliveries/s (median time)', size, baseline: fmtB(b.broadcast), longwire: fmtB(l.broadcast), ratio: bc, target: '≥ 0.9×', met: bc >= 0.9 && l.broadcast.missing === 0 });
+  }
+  return rows;
+}
+
+export function unicastRows(bare: UnicastSummary, lws: readonly UnicastSummary[], clients: number): Row[] {
+  const rows: Row[] = [];
+  const size = fmtInt(clients);
+  const lat = (s: UnicastSummary): string => `${fmtMs(s.p50Ms)} / ${fmtMs(s.p99Ms)}`;
+  const lost = (s: UnicastSummary): string => (s.received < s.pushed ? ` (${s.pushed - s.received} not received)` : '');
+  for (const l of lws) {
+    const r = l.msgsPerSec / bare.msgsPerSec;
+    rows.push({ benchmark: `unicast qos 1 (${l.label}): msgs/s`, size, baseline: fmtInt(bare.msgsPerSec) + lost(bare), longwire: fmtInt(l.msgsPerSec) + lost(l), ratio: r, target: '≥ 0.5×', met: r >= 0.5 && l.received === l.pushed && l.pushErrors === 0 });
+    rows.push({ benchmark: `unicast qos 1 (${l.label}): latency p50 / p99 (ratio of p99)`, size, baseline: lat(bare), longwire: lat(l), ratio: l.p99Ms / bare.p99Ms, target: '', met: undefined });
+  }
+  return rows;
+}
+
+export function renderRows(rows: readonly Row[]): string {
+  return renderTable(
+    ['benchmark', 'size', 'bare ws', 'longwire', 'ratio', 'target', 'met'],
+    rows.map((r) => [r.benchmark, r.size, r.baseline, r.longwire, fmtRatio(r.ratio), r.target, r.met === undefined ? '' : r.met ? 'yes' : 'NO']),
+  );
+}
