@@ -17,6 +17,7 @@ export type {
   WatchMessage,
   WatchRequest,
   Watcher,
+  WatchListener,
 } from './keeper.js';
 export { KeeperError, KeeperErrorCode } from './errors.js';
 export type { Applied, Command, CommandResult } from './command.js';
@@ -29,6 +30,6 @@ export { sessionsOf } from './register.js';
 export { restore, snapshot, SNAPSHOT_FORMAT } from './snapshot.js';
 export { decodeCommand, encodeCommand } from './codec.js';
 export { DEFAULT_WATCH_HUB_OPTIONS, WatchHub } from './watch-hub.js';
-export type { HubWatcher, WatchHubOptions, WatchListener } from './watch-hub.js';
+export type { WatchHubOptions } from './watch-hub.js';
 export { DEFAULT_SOLO_KEEPER_OPTIONS, nodeLeaseKey, SoloKeeper } from './solo-keeper.js';
 export type { SoloKeeperOptions } from './solo-keeper.js';

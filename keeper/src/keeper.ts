@@ -47,8 +47,20 @@ export interface WatchRequest {
   readonly fromRevision?: number;
 }
 
+/**
+ * Receives a watch stream's messages in order, never synchronously inside
+ * watch(). Returning false says "my buffer is full" (like a stream's write()):
+ * delivery pauses until Watcher.resume(). A stream whose undelivered backlog
+ * grows past the keeper's per-watcher limit meanwhile is ended with
+ * `cancelled`/`slow` (delivered even while paused); writers never wait.
+ */
+export type WatchListener = (msg: WatchMessage) => boolean | void;
+
 export interface Watcher {
+  /** Stops the stream; no further message is delivered. */
   cancel(): void;
+  /** Resumes delivery after the listener returned false (on the socket's 'drain'). */
+  resume(): void;
   /**
    * Asks for a `progress` message carrying the revision up to which this
    * stream has delivered every matching event (a bookmark). The HTTP watch
@@ -96,7 +108,8 @@ export interface Keeper {
   /** Rejects with KeeperError code 'compare-failed' when ifModRevision does not match. */
   put(key: string, value: string, opts?: PutOptions): Promise<{ revision: number }>;
   delete(key: string, opts?: { prefix?: boolean }): Promise<{ revision: number; deleted: number }>;
-  watch(req: WatchRequest, listener: (msg: WatchMessage) => void): Watcher;
+  /** Throws KeeperError 'invalid' for a fromRevision below 1, 'closed' after close(). */
+  watch(req: WatchRequest, listener: WatchListener): Watcher;
 
   leaseGrant(ttlSeconds: number): Promise<Lease>;
   /** Rejects with KeeperError code 'lease-not-found' for an unknown or expired lease. */

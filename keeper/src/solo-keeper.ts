@@ -13,7 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { assert } from './assert.js';
 import type { Command, CommandResult } from './command.js';
 import { KeeperError } from './errors.js';
-import type { ClusterStatus, Consistency, Keeper, Lease, Member, PutOptions, RangeResult, RegisterOp, Session, WatchRequest } from './keeper.js';
+import type { ClusterStatus, Consistency, Keeper, Lease, Member, PutOptions, RangeResult, RegisterOp, Session, WatchListener, WatchRequest, Watcher } from './keeper.js';
 import { range } from './kv.js';
 import { expiredLeases } from './leases.js';
 import { sessionsOf } from './register.js';
@@ -21,7 +21,7 @@ import { SoloStore } from './solo-store.js';
 import { apply } from './state-machine.js';
 import type { KeeperState } from './state.js';
 import { WatchHub } from './watch-hub.js';
-import type { HubWatcher, WatchHubOptions, WatchListener } from './watch-hub.js';
+import type { WatchHubOptions } from './watch-hub.js';
 
 export interface SoloKeeperOptions {
   /** Directory of the keeper's LevelDB; created if missing. */
@@ -210,7 +210,7 @@ export class SoloKeeper implements Keeper {
   }
 
   /** The listener may return false to pause the stream until resume() (see WatchListener). */
-  watch(req: WatchRequest, listener: WatchListener): HubWatcher {
+  watch(req: WatchRequest, listener: WatchListener): Watcher {
     if (this.closedBy !== undefined) throw this.closedBy;
     return this.hub.watch(req, listener);
   }

@@ -28,7 +28,7 @@
 
 import { assert } from './assert.js';
 import { KeeperError } from './errors.js';
-import type { WatchEvent, WatchMessage, WatchRequest, Watcher } from './keeper.js';
+import type { WatchEvent, WatchListener, WatchMessage, WatchRequest, Watcher } from './keeper.js';
 
 export interface WatchHubOptions {
   /** Events kept for streams that start in the past; when exceeded the oldest revisions are dropped and answer `compacted`. */
@@ -45,25 +45,12 @@ export const DEFAULT_WATCH_HUB_OPTIONS: WatchHubOptions = {
   schedule: queueMicrotask,
 };
 
-/**
- * Called with each message in order. Returning false means "my buffer is
- * full": the hub stops delivering to this watcher until resume() (like a
- * stream's write() and 'drain'). Terminal messages (compacted, cancelled)
- * are delivered even to a paused watcher.
- */
-export type WatchListener = (msg: WatchMessage) => boolean | void;
-
-export interface HubWatcher extends Watcher {
-  /** Resumes delivery after the listener returned false. */
-  resume(): void;
-}
-
 interface RevisionEvents {
   readonly revision: number;
   readonly events: readonly WatchEvent[];
 }
 
-class Stream implements HubWatcher {
+class Stream implements Watcher {
   readonly queue: WatchMessage[] = [];
   /** Invariant: the number of events in `queue`. */
   queuedEvents = 0;
@@ -167,7 +154,7 @@ export class WatchHub {
    * a compacted revision receives one `compacted` message and ends.
    * Throws KeeperError 'invalid' for a fromRevision below 1.
    */
-  watch(req: WatchRequest, listener: WatchListener): HubWatcher {
+  watch(req: WatchRequest, listener: WatchListener): Watcher {
     if (this.closed) throw new KeeperError('closed', 'watch hub closed');
     const from = req.fromRevision ?? this.revisionValue + 1;
     if (!Number.isSafeInteger(from) || from < 1) throw new KeeperError('invalid', `fromRevision ${from} is not a revision`);

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Command, CommandResult } from '../src/command.js';
-import type { RegisterOp, WatchMessage } from '../src/keeper.js';
+import type { RegisterOp, WatchMessage, Watcher } from '../src/keeper.js';
 import { range } from '../src/kv.js';
 import { sessionsOf } from '../src/register.js';
 import { restore, snapshot } from '../src/snapshot.js';
@@ -11,7 +11,6 @@ import { apply } from '../src/state-machine.js';
 import { emptyState } from '../src/state.js';
 import type { KeeperState } from '../src/state.js';
 import { WatchHub } from '../src/watch-hub.js';
-import type { HubWatcher } from '../src/watch-hub.js';
 import { intArg, pos, runFile, testdataFiles } from './datadriven.js';
 import type { Case } from './datadriven.js';
 
@@ -35,7 +34,7 @@ export function renderMessage(m: WatchMessage): string {
 }
 
 interface Stream {
-  readonly watcher: HubWatcher;
+  readonly watcher: Watcher;
   /** When set, the listener answers false (buffer full) to the next message. */
   readonly flags: { paused: boolean };
 }

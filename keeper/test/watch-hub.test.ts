@@ -6,17 +6,16 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Command } from '../src/command.js';
-import type { WatchEvent, WatchMessage, WatchRequest } from '../src/keeper.js';
+import type { WatchEvent, WatchMessage, WatchRequest, Watcher } from '../src/keeper.js';
 import { apply } from '../src/state-machine.js';
 import { emptyState } from '../src/state.js';
 import { WatchHub } from '../src/watch-hub.js';
-import type { HubWatcher } from '../src/watch-hub.js';
 import { Rng, seeds } from './rng.js';
 
 interface Stream {
   readonly req: WatchRequest & { readonly fromRevision: number };
   readonly messages: WatchMessage[];
-  watcher?: HubWatcher;
+  watcher?: Watcher;
   paused: boolean;
   /** The stream this one resumes (opened from its lastRevision + 1). */
   readonly resumes?: Stream;
