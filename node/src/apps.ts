@@ -3,6 +3,7 @@
 // and token checks never wait on the keeper.
 import type { Keeper, Watcher, WatchMessage } from '../../keeper/src/keeper.js';
 import { jwtVerify, errors as joseErrors } from 'jose';
+import { IpPolicy } from './ip-policy.js';
 
 export const APPS_PREFIX = '/sys/apps/';
 
@@ -47,7 +48,7 @@ export type TokenCheck =
   | { readonly ok: false; readonly reason: string };
 
 export class AppRegistry {
-  private readonly apps = new Map<string, { config: AppConfig; key: Uint8Array }>();
+  private readonly apps = new Map<string, { config: AppConfig; key: Uint8Array; policy: IpPolicy }>();
   private watcher: Watcher | undefined;
   private revision = 0;
   private readonly listeners = new Set<(app: string, config: AppConfig | undefined) => void>();
@@ -90,7 +91,14 @@ export class AppRegistry {
 
   private set(app: string, value: string): void {
     const config = JSON.parse(value) as AppConfig;
-    this.apps.set(app, { config, key: new TextEncoder().encode(config.tokenSecret) });
+    // Lists were validated when the app was PUT; a bad one written behind the API's back denies everyone.
+    let policy: IpPolicy;
+    try {
+      policy = new IpPolicy(config.ipAllow, config.ipDeny);
+    } catch {
+      policy = new IpPolicy(undefined, ['0.0.0.0/0', '::/0']);
+    }
+    this.apps.set(app, { config, key: new TextEncoder().encode(config.tokenSecret), policy });
   }
 
   onChange(l: (app: string, config: AppConfig | undefined) => void): void {
@@ -99,6 +107,11 @@ export class AppRegistry {
 
   get(app: string): AppConfig | undefined {
     return this.apps.get(app)?.config;
+  }
+
+  /** The app's own allow/deny lists for a client address. */
+  permits(app: string, ip: string): boolean {
+    return this.apps.get(app)?.policy.permits(ip) ?? true;
   }
 
   list(): AppConfig[] {

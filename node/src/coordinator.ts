@@ -1,25 +1,24 @@
 // Upstream: forwards `up` frames to the app's webhook as signed HTTP POSTs and
-// routes the answer back as a `reply`. Per app, calls run with bounded
-// concurrency behind a bounded queue; a full queue answers `busy` at once.
-import { createHmac } from 'node:crypto';
+// routes the answer back as a `reply`. Each app has its own bounded queue and
+// concurrency, so a slow or failing webhook of one app never delays another
+// app or the gateway. Timeouts and 5xx are retried with backoff; the webhook
+// sees the frame's `id` on every attempt, so it can deduplicate.
 import type { AppRegistry } from './apps.js';
 import type { Binding } from './gateway/binding.js';
 import type { Client } from './gateway/client.js';
 import type { Json } from './saver/saver.js';
 import type { Metrics } from './metrics.js';
+import { backoffMs, postSigned } from './webhook-signer.js';
 
 export const WEBHOOK_TIMEOUT_MS = 5000;
 /** Calls in flight per app; more wait in the queue. */
 export const WEBHOOK_CONCURRENCY_MAX = 32;
-/** Calls waiting per app; past it the client gets reply ok:false error 'busy'. */
+/** Calls waiting per app; past it the client gets reply ok:false error 'busy' at once. */
 export const WEBHOOK_QUEUE_MAX = 1000;
-/** Webhook answers larger than this are refused (error 'bad-response'). */
-export const WEBHOOK_RESPONSE_BYTES_MAX = 64 * 1024;
-
-/** `sha256=<hex>` of HMAC-SHA256(apiKey, "<timestamp>.<body>"), as the contract's Webhooks section says. */
-export function sign(apiKey: string, timestamp: string, body: string): string {
-  return 'sha256=' + createHmac('sha256', apiKey).update(`${timestamp}.${body}`).digest('hex');
-}
+/** Attempts per up frame (timeouts and 5xx are retried; 4xx and garbage are not). */
+export const WEBHOOK_ATTEMPTS_MAX = 3;
+const RETRY_BASE_MS = 100;
+const RETRY_MAX_MS = 2000;
 
 interface Job {
   readonly client: Client;
@@ -39,6 +38,7 @@ export class Coordinator {
   constructor(
     private readonly apps: AppRegistry,
     private readonly metrics: Metrics,
+    private readonly now: () => number,
   ) {}
 
   upstream(client: Client, b: Binding, id: string, data: Json): void {
@@ -72,51 +72,56 @@ export class Coordinator {
   }
 
   private async call(job: Job): Promise<void> {
-    const config = this.apps.get(job.app);
-    if (config?.webhook === undefined) {
-      job.client.send({ t: 'reply', id: job.id, ok: false, error: 'no-webhook' });
-      return;
-    }
-    const ts = String(Date.now());
     const end = this.metrics.webhookDuration.startTimer();
-    let outcome = 'error';
-    try {
-      const res = await fetch(config.webhook, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-longwire-timestamp': ts, 'x-longwire-signature': sign(config.apiKey, ts, job.body) },
-        body: job.body,
-        signal: AbortSignal.timeout(WEBHOOK_TIMEOUT_MS),
-      });
-      const text = await res.text();
-      if (res.status < 200 || res.status >= 300) {
-        outcome = `http-${Math.floor(res.status / 100)}xx`;
-        job.client.send({ t: 'reply', id: job.id, ok: false, error: `webhook-status-${res.status}` });
-        return;
+    let error = 'webhook-unreachable';
+    for (let attempt = 0; attempt < WEBHOOK_ATTEMPTS_MAX; attempt++) {
+      if (attempt > 0) await new Promise((r) => setTimeout(r, backoffMs(attempt, RETRY_BASE_MS, RETRY_MAX_MS)));
+      // Config is re-read each attempt: a webhook URL changed live applies to retries too.
+      const config = this.apps.get(job.app);
+      if (config?.webhook === undefined) {
+        error = 'no-webhook';
+        break;
       }
-      if (text.length > WEBHOOK_RESPONSE_BYTES_MAX) {
-        outcome = 'bad-response';
-        job.client.send({ t: 'reply', id: job.id, ok: false, error: 'bad-response' });
-        return;
+      if (job.client.state === 'closed') {
+        error = 'closed';
+        break;
       }
-      let data: Json = null;
-      if (text.length > 0) {
-        try {
-          const parsed = JSON.parse(text) as unknown;
-          data = typeof parsed === 'object' && parsed !== null && 'data' in parsed ? ((parsed as { data: Json }).data ?? null) : null;
-        } catch {
-          outcome = 'bad-response';
-          job.client.send({ t: 'reply', id: job.id, ok: false, error: 'bad-response' });
-          return;
+      const r = await postSigned(config.webhook, config.apiKey, job.body, WEBHOOK_TIMEOUT_MS, this.now());
+      if (r.kind === 'ok') {
+        const data = parseAnswer(r.text);
+        if (data === undefined) {
+          error = 'bad-response';
+          break;
         }
+        end();
+        this.metrics.webhookCalls.labels('ok').inc();
+        job.client.send({ t: 'reply', id: job.id, ok: true, data });
+        return;
       }
-      outcome = 'ok';
-      job.client.send({ t: 'reply', id: job.id, ok: true, data });
-    } catch (err) {
-      outcome = err instanceof Error && err.name === 'TimeoutError' ? 'timeout' : 'unreachable';
-      job.client.send({ t: 'reply', id: job.id, ok: false, error: outcome === 'timeout' ? 'webhook-timeout' : 'webhook-unreachable' });
-    } finally {
-      end();
-      this.metrics.webhookCalls.labels(outcome).inc();
+      if (r.kind === 'status') {
+        error = `webhook-status-${r.status}`;
+        if (r.status < 500) break;
+      } else if (r.kind === 'too-large') {
+        error = 'bad-response';
+        break;
+      } else {
+        error = r.kind === 'timeout' ? 'webhook-timeout' : 'webhook-unreachable';
+      }
     }
+    end();
+    this.metrics.webhookCalls.labels(error.startsWith('webhook-status-') ? 'status' : error).inc();
+    job.client.send({ t: 'reply', id: job.id, ok: false, error });
+  }
+}
+
+/** A 2xx answer is empty or JSON `{"data"?}`; anything else is a bad response. */
+function parseAnswer(text: string): Json | undefined {
+  if (text.trim().length === 0) return null;
+  try {
+    const parsed = JSON.parse(text) as unknown;
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return undefined;
+    return 'data' in parsed ? ((parsed as { data: Json }).data ?? null) : null;
+  } catch {
+    return undefined;
   }
 }

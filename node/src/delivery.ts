@@ -23,7 +23,8 @@ export class Delivery {
     private readonly saver: Saver,
     private readonly hub: Hub,
     private readonly apps: AppRegistry,
-    private readonly inflightMsgsMax: number,
+    /** Live setting: read on each use. */
+    private readonly inflightMax: () => number,
     private readonly onError: (err: unknown) => void,
   ) {
     this.timer = setInterval(() => void this.flushCursors(), CURSOR_FLUSH_MS);
@@ -81,8 +82,8 @@ export class Delivery {
     if (b.pumping) return;
     b.pumping = true;
     try {
-      while (b.active && b.sent < b.lastSeq && b.sent - b.acked < this.inflightMsgsMax) {
-        const room = this.inflightMsgsMax - (b.sent - b.acked);
+      while (b.active && b.sent < b.lastSeq && b.sent - b.acked < this.inflightMax()) {
+        const room = this.inflightMax() - (b.sent - b.acked);
         const items = await this.saver.read(b.app, b.user, b.sent, Math.min(room, READ_BATCH_MSGS));
         if (!b.active) return;
         // Nothing readable yet: the newest seq is assigned but its write is not durable; stored() pumps again.
@@ -115,7 +116,7 @@ export class Delivery {
     for (const b of this.hub.bindingsOf(app, user)) {
       if (m.seq > b.lastSeq) b.lastSeq = m.seq;
       if (!b.started) continue;
-      if (!b.pumping && b.sent === m.seq - 1 && b.sent - b.acked < this.inflightMsgsMax) {
+      if (!b.pumping && b.sent === m.seq - 1 && b.sent - b.acked < this.inflightMax()) {
         this.sendMsg(b, m);
       } else {
         void this.pump(b);

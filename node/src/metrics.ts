@@ -30,6 +30,10 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly statusCalls = new Counter({ name: 'longwire_status_callbacks_total', help: 'Status callback batches by outcome', labelNames: ['outcome'], registers: [this.registry] });
+  readonly statusDropped = new Counter({ name: 'longwire_status_events_dropped_total', help: 'Status events dropped because an app buffer was full', registers: [this.registry] });
+  readonly lingering = new Gauge({ name: 'longwire_gateway_lingering_sessions', help: 'Sessions waiting for a flash reconnect', registers: [this.registry] });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'longwire_process_' });
   }

@@ -19,7 +19,12 @@ import { Metrics } from './metrics.js';
 import { Pusher } from './pusher.js';
 import { openSaver } from './saver/saver-level.js';
 import type { Saver } from './saver/saver.js';
-import { DEFAULT_GATEWAY_SETTINGS, DEFAULT_PUSH_SETTINGS } from './settings.js';
+import { DEFAULT_GATEWAY_SETTINGS, DEFAULT_PUSH_SETTINGS, DEFAULT_STATUS_SETTINGS } from './settings.js';
+import { NodeSettings } from './node-settings.js';
+import { StatusCallbacks } from './status-callbacks.js';
+import { LingeringSessions } from './gateway/lingering.js';
+import { AddressLimiter } from './address-limiter.js';
+import type { GatewayContext } from './gateway/context.js';
 
 /** How often the saver drops expired messages and old records. */
 const SWEEP_MS = 10_000;
@@ -62,10 +67,43 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
   const hub = new Hub();
   const apps = new AppRegistry(keeper);
   await apps.start();
-  const settings = { ...DEFAULT_GATEWAY_SETTINGS, heartbeatSeconds: cfg.heartbeatSeconds };
-  const delivery = new Delivery(saver, hub, apps, settings.inflightMsgsMax, (err) => log.error({ err }, 'delivery failed'));
-  const coordinator = new Coordinator(apps, metrics);
-  const gateway = new Gateway({ nodeId: cfg.id, settings, hub, apps, delivery, saver, keeper, coordinator, log, metrics, now }, false);
+  const nodeSettings = new NodeSettings({ ...DEFAULT_GATEWAY_SETTINGS, heartbeatSeconds: cfg.heartbeatSeconds }, keeper, log);
+  await nodeSettings.start();
+  const delivery = new Delivery(saver, hub, apps, () => nodeSettings.gateway.inflightMsgsMax, (err) => log.error({ err }, 'delivery failed'));
+  const coordinator = new Coordinator(apps, metrics, now);
+  const status = new StatusCallbacks(apps, DEFAULT_STATUS_SETTINGS, metrics, now);
+  const lingering = new LingeringSessions(
+    (session, device, left) => {
+      keeper
+        .register(left.map((b) => ({ op: 'remove' as const, app: b.app, user: b.user, session })))
+        .catch((err: unknown) => log.error({ err }, 'register remove failed'));
+      for (const b of left) status.emit(b.app, { user: b.user, device, session, online: false });
+    },
+    (n) => metrics.lingering.set(n),
+  );
+  const addresses = new AddressLimiter(() => nodeSettings.gateway);
+  const ctx: GatewayContext = {
+    nodeId: cfg.id,
+    get settings() {
+      return nodeSettings.gateway;
+    },
+    get ipPolicy() {
+      return nodeSettings.ipPolicy;
+    },
+    hub,
+    apps,
+    delivery,
+    saver,
+    keeper,
+    coordinator,
+    log,
+    metrics,
+    status,
+    lingering,
+    addresses,
+    now,
+  };
+  const gateway = new Gateway(ctx, false);
   const pusher = new Pusher(saver, delivery, hub, now);
   const broadcasts = new Broadcasts(saver, hub, delivery, metrics, DEFAULT_PUSH_SETTINGS.broadcastJobsMax, now);
   const api = buildApp({ nodeId: cfg.id, adminToken: admin.token, keeper, apps, pusher, broadcasts, hub, metrics, log, push: DEFAULT_PUSH_SETTINGS, now });
@@ -90,6 +128,9 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
       // Let socket close handlers release their bindings before the final flush.
       await new Promise((r) => setImmediate(r));
       await delivery.close();
+      lingering.close();
+      status.close();
+      nodeSettings.close();
       apps.close();
       await saver.close();
       await keeper.close();

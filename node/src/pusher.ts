@@ -99,8 +99,11 @@ export class Pusher {
     return r.offset;
   }
 
-  async kick(app: string, user: string, reason: string): Promise<number> {
-    const bs = [...this.hub.bindingsOf(app, user)];
+  /** Kicks the user's connections on this node, or only those of one device or session. */
+  async kick(app: string, user: string, reason: string, only: { device?: string; session?: string }): Promise<number> {
+    const bs = [...this.hub.bindingsOf(app, user)].filter(
+      (b) => (only.device === undefined || b.client.device === only.device) && (only.session === undefined || b.client.session === only.session),
+    );
     await Promise.all(bs.map((b) => b.client.kick(app, reason)));
     return bs.length;
   }

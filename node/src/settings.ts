@@ -18,6 +18,17 @@ export interface GatewaySettings {
   /** Global cap on connections held by this node: past it new upgrades are refused with 1013. */
   readonly connectionsMax: number;
   readonly perMessageDeflate: boolean;
+  /** Open connections per client IP: past it new ones are closed with 4029. */
+  readonly connectionsPerAddressMax: number;
+  /** New connections per second per client IP (burst = the same): past it closed with 4029. */
+  readonly connectionsPerAddressPerSecond: number;
+  /** Global CIDR lists for client connections; a refused address is closed with 4001 before hello. */
+  readonly ipAllow: readonly string[];
+  readonly ipDeny: readonly string[];
+  /** After an unclean disconnect the session lingers this long for a flash reconnect of the same device. */
+  readonly lingerMs: number;
+  /** Upstream frames of one connection beyond its app's upstreamPerSecond: answered `rate-limited`; this many in a row closes 4008. */
+  readonly upstreamStrikesMax: number;
 }
 
 export const DEFAULT_GATEWAY_SETTINGS: GatewaySettings = {
@@ -31,6 +42,30 @@ export const DEFAULT_GATEWAY_SETTINGS: GatewaySettings = {
   inflightMsgsMax: 256,
   connectionsMax: 100_000,
   perMessageDeflate: false,
+  connectionsPerAddressMax: 10_000,
+  connectionsPerAddressPerSecond: 1000,
+  ipAllow: [],
+  ipDeny: [],
+  lingerMs: 20_000,
+  upstreamStrikesMax: 50,
+};
+
+/** Status callback batching: a batch is sent at statusBatchMax events or statusBatchMs, whichever first. */
+export interface StatusSettings {
+  readonly statusBatchMax: number;
+  readonly statusBatchMs: number;
+  /**
+   * Events buffered per app while its callback is failing. Past it the oldest
+   * events are dropped and counted (longwire_status_events_dropped_total); the
+   * next delivered batch carries `dropped` so the backend knows to resync.
+   */
+  readonly statusBufferMax: number;
+}
+
+export const DEFAULT_STATUS_SETTINGS: StatusSettings = {
+  statusBatchMax: 100,
+  statusBatchMs: 1000,
+  statusBufferMax: 10_000,
 };
 
 export interface PushSettings {

@@ -9,12 +9,20 @@ import { appRoutes } from './routes-apps.js';
 import { pushRoutes } from './routes-push.js';
 import { opsRoutes } from './routes-ops.js';
 import { keeperRoutes } from './routes-keeper.js';
+import { settingsRoutes } from './routes-settings.js';
 
 /** Request bodies above this are refused with 413 before parsing. */
 export const BODY_BYTES_MAX = 4 * 1024 * 1024;
 
 function sendError(reply: import('fastify').FastifyReply, status: number, code: string, message: string, extra?: Record<string, unknown>): void {
   void reply.code(status).send({ error: { code, message, ...extra } });
+}
+
+/** ajv's message, naming the offending property where ajv leaves it out (e.g. additional properties). */
+function validationMessage(fe: FastifyError): string {
+  const first = fe.validation?.[0];
+  const extra = first?.keyword === 'additionalProperties' ? first.params.additionalProperty : undefined;
+  return typeof extra === 'string' ? `${fe.message}: "${extra}"` : fe.message;
 }
 
 export function buildApp(deps: CenterDeps) {
@@ -48,7 +56,7 @@ export function buildApp(deps: CenterDeps) {
       }
     }
     const fe = err as FastifyError;
-    if (fe.validation !== undefined) return sendError(reply, 400, 'invalid', fe.message);
+    if (fe.validation !== undefined) return sendError(reply, 400, 'invalid', validationMessage(fe));
     if (fe.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return sendError(reply, 413, 'too-large', `request body over ${BODY_BYTES_MAX} bytes`);
     if (fe.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return sendError(reply, 415, 'unsupported-media-type', 'send application/json');
     if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
@@ -64,5 +72,6 @@ export function buildApp(deps: CenterDeps) {
   void app.register(pushRoutes(deps));
   void app.register(opsRoutes(deps));
   void app.register(keeperRoutes(deps));
+  void app.register(settingsRoutes(deps));
   return app;
 }

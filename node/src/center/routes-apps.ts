@@ -6,6 +6,7 @@ import { requireAdmin } from './auth.js';
 import type { CenterDeps } from './deps.js';
 import { ApiError } from './errors.js';
 import { appParam } from './schemas.js';
+import { IpPolicy, IpPolicyError } from '../ip-policy.js';
 
 const cidrList = { type: 'array', maxItems: 1000, items: { type: 'string', minLength: 1, maxLength: 64 } } as const;
 const url = { type: 'string', minLength: 1, maxLength: 2048, pattern: '^https?://' } as const;
@@ -51,6 +52,12 @@ export function appRoutes(deps: CenterDeps) {
 
     app.put<{ Params: { app: string }; Body: PutBody }>('/v1/apps/:app', { schema: { params: appParam, body: putBody } }, async (req) => {
       const b = req.body;
+      try {
+        new IpPolicy(b.ipAllow, b.ipDeny);
+      } catch (err) {
+        if (err instanceof IpPolicyError) throw new ApiError('invalid', `body/ipAllow or body/ipDeny: ${err.message}`);
+        throw err;
+      }
       const config: AppConfig = {
         app: req.params.app,
         apiKey: b.apiKey,

@@ -9,6 +9,12 @@ import { ApiError } from './errors.js';
 export const WATCH_PROGRESS_MS = 5000;
 const KEY_CHARS_MAX = 1024;
 const VALUE_BYTES_MAX = 256 * 1024;
+/**
+ * Query values are strings and the API's ajv does not coerce types, so flags
+ * and revisions are validated as strings here and converted in the handler.
+ */
+const queryFlag = { type: 'string', enum: ['true', 'false'] } as const;
+const queryRevision = { type: 'string', pattern: '^[1-9][0-9]{0,14}$' } as const;
 
 function keyOf(raw: string | undefined): string {
   const key = '/' + (raw ?? '');
@@ -22,14 +28,14 @@ export function keeperRoutes(deps: CenterDeps) {
 
     const kvQuery = {
       type: 'object',
-      properties: { prefix: { type: 'boolean' }, consistency: { type: 'string', enum: ['linearizable', 'serializable'] } },
+      properties: { prefix: queryFlag, consistency: { type: 'string', enum: ['linearizable', 'serializable'] } },
     } as const;
 
-    app.get<{ Params: { '*': string }; Querystring: { prefix?: boolean; consistency?: 'linearizable' | 'serializable' } }>(
+    app.get<{ Params: { '*': string }; Querystring: { prefix?: 'true' | 'false'; consistency?: 'linearizable' | 'serializable' } }>(
       '/v1/kv/*',
       { schema: { querystring: kvQuery } },
       async (req) => {
-        const r = await deps.keeper.range(keyOf(req.params['*']), { prefix: req.query.prefix ?? false, consistency: req.query.consistency ?? 'linearizable' });
+        const r = await deps.keeper.range(keyOf(req.params['*']), { prefix: req.query.prefix === 'true', consistency: req.query.consistency ?? 'linearizable' });
         return { revision: r.revision, kvs: r.kvs };
       },
     );
@@ -55,25 +61,26 @@ export function keeperRoutes(deps: CenterDeps) {
       },
     );
 
-    app.delete<{ Params: { '*': string }; Querystring: { prefix?: boolean } }>(
+    app.delete<{ Params: { '*': string }; Querystring: { prefix?: 'true' | 'false' } }>(
       '/v1/kv/*',
-      { schema: { querystring: { type: 'object', properties: { prefix: { type: 'boolean' } } } } },
-      async (req) => deps.keeper.delete(keyOf(req.params['*']), { prefix: req.query.prefix ?? false }),
+      { schema: { querystring: { type: 'object', properties: { prefix: queryFlag } } } },
+      async (req) => deps.keeper.delete(keyOf(req.params['*']), { prefix: req.query.prefix === 'true' }),
     );
 
-    app.get<{ Querystring: { key: string; prefix?: boolean; fromRevision?: number } }>(
+    app.get<{ Querystring: { key: string; prefix?: 'true' | 'false'; fromRevision?: string } }>(
       '/v1/watch',
       {
         schema: {
           querystring: {
             type: 'object',
             required: ['key'],
-            properties: { key: { type: 'string', minLength: 1, maxLength: KEY_CHARS_MAX }, prefix: { type: 'boolean' }, fromRevision: { type: 'integer', minimum: 1 } },
+            properties: { key: { type: 'string', minLength: 1, maxLength: KEY_CHARS_MAX }, prefix: queryFlag, fromRevision: queryRevision },
           },
         },
       },
       (req, reply) => {
         const q = req.query;
+        const fromRevision = q.fromRevision === undefined ? undefined : Number(q.fromRevision);
         let started = false;
         let lastRevision = 0;
         const raw = reply.raw;
@@ -101,7 +108,7 @@ export function keeperRoutes(deps: CenterDeps) {
             case 'compacted':
               if (!started) {
                 started = true;
-                void reply.code(410).send({ error: { code: 'compacted', message: `revision ${q.fromRevision ?? 0} is compacted`, compactRevision: m.compactRevision } });
+                void reply.code(410).send({ error: { code: 'compacted', message: `revision ${fromRevision ?? 0} is compacted`, compactRevision: m.compactRevision } });
                 watcher.cancel();
                 clearInterval(timer);
                 return;
@@ -116,7 +123,7 @@ export function keeperRoutes(deps: CenterDeps) {
           }
         };
         const watcher = deps.keeper.watch(
-          { key: q.key, prefix: q.prefix ?? false, ...(q.fromRevision === undefined ? {} : { fromRevision: q.fromRevision }) },
+          { key: q.key, prefix: q.prefix === 'true', ...(fromRevision === undefined ? {} : { fromRevision }) },
           onMsg,
         );
         // Send headers now so the client knows the watch is established.

@@ -138,17 +138,23 @@ export function pushRoutes(deps: CenterDeps) {
       };
     });
 
-    app.post<{ Params: { app: string; user: string }; Body: { reason?: string } | undefined }>(
+    app.post<{ Params: { app: string; user: string }; Body: { reason?: string; device?: string; session?: string } | undefined }>(
       '/v1/apps/:app/users/:user/kick',
       {
         schema: {
           params: userParams,
-          body: { type: ['object', 'null'], additionalProperties: false, properties: { reason: { type: 'string', maxLength: 256 } } },
+          body: {
+            type: ['object', 'null'],
+            additionalProperties: false,
+            properties: { reason: { type: 'string', maxLength: 256 }, device: identifier, session: identifier },
+          },
         },
       },
       async (req) => {
         requireApp(req, deps.apps, req.params.app, deps.adminToken);
-        return { kicked: await deps.pusher.kick(req.params.app, req.params.user, req.body?.reason ?? 'kicked by the service') };
+        const b = req.body ?? {};
+        const only = { ...(b.device === undefined ? {} : { device: b.device }), ...(b.session === undefined ? {} : { session: b.session }) };
+        return { kicked: await deps.pusher.kick(req.params.app, req.params.user, b.reason ?? 'kicked by the service', only) };
       },
     );
   };

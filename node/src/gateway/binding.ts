@@ -1,5 +1,6 @@
 // One app bound on one connection: the delivery state of (connection, app, user).
 import type { Client } from './client.js';
+import { TokenBucket } from '../token-bucket.js';
 
 export class Binding {
   /** Highest seq the device acked. Invariant: acked <= sent. */
@@ -20,6 +21,23 @@ export class Binding {
   active = true;
   /** False until 'bound' is sent: live messages wait so they never precede it. */
   started = false;
+
+  private upstream: TokenBucket | undefined;
+  /** Upstream frames refused in a row; reset by the next admitted one. */
+  upstreamStrikes = 0;
+
+  /** Per-connection upstream rate (the app's upstreamPerSecond, 0 = unlimited; burst = one second's worth). */
+  admitUpstream(ratePerSecond: number, nowMs: number): boolean {
+    if (ratePerSecond <= 0) return true;
+    if (this.upstream === undefined) this.upstream = new TokenBucket(ratePerSecond, ratePerSecond, nowMs);
+    else this.upstream.configure(ratePerSecond, ratePerSecond);
+    if (this.upstream.take(nowMs)) {
+      this.upstreamStrikes = 0;
+      return true;
+    }
+    this.upstreamStrikes++;
+    return false;
+  }
 
   constructor(
     readonly client: Client,

@@ -9,11 +9,17 @@ import type { ClientFrame, ServerFrame } from '../protocol/frames.js';
 import type { Binding } from './binding.js';
 import type { GatewayContext } from './context.js';
 import { TokenBucket } from '../token-bucket.js';
+import type { Lingering } from './lingering.js';
 
 type State = 'hello' | 'ready' | 'closed';
 
 export class Client {
-  readonly session: string = randomUUID();
+  /** Assigned at hello: a new id, or the lingering session this device continues. */
+  session: string = randomUUID();
+  /** The lingering session adopted at hello, whose bindings continue without register churn. */
+  private adopted: Lingering | undefined;
+  /** The close code this side sent, if the server closed the connection. */
+  private serverCloseCode: number | undefined;
   device = '';
   state: State = 'hello';
   readonly bindings = new Map<string, Binding>();
@@ -67,6 +73,7 @@ export class Client {
   close(code: number, reason: string): void {
     if (this.state === 'closed') return;
     this.state = 'closed';
+    this.serverCloseCode = code;
     this.ws.close(code, reason);
   }
 
@@ -104,6 +111,8 @@ export class Client {
       if (f.t !== 'hello') return this.protocolError(`expected hello first, got ${f.t}`);
       this.device = f.device;
       this.state = 'ready';
+      this.adopted = this.ctx.lingering.adopt(f.device);
+      if (this.adopted !== undefined) this.session = this.adopted.session;
       this.send({ t: 'welcome', session: this.session, node: this.ctx.nodeId, heartbeat: this.ctx.settings.heartbeatSeconds });
       for (const a of f.apps) {
         await this.bind(a.app, a.token, a.after);
@@ -131,6 +140,12 @@ export class Client {
       case 'up': {
         const b = this.bindings.get(f.app);
         if (b === undefined) return this.send({ t: 'reply', id: f.id, ok: false, error: 'not-bound' });
+        if (!b.admitUpstream(this.ctx.apps.get(f.app)?.limits.upstreamPerSecond ?? 0, this.ctx.now())) {
+          this.ctx.metrics.rateLimited.labels('upstream').inc();
+          this.send({ t: 'reply', id: f.id, ok: false, error: 'rate-limited' });
+          if (b.upstreamStrikes > this.ctx.settings.upstreamStrikesMax) this.fail(CloseCode.rateLimited, 'rate-limited', 'upstream flood');
+          return;
+        }
         this.ctx.coordinator.upstream(this, b, f.id, f.data);
         return;
       }
@@ -152,6 +167,10 @@ export class Client {
       this.ctx.metrics.authFailures.inc();
       return this.fail(CloseCode.unauthorized, 'unauthorized', check.reason);
     }
+    const appConfig = this.ctx.apps.get(app);
+    if (appConfig !== undefined && !this.ctx.apps.permits(app, this.ip)) {
+      return this.fail(CloseCode.unauthorized, 'forbidden', `address ${this.ip} is not allowed for app ${app}`);
+    }
     const existing = this.bindings.get(app);
     if (existing !== undefined) {
       if (existing.user === check.user && after === undefined) {
@@ -164,9 +183,13 @@ export class Client {
     if (this.state !== 'ready') return;
     this.bindings.set(app, binding);
     this.ctx.hub.addBinding(binding);
-    await this.ctx.keeper.register([
-      { op: 'add', session: { app, user: check.user, device: this.device, session: this.session, node: this.ctx.nodeId, since: this.ctx.now() } },
-    ]);
+    // A flash reconnect continues the session: it is still in the register and was never reported offline.
+    if (this.adopted?.take(app, check.user) !== true) {
+      await this.ctx.keeper.register([
+        { op: 'add', session: { app, user: check.user, device: this.device, session: this.session, node: this.ctx.nodeId, since: this.ctx.now() } },
+      ]);
+      this.ctx.status.emit(app, { user: check.user, device: this.device, session: this.session, online: true });
+    }
     if (this.state !== 'ready' || !binding.active) return;
     this.send({ t: 'bound', app, user: check.user, seq: binding.lastSeq });
     await this.ctx.delivery.start(binding, stored);
@@ -179,10 +202,13 @@ export class Client {
     await this.release(b);
   }
 
-  private async release(b: Binding): Promise<void> {
+  /** Ends a binding; with `linger` its register entry stays and no offline event is sent (yet). */
+  private async release(b: Binding, linger = false): Promise<void> {
     this.ctx.hub.removeBinding(b);
     await this.ctx.delivery.stop(b);
+    if (linger) return;
     await this.ctx.keeper.register([{ op: 'remove', app: b.app, user: b.user, session: this.session }]);
+    this.ctx.status.emit(b.app, { user: b.user, device: this.device, session: this.session, online: false });
   }
 
   private async subscribe(app: string, topic: string, after: number | undefined): Promise<void> {
@@ -205,9 +231,15 @@ export class Client {
     this.send({ t: 'error', code: 'kicked', message: `${app}: ${reason}` });
   }
 
-  /** Called once when the socket has closed, whatever the cause. */
-  async closed(): Promise<void> {
+  /**
+   * Called once when the socket has closed, whatever the cause. A connection
+   * lost without a close handshake (1006) or closed for silence (4011) lingers
+   * for a flash reconnect; any other close ends the session now.
+   */
+  async closed(code: number): Promise<void> {
     this.state = 'closed';
+    const unclean = (this.serverCloseCode === undefined && code === 1006) || this.serverCloseCode === CloseCode.idle;
+    const linger = unclean && this.bindings.size > 0 && this.ctx.settings.lingerMs > 0;
     for (const key of this.topics) {
       const i = key.indexOf('\u0000');
       this.ctx.hub.unsubscribe(key.slice(0, i), key.slice(i + 1), this);
@@ -215,6 +247,9 @@ export class Client {
     this.topics.clear();
     const bs = [...this.bindings.values()];
     this.bindings.clear();
-    await Promise.all(bs.map((b) => this.release(b)));
+    if (linger) {
+      this.ctx.lingering.hold(this.device, this.session, bs.map((b) => ({ app: b.app, user: b.user })), this.ctx.settings.lingerMs);
+    }
+    await Promise.all(bs.map((b) => this.release(b, linger)));
   }
 }

@@ -9,10 +9,16 @@ import type { GatewaySettings } from '../settings.js';
 import type { Coordinator } from '../coordinator.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
+import type { StatusCallbacks } from '../status-callbacks.js';
+import type { LingeringSessions } from './lingering.js';
+import type { AddressLimiter } from '../address-limiter.js';
+import type { IpPolicy } from '../ip-policy.js';
 
 export interface GatewayContext {
   readonly nodeId: string;
+  /** Live: re-read on every use, so a settings change in the keeper applies at once. */
   readonly settings: GatewaySettings;
+  readonly ipPolicy: IpPolicy;
   readonly hub: Hub;
   readonly apps: AppRegistry;
   readonly delivery: Delivery;
@@ -20,6 +26,9 @@ export interface GatewayContext {
   readonly keeper: Keeper;
   readonly coordinator: Coordinator;
   readonly log: Logger;
+  readonly status: StatusCallbacks;
+  readonly lingering: LingeringSessions;
+  readonly addresses: AddressLimiter;
   readonly metrics: Metrics;
   now(): number;
 }

@@ -10,6 +10,7 @@ import { SUBPROTOCOL_JSON, SUBPROTOCOL_MSGPACK, decode, type Subprotocol } from 
 import { toClientFrame } from '../protocol/frames.js';
 import { dispatch, DISPATCH_TTL_SECONDS } from '../dispatcher.js';
 import { Client } from './client.js';
+import { normalizeAddress } from '../ip-policy.js';
 import type { GatewayContext } from './context.js';
 
 const kClient = Symbol('longwire.client');
@@ -37,7 +38,8 @@ function onClose(this: Socket, code: number): void {
   g.hub.clients.delete(c);
   g.metrics.connections.dec();
   g.metrics.disconnects.labels(String(code)).inc();
-  void c.closed().catch((err: unknown) => g.log.error({ err }, 'connection cleanup failed'));
+  g.addresses.release(c.ip);
+  void c.closed(code).catch((err: unknown) => g.log.error({ err }, 'connection cleanup failed'));
 }
 
 function onError(this: Socket): void {
@@ -107,6 +109,11 @@ export class Gateway {
       socket.end('HTTP/1.1 404 Not Found\r\nconnection: close\r\n\r\n');
       return;
     }
+    const ip = normalizeAddress(req.socket.remoteAddress ?? '');
+    if (!this.ctx.ipPolicy.permits(ip)) {
+      socket.end('HTTP/1.1 403 Forbidden\r\nconnection: close\r\n\r\n');
+      return;
+    }
     this.wss.handleUpgrade(req, socket, head, (ws: Socket) => {
       if (ws.protocol !== SUBPROTOCOL_JSON && ws.protocol !== SUBPROTOCOL_MSGPACK) {
         ws.close(CloseCode.protocolError, `subprotocol must be ${SUBPROTOCOL_JSON} or ${SUBPROTOCOL_MSGPACK}`);
@@ -120,7 +127,13 @@ export class Gateway {
         ws.close(CloseCode.overloaded, 'node at connection cap');
         return;
       }
-      const c = new Client(ws, ws.protocol, req.socket.remoteAddress ?? '', this.ctx);
+      const admitted = this.ctx.addresses.admit(ip, this.ctx.now());
+      if (admitted !== 'ok') {
+        this.ctx.metrics.rateLimited.labels('address').inc();
+        ws.close(CloseCode.tooManyFromAddress, admitted === 'too-many' ? 'too many connections from this address' : 'connecting too fast from this address');
+        return;
+      }
+      const c = new Client(ws, ws.protocol, ip, this.ctx);
       ws[kClient] = c;
       this.ctx.hub.clients.add(c);
       this.ctx.metrics.connections.inc();
