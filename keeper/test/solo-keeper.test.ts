@@ -1,6 +1,7 @@
 // SoloKeeper on a real LevelDB in a temp dir, with a fake clock.
 
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -186,4 +187,30 @@ test('solo keeper: watch from a past revision, cancelled/closed on close', async
     got.map((m) => (m.kind === 'events' ? m.events.map((e) => `${e.type} ${e.key} ${e.revision}`).join(',') : m.kind)),
     [`put w/a ${r1.revision}`, `put w/b ${r1.revision + 1}`, `put w/a ${r1.revision + 2}`, 'cancelled'],
   );
+});
+
+test('solo keeper: kill -9 loses no acknowledged write', async () => {
+  const dir = await tempDir();
+  const child = spawn(process.execPath, [new URL('./solo-crash-child.js', import.meta.url).pathname, dir], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const acked: string[] = [];
+  let buffered = '';
+  await new Promise<void>((resolve) => {
+    child.stdout.on('data', (chunk: Buffer) => {
+      buffered += chunk.toString();
+      const lines = buffered.split('\n');
+      buffered = lines.pop() ?? '';
+      acked.push(...lines);
+      if (acked.length >= 300 && child.exitCode === null && !child.killed) child.kill('SIGKILL');
+    });
+    child.on('exit', () => resolve());
+  });
+  assert.ok(acked.length >= 300, `child acknowledged only ${acked.length} writes before exiting`);
+  const k = await SoloKeeper.open(options(dir, new FakeClock()));
+  const { kvs } = await k.range('k/', { prefix: true });
+  const stored = new Map(kvs.map((kv) => [kv.key, kv.modRevision]));
+  for (const line of acked) {
+    const [key, revision] = line.split(' ');
+    assert.equal(stored.get(`k/${key ?? ''}`), Number(revision), `acknowledged write k/${line} survived the crash at its revision`);
+  }
+  await k.close();
 });
