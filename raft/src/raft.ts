@@ -171,7 +171,11 @@ export class Raft {
     if (pr === undefined || pr.isPaused()) return false;
     const prevIndex = index(pr.next - 1);
     const prevTerm = this.log.term(prevIndex);
-    const ents = this.log.entriesFrom(pr.next, this.cfg.appendBytesMax);
+    // A throttled follower (full inflights) gets only an empty append, so
+    // that an ack or a rejection clears the window even if every append in
+    // it was lost.
+    const throttled = pr.state === ProgressState.Replicate && pr.inflights.full();
+    const ents = throttled ? [] : this.log.entriesFrom(pr.next, this.cfg.appendBytesMax);
     if (prevTerm === undefined || ents === undefined) return this.maybeSendSnapshot(to, pr);
     if (ents.length === 0 && !sendIfEmpty) return false;
     let bytes = 0;
