@@ -53,6 +53,7 @@ export interface WatchRequest {
  * delivery pauses until Watcher.resume(). A stream whose undelivered backlog
  * grows past the keeper's per-watcher limit meanwhile is ended with
  * `cancelled`/`slow` (delivered even while paused); writers never wait.
+ * A listener must not throw: it runs on the keeper's delivery path.
  */
 export type WatchListener = (msg: WatchMessage) => boolean | void;
 

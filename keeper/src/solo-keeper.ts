@@ -108,9 +108,9 @@ export class SoloKeeper implements Keeper {
    * Opens the keeper in `opts.dataDir`: restores the snapshot, replays the log,
    * records this member on first open, revokes the lease of this node's
    * previous incarnation (its connections died with it, and so do the keys
-   * attached to it), grants a new one recorded under nodeLeaseKey, refreshes every
-   * other lease (clients could not keep them alive while we were down; etcd's
-   * lessor.Promote does the same) and grants this incarnation's node lease.
+   * attached to it), refreshes every other lease (clients could not keep them
+   * alive while we were down; etcd's lessor.Promote does the same) and grants
+   * this incarnation's node lease, recorded under nodeLeaseKey.
    */
   static async open(opts: SoloKeeperOptions): Promise<SoloKeeper> {
     const { store, state, log } = await SoloStore.open(opts.dataDir);
@@ -154,8 +154,8 @@ export class SoloKeeper implements Keeper {
   /**
    * The lease timer's work, public so tests can drive it with a fake clock:
    * keeps this node's lease alive (after a third of its TTL; granting a new
-   * one if it was revoked) and proposes
-   * leaseExpire for every other lease past its deadline.
+   * one if it was revoked) and proposes leaseExpire for every other lease
+   * past its deadline.
    */
   async checkLeases(): Promise<void> {
     const now = this.now();

@@ -23,7 +23,9 @@
  * Writers are never slowed by watchers: `publish` appends to bounded queues and
  * schedules delivery. A watcher that lets its queue grow past
  * `watcherQueueEventsMax` (its listener returned false and it did not resume)
- * is cut off with `cancelled`/`slow` and the last revision it was given.
+ * is cut off with `cancelled`/`slow` and the last revision it was given. A
+ * watcher that is not paused is drained on the spot instead, so batching
+ * alone never makes a stream slow.
  */
 
 import { assert } from './assert.js';
@@ -141,7 +143,10 @@ export class WatchHub {
       s.nextRevision = revision + 1;
       const mine = events.filter((e) => s.matches(e.key));
       if (mine.length === 0) continue;
-      if (s.queuedEvents > 0 && s.queuedEvents + mine.length > this.opts.watcherQueueEventsMax) {
+      // A stream that keeps up is not slow just because delivery is batched
+      // (a group commit publishes many revisions before the next flush).
+      if (this.wouldOverflow(s, mine.length) && !s.paused) this.drain(s);
+      if (this.wouldOverflow(s, mine.length)) {
         this.end(s, { kind: 'cancelled', reason: 'slow', lastRevision: s.deliveredRevision });
         continue;
       }
@@ -222,6 +227,10 @@ export class WatchHub {
     if (!s.paused) return;
     s.paused = false;
     if (s.queue.length > 0) this.markPending(s);
+  }
+
+  private wouldOverflow(s: Stream, events: number): boolean {
+    return s.queuedEvents > 0 && s.queuedEvents + events > this.opts.watcherQueueEventsMax;
   }
 
   private enqueue(s: Stream, msg: WatchMessage): void {

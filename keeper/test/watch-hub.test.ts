@@ -252,6 +252,17 @@ test('watch hub: a slow watcher is cancelled with reason slow and its last revis
   assert.equal(hub.watcherCount, 1);
 });
 
+test('watch hub: batching alone never makes a stream slow (a group commit of many revisions before one flush)', () => {
+  const hub = new WatchHub(0, { watcherQueueEventsMax: 10, schedule: () => undefined });
+  const got: WatchMessage[] = [];
+  hub.watch({ key: '', prefix: true }, (m) => {
+    got.push(m);
+  });
+  for (let rev = 1; rev <= 100; rev++) hub.publish(rev, [{ type: 'put', revision: rev, key: 'k', value: String(rev) }]);
+  hub.flush();
+  assert.deepEqual(got.map((m) => (m.kind === 'events' ? m.events[0]?.revision : m.kind)), Array.from({ length: 100 }, (_, i) => i + 1));
+});
+
 test('watch hub: a stream from a future revision waits for it; cancel stops delivery', () => {
   const hub = new WatchHub(0, { schedule: () => undefined });
   const got: number[] = [];
