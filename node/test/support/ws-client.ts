@@ -30,8 +30,11 @@ export class TestSocket {
     });
   }
 
-  static async open(url: string, proto: Proto = 'json', opts: { protocols?: string[] } = {}): Promise<TestSocket> {
-    const ws = new WebSocket(url, opts.protocols ?? [proto === 'json' ? 'longwire.v1.json' : 'longwire.v1.msgpack']);
+  /** `localAddress` picks the client's loopback address (127.0.0.2 …), to test per-address limits. */
+  static async open(url: string, proto: Proto = 'json', opts: { protocols?: string[]; localAddress?: string } = {}): Promise<TestSocket> {
+    const ws = new WebSocket(url, opts.protocols ?? [proto === 'json' ? 'longwire.v1.json' : 'longwire.v1.msgpack'], {
+      ...(opts.localAddress === undefined ? {} : { localAddress: opts.localAddress }),
+    });
     const s = new TestSocket(ws, proto);
     await new Promise<void>((resolve, reject) => {
       ws.once('open', () => resolve());
