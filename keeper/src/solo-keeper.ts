@@ -18,6 +18,7 @@ import { range } from './kv.js';
 import { expiredLeases } from './leases.js';
 import { sessionsOf } from './register.js';
 import { SoloStore } from './solo-store.js';
+import type { LogEntry } from './solo-store.js';
 import { apply } from './state-machine.js';
 import type { KeeperState } from './state.js';
 import { WatchHub } from './watch-hub.js';
@@ -94,14 +95,19 @@ export class SoloKeeper implements Keeper {
     private readonly opts: SoloKeeperOptions,
     private readonly store: SoloStore,
     private readonly state: KeeperState,
-    replayed: number,
+    log: readonly LogEntry[],
   ) {
     this.now = opts.now ?? Date.now;
     this.snapshotEveryCommands = opts.snapshotEveryCommands ?? DEFAULT_SOLO_KEEPER_OPTIONS.snapshotEveryCommands;
     this.nodeLeaseTtlSeconds = opts.nodeLeaseTtlSeconds ?? DEFAULT_SOLO_KEEPER_OPTIONS.nodeLeaseTtlSeconds;
     assert(this.snapshotEveryCommands >= 1 && this.nodeLeaseTtlSeconds >= 1, 'SoloKeeper limits');
-    this.commandsSinceSnapshot = replayed;
     this.hub = new WatchHub(state.revision, opts.watch ?? {});
+    // Replaying through the hub keeps the log tail watchable across a restart.
+    for (const e of log) {
+      const { events } = apply(state, e.command, e.index);
+      this.hub.publish(state.revision, events);
+    }
+    this.commandsSinceSnapshot = log.length;
   }
 
   /**
@@ -114,8 +120,7 @@ export class SoloKeeper implements Keeper {
    */
   static async open(opts: SoloKeeperOptions): Promise<SoloKeeper> {
     const { store, state, log } = await SoloStore.open(opts.dataDir);
-    for (const e of log) apply(state, e.command, e.index);
-    const keeper = new SoloKeeper(opts, store, state, log.length);
+    const keeper = new SoloKeeper(opts, store, state, log);
     try {
       await keeper.start();
     } catch (e) {

@@ -76,6 +76,35 @@ test('solo keeper: write, close, reopen; state and revision intact', async () =>
   await k2.close();
 });
 
+test('solo keeper: the log tail stays watchable across a restart; older revisions answer compacted', async () => {
+  const dir = await tempDir();
+  const clock = new FakeClock();
+  const k1 = await SoloKeeper.open(options(dir, clock, { snapshotEveryCommands: 1000 }));
+  const first = await k1.put('w/a', '1');
+  await k1.put('w/b', '2');
+  await k1.close();
+  const k2 = await SoloKeeper.open(options(dir, clock));
+  const got: string[] = [];
+  k2.watch({ key: 'w/', prefix: true, fromRevision: first.revision }, (m) => {
+    if (m.kind === 'events') got.push(...m.events.map((e) => `${e.key}@${e.revision}`));
+  });
+  await new Promise((r) => setImmediate(r));
+  assert.deepEqual(got, [`w/a@${first.revision}`, `w/b@${first.revision + 1}`]);
+  await k2.close();
+
+  const k3 = await SoloKeeper.open(options(dir, clock, { snapshotEveryCommands: 1 }));
+  await k3.put('w/c', '3'); // snapshots, so the tail is empty on the next open
+  await k3.close();
+  const k4 = await SoloKeeper.open(options(dir, clock));
+  const answers: WatchMessage[] = [];
+  k4.watch({ key: 'w/', prefix: true, fromRevision: first.revision }, (m) => {
+    answers.push(m);
+  });
+  await new Promise((r) => setImmediate(r));
+  assert.equal(answers[0]?.kind, 'compacted');
+  await k4.close();
+});
+
 test('solo keeper: CAS conflict gives compare-failed', async () => {
   const k = await SoloKeeper.open(options(await tempDir(), new FakeClock()));
   const { revision } = await k.put('a', '1', { ifModRevision: 0 });
