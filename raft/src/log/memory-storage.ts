@@ -27,6 +27,18 @@ export class MemoryStorage implements Storage {
     this.snap = { meta: { index: index(0), term: term(0), confState: cs }, data: new Uint8Array(0) };
   }
 
+  /**
+   * Replaces the whole content, for recovery from a durable store. `offset`
+   * is the compaction point (the dummy entry): entries start at offset.index + 1.
+   */
+  load(state: { snapshot: Snapshot; offset: { index: Index; term: Term }; entries: readonly Entry[]; hardState: HardState }): void {
+    assert(state.offset.index >= 0, 'negative offset');
+    state.entries.forEach((e, i) => assert(e.index === state.offset.index + 1 + i, `recovered entries not contiguous at ${e.index}`));
+    this.snap = state.snapshot;
+    this.ents = [{ index: state.offset.index, term: state.offset.term, type: 'normal', data: new Uint8Array(0) }, ...state.entries];
+    this.hardState = state.hardState;
+  }
+
   setHardState(hs: HardState): void {
     this.hardState = hs;
   }
