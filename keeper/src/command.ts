@@ -33,8 +33,6 @@ export type Command =
   /** Session changes of one node, all attached to that node's lease. */
   | { readonly type: 'registerBatch'; readonly lease: string; readonly ops: readonly RegisterOp[] };
 
-export type CommandType = Command['type'];
-
 /**
  * What applying a command answered. `revision` is the store's revision after
  * the command (the etcd response header), whether or not it changed anything.

@@ -2,6 +2,13 @@
 // A pure function of the state and the command: no clock, no randomness, no
 // I/O. The one-member SoloKeeper and the Raft-backed keeper both feed it their
 // committed log in order, so they agree on every result, revision and event.
+//
+// Revisions: a command advances the revision by exactly one when it changes
+// what reads return (keys, members, the register; a lease revoke or expiry
+// when it removes keys or sessions), and not otherwise (a failed compare, a
+// delete of nothing, lease grants and keepalives), as in etcd, where leases
+// live beside the revisioned store. So every event of a command carries the
+// same revision, and a revision is never spent on nothing.
 
 import { assert, assertNever } from './assert.js';
 import type { Applied, Command } from './command.js';
