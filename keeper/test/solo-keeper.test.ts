@@ -243,3 +243,20 @@ test('solo keeper: kill -9 loses no acknowledged write', async () => {
   }
   await k.close();
 });
+
+test('solo keeper: the lease timer expires leases on the real clock', async () => {
+  const k = await SoloKeeper.open({
+    dataDir: await tempDir(),
+    member: { id: 'n1', peer: 'p', api: 'a', gateway: 'g', zone: 'z' },
+    leaseCheckIntervalMs: 50,
+  });
+  const lease = await k.leaseGrant(1);
+  await k.put('ttl/a', '1', { lease: lease.id });
+  const deadline = Date.now() + 5_000;
+  while ((await k.range('ttl/a')).kvs.length > 0) {
+    assert.ok(Date.now() < deadline, 'the key outlived its 1 s lease by 4 s');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  await rejectsWith(k.leaseKeepAlive(lease.id), 'lease-not-found');
+  await k.close();
+});
