@@ -19,7 +19,7 @@ export function applyRegisterBatch(state: KeeperState, cmd: RegisterBatch): Appl
   }
   // Validate all before changing anything: a batch applies whole or not at all.
   for (const op of cmd.ops) {
-    const problem = invalidOp(op);
+    const problem = invalidRegisterOp(op);
     if (problem !== undefined) return { result: errorResult(state.revision, 'invalid', problem), events: [] };
   }
   let added = 0;
@@ -79,7 +79,8 @@ function removeSession(state: KeeperState, app: string, user: string, session: s
   return true;
 }
 
-function invalidOp(op: RegisterOp): string | undefined {
+/** Why `op` would be rejected, or undefined; proposers check first so one bad call cannot fail a shared batch. */
+export function invalidRegisterOp(op: RegisterOp): string | undefined {
   const ids = op.op === 'add' ? [op.session.app, op.session.user, op.session.session, op.session.node] : [op.app, op.user, op.session];
   for (const id of ids) {
     if (id.length === 0 || id.includes('\u0000')) return `register ${op.op}: bad id ${JSON.stringify(id)}`;

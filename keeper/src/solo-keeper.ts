@@ -16,7 +16,7 @@ import { KeeperError } from './errors.js';
 import type { ClusterStatus, Consistency, Keeper, Lease, Member, PutOptions, RangeResult, RegisterOp, Session, WatchListener, WatchRequest, Watcher } from './keeper.js';
 import { range } from './kv.js';
 import { expiredLeases } from './leases.js';
-import { sessionsOf } from './register.js';
+import { invalidRegisterOp, sessionsOf } from './register.js';
 import { SoloStore } from './solo-store.js';
 import type { LogEntry } from './solo-store.js';
 import { apply } from './state-machine.js';
@@ -242,6 +242,10 @@ export class SoloKeeper implements Keeper {
   register(ops: readonly RegisterOp[]): Promise<void> {
     if (this.closedBy !== undefined) return Promise.reject(this.closedBy);
     if (ops.length === 0) return Promise.resolve();
+    for (const op of ops) {
+      const problem = invalidRegisterOp(op);
+      if (problem !== undefined) return Promise.reject(new KeeperError('invalid', problem));
+    }
     return new Promise<void>((resolve, reject) => {
       let group = this.registerGroup;
       if (group === undefined) {

@@ -197,6 +197,13 @@ test('solo keeper: concurrent register calls share one write', async () => {
     k.register([{ op: 'add', session: session('u2', 's3', 3) }, { op: 'remove', app: 'app1', user: 'u1', session: 's1' }]),
   ]);
   assert.equal(k.revision, before + 1, 'one registerBatch command, one revision');
+  // A bad call is rejected on its own and does not fail the calls batched with it.
+  const [bad, good] = await Promise.allSettled([
+    k.register([{ op: 'add', session: session('', 'bad', 4) }]),
+    k.register([{ op: 'add', session: session('u4', 's5', 5) }]),
+  ]);
+  assert.ok(bad.status === 'rejected' && bad.reason instanceof KeeperError && bad.reason.code === 'invalid');
+  assert.equal(good.status, 'fulfilled');
   assert.deepEqual(k.sessionsOf('app1', 'u1').map((s) => s.session), ['s2']);
   assert.deepEqual(k.sessionsOf('app1', 'u2').map((s) => s.session), ['s3']);
   await k.close();
