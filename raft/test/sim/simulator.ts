@@ -373,6 +373,10 @@ export class Simulator {
       if (m.type === 'MsgSnap') this.nodes.get(m.from)?.rn?.reportSnapshot(m.to, false);
       return;
     }
+    // A removed member does not know it was removed and, without PreVote and
+    // CheckQuorum, its elections would disrupt the group forever (thesis
+    // §4.2.3). Like etcd's server, the transport refuses removed members.
+    if (this.removed.has(m.from)) return;
     if (this.tracing) this.log(`deliver ${fmtMessage(m)}`);
     n.rn.step(m);
     // The shell reports a snapshot as sent once it arrived.
