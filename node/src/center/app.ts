@@ -2,6 +2,8 @@
 // from listen() so tests can use inject(); every route has a JSON schema and
 // every error leaves through one handler in the contract's shape.
 import Fastify, { LogController, type FastifyError } from 'fastify';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
 import { KeeperError } from '../../../keeper/src/errors.js';
 import { ApiError } from './errors.js';
 import type { CenterDeps } from './deps.js';
@@ -10,6 +12,7 @@ import { pushRoutes } from './routes-push.js';
 import { opsRoutes } from './routes-ops.js';
 import { keeperRoutes } from './routes-keeper.js';
 import { settingsRoutes } from './routes-settings.js';
+import { adminRoutes } from './routes-admin.js';
 
 /** Request bodies above this are refused with 413 before parsing. */
 export const BODY_BYTES_MAX = 4 * 1024 * 1024;
@@ -53,6 +56,10 @@ export function buildApp(deps: CenterDeps) {
           return sendError(reply, 503, 'not-ready', err.message);
         case 'invalid':
           return sendError(reply, 400, 'invalid', err.message);
+        case 'member-not-found':
+          return sendError(reply, 404, 'not-found', err.message);
+        case 'corrupt':
+          break;
       }
     }
     const fe = err as FastifyError;
@@ -68,10 +75,20 @@ export function buildApp(deps: CenterDeps) {
 
   app.setNotFoundHandler((req, reply) => sendError(reply, 404, 'not-found', `no route ${req.method} ${req.url.split('?')[0] ?? ''}`));
 
+  // Registered before the routes: @fastify/swagger collects each route's schema as it is added.
+  void app.register(swagger, {
+    openapi: {
+      info: { title: 'longwire API', version: '1', description: 'Service and admin HTTP API of a longwire node (docs/PROTOCOL.md).' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'app apiKey (service routes) or admin token (admin routes)' } } },
+      security: [{ bearer: [] }],
+    },
+  });
+  void app.register(swaggerUi, { routePrefix: '/docs' });
   void app.register(appRoutes(deps));
   void app.register(pushRoutes(deps));
   void app.register(opsRoutes(deps));
   void app.register(keeperRoutes(deps));
   void app.register(settingsRoutes(deps));
+  void app.register(adminRoutes(deps));
   return app;
 }

@@ -33,7 +33,7 @@ export function keeperRoutes(deps: CenterDeps) {
 
     app.get<{ Params: { '*': string }; Querystring: { prefix?: 'true' | 'false'; consistency?: 'linearizable' | 'serializable' } }>(
       '/v1/kv/*',
-      { schema: { querystring: kvQuery } },
+      { schema: { tags: ['kv'], summary: 'Read a key or a prefix (admin)', querystring: kvQuery } },
       async (req) => {
         const r = await deps.keeper.range(keyOf(req.params['*']), { prefix: req.query.prefix === 'true', consistency: req.query.consistency ?? 'linearizable' });
         return { revision: r.revision, kvs: r.kvs };
@@ -44,6 +44,8 @@ export function keeperRoutes(deps: CenterDeps) {
       '/v1/kv/*',
       {
         schema: {
+          tags: ['kv'],
+          summary: 'Put a key, optionally with a lease or a compare on modRevision (admin)',
           body: {
             type: 'object',
             required: ['value'],
@@ -63,7 +65,7 @@ export function keeperRoutes(deps: CenterDeps) {
 
     app.delete<{ Params: { '*': string }; Querystring: { prefix?: 'true' | 'false' } }>(
       '/v1/kv/*',
-      { schema: { querystring: { type: 'object', properties: { prefix: queryFlag } } } },
+      { schema: { tags: ['kv'], summary: 'Delete a key or a prefix (admin)', querystring: { type: 'object', properties: { prefix: queryFlag } } } },
       async (req) => deps.keeper.delete(keyOf(req.params['*']), { prefix: req.query.prefix === 'true' }),
     );
 
@@ -71,6 +73,8 @@ export function keeperRoutes(deps: CenterDeps) {
       '/v1/watch',
       {
         schema: {
+          tags: ['kv'],
+          summary: 'Watch a key or prefix: newline-delimited JSON events (admin)',
           querystring: {
             type: 'object',
             required: ['key'],
@@ -90,18 +94,22 @@ export function keeperRoutes(deps: CenterDeps) {
           reply.hijack();
           raw.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });
         };
-        const line = (o: unknown): void => {
+        /** False when the socket buffer is full: the watch pauses until 'drain' (a slow reader is then cut off by the hub). */
+        const line = (o: unknown): boolean => {
           start();
-          raw.write(JSON.stringify(o) + '\n');
+          return raw.write(JSON.stringify(o) + '\n');
         };
-        const onMsg = (m: WatchMessage): void => {
+        const onMsg = (m: WatchMessage): boolean | void => {
           switch (m.kind) {
-            case 'events':
+            case 'events': {
+              let more = true;
               for (const e of m.events) {
                 lastRevision = e.revision;
-                line(e.type === 'put' ? { revision: e.revision, type: 'put', key: e.key, value: e.value } : { revision: e.revision, type: 'delete', key: e.key });
+                more = line(e.type === 'put' ? { revision: e.revision, type: 'put', key: e.key, value: e.value } : { revision: e.revision, type: 'delete', key: e.key });
               }
-              return;
+              if (!more) raw.once('drain', () => watcher.resume());
+              return more;
+            }
             case 'progress':
               line({ progress: m.revision });
               return;
@@ -141,14 +149,14 @@ export function keeperRoutes(deps: CenterDeps) {
 
     app.post<{ Body: { ttl: number } }>(
       '/v1/leases',
-      { schema: { body: { type: 'object', required: ['ttl'], additionalProperties: false, properties: { ttl: { type: 'integer', minimum: 1, maximum: 86400 } } } } },
+      { schema: { tags: ['leases'], summary: 'Grant a lease (admin)', body: { type: 'object', required: ['ttl'], additionalProperties: false, properties: { ttl: { type: 'integer', minimum: 1, maximum: 86400 } } } } },
       async (req) => deps.keeper.leaseGrant(req.body.ttl),
     );
-    app.post<{ Params: { id: string } }>('/v1/leases/:id/keepalive', async (req) => {
+    app.post<{ Params: { id: string } }>('/v1/leases/:id/keepalive', { schema: { tags: ['leases'], summary: 'Renew a lease (admin)' } }, async (req) => {
       const l = await deps.keeper.leaseKeepAlive(req.params.id);
       return { ttl: l.ttl };
     });
-    app.delete<{ Params: { id: string } }>('/v1/leases/:id', async (req) => {
+    app.delete<{ Params: { id: string } }>('/v1/leases/:id', { schema: { tags: ['leases'], summary: 'Revoke a lease and delete its keys (admin)' } }, async (req) => {
       await deps.keeper.leaseRevoke(req.params.id);
       return { revoked: true };
     });
