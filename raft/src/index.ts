@@ -27,3 +27,11 @@ export {
   term,
 } from './types.js';
 export type { ConfState, Entry, HardState, Index, NodeId, ReadState, Snapshot, SnapshotMeta, SoftState, Term } from './types.js';
+
+// I/O: the LevelDB log store, the TCP peer transport and the Ready loop.
+export { LevelStorage } from './storage/level-storage.js';
+export { TcpTransport } from './transport/tcp-transport.js';
+export type { PeerAddress, TransportOptions } from './transport/tcp-transport.js';
+export { DecodeError, FRAME_BYTES_MAX, decodeMessage, encodeMessage } from './transport/codec.js';
+export { DEFAULT_SHELL, RaftShell } from './shell/raft-shell.js';
+export type { RaftShellOptions, Sender, ShellMetrics, StateMachine } from './shell/raft-shell.js';

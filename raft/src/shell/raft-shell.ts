@@ -1,0 +1,216 @@
+import { assert } from '../assert.js';
+import { decodeConfChange } from '../confchange.js';
+import type { ConfChange } from '../confchange.js';
+import type { StepResult } from '../errors.js';
+import type { Message } from '../message.js';
+import type { Ready } from '../raw-node.js';
+import type { RawNode } from '../raw-node.js';
+import type { LevelStorage } from '../storage/level-storage.js';
+import type { ConfState, Entry, Index, NodeId, ReadState, Snapshot, SoftState } from '../types.js';
+import { index } from '../types.js';
+
+/** The application's replicated state machine, as the shell drives it. */
+export interface StateMachine {
+  /** Replaces the state with a snapshot's data. */
+  restore(snapshot: Snapshot): void;
+  /** Applies one committed entry (conf changes included, after the shell applied them to Raft). */
+  apply(entry: Entry, confState: ConfState): void;
+  /** Serializes the state as of the last applied entry. */
+  snapshot(): Uint8Array;
+}
+
+/**
+ * Metrics hooks, named after the metrics the node exports
+ * (longwire_raft_<name>_<unit>). All optional.
+ */
+export interface ShellMetrics {
+  persistSeconds?(seconds: number, entries: number): void;
+  appliedEntries?(n: number): void;
+  /** How late a tick fired: event-loop lag as Raft sees it. */
+  tickLagSeconds?(seconds: number): void;
+  softState?(ss: SoftState): void;
+  snapshotSeconds?(seconds: number): void;
+}
+
+export interface Sender {
+  send(msgs: readonly Message[]): void;
+}
+
+export interface RaftShellOptions {
+  readonly node: RawNode;
+  readonly storage: LevelStorage;
+  readonly transport: Sender;
+  readonly stateMachine: StateMachine;
+  /** Milliseconds per Raft tick. */
+  readonly tickMs: number;
+  /** Take a snapshot and compact after this many applied entries (0 = never). */
+  readonly snapshotEntries: number;
+  /** Entries kept before the snapshot so that slightly slow followers need no snapshot. */
+  readonly compactionKeepEntries: number;
+  readonly metrics?: ShellMetrics;
+  readonly onReadState?: (rs: ReadState) => void;
+  readonly onConfChange?: (cc: ConfChange, cs: ConfState) => void;
+  /** A storage failure: the member stops (it cannot keep its promises). */
+  readonly onFatal: (err: unknown) => void;
+}
+
+export const DEFAULT_SHELL = { tickMs: 100, snapshotEntries: 10_000, compactionKeepEntries: 1_000 } as const;
+
+/**
+ * The I/O loop around a RawNode: persist -> send -> apply -> advance, one
+ * Ready at a time. Because the core does no I/O, this loop can run on the
+ * main thread or in a worker thread with its own heap (see ARCHITECTURE.md).
+ */
+export class RaftShell {
+  private running = false;
+  private again = false;
+  private stopped = false;
+  private ticker: ReturnType<typeof setInterval> | undefined = undefined;
+  private lastTickAt = 0;
+  private applied: Index;
+  private snapshotIndex: Index;
+  private confState: ConfState;
+  private idle: Promise<void> = Promise.resolve();
+
+  constructor(private readonly o: RaftShellOptions) {
+    const snap = o.storage.memory.snapshot();
+    assert(o.node.status().applied === snap.meta.index, 'create the RawNode with applied = the stored snapshot index');
+    this.snapshotIndex = snap.meta.index;
+    this.applied = snap.meta.index;
+    this.confState = o.storage.memory.initialState().confState;
+    if (snap.data.length > 0) o.stateMachine.restore(snap);
+  }
+
+  start(): void {
+    assert(this.ticker === undefined, 'shell started twice');
+    this.lastTickAt = performance.now();
+    this.ticker = setInterval(() => {
+      const now = performance.now();
+      this.o.metrics?.tickLagSeconds?.(Math.max(0, now - this.lastTickAt - this.o.tickMs) / 1000);
+      this.lastTickAt = now;
+      this.o.node.tick();
+      this.kick();
+    }, this.o.tickMs);
+  }
+
+  /** Stops ticking and waits for the Ready in progress. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.ticker !== undefined) clearInterval(this.ticker);
+    await this.idle;
+  }
+
+  step(m: Message): StepResult {
+    const r = this.o.node.step(m);
+    this.kick();
+    return r;
+  }
+
+  propose(data: Uint8Array): StepResult {
+    const r = this.o.node.propose(data);
+    this.kick();
+    return r;
+  }
+
+  proposeConfChange(cc: ConfChange): StepResult {
+    const r = this.o.node.proposeConfChange(cc);
+    this.kick();
+    return r;
+  }
+
+  readIndex(ctx: Uint8Array): StepResult {
+    const r = this.o.node.readIndex(ctx);
+    this.kick();
+    return r;
+  }
+
+  transferLeader(to: NodeId): StepResult {
+    const r = this.o.node.transferLeader(to);
+    this.kick();
+    return r;
+  }
+
+  campaign(): StepResult {
+    const r = this.o.node.campaign();
+    this.kick();
+    return r;
+  }
+
+  appliedIndex(): Index {
+    return this.applied;
+  }
+
+  private kick(): void {
+    if (this.stopped) return;
+    if (this.running) {
+      this.again = true;
+      return;
+    }
+    this.running = true;
+    this.idle = this.loop()
+      .catch((err: unknown) => {
+        this.stopped = true;
+        if (this.ticker !== undefined) clearInterval(this.ticker);
+        this.o.onFatal(err);
+      })
+      .finally(() => {
+        this.running = false;
+      });
+  }
+
+  private async loop(): Promise<void> {
+    do {
+      this.again = false;
+      while (!this.stopped && this.o.node.hasReady()) await this.handle(this.o.node.ready());
+    } while (this.again && !this.stopped);
+  }
+
+  private async handle(rd: Ready): Promise<void> {
+    const o = this.o;
+    if (rd.softState !== undefined) o.metrics?.softState?.(rd.softState);
+    // 1. Persist.
+    const t0 = performance.now();
+    await o.storage.save(rd);
+    o.metrics?.persistSeconds?.((performance.now() - t0) / 1000, rd.entries.length);
+    // 2. Send, after checking that no ack claims more than is durable.
+    const durable = o.storage.memory.lastIndex();
+    for (const m of rd.messages) {
+      if (m.type === 'MsgAppResp' && !m.reject) assert(m.index <= durable, `MsgAppResp claims ${m.index} but only ${durable} is durable`);
+    }
+    o.transport.send(rd.messages);
+    // 3. Apply.
+    if (rd.snapshot !== undefined) {
+      o.stateMachine.restore(rd.snapshot);
+      this.applied = rd.snapshot.meta.index;
+      this.snapshotIndex = rd.snapshot.meta.index;
+      this.confState = rd.snapshot.meta.confState;
+    }
+    for (const e of rd.committedEntries) {
+      if (e.type === 'conf-change') {
+        const cc = decodeConfChange(e.data);
+        assert(cc !== undefined, `undecodable conf change at ${e.index}`);
+        this.confState = o.node.applyConfChange(cc);
+        o.onConfChange?.(cc, this.confState);
+      }
+      o.stateMachine.apply(e, this.confState);
+      this.applied = e.index;
+    }
+    if (rd.committedEntries.length > 0) o.metrics?.appliedEntries?.(rd.committedEntries.length);
+    for (const rs of rd.readStates) o.onReadState?.(rs);
+    // 4. Advance.
+    o.node.advance(rd);
+    await this.maybeSnapshot();
+  }
+
+  private async maybeSnapshot(): Promise<void> {
+    const o = this.o;
+    if (o.snapshotEntries <= 0 || this.applied - this.snapshotIndex < o.snapshotEntries) return;
+    const t0 = performance.now();
+    const at = this.applied;
+    const data = o.stateMachine.snapshot();
+    const compactTo = index(Math.max(0, at - o.compactionKeepEntries));
+    await o.storage.snapshotAndCompact(at, this.confState, data, compactTo);
+    this.snapshotIndex = at;
+    o.metrics?.snapshotSeconds?.((performance.now() - t0) / 1000);
+  }
+}

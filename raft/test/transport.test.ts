@@ -1,0 +1,155 @@
+// The wire codec, and three RaftShells over real TCP on loopback with LevelDB in temp dirs.
+import { strict as assert } from 'node:assert';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import type { Message } from '../src/message.js';
+import { RawNode } from '../src/raw-node.js';
+import { SeededRng } from '../src/rng.js';
+import { RaftShell } from '../src/shell/raft-shell.js';
+import { LevelStorage } from '../src/storage/level-storage.js';
+import { DecodeError, FrameDecoder, decodeMessage, encodeMessage, frame } from '../src/transport/codec.js';
+import { TcpTransport } from '../src/transport/tcp-transport.js';
+import type { Entry, NodeId, Snapshot } from '../src/types.js';
+import { index as I, term as T } from '../src/types.js';
+
+const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
+const dec = (b: Uint8Array): string => new TextDecoder().decode(b);
+
+/** Bytes as arrays (msgpackr decodes bin as Buffer), for deep comparison. */
+function plain(v: unknown): unknown {
+  if (v instanceof Uint8Array) return [...v];
+  if (Array.isArray(v)) return v.map(plain);
+  if (typeof v === 'object' && v !== null) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, plain(x)]));
+  return v;
+}
+
+describe('transport/codec', () => {
+  const ent = (t: number, i: number): Entry => ({ term: T(t), index: I(i), type: 'normal', data: enc(`e${i}`) });
+
+  test('every network message type round-trips', () => {
+    const snap: Snapshot = { meta: { index: I(9), term: T(2), confState: { voters: [1, 2], learners: [3] } }, data: enc('s') };
+    const msgs: Message[] = [
+      { type: 'MsgApp', from: 1, to: 2, term: T(3), index: I(4), logTerm: T(2), entries: [ent(3, 5), ent(3, 6)], commit: I(4) },
+      { type: 'MsgAppResp', from: 2, to: 1, term: T(3), index: I(6), reject: true, rejectHint: I(3), logTerm: T(2) },
+      { type: 'MsgVote', from: 1, to: 2, term: T(3), index: I(4), logTerm: T(2), transfer: true },
+      { type: 'MsgPreVoteResp', from: 2, to: 1, term: T(3), reject: false },
+      { type: 'MsgSnap', from: 1, to: 3, term: T(3), snapshot: snap },
+      { type: 'MsgHeartbeat', from: 1, to: 2, term: T(3), commit: I(4), context: enc('ctx') },
+      { type: 'MsgReadIndexResp', from: 1, to: 2, term: T(3), index: I(4), context: enc('r') },
+      { type: 'MsgProp', from: 2, to: 1, term: T(0), entries: [{ term: T(0), index: I(0), type: 'conf-change', data: enc('{}') }] },
+      { type: 'MsgTimeoutNow', from: 1, to: 2, term: T(3) },
+    ];
+    for (const m of msgs) {
+      const got = decodeMessage(encodeMessage(m));
+      assert.ok(!(got instanceof DecodeError), `${m.type}: ${got instanceof DecodeError ? got.message : ''}`);
+      assert.deepEqual(plain(got), plain(m));
+    }
+  });
+
+  test('the gateway rejects local types, gaps, term inversions and garbage', () => {
+    const bad: unknown[] = [
+      { type: 'MsgHup', from: 1, to: 1, term: 0 },
+      { type: 'MsgApp', from: 1, to: 2, term: 3, index: 4, logTerm: 2, entries: [ent(3, 6)], commit: 0 },
+      { type: 'MsgApp', from: 1, to: 2, term: 3, index: 4, logTerm: 3, entries: [ent(2, 5)], commit: 0 },
+      { type: 'MsgApp', from: 1, to: 2, term: 2, index: 4, logTerm: 2, entries: [ent(3, 5)], commit: 0 },
+      { type: 'MsgVote', from: 0, to: 2, term: 3, index: 4, logTerm: 2, transfer: false },
+      { type: 'MsgNope', from: 1, to: 2, term: 3 },
+    ];
+    for (const b of bad) assert.ok(decodeMessage(encodeMessage(b as Message)) instanceof DecodeError, JSON.stringify(b));
+    assert.ok(decodeMessage(enc('\xc1garbage')) instanceof DecodeError);
+  });
+
+  test('frames split across chunks are reassembled; oversized frames are refused', () => {
+    const d = new FrameDecoder(100);
+    const a = frame(enc('hello'));
+    const b = frame(enc('world!'));
+    const all = new Uint8Array([...a, ...b]);
+    const got: string[] = [];
+    for (let i = 0; i < all.length; i += 3) {
+      const r = d.push(all.subarray(i, i + 3));
+      assert.ok(!(r instanceof DecodeError));
+      for (const f of r) got.push(dec(f));
+    }
+    assert.deepEqual(got, ['hello', 'world!']);
+    assert.ok(new FrameDecoder(4).push(frame(enc('too long'))) instanceof DecodeError);
+  });
+});
+
+describe('shell over TCP', () => {
+  const root = mkdtempSync(join(tmpdir(), 'raft-shell-'));
+  after(() => rmSync(root, { recursive: true, force: true }));
+
+  test('three members over loopback elect a leader, replicate, and survive the loss of the leader', async () => {
+    const ids: NodeId[] = [1, 2, 3];
+    const members = new Map<NodeId, { node: RawNode; shell: RaftShell; transport: TcpTransport; storage: LevelStorage; applied: string[] }>();
+    const ports = new Map<NodeId, number>();
+    for (const id of ids) {
+      const storage = await LevelStorage.open(join(root, `n${id}`));
+      await storage.bootstrap({ voters: ids, learners: [] });
+      const node = new RawNode({ id, storage: storage.memory, rng: new SeededRng(id), electionTicks: 10, heartbeatTicks: 2 });
+      const applied: string[] = [];
+      let shell: RaftShell | undefined;
+      const { transport, port } = await TcpTransport.start({
+        selfId: id,
+        listen: { host: '127.0.0.1', port: 0 },
+        rng: new SeededRng(100 + id),
+        onMessage: (m) => shell?.step(m),
+        onUnreachable: (peer) => node.reportUnreachable(peer),
+      });
+      ports.set(id, port);
+      shell = new RaftShell({
+        node,
+        storage,
+        transport,
+        tickMs: 10,
+        snapshotEntries: 5,
+        compactionKeepEntries: 2,
+        stateMachine: {
+          restore: (s) => applied.splice(0, applied.length, ...(JSON.parse(dec(s.data)) as string[])),
+          apply: (e) => {
+            if (e.type === 'normal' && e.data.length > 0) applied.push(dec(e.data));
+          },
+          snapshot: () => enc(JSON.stringify(applied)),
+        },
+        onFatal: (err) => {
+          throw err;
+        },
+      });
+      members.set(id, { node, shell, transport, storage, applied });
+    }
+    for (const id of ids) for (const peer of ids) if (peer !== id) members.get(id)!.transport.setPeer(peer, { host: '127.0.0.1', port: ports.get(peer)! });
+    for (const m of members.values()) m.shell.start();
+
+    const until = async (cond: () => boolean, what: string): Promise<void> => {
+      for (let i = 0; i < 500; i++) {
+        if (cond()) return;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      assert.fail(`timed out waiting for ${what}`);
+    };
+    const leaderOf = (among: NodeId[]): NodeId | undefined => among.find((id) => members.get(id)!.node.status().state === 'leader');
+
+    await until(() => leaderOf(ids) !== undefined, 'a leader');
+    const l1 = leaderOf(ids)!;
+    for (let i = 0; i < 8; i++) assert.ok(members.get(l1)!.shell.propose(enc(`a${i}`)).ok);
+    await until(() => ids.every((id) => members.get(id)!.applied.length === 8), 'replication of 8 entries');
+    assert.ok(members.get(l1)!.storage.memory.firstIndex() > 1, 'the leader took a snapshot and compacted');
+
+    // The leader goes away; the other two elect a new leader and go on.
+    const m1 = members.get(l1)!;
+    await m1.shell.stop();
+    await m1.transport.close();
+    const rest = ids.filter((id) => id !== l1);
+    await until(() => leaderOf(rest) !== undefined, 'a new leader');
+    const l2 = leaderOf(rest)!;
+    assert.ok(members.get(l2)!.shell.propose(enc('b')).ok);
+    await until(() => rest.every((id) => members.get(id)!.applied.at(-1) === 'b'), 'replication after failover');
+    for (const id of rest) {
+      await members.get(id)!.shell.stop();
+      await members.get(id)!.transport.close();
+    }
+    for (const m of members.values()) await m.storage.close();
+  });
+});
