@@ -3,6 +3,7 @@
 // a high upstream limit, per-connection frame limit raised), and stops it by
 // PID, removing the data dir.
 import type { ChildProcess } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -27,6 +28,8 @@ export class NodeProcess {
 
   static async start(): Promise<NodeProcess> {
     const dataDir = await mkdtemp(join(tmpdir(), 'longwire-bench-upstream-'));
+    // Also removed when the bench dies (the exit handler runs after the reaper has killed the node).
+    process.once('exit', () => rmSync(dataDir, { recursive: true, force: true }));
     const gatewayPort = await freePort();
     const apiPort = await freePort();
     const child = spawnNode([CLI, 'start', '--data-dir', dataDir, '--gateway', `127.0.0.1:${gatewayPort}`, '--api', `127.0.0.1:${apiPort}`, '--admin-token', ADMIN_TOKEN, '--log-level', 'warn']);
