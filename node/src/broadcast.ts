@@ -42,6 +42,8 @@ export class Broadcasts {
     const targets = [...this.hub.bindingsOfApp(app)];
     const job: BroadcastJob = { job: id, app, state: 'running', delivered: 0, targets: targets.length, startedAt: this.now() };
     this.remember(job);
+    this.metrics.broadcastJobs.inc();
+    this.metrics.broadcastTargets.inc(targets.length);
     const frame = new SharedFrame({ t: 'msg', app, id, data, ts: rec.ts, qos: 0 });
     const perTick = Math.max(1, Math.ceil(rate / TICKS_PER_SECOND));
     let i = 0;
@@ -72,6 +74,17 @@ export class Broadcasts {
   get(app: string, job: string): BroadcastJob | undefined {
     const j = this.jobs.get(job);
     return j?.app === app ? j : undefined;
+  }
+
+  /** The remembered jobs of every app, newest first. */
+  list(): BroadcastJob[] {
+    return [...this.jobs.values()].reverse();
+  }
+
+  running(): number {
+    let n = 0;
+    for (const j of this.jobs.values()) if (j.state === 'running') n++;
+    return n;
   }
 
   /** Keeps at most jobsMax jobs: the oldest are forgotten first (a Map iterates in insertion order). */

@@ -51,6 +51,7 @@ export class Delivery {
       if (sends >= maxRedeliveries) {
         // A device that never acks this message would loop on it forever.
         b.client.send({ t: 'gap', app, from: next, to: next, reason: 'redelivery-limit' });
+        b.client.ctx.metrics.gaps.labels('redelivery-limit').inc();
         b.acked = next;
         b.sent = next;
         await this.writeCursor(b);
@@ -91,10 +92,11 @@ export class Delivery {
         for (const it of items) {
           if (it.kind === 'msg') {
             if (it.msg.seq <= b.sent) continue;
-            this.sendMsg(b, it.msg);
+            this.sendMsg(b, it.msg, false);
           } else {
             if (it.gap.to <= b.sent) continue;
             b.client.send({ t: 'gap', app: b.app, from: Math.max(it.gap.from, b.sent + 1), to: it.gap.to, reason: it.gap.reason });
+            b.client.ctx.metrics.gaps.labels(it.gap.reason).inc();
             b.sent = it.gap.to;
           }
         }
@@ -106,9 +108,13 @@ export class Delivery {
     }
   }
 
-  private sendMsg(b: Binding, m: StoredMessage): void {
+  private sendMsg(b: Binding, m: StoredMessage, live: boolean): void {
     b.client.send({ t: 'msg', app: b.app, seq: m.seq, id: m.id, data: m.data, ts: m.ts, qos: 1 });
     b.sent = m.seq;
+    const ctx = b.client.ctx;
+    const now = ctx.now();
+    b.sentAtMs = now;
+    (live ? ctx.metrics.deliveryLive : ctx.metrics.deliveryStore).observe(Math.max(0, now - m.ts) / 1000);
   }
 
   /** A message was durably stored: send it to the user's local connections in order. */
@@ -117,7 +123,7 @@ export class Delivery {
       if (m.seq > b.lastSeq) b.lastSeq = m.seq;
       if (!b.started) continue;
       if (!b.pumping && b.sent === m.seq - 1 && b.sent - b.acked < this.inflightMax()) {
-        this.sendMsg(b, m);
+        this.sendMsg(b, m, true);
       } else {
         void this.pump(b);
       }
@@ -128,6 +134,8 @@ export class Delivery {
   ack(b: Binding, seq: number): boolean {
     if (seq > b.sent) return false;
     if (seq <= b.acked) return true;
+    // Sampled: only an ack that covers the newest message sent has a known send time.
+    if (seq === b.sent && b.sentAtMs > 0) b.client.ctx.metrics.ackLatency.observe(Math.max(0, b.client.ctx.now() - b.sentAtMs) / 1000);
     b.acked = seq;
     this.markDirty(b);
     if (b.sent < b.lastSeq) void this.pump(b);

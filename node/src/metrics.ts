@@ -1,9 +1,30 @@
 // Prometheus metrics, named longwire_<subsystem>_<name>_<unit>. Ids are never
-// labels; hot-path children are created once here.
+// labels (app names are: an operator's bounded set); hot-path children are
+// created once here. Gauges that mirror node state are computed at scrape time
+// by collect(), not updated per event. Not exported: inbox sizes (counting a
+// user's inbox is a store scan, too dear per scrape).
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** Node state read at scrape time; set once the parts exist (see Metrics.observe). */
+export interface MetricSources {
+  connectionsByApp(): ReadonlyMap<string, number>;
+  broadcastsRunning(): number;
+}
 
 export class Metrics {
   readonly registry = new Registry();
+  private sources: MetricSources | undefined;
+  readonly appConnections = new Gauge({
+    name: 'longwire_gateway_app_connections',
+    help: 'Connections bound to each app (a connection bound to two apps counts in both)',
+    labelNames: ['app'],
+    registers: [this.registry],
+    collect: () => {
+      if (this.sources === undefined) return;
+      this.appConnections.reset();
+      for (const [app, n] of this.sources.connectionsByApp()) this.appConnections.labels(app).set(n);
+    },
+  });
   readonly connections = new Gauge({ name: 'longwire_gateway_connections', help: 'Open WebSocket connections', registers: [this.registry] });
   readonly connects = new Counter({ name: 'longwire_gateway_connects_total', help: 'Accepted WebSocket connections', registers: [this.registry] });
   readonly disconnects = new Counter({ name: 'longwire_gateway_disconnects_total', help: 'Closed WebSocket connections by close code', labelNames: ['code'], registers: [this.registry] });
@@ -21,7 +42,37 @@ export class Metrics {
     registers: [this.registry],
   });
   readonly rateLimited = new Counter({ name: 'longwire_ratelimit_rejections_total', help: 'Requests or frames refused by a rate limit', labelNames: ['kind'], registers: [this.registry] });
+  readonly rateLimitedFrames = this.rateLimited.labels('frames');
+  /** Children by qos, indexed by the qos value. */
+  readonly pushRequestsByQos = [this.pushRequests.labels('0'), this.pushRequests.labels('1')] as const;
+  readonly pushMessagesByQos = [this.pushMessages.labels('0'), this.pushMessages.labels('1')] as const;
   readonly broadcastDelivered = new Counter({ name: 'longwire_broadcast_deliveries_total', help: 'Broadcast frames written to connections', registers: [this.registry] });
+  readonly broadcastTargets = new Counter({ name: 'longwire_broadcast_targets_total', help: 'Connections broadcast jobs set out to reach (compare with deliveries for progress)', registers: [this.registry] });
+  readonly broadcastJobs = new Counter({ name: 'longwire_broadcast_jobs_total', help: 'Broadcast jobs started', registers: [this.registry] });
+  readonly broadcastRunning = new Gauge({
+    name: 'longwire_broadcast_jobs_running',
+    help: 'Broadcast jobs still writing to connections',
+    registers: [this.registry],
+    collect: () => {
+      if (this.sources !== undefined) this.broadcastRunning.set(this.sources.broadcastsRunning());
+    },
+  });
+  readonly deliveryLatency = new Histogram({
+    name: 'longwire_delivery_latency_seconds',
+    help: 'qos 1: from the push (message timestamp) to its frame written to a connection; path live = sent as stored, store = read back (replay on bind, after an ack opened the window)',
+    labelNames: ['path'],
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10, 60, 600, 3600],
+    registers: [this.registry],
+  });
+  readonly deliveryLive = this.deliveryLatency.labels('live');
+  readonly deliveryStore = this.deliveryLatency.labels('store');
+  readonly ackLatency = new Histogram({
+    name: 'longwire_delivery_ack_latency_seconds',
+    help: 'qos 1: from writing the newest message on a connection to the ack that covers it',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
+  readonly gaps = new Counter({ name: 'longwire_delivery_gaps_total', help: 'gap frames sent, by reason (expired, overflow, redelivery-limit)', labelNames: ['reason'], registers: [this.registry] });
   readonly webhookCalls = new Counter({ name: 'longwire_webhook_calls_total', help: 'Upstream webhook calls by outcome', labelNames: ['outcome'], registers: [this.registry] });
   readonly webhookDuration = new Histogram({
     name: 'longwire_webhook_duration_seconds',
@@ -35,6 +86,12 @@ export class Metrics {
   readonly lingering = new Gauge({ name: 'longwire_gateway_lingering_sessions', help: 'Sessions waiting for a flash reconnect', registers: [this.registry] });
 
   constructor() {
+    // Includes event-loop lag (longwire_process_nodejs_eventloop_lag_*) and GC pauses (longwire_process_nodejs_gc_duration_seconds).
     collectDefaultMetrics({ register: this.registry, prefix: 'longwire_process_' });
+  }
+
+  /** Connects the scrape-time gauges to the node's parts. */
+  observe(sources: MetricSources): void {
+    this.sources = sources;
   }
 }

@@ -106,6 +106,7 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
   const gateway = new Gateway(ctx, false);
   const pusher = new Pusher(saver, delivery, hub, now);
   const broadcasts = new Broadcasts(saver, hub, delivery, metrics, DEFAULT_PUSH_SETTINGS.broadcastJobsMax, now);
+  metrics.observe({ connectionsByApp: () => hub.connectionsByApp(), broadcastsRunning: () => broadcasts.running() });
   const api = buildApp({ nodeId: cfg.id, adminToken: admin.token, keeper, apps, pusher, broadcasts, hub, metrics, log, push: DEFAULT_PUSH_SETTINGS, now });
 
   const sweeper = setInterval(() => {

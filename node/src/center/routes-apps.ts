@@ -50,7 +50,7 @@ export function appRoutes(deps: CenterDeps) {
   return async function plugin(app: FastifyInstance): Promise<void> {
     app.addHook('onRequest', async (req) => requireAdmin(req, deps.adminToken));
 
-    app.put<{ Params: { app: string }; Body: PutBody }>('/v1/apps/:app', { schema: { params: appParam, body: putBody } }, async (req) => {
+    app.put<{ Params: { app: string }; Body: PutBody }>('/v1/apps/:app', { schema: { tags: ['apps'], summary: 'Create or replace an app (admin)', params: appParam, body: putBody } }, async (req) => {
       const b = req.body;
       try {
         new IpPolicy(b.ipAllow, b.ipDeny);
@@ -72,15 +72,15 @@ export function appRoutes(deps: CenterDeps) {
       return redact(config);
     });
 
-    app.get<{ Params: { app: string } }>('/v1/apps/:app', { schema: { params: appParam } }, async (req) => {
+    app.get<{ Params: { app: string } }>('/v1/apps/:app', { schema: { tags: ['apps'], summary: 'An app, secrets redacted (admin)', params: appParam } }, async (req) => {
       const c = deps.apps.get(req.params.app);
       if (c === undefined) throw new ApiError('appNotFound', `no app ${req.params.app}`);
       return redact(c);
     });
 
-    app.get('/v1/apps', async () => ({ apps: deps.apps.list().map(redact) }));
+    app.get('/v1/apps', { schema: { tags: ['apps'], summary: 'All apps, secrets redacted (admin)' } }, async () => ({ apps: deps.apps.list().map(redact) }));
 
-    app.delete<{ Params: { app: string } }>('/v1/apps/:app', { schema: { params: appParam } }, async (req) => {
+    app.delete<{ Params: { app: string } }>('/v1/apps/:app', { schema: { tags: ['apps'], summary: 'Delete an app (admin)', params: appParam } }, async (req) => {
       if (!(await deps.apps.delete(req.params.app))) throw new ApiError('appNotFound', `no app ${req.params.app}`);
       return { deleted: true };
     });

@@ -64,7 +64,7 @@ export function pushRoutes(deps: CenterDeps) {
   return async function plugin(app: FastifyInstance): Promise<void> {
     app.post<{ Params: { app: string }; Body: { users: string[]; data: Json; qos?: 0 | 1; ttl?: number; id?: string } }>(
       '/v1/apps/:app/push',
-      { schema: { params: appParam, body: pushBody } },
+      { schema: { tags: ['push'], summary: 'Push to users (qos 1: stored durably before the answer)', params: appParam, body: pushBody } },
       async (req) => {
         const config = requireApp(req, deps.apps, req.params.app, deps.adminToken);
         const b = req.body;
@@ -78,15 +78,15 @@ export function pushRoutes(deps: CenterDeps) {
         const end = deps.metrics.pushDuration.startTimer();
         const answer = await deps.pusher.push(config, { users: b.users, data: b.data, qos, ttlSeconds: b.ttl, id: b.id });
         if (qos === 1) end();
-        deps.metrics.pushRequests.labels(String(qos)).inc();
-        deps.metrics.pushMessages.labels(String(qos)).inc(b.users.length);
+        deps.metrics.pushRequestsByQos[qos].inc();
+        deps.metrics.pushMessagesByQos[qos].inc(b.users.length);
         return answer;
       },
     );
 
     app.post<{ Params: { app: string }; Body: { data: Json; ttl?: number; rate?: number } }>(
       '/v1/apps/:app/broadcast',
-      { schema: { params: appParam, body: broadcastBody } },
+      { schema: { tags: ['push'], summary: 'Start a broadcast job to every connection of the app', params: appParam, body: broadcastBody } },
       async (req, reply) => {
         const config = requireApp(req, deps.apps, req.params.app, deps.adminToken);
         checkData(req.body.data);
@@ -99,7 +99,7 @@ export function pushRoutes(deps: CenterDeps) {
 
     app.get<{ Params: { app: string; job: string } }>(
       '/v1/apps/:app/broadcasts/:job',
-      { schema: { params: { type: 'object', required: ['app', 'job'], properties: { app: appParam.properties.app, job: identifier } } } },
+      { schema: { tags: ['push'], summary: 'Progress of a broadcast job', params: { type: 'object', required: ['app', 'job'], properties: { app: appParam.properties.app, job: identifier } } } },
       async (req) => {
         requireApp(req, deps.apps, req.params.app, deps.adminToken);
         const j = deps.broadcasts.get(req.params.app, req.params.job);
@@ -117,7 +117,7 @@ export function pushRoutes(deps: CenterDeps) {
 
     app.post<{ Params: { app: string; topic: string }; Body: { data: Json } }>(
       '/v1/apps/:app/topics/:topic',
-      { schema: { params: { type: 'object', required: ['app', 'topic'], properties: { app: appParam.properties.app, topic: identifier } }, body: dataOnly } },
+      { schema: { tags: ['push'], summary: 'Publish to a topic', params: { type: 'object', required: ['app', 'topic'], properties: { app: appParam.properties.app, topic: identifier } }, body: dataOnly } },
       async (req) => {
         const config = requireApp(req, deps.apps, req.params.app, deps.adminToken);
         checkData(req.body.data);
@@ -128,7 +128,7 @@ export function pushRoutes(deps: CenterDeps) {
 
     const userParams = { type: 'object', required: ['app', 'user'], properties: { app: appParam.properties.app, user: identifier } } as const;
 
-    app.get<{ Params: { app: string; user: string } }>('/v1/apps/:app/users/:user', { schema: { params: userParams } }, async (req) => {
+    app.get<{ Params: { app: string; user: string } }>('/v1/apps/:app/users/:user', { schema: { tags: ['users'], summary: 'Online status and sessions of a user', params: userParams } }, async (req) => {
       requireApp(req, deps.apps, req.params.app, deps.adminToken);
       const sessions = deps.keeper.sessionsOf(req.params.app, req.params.user);
       return {
@@ -142,6 +142,8 @@ export function pushRoutes(deps: CenterDeps) {
       '/v1/apps/:app/users/:user/kick',
       {
         schema: {
+          tags: ['users'],
+          summary: "Kick a user's connections (all, or one device or session)",
           params: userParams,
           body: {
             type: ['object', 'null'],

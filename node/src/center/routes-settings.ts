@@ -11,14 +11,14 @@ export function settingsRoutes(deps: CenterDeps) {
   return async function plugin(app: FastifyInstance): Promise<void> {
     app.addHook('onRequest', async (req) => requireAdmin(req, deps.adminToken));
 
-    app.get('/v1/settings/node', async () => {
+    app.get('/v1/settings/node', { schema: { tags: ['settings'], summary: 'Node settings: overrides and defaults (admin)' } }, async () => {
       const r = await deps.keeper.range(NODE_SETTINGS_KEY);
       const kv = r.kvs[0];
       const overrides = kv === undefined ? {} : (JSON.parse(kv.value) as Record<string, unknown>);
       return { overrides, defaults: DEFAULT_GATEWAY_SETTINGS, revision: kv?.modRevision ?? 0 };
     });
 
-    app.put<{ Body: Record<string, unknown> }>('/v1/settings/node', { schema: { body: { type: 'object' } } }, async (req) => {
+    app.put<{ Body: Record<string, unknown> }>('/v1/settings/node', { schema: { tags: ['settings'], summary: 'Replace the node setting overrides; applied live (admin)', body: { type: 'object' } } }, async (req) => {
       try {
         mergeSettings(DEFAULT_GATEWAY_SETTINGS, req.body);
       } catch (err) {

@@ -7,6 +7,8 @@ export class Binding {
   acked: number;
   /** Highest seq sent (or skipped by a gap) on this connection. Invariant: sent <= lastSeq. */
   sent: number;
+  /** Unix ms when the message `sent` was written (0: none on this connection); for the ack latency metric. */
+  sentAtMs = 0;
   /** Newest seq known to be stored in the user's inbox. */
   lastSeq: number;
   /** Newest broadcast-log position sent on this connection. */

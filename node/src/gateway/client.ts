@@ -93,6 +93,7 @@ export class Client {
     const now = this.ctx.now();
     this.lastSeenMs = now;
     if (!this.frames.take(now)) {
+      this.ctx.metrics.rateLimitedFrames.inc();
       this.droppedFrames++;
       if (this.droppedFrames === 1) this.send({ t: 'error', code: 'rate-limited', message: 'too many frames; slow down' });
       if (this.droppedFrames > this.ctx.settings.clientFramesPerSecond) this.fail(CloseCode.rateLimited, 'rate-limited', 'frame flood');

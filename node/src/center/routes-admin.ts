@@ -1,0 +1,105 @@
+// Admin views for operators: node counters as JSON (GET /v1/stats), recent
+// broadcast jobs of every app (GET /v1/broadcasts), and the admin page (GET
+// /ui) that reads them. The page itself is public; its data routes take the
+// admin token the operator pastes into it.
+import type { FastifyInstance } from 'fastify';
+import type { Counter, Histogram } from 'prom-client';
+import { requireAdmin } from './auth.js';
+import type { CenterDeps } from './deps.js';
+import { ADMIN_PAGE_HTML } from './admin-page.js';
+
+/** Broadcast jobs listed at most (the node remembers broadcastJobsMax). */
+const BROADCASTS_LISTED_MAX = 100;
+
+async function sumOf(m: Counter): Promise<number> {
+  return (await m.get()).values.reduce((s, v) => s + v.value, 0);
+}
+
+async function byLabel(m: Counter, label: string): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const v of (await m.get()).values) {
+    const k = String(v.labels[label] ?? '');
+    out[k] = (out[k] ?? 0) + v.value;
+  }
+  return out;
+}
+
+/** Observations of a histogram (its _count series), by one label. */
+async function countsBy(m: Histogram, label: string): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const v of (await m.get()).values) {
+    if (v.metricName?.endsWith('_count') !== true) continue;
+    const k = String(v.labels[label] ?? '');
+    out[k] = (out[k] ?? 0) + v.value;
+  }
+  return out;
+}
+
+async function countOf(m: Histogram): Promise<number> {
+  let n = 0;
+  for (const v of (await m.get()).values) if (v.metricName?.endsWith('_count') === true) n += v.value;
+  return n;
+}
+
+export function adminRoutes(deps: CenterDeps) {
+  const startedAt = deps.now();
+  return async function plugin(app: FastifyInstance): Promise<void> {
+    app.get('/v1/stats', { schema: { tags: ['ops'], summary: "This node's connections and counters since start (admin)" } }, async (req) => {
+      requireAdmin(req, deps.adminToken);
+      const m = deps.metrics;
+      const lag = m.registry.getSingleMetric('longwire_process_nodejs_eventloop_lag_p99_seconds');
+      const lagValue = lag === undefined ? undefined : (await lag.get()).values[0]?.value;
+      return {
+        node: deps.nodeId,
+        at: new Date(deps.now()).toISOString(),
+        uptimeSeconds: Math.round((deps.now() - startedAt) / 1000),
+        connections: deps.hub.clients.size,
+        byApp: Object.fromEntries(deps.hub.connectionsByApp()),
+        connects: await sumOf(m.connects),
+        disconnects: await sumOf(m.disconnects),
+        framesIn: await sumOf(m.framesIn),
+        framesOut: await sumOf(m.framesOut),
+        pushes: { requests: await byLabel(m.pushRequests, 'qos'), messages: await byLabel(m.pushMessages, 'qos') },
+        deliveries: { qos1: await countsBy(m.deliveryLatency, 'path'), broadcast: await sumOf(m.broadcastDelivered), acks: await countOf(m.ackLatency) },
+        gaps: await byLabel(m.gaps, 'reason'),
+        rateLimited: await byLabel(m.rateLimited, 'kind'),
+        webhooks: await byLabel(m.webhookCalls, 'outcome'),
+        broadcasts: { running: deps.broadcasts.running() },
+        ...(lagValue === undefined ? {} : { eventLoopLagP99Seconds: lagValue }),
+      };
+    });
+
+    app.get<{ Querystring: { app?: string } }>(
+      '/v1/broadcasts',
+      {
+        schema: {
+          tags: ['push'],
+          summary: 'Recent broadcast jobs on this node, newest first (admin)',
+          querystring: { type: 'object', additionalProperties: false, properties: { app: { type: 'string', minLength: 1, maxLength: 64 } } },
+        },
+      },
+      async (req) => {
+        requireAdmin(req, deps.adminToken);
+        const only = req.query.app;
+        const jobs = deps.broadcasts
+          .list()
+          .filter((j) => only === undefined || j.app === only)
+          .slice(0, BROADCASTS_LISTED_MAX)
+          .map((j) => ({
+            job: j.job,
+            app: j.app,
+            state: j.state,
+            delivered: j.delivered,
+            targets: j.targets,
+            startedAt: new Date(j.startedAt).toISOString(),
+            ...(j.finishedAt === undefined ? {} : { finishedAt: new Date(j.finishedAt).toISOString() }),
+          }));
+        return { node: deps.nodeId, jobs };
+      },
+    );
+
+    app.get('/ui', { schema: { tags: ['ops'], summary: 'Admin page (HTML; asks for the admin token)' } }, async (_req, reply) =>
+      reply.header('content-type', 'text/html; charset=utf-8').header('cache-control', 'no-store').send(ADMIN_PAGE_HTML),
+    );
+  };
+}
