@@ -2,15 +2,22 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ClosedError, HandlerError, HeartbeatTimeoutError, ProtocolError, TimeoutError, UpstreamError } from '../src/core/errors.js';
 import type { MsgFrame } from '../src/core/frames.js';
-import { connects, delivered, machine, open, reopen, sends, statuses } from './machine-harness.js';
+import { ConnectionMachine } from '../src/core/connection-machine.js';
+import { CONFIG, connects, delivered, machine, open, reopen, sends, statuses } from './machine-harness.js';
 
 const msg = (seq: number | undefined, id = `m${seq ?? 'x'}`): MsgFrame =>
   seq === undefined ? { t: 'msg', app: 'chat', id, data: id, ts: 1, qos: 0 } : { t: 'msg', app: 'chat', seq, id, data: id, ts: 1, qos: 1 };
 
 describe('handshake', () => {
+  test('a started machine without apps waits for the first bind', () => {
+    const m = new ConnectionMachine({ ...CONFIG });
+    assert.deepEqual(m.start(0), []);
+    assert.deepEqual(connects(m.bind(1, 'chat', 't')), ['ws://a:1/ws']);
+  });
+
   test('hello first, with the device and every app with its token; connected on welcome', () => {
     const m = machine();
-    m.bind('chat', 'tok-old');
+    m.bind(0, 'chat', 'tok-old');
     const started = m.start(0);
     assert.deepEqual(connects(started), ['ws://a:1/ws']);
     assert.deepEqual(statuses(started), [{ type: 'connecting', url: 'ws://a:1/ws' }]);
@@ -22,15 +29,15 @@ describe('handshake', () => {
 
   test('an app bound while open is sent as bind; several apps share the connection', () => {
     const m = machine();
-    m.bind('chat', 't1');
+    m.bind(0, 'chat', 't1');
     open(m, 0);
-    assert.deepEqual(sends(m.bind('feed', 't2', 7)), [{ t: 'bind', app: 'feed', token: 't2', after: 7 }]);
+    assert.deepEqual(sends(m.bind(0, 'feed', 't2', 7)), [{ t: 'bind', app: 'feed', token: 't2', after: 7 }]);
     assert.deepEqual(sends(m.unbind('feed')), [{ t: 'unbind', app: 'feed' }]);
   });
 
   test('a frame before welcome other than error/redirect is a protocol error (close 4000)', () => {
     const m = machine();
-    m.bind('chat', 't');
+    m.bind(0, 'chat', 't');
     m.start(0);
     m.onSocketOpen(0, new Map());
     const out = m.onFrame(1, msg(1));
@@ -127,7 +134,7 @@ describe('heartbeat', () => {
 describe('delivery and acks', () => {
   test('one message at a time per app; ack only after the handler resolves, in seq order, cumulative', () => {
     const m = machine();
-    m.bind('chat', 't');
+    m.bind(0, 'chat', 't');
     open(m, 0);
     m.onFrame(1, { t: 'bound', app: 'chat', user: 'u', seq: 3 });
     const d1 = delivered(m.onFrame(2, msg(1)));
@@ -146,7 +153,7 @@ describe('delivery and acks', () => {
 
   test('duplicates (seq <= last delivered) are dropped; an already processed one is re-acked', () => {
     const m = machine();
-    m.bind('chat', 't');
+    m.bind(0, 'chat', 't');
     open(m, 0);
     m.onFrame(1, { t: 'bound', app: 'chat', user: 'u', seq: 1 });
     m.onFrame(2, msg(1));
@@ -160,7 +167,7 @@ describe('delivery and acks', () => {
 
   test('seq-less messages (qos 0, broadcast) are delivered at once and deduped by id in a bounded window', () => {
     const m = machine({ dedupIdsMax: 2 });
-    m.bind('chat', 't');
+    m.bind(0, 'chat', 't');
     open(m, 0);
     assert.equal(delivered(m.onFrame(1, msg(undefined, 'b1'))).length, 1);
     assert.equal(delivered(m.onFrame(1, msg(undefined, 'b1'))).length, 0);
@@ -171,7 +178,7 @@ describe('delivery and acks', () => {
 
   test('a gap is surfaced in order and advances the processed seq', () => {
     const m = machine();
-    m.bind('chat', 't');
+    m.bind(0, 'chat', 't');
     open(m, 0);
     m.onFrame(1, { t: 'bound', app: 'chat', user: 'u', seq: 9 });
     m.onFrame(2, msg(1));
@@ -190,7 +197,7 @@ describe('delivery and acks', () => {
 
   test('a failed handler is not acked; the client reconnects from the last processed seq to get it again', () => {
     const m = machine();
-    m.bind('chat', 't');
+    m.bind(0, 'chat', 't');
     open(m, 0);
     m.onFrame(1, { t: 'bound', app: 'chat', user: 'u', seq: 2 });
     m.onFrame(2, msg(1));
@@ -212,8 +219,8 @@ describe('delivery and acks', () => {
 describe('resume', () => {
   test('hello after a reconnect carries after = last processed seq per app', () => {
     const m = machine();
-    m.bind('chat', 't');
-    m.bind('feed', 'f', 40);
+    m.bind(0, 'chat', 't');
+    m.bind(0, 'feed', 'f', 40);
     open(m, 0);
     m.onFrame(1, { t: 'bound', app: 'chat', user: 'u', seq: 2 });
     m.onFrame(2, msg(1));
@@ -236,7 +243,7 @@ describe('resume', () => {
 
   test('topics: sub after bound, pubs deduped by offset, resubscribed after the last offset seen', () => {
     const m = machine();
-    m.bind('chat', 't');
+    m.bind(0, 'chat', 't');
     m.subscribe('chat', 'news');
     open(m, 0);
     assert.deepEqual(sends(m.onFrame(1, { t: 'bound', app: 'chat', user: 'u', seq: 0 })), [{ t: 'sub', app: 'chat', topic: 'news' }]);
@@ -313,7 +320,7 @@ describe('redirect and close codes', () => {
 describe('dispatcher', () => {
   test('the list is cached for its ttl and walked on failure; tried addresses go back to the dispatcher', () => {
     const m = machine({ urls: undefined });
-    m.bind('chat', 't');
+    m.bind(0, 'chat', 't');
     const first = m.start(0);
     assert.deepEqual(first, [{ type: 'dispatch', app: 'chat', tried: [] }]);
     const nodes = [
@@ -337,6 +344,14 @@ describe('dispatcher', () => {
     assert.deepEqual(m.onTick(m.nextDeadline() ?? 0), [{ type: 'dispatch', app: 'chat', tried: ['b:2'] }]);
   });
 
+  test('a list with ttl 0 is still tried once before the dispatcher is asked again', () => {
+    const m = machine({ urls: undefined });
+    m.start(0);
+    assert.deepEqual(connects(m.onDispatched(5, [{ id: 'n1', url: 'ws://a:1/ws', zone: 'z' }], 0)), ['ws://a:1/ws']);
+    m.onSocketClosed(6, 1006, '');
+    assert.deepEqual(m.onTick(m.nextDeadline() ?? 0), [{ type: 'dispatch', app: 'chat', tried: ['a:1'] }]);
+  });
+
   test('a failed dispatch is retried with backoff', () => {
     const m = machine({ urls: undefined });
     m.start(0);
@@ -350,7 +365,7 @@ describe('dispatcher', () => {
 describe('up', () => {
   test('queued until bound, settled by reply, UpstreamError with the reply code, TimeoutError after the timeout', () => {
     const m = machine();
-    m.bind('chat', 't');
+    m.bind(0, 'chat', 't');
     open(m, 0);
     assert.deepEqual(sends(m.up('u1', 'chat', { q: 1 }, 0, 1000)), [], 'not bound yet');
     assert.deepEqual(sends(m.onFrame(1, { t: 'bound', app: 'chat', user: 'u', seq: 0 })), [{ t: 'up', app: 'chat', id: 'u1', data: { q: 1 } }]);

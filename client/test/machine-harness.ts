@@ -4,19 +4,23 @@ import { type Action, ConnectionMachine, type MachineConfig } from '../src/core/
 import type { ClientFrame } from '../src/core/frames.js';
 import type { Status } from '../src/core/status.js';
 
+export const CONFIG: MachineConfig = {
+  device: 'dev-1',
+  urls: ['ws://a:1/ws', 'ws://b:2/ws'],
+  backoff: { minMs: 100, maxMs: 1000 },
+  limitBackoff: { minMs: 5000, maxMs: 60000 },
+  connectTimeoutMs: 3000,
+  redirectTtlMs: 60000,
+  redirectsInRowMax: 3,
+  dedupIdsMax: 4,
+  random: () => 0.5,
+};
+
+/** A machine with app `chat` (token `t`) bound, since a machine connects only once it has an app. */
 export function machine(overrides: Partial<MachineConfig> = {}): ConnectionMachine {
-  return new ConnectionMachine({
-    device: 'dev-1',
-    urls: ['ws://a:1/ws', 'ws://b:2/ws'],
-    backoff: { minMs: 100, maxMs: 1000 },
-    limitBackoff: { minMs: 5000, maxMs: 60000 },
-    connectTimeoutMs: 3000,
-    redirectTtlMs: 60000,
-    redirectsInRowMax: 3,
-    dedupIdsMax: 4,
-    random: () => 0.5,
-    ...overrides,
-  });
+  const m = new ConnectionMachine({ ...CONFIG, ...overrides });
+  m.bind(0, 'chat', 't');
+  return m;
 }
 
 export function sends(actions: readonly Action[]): ClientFrame[] {

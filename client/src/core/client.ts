@@ -154,13 +154,13 @@ export class LongwireClient {
     if (a.token !== undefined) this.staticTokens.set(a.app, a.token);
     const token = a.token;
     if (token !== undefined || this.opts.getToken === undefined) {
-      this.apply(this.machine.bind(a.app, token, a.after));
+      this.apply(this.machine.bind(this.clock.now(), a.app, token, a.after));
       return;
     }
     // Registered with no token first, so a connect in progress includes it in hello.
-    this.apply(this.machine.bind(a.app, undefined, a.after));
+    this.apply(this.machine.bind(this.clock.now(), a.app, undefined, a.after));
     this.tokenFor(a.app).then(
-      (t) => this.apply(this.machine.bind(a.app, t)),
+      (t) => this.apply(this.machine.bind(this.clock.now(), a.app, t)),
       (err: unknown) => this.hub.publish({ type: 'error', app: a.app, error: new ConnectionError('token-failed', `getToken(${a.app}) failed`, { cause: err }) }),
     );
   }

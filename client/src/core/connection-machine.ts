@@ -106,6 +106,7 @@ interface PendingUp {
 
 export class ConnectionMachine {
   private phase: Phase = 'idle';
+  private started = false;
   private readonly route: Route;
   private url = '';
   private attempt = 0;
@@ -129,19 +130,22 @@ export class ConnectionMachine {
 
   // ---- inputs from the app ----
 
+  /** Starts connecting, or, with no app bound yet, as soon as one is (a connection needs an app to route by). */
   start(nowMs: number): Action[] {
-    if (this.phase === 'idle') this.attemptConnect(nowMs);
+    this.started = true;
+    if (this.phase === 'idle' && this.apps.size > 0) this.attemptConnect(nowMs);
     return this.flush();
   }
 
   /** Adds an app or refreshes its token; `after` seeds the resume point of a new app. */
-  bind(app: string, token: string | undefined, after?: number): Action[] {
+  bind(nowMs: number, app: string, token: string | undefined, after?: number): Action[] {
     let a = this.apps.get(app);
     if (a === undefined) {
       a = { token, requested: false, bound: false, processed: after, delivered: after, acked: undefined, queue: [], busy: false, epoch: 0 };
       this.apps.set(app, a);
     } else if (token !== undefined) a.token = token;
     if (this.phase === 'open' && !a.requested) this.sendBind(app, a);
+    if (this.phase === 'idle' && this.started) this.attemptConnect(nowMs);
     return this.flush();
   }
 

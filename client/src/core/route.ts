@@ -20,6 +20,8 @@ export class Route {
   /** Invariant: the node tried next is nodes[index] while index < nodes.length and the list is fresh. */
   private index = 0;
   private expiresAtMs: number;
+  /** A list just received is tried once even if its ttl is already over (ttl 0 must not loop on the dispatcher). */
+  private fresh = false;
   private readonly tried = new Set<string>();
 
   /** Without `fixed`, every list comes from the dispatcher. */
@@ -29,7 +31,7 @@ export class Route {
   }
 
   next(nowMs: number): Next {
-    const url = nowMs < this.expiresAtMs ? this.nodes[this.index] : undefined;
+    const url = this.fresh || nowMs < this.expiresAtMs ? this.nodes[this.index] : undefined;
     if (url !== undefined) return { type: 'connect', url };
     if (this.fixed !== undefined && this.fixed.length > 0) {
       // A fixed list wraps around (and replaces an exhausted redirect list).
@@ -46,6 +48,7 @@ export class Route {
     this.nodes = nodes.map((n) => n.url);
     this.index = 0;
     this.expiresAtMs = nowMs + ttlSeconds * 1000;
+    this.fresh = true;
   }
 
   /** A redirect's nodes replace the list for `ttlMs`. */
@@ -57,10 +60,12 @@ export class Route {
   onFailed(url: string): void {
     this.tried.add(addressOf(url));
     this.index++;
+    this.fresh = false;
   }
 
   /** A welcome arrived: earlier failures no longer matter. */
   onConnected(): void {
+    this.fresh = false;
     this.tried.clear();
   }
 }

@@ -157,7 +157,10 @@ export class FakeNode implements TestNode {
       return;
     }
     this.dispatchQueries.push(u.searchParams);
-    const urls = [...this.firstListed, this.wsUrl, ...(this.options.otherNodes ?? [])];
+    // As the contract says: addresses in `tried` go last.
+    const tried = new Set((u.searchParams.get('tried') ?? '').split(',').filter((t) => t !== ''));
+    const all = [...this.firstListed, this.wsUrl, ...(this.options.otherNodes ?? [])];
+    const urls = [...all.filter((x) => !tried.has(new URL(x).host)), ...all.filter((x) => tried.has(new URL(x).host))];
     res.setHeader('content-type', 'application/json');
     res.end(JSON.stringify({ nodes: urls.map((url, i) => ({ id: `n${i}`, url, zone: 'z' })), ttl: this.options.dispatchTtl ?? 60 }));
   }
