@@ -1,6 +1,7 @@
 // A load generator process: runs one phase (direct or longwire) as given in
-// argv[2] (a PhaseSpec as JSON) and prints its PhaseResult as one line. It
-// gives itself a hard deadline so a stuck phase cannot outlive the bench.
+// argv[2] (a PhaseSpec as JSON) and prints its PhaseResult (with its own CPU
+// time) as one line. It gives itself a hard deadline so a stuck phase cannot
+// outlive the bench.
 import { runDirect } from './direct-load.js';
 import { Meter } from './meter.js';
 import { RESULT_PREFIX, type PhaseResult, type PhaseSpec } from './phase.js';
@@ -8,7 +9,14 @@ import { runWs } from './ws-load.js';
 
 const SETUP_MS_MAX = 30_000;
 
+function cpuSinceMs(start: NodeJS.CpuUsage): number {
+  const d = process.cpuUsage(start);
+  return (d.user + d.system) / 1000;
+}
+
 async function main(): Promise<void> {
+  // From here on (modules are loaded): the CPU the phase itself costs.
+  const cpu0 = process.cpuUsage();
   const arg = process.argv[2];
   if (arg === undefined) throw new Error('usage: generator <PhaseSpec JSON>');
   const spec = JSON.parse(arg) as PhaseSpec;
@@ -29,6 +37,7 @@ async function main(): Promise<void> {
     sent: outcome.sent,
     unanswered: outcome.unanswered,
     otherFrames: outcome.otherFrames,
+    cpuMs: cpuSinceMs(cpu0),
   };
   process.stdout.write(RESULT_PREFIX + JSON.stringify(result) + '\n', () => process.exit(0));
 }

@@ -10,6 +10,8 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { dirname } from 'node:path';
 import { installReaper, killAll } from './children.js';
+import { addCost, NO_COST, type Cost } from './cost.js';
+import { cpuMs } from './cpu-time.js';
 import { NodeProcess } from './node-process.js';
 import { parseOptions, type Options } from './options.js';
 import type { Mode, PhaseSpec } from './phase.js';
@@ -51,6 +53,8 @@ async function run(opts: Options): Promise<Report> {
   const rows: RoundRow[] = [];
   let direct = emptyResult('direct');
   let longwire = emptyResult('longwire');
+  let cpuKnown = true;
+  const costs: Record<Mode, Cost> = { direct: NO_COST, longwire: NO_COST };
   try {
     webhook = await WebhookProcess.start();
     log(`webhook server pid ${webhook.pid} on ${webhook.url}`);
@@ -67,8 +71,19 @@ async function run(opts: Options): Promise<Report> {
       for (const mode of order) {
         const spec: PhaseSpec = { ...base, mode, clients: opts.clients, window: opts.window, warmupMs: opts.warmupS * 1000, measureMs: opts.measureS * 1000 };
         log(`round ${round}/${opts.rounds}: ${mode} …`);
+        const nodeBefore = cpuMs(node.pid);
+        const hookBefore = cpuMs(webhook.pid);
         const r: MergedResult = await runPhase(spec, opts.generators);
-        const f = figures(r);
+        const nodeAfter = cpuMs(node.pid);
+        const hookAfter = cpuMs(webhook.pid);
+        let cost: Cost | null = null;
+        if (nodeBefore !== undefined && nodeAfter !== undefined && hookBefore !== undefined && hookAfter !== undefined) {
+          cost = { calls: r.sent - r.unanswered, generatorMs: r.generatorCpuMs, webhookMs: hookAfter - hookBefore, nodeMs: nodeAfter - nodeBefore };
+          costs[mode] = addCost(costs[mode], cost);
+        } else {
+          cpuKnown = false;
+        }
+        const f = figures(r, cost);
         log(`round ${round}/${opts.rounds}: ${mode} ${f.rps} calls/s, p50 ${f.p50_ms} ms, p99 ${f.p99_ms} ms`);
         rows.push({ round, mode, figures: f });
         if (mode === 'direct') direct = sumResults(direct, r);
@@ -83,8 +98,8 @@ async function run(opts: Options): Promise<Report> {
     await node?.stop();
     final = await webhook?.stop();
   }
-  const d = figures(direct);
-  const l = figures(longwire);
+  const d = figures(direct, cpuKnown ? costs.direct : null);
+  const l = figures(longwire, cpuKnown ? costs.longwire : null);
   return {
     direct: d,
     longwire: l,

@@ -33,6 +33,8 @@ export interface PhaseResult {
   readonly unanswered: number;
   /** Frames other than replies the server sent (e.g. rate-limit errors), by type or code. */
   readonly otherFrames: Readonly<Record<string, number>>;
+  /** CPU time (user + system) of the generator process over its whole life, ms. */
+  readonly cpuMs: number;
 }
 
 export const RESULT_PREFIX = 'UPSTREAM-RESULT ';

@@ -1,6 +1,7 @@
 // The bench's figures: per mode throughput and p50/p99 round trip, the
 // longwire/direct throughput ratio, a readable table and the JSON document
 // written to .bench-out/upstream.json.
+import { costFigures, type Cost, type CostFigures } from './cost.js';
 import type { MergedResult } from './run-phase.js';
 import type { WebhookStats } from './webhook-stats.js';
 
@@ -14,6 +15,8 @@ export interface Figures {
   readonly max_ms: number;
   readonly calls: number;
   readonly errors: Readonly<Record<string, number>>;
+  /** CPU µs per call of each process; null where /proc is unavailable. */
+  readonly cpu_us_per_call: CostFigures | null;
 }
 
 export interface RoundRow {
@@ -47,7 +50,7 @@ export interface Report {
 
 const round2 = (x: number): number => (Number.isFinite(x) ? Math.round(x * 100) / 100 : NaN);
 
-export function figures(r: MergedResult): Figures {
+export function figures(r: MergedResult, cost: Cost | null): Figures {
   const rps = r.windowMs > 0 ? (r.ok * 1000) / r.windowMs : 0;
   return {
     rps: Math.round(rps),
@@ -57,6 +60,7 @@ export function figures(r: MergedResult): Figures {
     max_ms: round2(r.latency.maxMs),
     calls: r.ok,
     errors: r.errors,
+    cpu_us_per_call: cost === null ? null : costFigures(cost, r.mode === 'longwire'),
   };
 }
 
@@ -71,11 +75,14 @@ function row(cells: readonly string[], widths: readonly number[]): string {
 
 /** A plain-text table (also valid inside a Markdown code block). */
 export function table(rep: Report): string {
-  const head = ['target', 'round', 'calls/s', 'p50 ms', 'p99 ms', 'calls', 'errors'];
-  const body: string[][] = rep.rounds.map((r) => [r.mode, String(r.round), String(r.figures.rps), r.figures.p50_ms.toFixed(2), r.figures.p99_ms.toFixed(2), String(r.figures.calls), errorText(r.figures.errors)]);
-  for (const [mode, f] of [['direct', rep.direct], ['longwire', rep.longwire]] as const) {
-    body.push([mode, 'all', String(f.rps), f.p50_ms.toFixed(2), f.p99_ms.toFixed(2), String(f.calls), errorText(f.errors)]);
-  }
+  const head = ['target', 'round', 'calls/s', 'p50 ms', 'p99 ms', 'calls', 'errors', 'cpu µs/call: gen', 'hook', 'node', 'path'];
+  const cells = (mode: string, round: string, f: Figures): string[] => {
+    const c = f.cpu_us_per_call;
+    const cpu = c === null ? ['-', '-', '-', '-'] : [String(c.generator_us), String(c.webhook_us), mode === 'direct' ? `(${c.node_us})` : String(c.node_us), String(c.path_us)];
+    return [mode, round, String(f.rps), f.p50_ms.toFixed(2), f.p99_ms.toFixed(2), String(f.calls), errorText(f.errors), ...cpu];
+  };
+  const body: string[][] = rep.rounds.map((r) => cells(r.mode, String(r.round), r.figures));
+  body.push(cells('direct', 'all', rep.direct), cells('longwire', 'all', rep.longwire));
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => (b[i] ?? '').length)));
   const c = rep.config;
   const lines = [
@@ -90,6 +97,13 @@ export function table(rep: Report): string {
     `ratio (longwire / direct throughput): ${rep.ratio.toFixed(2)}  (target >= ${rep.target}: ${rep.ratio >= rep.target ? 'met' : 'NOT met'})`,
     `p50 longwire/direct: ${(rep.longwire.p50_ms / rep.direct.p50_ms).toFixed(2)}x, p99: ${(rep.longwire.p99_ms / rep.direct.p99_ms).toFixed(2)}x`,
   ];
+  const dc = rep.direct.cpu_us_per_call;
+  const lc = rep.longwire.cpu_us_per_call;
+  if (dc !== null && lc !== null) {
+    lines.push(
+      `cpu per call (all processes on the path): direct ${dc.path_us} µs, longwire ${lc.path_us} µs (${(lc.path_us / dc.path_us).toFixed(2)}x); the node alone ${lc.node_us} µs per up. (node) = the idle node during the direct phase, not on its path`,
+    );
+  }
   if (rep.webhook !== null) {
     lines.push(`webhook server: ${rep.webhook.requests} requests, ${rep.webhook.ok} ok, ${rep.webhook.badSignature} bad signatures, ${rep.webhook.badBody} bad bodies`);
   }

@@ -20,6 +20,8 @@ export interface MergedResult {
   readonly sent: number;
   readonly unanswered: number;
   readonly otherFrames: Record<string, number>;
+  /** CPU time of the generator processes, ms. */
+  readonly generatorCpuMs: number;
 }
 
 async function runOne(spec: PhaseSpec): Promise<PhaseResult> {
@@ -42,7 +44,7 @@ function addCounts(into: Record<string, number>, from: Readonly<Record<string, n
 }
 
 export function emptyResult(mode: PhaseSpec['mode']): MergedResult {
-  return { mode, ok: 0, errors: {}, windowMs: 0, latency: new Histogram(), sent: 0, unanswered: 0, otherFrames: {} };
+  return { mode, ok: 0, errors: {}, windowMs: 0, latency: new Histogram(), sent: 0, unanswered: 0, otherFrames: {}, generatorCpuMs: 0 };
 }
 
 /** Adds b into a copy of a; windows add too (used to total several rounds of one mode). */
@@ -54,7 +56,17 @@ export function sumResults(a: MergedResult, b: MergedResult): MergedResult {
   addCounts(errors, b.errors);
   const otherFrames = { ...a.otherFrames };
   addCounts(otherFrames, b.otherFrames);
-  return { mode: a.mode, ok: a.ok + b.ok, errors, windowMs: a.windowMs + b.windowMs, latency, sent: a.sent + b.sent, unanswered: a.unanswered + b.unanswered, otherFrames };
+  return {
+    mode: a.mode,
+    ok: a.ok + b.ok,
+    errors,
+    windowMs: a.windowMs + b.windowMs,
+    latency,
+    sent: a.sent + b.sent,
+    unanswered: a.unanswered + b.unanswered,
+    otherFrames,
+    generatorCpuMs: a.generatorCpuMs + b.generatorCpuMs,
+  };
 }
 
 export async function runPhase(spec: PhaseSpec, generators: number): Promise<MergedResult> {
@@ -74,6 +86,7 @@ export async function runPhase(spec: PhaseSpec, generators: number): Promise<Mer
   let sent = 0;
   let unanswered = 0;
   let windowMs = 0;
+  let generatorCpuMs = 0;
   for (const r of results) {
     latency.add(Histogram.fromJSON(r.latency));
     addCounts(errors, r.errors);
@@ -82,6 +95,7 @@ export async function runPhase(spec: PhaseSpec, generators: number): Promise<Mer
     sent += r.sent;
     unanswered += r.unanswered;
     windowMs = Math.max(windowMs, r.windowMs);
+    generatorCpuMs += r.cpuMs;
   }
-  return { mode: spec.mode, ok, errors, windowMs, latency, sent, unanswered, otherFrames };
+  return { mode: spec.mode, ok, errors, windowMs, latency, sent, unanswered, otherFrames, generatorCpuMs };
 }
