@@ -23,12 +23,22 @@ function fail(message: string): never {
   process.exit(2);
 }
 
+/** A graceful stop that takes longer than this exits with status 1 (the stores recover on the next start). */
+export const SHUTDOWN_MS_MAX = 10_000;
+
 function runUntilSignal(node: RunningNode): void {
   let signals = 0;
   const onSignal = (sig: string): void => {
     signals++;
-    if (signals > 1) process.exit(1);
-    node.log.info({ signal: sig }, 'shutting down (send again to exit at once)');
+    if (signals > 1) {
+      node.log.warn({ signal: sig }, 'second signal: exiting at once');
+      process.exit(1);
+    }
+    node.log.info({ signal: sig }, 'shutting down: draining clients, flushing cursors and the saver (send again to exit at once)');
+    setTimeout(() => {
+      node.log.error({ timeoutMs: SHUTDOWN_MS_MAX }, 'shutdown took too long; exiting');
+      process.exit(1);
+    }, SHUTDOWN_MS_MAX).unref();
     node.stop().then(
       () => process.exit(0),
       (err: unknown) => {

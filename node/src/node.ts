@@ -28,6 +28,8 @@ import type { GatewayContext } from './gateway/context.js';
 
 /** How often the saver drops expired messages and old records. */
 const SWEEP_MS = 10_000;
+/** On stop, how long clients get to finish their close handshake after `redirect` before they are cut. */
+export const DRAIN_WAIT_MS = 5000;
 
 export interface RunningNode {
   readonly adminToken: string;
@@ -124,6 +126,7 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
   const stop = (): Promise<void> =>
     (stopping ??= (async () => {
       clearInterval(sweeper);
+      await gateway.drain('shutdown', DRAIN_WAIT_MS);
       await api.close();
       await gateway.close();
       // Let socket close handlers release their bindings before the final flush.

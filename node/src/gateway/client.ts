@@ -34,6 +34,8 @@ export class Client {
   private droppedFrames = 0;
   private chain: Promise<void> = Promise.resolve();
   private readonly onSent: (err?: Error) => void;
+  private cleanedUp: (() => void) | undefined;
+  private readonly cleanedUpPromise: Promise<void>;
 
   constructor(
     readonly ws: WebSocket,
@@ -46,6 +48,12 @@ export class Client {
     this.onSent = () => {
       this.queuedMsgs--;
     };
+    this.cleanedUpPromise = new Promise((resolve) => (this.cleanedUp = resolve));
+  }
+
+  /** Resolves once the socket has closed and closed() has released everything. */
+  whenCleanedUp(): Promise<void> {
+    return this.cleanedUpPromise;
   }
 
   send(frame: ServerFrame): void {
@@ -238,6 +246,14 @@ export class Client {
    * for a flash reconnect; any other close ends the session now.
    */
   async closed(code: number): Promise<void> {
+    try {
+      await this.releaseAll(code);
+    } finally {
+      this.cleanedUp?.();
+    }
+  }
+
+  private async releaseAll(code: number): Promise<void> {
     this.state = 'closed';
     const unclean = (this.serverCloseCode === undefined && code === 1006) || this.serverCloseCode === CloseCode.idle;
     const linger = unclean && this.bindings.size > 0 && this.ctx.settings.lingerMs > 0;

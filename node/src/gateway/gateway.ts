@@ -8,7 +8,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { CloseCode } from '../protocol/close-codes.js';
 import { SUBPROTOCOL_JSON, SUBPROTOCOL_MSGPACK, decode, type Subprotocol } from '../protocol/codec.js';
 import { toClientFrame } from '../protocol/frames.js';
-import { dispatch, DISPATCH_TTL_SECONDS } from '../dispatcher.js';
+import { dispatch, DISPATCH_TTL_SECONDS, gatewayUrl } from '../dispatcher.js';
 import { Client } from './client.js';
 import { normalizeAddress } from '../ip-policy.js';
 import type { GatewayContext } from './context.js';
@@ -18,6 +18,19 @@ type Socket = WebSocket & { [kClient]?: Client };
 
 /** How often hello and idle deadlines are checked. */
 export const SWEEP_INTERVAL_MS = 1000;
+/** After terminating sockets, how long close() waits for their cleanup before the stores close. */
+const CLEANUP_AFTER_TERMINATE_MS = 1000;
+
+/** Resolves when every client has closed and finished its cleanup, or after waitMs. */
+async function settledWithin(clients: readonly Client[], waitMs: number): Promise<void> {
+  if (clients.length === 0) return;
+  let timer: NodeJS.Timeout | undefined;
+  const closedAll = (async () => {
+    for (const c of clients) await c.whenCleanedUp();
+  })();
+  await Promise.race([closedAll, new Promise<void>((resolve) => (timer = setTimeout(resolve, waitMs)))]);
+  clearTimeout(timer);
+}
 
 function onMessage(this: Socket, data: Buffer, isBinary: boolean): void {
   const c = this[kClient];
@@ -158,19 +171,34 @@ export class Gateway {
     }
   }
 
-  /** Stops accepting and closes every connection with 4009 so clients move elsewhere. */
-  async drain(reason: string): Promise<void> {
+  /**
+   * Stops accepting, tells every client to reconnect to another member
+   * (`redirect`, close 4009), and waits up to waitMs for the close handshakes
+   * and each connection's cleanup (cursors written, register entries removed).
+   * Clients still open after that are terminated by close().
+   */
+  async drain(reason: string, waitMs: number): Promise<void> {
     this.draining = true;
-    for (const c of this.ctx.hub.clients) {
-      c.send({ t: 'redirect', reason, nodes: [] });
+    // New TCP connections are refused from here; open ones finish their close handshake.
+    this.server.close();
+    const nodes = this.ctx.keeper
+      .cluster()
+      .members.filter((m) => m.id !== this.ctx.nodeId)
+      .map((m) => ({ id: m.id, url: gatewayUrl(m, this.tls), zone: m.zone }));
+    const clients = [...this.ctx.hub.clients];
+    for (const c of clients) {
+      c.send({ t: 'redirect', reason, nodes });
       c.close(CloseCode.redirect, reason);
     }
+    await settledWithin(clients, waitMs);
   }
 
   async close(): Promise<void> {
     clearInterval(this.sweeper);
-    for (const c of this.ctx.hub.clients) c.ws.terminate();
+    const left = [...this.ctx.hub.clients];
+    for (const c of left) c.ws.terminate();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.closeAllConnections();
+    await settledWithin(left, CLEANUP_AFTER_TERMINATE_MS);
   }
 }
