@@ -65,8 +65,4 @@ export class ReadOnly {
     const k = this.queue[this.queue.length - 1];
     return k === undefined ? undefined : this.pending.get(k)?.req.context;
   }
-
-  pendingCount(): number {
-    return this.queue.length;
-  }
 }

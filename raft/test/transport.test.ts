@@ -88,7 +88,7 @@ describe('shell over TCP', () => {
     for (const id of ids) {
       const storage = await LevelStorage.open(join(root, `n${id}`));
       await storage.bootstrap({ voters: ids, learners: [] });
-      const node = new RawNode({ id, storage: storage.memory, rng: new SeededRng(id), electionTicks: 10, heartbeatTicks: 2 });
+      const node = new RawNode({ id, storage: storage.memory, rng: new SeededRng(id), electionTicks: 20, heartbeatTicks: 2 });
       const applied: string[] = [];
       let shell: RaftShell | undefined;
       const { transport, port } = await TcpTransport.start({
@@ -103,7 +103,7 @@ describe('shell over TCP', () => {
         node,
         storage,
         transport,
-        tickMs: 10,
+        tickMs: 20,
         snapshotEntries: 5,
         compactionKeepEntries: 2,
         stateMachine: {
@@ -123,9 +123,10 @@ describe('shell over TCP', () => {
     for (const m of members.values()) m.shell.start();
 
     const until = async (cond: () => boolean, what: string): Promise<void> => {
-      for (let i = 0; i < 500; i++) {
+      // Generous: the machine may be loaded, and ticks are wall-clock here.
+      for (let i = 0; i < 1500; i++) {
         if (cond()) return;
-        await new Promise((r) => setTimeout(r, 10));
+        await new Promise((r) => setTimeout(r, 20));
       }
       assert.fail(`timed out waiting for ${what}`);
     };

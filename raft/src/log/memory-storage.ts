@@ -43,10 +43,6 @@ export class MemoryStorage implements Storage {
     this.hardState = hs;
   }
 
-  hardStateNow(): HardState {
-    return this.hardState;
-  }
-
   private offset(): number {
     return this.ents[0]!.index;
   }

@@ -202,8 +202,4 @@ export class RaftLog {
     }
     return false;
   }
-
-  toString(): string {
-    return `committed=${this.committed} applied=${this.applied} unstable.offset=${this.unstable.offset} unstable.len=${this.unstable.entries.length}`;
-  }
 }

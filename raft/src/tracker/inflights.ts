@@ -23,15 +23,6 @@ export class Inflights {
     assert(msgsMax > 0, 'inflight msgsMax must be positive');
   }
 
-  clone(): Inflights {
-    const c = new Inflights(this.msgsMax, this.bytesMax);
-    for (let i = 0; i < this.count; i++) {
-      const slot = (this.start + i) % this.msgsMax;
-      c.add(this.indexes[slot] as Index, this.sizes[slot]!);
-    }
-    return c;
-  }
-
   /** Records a MsgApp whose last entry is `last`. Invariant: `last` increases. */
   add(last: Index, size: number): void {
     assert(!this.full(), 'cannot add to full inflights');

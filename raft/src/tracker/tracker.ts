@@ -24,10 +24,6 @@ export class ProgressTracker {
     return { voters: [...this.voters].sort((a, b) => a - b), learners: [...this.learners].sort((a, b) => a - b) };
   }
 
-  isVoter(id: NodeId): boolean {
-    return this.voters.has(id);
-  }
-
   /** Members in ascending id order, for deterministic iteration. */
   ids(): NodeId[] {
     return [...this.progress.keys()].sort((a, b) => a - b);
@@ -55,15 +51,8 @@ export class ProgressTracker {
     if (!this.votes.has(id)) this.votes.set(id, granted);
   }
 
-  tallyVotes(): { granted: number; rejected: number; result: VoteResult } {
-    let granted = 0;
-    let rejected = 0;
-    for (const id of this.voters) {
-      const v = this.votes.get(id);
-      if (v === true) granted++;
-      else if (v === false) rejected++;
-    }
-    return { granted, rejected, result: voteResult(this.voters, this.votes) };
+  tallyVotes(): VoteResult {
+    return voteResult(this.voters, this.votes);
   }
 
   /** Replaces the configuration; new members start probing at `next`. */

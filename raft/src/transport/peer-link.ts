@@ -94,10 +94,6 @@ export class PeerLink {
     return true;
   }
 
-  isConnected(): boolean {
-    return this.connected;
-  }
-
   close(): void {
     this.closed = true;
     if (this.timer !== undefined) clearTimeout(this.timer);

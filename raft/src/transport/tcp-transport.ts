@@ -109,10 +109,6 @@ export class TcpTransport {
     }
   }
 
-  connectedPeers(): NodeId[] {
-    return [...this.links].filter(([, l]) => l.isConnected()).map(([id]) => id);
-  }
-
   async close(): Promise<void> {
     for (const l of this.links.values()) l.close();
     this.links.clear();
