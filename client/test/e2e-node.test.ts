@@ -77,6 +77,7 @@ describe(`Node client against a ${process.env.LONGWIRE_E2E_NODE ? 'real' : 'fake
     const user = `u-${randomUUID()}`;
     const c = createClient({ dispatchUrl: node.dispatchUrl, getToken: () => node.token(user) });
     await c.bind(node.app, () => {});
+    await c.bind(node.app, () => {}); // already bound: resolves at once
     assert.deepEqual(await c.up(node.app, { q: 'hi' }), { echo: { q: 'hi' } });
     await assert.rejects(c.up(node.app, { fail: true }), (e: unknown) => e instanceof UpstreamError && typeof e.code === 'string' && e.code.length > 0);
     await c.close();

@@ -53,6 +53,8 @@ export class LongwireClient {
   private readonly topicHandlers = new Map<string, TopicHandler>();
   private readonly calls = new Map<string, PendingCall>();
   private readonly bindWaiters = new Map<string, BindWaiter[]>();
+  /** Apps the server confirmed on the current connection, so a repeated bind resolves at once. */
+  private readonly boundApps = new Set<string>();
   private readonly idPrefix = randomHex(4);
   private nextId = 0;
   private socket: Socket | undefined;
@@ -91,13 +93,14 @@ export class LongwireClient {
   bind(app: string, handler: MessageHandler, options: { token?: string; after?: number } = {}): Promise<void> {
     if (this.machine.isClosed()) return Promise.reject(new ClosedError('closed', 'the client is closed'));
     checkTokenSource(app, options.token, this.opts.getToken);
-    const bound = this.waitBound(app);
+    const bound = this.boundApps.has(app) ? Promise.resolve() : this.waitBound(app);
     const a: AppOptions = { app, handler, ...options };
     this.register(a);
     return bound;
   }
 
   unbind(app: string): void {
+    this.boundApps.delete(app);
     this.handlers.delete(app);
     this.staticTokens.delete(app);
     for (const key of [...this.topicHandlers.keys()]) if (key.startsWith(`${app}\u0000`)) this.topicHandlers.delete(key);
@@ -206,7 +209,9 @@ export class LongwireClient {
   }
 
   private onEmit(s: Status): void {
+    if (s.type === 'disconnected') this.boundApps.clear();
     if (s.type === 'bound') {
+      this.boundApps.add(s.app);
       for (const w of this.bindWaiters.get(s.app) ?? []) w.resolve();
       this.bindWaiters.delete(s.app);
     }
