@@ -35,3 +35,6 @@ export type { PeerAddress, TransportOptions } from './transport/tcp-transport.js
 export { DecodeError, FRAME_BYTES_MAX, decodeMessage, encodeMessage } from './transport/codec.js';
 export { DEFAULT_SHELL, RaftShell } from './shell/raft-shell.js';
 export type { RaftShellOptions, Sender, ShellMetrics, StateMachine } from './shell/raft-shell.js';
+export { RaftWorkerHost } from './shell/raft-worker-host.js';
+export type { RaftWorkerEvents } from './shell/raft-worker-host.js';
+export type { CreateStateMachine, RaftWorkerConfig } from './shell/worker-protocol.js';

@@ -14,6 +14,8 @@ const EXEMPT: ReadonlySet<string> = new Set([
   'transport/peer-link.ts',
   'transport/tcp-transport.ts',
   'shell/raft-shell.ts',
+  'shell/raft-worker.ts',
+  'shell/raft-worker-host.ts',
 ]);
 
 const BANNED: readonly { pattern: RegExp; replacement: string }[] = [
