@@ -87,8 +87,9 @@ async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
   const body = (await readBody(req)) as { users?: unknown; data?: unknown };
   if (req.url === '/broadcast') {
     const id = randomUUID();
-    const frame = JSON.stringify({ t: 'msg', app: APP, id, data: body.data, ts: Date.now(), qos: 0 });
-    for (const ws of wss.clients) ws.send(frame);
+    // Encoded once to bytes; every socket gets the same buffer as a text frame.
+    const frame = Buffer.from(JSON.stringify({ t: 'msg', app: APP, id, data: body.data, ts: Date.now(), qos: 0 }));
+    for (const ws of wss.clients) ws.send(frame, { binary: false });
     return answer(res, 202, { job: id });
   }
   if (req.url === '/push' && Array.isArray(body.users)) {

@@ -2,16 +2,17 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { HttpClient } from './http.js';
+import { collectGarbage, inspectorUrl, INSPECT_FLAG } from './inspector.js';
 import { freePort } from './ports.js';
 import { stopChild, track } from './reaper.js';
 import type { Target } from './target.js';
 
 const SERVER = fileURLToPath(new URL('../baseline/bare-ws-server.js', import.meta.url));
 
-export async function startBare(httpConcurrency: number): Promise<Target> {
+export async function startBare(opts: { readonly httpConcurrency: number; readonly inspect: boolean }): Promise<Target> {
   const wsPort = await freePort();
   const httpPort = await freePort();
-  const child = spawn(process.execPath, [SERVER, String(wsPort), String(httpPort)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...(opts.inspect ? [INSPECT_FLAG] : []), SERVER, String(wsPort), String(httpPort)], { stdio: ['ignore', 'pipe', 'pipe'] });
   track(child);
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => {
@@ -31,11 +32,16 @@ export async function startBare(httpConcurrency: number): Promise<Target> {
   child.stdout?.resume();
   const pid = child.pid;
   if (pid === undefined) throw new Error('bare ws server has no pid');
-  const http = new HttpClient(`http://127.0.0.1:${httpPort}`, httpConcurrency);
+  const http = new HttpClient(`http://127.0.0.1:${httpPort}`, opts.httpConcurrency);
+  const inspector = opts.inspect ? inspectorUrl(stderr) : undefined;
+  if (opts.inspect && inspector === undefined) throw new Error(`bare ws server printed no inspector URL: ${stderr}`);
   return {
     label: 'bare-ws',
     pid,
     wsUrl: `ws://127.0.0.1:${wsPort}/`,
+    async collectGarbage() {
+      if (inspector !== undefined) await collectGarbage(inspector);
+    },
     async heapUsed() {
       const m = (await http.json('GET', '/memory')) as { heapUsed: number };
       return m.heapUsed;

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sleep } from './clock.js';
 import { HttpClient } from './http.js';
+import { collectGarbage, inspectorUrl, INSPECT_FLAG } from './inspector.js';
 import { freePort } from './ports.js';
 import { stopChild, track } from './reaper.js';
 import { BENCH_API_KEY, BENCH_APP, BENCH_TOKEN_SECRET, type Target } from './target.js';
@@ -20,6 +21,8 @@ const HEAP_METRIC = /^longwire_process_nodejs_heap_size_used_bytes (\S+)$/m;
 export interface LongwireOptions {
   readonly fsync: boolean;
   readonly httpConcurrency: number;
+  /** Run with the inspector on loopback so memory readings can force a GC first. */
+  readonly inspect: boolean;
   /** Parent directory of the data dir (default: the OS temp dir). */
   readonly dataRoot?: string;
 }
@@ -28,7 +31,7 @@ export async function startLongwire(opts: LongwireOptions): Promise<Target> {
   const dataDir = await mkdtemp(join(opts.dataRoot ?? tmpdir(), 'longwire-bench-'));
   const gatewayPort = await freePort();
   const apiPort = await freePort();
-  const args = [CLI, 'start', '--data-dir', dataDir, '--gateway', `127.0.0.1:${gatewayPort}`, '--api', `127.0.0.1:${apiPort}`, '--admin-token', ADMIN, '--log-level', 'warn'];
+  const args = [...(opts.inspect ? [INSPECT_FLAG] : []), CLI, 'start', '--data-dir', dataDir, '--gateway', `127.0.0.1:${gatewayPort}`, '--api', `127.0.0.1:${apiPort}`, '--admin-token', ADMIN, '--log-level', 'warn'];
   if (opts.fsync) args.push('--fsync');
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   track(child);
@@ -45,6 +48,7 @@ export async function startLongwire(opts: LongwireOptions): Promise<Target> {
     await stopChild(child, 'SIGTERM', 15_000);
     await rm(dataDir, { recursive: true, force: true });
   };
+  let inspector: string | undefined;
   try {
     const deadline = Date.now() + 20_000;
     for (;;) {
@@ -67,6 +71,12 @@ export async function startLongwire(opts: LongwireOptions): Promise<Target> {
       },
       ADMIN,
     );
+    // Every bench connection comes from 127.0.0.1: lift the per-address caps
+    // (defaults 10,000 open and 1,000/s) as an operator would behind a proxy.
+    await http.json('PUT', '/v1/settings/node', { connectionsPerAddressMax: 1_000_000, connectionsPerAddressPerSecond: 1_000_000 }, ADMIN);
+    await sleep(500);
+    inspector = opts.inspect ? inspectorUrl(stderr) : undefined;
+    if (opts.inspect && inspector === undefined) throw new Error(`longwire printed no inspector URL: ${stderr}`);
   } catch (err) {
     await stop();
     throw err;
@@ -75,6 +85,9 @@ export async function startLongwire(opts: LongwireOptions): Promise<Target> {
     label: opts.fsync ? 'longwire --fsync' : 'longwire',
     pid,
     wsUrl: `ws://127.0.0.1:${gatewayPort}/ws`,
+    async collectGarbage() {
+      if (inspector !== undefined) await collectGarbage(inspector);
+    },
     async heapUsed() {
       const a = await http.call('GET', '/metrics');
       const m = HEAP_METRIC.exec(a.body);

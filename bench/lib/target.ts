@@ -12,6 +12,8 @@ export interface Target {
   readonly label: string;
   readonly pid: number;
   readonly wsUrl: string;
+  /** Forces a full GC when the server runs with the inspector (fan-out runs); otherwise a no-op. */
+  collectGarbage(): Promise<void>;
   /** V8 heap in use, bytes, as the server reports it. */
   heapUsed(): Promise<number>;
   /** Sends one message to every connection; resolves on the HTTP answer. */

@@ -1,15 +1,19 @@
-// The idle and broadcast scenario for one server: start it, read its memory
-// with no connections, then for each size grow the client fleet to that many
-// bound connections, read memory at rest, and time broadcasts. Everything it
-// starts is stopped at the end, also on failure.
+// The idle and broadcast scenario, run on all servers at once so the noisy
+// machine treats them alike: each server gets its own client fleet; at each
+// size every fleet grows to that many bound connections, each server's memory
+// is read at rest, then broadcast rounds alternate between the servers (one
+// unmeasured warm-up round each). Everything started is stopped at the end,
+// also on failure.
+import { sleep } from '../lib/clock.js';
 import { Fleet } from '../lib/fleet.js';
 import type { Health } from '../lib/fleet-messages.js';
 import { BENCH_APP, BENCH_TOKEN_SECRET, type Target } from '../lib/target.js';
-import { runBroadcasts, type BroadcastPoint } from './broadcast.js';
+import { broadcastOnce, broadcastPoint, type BroadcastPoint, type BroadcastRound } from './broadcast.js';
 import { idlePoint, readMemory, type IdlePoint, type Memory } from './idle.js';
 
 export interface FanoutConfig {
   readonly sizes: readonly number[];
+  /** Client processes per server. */
   readonly workers: number;
   readonly connectConcurrency: number;
   readonly settleMs: number;
@@ -33,26 +37,57 @@ export interface FanoutResult {
   readonly steps: readonly FanoutStep[];
 }
 
-export async function runFanout(start: () => Promise<Target>, cfg: FanoutConfig, log: (s: string) => void): Promise<FanoutResult> {
-  const t = await start();
-  const fleet = Fleet.start(cfg.workers);
+interface Side {
+  readonly t: Target;
+  readonly fleet: Fleet;
+  readonly empty: Memory;
+  readonly steps: FanoutStep[];
+}
+
+export async function runFanout(starts: readonly (() => Promise<Target>)[], cfg: FanoutConfig, log: (s: string) => void): Promise<FanoutResult[]> {
+  const started: { t: Target; fleet: Fleet }[] = [];
   try {
-    const empty = await readMemory(t, cfg.settleMs, cfg.memorySamples);
-    log(`${t.label}: pid ${t.pid}, empty RSS ${(empty.rssBytes / 2 ** 20).toFixed(1)} MiB`);
-    const steps: FanoutStep[] = [];
-    for (const n of cfg.sizes) {
-      const c = await fleet.connectTo(n, { url: t.wsUrl, app: BENCH_APP, secret: BENCH_TOKEN_SECRET, concurrency: cfg.connectConcurrency, timeoutMs: 30_000 });
-      if (c.failed > 0) throw new Error(`${t.label}: ${c.failed} of ${n} connections failed (${c.firstFailure})\n${t.stderrTail()}`);
-      log(`${t.label}: ${n} connections bound (last batch of ${c.ok} in ${(c.ms / 1000).toFixed(1)} s)`);
-      const idle = idlePoint(n, empty, await readMemory(t, cfg.settleMs, cfg.memorySamples));
-      const broadcast = await runBroadcasts(t, fleet, n, cfg.broadcastRounds, cfg.broadcastTimeoutMs, cfg.broadcastPauseMs);
-      log(`${t.label}: ${n} conns: RSS/conn ${idle.rssPerConnBytes.toFixed(0)} B, broadcast median ${broadcast.medianMs.toFixed(1)} ms, missing ${broadcast.missing}`);
-      await fleet.received();
-      steps.push({ connections: n, connectMs: c.ms, idle, broadcast, health: fleet.health });
+    for (const start of starts) started.push({ t: await start(), fleet: Fleet.start(cfg.workers) });
+    await sleep(cfg.settleMs);
+    const sides: Side[] = [];
+    for (const { t, fleet } of started) {
+      const empty = await readMemory(t, 0, cfg.memorySamples);
+      log(`${t.label}: pid ${t.pid}, empty RSS ${(empty.rssBytes / 2 ** 20).toFixed(1)} MiB`);
+      sides.push({ t, fleet, empty, steps: [] });
     }
-    return { label: t.label, empty, steps };
+    for (const n of cfg.sizes) {
+      const connectMs = new Map<Side, number>();
+      for (const s of sides) {
+        const c = await s.fleet.connectTo(n, { url: s.t.wsUrl, app: BENCH_APP, secret: BENCH_TOKEN_SECRET, concurrency: cfg.connectConcurrency, timeoutMs: 30_000 });
+        if (c.failed > 0) throw new Error(`${s.t.label}: ${c.failed} of ${n} connections failed (${c.firstFailure})\n${s.t.stderrTail()}`);
+        log(`${s.t.label}: ${n} connections bound (the last ${c.ok} in ${(c.ms / 1000).toFixed(1)} s)`);
+        connectMs.set(s, c.ms);
+      }
+      await sleep(cfg.settleMs);
+      const idle = new Map<Side, IdlePoint>();
+      for (const s of sides) idle.set(s, idlePoint(n, s.empty, await readMemory(s.t, 0, cfg.memorySamples)));
+      const rounds = new Map<Side, BroadcastRound[]>(sides.map((s) => [s, []]));
+      for (let r = 0; r <= cfg.broadcastRounds; r++) {
+        for (const s of r % 2 === 0 ? sides : [...sides].reverse()) {
+          await sleep(cfg.broadcastPauseMs);
+          const round = await broadcastOnce(s.t, s.fleet, cfg.broadcastTimeoutMs);
+          if (r > 0) rounds.get(s)?.push(round);
+        }
+      }
+      for (const s of sides) {
+        const i = idle.get(s);
+        if (i === undefined) continue;
+        const b = broadcastPoint(n, rounds.get(s) ?? []);
+        await s.fleet.received();
+        s.steps.push({ connections: n, connectMs: connectMs.get(s) ?? 0, idle: i, broadcast: b, health: s.fleet.health });
+        log(`${s.t.label}: ${n} conns: RSS/conn ${i.rssPerConnBytes.toFixed(0)} B, heap/conn ${i.heapPerConnBytes.toFixed(0)} B, broadcast median ${b.medianMs.toFixed(1)} ms, missing ${b.missing}`);
+      }
+    }
+    return sides.map((s) => ({ label: s.t.label, empty: s.empty, steps: s.steps }));
   } finally {
-    await fleet.stop();
-    await t.stop();
+    for (const { t, fleet } of started) {
+      await fleet.stop();
+      await t.stop();
+    }
   }
 }

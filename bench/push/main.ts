@@ -40,13 +40,13 @@ const fanoutCfg: FanoutConfig = {
 
 const unicastCfg: UnicastConfig = {
   clients: quick ? 200 : 1000,
-  workers,
+  workers: 2,
   inflight: INFLIGHT,
   warmupSeconds: quick ? 1 : 2,
-  seconds: quick ? 3 : 10,
+  slices: quick ? 2 : 8,
+  sliceSeconds: quick ? 1.5 : 2.5,
   drainTimeoutMs: 15_000,
 };
-const unicastRounds = quick ? 1 : 2;
 
 const started = new Date();
 const t0 = Date.now();
@@ -54,16 +54,19 @@ function log(s: string): void {
   process.stderr.write(`[${((Date.now() - t0) / 1000).toFixed(1).padStart(6)} s] ${s}\n`);
 }
 
-const bare = (): Promise<Target> => startBare(INFLIGHT);
-const lw = (): Promise<Target> => startLongwire({ fsync: false, httpConcurrency: INFLIGHT });
-const lwFsync = (): Promise<Target> => startLongwire({ fsync: true, httpConcurrency: INFLIGHT });
+// Fan-out servers run with the inspector (to force a GC before memory readings); unicast servers without.
+const bareInspected = (): Promise<Target> => startBare({ httpConcurrency: INFLIGHT, inspect: true });
+const lwInspected = (): Promise<Target> => startLongwire({ fsync: false, httpConcurrency: INFLIGHT, inspect: true });
+const bare = (): Promise<Target> => startBare({ httpConcurrency: INFLIGHT, inspect: false });
+const lw = (): Promise<Target> => startLongwire({ fsync: false, httpConcurrency: INFLIGHT, inspect: false });
+const lwFsync = (): Promise<Target> => startLongwire({ fsync: true, httpConcurrency: INFLIGHT, inspect: false });
 
 interface Result {
   readonly mode: string;
   readonly startedAt: string;
   readonly finishedAt: string;
   readonly machine: Record<string, unknown>;
-  readonly config: { readonly fanout: FanoutConfig; readonly unicast: UnicastConfig; readonly unicastRounds: number };
+  readonly config: { readonly fanout: FanoutConfig; readonly unicast: UnicastConfig };
   readonly fanout?: { readonly bare: FanoutResult; readonly longwire: FanoutResult };
   readonly unicast?: { readonly runs: readonly Omit<UnicastRun, 'latencies'>[]; readonly summaries: readonly UnicastSummary[] };
   readonly rows: readonly Row[];
@@ -83,20 +86,16 @@ async function main(): Promise<void> {
   let unicast: Result['unicast'];
 
   if (only === undefined || only === 'fanout') {
-    log(`fan-out: sizes ${fanoutCfg.sizes.join(', ')}, ${workers} client processes`);
-    const b = await runFanout(bare, fanoutCfg, log);
-    const l = await runFanout(lw, fanoutCfg, log);
+    log(`fan-out: sizes ${fanoutCfg.sizes.join(', ')}, ${workers} client processes per server, both servers up at once`);
+    const [b, l] = await runFanout([bareInspected, lwInspected], fanoutCfg, log);
+    if (b === undefined || l === undefined) throw new Error('fan-out returned no results');
     fanout = { bare: b, longwire: l };
     rows.push(...fanoutRows(b, l));
   }
 
   if (only === undefined || only === 'unicast') {
-    log(`unicast qos 1: ${unicastCfg.clients} clients, ${INFLIGHT} pushes in flight, ${unicastCfg.seconds} s × ${unicastRounds} rounds`);
-    const runs: UnicastRun[] = [];
-    const order = [bare, lw, lwFsync];
-    for (let r = 0; r < unicastRounds; r++) {
-      for (const start of r % 2 === 0 ? order : [...order].reverse()) runs.push(await runUnicast(start, unicastCfg, log));
-    }
+    log(`unicast qos 1: ${unicastCfg.clients} clients per server, ${INFLIGHT} pushes in flight, ${unicastCfg.slices} slices of ${unicastCfg.sliceSeconds} s per server, all servers up at once`);
+    const runs = await runUnicast([bare, lw, lwFsync], unicastCfg, log);
     const labels = [...new Set(runs.map((r) => r.label))];
     const summaries = labels.map((label) => summarizeUnicast(label, runs.filter((r) => r.label === label)));
     const base = summaries.find((s) => s.label === 'bare-ws');
@@ -109,7 +108,7 @@ async function main(): Promise<void> {
     startedAt: started.toISOString(),
     finishedAt: new Date().toISOString(),
     machine: { ...m0, loadavgAtEnd: loadavg() },
-    config: { fanout: fanoutCfg, unicast: unicastCfg, unicastRounds },
+    config: { fanout: fanoutCfg, unicast: unicastCfg },
     ...(fanout === undefined ? {} : { fanout }),
     ...(unicast === undefined ? {} : { unicast }),
     rows,
@@ -120,10 +119,10 @@ async function main(): Promise<void> {
   process.stdout.write(`\nlongwire bench:push (${mode}) — ${started.toISOString()}, ${String(m0.cores)} × ${String(m0.cpu)}, node ${process.version}\n\n`);
   process.stdout.write(renderRows(rows) + '\n');
   if (unicast !== undefined) {
-    process.stdout.write('\nunicast detail (all rounds pooled):\n');
+    process.stdout.write('\nunicast detail (all slices pooled):\n');
     for (const s of unicast.summaries) {
       process.stdout.write(
-        `  ${s.label.padEnd(17)} ${String(s.runs)} runs, pushed ${s.pushed}, received ${s.received}, push errors ${s.pushErrors}, ` +
+        `  ${s.label.padEnd(17)} pushed ${s.pushed}, received ${s.received}, push errors ${s.pushErrors}, ` +
           `p50 ${s.p50Ms.toFixed(2)} ms, p99 ${s.p99Ms.toFixed(2)} ms, p99.9 ${s.p999Ms.toFixed(2)} ms, max ${s.maxMs.toFixed(1)} ms\n`,
       );
     }

@@ -7,7 +7,6 @@ import type { UnicastRun } from './unicast.js';
 
 export interface UnicastSummary {
   readonly label: string;
-  readonly runs: number;
   readonly pushed: number;
   readonly received: number;
   readonly pushErrors: number;
@@ -41,7 +40,6 @@ export function summarizeUnicast(label: string, runs: readonly UnicastRun[]): Un
   const spanMs = runs.reduce((a, r) => a + r.spanMs, 0);
   return {
     label,
-    runs: runs.length,
     pushed: runs.reduce((a, r) => a + r.pushed, 0),
     received,
     pushErrors: runs.reduce((a, r) => a + r.pushErrors, 0),
@@ -65,8 +63,8 @@ export function fanoutRows(bare: FanoutResult, lw: FanoutResult): Row[] {
     rows.push({ benchmark: 'idle: heap per connection', size, baseline: fmtBytes(b.idle.heapPerConnBytes), longwire: fmtBytes(l.idle.heapPerConnBytes), ratio: heap, target: '≤ 1.3×', met: heap <= 1.3 });
     rows.push({ benchmark: 'idle: RSS total (empty)', size, baseline: `${fmtBytes(b.idle.rssBytes)} (${fmtBytes(bare.empty.rssBytes)})`, longwire: `${fmtBytes(l.idle.rssBytes)} (${fmtBytes(lw.empty.rssBytes)})`, ratio: l.idle.rssBytes / b.idle.rssBytes, target: '', met: undefined });
     const bc = l.broadcast.deliveriesPerSec / b.broadcast.deliveriesPerSec;
-    const fmtB = (p: typeof b.broadcast): string => `${fmtInt(p.deliveriesPerSec)}/s (${fmtMs(p.medianMs)})${p.missing > 0 ? ` ${p.missing} missing` : ''}`;
-    rows.push({ benchmark: 'broadcast 256 B: deliveries/s (median time)', size, baseline: fmtB(b.broadcast), longwire: fmtB(l.broadcast), ratio: bc, target: '≥ 0.9×', met: bc >= 0.9 && l.broadcast.missing === 0 });
+    const fmtB = (p: typeof b.broadcast): string => `${fmtInt(p.deliveriesPerSec)}/s (${fmtMs(p.medianMs)}; best ${fmtMs(p.bestMs)})${p.missing > 0 ? ` ${p.missing} missing` : ''}`;
+    rows.push({ benchmark: 'broadcast 256 B: deliveries/s (median time; best)', size, baseline: fmtB(b.broadcast), longwire: fmtB(l.broadcast), ratio: bc, target: '≥ 0.9×', met: bc >= 0.9 && l.broadcast.missing === 0 });
   }
   return rows;
 }

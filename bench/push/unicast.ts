@@ -1,9 +1,11 @@
-// Unicast qos 1: `clients` connections, one user each; the bench pushes one
-// message per request to the users round-robin with at most `inflight`
-// requests open, every client acks each seq, and end-to-end latency is
-// (client receive time − push send time written into the message). One
-// unmeasured warm-up phase, then a measured one; each phase is drained (every
-// pushed message received) before it is counted.
+// Unicast qos 1: every server is up at once with its own `clients`
+// connections (one user each). The bench pushes one message per request to
+// the users round-robin with at most `inflight` requests open; every client
+// acks each seq; end-to-end latency is (client receive time − push send time
+// written into the message). After an unmeasured warm-up per server, short
+// measured slices rotate between the servers (a, b, c, c, b, a, …) so a burst
+// of other load on this shared machine hits all of them alike. Each slice is
+// drained (every pushed message received) before the next starts.
 import { nowMs, sleep } from '../lib/clock.js';
 import { Fleet } from '../lib/fleet.js';
 import type { Health } from '../lib/fleet-messages.js';
@@ -14,10 +16,12 @@ export const UNICAST_BYTES = 256;
 
 export interface UnicastConfig {
   readonly clients: number;
+  /** Client processes per server. */
   readonly workers: number;
   readonly inflight: number;
   readonly warmupSeconds: number;
-  readonly seconds: number;
+  readonly slices: number;
+  readonly sliceSeconds: number;
   readonly drainTimeoutMs: number;
 }
 
@@ -27,10 +31,12 @@ export interface UnicastRun {
   readonly received: number;
   readonly pushErrors: number;
   readonly firstPushError: string;
-  /** From the first push sent to the last message received, ms. */
+  /** Sum over slices of (last message received − first push sent), ms. */
   readonly spanMs: number;
   readonly msgsPerSec: number;
-  /** End-to-end latencies of the measured phase, ms, unsorted. */
+  /** msgs/s of each slice, in order: the spread shows the machine's noise. */
+  readonly sliceMsgsPerSec: readonly number[];
+  /** End-to-end latencies of the measured slices, ms, unsorted. */
   readonly latencies: Float64Array;
   readonly health: Health;
 }
@@ -65,45 +71,86 @@ async function pushFor(t: Target, cfg: UnicastConfig, seconds: number): Promise<
   return { pushed, errors, firstError, startAt };
 }
 
-/** Waits until the clients received `pushed` messages, or the timeout. */
+/** Waits until the clients received `pushed` messages since the last reset, or the timeout. */
 async function drain(fleet: Fleet, pushed: number, timeoutMs: number): Promise<number> {
   const deadline = Date.now() + timeoutMs;
   let got = await fleet.received();
   while (got < pushed && Date.now() < deadline) {
-    await sleep(100);
+    await sleep(50);
     got = await fleet.received();
   }
   return got;
 }
 
-export async function runUnicast(start: () => Promise<Target>, cfg: UnicastConfig, log: (s: string) => void): Promise<UnicastRun> {
-  const t = await start();
-  const fleet = Fleet.start(cfg.workers);
+interface Side {
+  readonly t: Target;
+  readonly fleet: Fleet;
+  pushed: number;
+  received: number;
+  errors: number;
+  firstError: string;
+  spanMs: number;
+  readonly slices: number[];
+  readonly latencies: Float64Array[];
+}
+
+export async function runUnicast(starts: readonly (() => Promise<Target>)[], cfg: UnicastConfig, log: (s: string) => void): Promise<UnicastRun[]> {
+  const sides: Side[] = [];
   try {
-    const c = await fleet.connectTo(cfg.clients, { url: t.wsUrl, app: BENCH_APP, secret: BENCH_TOKEN_SECRET, concurrency: 50, timeoutMs: 30_000 });
-    if (c.failed > 0) throw new Error(`${t.label}: ${c.failed} of ${cfg.clients} connections failed (${c.firstFailure})\n${t.stderrTail()}`);
-    const warm = await pushFor(t, cfg, cfg.warmupSeconds);
-    await drain(fleet, warm.pushed, cfg.drainTimeoutMs);
-    await fleet.reset();
-    const p = await pushFor(t, cfg, cfg.seconds);
-    const received = await drain(fleet, p.pushed, cfg.drainTimeoutMs);
-    const s = await fleet.collect();
-    const spanMs = s.lastAt - p.startAt;
-    const run: UnicastRun = {
-      label: t.label,
-      pushed: p.pushed,
-      received,
-      pushErrors: p.errors,
-      firstPushError: p.firstError,
-      spanMs,
-      msgsPerSec: received / (spanMs / 1000),
-      latencies: s.latencies,
-      health: fleet.health,
-    };
-    log(`${t.label}: unicast ${run.msgsPerSec.toFixed(0)} msgs/s, pushed ${p.pushed}, received ${received}, push errors ${p.errors}${p.firstError === '' ? '' : ` (${p.firstError})`}`);
-    return run;
+    for (const start of starts) {
+      const t = await start();
+      const side: Side = { t, fleet: Fleet.start(cfg.workers), pushed: 0, received: 0, errors: 0, firstError: '', spanMs: 0, slices: [], latencies: [] };
+      sides.push(side);
+      const c = await side.fleet.connectTo(cfg.clients, { url: t.wsUrl, app: BENCH_APP, secret: BENCH_TOKEN_SECRET, concurrency: 50, timeoutMs: 30_000 });
+      if (c.failed > 0) throw new Error(`${t.label}: ${c.failed} of ${cfg.clients} connections failed (${c.firstFailure})\n${t.stderrTail()}`);
+    }
+    for (const s of sides) {
+      await s.fleet.reset();
+      const warm = await pushFor(s.t, cfg, cfg.warmupSeconds);
+      await drain(s.fleet, warm.pushed, cfg.drainTimeoutMs);
+    }
+    for (let r = 0; r < cfg.slices; r++) {
+      for (const s of r % 2 === 0 ? sides : [...sides].reverse()) {
+        await s.fleet.reset();
+        const p = await pushFor(s.t, cfg, cfg.sliceSeconds);
+        const received = await drain(s.fleet, p.pushed, cfg.drainTimeoutMs);
+        const samples = await s.fleet.collect();
+        const span = samples.lastAt - p.startAt;
+        s.pushed += p.pushed;
+        s.received += received;
+        s.errors += p.errors;
+        if (s.firstError === '') s.firstError = p.firstError;
+        s.spanMs += span;
+        s.slices.push(received / (span / 1000));
+        s.latencies.push(samples.latencies);
+      }
+    }
+    return sides.map((s) => {
+      const all = new Float64Array(s.latencies.reduce((a, l) => a + l.length, 0));
+      let at = 0;
+      for (const l of s.latencies) {
+        all.set(l, at);
+        at += l.length;
+      }
+      const run: UnicastRun = {
+        label: s.t.label,
+        pushed: s.pushed,
+        received: s.received,
+        pushErrors: s.errors,
+        firstPushError: s.firstError,
+        spanMs: s.spanMs,
+        msgsPerSec: s.received / (s.spanMs / 1000),
+        sliceMsgsPerSec: s.slices,
+        latencies: all,
+        health: s.fleet.health,
+      };
+      log(`${s.t.label}: unicast ${run.msgsPerSec.toFixed(0)} msgs/s (slices ${s.slices.map((x) => x.toFixed(0)).join(' ')}), pushed ${s.pushed}, received ${s.received}, push errors ${s.errors}${s.firstError === '' ? '' : ` (${s.firstError})`}`);
+      return run;
+    });
   } finally {
-    await fleet.stop();
-    await t.stop();
+    for (const s of sides) {
+      await s.fleet.stop();
+      await s.t.stop();
+    }
   }
 }

@@ -15,7 +15,7 @@ import { cpuMs } from './cpu-time.js';
 import { NodeProcess } from './node-process.js';
 import { parseOptions, type Options } from './options.js';
 import type { Mode, PhaseSpec } from './phase.js';
-import { figures, RATIO_TARGET, table, type Report, type RoundRow } from './report.js';
+import { figures, RATIO_TARGET, roundRatios, table, type Report, type RoundRow } from './report.js';
 import { emptyResult, runPhase, sumResults, type MergedResult } from './run-phase.js';
 import { WebhookProcess } from './webhook-process.js';
 import type { WebhookStats } from './webhook-stats.js';
@@ -105,6 +105,7 @@ async function run(opts: Options): Promise<Report> {
     longwire: l,
     ratio: d.rps > 0 ? Math.round((l.rps / d.rps) * 100) / 100 : NaN,
     target: RATIO_TARGET,
+    roundRatios: roundRatios(rows),
     config: {
       clients: opts.clients,
       window: opts.window,

@@ -31,6 +31,8 @@ export interface Report {
   /** longwire rps / direct rps. */
   readonly ratio: number;
   readonly target: number;
+  /** The ratio of each round on its own (the two targets ran back to back): how much the machine's noise moves it. */
+  readonly roundRatios: readonly number[];
   readonly config: {
     readonly clients: number;
     readonly window: number;
@@ -49,6 +51,16 @@ export interface Report {
 }
 
 const round2 = (x: number): number => (Number.isFinite(x) ? Math.round(x * 100) / 100 : NaN);
+
+export function roundRatios(rows: readonly RoundRow[]): number[] {
+  const out: number[] = [];
+  for (const r of rows) {
+    if (r.mode !== 'longwire') continue;
+    const d = rows.find((x) => x.round === r.round && x.mode === 'direct');
+    if (d !== undefined && d.figures.rps > 0) out.push(Math.round((r.figures.rps / d.figures.rps) * 100) / 100);
+  }
+  return out;
+}
 
 export function figures(r: MergedResult, cost: Cost | null): Figures {
   const rps = r.windowMs > 0 ? (r.ok * 1000) / r.windowMs : 0;
@@ -94,7 +106,7 @@ export function table(rep: Report): string {
     ),
     ...body.map((b) => row(b, widths)),
     '',
-    `ratio (longwire / direct throughput): ${rep.ratio.toFixed(2)}  (target >= ${rep.target}: ${rep.ratio >= rep.target ? 'met' : 'NOT met'})`,
+    `ratio (longwire / direct throughput): ${rep.ratio.toFixed(2)}  (target >= ${rep.target}: ${rep.ratio >= rep.target ? 'met' : 'NOT met'}); per round: ${rep.roundRatios.map((r) => r.toFixed(2)).join(', ')}`,
     `p50 longwire/direct: ${(rep.longwire.p50_ms / rep.direct.p50_ms).toFixed(2)}x, p99: ${(rep.longwire.p99_ms / rep.direct.p99_ms).toFixed(2)}x`,
   ];
   const dc = rep.direct.cpu_us_per_call;
