@@ -24,7 +24,7 @@ export class RaftWorkerHost {
   /** The port the member's Raft transport listens on. */
   readonly port: Promise<number>;
 
-  constructor(cfg: RaftWorkerConfig, private readonly ev: RaftWorkerEvents) {
+  constructor(cfg: RaftWorkerConfig, ev: RaftWorkerEvents) {
     this.worker = new Worker(new URL('./raft-worker.js', import.meta.url), { workerData: cfg });
     let started: (port: number) => void = () => undefined;
     this.port = new Promise((resolve) => (started = resolve));
