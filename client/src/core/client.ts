@@ -2,7 +2,7 @@
 // transport, clock and fetch, and turns them into the public API (handlers,
 // promises, status events). All protocol decisions live in the machine.
 import { type Codec, codecFor } from './codec.js';
-import { type Clock, systemClock, type TimerHandle } from './clock.js';
+import { type Clock, systemClock } from './clock.js';
 import { type Action, ConnectionMachine, type Delivery } from './connection-machine.js';
 import { type DeviceStore, randomHex, resolveDeviceId } from './device-id.js';
 import { fetchDispatch } from './dispatch.js';
@@ -61,7 +61,8 @@ export class LongwireClient {
   /** Bumped whenever the machine lets go of a socket or starts a new attempt; stale callbacks compare it. */
   private generation = 0;
   private user: string | undefined;
-  private timer: TimerHandle | undefined;
+  /** Cancels the single wake-up timer for the machine's next deadline. */
+  private cancelTimer: (() => void) | undefined;
   private readonly closedPromise: Promise<void | Error>;
   private resolveClosed: (v: void | Error) => void = () => {};
 
@@ -94,6 +95,9 @@ export class LongwireClient {
     if (this.machine.isClosed()) return Promise.reject(new ClosedError('closed', 'the client is closed'));
     checkTokenSource(app, options.token, this.opts.getToken);
     const bound = this.boundApps.has(app) ? Promise.resolve() : this.waitBound(app);
+    // Fire-and-forget binds must not turn a later close into an unhandled rejection;
+    // callers that await still get the error.
+    bound.catch(() => {});
     const a: AppOptions = { app, handler, ...options };
     this.register(a);
     return bound;
@@ -216,8 +220,8 @@ export class LongwireClient {
       this.bindWaiters.delete(s.app);
     }
     if (s.type === 'closed') {
-      if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
-      this.timer = undefined;
+      this.cancelTimer?.();
+      this.cancelTimer = undefined;
       for (const app of [...this.bindWaiters.keys()]) this.rejectBindWaiters(app, s.error ?? new ClosedError('closed', 'the client closed'));
     }
     this.hub.publish(s);
@@ -301,12 +305,12 @@ export class LongwireClient {
   }
 
   private arm(): void {
-    if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
-    this.timer = undefined;
+    this.cancelTimer?.();
+    this.cancelTimer = undefined;
     const at = this.machine.nextDeadline();
     if (at === undefined) return;
-    this.timer = this.clock.setTimeout(() => {
-      this.timer = undefined;
+    this.cancelTimer = this.clock.setTimeout(() => {
+      this.cancelTimer = undefined;
       this.apply(this.machine.onTick(this.clock.now()));
     }, Math.max(0, at - this.clock.now()));
   }

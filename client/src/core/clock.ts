@@ -1,15 +1,15 @@
 // Time as a dependency, so the driver can be run on a fake clock.
 
-export type TimerHandle = ReturnType<typeof setTimeout>;
-
 export interface Clock {
   now(): number;
-  setTimeout(fn: () => void, ms: number): TimerHandle;
-  clearTimeout(handle: TimerHandle): void;
+  /** Runs `fn` after `ms`; the returned function cancels it. */
+  setTimeout(fn: () => void, ms: number): () => void;
 }
 
 export const systemClock: Clock = {
   now: () => Date.now(),
-  setTimeout: (fn, ms) => setTimeout(fn, ms),
-  clearTimeout: (handle) => clearTimeout(handle),
+  setTimeout(fn, ms) {
+    const handle = setTimeout(fn, ms);
+    return () => clearTimeout(handle);
+  },
 };

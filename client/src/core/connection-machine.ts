@@ -153,7 +153,8 @@ export class ConnectionMachine {
     const a = this.apps.get(app);
     if (a === undefined) return [];
     this.apps.delete(app);
-    if (this.phase === 'open' && a.requested) this.send({ t: 'unbind', app });
+    // Once hello is sent the server may bind it any moment, so tell it either way.
+    if ((this.phase === 'open' || this.phase === 'handshaking') && a.requested) this.send({ t: 'unbind', app });
     for (const [key, s] of this.subs) if (s.app === app) this.subs.delete(key);
     for (const [id, u] of this.ups) if (u.app === app) this.settle(id, { ok: false, error: new ClosedError('unbound', `app ${app} was unbound`) });
     return this.flush();

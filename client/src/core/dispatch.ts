@@ -24,7 +24,7 @@ export function dispatchRequestUrl(r: DispatchRequest): string {
 
 export async function fetchDispatch(fetchFn: typeof fetch, r: DispatchRequest, timeoutMs: number, clock: Clock): Promise<DispatchAnswer> {
   const abort = new AbortController();
-  const timer = clock.setTimeout(() => abort.abort(), timeoutMs);
+  const cancelTimer = clock.setTimeout(() => abort.abort(), timeoutMs);
   try {
     const res = await fetchFn(dispatchRequestUrl(r), { signal: abort.signal, headers: { accept: 'application/json' } });
     if (!res.ok) throw new DispatchError('dispatch-status', `dispatcher answered ${res.status}`);
@@ -38,6 +38,6 @@ export async function fetchDispatch(fetchFn: typeof fetch, r: DispatchRequest, t
     if (err instanceof DispatchError) throw err;
     throw new DispatchError('dispatch-failed', `dispatcher ${r.dispatchUrl} unreachable`, { cause: err });
   } finally {
-    clock.clearTimeout(timer);
+    cancelTimer();
   }
 }

@@ -88,7 +88,11 @@ export function decodeNodes(v: unknown): NodeAddress[] | undefined {
   return out;
 }
 
-const GAP_REASONS: readonly string[] = ['expired', 'overflow', 'redelivery-limit'];
+const GAP_REASONS: readonly string[] = ['expired', 'overflow', 'redelivery-limit'] satisfies readonly GapReason[];
+
+function isGapReason(v: unknown): v is GapReason {
+  return typeof v === 'string' && GAP_REASONS.includes(v);
+}
 
 export function decodeServerFrame(v: unknown): DecodedFrame {
   const r = validate(v);
@@ -124,8 +128,8 @@ function validate(v: unknown): ServerFrame | { readonly invalid: string } {
       if (!isString(v.app)) return bad('app');
       if (!isSeq(v.from)) return bad('from');
       if (!isSeq(v.to) || v.to < v.from) return bad('to');
-      if (typeof v.reason !== 'string' || !GAP_REASONS.includes(v.reason)) return bad('reason');
-      return { t: 'gap', app: v.app, from: v.from, to: v.to, reason: v.reason as GapReason };
+      if (!isGapReason(v.reason)) return bad('reason');
+      return { t: 'gap', app: v.app, from: v.from, to: v.to, reason: v.reason };
     case 'pub':
       if (!isString(v.app)) return bad('app');
       if (!isString(v.topic)) return bad('topic');
