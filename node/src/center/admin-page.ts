@@ -21,10 +21,11 @@ export const ADMIN_PAGE_HTML = String.raw`<!doctype html>
   header input { width: 260px; padding: 4px 8px; border-radius: 4px; border: 1px solid #4a5468; background: #2a3242; color: #fff; }
   header button { padding: 4px 10px; border-radius: 4px; border: 0; background: var(--accent); color: #fff; cursor: pointer; }
   main { display: grid; grid-template-columns: repeat(auto-fit, minmax(420px, 1fr)); gap: 16px; padding: 16px 20px; }
-  section { background: #fff; border: 1px solid var(--line); border-radius: 6px; padding: 12px 16px; }
+  section { background: #fff; border: 1px solid var(--line); border-radius: 6px; padding: 12px 16px; overflow-x: auto; }
+  section.wide { grid-column: 1 / -1; }
   section h2 { font-size: 13px; text-transform: uppercase; letter-spacing: .04em; color: var(--muted); margin: 0 0 8px; }
   table { width: 100%; border-collapse: collapse; }
-  th, td { text-align: left; padding: 4px 6px; border-bottom: 1px solid var(--line); font-variant-numeric: tabular-nums; }
+  th, td { text-align: left; padding: 4px 6px; border-bottom: 1px solid var(--line); font-variant-numeric: tabular-nums; white-space: nowrap; }
   th { font-weight: 600; color: var(--muted); font-size: 12px; }
   td.num, th.num { text-align: right; }
   .kpis { display: flex; gap: 24px; flex-wrap: wrap; }
@@ -52,7 +53,7 @@ export const ADMIN_PAGE_HTML = String.raw`<!doctype html>
   <span class="status" id="status">paste the admin token to start</span>
 </header>
 <main>
-  <section>
+  <section class="wide">
     <h2>Cluster</h2>
     <div class="kpis">
       <div class="kpi"><div class="v" id="leader">–</div><div class="l">leader</div></div>
