@@ -191,6 +191,7 @@ export class Raft {
       commit: this.log.committed,
     });
     pr.sentEntries(ents.length, bytes);
+    pr.sentCommit = index(Math.max(pr.sentCommit, this.log.committed));
     return true;
   }
 
@@ -213,6 +214,7 @@ export class Raft {
     assert(pr !== undefined, `heartbeat to unknown member ${to}`);
     // Never tell a follower to commit past what it is known to hold.
     const commit = index(Math.min(pr.match, this.log.committed));
+    pr.sentCommit = index(Math.max(pr.sentCommit, commit));
     this.send({ type: 'MsgHeartbeat', from: this.id, to, term: this.term, commit, context });
   }
 
@@ -617,7 +619,6 @@ export class Raft {
       }
       return;
     }
-    const oldPaused = pr.isPaused();
     if (!pr.maybeUpdate(m.index) && !(pr.match === m.index && pr.state === ProgressState.Probe)) return;
     switch (pr.state) {
       case ProgressState.Probe:
@@ -635,7 +636,8 @@ export class Raft {
     }
     if (this.maybeCommit()) {
       this.bcastAppend();
-    } else if (oldPaused) {
+    } else if (m.from !== this.id && pr.canBumpCommit(this.log.committed)) {
+      // The follower holds entries it does not yet know are committed.
       this.sendAppend(m.from);
     }
     // Fill the pipeline while the window allows.
@@ -650,7 +652,10 @@ export class Raft {
     if (pr === undefined) return;
     pr.recentActive = true;
     pr.msgAppFlowPaused = false;
-    if (pr.match < this.log.lastIndex()) this.sendAppend(m.from);
+    // A caught-up follower in probe gets an (empty) append so that its answer
+    // moves it back to replicate; a throttled one gets an empty append that
+    // clears its window even if every append in it was lost.
+    if (pr.match < this.log.lastIndex() || pr.state === ProgressState.Probe) this.sendAppend(m.from);
     if (this.readOnly.option !== ReadOnlyOption.Safe || m.context.length === 0) return;
     const acks = this.readOnly.recvAck(m.from, m.context);
     if (acks === undefined || voteResult(this.trk.voters, acks) !== VoteResult.Won) return;

@@ -24,6 +24,8 @@ export class Progress {
   pendingSnapshot: Index = index(0);
   /** Set on any message from the follower; cleared by CheckQuorum every election timeout. */
   recentActive = false;
+  /** The highest commit index sent to the follower (appends and heartbeats). */
+  sentCommit: Index = index(0);
   /** In Probe: an append was sent and no answer or heartbeat response came since. */
   msgAppFlowPaused = false;
   readonly inflights: Inflights;
@@ -111,6 +113,15 @@ export class Progress {
     this.next = index(Math.max(Math.min(rejected, matchHint + 1), this.match + 1));
     this.msgAppFlowPaused = false;
     return true;
+  }
+
+  /**
+   * Whether an empty append would tell the follower a newer commit index:
+   * the commit moved past what it was sent, and the follower holds entries
+   * up to what it was sent (its log is not behind).
+   */
+  canBumpCommit(committed: Index): boolean {
+    return committed > this.sentCommit && this.sentCommit < this.next - 1;
   }
 
   /** Whether the leader must hold back appends to this follower. */
