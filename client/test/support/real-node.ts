@@ -12,8 +12,8 @@ import type { TestNode } from './test-node.js';
 
 const READY_TIMEOUT_MS = 20_000;
 const ADMIN_TOKEN = 'e2e-admin-token';
-const API_KEY = 'e2e-api-key';
-const TOKEN_SECRET = 'e2e-token-secret';
+const API_KEY = 'e2e-api-key-0123456789abcdef';
+const TOKEN_SECRET = 'e2e-token-secret-0123456789abcdef0123456789';
 
 async function freePort(): Promise<number> {
   const s = createServer();
@@ -57,18 +57,32 @@ export async function startRealNode(cli: string): Promise<TestNode> {
     if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
     return res.json();
   };
-  const deadline = Date.now() + READY_TIMEOUT_MS;
-  for (;;) {
-    const ready = await fetch(`${apiUrl}/readyz`).then((r) => r.ok, () => false);
-    if (ready) break;
-    if (Date.now() > deadline) throw new Error('real node not ready in time');
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  const stop = async (): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGTERM');
+      await exited;
+    }
+    await new Promise<void>((resolve) => webhook.close(() => resolve()));
+    await rm(dataDir, { recursive: true, force: true });
+  };
   const app = 'chat';
-  const webhookUrl = `http://127.0.0.1:${(webhook.address() as AddressInfo).port}/`;
-  await call('PUT', `/v1/apps/${app}`, ADMIN_TOKEN, { apiKey: API_KEY, tokenSecret: TOKEN_SECRET, webhook: webhookUrl });
-  // The contract lets every node take up to a second to apply app changes.
-  await new Promise((r) => setTimeout(r, 1100));
+  try {
+    const deadline = Date.now() + READY_TIMEOUT_MS;
+    for (;;) {
+      const ready = await fetch(`${apiUrl}/readyz`).then((r) => r.ok, () => false);
+      if (ready) break;
+      if (Date.now() > deadline) throw new Error('real node not ready in time');
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    const webhookUrl = `http://127.0.0.1:${(webhook.address() as AddressInfo).port}/`;
+    await call('PUT', `/v1/apps/${app}`, ADMIN_TOKEN, { apiKey: API_KEY, tokenSecret: TOKEN_SECRET, webhook: webhookUrl });
+    // The contract lets every node take up to a second to apply app changes.
+    await new Promise((r) => setTimeout(r, 1100));
+  } catch (err) {
+    await stop();
+    throw err;
+  }
   return {
     kind: 'real',
     app,
@@ -86,12 +100,6 @@ export async function startRealNode(cli: string): Promise<TestNode> {
     async kick(user) {
       await call('POST', `/v1/apps/${app}/users/${encodeURIComponent(user)}/kick`, API_KEY, {});
     },
-    async close() {
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      await exited;
-      await new Promise<void>((resolve) => webhook.close(() => resolve()));
-      await rm(dataDir, { recursive: true, force: true });
-    },
+    close: stop,
   };
 }
