@@ -1,22 +1,29 @@
-// The `longwire` command: start a node, run the demo, push, manage apps.
+// The `longwire` command: start a node, run the demo, push, broadcast, manage apps, show status.
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { SignJWT } from 'jose';
 import { ConfigError, loadConfig } from './config.js';
 import { startNode, type RunningNode } from './node.js';
+import { DEFAULT_API_URL, apiCall, broadcast, describe, describePush, output, status } from './cli-api.js';
 
 const USAGE = `longwire — a long-connection push cluster
 
   longwire start [--id n1] [--data-dir DIR] [--gateway H:P] [--api H:P] [--peer H:P]
                  [--admin-token T] [--zone Z] [--fsync] [--heartbeat SECONDS] [--config FILE]
   longwire demo                        one node with a demo app; prints keys and examples
-  longwire push --app A --key APIKEY --user U [--user U2…] --data JSON [--qos 0|1] [--ttl S] [--id K] [--api URL]
-  longwire apps put NAME --api-key K --token-secret S [--webhook URL] [--admin-token T] [--api URL]
-  longwire apps get NAME [--admin-token T] [--api URL]
+  longwire status [--admin-token T] [--api URL] [--json]      cluster members, leader, this node's counters
+  longwire push --app A --key APIKEY --user U [--user U2…] --data JSON [--qos 0|1] [--ttl S] [--id K] [--api URL] [--json]
+  longwire broadcast --app A --key APIKEY --data JSON [--ttl S] [--rate N] [--api URL] [--json]
+                                       starts a broadcast and shows its progress until it is done
+  longwire apps put NAME --api-key K --token-secret S [--webhook URL] [--admin-token T] [--api URL] [--json]
+  longwire apps get NAME [--admin-token T] [--api URL] [--json]
+  longwire apps list [--admin-token T] [--api URL] [--json]
   longwire token --app A --secret S --user U [--ttl SECONDS]   mint a client token (HS256 JWT)
 
 Every start flag is also an env var LONGWIRE_<FLAG> and a key of the --config JSON file.
-Commands that call the API print JSON; --api defaults to http://127.0.0.1:7801.`;
+--admin-token defaults to $LONGWIRE_ADMIN_TOKEN; --api defaults to ${DEFAULT_API_URL}.
+Commands that call the API print text for people; with --json they print the API's JSON
+(one document on stdout) for scripts. A failed call exits 1, a bad command line 2.`;
 
 function fail(message: string): never {
   process.stderr.write(`longwire: ${message}\n`);
@@ -115,22 +122,16 @@ Ctrl-C stops the node; data stays in ${cfg.dataDir}.
   runUntilSignal(node);
 }
 
-async function call(method: string, url: string, token: string | undefined, body?: unknown): Promise<void> {
-  const res = await fetch(url, {
-    method,
-    headers: { ...(token === undefined ? {} : { authorization: `Bearer ${token}` }), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await res.text();
-  process.stdout.write(text + '\n');
-  if (!res.ok) process.exit(1);
+async function call(method: string, url: string, token: string | undefined, json: boolean, human: (body: unknown) => string, body?: unknown): Promise<void> {
+  output(await apiCall(method, url, token, body), json, human);
 }
 
 async function push(argv: string[]): Promise<void> {
   const { values } = parseArgs({
     args: argv,
     options: {
-      api: { type: 'string', default: 'http://127.0.0.1:7801' },
+      api: { type: 'string', default: DEFAULT_API_URL },
+      json: { type: 'boolean', default: false },
       app: { type: 'string' },
       key: { type: 'string' },
       user: { type: 'string', multiple: true },
@@ -149,7 +150,7 @@ async function push(argv: string[]): Promise<void> {
   } catch {
     fail('--data must be JSON');
   }
-  await call('POST', `${values.api}/v1/apps/${encodeURIComponent(values.app)}/push`, values.key, {
+  await call('POST', `${values.api}/v1/apps/${encodeURIComponent(values.app)}/push`, values.key, values.json, describePush, {
     users: values.user,
     data,
     ...(values.qos === undefined ? {} : { qos: Number(values.qos) }),
@@ -159,29 +160,40 @@ async function push(argv: string[]): Promise<void> {
 }
 
 async function apps(argv: string[]): Promise<void> {
-  const [verb, name, ...rest] = argv;
+  const [verb, ...afterVerb] = argv;
+  // `apps list` takes no name: its flags start right after the verb.
+  const name = verb === 'list' ? undefined : afterVerb[0];
+  const rest = verb === 'list' ? afterVerb : afterVerb.slice(1);
   const { values } = parseArgs({
     args: rest,
     options: {
-      api: { type: 'string', default: 'http://127.0.0.1:7801' },
+      api: { type: 'string', default: DEFAULT_API_URL },
+      json: { type: 'boolean', default: false },
       'admin-token': { type: 'string', default: process.env.LONGWIRE_ADMIN_TOKEN },
       'api-key': { type: 'string' },
       'token-secret': { type: 'string' },
       webhook: { type: 'string' },
     },
   });
+  if (verb === 'list') {
+    const names = (b: unknown): string => {
+      const all = typeof b === 'object' && b !== null && 'apps' in b && Array.isArray(b.apps) ? (b.apps as unknown[]) : [];
+      return all.length === 0 ? '(no apps)' : all.map((a) => describe(a)).join('\n\n');
+    };
+    return call('GET', `${values.api}/v1/apps`, values['admin-token'], values.json, names);
+  }
   if (name === undefined) fail('apps needs an app name');
   const url = `${values.api}/v1/apps/${encodeURIComponent(name)}`;
-  if (verb === 'get') return call('GET', url, values['admin-token']);
+  if (verb === 'get') return call('GET', url, values['admin-token'], values.json, (b) => describe(b));
   if (verb === 'put') {
     if (values['api-key'] === undefined || values['token-secret'] === undefined) fail('apps put needs --api-key and --token-secret');
-    return call('PUT', url, values['admin-token'], {
+    return call('PUT', url, values['admin-token'], values.json, (b) => `stored\n${describe(b)}`, {
       apiKey: values['api-key'],
       tokenSecret: values['token-secret'],
       ...(values.webhook === undefined ? {} : { webhook: values.webhook }),
     });
   }
-  fail('apps put|get NAME');
+  fail('apps put|get NAME, or apps list');
 }
 
 async function token(argv: string[]): Promise<void> {
@@ -202,6 +214,10 @@ async function main(): Promise<void> {
       return demo(rest);
     case 'push':
       return push(rest);
+    case 'broadcast':
+      return broadcast(rest);
+    case 'status':
+      return status(rest);
     case 'apps':
       return apps(rest);
     case 'token':

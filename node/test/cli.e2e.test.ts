@@ -74,7 +74,7 @@ test('apps put/get, token and push work from the command line', async () => {
   const api = node.apiUrl;
   const put = await cli(['apps', 'put', 'cliapp', '--api-key', 'cli-api-key-0123456789', '--token-secret', 'cli-token-secret-0123456789', '--admin-token', node.adminToken, '--api', api]);
   assert.equal(put.code, 0, put.stderr + put.stdout);
-  const get = await cli(['apps', 'get', 'cliapp', '--admin-token', node.adminToken, '--api', api]);
+  const get = await cli(['apps', 'get', 'cliapp', '--admin-token', node.adminToken, '--api', api, '--json']);
   assert.equal(get.code, 0);
   const cfg = JSON.parse(get.stdout) as { app: string; apiKey: string };
   assert.equal(cfg.app, 'cliapp');
@@ -84,13 +84,13 @@ test('apps put/get, token and push work from the command line', async () => {
   const s = await TestSocket.open(node.wsUrl);
   await s.hello('d');
   assert.equal((await s.bind('cliapp', tok.stdout.trim())).t, 'bound');
-  const push = await cli(['push', '--app', 'cliapp', '--key', 'cli-api-key-0123456789', '--user', 'carol', '--data', '{"from":"cli"}', '--api', api]);
+  const push = await cli(['push', '--app', 'cliapp', '--key', 'cli-api-key-0123456789', '--user', 'carol', '--data', '{"from":"cli"}', '--api', api, '--json']);
   assert.equal(push.code, 0, push.stderr + push.stdout);
   assert.equal((JSON.parse(push.stdout) as { results: { seq: number }[] }).results[0]?.seq, 1);
   const m = await s.nextOfType('msg');
   assert.deepEqual(m.data, { from: 'cli' });
   s.close();
-  const denied = await cli(['apps', 'get', 'cliapp', '--admin-token', 'wrong', '--api', api]);
+  const denied = await cli(['apps', 'get', 'cliapp', '--admin-token', 'wrong', '--api', api, '--json']);
   assert.equal(denied.code, 1);
   assert.match(denied.stdout, /unauthorized/);
 });
