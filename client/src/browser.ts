@@ -9,5 +9,12 @@ export * from './core/mod.js';
 export { browserTransport } from './transport-browser.js';
 
 export function createClient(options: ClientOptions): LongwireClient {
-  return new LongwireClient(options, { transport: browserTransport, deviceStore: localStorageDeviceStore });
+  const client = new LongwireClient(options, { transport: browserTransport, deviceStore: localStorageDeviceStore });
+  // The browser knows when the network is back: waiting out the backoff then only delays recovery.
+  if (typeof addEventListener === 'function') {
+    const onOnline = (): void => client.retryNow();
+    addEventListener('online', onOnline);
+    void client.closed().then(() => removeEventListener('online', onOnline));
+  }
+  return client;
 }

@@ -94,6 +94,14 @@ describe('backoff', () => {
     }
   });
 
+  test('retryNow skips the rest of the backoff, and does nothing when not waiting', () => {
+    const m = machine();
+    open(m, 0);
+    assert.deepEqual(m.retryNow(1), []);
+    m.onSocketClosed(10, 1006, '');
+    assert.deepEqual(connects(m.retryNow(11)), ['ws://b:2/ws']);
+  });
+
   test('reconnects walk the URL list', () => {
     const m = machine();
     m.start(0);
@@ -289,6 +297,7 @@ describe('redirect and close codes', () => {
     [4008, 'limit'],
     [4009, 'backoff'], // no redirect frame came: next node, normal backoff
     [4010, 'backoff'],
+    [4011, 'backoff'],
     [4029, 'limit'],
     [1009, 'backoff'],
     [1013, 'limit'],

@@ -149,6 +149,11 @@ export class LongwireClient {
     return this.closedPromise;
   }
 
+  /** Reconnects now instead of at the end of the current backoff (the browser entry calls it on `online`). */
+  retryNow(): void {
+    this.apply(this.machine.retryNow(this.clock.now()));
+  }
+
   close(): Promise<void | Error> {
     this.apply(this.machine.close());
     return this.closedPromise;

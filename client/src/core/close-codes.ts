@@ -5,6 +5,7 @@ import {
   AuthError,
   ConnectionError,
   FrameTooLargeError,
+  HeartbeatTimeoutError,
   HelloTimeoutError,
   KickedError,
   LongwireError,
@@ -40,6 +41,8 @@ export const CLOSE_CODES: ReadonlyMap<number, CloseRule> = new Map<number, Close
   [4008, { name: 'rate-limited', error: RateLimitError, reconnect: 'slow' }],
   [4009, { name: 'redirect', error: RedirectError, reconnect: 'now' }],
   [4010, { name: 'slow', error: SlowConsumerError, reconnect: 'backoff' }],
+  // The server heard nothing for 2x heartbeat plus grace (a suspended tab, a stalled network).
+  [4011, { name: 'idle', error: HeartbeatTimeoutError, reconnect: 'backoff' }],
   [4029, { name: 'too-many-connections', error: TooManyConnectionsError, reconnect: 'slow' }],
   [1009, { name: 'frame-too-large', error: FrameTooLargeError, reconnect: 'backoff' }],
   [1013, { name: 'overloaded', error: OverloadedError, reconnect: 'slow' }],

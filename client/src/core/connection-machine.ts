@@ -191,6 +191,12 @@ export class ConnectionMachine {
     return this.flush();
   }
 
+  /** Skips the rest of a backoff wait, e.g. when the platform reports the network is back. */
+  retryNow(nowMs: number): Action[] {
+    if (this.phase === 'waiting') this.attemptConnect(nowMs);
+    return this.flush();
+  }
+
   close(): Action[] {
     if (this.phase === 'closed') return [];
     if (this.hasSocket()) this.emitAction({ type: 'close', code: CLIENT_CLOSE.normal, reason: 'client closed' });
