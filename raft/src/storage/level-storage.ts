@@ -124,6 +124,10 @@ export class LevelStorage {
     if (doCompact) {
       ops.push({ type: 'put', key: 'o', value: encodeOffset(compactTo, this.memory.term(compactTo)) });
       for (let i = first; i <= compactTo; i++) ops.push({ type: 'del', key: entryKey(index(i)) });
+    } else {
+      // Without 'o', recovery takes the snapshot index as the offset; the entries kept below it must stay reachable.
+      const off = index(first - 1);
+      ops.push({ type: 'put', key: 'o', value: encodeOffset(off, this.memory.term(off)) });
     }
     try {
       await this.db.batch(ops, { sync: true });
