@@ -249,6 +249,19 @@ describe('resume', () => {
     assert.deepEqual(sends(m.onHandled('chat', msg(2), 0, undefined, 22)), [{ t: 'ack', app: 'chat', seq: 2 }], 'acked on the new connection');
   });
 
+  test('a handler finishing after a reconnect is acked only once the server has resent that seq', () => {
+    // The node refuses acks beyond what it sent on the connection (invalid-ack).
+    const m = machine();
+    open(m, 0);
+    m.onFrame(1, { t: 'bound', app: 'chat', user: 'u', seq: 2 });
+    m.onFrame(2, msg(1));
+    m.onSocketClosed(3, 1006, '');
+    reopen(m);
+    m.onFrame(20, { t: 'bound', app: 'chat', user: 'u', seq: 1 });
+    assert.deepEqual(sends(m.onHandled('chat', msg(1), 0, undefined, 21)), [], 'seq 1 not resent on this connection yet');
+    assert.deepEqual(sends(m.onFrame(22, msg(1))), [{ t: 'ack', app: 'chat', seq: 1 }]);
+  });
+
   test('topics: sub after bound, pubs deduped by offset, resubscribed after the last offset seen', () => {
     const m = machine();
     m.bind(0, 'chat', 't');

@@ -84,6 +84,12 @@ interface AppState {
   delivered: number | undefined;
   /** Last ack sent on the current connection. */
   acked: number | undefined;
+  /**
+   * Highest seq (or gap end) the server sent on the current connection. The
+   * server refuses acks beyond what it sent on the connection (`invalid-ack`),
+   * which a handler finishing after a reconnect, before the replay, would send.
+   */
+  seenOnConnection: number | undefined;
   /** Messages and gaps in seq order; the head is with the handler when `busy`. */
   readonly queue: QueueEntry[];
   busy: boolean;
@@ -141,7 +147,7 @@ export class ConnectionMachine {
   bind(nowMs: number, app: string, token: string | undefined, after?: number): Action[] {
     let a = this.apps.get(app);
     if (a === undefined) {
-      a = { token, requested: false, bound: false, processed: after, delivered: after, acked: undefined, queue: [], busy: false, epoch: 0 };
+      a = { token, requested: false, bound: false, processed: after, delivered: after, acked: undefined, seenOnConnection: undefined, queue: [], busy: false, epoch: 0 };
       this.apps.set(app, a);
     } else if (token !== undefined) a.token = token;
     if (this.phase === 'open' && !a.requested) this.sendBind(app, a);
@@ -400,7 +406,8 @@ export class ConnectionMachine {
       case 'msg':
         return this.onMsg(f.app, a, f);
       case 'gap':
-        if (a.delivered !== undefined && f.to <= a.delivered) return;
+        a.seenOnConnection = Math.max(a.seenOnConnection ?? 0, f.to);
+        if (a.delivered !== undefined && f.to <= a.delivered) return this.maybeAck(f.app, a);
         a.delivered = f.to;
         a.queue.push({ kind: 'gap', frame: f });
         return this.pump(f.app, a);
@@ -415,6 +422,7 @@ export class ConnectionMachine {
   }
 
   private onMsg(app: string, a: AppState, m: MsgFrame): void {
+    if (m.seq !== undefined) a.seenOnConnection = Math.max(a.seenOnConnection ?? 0, m.seq);
     if (m.seq === undefined) {
       // Broadcasts and qos 0 carry no seq: dedup by id within a bounded window.
       if (this.seenIds.add(`${app}\u0000${m.id}`)) this.emitAction({ type: 'deliver', delivery: { kind: 'msg', msg: m, epoch: a.epoch } });
@@ -451,10 +459,11 @@ export class ConnectionMachine {
   }
 
   private maybeAck(app: string, a: AppState): void {
-    if (this.phase !== 'open' || !a.bound || a.processed === undefined) return;
-    if (a.acked !== undefined && a.acked >= a.processed) return;
-    a.acked = a.processed;
-    this.send({ t: 'ack', app, seq: a.processed });
+    if (this.phase !== 'open' || !a.bound || a.processed === undefined || a.seenOnConnection === undefined) return;
+    const seq = Math.min(a.processed, a.seenOnConnection);
+    if (a.acked !== undefined && a.acked >= seq) return;
+    a.acked = seq;
+    this.send({ t: 'ack', app, seq });
   }
 
   // ---- connection lifecycle ----
@@ -485,6 +494,7 @@ export class ConnectionMachine {
       a.requested = false;
       a.bound = false;
       a.acked = undefined;
+      a.seenOnConnection = undefined;
     }
     for (const [id, u] of this.ups) {
       // Sent but unanswered: the reply would come on the lost session. Not resent, as
