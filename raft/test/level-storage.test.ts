@@ -78,6 +78,22 @@ describe('LevelStorage', () => {
     await re.close();
   });
 
+  test('a snapshot without compaction keeps the whole log across a restart', async () => {
+    // Regression: recovery took the snapshot index as the compaction point
+    // when no compaction had happened yet, and refused the log as corrupt.
+    const p = dir();
+    const st = await LevelStorage.open(p);
+    await st.bootstrap({ voters: [1], learners: [] });
+    await st.save({ entries: [1, 2, 3, 4].map((i) => ent(1, i, `v${i}`)) });
+    await st.snapshotAndCompact(I(3), { voters: [1], learners: [] }, enc('state@3'), I(0));
+    await st.close();
+    const re = await LevelStorage.open(p);
+    assert.equal(re.memory.firstIndex(), 1);
+    assert.equal(dump(re), '1/1:v1 1/2:v2 1/3:v3 1/4:v4');
+    assert.equal(re.memory.snapshot().meta.index, 3);
+    await re.close();
+  });
+
   test('installing a snapshot from the leader replaces the log', async () => {
     const p = dir();
     const st = await LevelStorage.open(p);

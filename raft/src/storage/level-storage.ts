@@ -41,7 +41,8 @@ export class LevelStorage {
     const offRaw = await this.db.get('o');
     const hardState = hsRaw === undefined ? EMPTY_HARD_STATE : decodeHardState(hsRaw);
     const snapshot = snapRaw === undefined ? EMPTY_SNAPSHOT : decodeSnapshot(snapRaw);
-    const offset = offRaw === undefined ? { index: snapshot.meta.index, term: snapshot.meta.term } : decodeOffset(offRaw);
+    // No compaction yet: the log starts at index 1 (a snapshot may still exist).
+    const offset = offRaw === undefined ? { index: index(0), term: term(0) } : decodeOffset(offRaw);
     const entries: Entry[] = [];
     for await (const [k, v] of this.db.iterator({ gte: 'e', lt: 'f' })) {
       const i = index(parseInt(k.slice(1), 16));
