@@ -109,10 +109,9 @@ Push to alice (stored until she acks, delivered when she connects):
     -d '{"users":["alice"],"data":{"hello":"world"}}'
 
 Connect as alice with the client SDK (Node; the browser build is the same API):
-  import { LongwireClient } from 'longwire/client';
-  const c = new LongwireClient({ dispatchUrl: '${gw}', device: 'laptop' });
-  c.bind('demo', { token: '${token}', onMessage: (m) => console.log(m.data) });
-  c.connect();
+  import { createClient } from 'longwire/client';
+  const c = createClient({ dispatchUrl: '${gw}', device: 'laptop', getToken: () => '${token}' });
+  await c.bind('demo', (m) => console.log(m.seq, m.data));
 
 Or with any WebSocket tool (subprotocol longwire.v1.json):
   {"t":"hello","device":"d1","apps":[{"app":"demo","token":"<token above>"}]}
