@@ -14,6 +14,9 @@ import { keeperRoutes } from './routes-keeper.js';
 import { settingsRoutes } from './routes-settings.js';
 import { adminRoutes } from './routes-admin.js';
 
+/** On close, requests in flight get this long to finish; then every connection is closed. */
+export const CLOSE_GRACE_MS = 2000;
+
 /** Request bodies above this are refused with 413 before parsing. */
 export const BODY_BYTES_MAX = 4 * 1024 * 1024;
 
@@ -36,6 +39,12 @@ export function buildApp(deps: CenterDeps) {
     logController: new LogController({ disableRequestLogging: true }),
     ajv: { customOptions: { allErrors: false, removeAdditional: false, coerceTypes: false } },
     genReqId: () => crypto.randomUUID(),
+  });
+
+  // close() waits for every connection; one that never sends a request (or a
+  // client that never reads) would hold the shutdown until the process is killed.
+  app.addHook('preClose', async () => {
+    setTimeout(() => app.server.closeAllConnections(), CLOSE_GRACE_MS).unref();
   });
 
   app.setErrorHandler((err: FastifyError | ApiError | KeeperError | Error, req, reply) => {

@@ -69,6 +69,12 @@ export function keeperRoutes(deps: CenterDeps) {
       async (req) => deps.keeper.delete(keyOf(req.params['*']), { prefix: req.query.prefix === 'true' }),
     );
 
+    /** Ends every open watch stream; run when the API closes, which would otherwise wait on them forever. */
+    const openStreams = new Set<() => void>();
+    app.addHook('preClose', async () => {
+      for (const end of [...openStreams]) end();
+    });
+
     app.get<{ Querystring: { key: string; prefix?: 'true' | 'false'; fromRevision?: string } }>(
       '/v1/watch',
       {
@@ -140,7 +146,17 @@ export function keeperRoutes(deps: CenterDeps) {
           raw.flushHeaders();
         });
         const timer = setInterval(() => watcher.requestProgress(), WATCH_PROGRESS_MS);
+        const endStream = (): void => {
+          openStreams.delete(endStream);
+          clearInterval(timer);
+          watcher.cancel();
+          if (raw.writableEnded) return;
+          line({ error: { code: 'watch-closed', lastRevision } });
+          raw.end();
+        };
+        openStreams.add(endStream);
         req.raw.on('close', () => {
+          openStreams.delete(endStream);
           clearInterval(timer);
           watcher.cancel();
         });

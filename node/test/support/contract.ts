@@ -3,7 +3,7 @@
 // deliveries prove the node kept serving others after some bad input.
 import assert from 'node:assert/strict';
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { createServer, request, type IncomingHttpHeaders, type Server } from 'node:http';
 import WebSocket from 'ws';
 import type { ApiResponse, NodeProcess } from './node-process.js';
 import { TestSocket, token, type Frame, type Proto, type TestApp } from './ws-client.js';
@@ -157,4 +157,36 @@ export async function rawUpgrade(url: string, protocols: string[]): Promise<{ op
   const code = await new Promise<number>((resolve) => ws.once('close', (c: number) => resolve(c)));
   clearTimeout(timer);
   return { opened, code };
+}
+
+/**
+ * A request whose body is sent only after the server's `100 Continue`, as curl
+ * does for large bodies: a server that refuses the body up front (413) answers
+ * without having to read it. (Without it, a server that answers early and then
+ * closes can reset the connection before the client reads the answer.)
+ */
+export async function expectContinue(url: string, method: string, headers: Record<string, string>, body: string): Promise<ApiResponse> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method, headers: { ...headers, expect: '100-continue', 'content-length': String(Buffer.byteLength(body)) } }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('error', reject);
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        let parsed: unknown = text;
+        try {
+          parsed = JSON.parse(text);
+        } catch {
+          // not JSON
+        }
+        const h = new Headers();
+        for (const [k, v] of Object.entries(res.headers)) if (typeof v === 'string') h.set(k, v);
+        resolve({ status: res.statusCode ?? 0, body: parsed, headers: h });
+      });
+    });
+    req.on('continue', () => req.end(body));
+    req.on('error', reject);
+    req.setTimeout(10_000, () => req.destroy(new Error('timed out')));
+    req.flushHeaders();
+  });
 }

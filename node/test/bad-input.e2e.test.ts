@@ -1,0 +1,312 @@
+// Bad input against a real node process, each case with the answer
+// docs/PROTOCOL.md documents, and after each one a push to another connected
+// client still arrives: a bad client or request never takes the node down.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { SignJWT } from 'jose';
+import { NodeProcess } from './support/node-process.js';
+import { TestSocket, createApp, token, type Frame, type Proto, type TestApp } from './support/ws-client.js';
+import { Witness, assertApiError, assertErrorFrame, expectContinue, obj, rawUpgrade, roundTrip } from './support/contract.js';
+
+let node: NodeProcess;
+let app: TestApp;
+let other: TestApp;
+let witness: Witness;
+
+before(async () => {
+  node = await NodeProcess.start();
+  app = await createApp(node, 'bad');
+  other = await createApp(node, 'bad-other');
+  witness = await Witness.open(node, app);
+});
+after(async () => {
+  witness.s.close();
+  await node.stop();
+});
+
+/** Waits for the close and returns its code, checking the error frame sent before it (when `errCode` is given). */
+async function closedWith(s: TestSocket, code: number, errCode?: string): Promise<Frame | undefined> {
+  const c = await s.closed;
+  assert.equal(c.code, code, `closed with ${c.code} (${c.reason}); frames ${JSON.stringify(s.frames).slice(0, 400)}`);
+  if (errCode === undefined) return undefined;
+  const e = s.frames.find((f) => f.t === 'error');
+  assert.ok(e !== undefined, `no error frame before close ${code}`);
+  assertErrorFrame(e, errCode);
+  assert.ok((e.message as string).length > 0);
+  return e;
+}
+
+async function helloed(proto: Proto = 'json'): Promise<TestSocket> {
+  const s = await TestSocket.open(node.wsUrl, proto);
+  await s.hello('bad-device');
+  return s;
+}
+
+const push = (users: unknown, data: unknown = 'x', extra: Record<string, unknown> = {}) =>
+  node.api('POST', `/v1/apps/${app.app}/push`, { token: app.apiKey, body: { users, data, ...extra } });
+
+test('the witness client receives pushes', async () => {
+  await witness.check();
+});
+
+test('malformed JSON text frame → error protocol-error, close 4000', async () => {
+  const s = await helloed();
+  s.sendRaw('{"t":"ping",');
+  await closedWith(s, 4000, 'protocol-error');
+  await witness.check();
+});
+
+test('malformed MessagePack binary frame → error protocol-error, close 4000', async () => {
+  const s = await helloed('msgpack');
+  // A map header announcing two entries, then one key and nothing more.
+  s.sendRaw(Buffer.from([0x82, 0xa1, 0x74]));
+  await closedWith(s, 4000, 'protocol-error');
+  const t = await helloed('msgpack');
+  t.sendRaw(Buffer.from([0xc1]));
+  await closedWith(t, 4000, 'protocol-error');
+  await witness.check();
+});
+
+test('binary frame on the JSON subprotocol → error protocol-error, close 4000', async () => {
+  const s = await helloed();
+  s.sendRaw(Buffer.from(JSON.stringify({ t: 'ping' })));
+  await closedWith(s, 4000, 'protocol-error');
+  await witness.check();
+});
+
+test('text frame on the MessagePack subprotocol → error protocol-error, close 4000', async () => {
+  const s = await helloed('msgpack');
+  s.sendRaw(JSON.stringify({ t: 'ping' }));
+  await closedWith(s, 4000, 'protocol-error');
+  await witness.check();
+});
+
+test('unknown frame type → error protocol-error naming it, close 4000', async () => {
+  for (const proto of ['json', 'msgpack'] as const) {
+    const s = await helloed(proto);
+    s.send({ t: 'teleport', app: app.app });
+    const e = await closedWith(s, 4000, 'protocol-error');
+    assert.match(String(e?.message), /teleport/);
+  }
+  const noType = await helloed();
+  noType.sendRaw('[1,2,3]');
+  await closedWith(noType, 4000, 'protocol-error');
+  await witness.check();
+});
+
+test('bind before hello → error protocol-error, close 4000', async () => {
+  const s = await TestSocket.open(node.wsUrl);
+  s.send({ t: 'bind', app: app.app, token: await token(app.app, app.tokenSecret, 'early') });
+  await closedWith(s, 4000, 'protocol-error');
+  const status = obj((await node.api('GET', `/v1/apps/${app.app}/users/early`, { token: app.apiKey })).body);
+  assert.equal(status.online, false);
+  await witness.check();
+});
+
+test('hello sent twice → error protocol-error, close 4000', async () => {
+  const s = await helloed();
+  s.send({ t: 'hello', device: 'again' });
+  await closedWith(s, 4000, 'protocol-error');
+  await witness.check();
+});
+
+test('no hello within 10 s → error no-hello, close 4003', { timeout: 30_000 }, async () => {
+  const s = await TestSocket.open(node.wsUrl);
+  // The witness keeps being served while this connection waits.
+  await witness.check();
+  await closedWith(s, 4003, 'no-hello');
+  await witness.check();
+});
+
+test('a frame over 64 KiB → close 1009', async () => {
+  const s = await helloed();
+  s.send({ t: 'ping', pad: 'x'.repeat(70 * 1024) });
+  await closedWith(s, 1009);
+  const m = await helloed('msgpack');
+  m.send({ t: 'up', app: app.app, id: 'big', data: 'y'.repeat(70 * 1024) });
+  await closedWith(m, 1009);
+  // A frame just under the limit is fine.
+  const ok = await helloed();
+  ok.send({ t: 'ping', pad: 'z'.repeat(60 * 1024) });
+  await ok.nextOfType('pong');
+  ok.close();
+  await witness.check();
+});
+
+const badTokens: [string, () => Promise<{ app: string; token: string }>][] = [
+  ['a token that is not a JWT', async () => ({ app: app.app, token: 'not.a.jwt' })],
+  ['an expired token', async () => ({ app: app.app, token: await token(app.app, app.tokenSecret, 'u', { expSeconds: -60 }) })],
+  ['a token for another app (claim app)', async () => ({ app: app.app, token: await token(app.app, app.tokenSecret, 'u', { claimApp: other.app }) })],
+  ["another app's valid token", async () => ({ app: app.app, token: await token(other.app, other.tokenSecret, 'u') })],
+  ['a token signed with the wrong secret', async () => ({ app: app.app, token: await token(app.app, 'the-wrong-secret-0123456789', 'u') })],
+  ['a token for an app that does not exist', async () => ({ app: 'no-such-app', token: await token('no-such-app', app.tokenSecret, 'u') })],
+];
+
+for (const [name, make] of badTokens) {
+  test(`bind with ${name} → error unauthorized, close 4001`, async () => {
+    const { app: a, token: t } = await make();
+    const s = await helloed();
+    s.send({ t: 'bind', app: a, token: t });
+    await closedWith(s, 4001, 'unauthorized');
+    // The same in hello's apps.
+    const h = await TestSocket.open(node.wsUrl, 'msgpack');
+    h.send({ t: 'hello', device: 'd', apps: [{ app: a, token: t }] });
+    await closedWith(h, 4001, 'unauthorized');
+    await witness.check();
+  });
+}
+
+test('a token without exp is refused with 4001', async () => {
+  const t = await new SignJWT({ app: app.app }).setProtectedHeader({ alg: 'HS256' }).setSubject('u').sign(new TextEncoder().encode(app.tokenSecret));
+  const s = await helloed();
+  s.send({ t: 'bind', app: app.app, token: t });
+  await closedWith(s, 4001, 'unauthorized');
+  await witness.check();
+});
+
+test('ack of a seq never sent → error invalid-ack, the connection stays open', async () => {
+  await push(['acker'], 'one');
+  const s = await helloed();
+  const b = await s.bind(app.app, await token(app.app, app.tokenSecret, 'acker'));
+  assert.equal(b.t, 'bound');
+  assert.equal((await s.nextOfType('msg')).seq, 1);
+  s.send({ t: 'ack', app: app.app, seq: 99 });
+  assertErrorFrame(await s.nextOfType('error'), 'invalid-ack');
+  await roundTrip(s);
+  // Still bound and delivering.
+  await push(['acker'], 'two');
+  assert.equal((await s.nextOfType('msg')).seq, 2);
+  s.send({ t: 'ack', app: app.app, seq: 2 });
+  await roundTrip(s);
+  assert.equal(s.frames.filter((f) => f.t === 'error').length, 0, JSON.stringify(s.frames));
+  s.close();
+  await witness.check();
+});
+
+test('a flood of 2,000 pings → error rate-limited, then close 4008; another client is unaffected', async () => {
+  const s = await helloed();
+  for (let i = 0; i < 2000; i++) s.send({ t: 'ping' });
+  await witness.check();
+  await closedWith(s, 4008);
+  const first = s.frames.find((f) => f.t === 'error');
+  assert.ok(first !== undefined, 'no error frame before close 4008');
+  assertErrorFrame(first, 'rate-limited');
+  const pongs = s.frames.filter((f) => f.t === 'pong').length;
+  assert.ok(pongs > 0 && pongs < 2000, `pongs: ${pongs}`);
+  await witness.check();
+});
+
+test('a push naming 10,001 users → 400 too-many-users', async () => {
+  const users = Array.from({ length: 10_001 }, (_, i) => `many-${i}`);
+  assertApiError(await push(users), 400, 'too-many-users');
+  await witness.check();
+});
+
+test('invalid app names in routes → 400', async () => {
+  const cfg = { apiKey: 'some-api-key-0123456789', tokenSecret: 'some-token-secret-0123456789' };
+  const long = 'a'.repeat(65);
+  for (const name of ['-starts-with-dash', 'has%20space', long, 'bad%2Fslash', '.dot']) {
+    assertApiError(await node.api('PUT', `/v1/apps/${name}`, { body: cfg }), 400);
+    assertApiError(await node.api('GET', `/v1/apps/${name}`), 400);
+    assertApiError(await node.api('POST', `/v1/apps/${name}/push`, { token: app.apiKey, body: { users: ['u'], data: 1 } }), 400);
+    assertApiError(await node.api('POST', `/v1/apps/${name}/broadcast`, { token: app.apiKey, body: { data: 1 } }), 400);
+    assertApiError(await node.api('POST', `/v1/apps/${name}/topics/t`, { token: app.apiKey, body: { data: 1 } }), 400);
+    assertApiError(await node.api('GET', `/v1/apps/${name}/users/u`, { token: app.apiKey }), 400);
+    assertApiError(await node.api('POST', `/v1/apps/${name}/users/u/kick`, { token: app.apiKey, body: {} }), 400);
+  }
+  // And in frames: an invalid app name in bind is a protocol error.
+  const s = await helloed();
+  s.send({ t: 'bind', app: '-nope', token: 'x' });
+  await closedWith(s, 4000, 'protocol-error');
+  await witness.check();
+});
+
+test('data over 32 KiB → 413 too-large', async () => {
+  const big = 'd'.repeat(33 * 1024);
+  assertApiError(await push(['u'], big), 413, 'too-large');
+  assertApiError(await node.api('POST', `/v1/apps/${app.app}/broadcast`, { token: app.apiKey, body: { data: big } }), 413, 'too-large');
+  assertApiError(await node.api('POST', `/v1/apps/${app.app}/topics/t`, { token: app.apiKey, body: { data: big } }), 413, 'too-large');
+  // Just under the limit is accepted.
+  const r = await push(['u'], 'd'.repeat(31 * 1024));
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  await witness.check();
+});
+
+test('a request body over 4 MiB → 413 too-large', async () => {
+  const json = { 'content-type': 'application/json' };
+  const huge = JSON.stringify({ users: ['u'], data: 'h'.repeat(4 * 1024 * 1024 + 16) });
+  const r1 = await expectContinue(`${node.apiUrl}/v1/apps/${app.app}/push`, 'POST', { ...json, authorization: `Bearer ${app.apiKey}` }, huge);
+  assertApiError(r1, 413, 'too-large');
+  const hugeKv = JSON.stringify({ value: 'v'.repeat(4 * 1024 * 1024 + 16) });
+  const r2 = await expectContinue(`${node.apiUrl}/v1/kv/huge`, 'PUT', { ...json, authorization: `Bearer ${node.adminToken}` }, hugeKv);
+  assertApiError(r2, 413, 'too-large');
+  await witness.check();
+});
+
+test('a service route without an API key → 401', async () => {
+  assertApiError(await node.api('POST', `/v1/apps/${app.app}/push`, { token: null, body: { users: ['u'], data: 1 } }), 401, 'unauthorized');
+  assertApiError(await node.api('GET', `/v1/apps/${app.app}/users/u`, { token: null }), 401, 'unauthorized');
+  assertApiError(await node.api('POST', `/v1/apps/${app.app}/broadcast`, { token: null, body: { data: 1 } }), 401, 'unauthorized');
+  await witness.check();
+});
+
+test('a service route with a wrong API key → 401', async () => {
+  assertApiError(await node.api('POST', `/v1/apps/${app.app}/push`, { token: 'wrong-key-0123456789', body: { users: ['u'], data: 1 } }), 401, 'unauthorized');
+  // Another app's key does not open this app.
+  assertApiError(await node.api('POST', `/v1/apps/${app.app}/push`, { token: other.apiKey, body: { users: ['u'], data: 1 } }), 401, 'unauthorized');
+  // An app that does not exist answers like a wrong key, not revealing which apps exist.
+  assertApiError(await node.api('POST', '/v1/apps/nonexistent/push', { token: app.apiKey, body: { users: ['u'], data: 1 } }), 401, 'unauthorized');
+  await witness.check();
+});
+
+test('an admin route with an app key → 401', async () => {
+  assertApiError(await node.api('GET', `/v1/apps/${app.app}`, { token: app.apiKey }), 401, 'unauthorized');
+  assertApiError(await node.api('PUT', `/v1/apps/${app.app}`, { token: app.apiKey, body: { apiKey: 'x'.repeat(20), tokenSecret: 'y'.repeat(20) } }), 401, 'unauthorized');
+  assertApiError(await node.api('GET', '/v1/cluster', { token: app.apiKey }), 401, 'unauthorized');
+  assertApiError(await node.api('GET', '/v1/kv/sys/apps/bad', { token: app.apiKey }), 401, 'unauthorized');
+  assertApiError(await node.api('POST', '/v1/leases', { token: app.apiKey, body: { ttl: 5 } }), 401, 'unauthorized');
+  assertApiError(await node.api('GET', '/v1/kv/x', { token: 'not-the-admin-token' }), 401, 'unauthorized');
+  // The app's secrets were not changed by the refused PUT.
+  await witness.check();
+});
+
+test('invalid push bodies → 400 with a message naming the field', async () => {
+  const cases: [string, Record<string, unknown>, RegExp][] = [
+    ['missing users', { data: 1 }, /users/],
+    ['missing data', { users: ['u'] }, /data/],
+    ['users not an array', { users: 'u', data: 1 }, /users/],
+    ['an empty user id', { users: [''], data: 1 }, /users/],
+    ['qos 2', { users: ['u'], data: 1, qos: 2 }, /qos/],
+    ['ttl "x"', { users: ['u'], data: 1, ttl: 'x' }, /ttl/],
+    ['ttl 0', { users: ['u'], data: 1, ttl: 0 }, /ttl/],
+    ['an extra property', { users: ['u'], data: 1, colour: 'red' }, /colour/],
+  ];
+  for (const [what, body, field] of cases) {
+    const r = await node.api('POST', `/v1/apps/${app.app}/push`, { token: app.apiKey, body });
+    const e = assertApiError(r, 400);
+    assert.match(e.message, field, `${what}: ${e.message}`);
+  }
+  assertApiError(await node.api('POST', `/v1/apps/${app.app}/push`, { token: app.apiKey, rawBody: '{"users":["u"],' }), 400);
+  const bc = assertApiError(await node.api('POST', `/v1/apps/${app.app}/broadcast`, { token: app.apiKey, body: { data: 1, rate: 'fast' } }), 400);
+  assert.match(bc.message, /rate/);
+  const ap = assertApiError(await node.api('PUT', '/v1/apps/newapp', { body: { apiKey: 'short', tokenSecret: 'long-enough-secret-0123' } }), 400);
+  assert.match(ap.message, /apiKey/);
+  await witness.check();
+});
+
+test('a WebSocket upgrade with no or an unknown subprotocol is closed', async () => {
+  const none = await rawUpgrade(node.wsUrl, []);
+  assert.equal(none.code, 4000);
+  const unknown = await rawUpgrade(node.wsUrl, ['longwire.v2.json']);
+  assert.equal(unknown.opened, false, 'an unknown subprotocol was accepted');
+  const path = await rawUpgrade(node.wsUrl.replace('/ws', '/other'), ['longwire.v1.json']);
+  assert.equal(path.opened, false);
+  await witness.check();
+});
+
+test('an unknown route → 404 in the error shape; the node is still healthy', async () => {
+  const h = await node.api('GET', '/healthz', { token: null });
+  assert.equal(h.status, 200);
+  assertApiError(await node.api('GET', '/v1/no-such-route'), 404);
+  await witness.check();
+});

@@ -1,0 +1,396 @@
+// Every HTTP route of docs/PROTOCOL.md against a real node process: apps,
+// push (unicast and multicast), broadcast jobs, topics, user status, kick,
+// health/readiness/metrics, the cluster view, and the keeper's kv, leases and
+// watch stream.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { NodeProcess } from './support/node-process.js';
+import { TestSocket, createApp, token, type Frame, type TestApp } from './support/ws-client.js';
+import { assertApiError, assertErrorFrame, eventually, isRecord, obj, openBound, roundTrip } from './support/contract.js';
+
+let node: NodeProcess;
+let app: TestApp;
+
+before(async () => {
+  node = await NodeProcess.start();
+  app = await createApp(node, 'routes');
+});
+after(async () => {
+  await node.stop();
+});
+
+function results(body: unknown): unknown[] {
+  const r = obj(body).results;
+  assert.ok(Array.isArray(r), JSON.stringify(body));
+  return r;
+}
+
+async function userStatus(a: TestApp, user: string): Promise<Record<string, unknown>> {
+  const r = await node.api('GET', `/v1/apps/${a.app}/users/${user}`, { token: a.apiKey });
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  return obj(r.body);
+}
+
+test('apps: PUT stores, GET redacts the secrets, DELETE removes', async () => {
+  const cfg = {
+    apiKey: 'route-app-key-0123456789',
+    tokenSecret: 'route-app-secret-0123456789',
+    webhook: 'http://127.0.0.1:9/hook',
+    limits: { pushPerSecond: 0, upstreamPerSecond: 5, maxInbox: 10, defaultTtl: 60, maxRedeliveries: 2 },
+  };
+  const put = await node.api('PUT', '/v1/apps/crud.app-1', { body: cfg });
+  assert.equal(put.status, 200, JSON.stringify(put.body));
+  assert.ok(!JSON.stringify(put.body).includes(cfg.apiKey) && !JSON.stringify(put.body).includes(cfg.tokenSecret), 'PUT answer echoes a secret');
+
+  const get = await node.api('GET', '/v1/apps/crud.app-1');
+  assert.equal(get.status, 200);
+  const g = obj(get.body);
+  assert.equal(g.app, 'crud.app-1');
+  assert.equal(g.webhook, cfg.webhook);
+  assert.deepEqual(g.limits, cfg.limits);
+  assert.ok(!JSON.stringify(g).includes(cfg.apiKey), 'GET shows the apiKey');
+  assert.ok(!JSON.stringify(g).includes(cfg.tokenSecret), 'GET shows the tokenSecret');
+
+  // The stored app works at once: its key pushes, its secret signs tokens.
+  const crud = { app: 'crud.app-1', apiKey: cfg.apiKey, tokenSecret: cfg.tokenSecret };
+  const { s } = await openBound(node, crud, 'd', 'u');
+  const p = await node.api('POST', '/v1/apps/crud.app-1/push', { token: cfg.apiKey, body: { users: ['u'], data: 'hi' } });
+  assert.equal(p.status, 200);
+  assert.equal((await s.nextOfType('msg')).data, 'hi');
+  s.close();
+
+  // PUT again replaces it (new key).
+  const put2 = await node.api('PUT', '/v1/apps/crud.app-1', { body: { ...cfg, apiKey: 'route-app-key-rotated-0000' } });
+  assert.equal(put2.status, 200);
+  assertApiError(await node.api('POST', '/v1/apps/crud.app-1/push', { token: cfg.apiKey, body: { users: ['u'], data: 1 } }), 401, 'unauthorized');
+
+  const del = await node.api('DELETE', '/v1/apps/crud.app-1');
+  assert.equal(del.status, 200, JSON.stringify(del.body));
+  assertApiError(await node.api('GET', '/v1/apps/crud.app-1'), 404);
+  assertApiError(await node.api('DELETE', '/v1/apps/crud.app-1'), 404);
+  // A deleted app's key no longer pushes.
+  assertApiError(await node.api('POST', '/v1/apps/crud.app-1/push', { token: 'route-app-key-rotated-0000', body: { users: ['u'], data: 1 } }), 401);
+});
+
+test('push unicast → {id, results:[{user, seq}]} and the message arrives', async () => {
+  const { s } = await openBound(node, app, 'd', 'uni');
+  const r = await node.api('POST', `/v1/apps/${app.app}/push`, { token: app.apiKey, body: { users: ['uni'], data: { hello: 'world' } } });
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  const b = obj(r.body);
+  assert.equal(typeof b.id, 'string');
+  assert.deepEqual(b.results, [{ user: 'uni', seq: 1 }]);
+  const m = await s.nextOfType('msg');
+  assert.deepEqual({ seq: m.seq, id: m.id, data: m.data, qos: m.qos }, { seq: 1, id: b.id, data: { hello: 'world' }, qos: 1 });
+  s.close();
+});
+
+test('push multicast → one result per user, each in its own inbox', async () => {
+  await node.api('POST', `/v1/apps/${app.app}/push`, { token: app.apiKey, body: { users: ['mc-b'], data: 'earlier' } });
+  const r = await node.api('POST', `/v1/apps/${app.app}/push`, { token: app.apiKey, body: { users: ['mc-a', 'mc-b', 'mc-c'], data: 'all', ttl: 60, qos: 1 } });
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  assert.deepEqual(results(r.body), [
+    { user: 'mc-a', seq: 1 },
+    { user: 'mc-b', seq: 2 },
+    { user: 'mc-c', seq: 1 },
+  ]);
+  const { s, bound } = await openBound(node, app, 'd', 'mc-b');
+  assert.equal(bound.seq, 2);
+  assert.equal((await s.nextOfType('msg')).data, 'earlier');
+  const m = await s.nextOfType('msg');
+  assert.deepEqual([m.seq, m.data], [2, 'all']);
+  s.close();
+});
+
+test('broadcast → 202 job; the job reaches done with delivered = bound connections; a later device still gets it', async () => {
+  const bc = await createApp(node, 'bcast');
+  const a = await openBound(node, bc, 'phone', 'bc-1');
+  const b = await openBound(node, bc, 'phone', 'bc-2', 'msgpack');
+  // Connected but not bound to this app: not a target.
+  const other = await openBound(node, app, 'phone', 'bc-other');
+  const unbound = await TestSocket.open(node.wsUrl);
+  await unbound.hello('idle');
+
+  const r = await node.api('POST', `/v1/apps/${bc.app}/broadcast`, { token: bc.apiKey, body: { data: { promo: 1 }, ttl: 300 } });
+  assert.equal(r.status, 202, JSON.stringify(r.body));
+  const job = obj(r.body).job;
+  assert.equal(typeof job, 'string');
+
+  for (const s of [a.s, b.s]) {
+    const m = await s.nextOfType('msg');
+    assert.deepEqual(m.data, { promo: 1 });
+    assert.equal(m.app, bc.app);
+    assert.equal(m.qos, 0);
+  }
+  const done = await eventually(async () => {
+    const g = await node.api('GET', `/v1/apps/${bc.app}/broadcasts/${String(job)}`, { token: bc.apiKey });
+    assert.equal(g.status, 200, JSON.stringify(g.body));
+    const body = obj(g.body);
+    assert.ok(body.state === 'running' || body.state === 'done', JSON.stringify(body));
+    return body.state === 'done' ? body : undefined;
+  }, 'the broadcast job to finish');
+  assert.equal(done.job, job);
+  assert.equal(done.delivered, 2);
+  assert.ok(done.startedAt !== undefined && done.finishedAt !== undefined, JSON.stringify(done));
+
+  await roundTrip(other.s);
+  await roundTrip(unbound);
+  assert.equal(other.s.frames.filter((f) => f.t === 'msg').length, 0, 'another app got the broadcast');
+  assert.equal(unbound.frames.filter((f) => f.t === 'msg').length, 0);
+
+  // A device binding after the job still gets it from the broadcast log, once.
+  const late = await openBound(node, bc, 'tablet', 'bc-3');
+  const m = await late.s.nextOfType('msg');
+  assert.deepEqual(m.data, { promo: 1 });
+  await roundTrip(late.s);
+  assert.equal(late.s.frames.filter((f) => f.t === 'msg').length, 0);
+
+  assertApiError(await node.api('GET', `/v1/apps/${bc.app}/broadcasts/no-such-job`, { token: bc.apiKey }), 404);
+  for (const s of [a.s, b.s, other.s, unbound, late.s]) s.close();
+});
+
+test('topic publish → {offset}, increasing per topic', async () => {
+  const offs: number[] = [];
+  for (let i = 0; i < 3; i++) {
+    const r = await node.api('POST', `/v1/apps/${app.app}/topics/scores`, { token: app.apiKey, body: { data: { i } } });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    const o = obj(r.body).offset;
+    assert.ok(typeof o === 'number' && Number.isInteger(o), JSON.stringify(r.body));
+    offs.push(o);
+  }
+  assert.ok(offs[0] !== undefined && offs[1] !== undefined && offs[2] !== undefined);
+  assert.ok(offs[0] < offs[1] && offs[1] < offs[2], JSON.stringify(offs));
+  const otherTopic = await node.api('POST', `/v1/apps/${app.app}/topics/weather`, { token: app.apiKey, body: { data: 'rain' } });
+  assert.equal(obj(otherTopic.body).offset, 1);
+});
+
+test('user status: online with its sessions, then offline', async () => {
+  assert.deepEqual(await userStatus(app, 'status-u'), { user: 'status-u', online: false, sessions: [] });
+  const one = await openBound(node, app, 'laptop', 'status-u');
+  const two = await openBound(node, app, 'phone', 'status-u', 'msgpack');
+  const st = await userStatus(app, 'status-u');
+  assert.equal(st.user, 'status-u');
+  assert.equal(st.online, true);
+  assert.ok(Array.isArray(st.sessions));
+  const sessions = (st.sessions as unknown[]).map((x) => obj(x, 'session'));
+  assert.equal(sessions.length, 2);
+  const byDevice = new Map(sessions.map((x) => [x.device, x]));
+  for (const [device, c] of [
+    ['laptop', one],
+    ['phone', two],
+  ] as const) {
+    const x = byDevice.get(device);
+    assert.ok(x !== undefined, `no session for ${device}: ${JSON.stringify(sessions)}`);
+    assert.equal(x.session, c.welcome.session);
+    assert.equal(x.node, c.welcome.node);
+    assert.ok(x.since !== undefined && x.since !== null, JSON.stringify(x));
+  }
+  one.s.close();
+  two.s.close();
+  await eventually(async () => ((await userStatus(app, 'status-u')).online === false ? true : undefined), 'the user to go offline');
+  assert.deepEqual((await userStatus(app, 'status-u')).sessions, []);
+});
+
+test('kick → {kicked:n}; each connection gets error kicked and close 4002; others stay', async () => {
+  const a = await openBound(node, app, 'd1', 'kick-me');
+  const b = await openBound(node, app, 'd2', 'kick-me', 'msgpack');
+  const bystander = await openBound(node, app, 'd1', 'not-me');
+  const r = await node.api('POST', `/v1/apps/${app.app}/users/kick-me/kick`, { token: app.apiKey, body: { reason: 'policy' } });
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  assert.deepEqual(r.body, { kicked: 2 });
+  for (const c of [a, b]) {
+    const closed = await c.s.closed;
+    assert.equal(closed.code, 4002);
+    const e = c.s.frames.find((f: Frame) => f.t === 'error');
+    assert.ok(e !== undefined, 'no error frame before the kick close');
+    assertErrorFrame(e, 'kicked');
+  }
+  await roundTrip(bystander.s);
+  const none = await node.api('POST', `/v1/apps/${app.app}/users/nobody/kick`, { token: app.apiKey });
+  assert.equal(none.status, 200, JSON.stringify(none.body));
+  assert.deepEqual(none.body, { kicked: 0 });
+  bystander.s.close();
+});
+
+test('healthz, readyz and Prometheus metrics', async () => {
+  const h = await node.api('GET', '/healthz', { token: null });
+  assert.equal(h.status, 200);
+  const r = await node.api('GET', '/readyz', { token: null });
+  assert.equal(r.status, 200);
+  const res = await fetch(`${node.apiUrl}/metrics`);
+  assert.equal(res.status, 200);
+  assert.match(res.headers.get('content-type') ?? '', /^text\/plain/);
+  const text = await res.text();
+  for (const name of ['longwire_gateway_connections', 'longwire_gateway_connects_total', 'longwire_push_requests_total', 'longwire_push_store_duration_seconds']) {
+    assert.match(text, new RegExp(`^# TYPE ${name} `, 'm'), `no ${name}`);
+  }
+  // Every sample line is `name{labels} value` with a longwire_ name.
+  for (const line of text.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue;
+    assert.match(line, /^longwire_[a-z0-9_]+(\{[^}]*\})? [-+0-9.eEaInNf]+$/, line);
+  }
+  assert.match(text, /^longwire_push_requests_total\{qos="1"\} [1-9]/m);
+});
+
+test('GET /v1/cluster → this node, the leader, a voter', async () => {
+  const r = await node.api('GET', '/v1/cluster');
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  const c = obj(r.body);
+  assert.equal(c.leader, 'n1');
+  assert.ok(typeof c.term === 'number' && c.term >= 1);
+  assert.deepEqual(c.members, [
+    {
+      id: 'n1',
+      role: 'voter',
+      peer: '127.0.0.1:7802',
+      api: `127.0.0.1:${node.apiPort}`,
+      gateway: `127.0.0.1:${node.gatewayPort}`,
+      zone: 'default',
+      healthy: true,
+    },
+  ]);
+  assertApiError(await node.api('GET', '/v1/cluster', { token: null }), 401, 'unauthorized');
+});
+
+test('kv: put, get, prefix get, CAS with ifModRevision (409), delete', async () => {
+  const p1 = await node.api('PUT', '/v1/kv/cfg/a', { body: { value: 'one' } });
+  assert.equal(p1.status, 200, JSON.stringify(p1.body));
+  const rev1 = obj(p1.body).revision as number;
+  assert.ok(Number.isInteger(rev1));
+
+  const g1 = await node.api('GET', '/v1/kv/cfg/a');
+  assert.equal(g1.status, 200);
+  const body1 = obj(g1.body);
+  assert.ok((body1.revision as number) >= rev1);
+  assert.deepEqual(body1.kvs, [{ key: '/cfg/a', value: 'one', createRevision: rev1, modRevision: rev1, version: 1 }]);
+
+  // CAS: the current modRevision wins, a stale one is a 409 conflict.
+  const p2 = await node.api('PUT', '/v1/kv/cfg/a', { body: { value: 'two', ifModRevision: rev1 } });
+  assert.equal(p2.status, 200, JSON.stringify(p2.body));
+  const rev2 = obj(p2.body).revision as number;
+  assert.ok(rev2 > rev1);
+  assertApiError(await node.api('PUT', '/v1/kv/cfg/a', { body: { value: 'three', ifModRevision: rev1 } }), 409, 'conflict');
+  // ifModRevision 0: only if absent.
+  assertApiError(await node.api('PUT', '/v1/kv/cfg/a', { body: { value: 'x', ifModRevision: 0 } }), 409, 'conflict');
+  const p3 = await node.api('PUT', '/v1/kv/cfg/b', { body: { value: 'bee', ifModRevision: 0 } });
+  assert.equal(p3.status, 200, JSON.stringify(p3.body));
+
+  const g2 = await node.api('GET', '/v1/kv/cfg/a?consistency=serializable');
+  const kv = obj((obj(g2.body).kvs as unknown[])[0], 'kv');
+  assert.deepEqual([kv.value, kv.version, kv.modRevision, kv.createRevision], ['two', 2, rev2, rev1]);
+
+  const pre = await node.api('GET', '/v1/kv/cfg/?prefix=true');
+  assert.equal(pre.status, 200);
+  assert.deepEqual(
+    (obj(pre.body).kvs as unknown[]).map((x) => [obj(x).key, obj(x).value]),
+    [
+      ['/cfg/a', 'two'],
+      ['/cfg/b', 'bee'],
+    ],
+  );
+
+  const d1 = await node.api('DELETE', '/v1/kv/cfg/a');
+  assert.equal(d1.status, 200);
+  assert.equal(obj(d1.body).deleted, 1);
+  assert.ok((obj(d1.body).revision as number) > rev2);
+  assert.deepEqual(obj((await node.api('GET', '/v1/kv/cfg/a')).body).kvs, []);
+  const d2 = await node.api('DELETE', '/v1/kv/cfg/?prefix=true');
+  assert.equal(obj(d2.body).deleted, 1);
+  assert.deepEqual(obj((await node.api('GET', '/v1/kv/cfg/?prefix=true')).body).kvs, []);
+});
+
+test('leases: grant, keepalive, a leased key, revoke removes it; an expired lease removes its key', async () => {
+  const g = await node.api('POST', '/v1/leases', { body: { ttl: 30 } });
+  assert.equal(g.status, 200, JSON.stringify(g.body));
+  const lease = obj(g.body);
+  assert.equal(typeof lease.id, 'string');
+  assert.equal(lease.ttl, 30);
+  const id = lease.id as string;
+
+  assert.equal((await node.api('PUT', '/v1/kv/leased/k', { body: { value: 'v', lease: id } })).status, 200);
+  const got = obj((obj((await node.api('GET', '/v1/kv/leased/k')).body).kvs as unknown[])[0], 'kv');
+  assert.equal(got.lease, id);
+
+  const ka = await node.api('POST', `/v1/leases/${id}/keepalive`);
+  assert.equal(ka.status, 200, JSON.stringify(ka.body));
+  assert.equal(obj(ka.body).ttl, 30);
+
+  const rv = await node.api('DELETE', `/v1/leases/${id}`);
+  assert.equal(rv.status, 200, JSON.stringify(rv.body));
+  assert.deepEqual(obj((await node.api('GET', '/v1/kv/leased/k')).body).kvs, []);
+  assertApiError(await node.api('POST', `/v1/leases/${id}/keepalive`), 404);
+
+  const short = obj((await node.api('POST', '/v1/leases', { body: { ttl: 1 } })).body);
+  assert.equal((await node.api('PUT', '/v1/kv/leased/short', { body: { value: 'v', lease: short.id } })).status, 200);
+  await eventually(
+    async () => {
+      const kvs = obj((await node.api('GET', '/v1/kv/leased/short')).body).kvs;
+      return Array.isArray(kvs) && kvs.length === 0 ? true : undefined;
+    },
+    'the leased key to vanish when its lease expires',
+    60,
+    100,
+  );
+});
+
+/** Reads NDJSON lines from a watch response until `want` event lines have arrived; progress lines are skipped. */
+async function readLines(res: Response, want: number): Promise<unknown[]> {
+  const body = res.body;
+  assert.ok(body !== null);
+  const reader = body.getReader();
+  const dec = new TextDecoder();
+  let buf = '';
+  const lines: unknown[] = [];
+  for (let chunks = 0; chunks < 1000 && lines.length < want; chunks++) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    buf += dec.decode(value, { stream: true });
+    for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
+      const line: unknown = JSON.parse(buf.slice(0, i));
+      if (!(isRecord(line) && 'progress' in line)) lines.push(line);
+      buf = buf.slice(i + 1);
+    }
+  }
+  reader.releaseLock();
+  return lines;
+}
+
+test('watch: an NDJSON stream with a line per put and delete, in revision order, and replay from fromRevision', async () => {
+  const ac = new AbortController();
+  const timer = setTimeout(() => ac.abort(), 20_000);
+  try {
+    const res = await fetch(`${node.apiUrl}/v1/watch?key=/w/&prefix=true`, { headers: { authorization: `Bearer ${node.adminToken}` }, signal: ac.signal });
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type') ?? '', /ndjson/);
+    const r1 = obj((await node.api('PUT', '/v1/kv/w/x', { body: { value: 'ex' } })).body).revision as number;
+    await node.api('PUT', '/v1/kv/elsewhere', { body: { value: 'not watched' } });
+    const r2 = obj((await node.api('DELETE', '/v1/kv/w/x')).body).revision as number;
+    const lines = await readLines(res, 2);
+    assert.deepEqual(lines, [
+      { revision: r1, type: 'put', key: '/w/x', value: 'ex' },
+      { revision: r2, type: 'delete', key: '/w/x' },
+    ]);
+    ac.abort();
+
+    const ac2 = new AbortController();
+    const res2 = await fetch(`${node.apiUrl}/v1/watch?key=/w/x&fromRevision=${r1}`, { headers: { authorization: `Bearer ${node.adminToken}` }, signal: ac2.signal });
+    assert.equal(res2.status, 200);
+    const replay = await readLines(res2, 2);
+    ac2.abort();
+    assert.deepEqual(replay, [
+      { revision: r1, type: 'put', key: '/w/x', value: 'ex' },
+      { revision: r2, type: 'delete', key: '/w/x' },
+    ]);
+  } finally {
+    clearTimeout(timer);
+    ac.abort();
+  }
+  assertApiError(await node.api('GET', '/v1/watch?key=/w/', { token: null }), 401);
+});
+
+test('dispatcher → this node first with a ws URL', async () => {
+  const res = await fetch(`${node.gatewayUrl}/v1/dispatch?app=${app.app}&user=someone`);
+  assert.equal(res.status, 200);
+  const body = obj(await res.json());
+  assert.deepEqual(body.nodes, [{ id: 'n1', url: node.wsUrl, zone: 'default' }]);
+  assert.ok(typeof body.ttl === 'number' && body.ttl > 0);
+});
