@@ -100,10 +100,7 @@ export function table(rep: Report): string {
   const lines = [
     `upstream round trip: ${c.clients} clients x ${c.window} outstanding = ${c.concurrency} concurrent calls; ${c.rounds} round(s) of ${c.warmup_s} s warmup + ${c.measure_s} s measured per target; ${c.cpus} CPUs, node ${c.node}`,
     row(head, widths),
-    row(
-      head.map((h) => '-'.repeat(h.length)),
-      widths,
-    ),
+    row(head.map((h) => '-'.repeat(h.length)), widths),
     ...body.map((b) => row(b, widths)),
     '',
     `ratio (longwire / direct throughput): ${rep.ratio.toFixed(2)}  (target >= ${rep.target}: ${rep.ratio >= rep.target ? 'met' : 'NOT met'}); per round: ${rep.roundRatios.map((r) => r.toFixed(2)).join(', ')}`,
