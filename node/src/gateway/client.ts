@@ -237,6 +237,8 @@ export class Client {
   async kick(app: string, reason: string): Promise<void> {
     if (this.bindings.size <= 1) return this.fail(CloseCode.kicked, 'kicked', reason);
     await this.unbind(app);
+    // `unbound` names the app, so the client stops rebinding it; the error says why.
+    this.send({ t: 'unbound', app });
     this.send({ t: 'error', code: 'kicked', message: `${app}: ${reason}` });
   }
 
