@@ -4,6 +4,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
+/** The tail of a node's output kept in memory for reports. */
+const LOG_CHARS_MAX = 256 * 1024;
+
 const CLI = fileURLToPath(new URL('../../node/src/cli.js', import.meta.url));
 
 export async function freePort(): Promise<number> {
@@ -25,6 +28,11 @@ export interface LongwireNodeSpec {
   readonly peerPort: number;
   readonly adminToken: string;
   readonly extraArgs: readonly string[];
+  /** Loopback address the node listens on (default 127.0.0.1); a cluster gives each node its own. */
+  readonly host?: string;
+  /** Run the node as this uid/gid (root only), so iptables can match its packets by owner. */
+  readonly uid?: number;
+  readonly gid?: number;
 }
 
 export class LongwireProcess {
@@ -35,11 +43,14 @@ export class LongwireProcess {
 
   constructor(readonly spec: LongwireNodeSpec) {}
 
+  get host(): string {
+    return this.spec.host ?? '127.0.0.1';
+  }
   get apiUrl(): string {
-    return `http://127.0.0.1:${this.spec.apiPort}`;
+    return `http://${this.host}:${this.spec.apiPort}`;
   }
   get wsUrl(): string {
-    return `ws://127.0.0.1:${this.spec.gatewayPort}/ws`;
+    return `ws://${this.host}:${this.spec.gatewayPort}/ws`;
   }
   get running(): boolean {
     return this.child !== undefined;
@@ -47,19 +58,23 @@ export class LongwireProcess {
 
   async start(): Promise<void> {
     const s = this.spec;
+    const h = this.host;
     const child = spawn(
       process.execPath,
-      [CLI, 'start', '--id', s.id, '--data-dir', s.dataDir, '--gateway', `127.0.0.1:${s.gatewayPort}`, '--api', `127.0.0.1:${s.apiPort}`, '--peer', `127.0.0.1:${s.peerPort}`, '--admin-token', s.adminToken, '--log-level', 'warn', ...s.extraArgs],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
+      [CLI, 'start', '--id', s.id, '--data-dir', s.dataDir, '--gateway', `${h}:${s.gatewayPort}`, '--api', `${h}:${s.apiPort}`, '--peer', `${h}:${s.peerPort}`, '--admin-token', s.adminToken, '--log-level', 'warn', ...s.extraArgs],
+      { stdio: ['ignore', 'pipe', 'pipe'], ...(s.uid === undefined ? {} : { uid: s.uid }), ...(s.gid === undefined ? {} : { gid: s.gid }) },
     );
     this.child = child;
     this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
-    child.stderr?.on('data', (d: Buffer) => {
-      this.log = (this.log + d.toString()).slice(-64 * 1024);
-    });
+    // The node logs to stdout (pino) and reports fatal errors on stderr; both go to the tail kept for reports.
+    const keep = (d: Buffer): void => {
+      this.log = (this.log + d.toString()).slice(-LOG_CHARS_MAX);
+    };
+    child.stdout?.on('data', keep);
+    child.stderr?.on('data', keep);
     const deadline = Date.now() + 20_000;
     while (Date.now() < deadline) {
-      if (child.exitCode !== null) throw new Error(`${s.id} exited with ${child.exitCode}:\n${this.log}`);
+      if (child.exitCode !== null) throw new Error(`${s.id} exited with ${child.exitCode}:\n${this.log.slice(-4096)}`);
       try {
         if ((await fetch(`${this.apiUrl}/readyz`)).status === 200) return;
       } catch {
@@ -67,7 +82,7 @@ export class LongwireProcess {
       }
       await new Promise((r) => setTimeout(r, 50));
     }
-    throw new Error(`${s.id} not ready in 20 s:\n${this.log}`);
+    throw new Error(`${s.id} not ready in 20 s:\n${this.log.slice(-4096)}`);
   }
 
   private pid(): number {

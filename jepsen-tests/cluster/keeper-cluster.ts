@@ -1,0 +1,125 @@
+// A cluster of real `longwire start` processes for the keeper workload: each
+// node on its own loopback address (127.a.b.i, so partitions can cut links
+// between addresses), ports picked free, data dirs in the run's directory.
+// The first node bootstraps; the others join it with --join (only on their
+// first start: a restarted node rejoins from its data dir). With `ownUids`
+// each node runs under its own uid so iptables can match its packets by
+// owner (see nemesis/partition.ts).
+import { readFileSync } from 'node:fs';
+import { chmod, chown, mkdir } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { LongwireProcess, freePort, type LongwireNodeSpec } from './longwire-process.js';
+
+export interface KeeperClusterOptions {
+  readonly dir: string;
+  readonly count: number;
+  readonly adminToken: string;
+  /** Shared by all nodes; needed to --join. */
+  readonly clusterSecret: string;
+  readonly ownUids: boolean;
+}
+
+/**
+ * Whether the node embeds the Raft keeper (so --join works and a multi-node
+ * cluster is possible): the compiled node imports keeper/src/raft-keeper.js.
+ */
+export function raftKeeperLanded(): boolean {
+  try {
+    return readFileSync(fileURLToPath(new URL('../../node/src/node.js', import.meta.url)), 'utf8').includes('raft-keeper.js');
+  } catch {
+    return false;
+  }
+}
+
+/** First uid handed to nodes when `ownUids`; offset per run so concurrent runs do not share uids. */
+const UID_BASE = 47_000;
+
+export class KeeperCluster {
+  readonly nodes: LongwireProcess[] = [];
+  private readonly firstStart = new Set<string>();
+
+  constructor(private readonly o: KeeperClusterOptions) {}
+
+  /** 127.<a>.<b>.<i+1>, distinct per process id so concurrent runs do not share addresses. */
+  static hostFor(i: number): string {
+    const pid = process.pid;
+    return `127.${10 + (pid % 200)}.${(pid >>> 8) % 250}.${i + 1}`;
+  }
+
+  get ids(): string[] {
+    return this.nodes.map((n) => n.spec.id);
+  }
+
+  node(id: string): LongwireProcess {
+    const n = this.nodes.find((x) => x.spec.id === id);
+    if (n === undefined) throw new Error(`unknown node ${id}`);
+    return n;
+  }
+
+  async create(): Promise<void> {
+    const uidBase = UID_BASE + (process.pid % 1000) * 10;
+    for (let i = 0; i < this.o.count; i++) {
+      const id = `n${i + 1}`;
+      const dataDir = join(this.o.dir, id);
+      await mkdir(dataDir, { recursive: true });
+      const uid = this.o.ownUids ? uidBase + i : undefined;
+      if (uid !== undefined) {
+        await chmod(this.o.dir, 0o755);
+        await chown(dataDir, uid, uid);
+      }
+      const multi = this.o.count > 1;
+      const spec: LongwireNodeSpec = {
+        id,
+        dataDir,
+        host: KeeperCluster.hostFor(i),
+        gatewayPort: await freePort(),
+        apiPort: await freePort(),
+        peerPort: await freePort(),
+        adminToken: this.o.adminToken,
+        // Info logs for the report (a later --log-level wins over LongwireProcess's warn).
+        extraArgs: ['--log-level', 'info', ...(multi ? ['--cluster-secret', this.o.clusterSecret] : [])],
+        ...(uid === undefined ? {} : { uid, gid: uid }),
+      };
+      this.nodes.push(new LongwireProcess(spec));
+      this.firstStart.add(id);
+    }
+  }
+
+  /** Starts every node: the first bootstraps, the others join it one at a time. */
+  async start(): Promise<void> {
+    for (const n of this.nodes) await this.startNode(n.spec.id);
+  }
+
+  async startNode(id: string): Promise<void> {
+    const idx = this.nodes.findIndex((x) => x.spec.id === id);
+    const old = this.nodes[idx];
+    const first = this.nodes[0];
+    if (old === undefined || first === undefined) throw new Error(`unknown node ${id}`);
+    if (old.running) return;
+    const join = idx > 0 && this.firstStart.has(id) ? ['--join', first.apiUrl] : [];
+    // A fresh process object per start, so --join is given only once; the log carries over.
+    const next = new LongwireProcess({ ...old.spec, extraArgs: [...baseArgs(old.spec), ...join] });
+    next.log = old.log + (old.log === '' ? '' : `\n===== restart ${id} =====\n`);
+    this.nodes[idx] = next;
+    await next.start();
+    this.firstStart.delete(id);
+  }
+
+  async stopAll(): Promise<void> {
+    await Promise.all(this.nodes.map((n) => n.stop().catch(() => n.kill9())));
+  }
+}
+
+function baseArgs(spec: LongwireNodeSpec): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < spec.extraArgs.length; i++) {
+    const a = spec.extraArgs[i];
+    if (a === '--join') {
+      i++;
+      continue;
+    }
+    if (a !== undefined) out.push(a);
+  }
+  return out;
+}

@@ -1,0 +1,66 @@
+// A seeded fault schedule for a keeper cluster of one or more nodes: kill -9
+// and restart, SIGSTOP/SIGCONT, watch-stream blips, and (with more than one
+// node and iptables available) partitions: one node isolated from the rest,
+// or the cluster split in two. Faults run one after another; each one heals
+// before the next starts. Printed in full so a run replays from its seed.
+import type { Rng } from '../cluster/rng.js';
+
+export type KvFault =
+  | { readonly at: number; readonly kind: 'kill-restart'; readonly node: string; readonly downMs: number }
+  | { readonly at: number; readonly kind: 'pause'; readonly node: string; readonly pauseMs: number }
+  /** Closes this many watch streams from the client side; each resumes from its last revision + 1. */
+  | { readonly at: number; readonly kind: 'watch-blip'; readonly streams: number }
+  | { readonly at: number; readonly kind: 'partition'; readonly left: readonly string[]; readonly right: readonly string[]; readonly healMs: number };
+
+export interface KvScheduleOptions {
+  readonly nodes: readonly string[];
+  readonly durationMs: number;
+  readonly meanGapMs: number;
+  readonly partitions: boolean;
+}
+
+export function makeKvSchedule(rng: Rng, o: KvScheduleOptions): KvFault[] {
+  const out: KvFault[] = [];
+  const canPartition = o.partitions && o.nodes.length > 1;
+  let t = 0;
+  for (;;) {
+    t += Math.floor(o.meanGapMs / 2 + rng.next() * o.meanGapMs);
+    if (t >= o.durationMs) return out;
+    const r = rng.next();
+    const node = rng.pick(o.nodes);
+    if (canPartition && r < 0.35) {
+      const shuffled = [...o.nodes];
+      for (let i = shuffled.length - 1; i > 0; i--) {
+        const j = rng.int(i + 1);
+        const a = shuffled[i];
+        const b = shuffled[j];
+        if (a === undefined || b === undefined) throw new Error('shuffle out of range');
+        shuffled[i] = b;
+        shuffled[j] = a;
+      }
+      // Half the partitions isolate one node (often the leader-to-be), half split into a majority and a minority.
+      const cut = rng.next() < 0.5 ? 1 : Math.max(1, Math.floor(o.nodes.length / 2));
+      out.push({ at: t, kind: 'partition', left: shuffled.slice(0, cut), right: shuffled.slice(cut), healMs: 1000 + rng.int(3000) });
+    } else if (r < 0.6) out.push({ at: t, kind: 'kill-restart', node, downMs: 100 + rng.int(900) });
+    else if (r < 0.85) out.push({ at: t, kind: 'pause', node, pauseMs: 200 + rng.int(1800) });
+    else out.push({ at: t, kind: 'watch-blip', streams: 1 + rng.int(2) });
+  }
+}
+
+export function formatKvSchedule(s: readonly KvFault[]): string {
+  if (s.length === 0) return '  (no faults)';
+  return s
+    .map((f) => {
+      switch (f.kind) {
+        case 'kill-restart':
+          return `  +${f.at}ms kill -9 ${f.node}, restart after ${f.downMs}ms`;
+        case 'pause':
+          return `  +${f.at}ms SIGSTOP ${f.node}, SIGCONT after ${f.pauseMs}ms`;
+        case 'watch-blip':
+          return `  +${f.at}ms close ${f.streams} watch stream(s)`;
+        case 'partition':
+          return `  +${f.at}ms partition [${f.left.join(',')}] | [${f.right.join(',')}], heal after ${f.healMs}ms`;
+      }
+    })
+    .join('\n');
+}

@@ -1,0 +1,121 @@
+// Network partitions between nodes on one machine, with iptables DROP rules
+// in a chain of our own (jumped to from INPUT and OUTPUT), so the run only
+// ever touches rules it added, and removes the chain at the end, also when the
+// run fails or is interrupted.
+//
+// Each node listens on its own loopback address. Two rules cut a → b:
+//   INPUT  -s <a> -d <b> -j DROP                 packets that carry a's address
+//   OUTPUT -m owner --uid-owner <uid a> -d <b>   packets a's process sends to b
+// The second is needed because on loopback the kernel picks 127.0.0.1 as the
+// source of an outgoing connection unless the socket binds its local address
+// (the Raft peer link does not), so a source-address rule alone matches
+// nothing. Each node therefore runs under its own uid.
+import { execFileSync } from 'node:child_process';
+
+export interface PartitionNode {
+  readonly id: string;
+  readonly host: string;
+  readonly uid: number;
+}
+
+const IPTABLES = 'iptables';
+/** iptables refuses longer chain names. */
+const CHAIN_CHARS_MAX = 28;
+/** Jumps to our chain removed per built-in chain at teardown (setup adds one). */
+const JUMPS_MAX = 8;
+
+function ipt(args: readonly string[]): void {
+  execFileSync(IPTABLES, ['-w', '5', ...args], { stdio: ['ignore', 'ignore', 'pipe'], timeout: 10_000 });
+}
+
+function iptOk(args: readonly string[]): boolean {
+  try {
+    ipt(args);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Whether this process can add iptables rules (root and iptables installed). Why not, otherwise. */
+export function partitionsAvailable(): { ok: true } | { ok: false; why: string } {
+  if (process.getuid?.() !== 0) return { ok: false, why: 'not root: iptables rules need root' };
+  try {
+    execFileSync(IPTABLES, ['--version'], { stdio: 'ignore', timeout: 5000 });
+  } catch {
+    return { ok: false, why: 'iptables is not installed (apt-get install iptables)' };
+  }
+  return iptOk(['-S', 'INPUT']) ? { ok: true } : { ok: false, why: 'iptables cannot list INPUT (no CAP_NET_ADMIN?)' };
+}
+
+export class Partitioner {
+  readonly chain: string;
+  private installed = false;
+  /** The directed cuts in force, as "a>b". */
+  private readonly cuts = new Set<string>();
+  private readonly onExit = (): void => this.teardown();
+
+  constructor(private readonly nodes: readonly PartitionNode[]) {
+    this.chain = `LONGWIRE_JEPSEN_${process.pid}`.slice(0, CHAIN_CHARS_MAX);
+  }
+
+  /** Creates the chain and the jumps to it. */
+  setup(): void {
+    this.teardown();
+    ipt(['-N', this.chain]);
+    this.installed = true;
+    process.once('exit', this.onExit);
+    ipt(['-I', 'INPUT', '-j', this.chain]);
+    ipt(['-I', 'OUTPUT', '-j', this.chain]);
+  }
+
+  private node(id: string): PartitionNode {
+    const n = this.nodes.find((x) => x.id === id);
+    if (n === undefined) throw new Error(`partition: unknown node ${id}`);
+    return n;
+  }
+
+  private cutOne(from: string, to: string): void {
+    if (this.cuts.has(`${from}>${to}`)) return;
+    const a = this.node(from);
+    const b = this.node(to);
+    ipt(['-A', this.chain, '-s', a.host, '-d', b.host, '-j', 'DROP']);
+    ipt(['-A', this.chain, '-m', 'owner', '--uid-owner', String(a.uid), '-d', b.host, '-j', 'DROP']);
+    this.cuts.add(`${from}>${to}`);
+  }
+
+  /** Cuts every link between two groups, both ways. Nodes in neither group keep all their links. */
+  split(left: readonly string[], right: readonly string[]): void {
+    if (!this.installed) throw new Error('partition: setup() first');
+    for (const a of left) {
+      for (const b of right) {
+        this.cutOne(a, b);
+        this.cutOne(b, a);
+      }
+    }
+  }
+
+  /** Removes every cut; the chain stays for the next partition. */
+  heal(): void {
+    if (!this.installed) return;
+    ipt(['-F', this.chain]);
+    this.cuts.clear();
+  }
+
+  /** The cuts in force, for the log. */
+  describe(): string {
+    return [...this.cuts].sort().join(' ') || 'none';
+  }
+
+  /** Removes the jumps and the chain. Safe to call twice, and from an 'exit' handler (synchronous). */
+  teardown(): void {
+    process.removeListener('exit', this.onExit);
+    // Each pass removes one jump; setup adds one per chain, so a few passes are plenty.
+    for (let i = 0; i < JUMPS_MAX && iptOk(['-D', 'INPUT', '-j', this.chain]); i++);
+    for (let i = 0; i < JUMPS_MAX && iptOk(['-D', 'OUTPUT', '-j', this.chain]); i++);
+    iptOk(['-F', this.chain]);
+    iptOk(['-X', this.chain]);
+    this.installed = false;
+    this.cuts.clear();
+  }
+}

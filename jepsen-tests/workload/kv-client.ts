@@ -1,0 +1,153 @@
+// A keeper client of the workload: random reads, writes, compare-and-swaps
+// and deletes on a few keys, each through a random node's HTTP API, with a
+// unique value per write. Every call is recorded as a Porcupine interval:
+// a definite answer closes it; no answer (timeout, reset, node killed or
+// paused) leaves a write with return = Infinity, and drops a read.
+import type { KvOperation } from '../checker/kv-history.js';
+import type { RegisterInput, RegisterOutput } from '../model/register.js';
+import type { Rng } from '../cluster/rng.js';
+
+export interface KvTarget {
+  readonly id: string;
+  readonly apiUrl: string;
+}
+
+export interface KvClientOptions {
+  readonly clientId: number;
+  /** Keeper keys, each starting with "/". */
+  readonly keys: readonly string[];
+  readonly targets: () => readonly KvTarget[];
+  readonly adminToken: string;
+  readonly rng: Rng;
+  readonly until: () => boolean;
+  readonly opsMax: number;
+  readonly opTimeoutMs: number;
+  /** Monotonic clock in ms (performance.now). */
+  readonly now: () => number;
+  readonly out: KvOperation[];
+}
+
+/** The outcome of one HTTP call: a status and JSON body, 'refused' (never reached the node), or 'unknown'. */
+export type HttpOutcome = { readonly kind: 'answer'; readonly status: number; readonly body: unknown } | { readonly kind: 'refused' } | { readonly kind: 'unknown'; readonly why: string };
+
+function causeCode(err: unknown): string | undefined {
+  if (typeof err !== 'object' || err === null) return undefined;
+  const cause = (err as { cause?: unknown }).cause;
+  if (typeof cause === 'object' && cause !== null && 'code' in cause && typeof cause.code === 'string') return cause.code;
+  return undefined;
+}
+
+export async function httpJson(url: string, init: { method: string; adminToken: string; body?: unknown; timeoutMs: number }): Promise<HttpOutcome> {
+  try {
+    const res = await fetch(url, {
+      method: init.method,
+      headers: { authorization: `Bearer ${init.adminToken}`, ...(init.body === undefined ? {} : { 'content-type': 'application/json' }) },
+      ...(init.body === undefined ? {} : { body: JSON.stringify(init.body) }),
+      signal: AbortSignal.timeout(init.timeoutMs),
+    });
+    const text = await res.text();
+    let body: unknown = undefined;
+    try {
+      body = text === '' ? undefined : JSON.parse(text);
+    } catch {
+      body = text;
+    }
+    return { kind: 'answer', status: res.status, body };
+  } catch (err) {
+    // A refused connection never reached the node: nothing happened.
+    if (causeCode(err) === 'ECONNREFUSED') return { kind: 'refused' };
+    return { kind: 'unknown', why: causeCode(err) ?? (err instanceof Error ? err.name : String(err)) };
+  }
+}
+
+/** The API path of a keeper key: "/jepsen/k0" → "/v1/kv/jepsen/k0". */
+export function kvPath(key: string): string {
+  return `/v1/kv${key.split('/').map(encodeURIComponent).join('/')}`;
+}
+
+interface KvsBody {
+  readonly revision?: number;
+  readonly kvs?: readonly { readonly key?: string; readonly value?: string; readonly modRevision?: number }[];
+}
+
+function asKvs(body: unknown): KvsBody {
+  return typeof body === 'object' && body !== null ? (body as KvsBody) : {};
+}
+
+function numberField(body: unknown, field: string): number | undefined {
+  if (typeof body !== 'object' || body === null) return undefined;
+  const v = (body as Record<string, unknown>)[field];
+  return typeof v === 'number' ? v : undefined;
+}
+
+/**
+ * Runs one operation and returns its output, or undefined when it did not
+ * happen (refused, rejected as invalid, or a read without an answer).
+ */
+export async function runKvOp(target: KvTarget, key: string, input: RegisterInput, adminToken: string, timeoutMs: number): Promise<RegisterOutput | undefined> {
+  const url = target.apiUrl + kvPath(key);
+  switch (input.op) {
+    case 'read': {
+      const r = await httpJson(`${url}?consistency=linearizable`, { method: 'GET', adminToken, timeoutMs });
+      if (r.kind !== 'answer' || r.status !== 200) return undefined;
+      const kv = asKvs(r.body).kvs?.find((x) => x.key === key);
+      if (kv === undefined) return { kind: 'read', value: null, modRevision: 0 };
+      if (typeof kv.value !== 'string' || typeof kv.modRevision !== 'number') throw new Error(`malformed read answer ${JSON.stringify(r.body)}`);
+      return { kind: 'read', value: kv.value, modRevision: kv.modRevision };
+    }
+    case 'write':
+    case 'cas': {
+      const body = input.op === 'cas' ? { value: input.value, ifModRevision: input.ifModRevision } : { value: input.value };
+      const r = await httpJson(url, { method: 'PUT', adminToken, body, timeoutMs });
+      if (r.kind === 'refused') return undefined;
+      if (r.kind === 'unknown') return { kind: 'unknown' };
+      const revision = numberField(r.body, 'revision');
+      if (r.status === 200 && revision !== undefined) return { kind: 'written', revision };
+      if (r.status === 409 && input.op === 'cas') return { kind: 'cas-failed' };
+      // A 5xx may have been proposed before it failed; any other 4xx is a definite rejection.
+      return r.status >= 500 ? { kind: 'unknown' } : undefined;
+    }
+    case 'delete': {
+      const r = await httpJson(url, { method: 'DELETE', adminToken, timeoutMs });
+      if (r.kind === 'refused') return undefined;
+      if (r.kind === 'unknown') return { kind: 'unknown' };
+      const revision = numberField(r.body, 'revision');
+      const deleted = numberField(r.body, 'deleted');
+      if (r.status === 200 && revision !== undefined && deleted !== undefined) return { kind: 'deleted', revision, deleted };
+      return r.status >= 500 ? { kind: 'unknown' } : undefined;
+    }
+  }
+}
+
+/** Think time between operations of one client, so the loop yields and faults interleave. */
+const THINK_MS_MAX = 10;
+
+export async function kvClientLoop(o: KvClientOptions): Promise<void> {
+  /** The modRevision this client last saw per key: what its next cas compares against. */
+  const seen = new Map<string, number>();
+  for (let i = 0; i < o.opsMax && !o.until(); i++) {
+    const key = o.rng.pick(o.keys);
+    const target = o.rng.pick(o.targets());
+    const r = o.rng.next();
+    const value = `c${o.clientId}-${i}`;
+    const input: RegisterInput =
+      r < 0.4 ? { op: 'read' } : r < 0.65 ? { op: 'write', value } : r < 0.92 ? { op: 'cas', value, ifModRevision: seen.get(key) ?? 0 } : { op: 'delete' };
+    const call = o.now();
+    const output = await runKvOp(target, key, input, o.adminToken, o.opTimeoutMs);
+    if (output !== undefined) {
+      const unknown = output.kind === 'unknown';
+      o.out.push({ clientId: o.clientId, key, node: target.id, input, call, output, return: unknown ? Infinity : o.now() });
+      if (output.kind === 'read') seen.set(key, output.modRevision);
+      else if (output.kind === 'written') seen.set(key, output.revision);
+      else if (output.kind === 'deleted') seen.set(key, 0);
+      // After an unknown outcome this client is a new client: Porcupine needs one pending operation per client.
+      if (unknown) return kvClientLoop({ ...o, clientId: o.clientId + CLIENT_ID_STRIDE, opsMax: o.opsMax - i - 1 });
+    } else {
+      await new Promise((res) => setTimeout(res, 50));
+    }
+    await new Promise((res) => setTimeout(res, o.rng.int(THINK_MS_MAX)));
+  }
+}
+
+/** A client that lost track of an operation continues under clientId + this. */
+export const CLIENT_ID_STRIDE = 1000;

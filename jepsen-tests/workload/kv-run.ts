@@ -1,0 +1,230 @@
+// The keeper workload on real nodes: clients doing random reads, writes, cas
+// and deletes on a few keys through random nodes' APIs, watchers on the key
+// prefix, a seeded nemesis (kill -9 + restart, SIGSTOP/SIGCONT, watch blips,
+// and partitions when there is more than one node), then a healed liveness
+// phase that must converge within a bound (every node ready, a write through
+// each node, a final linearizable read, every watcher caught up), then the
+// linearizability and watch checkers.
+import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import type { FinalRead, KvHistory, KvOperation, WatchStream } from '../checker/kv-history.js';
+import { checkLinearizable, type LinearizabilityResult } from '../checker/linearizable.js';
+import { checkWatches, type WatchCheckResult } from '../checker/watch.js';
+import { KeeperCluster } from '../cluster/keeper-cluster.js';
+import { Rng } from '../cluster/rng.js';
+import { registerModel } from '../model/register.js';
+import { formatKvSchedule, makeKvSchedule, type KvFault } from '../nemesis/kv-schedule.js';
+import { Partitioner, partitionsAvailable } from '../nemesis/partition.js';
+import { httpJson, kvClientLoop, kvPath, runKvOp, type KvTarget } from './kv-client.js';
+import { KvWatcher } from './kv-watcher.js';
+
+export interface KvRunOptions {
+  readonly seed: number;
+  readonly nodes: number;
+  readonly faultMs: number;
+  readonly meanFaultGapMs: number;
+  readonly clients: number;
+  readonly watchers: number;
+  readonly keys: number;
+  /** Bound on the healed phase: every node ready, writes through each, final read, watchers caught up. */
+  readonly healMs: number;
+  readonly opTimeoutMs: number;
+  /** Linearizability search budget per key. */
+  readonly stepsMax: number;
+  /** Keep the report dir even when the run passed. */
+  readonly keepReport: boolean;
+  readonly log: (line: string) => void;
+}
+
+export interface KvRunResult {
+  readonly seed: number;
+  readonly schedule: readonly KvFault[];
+  readonly partitions: boolean;
+  readonly linearizable: LinearizabilityResult;
+  readonly watch: WatchCheckResult;
+  /** Undefined when the healed phase converged; else which step did not. */
+  readonly livenessFailure: string | undefined;
+  readonly stats: { readonly ops: number; readonly okOps: number; readonly unknownOps: number; readonly streams: number };
+  readonly ok: boolean;
+  /** The report dir (history, results, node logs); removed when the run passed unless keepReport. */
+  readonly reportDir: string;
+}
+
+const ADMIN_TOKEN = 'jepsen-admin-token-0123456789';
+const CLUSTER_SECRET = 'jepsen-cluster-secret-0123456789';
+export const KEY_PREFIX = '/jepsen/';
+/** Client ids of the liveness-phase writes (one per node). */
+const LIVENESS_CLIENT_BASE = 90_000;
+const FINAL_READ_CLIENT = 99_999;
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+export async function runKv(o: KvRunOptions): Promise<KvRunResult> {
+  const rng = new Rng(o.seed);
+  const ids = Array.from({ length: o.nodes }, (_, i) => `n${i + 1}`);
+  const avail = o.nodes > 1 ? partitionsAvailable() : { ok: false as const, why: 'one node' };
+  const partitions = avail.ok;
+  const schedule = makeKvSchedule(rng, { nodes: ids, durationMs: o.faultMs, meanGapMs: o.meanFaultGapMs, partitions });
+  o.log(
+    `SEED=${o.seed} nodes=${o.nodes} faultMs=${o.faultMs} clients=${o.clients} watchers=${o.watchers} keys=${o.keys} partitions=${partitions ? 'iptables' : `off (${avail.ok ? '' : avail.why})`}\nschedule:\n${formatKvSchedule(schedule)}`,
+  );
+  const dir = await mkdtemp(join(tmpdir(), 'longwire-jepsen-kv-'));
+  const reportDir = join(dir, 'report');
+  await mkdir(reportDir, { recursive: true });
+  const cluster = new KeeperCluster({ dir, count: o.nodes, adminToken: ADMIN_TOKEN, clusterSecret: CLUSTER_SECRET, ownUids: partitions });
+  await cluster.create();
+  const partitioner = partitions ? new Partitioner(cluster.nodes.map((n, i) => ({ id: n.spec.id, host: KeeperCluster.hostFor(i), uid: n.spec.uid ?? 0 }))) : undefined;
+  const t0 = performance.now();
+  const now = (): number => performance.now() - t0;
+  const stamp = (): string => `+${Math.round(now())}ms`;
+  const operations: KvOperation[] = [];
+  const watches: WatchStream[] = [];
+  const watchers: KvWatcher[] = [];
+  const keys = Array.from({ length: o.keys }, (_, i) => `${KEY_PREFIX}k${i}`);
+  const targets = (): KvTarget[] => cluster.nodes.map((n) => ({ id: n.spec.id, apiUrl: n.apiUrl }));
+  let finalReadValue: FinalRead | undefined;
+  let passed = false;
+  let interrupted = false;
+  const onSigint = (): void => {
+    interrupted = true;
+  };
+  process.once('SIGINT', onSigint);
+  try {
+    partitioner?.setup();
+    await cluster.start();
+    o.log(`${stamp()} cluster up: ${cluster.nodes.map((n) => `${n.spec.id}=${n.apiUrl}`).join(' ')}`);
+    for (let w = 0; w < o.watchers; w++) {
+      const watcher = new KvWatcher({ name: `w${w + 1}`, prefix: KEY_PREFIX, targets, adminToken: ADMIN_TOKEN, rng: new Rng(o.seed * 7 + w + 1), now, out: watches });
+      watchers.push(watcher);
+      watcher.start();
+    }
+    const faultStart = performance.now();
+    const faultsOver = (): boolean => interrupted || performance.now() - faultStart >= o.faultMs;
+    const clients = Array.from({ length: o.clients }, (_, c) =>
+      kvClientLoop({ clientId: c + 1, keys, targets, adminToken: ADMIN_TOKEN, rng: new Rng(o.seed * 31 + c + 1), until: faultsOver, opsMax: 1_000_000, opTimeoutMs: o.opTimeoutMs, now, out: operations }),
+    );
+
+    // Safety phase: the faults, one after another.
+    for (const f of schedule) {
+      if (interrupted) break;
+      const wait = faultStart + f.at - performance.now();
+      if (wait > 0) await sleep(wait);
+      switch (f.kind) {
+        case 'kill-restart':
+          o.log(`${stamp()} kill -9 ${f.node}`);
+          await cluster.node(f.node).kill9();
+          await sleep(f.downMs);
+          await cluster.startNode(f.node);
+          o.log(`${stamp()} ${f.node} restarted`);
+          break;
+        case 'pause':
+          o.log(`${stamp()} SIGSTOP ${f.node}`);
+          cluster.node(f.node).pause();
+          await sleep(f.pauseMs);
+          cluster.node(f.node).resume();
+          o.log(`${stamp()} SIGCONT ${f.node}`);
+          break;
+        case 'watch-blip':
+          for (let i = 0; i < f.streams && watchers.length > 0; i++) rng.pick(watchers).blip();
+          break;
+        case 'partition':
+          if (partitioner === undefined) break;
+          partitioner.split(f.left, f.right);
+          o.log(`${stamp()} partition ${partitioner.describe()}`);
+          await sleep(f.healMs);
+          partitioner.heal();
+          o.log(`${stamp()} partition healed`);
+          break;
+      }
+    }
+    await Promise.all(clients);
+
+    // Liveness phase: healed, and it must converge within healMs.
+    partitioner?.heal();
+    for (const n of cluster.nodes) n.resume();
+    const healDeadline = performance.now() + o.healMs;
+    const livenessFailure = await converge();
+    for (const w of watchers) await w.stop();
+
+    const finalRead = finalReadValue;
+    const history: KvHistory = { operations, watches, finalRead };
+    const linearizable = checkLinearizable(registerModel, operations, (op) => (op as KvOperation).key, { stepsMax: o.stepsMax });
+    const watch = checkWatches(history);
+    const stats = {
+      ops: operations.length,
+      okOps: operations.filter((x) => x.return !== Infinity).length,
+      unknownOps: operations.filter((x) => x.return === Infinity).length,
+      streams: watches.length,
+    };
+    passed = linearizable.verdict === 'ok' && watch.ok && livenessFailure === undefined;
+    await writeFile(join(reportDir, 'history.json'), JSON.stringify({ seed: o.seed, options: { ...o, log: undefined }, schedule, history }, (_k, v: unknown) => (v === Infinity ? 'Infinity' : v), 1));
+    await writeFile(join(reportDir, 'result.json'), JSON.stringify({ seed: o.seed, passed, livenessFailure, stats, linearizable, watch }, null, 1));
+    return { seed: o.seed, schedule, partitions, linearizable, watch, livenessFailure, stats, ok: passed, reportDir };
+
+    async function converge(): Promise<string | undefined> {
+      const left = (): number => healDeadline - performance.now();
+      for (const n of cluster.nodes) {
+        if (!n.running) {
+          try {
+            await cluster.startNode(n.spec.id);
+          } catch (err) {
+            return `${n.spec.id} did not restart: ${err instanceof Error ? err.message.slice(0, 500) : String(err)}`;
+          }
+        }
+      }
+      // A write through each node must succeed.
+      for (const [i, n] of cluster.nodes.entries()) {
+        let done = false;
+        for (let attempt = 0; !done && left() > 0 && attempt < 1000; attempt++) {
+          const key = keys[0] ?? `${KEY_PREFIX}k0`;
+          const input = { op: 'write' as const, value: `live-${n.spec.id}-${attempt}` };
+          const call = now();
+          const out = await runKvOp({ id: n.spec.id, apiUrl: n.apiUrl }, key, input, ADMIN_TOKEN, Math.min(o.opTimeoutMs, Math.max(1, left())));
+          if (out !== undefined) operations.push({ clientId: LIVENESS_CLIENT_BASE + i * 1000 + attempt, key, node: n.spec.id, input, call, output: out, return: out.kind === 'unknown' ? Infinity : now() });
+          done = out?.kind === 'written';
+          if (!done) await sleep(100);
+        }
+        if (!done) return `no write through ${n.spec.id} succeeded within ${o.healMs}ms of healing`;
+      }
+      // The final linearizable read of every workload key.
+      for (let attempt = 0; finalReadValue === undefined && left() > 0 && attempt < 1000; attempt++) {
+        const t = rng.pick(targets());
+        const call = now();
+        const r = await httpJson(`${t.apiUrl}${kvPath(KEY_PREFIX)}?prefix=true&consistency=linearizable`, { method: 'GET', adminToken: ADMIN_TOKEN, timeoutMs: Math.min(o.opTimeoutMs, Math.max(1, left())) });
+        const ret = now();
+        if (r.kind === 'answer' && r.status === 200 && typeof r.body === 'object' && r.body !== null) {
+          const b = r.body as FinalRead;
+          finalReadValue = { revision: b.revision, kvs: b.kvs.map((kv) => ({ key: kv.key, value: kv.value, modRevision: kv.modRevision })) };
+          for (const key of keys) {
+            const kv = finalReadValue.kvs.find((x) => x.key === key);
+            operations.push({ clientId: FINAL_READ_CLIENT, key, node: t.id, input: { op: 'read' }, call, output: { kind: 'read', value: kv?.value ?? null, modRevision: kv?.modRevision ?? 0 }, return: ret });
+          }
+        } else {
+          await sleep(100);
+        }
+      }
+      if (finalReadValue === undefined) return `no final linearizable read succeeded within ${o.healMs}ms of healing`;
+      // Every watcher catches up with the final read (events, or a progress at least every 5 s).
+      const target = finalReadValue.revision;
+      for (let i = 0; left() > 0 && i < 100_000; i++) {
+        if (watchers.every((w) => w.lastRevision >= target)) return undefined;
+        await sleep(100);
+      }
+      const behind = watchers.filter((w) => w.lastRevision < target).map((w) => `${w.name}@${w.lastRevision}`);
+      return `watchers ${behind.join(', ')} did not reach revision ${target} within ${o.healMs}ms of healing`;
+    }
+  } catch (err) {
+    throw new Error(`kv run failed (seed ${o.seed}): ${err instanceof Error ? err.message : String(err)}\nreport: ${reportDir}`, { cause: err });
+  } finally {
+    process.removeListener('SIGINT', onSigint);
+    for (const w of watchers) await w.stop();
+    await cluster.stopAll();
+    partitioner?.teardown();
+    for (const n of cluster.nodes) await writeFile(join(reportDir, `${n.spec.id}.log`), n.log).catch(() => undefined);
+    // Data dirs go; the report stays when the run failed or was asked for.
+    for (const n of cluster.nodes) if (passed) await rm(n.spec.dataDir, { recursive: true, force: true });
+    if (passed && !o.keepReport) await rm(dir, { recursive: true, force: true });
+  }
+}
