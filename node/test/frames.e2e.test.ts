@@ -16,6 +16,9 @@ let hook: WebhookServer;
 before(async () => {
   hook = await WebhookServer.start((call) => {
     const b: unknown = JSON.parse(call.body);
+    const asked = isRecord(b) && isRecord(b.data) ? b.data.answer : undefined;
+    if (asked === 'forbidden') return { status: 403, body: '{"nope":true}' };
+    if (asked === 'garbage') return { status: 200, body: '<html>not json</html>' };
     const data = isRecord(b) ? { echo: b.data, user: b.user } : null;
     return { status: 200, body: JSON.stringify({ data }) };
   });
@@ -183,6 +186,23 @@ for (const proto of ['json', 'msgpack'] as const satisfies readonly Proto[]) {
     assert.ok(validSignature(hooked.apiKey, ts, call.body, sig), 'signature does not verify under the apiKey');
     assert.ok(!validSignature(hooked.tokenSecret, ts, call.body, sig));
     assert.deepEqual(JSON.parse(call.body), { app: hooked.app, user: u('up-hook'), device: 'hook-dev', session: welcome.session, id: 'up-2', data: { ask: [1, 'two'] } });
+    s.close();
+  });
+
+  test(`${proto}: up → a webhook's 4xx or non-JSON answer → reply ok:false with an error code`, async () => {
+    const { s } = await openBound(node, hooked, 'hook-dev', u('up-fail'), proto);
+    for (const answer of ['forbidden', 'garbage']) {
+      s.send({ t: 'up', app: hooked.app, id: `fail-${answer}`, data: { answer } });
+      const r = await s.nextOfType('reply');
+      assert.equal(r.id, `fail-${answer}`);
+      assert.equal(r.ok, false, JSON.stringify(r));
+      assert.equal(typeof r.error, 'string', JSON.stringify(r));
+      assert.ok((r.error as string).length > 0);
+      assert.equal(r.data, undefined);
+    }
+    // The connection keeps working.
+    s.send({ t: 'up', app: hooked.app, id: 'fine', data: 1 });
+    assert.deepEqual(await s.nextOfType('reply'), { t: 'reply', id: 'fine', ok: true, data: { echo: 1, user: u('up-fail') } });
     s.close();
   });
 

@@ -4,6 +4,7 @@
 // watch stream.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { connect, type Socket } from 'node:net';
 import { NodeProcess } from './support/node-process.js';
 import { TestSocket, createApp, token, type Frame, type TestApp } from './support/ws-client.js';
 import { assertApiError, assertErrorFrame, eventually, isRecord, obj, openBound, roundTrip } from './support/contract.js';
@@ -393,4 +394,33 @@ test('dispatcher → this node first with a ws URL', async () => {
   const body = obj(await res.json());
   assert.deepEqual(body.nodes, [{ id: 'n1', url: node.wsUrl, zone: 'default' }]);
   assert.ok(typeof body.ttl === 'number' && body.ttl > 0);
+});
+
+test('a graceful stop is not held by an open watch stream or a connection that sends nothing', async () => {
+  const own = await NodeProcess.start();
+  let silent: Socket | undefined;
+  try {
+    const res = await fetch(`${own.apiUrl}/v1/watch?key=/x`, { headers: { authorization: `Bearer ${own.adminToken}` } });
+    assert.equal(res.status, 200);
+    silent = connect(own.apiPort, '127.0.0.1');
+    const s = silent;
+    await new Promise<void>((resolve, reject) => {
+      s.once('connect', () => resolve());
+      s.once('error', reject);
+    });
+    s.on('error', () => {
+      // closed by the node at shutdown
+    });
+    const reading = readLines(res, 1);
+    await own.stop();
+    // The CLI exits 1 when a stop overruns its bound; the harness kills it (SIGKILL) later still.
+    assert.equal(own.child.signalCode, null, 'the node had to be killed');
+    assert.equal(own.child.exitCode, 0);
+    const lines = await reading;
+    assert.equal(lines.length, 1);
+    assert.equal(obj(obj(lines[0]).error).code, 'watch-closed');
+  } finally {
+    silent?.destroy();
+    await own.stop();
+  }
 });
