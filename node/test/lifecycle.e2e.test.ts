@@ -8,14 +8,14 @@ import { connect } from 'node:net';
 import { rm } from 'node:fs/promises';
 import { NodeProcess, tempDir } from './support/node-process.js';
 import { TestSocket, createApp } from './support/ws-client.js';
-import { isRecord, obj, openBound } from './support/contract.js';
+import { isRecord, obj, openBound, roundTrip } from './support/contract.js';
 
 function exitOf(node: NodeProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
   if (node.child.exitCode !== null || node.child.signalCode !== null) return Promise.resolve({ code: node.child.exitCode, signal: node.child.signalCode });
   return new Promise((resolve) => node.child.once('exit', (code, signal) => resolve({ code, signal })));
 }
 
-test('SIGTERM: clients get redirect and close 4009, the node exits 0, and a message answered before it survives the restart', async () => {
+test('SIGTERM: clients get redirect and close 4009, the node exits 0; an answered message survives the restart and an acked one is not sent again', async () => {
   const dataDir = await tempDir();
   let node = await NodeProcess.start({ dataDir });
   try {
@@ -25,6 +25,13 @@ test('SIGTERM: clients get redirect and close 4009, the node exits 0, and a mess
     assert.equal(push.status, 200, JSON.stringify(push.body));
     const seq = obj((obj(push.body).results as unknown[])[0]).seq;
     assert.equal(seq, 1);
+    // The online device acks its message just before the signal: the drain must write that cursor.
+    const acked = await node.api('POST', `/v1/apps/${app.app}/push`, { token: app.apiKey, body: { users: ['online-user'], data: { n: 1 } } });
+    assert.equal(acked.status, 200);
+    const first = await s.nextOfType('msg');
+    assert.equal(first.seq, 1);
+    s.send({ t: 'ack', app: app.app, seq: 1 });
+    await roundTrip(s);
 
     const exited = exitOf(node);
     process.kill(node.pid, 'SIGTERM');
@@ -42,6 +49,14 @@ test('SIGTERM: clients get redirect and close 4009, the node exits 0, and a mess
     assert.equal(m.seq, 1);
     assert.ok(isRecord(m.data) && m.data.keep === 'me', JSON.stringify(m));
     again.s.ws.close();
+
+    const back = await openBound(node, app, 'online-device', 'online-user');
+    assert.equal(back.bound.seq, 1);
+    const next = await node.api('POST', `/v1/apps/${app.app}/push`, { token: app.apiKey, body: { users: ['online-user'], data: { n: 2 } } });
+    assert.equal(next.status, 200);
+    const m2 = await back.s.nextOfType('msg');
+    assert.equal(m2.seq, 2, `the acked seq 1 came again: ${JSON.stringify(m2)}`);
+    back.s.ws.close();
   } finally {
     await node.stop();
     await rm(dataDir, { recursive: true, force: true });
