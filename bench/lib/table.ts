@@ -25,3 +25,7 @@ export function fmtMs(n: number): string {
 export function fmtRatio(n: number): string {
   return Number.isFinite(n) ? `${n.toFixed(2)}×` : 'n/a';
 }
+
+export function fmtUs(n: number): string {
+  return Number.isFinite(n) ? `${n.toFixed(n >= 100 ? 0 : 1)} µs` : 'n/a';
+}

@@ -2,6 +2,7 @@
 // before the HTTP request until the last connection (over all client
 // processes) has it; the figure is the median over several rounds.
 import { nowMs } from '../lib/clock.js';
+import { cpuNs } from '../lib/cpu-time.js';
 import type { Fleet } from '../lib/fleet.js';
 import { padded } from '../lib/payload.js';
 import { median } from '../lib/stats.js';
@@ -11,6 +12,8 @@ export const BROADCAST_BYTES = 256;
 
 export interface BroadcastRound {
   readonly ms: number;
+  /** Server CPU (all threads) from the request until every connection had the message. */
+  readonly cpuMs: number;
   readonly got: number;
   readonly expected: number;
 }
@@ -21,6 +24,8 @@ export interface BroadcastPoint {
   readonly medianMs: number;
   /** The fastest round: the least disturbed by other load on the machine. */
   readonly bestMs: number;
+  /** Server CPU per delivered message over all rounds, µs. */
+  readonly cpuUsPerDelivery: number;
   /** connections / median time. */
   readonly deliveriesPerSec: number;
   /** Deliveries that did not arrive within the timeout, over all rounds. */
@@ -34,11 +39,13 @@ export async function broadcastOnce(t: Target, fleet: Fleet, timeoutMs: number):
   const marker = nextMarker++;
   const data = padded({ k: 'b', m: marker }, BROADCAST_BYTES);
   let t0 = 0;
+  let c0 = 0;
   const r = await fleet.broadcast(marker, timeoutMs, async () => {
+    c0 = cpuNs(t.pid);
     t0 = nowMs();
     await t.broadcast(data);
   });
-  return { ms: r.lastAt - t0, got: r.got, expected: r.expected };
+  return { ms: r.lastAt - t0, cpuMs: (cpuNs(t.pid) - c0) / 1e6, got: r.got, expected: r.expected };
 }
 
 export function broadcastPoint(connections: number, rounds: readonly BroadcastRound[]): BroadcastPoint {
@@ -48,6 +55,7 @@ export function broadcastPoint(connections: number, rounds: readonly BroadcastRo
     rounds,
     medianMs,
     bestMs: Math.min(...rounds.map((r) => r.ms)),
+    cpuUsPerDelivery: (rounds.reduce((a, r) => a + r.cpuMs, 0) * 1000) / rounds.reduce((a, r) => a + r.got, 0),
     deliveriesPerSec: connections / (medianMs / 1000),
     missing: rounds.reduce((a, r) => a + (r.expected - r.got) + (connections - r.expected), 0),
   };

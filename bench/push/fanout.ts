@@ -80,7 +80,7 @@ export async function runFanout(starts: readonly (() => Promise<Target>)[], cfg:
         const b = broadcastPoint(n, rounds.get(s) ?? []);
         await s.fleet.received();
         s.steps.push({ connections: n, connectMs: connectMs.get(s) ?? 0, idle: i, broadcast: b, health: s.fleet.health });
-        log(`${s.t.label}: ${n} conns: RSS/conn ${i.rssPerConnBytes.toFixed(0)} B, heap/conn ${i.heapPerConnBytes.toFixed(0)} B, broadcast median ${b.medianMs.toFixed(1)} ms, missing ${b.missing}`);
+        log(`${s.t.label}: ${n} conns: RSS/conn ${i.rssPerConnBytes.toFixed(0)} B, heap/conn ${i.heapPerConnBytes.toFixed(0)} B, broadcast median ${b.medianMs.toFixed(1)} ms, server CPU ${b.cpuUsPerDelivery.toFixed(1)} µs/delivery, missing ${b.missing}`);
       }
     }
     return sides.map((s) => ({ label: s.t.label, empty: s.empty, steps: s.steps }));

@@ -1,6 +1,7 @@
 // `npm run bench:push [-- --quick] [-- --only fanout|unicast] [-- --out FILE]`:
 // the push-path figures of longwire against a bare ws baseline measured in the
 // same run. Prints progress, a table with ratios, and writes a JSON result.
+import { execFileSync } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, release, totalmem } from 'node:os';
 import { dirname, resolve } from 'node:path';
@@ -72,9 +73,21 @@ interface Result {
   readonly rows: readonly Row[];
 }
 
+/** The commit measured, and whether node/ or keeper/ had uncommitted changes when the bench started. */
+function source(): Record<string, string> {
+  const git = (...args: string[]): string => {
+    try {
+      return execFileSync('git', args, { encoding: 'utf8', timeout: 5000 }).trim();
+    } catch {
+      return 'unknown';
+    }
+  };
+  return { commit: git('rev-parse', '--short', 'HEAD'), uncommitted: git('status', '--porcelain', '--', 'node', 'keeper') === '' ? 'none in node/, keeper/' : 'yes, in node/ or keeper/' };
+}
+
 function machine(): Record<string, unknown> {
   const c = cpus();
-  return { cpu: c[0]?.model ?? 'unknown', cores: c.length, memoryBytes: totalmem(), kernel: release(), node: process.version, loadavg: loadavg() };
+  return { cpu: c[0]?.model ?? 'unknown', cores: c.length, memoryBytes: totalmem(), kernel: release(), node: process.version, loadavg: loadavg(), ...source() };
 }
 
 async function main(): Promise<void> {
@@ -116,7 +129,10 @@ async function main(): Promise<void> {
   const out = resolve(values.out ?? `.bench-out/bench-push-${mode}.json`);
   await mkdir(dirname(out), { recursive: true });
   await writeFile(out, JSON.stringify(result, null, 2) + '\n');
-  process.stdout.write(`\nlongwire bench:push (${mode}) — ${started.toISOString()}, ${String(m0.cores)} × ${String(m0.cpu)}, node ${process.version}\n\n`);
+  process.stdout.write(
+    `\nlongwire bench:push (${mode}) — ${started.toISOString()}, ${String(m0.cores)} × ${String(m0.cpu)}, node ${process.version}, ` +
+      `commit ${String(m0.commit)} (uncommitted changes: ${String(m0.uncommitted)}), load average at start ${loadavg().length > 0 ? (m0.loadavg as number[]).map((x) => x.toFixed(1)).join(' ') : ''}\n\n`,
+  );
   process.stdout.write(renderRows(rows) + '\n');
   if (unicast !== undefined) {
     process.stdout.write('\nunicast detail (all slices pooled):\n');

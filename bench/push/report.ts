@@ -1,6 +1,6 @@
 // Turns fan-out and unicast results into the summary rows (with ratios to the
 // bare ws baseline and the targets) printed as a table and kept in the JSON.
-import { fmtBytes, fmtInt, fmtMs, fmtRatio, renderTable } from '../lib/table.js';
+import { fmtBytes, fmtInt, fmtMs, fmtRatio, fmtUs, renderTable } from '../lib/table.js';
 import { median, percentile, sorted } from '../lib/stats.js';
 import type { FanoutResult } from './fanout.js';
 import type { UnicastRun } from './unicast.js';
@@ -10,6 +10,7 @@ export interface UnicastSummary {
   readonly pushed: number;
   readonly received: number;
   readonly pushErrors: number;
+  readonly cpuUsPerMsg: number;
   /** All received / all slice time. */
   readonly msgsPerSec: number;
   /** Median of the per-slice rates: less swayed by a burst of other load. */
@@ -46,6 +47,7 @@ export function summarizeUnicast(label: string, runs: readonly UnicastRun[]): Un
     pushed: runs.reduce((a, r) => a + r.pushed, 0),
     received,
     pushErrors: runs.reduce((a, r) => a + r.pushErrors, 0),
+    cpuUsPerMsg: runs.reduce((a, r) => a + r.cpuUsPerMsg * r.received, 0) / received,
     msgsPerSec: received / (spanMs / 1000),
     medianSliceMsgsPerSec: median(runs.flatMap((r) => r.sliceMsgsPerSec)),
     p50Ms: percentile(asc, 50),
@@ -74,6 +76,8 @@ export function fanoutRows(bare: FanoutResult, lw: FanoutResult): Row[] {
     const bc = l.broadcast.deliveriesPerSec / b.broadcast.deliveriesPerSec;
     const fmtB = (p: typeof b.broadcast): string => `${fmtInt(p.deliveriesPerSec)}/s (${fmtMs(p.medianMs)}; best ${fmtMs(p.bestMs)})${p.missing > 0 ? ` ${p.missing} missing` : ''}`;
     rows.push({ benchmark: 'broadcast 256 B: deliveries/s (median time; best)', size, baseline: fmtB(b.broadcast), longwire: fmtB(l.broadcast), ratio: bc, target: '≥ 0.9×', met: bc >= 0.9 && l.broadcast.missing === 0 });
+    const bcCpu = l.broadcast.cpuUsPerDelivery / b.broadcast.cpuUsPerDelivery;
+    rows.push({ benchmark: 'broadcast 256 B: server CPU per delivery', size, baseline: fmtUs(b.broadcast.cpuUsPerDelivery), longwire: fmtUs(l.broadcast.cpuUsPerDelivery), ratio: bcCpu, target: '≤ 1.11× (1/0.9)', met: bcCpu <= 1 / 0.9 });
   }
   return rows;
 }
@@ -87,6 +91,8 @@ export function unicastRows(bare: UnicastSummary, lws: readonly UnicastSummary[]
     const r = l.msgsPerSec / bare.msgsPerSec;
     const tput = (s: UnicastSummary): string => `${fmtInt(s.msgsPerSec)} (median slice ${fmtInt(s.medianSliceMsgsPerSec)})${lost(s)}`;
     rows.push({ benchmark: `unicast qos 1 (${l.label}): msgs/s`, size, baseline: tput(bare), longwire: tput(l), ratio: r, target: '≥ 0.5×', met: r >= 0.5 && l.received === l.pushed && l.pushErrors === 0 });
+    const cpu = l.cpuUsPerMsg / bare.cpuUsPerMsg;
+    rows.push({ benchmark: `unicast qos 1 (${l.label}): server CPU per message`, size, baseline: fmtUs(bare.cpuUsPerMsg), longwire: fmtUs(l.cpuUsPerMsg), ratio: cpu, target: '≤ 2× (1/0.5)', met: cpu <= 2 });
     rows.push({ benchmark: `unicast qos 1 (${l.label}): latency p50 / p99 (ratio of p99)`, size, baseline: lat(bare), longwire: lat(l), ratio: l.p99Ms / bare.p99Ms, target: '', met: undefined });
   }
   return rows;

@@ -7,6 +7,7 @@
 // of other load on this shared machine hits all of them alike. Each slice is
 // drained (every pushed message received) before the next starts.
 import { nowMs, sleep } from '../lib/clock.js';
+import { cpuNs } from '../lib/cpu-time.js';
 import { Fleet } from '../lib/fleet.js';
 import type { Health } from '../lib/fleet-messages.js';
 import { padded } from '../lib/payload.js';
@@ -34,6 +35,8 @@ export interface UnicastRun {
   /** Sum over slices of (last message received − first push sent), ms. */
   readonly spanMs: number;
   readonly msgsPerSec: number;
+  /** Server CPU (all threads) over the measured slices per message received, µs. */
+  readonly cpuUsPerMsg: number;
   /** msgs/s of each slice, in order: the spread shows the machine's noise. */
   readonly sliceMsgsPerSec: readonly number[];
   /** End-to-end latencies of the measured slices, ms, unsorted. */
@@ -90,6 +93,7 @@ interface Side {
   errors: number;
   firstError: string;
   spanMs: number;
+  cpuNs: number;
   readonly slices: number[];
   readonly latencies: Float64Array[];
 }
@@ -99,7 +103,7 @@ export async function runUnicast(starts: readonly (() => Promise<Target>)[], cfg
   try {
     for (const start of starts) {
       const t = await start();
-      const side: Side = { t, fleet: Fleet.start(cfg.workers), pushed: 0, received: 0, errors: 0, firstError: '', spanMs: 0, slices: [], latencies: [] };
+      const side: Side = { t, fleet: Fleet.start(cfg.workers), pushed: 0, received: 0, errors: 0, firstError: '', spanMs: 0, cpuNs: 0, slices: [], latencies: [] };
       sides.push(side);
       const c = await side.fleet.connectTo(cfg.clients, { url: t.wsUrl, app: BENCH_APP, secret: BENCH_TOKEN_SECRET, concurrency: 50, timeoutMs: 30_000 });
       if (c.failed > 0) throw new Error(`${t.label}: ${c.failed} of ${cfg.clients} connections failed (${c.firstFailure})\n${t.stderrTail()}`);
@@ -112,8 +116,10 @@ export async function runUnicast(starts: readonly (() => Promise<Target>)[], cfg
     for (let r = 0; r < cfg.slices; r++) {
       for (const s of r % 2 === 0 ? sides : [...sides].reverse()) {
         await s.fleet.reset();
+        const c0 = cpuNs(s.t.pid);
         const p = await pushFor(s.t, cfg, cfg.sliceSeconds);
         const received = await drain(s.fleet, p.pushed, cfg.drainTimeoutMs);
+        s.cpuNs += cpuNs(s.t.pid) - c0;
         const samples = await s.fleet.collect();
         const span = samples.lastAt - p.startAt;
         s.pushed += p.pushed;
@@ -140,11 +146,12 @@ export async function runUnicast(starts: readonly (() => Promise<Target>)[], cfg
         firstPushError: s.firstError,
         spanMs: s.spanMs,
         msgsPerSec: s.received / (s.spanMs / 1000),
+        cpuUsPerMsg: s.cpuNs / 1000 / s.received,
         sliceMsgsPerSec: s.slices,
         latencies: all,
         health: s.fleet.health,
       };
-      log(`${s.t.label}: unicast ${run.msgsPerSec.toFixed(0)} msgs/s (slices ${s.slices.map((x) => x.toFixed(0)).join(' ')}), pushed ${s.pushed}, received ${s.received}, push errors ${s.errors}${s.firstError === '' ? '' : ` (${s.firstError})`}`);
+      log(`${s.t.label}: unicast ${run.msgsPerSec.toFixed(0)} msgs/s, server CPU ${run.cpuUsPerMsg.toFixed(0)} µs/msg (slices ${s.slices.map((x) => x.toFixed(0)).join(' ')}), pushed ${s.pushed}, received ${s.received}, push errors ${s.errors}${s.firstError === '' ? '' : ` (${s.firstError})`}`);
       return run;
     });
   } finally {
