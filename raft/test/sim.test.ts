@@ -17,3 +17,13 @@ test(`simulator: ${SEEDS} seeds keep election safety, log matching, leader compl
   }
   assert.deepEqual(failures, [], failures.join('\n\n'));
 });
+
+test('simulator: a seed replays exactly (same trace twice)', () => {
+  for (const seed of [7, 77, 777]) {
+    const a = runSeed(seed, { trace: true });
+    const b = runSeed(seed, { trace: true });
+    assert.equal(a.error, undefined);
+    assert.ok(a.sim.trace.length > 100);
+    assert.deepEqual(b.sim.trace, a.sim.trace);
+  }
+});
