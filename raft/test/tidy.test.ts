@@ -69,3 +69,16 @@ test('tidy: raft/src has no TODO, FIXME, any or enum', () => {
   }
   assert.deepEqual(problems, [], problems.join('\n'));
 });
+
+test('tidy: raft/test has no .only or .skip', () => {
+  const testRoot = fileURLToPath(new URL('../../../raft/test/', import.meta.url));
+  const problems: string[] = [];
+  for (const file of walk(testRoot, [])) {
+    readFileSync(file, 'utf8')
+      .split('\n')
+      .forEach((line, i) => {
+        if (/\b(test|describe|it)\.(only|skip)\(|\{\s*(only|skip):\s*true/.test(line)) problems.push(`${relative(testRoot, file)}:${i + 1}`);
+      });
+  }
+  assert.deepEqual(problems, [], problems.join('\n'));
+});
