@@ -65,7 +65,16 @@ export class LongwireProcess {
       { stdio: ['ignore', 'pipe', 'pipe'], ...(s.uid === undefined ? {} : { uid: s.uid }), ...(s.gid === undefined ? {} : { gid: s.gid }) },
     );
     this.child = child;
-    this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
+    this.exited = new Promise((resolve) =>
+      child.once('exit', () => {
+        // A node that exits on its own (crash, failed start) is no longer running: kill/stop must not signal its old pid.
+        if (this.child === child) {
+          this.child = undefined;
+          this.paused = false;
+        }
+        resolve();
+      }),
+    );
     // The node logs to stdout (pino) and reports fatal errors on stderr; both go to the tail kept for reports.
     const keep = (d: Buffer): void => {
       this.log = (this.log + d.toString()).slice(-LOG_CHARS_MAX);

@@ -1,7 +1,8 @@
 // Network partitions between nodes on one machine, with iptables DROP rules
-// in a chain of our own (jumped to from INPUT and OUTPUT), so the run only
-// ever touches rules it added, and removes the chain at the end, also when the
-// run fails or is interrupted.
+// in two chains of our own (one jumped to from INPUT, one from OUTPUT: the
+// owner match is valid only on the output path), so the run only ever touches
+// rules it added, and removes the chains at the end, also when the run fails
+// or is interrupted.
 //
 // Each node listens on its own loopback address. Two rules cut a → b:
 //   INPUT  -s <a> -d <b> -j DROP                 packets that carry a's address
@@ -49,24 +50,29 @@ export function partitionsAvailable(): { ok: true } | { ok: false; why: string }
 }
 
 export class Partitioner {
-  readonly chain: string;
+  /** Our chain on the input path (address rules). */
+  readonly chainIn: string;
+  /** Our chain on the output path (owner rules). */
+  readonly chainOut: string;
   private installed = false;
   /** The directed cuts in force, as "a>b". */
   private readonly cuts = new Set<string>();
   private readonly onExit = (): void => this.teardown();
 
   constructor(private readonly nodes: readonly PartitionNode[]) {
-    this.chain = `LONGWIRE_JEPSEN_${process.pid}`.slice(0, CHAIN_CHARS_MAX);
+    this.chainIn = `LONGWIRE_JEPSEN_IN_${process.pid}`.slice(0, CHAIN_CHARS_MAX);
+    this.chainOut = `LONGWIRE_JEPSEN_OUT_${process.pid}`.slice(0, CHAIN_CHARS_MAX);
   }
 
-  /** Creates the chain and the jumps to it. */
+  /** Creates the chains and the jumps to them. */
   setup(): void {
     this.teardown();
-    ipt(['-N', this.chain]);
     this.installed = true;
     process.once('exit', this.onExit);
-    ipt(['-I', 'INPUT', '-j', this.chain]);
-    ipt(['-I', 'OUTPUT', '-j', this.chain]);
+    ipt(['-N', this.chainIn]);
+    ipt(['-N', this.chainOut]);
+    ipt(['-I', 'INPUT', '-j', this.chainIn]);
+    ipt(['-I', 'OUTPUT', '-j', this.chainOut]);
   }
 
   private node(id: string): PartitionNode {
@@ -79,8 +85,8 @@ export class Partitioner {
     if (this.cuts.has(`${from}>${to}`)) return;
     const a = this.node(from);
     const b = this.node(to);
-    ipt(['-A', this.chain, '-s', a.host, '-d', b.host, '-j', 'DROP']);
-    ipt(['-A', this.chain, '-m', 'owner', '--uid-owner', String(a.uid), '-d', b.host, '-j', 'DROP']);
+    ipt(['-A', this.chainIn, '-s', a.host, '-d', b.host, '-j', 'DROP']);
+    ipt(['-A', this.chainOut, '-m', 'owner', '--uid-owner', String(a.uid), '-d', b.host, '-j', 'DROP']);
     this.cuts.add(`${from}>${to}`);
   }
 
@@ -95,10 +101,11 @@ export class Partitioner {
     }
   }
 
-  /** Removes every cut; the chain stays for the next partition. */
+  /** Removes every cut; the chains stay for the next partition. */
   heal(): void {
     if (!this.installed) return;
-    ipt(['-F', this.chain]);
+    ipt(['-F', this.chainIn]);
+    ipt(['-F', this.chainOut]);
     this.cuts.clear();
   }
 
@@ -107,14 +114,16 @@ export class Partitioner {
     return [...this.cuts].sort().join(' ') || 'none';
   }
 
-  /** Removes the jumps and the chain. Safe to call twice, and from an 'exit' handler (synchronous). */
+  /** Removes the jumps and the chains. Safe to call twice, and from an 'exit' handler (synchronous). */
   teardown(): void {
     process.removeListener('exit', this.onExit);
     // Each pass removes one jump; setup adds one per chain, so a few passes are plenty.
-    for (let i = 0; i < JUMPS_MAX && iptOk(['-D', 'INPUT', '-j', this.chain]); i++);
-    for (let i = 0; i < JUMPS_MAX && iptOk(['-D', 'OUTPUT', '-j', this.chain]); i++);
-    iptOk(['-F', this.chain]);
-    iptOk(['-X', this.chain]);
+    for (let i = 0; i < JUMPS_MAX && iptOk(['-D', 'INPUT', '-j', this.chainIn]); i++);
+    for (let i = 0; i < JUMPS_MAX && iptOk(['-D', 'OUTPUT', '-j', this.chainOut]); i++);
+    for (const c of [this.chainIn, this.chainOut]) {
+      iptOk(['-F', c]);
+      iptOk(['-X', c]);
+    }
     this.installed = false;
     this.cuts.clear();
   }

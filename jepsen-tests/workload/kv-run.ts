@@ -219,8 +219,9 @@ export async function runKv(o: KvRunOptions): Promise<KvRunResult> {
     throw new Error(`kv run failed (seed ${o.seed}): ${err instanceof Error ? err.message : String(err)}\nreport: ${reportDir}`, { cause: err });
   } finally {
     process.removeListener('SIGINT', onSigint);
-    for (const w of watchers) await w.stop();
-    await cluster.stopAll();
+    // Cleanup must not mask the run's own error.
+    for (const w of watchers) await w.stop().catch(() => undefined);
+    await cluster.stopAll().catch((err: unknown) => o.log(`cleanup: stopping nodes failed: ${String(err)}`));
     partitioner?.teardown();
     for (const n of cluster.nodes) await writeFile(join(reportDir, `${n.spec.id}.log`), n.log).catch(() => undefined);
     // Data dirs go; the report stays when the run failed or was asked for.

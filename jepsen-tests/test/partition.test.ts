@@ -1,0 +1,81 @@
+// The partition nemesis on real sockets: a cut drops a node's packets to the
+// other side whichever source address the kernel picks (owner match on the
+// node's uid) and packets that carry the node's own address, leaves nodes
+// outside the split alone, heals, and leaves no rule or chain behind.
+// Needs root and iptables (.ci/run installs it); fails clearly without them.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
+import { createServer, Socket, type AddressInfo, type Server } from 'node:net';
+import { KeeperCluster } from '../cluster/keeper-cluster.js';
+import { Partitioner, partitionsAvailable } from '../nemesis/partition.js';
+
+const CONNECT_TIMEOUT_MS = 700;
+
+function listen(host: string): Promise<Server> {
+  return new Promise((resolve, reject) => {
+    const s = createServer((c) => c.end());
+    s.once('error', reject);
+    s.listen(0, host, () => resolve(s));
+  });
+}
+
+/** Connects from a child process running as `uid`: true when connected within the timeout. */
+function connectAs(uid: number, host: string, port: number): Promise<boolean> {
+  const script = `const s=require('net').connect(${port},${JSON.stringify(host)});s.on('connect',()=>process.exit(0));s.on('error',()=>process.exit(4));setTimeout(()=>process.exit(3),${CONNECT_TIMEOUT_MS});`;
+  return new Promise((resolve) => {
+    const c = spawn(process.execPath, ['-e', script], { uid, gid: uid, stdio: 'ignore' });
+    c.once('exit', (code) => resolve(code === 0));
+  });
+}
+
+/** Connects from this process with `localAddress`: true when connected within the timeout. */
+function connectFrom(localAddress: string, host: string, port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = new Socket();
+    const t = setTimeout(() => {
+      s.destroy();
+      resolve(false);
+    }, CONNECT_TIMEOUT_MS);
+    s.once('connect', () => {
+      clearTimeout(t);
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => {
+      clearTimeout(t);
+      resolve(false);
+    });
+    s.connect({ port, host, localAddress });
+  });
+}
+
+test('partition: cut both ways by owner and by address, others untouched, healed, chain removed', async () => {
+  const avail = partitionsAvailable();
+  assert.ok(avail.ok, `partitions need root and iptables: ${avail.ok ? '' : avail.why}`);
+  const hosts = [0, 1, 2].map((i) => KeeperCluster.hostFor(i));
+  const uids = [0, 1, 2].map((i) => 48_000 + (process.pid % 1000) * 10 + i);
+  const [ha, hb, hc] = hosts as [string, string, string];
+  const [ua, ub] = uids as [number, number, number];
+  const servers = await Promise.all(hosts.map(listen));
+  const port = (i: number): number => (servers[i]?.address() as AddressInfo).port;
+  const p = new Partitioner(hosts.map((host, i) => ({ id: `n${i + 1}`, host, uid: uids[i] ?? 0 })));
+  try {
+    p.setup();
+    assert.equal(await connectAs(ua, hb, port(1)), true, 'before the cut, a reaches b');
+    p.split(['n1'], ['n2']);
+    assert.equal(p.describe(), 'n1>n2 n2>n1');
+    assert.equal(await connectAs(ua, hb, port(1)), false, 'a → b is cut (owner match)');
+    assert.equal(await connectAs(ub, ha, port(0)), false, 'b → a is cut (owner match)');
+    assert.equal(await connectFrom(ha, hb, port(1)), false, 'a → b is cut (source address match)');
+    assert.equal(await connectAs(ua, hc, port(2)), true, 'a still reaches c, outside the split');
+    assert.equal(await connectFrom(hc, hb, port(1)), true, 'c still reaches b');
+    p.heal();
+    assert.equal(await connectAs(ua, hb, port(1)), true, 'healed: a reaches b again');
+  } finally {
+    p.teardown();
+    for (const s of servers) s.close();
+  }
+  const rules = execFileSync('iptables', ['-S'], { encoding: 'utf8' });
+  for (const c of [p.chainIn, p.chainOut]) assert.ok(!rules.includes(c), `chain ${c} left behind:\n${rules}`);
+});
