@@ -4,6 +4,14 @@
 // by collect(), not updated per event. Not exported: inbox sizes (counting a
 // user's inbox is a store scan, too dear per scrape).
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { CloseCode } from './protocol/close-codes.js';
+
+/**
+ * Close codes kept as label values: the contract's and the standard ones a
+ * socket ends with. A client may close with any code in 3000–4999; those are
+ * counted as "other" so a client cannot create series at will.
+ */
+const DISCONNECT_CODES_LABELLED: ReadonlySet<number> = new Set([...Object.values(CloseCode), 1000, 1001, 1005, 1006, 1011]);
 
 /** Node state read at scrape time; set once the parts exist (see Metrics.observe). */
 export interface MetricSources {
@@ -43,6 +51,9 @@ export class Metrics {
   });
   readonly rateLimited = new Counter({ name: 'longwire_ratelimit_rejections_total', help: 'Requests or frames refused by a rate limit', labelNames: ['kind'], registers: [this.registry] });
   readonly rateLimitedFrames = this.rateLimited.labels('frames');
+  readonly rateLimitedAddress = this.rateLimited.labels('address');
+  readonly rateLimitedUpstream = this.rateLimited.labels('upstream');
+  private readonly disconnectsByCode = new Map<number, Counter.Internal>();
   /** Children by qos, indexed by the qos value. */
   readonly pushRequestsByQos = [this.pushRequests.labels('0'), this.pushRequests.labels('1')] as const;
   readonly pushMessagesByQos = [this.pushMessages.labels('0'), this.pushMessages.labels('1')] as const;
@@ -88,6 +99,16 @@ export class Metrics {
   constructor() {
     // Includes event-loop lag (longwire_process_nodejs_eventloop_lag_*) and GC pauses (longwire_process_nodejs_gc_duration_seconds).
     collectDefaultMetrics({ register: this.registry, prefix: 'longwire_process_' });
+  }
+
+  /** Counts a closed connection under its close code (child cached per code). */
+  disconnected(code: number): void {
+    let c = this.disconnectsByCode.get(code);
+    if (c === undefined) {
+      c = this.disconnects.labels(DISCONNECT_CODES_LABELLED.has(code) ? String(code) : 'other');
+      this.disconnectsByCode.set(code, c);
+    }
+    c.inc();
   }
 
   /** Connects the scrape-time gauges to the node's parts. */

@@ -4,7 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { NodeProcess } from './support/node-process.js';
-import { createApp, type TestApp } from './support/ws-client.js';
+import { TestSocket, createApp, type TestApp } from './support/ws-client.js';
 import { assertApiError, eventually, obj, openBound } from './support/contract.js';
 
 let node: NodeProcess;
@@ -107,4 +107,16 @@ test('stats, broadcast list and metrics follow real traffic', async () => {
     const text = String((await node.api('GET', '/metrics', { token: null })).body);
     return /^longwire_gateway_connections 0$/m.test(text) && !/longwire_gateway_app_connections\{/.test(text) ? true : undefined;
   }, 'the closed connection to leave the gauges');
+});
+
+test('disconnects are counted by close code, and codes a client makes up are counted as "other"', async () => {
+  const s = await TestSocket.open(node.wsUrl);
+  s.ws.close(4321, 'made up');
+  await s.closed;
+  await eventually(async () => {
+    const text = String((await node.api('GET', '/metrics', { token: null })).body);
+    return /^longwire_gateway_disconnects_total\{code="other"\} 1$/m.test(text) ? true : undefined;
+  }, 'the made-up close code to be counted as other');
+  const text = String((await node.api('GET', '/metrics', { token: null })).body);
+  assert.doesNotMatch(text, /code="4321"/);
 });

@@ -150,7 +150,7 @@ export class Client {
         const b = this.bindings.get(f.app);
         if (b === undefined) return this.send({ t: 'reply', id: f.id, ok: false, error: 'not-bound' });
         if (!b.admitUpstream(this.ctx.apps.get(f.app)?.limits.upstreamPerSecond ?? 0, this.ctx.now())) {
-          this.ctx.metrics.rateLimited.labels('upstream').inc();
+          this.ctx.metrics.rateLimitedUpstream.inc();
           this.send({ t: 'reply', id: f.id, ok: false, error: 'rate-limited' });
           if (b.upstreamStrikes > this.ctx.settings.upstreamStrikesMax) this.fail(CloseCode.rateLimited, 'rate-limited', 'upstream flood');
           return;

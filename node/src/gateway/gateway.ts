@@ -50,7 +50,7 @@ function onClose(this: Socket, code: number): void {
   const g = c.ctx;
   g.hub.clients.delete(c);
   g.metrics.connections.dec();
-  g.metrics.disconnects.labels(String(code)).inc();
+  g.metrics.disconnected(code);
   g.addresses.release(c.ip);
   void c.closed(code).catch((err: unknown) => g.log.error({ err }, 'connection cleanup failed'));
 }
@@ -142,7 +142,7 @@ export class Gateway {
       }
       const admitted = this.ctx.addresses.admit(ip, this.ctx.now());
       if (admitted !== 'ok') {
-        this.ctx.metrics.rateLimited.labels('address').inc();
+        this.ctx.metrics.rateLimitedAddress.inc();
         ws.close(CloseCode.tooManyFromAddress, admitted === 'too-many' ? 'too many connections from this address' : 'connecting too fast from this address');
         return;
       }
