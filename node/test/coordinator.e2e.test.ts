@@ -88,6 +88,45 @@ test('5xx is retried and then answered ok:false; 4xx and garbage are not retried
   s.close();
 });
 
+test('a chunked webhook answer past 64 KiB is cut off unread and answered bad-response', async () => {
+  hook.behaviour = (_r, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    // No content-length: chunked, 8 MiB in 64 KiB pieces unless the node stops reading.
+    const piece = 'x'.repeat(64 * 1024);
+    let sent = 0;
+    const more = (): void => {
+      while (sent < 128) {
+        sent++;
+        if (!res.write(piece)) return void res.once('drain', more);
+      }
+      res.end();
+    };
+    res.on('error', () => undefined);
+    more();
+  };
+  const s = await connect(app, 'chunky');
+  s.send({ t: 'up', app: app.app, id: 'big', data: 1 });
+  const r = await reply(s, 'big');
+  assert.deepEqual([r.ok, r.error], [false, 'bad-response']);
+  s.close();
+});
+
+test('every up frame gets a reply, even those dropped by the frame-rate limit', async () => {
+  hook.behaviour = (_r, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end('{"data":1}');
+  };
+  const s = await connect(app, 'burst');
+  // Past the burst of 200 frames, but not so far past that the flood closes the connection.
+  const n = 260;
+  for (let i = 0; i < n; i++) s.send({ t: 'up', app: app.app, id: `b${i}`, data: i });
+  const replies = await Promise.all(Array.from({ length: n }, (_, i) => reply(s, `b${i}`)));
+  assert.equal(replies.length, n);
+  assert.ok(replies.some((r) => r.error === 'rate-limited'), 'the burst passed the frame limit');
+  assert.ok(replies.some((r) => r.ok === true));
+  s.close();
+});
+
 test('an unreachable webhook answers ok:false webhook-unreachable', async () => {
   const down = await createApp(node, 'downhook', { webhook: 'http://127.0.0.1:1/hook' });
   const s = await connect(down, 'u');

@@ -103,6 +103,8 @@ export class Client {
     if (!this.frames.take(now)) {
       this.ctx.metrics.rateLimitedFrames.inc();
       this.droppedFrames++;
+      // Every up gets a reply, even one dropped by the frame limit.
+      if (frame.t === 'up') this.send({ t: 'reply', id: frame.id, ok: false, error: 'rate-limited' });
       if (this.droppedFrames === 1) this.send({ t: 'error', code: 'rate-limited', message: 'too many frames; slow down' });
       if (this.droppedFrames > this.ctx.settings.clientFramesPerSecond) this.fail(CloseCode.rateLimited, 'rate-limited', 'frame flood');
       return;
