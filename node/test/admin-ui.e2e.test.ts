@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium, type Browser } from 'playwright-core';
 import { NodeProcess } from './support/node-process.js';
 import { createApp } from './support/ws-client.js';
-import { openBound } from './support/contract.js';
+import { openBound, roundTrip } from './support/contract.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 /** dist/node/test → the repository's docs/ */
@@ -45,6 +45,8 @@ test('the admin page shows the member, its connections and app counts, and updat
     // A change: an app gets a connected client and a broadcast job.
     const app = await createApp(node, 'uiapp');
     const { s } = await openBound(node, app, 'ui-device', 'ui-user');
+    // Frames are handled in order: the pong means the bind has finished starting delivery.
+    await roundTrip(s);
     const b = await node.api('POST', `/v1/apps/${app.app}/broadcast`, { token: app.apiKey, body: { data: { hello: 'everyone' } } });
     assert.equal(b.status, 202);
     await page.waitForFunction(

@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { CLI, NodeProcess } from './support/node-process.js';
 import { createApp, type TestApp } from './support/ws-client.js';
-import { obj, openBound } from './support/contract.js';
+import { obj, openBound, roundTrip } from './support/contract.js';
 
 const run = promisify(execFile);
 
@@ -58,6 +58,8 @@ test('status summarizes the cluster and the node; --json gives both documents', 
 
 test('broadcast shows progress until the job is done; every connection of the app gets the message', async () => {
   const sockets = await Promise.all([0, 1, 2, 3, 4].map((i) => openBound(node, app, `bc-device-${i}`, `bc-user-${i}`)));
+  // Frames are handled in order: each pong means that bind has finished starting delivery.
+  await Promise.all(sockets.map(({ s }) => roundTrip(s)));
   const r = await cli(['broadcast', '--app', app.app, '--key', app.apiKey, '--data', '{"hello":"all"}', '--rate', '20', '--api', node.apiUrl]);
   assert.equal(r.code, 0, r.stderr);
   // Not a terminal: each change of the bar is its own line on stderr, the last one full.
