@@ -31,7 +31,25 @@ export async function startLongwire(opts: LongwireOptions): Promise<Target> {
   const dataDir = await mkdtemp(join(opts.dataRoot ?? tmpdir(), 'longwire-bench-'));
   const gatewayPort = await freePort();
   const apiPort = await freePort();
-  const args = [...(opts.inspect ? [INSPECT_FLAG] : []), CLI, 'start', '--data-dir', dataDir, '--gateway', `127.0.0.1:${gatewayPort}`, '--api', `127.0.0.1:${apiPort}`, '--admin-token', ADMIN, '--log-level', 'warn'];
+  // The peer port too: the default (7802) would collide between the bench's nodes and any other node on this host.
+  const peerPort = await freePort();
+  const args = [
+    ...(opts.inspect ? [INSPECT_FLAG] : []),
+    CLI,
+    'start',
+    '--data-dir',
+    dataDir,
+    '--gateway',
+    `127.0.0.1:${gatewayPort}`,
+    '--api',
+    `127.0.0.1:${apiPort}`,
+    '--peer',
+    `127.0.0.1:${peerPort}`,
+    '--admin-token',
+    ADMIN,
+    '--log-level',
+    'warn',
+  ];
   if (opts.fsync) args.push('--fsync');
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   track(child);
