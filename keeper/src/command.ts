@@ -1,5 +1,5 @@
 // The commands the keeper's state machine applies, one per replicated write.
-// A command is decided by its proposer (the leader, or SoloKeeper) and carries
+// A command is decided by its proposer (the leader, or RaftKeeper) and carries
 // everything that is not a function of the state: lease ids, the proposer's
 // clock reading (`now`), session timestamps. `apply` then stays deterministic,
 // so every replica reaches the same state from the same log.

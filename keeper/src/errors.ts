@@ -4,6 +4,10 @@ export const KeeperErrorCode = {
   leaseNotFound: 'lease-not-found',
   compacted: 'compacted',
   noLeader: 'no-leader',
+  /** A membership call reached a member that is not the leader. */
+  notLeader: 'not-leader',
+  /** A membership change conflicts with the configuration (one pending, last voter, quorum). */
+  conflict: 'conflict',
   invalid: 'invalid',
   closed: 'closed',
   /** No member with that id (memberPromote, memberRemove). */

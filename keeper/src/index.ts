@@ -1,9 +1,11 @@
 // The keeper's public API: the Keeper interface node components use, its
-// one-member implementation, and the pure state machine with its snapshots
-// and watch hub for the Raft-backed keeper to build on.
+// Raft-backed implementation, and the pure state machine with its snapshots
+// and watch hub.
 
 export type {
+  ClusterMember,
   ClusterStatus,
+  JoinInfo,
   Consistency,
   Keeper,
   KeyValue,
@@ -31,5 +33,6 @@ export { restore, snapshot, SNAPSHOT_FORMAT } from './snapshot.js';
 export { decodeCommand, encodeCommand } from './codec.js';
 export { DEFAULT_WATCH_HUB_OPTIONS, WatchHub } from './watch-hub.js';
 export type { WatchHubOptions } from './watch-hub.js';
-export { DEFAULT_SOLO_KEEPER_OPTIONS, nodeLeaseKey, SoloKeeper } from './solo-keeper.js';
-export type { SoloKeeperOptions } from './solo-keeper.js';
+export { DEFAULT_RAFT_KEEPER_OPTIONS, nodeLeaseKey, RaftKeeper } from './raft-keeper.js';
+export type { RaftKeeperOptions } from './raft-keeper.js';
+export { raftIdOf } from './raft-id.js';

@@ -1,7 +1,7 @@
 // The Keeper is the replicated store every node embeds: revisioned key/value
 // config with watches, leases, cluster members and the session register.
 // Semantics follow etcd v3. Node components talk only to this interface; the
-// one-member implementation (solo-keeper.ts) and the Raft-backed one share it.
+// Raft-backed implementation is raft-keeper.ts (one member or many).
 
 export type Consistency = 'linearizable' | 'serializable';
 
@@ -98,9 +98,20 @@ export interface Member {
   readonly zone: string;
 }
 
+/** A member as GET /v1/cluster shows it: on the leader, healthy = heard from recently; elsewhere, healthy = a leader is known. */
+export interface ClusterMember extends Member {
+  readonly healthy: boolean;
+}
+
 export interface ClusterStatus {
   readonly leader: string | null;
   readonly term: number;
+  readonly members: readonly ClusterMember[];
+}
+
+/** What a new member needs to start: the Raft configuration that includes it (Raft ids) and the member records. */
+export interface JoinInfo {
+  readonly raft: { readonly voters: readonly number[]; readonly learners: readonly number[] };
   readonly members: readonly Member[];
 }
 
@@ -125,5 +136,17 @@ export interface Keeper {
   cluster(): ClusterStatus;
   /** True when this member has a leader and has applied what it knows is committed. */
   ready(): boolean;
+
+  /**
+   * Membership changes, on the leader only (elsewhere they reject with
+   * 'not-leader'; the API forwards them to the leader). One at a time: while
+   * one is pending they reject with 'conflict'.
+   */
+  /** Adds a learner (promoted to voter once caught up); idempotent for the same member. */
+  addMember(member: Omit<Member, 'role'>): Promise<JoinInfo>;
+  /** Rejects with 'conflict' when the change would remove the last voter or lose quorum. */
+  removeMember(id: string): Promise<void>;
+  /** Hands leadership to `to` (default: the most caught-up healthy voter); resolves with the new leader. */
+  transferLeader(to?: string): Promise<{ leader: string }>;
   close(): Promise<void>;
 }

@@ -1,7 +1,7 @@
 // The keeper's state machine: apply(state, command, index) → { result, events }.
 // A pure function of the state and the command: no clock, no randomness, no
-// I/O. The one-member SoloKeeper and the Raft-backed keeper both feed it their
-// committed log in order, so they agree on every result, revision and event.
+// I/O. Every member of the Raft-backed keeper feeds it its committed log in
+// order, so they all agree on every result, revision and event.
 //
 // Revisions: a command advances the revision by exactly one when it changes
 // what reads return (keys, members, the register; a lease revoke or expiry

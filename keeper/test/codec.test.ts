@@ -2,15 +2,12 @@
 // wrote is a KeeperError 'corrupt', never a crash deeper in apply.
 
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { test } from 'node:test';
-import { Level } from 'level';
 import { decodeCommand, encodeCommand, packr } from '../src/codec.js';
 import { KeeperError } from '../src/errors.js';
 import { restore, snapshot } from '../src/snapshot.js';
-import { SoloStore } from '../src/solo-store.js';
+import { decodeKeeperEntry, encodeKeeperEntry } from '../src/entry.js';
+import { raftIdOf } from '../src/raft-id.js';
 import { emptyState } from '../src/state.js';
 
 function isCorrupt(e: unknown): boolean {
@@ -27,38 +24,18 @@ test('codec: garbage, a foreign format or a malformed command is corrupt', () =>
   assert.deepEqual(restore(snapshot(emptyState())), emptyState());
 });
 
-test('solo store: a gap in the log is corrupt, not silently skipped', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'keeper-store-'));
-  try {
-    const { store } = await SoloStore.open(dir);
-    await store.append([
-      { index: 1, command: { type: 'put', key: 'a', value: '1' } },
-      { index: 2, command: { type: 'put', key: 'b', value: '1' } },
-    ]);
-    await store.close();
-    const raw = new Level<string, Uint8Array>(dir, { keyEncoding: 'utf8', valueEncoding: 'view' });
-    await raw.put('log/0000000000000004', encodeCommand({ type: 'put', key: 'c', value: '1' }));
-    await raw.close();
-    await assert.rejects(SoloStore.open(dir), isCorrupt);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+test('keeper entry: request id and command round-trip; anything else is corrupt', () => {
+  const cmd = { type: 'put', key: 'a', value: '1', lease: 'l1' } as const;
+  assert.deepEqual(decodeKeeperEntry(encodeKeeperEntry('inc.1', cmd)), { requestId: 'inc.1', command: cmd });
+  assert.throws(() => decodeKeeperEntry(packr.pack({ r: 'x', c: 'not bytes' })), isCorrupt);
+  assert.throws(() => decodeKeeperEntry(packr.pack({ r: 1, c: encodeCommand(cmd) })), isCorrupt);
+  assert.throws(() => decodeKeeperEntry(packr.pack({ r: 'x', c: packr.pack({ type: 'nope' }) })), isCorrupt);
+  assert.throws(() => decodeKeeperEntry(new Uint8Array([0xc1])), isCorrupt);
 });
 
-test('solo store: compaction leaves a snapshot and only the log after it', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'keeper-store-'));
-  try {
-    const opened = await SoloStore.open(dir);
-    const state = opened.state;
-    await opened.store.append([1, 2, 3].map((index) => ({ index, command: { type: 'put' as const, key: `k${index}`, value: '' } })));
-    state.appliedIndex = 2; // the snapshot covers entries 1 and 2
-    await opened.store.compact(state);
-    await opened.store.close();
-    const reopened = await SoloStore.open(dir);
-    assert.equal(reopened.state.appliedIndex, 2);
-    assert.deepEqual(reopened.log.map((e) => e.index), [3]);
-    await reopened.store.close();
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
+test('raft ids: stable, positive, distinct for distinct names', () => {
+  assert.equal(raftIdOf('n1'), raftIdOf('n1'));
+  const ids = new Set(['n1', 'n2', 'n3', 'node-a', 'node-b'].map(raftIdOf));
+  assert.equal(ids.size, 5);
+  for (const id of ids) assert.ok(Number.isSafeInteger(id) && id > 0);
 });

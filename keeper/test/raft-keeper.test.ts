@@ -1,4 +1,7 @@
-// SoloKeeper on a real LevelDB in a temp dir, with a fake clock.
+// RaftKeeper as a one-member cluster on a real LevelDB in a temp dir, with a
+// fake clock: it must behave as the one-member keeper it replaced (durable
+// writes, the log tail watchable across restarts, leases expiring through the
+// log, sessions hanging on the node lease, batched register writes).
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -8,8 +11,8 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { KeeperError } from '../src/errors.js';
 import type { Session, WatchMessage } from '../src/keeper.js';
-import { nodeLeaseKey, SoloKeeper } from '../src/solo-keeper.js';
-import type { SoloKeeperOptions } from '../src/solo-keeper.js';
+import { nodeLeaseKey, RaftKeeper } from '../src/raft-keeper.js';
+import type { RaftKeeperOptions } from '../src/raft-keeper.js';
 
 const dirs: string[] = [];
 after(async () => {
@@ -17,7 +20,7 @@ after(async () => {
 });
 
 async function tempDir(): Promise<string> {
-  const d = await mkdtemp(join(tmpdir(), 'keeper-solo-'));
+  const d = await mkdtemp(join(tmpdir(), 'keeper-raft-'));
   dirs.push(d);
   return d;
 }
@@ -27,10 +30,11 @@ class FakeClock {
   readonly now = (): number => this.ms;
 }
 
-function options(dataDir: string, clock: FakeClock, extra: Partial<SoloKeeperOptions> = {}): SoloKeeperOptions {
+function options(dataDir: string, clock: FakeClock, extra: Partial<RaftKeeperOptions> = {}): RaftKeeperOptions {
   return {
     dataDir,
     member: { id: 'n1', peer: '127.0.0.1:7802', api: '127.0.0.1:7801', gateway: '127.0.0.1:7800', zone: 'default' },
+    listen: { host: '127.0.0.1', port: 0 },
     now: clock.now,
     leaseCheckIntervalMs: 0,
     ...extra,
@@ -45,15 +49,14 @@ async function rejectsWith(p: Promise<unknown>, code: string): Promise<void> {
   await assert.rejects(p, (e: unknown) => e instanceof KeeperError && e.code === code);
 }
 
-test('solo keeper: write, close, reopen; state and revision intact', async () => {
+test('raft keeper (one member): write, close, reopen; state and revision intact', async () => {
   const dir = await tempDir();
   const clock = new FakeClock();
-  const k1 = await SoloKeeper.open(options(dir, clock, { snapshotEveryCommands: 7 }));
-  assert.deepEqual(k1.cluster(), {
-    leader: 'n1',
-    term: 1,
-    members: [{ id: 'n1', role: 'voter', peer: '127.0.0.1:7802', api: '127.0.0.1:7801', gateway: '127.0.0.1:7800', zone: 'default' }],
-  });
+  const k1 = await RaftKeeper.open(options(dir, clock, { snapshotEntries: 7 }));
+  const c = k1.cluster();
+  assert.equal(c.leader, 'n1');
+  assert.ok(c.term >= 1);
+  assert.deepEqual(c.members, [{ id: 'n1', role: 'voter', peer: '127.0.0.1:7802', api: '127.0.0.1:7801', gateway: '127.0.0.1:7800', zone: 'default', healthy: true }]);
   assert.equal(k1.ready(), true);
   // Enough writes to cross a snapshot, so reopening reads a snapshot plus a log tail.
   for (let i = 0; i < 20; i++) await k1.put(`cfg/${i % 5}`, `v${i}`);
@@ -65,7 +68,7 @@ test('solo keeper: write, close, reopen; state and revision intact', async () =>
   assert.equal(k1.ready(), false);
   await rejectsWith(k1.put('a', 'b'), 'closed');
 
-  const k2 = await SoloKeeper.open(options(dir, clock));
+  const k2 = await RaftKeeper.open(options(dir, clock));
   const afterReopen = await k2.range('cfg/', { prefix: true });
   assert.deepEqual(afterReopen.kvs, before.kvs);
   // Two revisions: the previous incarnation's node-lease record is revoked, the new one written.
@@ -76,14 +79,14 @@ test('solo keeper: write, close, reopen; state and revision intact', async () =>
   await k2.close();
 });
 
-test('solo keeper: the log tail stays watchable across a restart; older revisions answer compacted', async () => {
+test('raft keeper (one member): the log tail stays watchable across a restart; older revisions answer compacted', async () => {
   const dir = await tempDir();
   const clock = new FakeClock();
-  const k1 = await SoloKeeper.open(options(dir, clock, { snapshotEveryCommands: 1000 }));
+  const k1 = await RaftKeeper.open(options(dir, clock, { snapshotEntries: 1000 }));
   const first = await k1.put('w/a', '1');
   await k1.put('w/b', '2');
   await k1.close();
-  const k2 = await SoloKeeper.open(options(dir, clock));
+  const k2 = await RaftKeeper.open(options(dir, clock));
   const got: string[] = [];
   k2.watch({ key: 'w/', prefix: true, fromRevision: first.revision }, (m) => {
     if (m.kind === 'events') got.push(...m.events.map((e) => `${e.key}@${e.revision}`));
@@ -92,10 +95,10 @@ test('solo keeper: the log tail stays watchable across a restart; older revision
   assert.deepEqual(got, [`w/a@${first.revision}`, `w/b@${first.revision + 1}`]);
   await k2.close();
 
-  const k3 = await SoloKeeper.open(options(dir, clock, { snapshotEveryCommands: 1 }));
+  const k3 = await RaftKeeper.open(options(dir, clock, { snapshotEntries: 1 }));
   await k3.put('w/c', '3'); // snapshots, so the tail is empty on the next open
   await k3.close();
-  const k4 = await SoloKeeper.open(options(dir, clock));
+  const k4 = await RaftKeeper.open(options(dir, clock));
   const answers: WatchMessage[] = [];
   k4.watch({ key: 'w/', prefix: true, fromRevision: first.revision }, (m) => {
     answers.push(m);
@@ -105,8 +108,8 @@ test('solo keeper: the log tail stays watchable across a restart; older revision
   await k4.close();
 });
 
-test('solo keeper: CAS conflict gives compare-failed', async () => {
-  const k = await SoloKeeper.open(options(await tempDir(), new FakeClock()));
+test('raft keeper (one member): CAS conflict gives compare-failed', async () => {
+  const k = await RaftKeeper.open(options(await tempDir(), new FakeClock()));
   const { revision } = await k.put('a', '1', { ifModRevision: 0 });
   await rejectsWith(k.put('a', '2', { ifModRevision: 0 }), 'compare-failed');
   await rejectsWith(k.put('a', '2', { ifModRevision: revision + 5 }), 'compare-failed');
@@ -119,9 +122,9 @@ test('solo keeper: CAS conflict gives compare-failed', async () => {
   await k.close();
 });
 
-test('solo keeper: lease expiry removes attached keys; the node lease is kept alive', async () => {
+test('raft keeper (one member): lease expiry removes attached keys; the node lease is kept alive', async () => {
   const clock = new FakeClock();
-  const k = await SoloKeeper.open(options(await tempDir(), clock, { nodeLeaseTtlSeconds: 10 }));
+  const k = await RaftKeeper.open(options(await tempDir(), clock, { nodeLeaseTtlSeconds: 10 }));
   const lease = await k.leaseGrant(5);
   await k.put('svc/a', '1', { lease: lease.id });
   await k.put('svc/b', '1');
@@ -155,9 +158,9 @@ test('solo keeper: lease expiry removes attached keys; the node lease is kept al
   await k.close();
 });
 
-test('solo keeper: sessions vanish with the node lease, and a new node lease follows', async () => {
+test('raft keeper (one member): sessions vanish with the node lease, and a new node lease follows', async () => {
   const clock = new FakeClock();
-  const k = await SoloKeeper.open(options(await tempDir(), clock));
+  const k = await RaftKeeper.open(options(await tempDir(), clock));
   await k.register([{ op: 'add', session: session('u1', 's1', clock.ms) }]);
   await k.put('nodes/n1', 'alive', { lease: k.nodeLeaseId });
   const old = k.nodeLeaseId;
@@ -172,14 +175,14 @@ test('solo keeper: sessions vanish with the node lease, and a new node lease fol
   await k.close();
 });
 
-test('solo keeper: sessions vanish when the node restarts (its old lease is revoked)', async () => {
+test('raft keeper (one member): sessions vanish when the node restarts (its old lease is revoked)', async () => {
   const dir = await tempDir();
   const clock = new FakeClock();
-  const k1 = await SoloKeeper.open(options(dir, clock));
+  const k1 = await RaftKeeper.open(options(dir, clock));
   await k1.register([{ op: 'add', session: session('u1', 's1', clock.ms) }]);
   assert.equal(k1.sessionsOf('app1', 'u1').length, 1);
   await k1.close();
-  const k2 = await SoloKeeper.open(options(dir, clock));
+  const k2 = await RaftKeeper.open(options(dir, clock));
   assert.deepEqual(k2.sessionsOf('app1', 'u1'), []);
   const record = (await k2.range(nodeLeaseKey('n1'))).kvs;
   assert.deepEqual(record.map((kv) => [kv.value, kv.lease]), [[k2.nodeLeaseId, k2.nodeLeaseId]], 'only the new node lease is recorded');
@@ -188,8 +191,8 @@ test('solo keeper: sessions vanish when the node restarts (its old lease is revo
   await k2.close();
 });
 
-test('solo keeper: concurrent register calls share one write', async () => {
-  const k = await SoloKeeper.open(options(await tempDir(), new FakeClock()));
+test('raft keeper (one member): concurrent register calls share one write', async () => {
+  const k = await RaftKeeper.open(options(await tempDir(), new FakeClock()));
   const before = k.revision;
   await Promise.all([
     k.register([{ op: 'add', session: session('u1', 's1', 1) }]),
@@ -209,8 +212,8 @@ test('solo keeper: concurrent register calls share one write', async () => {
   await k.close();
 });
 
-test('solo keeper: watch from a past revision, cancelled/closed on close', async () => {
-  const k = await SoloKeeper.open(options(await tempDir(), new FakeClock()));
+test('raft keeper (one member): watch from a past revision, cancelled/closed on close', async () => {
+  const k = await RaftKeeper.open(options(await tempDir(), new FakeClock()));
   const r1 = await k.put('w/a', '1');
   await k.put('w/b', '2');
   const got: WatchMessage[] = [];
@@ -225,9 +228,9 @@ test('solo keeper: watch from a past revision, cancelled/closed on close', async
   );
 });
 
-test('solo keeper: kill -9 loses no acknowledged write', async () => {
+test('raft keeper (one member): kill -9 loses no acknowledged write', async () => {
   const dir = await tempDir();
-  const child = spawn(process.execPath, [new URL('./solo-crash-child.js', import.meta.url).pathname, dir], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [new URL('./raft-crash-child.js', import.meta.url).pathname, dir], { stdio: ['ignore', 'pipe', 'inherit'] });
   const acked: string[] = [];
   let buffered = '';
   await new Promise<void>((resolve) => {
@@ -241,7 +244,7 @@ test('solo keeper: kill -9 loses no acknowledged write', async () => {
     child.on('exit', () => resolve());
   });
   assert.ok(acked.length >= 300, `child acknowledged only ${acked.length} writes before exiting`);
-  const k = await SoloKeeper.open(options(dir, new FakeClock()));
+  const k = await RaftKeeper.open(options(dir, new FakeClock()));
   const { kvs } = await k.range('k/', { prefix: true });
   const stored = new Map(kvs.map((kv) => [kv.key, kv.modRevision]));
   for (const line of acked) {
@@ -251,10 +254,11 @@ test('solo keeper: kill -9 loses no acknowledged write', async () => {
   await k.close();
 });
 
-test('solo keeper: the lease timer expires leases on the real clock', async () => {
-  const k = await SoloKeeper.open({
+test('raft keeper (one member): the lease timer expires leases on the real clock', async () => {
+  const k = await RaftKeeper.open({
     dataDir: await tempDir(),
-    member: { id: 'n1', peer: 'p', api: 'a', gateway: 'g', zone: 'z' },
+    member: { id: 'n1', peer: '127.0.0.1:7802', api: 'a', gateway: 'g', zone: 'z' },
+    listen: { host: '127.0.0.1', port: 0 },
     leaseCheckIntervalMs: 50,
   });
   const lease = await k.leaseGrant(1);

@@ -11,6 +11,8 @@ export interface NodeConfig {
   readonly api: HostPort;
   readonly peer: HostPort;
   readonly adminToken: string | undefined;
+  /** API URL of a member to join through (used only on an empty data dir). */
+  readonly join: string | undefined;
   readonly zone: string;
   /** fsync every inbox write before answering: survives power loss, not only kill -9. */
   readonly fsync: boolean;
@@ -52,7 +54,7 @@ const OPTIONS = {
 type Flag = keyof typeof OPTIONS;
 
 /** Flags of the contract that this build does not implement yet: refused rather than ignored. */
-const NOT_YET: readonly Flag[] = ['join', 'cluster-secret', 'tls-cert', 'tls-key', 'peer-ca', 'peer-cert', 'peer-key'];
+const NOT_YET: readonly Flag[] = ['cluster-secret', 'tls-cert', 'tls-key', 'peer-ca', 'peer-cert', 'peer-key'];
 
 export function parseHostPort(flag: string, v: string): HostPort {
   const i = v.lastIndexOf(':');
@@ -98,6 +100,11 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Nod
   }
   const id = str('id', 'n1');
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(id)) throw new ConfigError(`--id must match [A-Za-z0-9._-], got ${JSON.stringify(id)}`);
+  const join = get('join');
+  const adminToken = get('admin-token');
+  if (join !== undefined && typeof join !== 'string') throw new ConfigError('--join must be an API URL');
+  if (typeof join === 'string' && !/^https?:\/\/[^/]+/.test(join)) throw new ConfigError(`--join must be an API URL like http://host:port, got ${JSON.stringify(join)}`);
+  if (typeof join === 'string' && typeof adminToken !== 'string') throw new ConfigError("--join needs --admin-token: the cluster's admin token");
   const heartbeatSeconds = Number(str('heartbeat', '25'));
   if (!Number.isInteger(heartbeatSeconds) || heartbeatSeconds < 1 || heartbeatSeconds > 3600) throw new ConfigError('--heartbeat must be 1..3600 seconds');
   return {
@@ -106,7 +113,8 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Nod
     gateway: parseHostPort('gateway', str('gateway', '127.0.0.1:7800')),
     api: parseHostPort('api', str('api', '127.0.0.1:7801')),
     peer: parseHostPort('peer', str('peer', '127.0.0.1:7802')),
-    adminToken: typeof get('admin-token') === 'string' ? (get('admin-token') as string) : undefined,
+    adminToken: typeof adminToken === 'string' ? adminToken : undefined,
+    join: typeof join === 'string' ? join : undefined,
     zone: str('zone', 'default'),
     fsync: get('fsync') === true,
     heartbeatSeconds,

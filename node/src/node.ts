@@ -4,8 +4,8 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { SoloKeeper } from '../../keeper/src/solo-keeper.js';
-import type { Keeper } from '../../keeper/src/keeper.js';
+import { RaftKeeper } from '../../keeper/src/raft-keeper.js';
+import type { JoinInfo, Keeper } from '../../keeper/src/keeper.js';
 import { AppRegistry } from './apps.js';
 import { Broadcasts } from './broadcast.js';
 import { buildApp } from './center/app.js';
@@ -16,6 +16,7 @@ import { Gateway } from './gateway/gateway.js';
 import { Hub } from './hub.js';
 import { createLogger, type Logger } from './logger.js';
 import { Metrics } from './metrics.js';
+import { raftMetrics } from './raft-metrics.js';
 import { Pusher } from './pusher.js';
 import { openSaver } from './saver/saver-level.js';
 import type { Saver } from './saver/saver.js';
@@ -42,9 +43,17 @@ export interface RunningNode {
   stop(): Promise<void>;
 }
 
+/**
+ * The admin token is the cluster's: a given --admin-token is saved in the
+ * data dir when none is saved yet (a joined node restarted without flags keeps
+ * the cluster's token); otherwise the saved one is used, or a new one made.
+ */
 async function adminTokenOf(cfg: NodeConfig): Promise<{ token: string; created: boolean }> {
-  if (cfg.adminToken !== undefined) return { token: cfg.adminToken, created: false };
   const file = join(cfg.dataDir, 'admin-token');
+  if (cfg.adminToken !== undefined) {
+    await writeFile(file, cfg.adminToken + '\n', { mode: 0o600, flag: 'wx' }).catch(() => undefined);
+    return { token: cfg.adminToken, created: false };
+  }
   try {
     return { token: (await readFile(file, 'utf8')).trim(), created: false };
   } catch {
@@ -54,18 +63,56 @@ async function adminTokenOf(cfg: NodeConfig): Promise<{ token: string; created: 
   }
 }
 
+/** How long a joining node keeps asking the member it was pointed at (it may be electing a leader). */
+export const JOIN_WAIT_MS = 30_000;
+
+/** Asks the member at `url` (POST /v1/cluster/members) to add this node as a learner. */
+async function requestJoin(cfg: NodeConfig, url: string, adminToken: string, log: Logger): Promise<JoinInfo> {
+  const addr = (h: { host: string; port: number }): string => `${h.host}:${h.port}`;
+  const body = { id: cfg.id, peer: addr(cfg.peer), api: addr(cfg.api), gateway: addr(cfg.gateway), zone: cfg.zone };
+  const deadline = Date.now() + JOIN_WAIT_MS;
+  for (;;) {
+    let retry: string;
+    try {
+      const res = await fetch(`${url.replace(/\/+$/, '')}/v1/cluster/members`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      const text = await res.text();
+      if (res.ok) return JSON.parse(text) as JoinInfo;
+      if (res.status !== 503 && res.status !== 409) throw new Error(`join via ${url} refused (${res.status}): ${text}`);
+      retry = `${res.status} ${text}`;
+    } catch (err) {
+      if (err instanceof Error && err.message.startsWith('join via')) throw err;
+      retry = err instanceof Error ? err.message : String(err);
+    }
+    if (Date.now() > deadline) throw new Error(`join via ${url} failed for ${JOIN_WAIT_MS} ms: ${retry}`);
+    log.warn({ url, reason: retry }, 'join: retrying');
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
 export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
   const log = createLogger({ level: cfg.logLevel, pretty: cfg.prettyLogs, nodeId: cfg.id });
   await mkdir(cfg.dataDir, { recursive: true });
   const admin = await adminTokenOf(cfg);
   const now = (): number => Date.now();
   const addr = (h: { host: string; port: number }): string => `${h.host}:${h.port}`;
-  const keeper: Keeper = await SoloKeeper.open({
-    dataDir: join(cfg.dataDir, 'keeper'),
+  const metrics = new Metrics();
+  const joinUrl = cfg.join;
+  const keeper: Keeper = await RaftKeeper.open({
+    dataDir: join(cfg.dataDir, 'raft'),
     member: { id: cfg.id, peer: addr(cfg.peer), api: addr(cfg.api), gateway: addr(cfg.gateway), zone: cfg.zone },
+    // Used only on an empty data dir; a restarted member finds its cluster in its Raft log.
+    ...(joinUrl === undefined ? {} : { join: () => requestJoin(cfg, joinUrl, admin.token, log) }),
+    metrics: raftMetrics(metrics.registry),
+    onFatal: (err) => {
+      log.fatal({ err }, 'keeper storage failed: exiting');
+      process.exit(1);
+    },
   });
   const saver: Saver = await openSaver({ dir: join(cfg.dataDir, 'saver'), fsync: cfg.fsync });
-  const metrics = new Metrics();
   const hub = new Hub();
   const apps = new AppRegistry(keeper);
   await apps.start();

@@ -47,9 +47,12 @@ test('bad flags and flags this build does not implement are refused with a clear
   const unknown = await cli(['start', '--no-such-flag']);
   assert.equal(unknown.code, 2);
   assert.match(unknown.stderr, /no-such-flag/);
+  const secret = await cli(['start', '--cluster-secret', 's3cret']);
+  assert.equal(secret.code, 2);
+  assert.match(secret.stderr, /--cluster-secret is not supported/);
   const join_ = await cli(['start', '--join', 'http://127.0.0.1:1']);
   assert.equal(join_.code, 2);
-  assert.match(join_.stderr, /--join is not supported/);
+  assert.match(join_.stderr, /--join needs --admin-token/);
   const badAddr = await cli(['start', '--gateway', 'nope']);
   assert.equal(badAddr.code, 2);
   assert.match(badAddr.stderr, /--gateway must be host:port/);

@@ -10,6 +10,7 @@ import type { CenterDeps } from './deps.js';
 import { appRoutes } from './routes-apps.js';
 import { pushRoutes } from './routes-push.js';
 import { opsRoutes } from './routes-ops.js';
+import { clusterRoutes } from './routes-cluster.js';
 import { keeperRoutes } from './routes-keeper.js';
 import { settingsRoutes } from './routes-settings.js';
 import { adminRoutes } from './routes-admin.js';
@@ -60,7 +61,10 @@ export function buildApp(deps: CenterDeps) {
           return sendError(reply, 404, 'lease-not-found', err.message);
         case 'compacted':
           return sendError(reply, 410, 'compacted', err.message, { compactRevision: err.compactRevision });
+        case 'conflict':
+          return sendError(reply, 409, 'conflict', err.message);
         case 'no-leader':
+        case 'not-leader':
         case 'closed':
           return sendError(reply, 503, 'not-ready', err.message);
         case 'invalid':
@@ -96,6 +100,7 @@ export function buildApp(deps: CenterDeps) {
   void app.register(appRoutes(deps));
   void app.register(pushRoutes(deps));
   void app.register(opsRoutes(deps));
+  void app.register(clusterRoutes(deps));
   void app.register(keeperRoutes(deps));
   void app.register(settingsRoutes(deps));
   void app.register(adminRoutes(deps));

@@ -38,6 +38,7 @@ export interface NodeStartOptions {
   readonly env?: Record<string, string>;
   readonly gatewayPort?: number;
   readonly apiPort?: number;
+  readonly peerPort?: number;
 }
 
 export class NodeProcess {
@@ -48,6 +49,7 @@ export class NodeProcess {
     readonly dataDir: string,
     readonly gatewayPort: number,
     readonly apiPort: number,
+    readonly peerPort: number,
     readonly adminToken: string,
     private readonly ownsDir: boolean,
   ) {
@@ -64,13 +66,14 @@ export class NodeProcess {
     const dataDir = opts.dataDir ?? (await tempDir());
     const gatewayPort = opts.gatewayPort ?? (await freePort());
     const apiPort = opts.apiPort ?? (await freePort());
+    const peerPort = opts.peerPort ?? (await freePort());
     const adminToken = 'test-admin-token-0123456789';
     const child = spawn(
       process.execPath,
-      [CLI, 'start', '--data-dir', dataDir, '--gateway', `127.0.0.1:${gatewayPort}`, '--api', `127.0.0.1:${apiPort}`, '--admin-token', adminToken, '--log-level', 'warn', ...(opts.args ?? [])],
+      [CLI, 'start', '--data-dir', dataDir, '--gateway', `127.0.0.1:${gatewayPort}`, '--api', `127.0.0.1:${apiPort}`, '--peer', `127.0.0.1:${peerPort}`, '--admin-token', adminToken, '--log-level', 'warn', ...(opts.args ?? [])],
       { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } },
     );
-    const node = new NodeProcess(child, dataDir, gatewayPort, apiPort, adminToken, ownsDir);
+    const node = new NodeProcess(child, dataDir, gatewayPort, apiPort, peerPort, adminToken, ownsDir);
     await node.waitReady();
     return node;
   }

@@ -1,0 +1,942 @@
+// The Keeper on Raft: the shell around the pure state machine for a cluster of
+// one or more members. Every write is a command in a Raft log entry (with the
+// id of the request that proposed it); every member applies committed entries
+// through the same `apply` and feeds the events to its watch hub, so all
+// members agree on every result, revision and event. Snapshots are the bytes
+// of snapshot(state).
+//
+// What lives here and not in the core: the clock (lease deadlines, session
+// timestamps), randomness (lease and request ids), timers (Raft ticks, lease
+// expiry, retries) and the disk and network (LevelStorage, TcpTransport), all
+// through raft/'s RaftShell (persist -> send -> apply -> advance).
+//
+// Threading: the shell runs on the main thread. Its tick timer reports how
+// late it fired (metrics.tickLagSeconds), which is the measure of how much a
+// busy gateway delays heartbeats; moving the shell to a worker thread is the
+// planned fix if that lag approaches the election timeout.
+//
+// Writes resolve once applied on this member. A follower forwards proposals
+// to the leader (Raft proposal forwarding). Without a leader a write waits up
+// to leaderWaitMs, then rejects with 'no-leader'; a proposal accepted but not
+// applied within proposalTimeoutMs (lost in a leader change) rejects with
+// 'no-leader' too: its outcome is unknown, as with an etcd timeout.
+// Linearizable reads use ReadIndex, batched: one ReadIndex in flight, and the
+// reads that arrive meanwhile share the next one.
+
+import { randomBytes, randomInt } from 'node:crypto';
+import { DropReason, LevelStorage, NONE, RaftShell, RawNode, SeededRng, TcpTransport } from '../../raft/src/index.js';
+import type { ConfChange, ConfState, Entry, Message, NodeId, ReadState, ShellMetrics, Snapshot, SoftState, StepResult } from '../../raft/src/index.js';
+import { assert } from './assert.js';
+import type { Command, CommandResult } from './command.js';
+import { decodeKeeperEntry, encodeKeeperEntry } from './entry.js';
+import { KeeperError } from './errors.js';
+import type { KeeperErrorCode } from './errors.js';
+import type {
+  ClusterMember,
+  ClusterStatus,
+  Consistency,
+  JoinInfo,
+  Keeper,
+  Lease,
+  Member,
+  PutOptions,
+  RangeResult,
+  RegisterOp,
+  Session,
+  WatchListener,
+  WatchRequest,
+  Watcher,
+} from './keeper.js';
+import { range } from './kv.js';
+import { expiredLeases } from './leases.js';
+import { raftIdOf } from './raft-id.js';
+import { invalidRegisterOp, sessionsOf } from './register.js';
+import { restore, snapshot } from './snapshot.js';
+import { apply } from './state-machine.js';
+import { emptyState } from './state.js';
+import type { KeeperState } from './state.js';
+import { WatchHub } from './watch-hub.js';
+import type { WatchHubOptions } from './watch-hub.js';
+
+export interface RaftKeeperOptions {
+  /** Directory of the Raft log (LevelDB); created if missing. */
+  readonly dataDir: string;
+  /** This member: its id names it in the cluster, `peer` is where other members reach its Raft transport. */
+  readonly member: Omit<Member, 'role'>;
+  /** Where the transport listens; default: member.peer. */
+  readonly listen?: { readonly host: string; readonly port: number };
+  /**
+   * Only when the log is empty: asks an existing member to add this one and
+   * returns the configuration to start with. Without it, an empty log
+   * bootstraps a new one-member cluster.
+   */
+  readonly join?: () => Promise<JoinInfo>;
+  /** Unix ms; lease deadlines and session timestamps come from it. Default Date.now. */
+  readonly now?: () => number;
+  /** Milliseconds per Raft tick (heartbeat interval). */
+  readonly tickMs?: number;
+  /** Election timeout in ticks (randomized in [electionTicks, 2 * electionTicks)). */
+  readonly electionTicks?: number;
+  /** A snapshot is taken and the log compacted after this many applied entries. */
+  readonly snapshotEntries?: number;
+  /** Entries kept behind a snapshot so that a slightly slow follower needs no snapshot. */
+  readonly compactionKeepEntries?: number;
+  /** TTL of this node's own lease, which the register's sessions hang on. */
+  readonly nodeLeaseTtlSeconds?: number;
+  /** Period of the lease timer (expiry on the leader, own keepalive); 0 turns it off (tests call checkLeases()). */
+  readonly leaseCheckIntervalMs?: number;
+  /** How long a write or linearizable read waits for a leader before 'no-leader'. */
+  readonly leaderWaitMs?: number;
+  /** How long an accepted proposal may take to apply before 'no-leader' (outcome unknown). */
+  readonly proposalTimeoutMs?: number;
+  /** How long open() waits for a leader and catch-up. */
+  readonly openTimeoutMs?: number;
+  readonly watch?: Partial<Pick<WatchHubOptions, 'watchHistoryEventsMax' | 'watcherQueueEventsMax'>>;
+  /** Raft shell metrics (persist time, applied entries, tick lag, role changes). */
+  readonly metrics?: ShellMetrics;
+  /** The member stopped for good (a storage failure); the node should exit. */
+  readonly onFatal?: (err: unknown) => void;
+}
+
+export const DEFAULT_RAFT_KEEPER_OPTIONS = {
+  tickMs: 100,
+  electionTicks: 10,
+  snapshotEntries: 10_000,
+  compactionKeepEntries: 1_000,
+  nodeLeaseTtlSeconds: 10,
+  leaseCheckIntervalMs: 500,
+  leaderWaitMs: 3_000,
+  proposalTimeoutMs: 10_000,
+  openTimeoutMs: 60_000,
+} as const;
+
+/** Where a node records its current node lease; the key vanishes with the lease. */
+export function nodeLeaseKey(memberId: string): string {
+  return `/sys/keeper/node-lease/${memberId}`;
+}
+
+interface PendingProposal {
+  readonly data: Uint8Array;
+  readonly resolve: (r: CommandResult) => void;
+  readonly reject: (e: unknown) => void;
+  /** Monotonic ms after which the proposal fails ('no-leader'). */
+  deadline: number;
+  /** Accepted by Raft (on a leader, or forwarded); false while it waits for a leader. */
+  accepted: boolean;
+}
+
+interface Waiter {
+  readonly resolve: () => void;
+  readonly reject: (e: unknown) => void;
+  readonly deadline: number;
+}
+
+interface RegisterGroup {
+  readonly ops: RegisterOp[];
+  readonly waiters: { resolve: () => void; reject: (e: unknown) => void }[];
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+const RETRYABLE: ReadonlySet<string> = new Set<string>([
+  DropReason.NoLeader,
+  DropReason.Candidate,
+  DropReason.TransferInProgress,
+  DropReason.UncommittedBytesMax,
+  DropReason.LeaderNotReady,
+]);
+
+function mono(): number {
+  return performance.now();
+}
+
+function newId(): string {
+  return randomBytes(8).toString('hex');
+}
+
+function hostPort(addr: string): { host: string; port: number } | undefined {
+  const i = addr.lastIndexOf(':');
+  const port = Number(addr.slice(i + 1));
+  if (i <= 0 || !Number.isInteger(port) || port <= 0 || port > 65535) return undefined;
+  return { host: addr.slice(0, i), port };
+}
+
+export class RaftKeeper implements Keeper {
+  private state: KeeperState = emptyState();
+  private hub: WatchHub | undefined;
+  private node!: RawNode;
+  private shell!: RaftShell;
+  private transport: TcpTransport | undefined;
+  private readonly now: () => number;
+  private readonly o: Required<Omit<RaftKeeperOptions, 'listen' | 'join' | 'now' | 'watch' | 'metrics' | 'onFatal'>>;
+  readonly raftId: NodeId;
+  /** Distinguishes this incarnation's request ids from those of earlier ones still in the log. */
+  private readonly incarnation = newId();
+  private seq = 0;
+  private readonly proposals = new Map<string, PendingProposal>();
+  /** Applied-index waiters, sorted by index. */
+  private appliedWaiters: { index: number; resolve: () => void }[] = [];
+  private applied = 0;
+  /** Reads waiting for a ReadIndex to be issued. */
+  private readQueue: Waiter[] = [];
+  private readInflight: { readonly ctx: string; readonly waiters: Waiter[]; readonly issuedAt: number } | undefined;
+  private registerGroup: RegisterGroup | undefined;
+  /** Peer addresses the transport knows, by Raft id. */
+  private readonly peers = new Map<NodeId, string>();
+  /** Monotonic ms of the last message from each peer. */
+  private readonly lastHeard = new Map<NodeId, number>();
+  /**
+   * The leader's commit index as the last answered ReadIndex gave it (-1:
+   * none yet), and when. ready() needs applied to reach it: a follower's own
+   * commit index lags the leader's while it catches up.
+   */
+  private readyMark = -1;
+  private readyMarkAt = -Infinity;
+  private lead: NodeId = NONE;
+  private isLeaderNow = false;
+  /** Set when this member became leader: leases that expired while there was no leader get a fresh TTL first. */
+  private refreshLeases = false;
+  private readonly expiring = new Set<string>();
+  private nodeLease = '';
+  private regranting = false;
+  /** A membership change (or promotion) this leader is carrying out. */
+  private changing = false;
+  private readonly confWaiters: { readonly test: (cs: ConfState) => boolean; readonly resolve: () => void }[] = [];
+  private ticker: ReturnType<typeof setInterval> | undefined;
+  private leaseTimer: ReturnType<typeof setInterval> | undefined;
+  private closedBy: KeeperError | undefined;
+  private closing: Promise<void> | undefined;
+  /** Member records handed over by the join call, until the log brings them. */
+  private joinMembers: readonly Member[] = [];
+
+  private constructor(
+    private readonly opts: RaftKeeperOptions,
+    private readonly storage: LevelStorage,
+  ) {
+    this.now = opts.now ?? Date.now;
+    const d = DEFAULT_RAFT_KEEPER_OPTIONS;
+    this.o = {
+      dataDir: opts.dataDir,
+      member: opts.member,
+      tickMs: opts.tickMs ?? d.tickMs,
+      electionTicks: opts.electionTicks ?? d.electionTicks,
+      snapshotEntries: opts.snapshotEntries ?? d.snapshotEntries,
+      compactionKeepEntries: opts.compactionKeepEntries ?? d.compactionKeepEntries,
+      nodeLeaseTtlSeconds: opts.nodeLeaseTtlSeconds ?? d.nodeLeaseTtlSeconds,
+      leaseCheckIntervalMs: opts.leaseCheckIntervalMs ?? d.leaseCheckIntervalMs,
+      leaderWaitMs: opts.leaderWaitMs ?? d.leaderWaitMs,
+      proposalTimeoutMs: opts.proposalTimeoutMs ?? d.proposalTimeoutMs,
+      openTimeoutMs: opts.openTimeoutMs ?? d.openTimeoutMs,
+    };
+    assert(this.o.tickMs >= 1 && this.o.electionTicks >= 2 && this.o.nodeLeaseTtlSeconds >= 1, 'RaftKeeper limits');
+    this.raftId = raftIdOf(opts.member.id);
+  }
+
+  /**
+   * Opens the member in `opts.dataDir`: bootstraps (or joins, with
+   * opts.join) on an empty log, replays the log after the last snapshot, waits
+   * for a leader and catch-up, records this member if it is new, revokes the
+   * lease of this node's previous incarnation (its connections died with it)
+   * and grants this incarnation's node lease, recorded under nodeLeaseKey.
+   */
+  static async open(opts: RaftKeeperOptions): Promise<RaftKeeper> {
+    const storage = await LevelStorage.open(opts.dataDir);
+    const keeper = new RaftKeeper(opts, storage);
+    try {
+      await keeper.boot();
+      await keeper.waitReady();
+      await keeper.start();
+    } catch (e) {
+      await keeper.close();
+      throw e;
+    }
+    return keeper;
+  }
+
+  private async boot(): Promise<void> {
+    const mem = this.storage.memory;
+    const empty = mem.lastIndex() === 0 && mem.snapshot().meta.index === 0 && mem.initialState().confState.voters.length === 0;
+    if (empty) {
+      if (this.opts.join !== undefined) {
+        const info = await this.opts.join();
+        const self = this.raftId;
+        assert(info.raft.voters.includes(self) || info.raft.learners.includes(self), 'the join answer includes this member');
+        this.joinMembers = info.members;
+        await this.storage.bootstrap({ voters: [...info.raft.voters], learners: [...info.raft.learners] });
+      } else {
+        await this.storage.bootstrap({ voters: [this.raftId], learners: [] });
+      }
+    }
+    const snapIndex = this.storage.memory.snapshot().meta.index;
+    const node = (this.node = new RawNode({
+      id: this.raftId,
+      storage: this.storage.memory,
+      rng: new SeededRng(randomInt(2 ** 31)),
+      applied: snapIndex,
+      electionTicks: this.o.electionTicks,
+      heartbeatTicks: 1,
+      checkQuorum: true,
+      preVote: true,
+    }));
+    const listen = this.opts.listen ?? hostPort(this.opts.member.peer);
+    if (listen === undefined) throw new KeeperError('invalid', `peer address ${this.opts.member.peer} is not host:port`);
+    const metrics = this.opts.metrics;
+    this.shell = new RaftShell({
+      node,
+      storage: this.storage,
+      transport: { send: (msgs) => this.send(node, msgs) },
+      stateMachine: {
+        restore: (s) => this.restoreSnapshot(s),
+        apply: (e, cs) => this.applyEntry(e, cs),
+        snapshot: () => snapshot(this.state),
+      },
+      tickMs: this.o.tickMs,
+      snapshotEntries: this.o.snapshotEntries,
+      compactionKeepEntries: this.o.compactionKeepEntries,
+      metrics: { ...metrics, softState: (ss) => this.onSoftState(ss, metrics) },
+      onReadState: (rs) => this.onReadState(rs),
+      onConfChange: (_cc, cs) => this.onConfChange(cs),
+      onFatal: (err) => {
+        this.closedBy ??= new KeeperError('closed', 'keeper storage failed', { cause: err });
+        this.failAll(this.closedBy);
+        this.opts.onFatal?.(err);
+      },
+    });
+    this.hub = new WatchHub(this.state.revision, this.opts.watch ?? {});
+    this.applied = snapIndex;
+    this.transport = (
+      await TcpTransport.start({
+      selfId: this.raftId,
+      listen,
+      rng: new SeededRng(randomInt(2 ** 31)),
+      onMessage: (m) => {
+        this.lastHeard.set(m.from, mono());
+        if (this.closedBy === undefined) this.shell.step(m);
+      },
+      onUnreachable: (id) => node.reportUnreachable(id),
+      })
+    ).transport;
+    this.syncPeers();
+    this.shell.start();
+    this.ticker = setInterval(() => this.tick(), this.o.tickMs);
+    this.ticker.unref();
+    const cs = node.status().confState;
+    // A lone voter need not wait an election timeout for itself.
+    if (cs.voters.length === 1 && cs.voters[0] === this.raftId) this.shell.campaign();
+  }
+
+  private async waitReady(): Promise<void> {
+    const deadline = mono() + this.o.openTimeoutMs;
+    while (!this.ready()) {
+      if (this.closedBy !== undefined) throw this.closedBy;
+      if (mono() > deadline) throw new KeeperError('no-leader', `no leader (or no catch-up) within ${this.o.openTimeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, this.o.tickMs / 2));
+    }
+  }
+
+  private async start(): Promise<void> {
+    const { member } = this.opts;
+    const now = this.now();
+    const first: Command[] = [];
+    if (!this.state.members.has(member.id)) first.push({ type: 'memberAdd', member: { ...member, role: 'voter' } });
+    // The previous incarnation's lease: recorded under nodeLeaseKey, and any lease its sessions hang on.
+    const previous = new Set<string>();
+    const recorded = this.state.kvs.get(nodeLeaseKey(member.id))?.lease;
+    if (recorded !== undefined) previous.add(recorded);
+    for (const users of this.state.register.values()) {
+      for (const sessions of users.values()) for (const e of sessions.values()) if (e.session.node === member.id) previous.add(e.lease);
+    }
+    for (const id of previous) if (this.state.leases.has(id)) first.push({ type: 'leaseRevoke', id });
+    first.push(...this.nodeLeaseCommands(now));
+    for (const c of first) {
+      const r = await this.propose(c);
+      assert(r.type !== 'error' || r.code === 'lease-not-found', `RaftKeeper start: ${r.type === 'error' ? r.message : ''}`);
+    }
+    if (this.o.leaseCheckIntervalMs > 0) {
+      this.leaseTimer = setInterval(() => {
+        this.checkLeases().catch(ignoreExpected);
+      }, this.o.leaseCheckIntervalMs);
+      this.leaseTimer.unref();
+    }
+  }
+
+  private nodeLeaseCommands(now: number): Command[] {
+    this.nodeLease = newId();
+    return [
+      { type: 'leaseGrant', id: this.nodeLease, ttl: this.o.nodeLeaseTtlSeconds, now },
+      { type: 'put', key: nodeLeaseKey(this.opts.member.id), value: this.nodeLease, lease: this.nodeLease },
+    ];
+  }
+
+  // ---- The state machine, as the shell drives it.
+
+  private restoreSnapshot(s: Snapshot): void {
+    this.state = s.data.length === 0 ? emptyState() : restore(s.data);
+    this.applied = s.meta.index;
+    if (this.hub !== undefined) {
+      // A snapshot from the leader skips revisions this member never saw:
+      // streams cannot continue without a gap, so they end (clients resume
+      // and get 'compacted' for what is gone).
+      this.hub.close();
+      this.hub = new WatchHub(this.state.revision, this.opts.watch ?? {});
+      this.syncPeers();
+    }
+    this.flushApplied();
+  }
+
+  private applyEntry(e: Entry, _cs: ConfState): void {
+    if (e.type === 'normal' && e.data.length > 0) {
+      const { requestId, command } = decodeKeeperEntry(e.data);
+      const { result, events } = apply(this.state, command, e.index);
+      this.hub?.publish(this.state.revision, events);
+      const p = this.proposals.get(requestId);
+      if (p !== undefined) {
+        this.proposals.delete(requestId);
+        p.resolve(result);
+      }
+      if (command.type === 'memberAdd' || command.type === 'memberRemove') this.syncPeers();
+    }
+    this.applied = e.index;
+    this.flushApplied();
+  }
+
+  private onConfChange(cs: ConfState): void {
+    this.syncPeers();
+    for (let i = this.confWaiters.length - 1; i >= 0; i--) {
+      const w = this.confWaiters[i];
+      if (w !== undefined && w.test(cs)) {
+        this.confWaiters.splice(i, 1);
+        w.resolve();
+      }
+    }
+  }
+
+  private onSoftState(ss: SoftState, metrics: ShellMetrics | undefined): void {
+    metrics?.softState?.(ss);
+    this.lead = ss.lead;
+    const leader = ss.state === 'leader';
+    if (leader && !this.isLeaderNow) this.refreshLeases = true;
+    this.isLeaderNow = leader;
+  }
+
+  /** Sends the Ready's messages; a whole snapshot goes out in one frame, so it is reported sent at once. */
+  private send(node: RawNode, msgs: readonly Message[]): void {
+    this.transport?.send(msgs);
+    for (const m of msgs) if (m.type === 'MsgSnap') queueMicrotask(() => node.reportSnapshot(m.to, true));
+  }
+
+  /** Points the transport at every member's peer address (from the records, or the join answer until they arrive). */
+  private syncPeers(): void {
+    const transport = this.transport;
+    if (transport === undefined) return;
+    const want = new Map<NodeId, string>();
+    for (const m of this.joinMembers) want.set(raftIdOf(m.id), m.peer);
+    for (const m of this.state.members.values()) want.set(raftIdOf(m.id), m.peer);
+    want.delete(this.raftId);
+    for (const [id, addr] of want) {
+      if (this.peers.get(id) === addr) continue;
+      const hp = hostPort(addr);
+      if (hp === undefined) continue;
+      transport.setPeer(id, hp);
+      this.peers.set(id, addr);
+    }
+    const cs = this.node.status().confState;
+    for (const id of [...this.peers.keys()]) {
+      if (want.has(id) || cs.voters.includes(id) || cs.learners.includes(id)) continue;
+      transport.removePeer(id);
+      this.peers.delete(id);
+    }
+  }
+
+  // ---- Timers.
+
+  private tick(): void {
+    if (this.closedBy !== undefined) return;
+    const t = mono();
+    // Proposals: retry those waiting for a leader, fail those past their deadline.
+    for (const [rid, p] of this.proposals) {
+      if (t > p.deadline) {
+        this.proposals.delete(rid);
+        p.reject(
+          new KeeperError('no-leader', p.accepted ? `not applied within ${this.o.proposalTimeoutMs} ms (outcome unknown)` : `no leader within ${this.o.leaderWaitMs} ms`),
+        );
+      } else if (!p.accepted) {
+        this.submit(p);
+      }
+    }
+    // Reads: re-issue a ReadIndex that got no answer (lost with a leader), fail reads past their deadline.
+    const inflight = this.readInflight;
+    if (inflight !== undefined && t - inflight.issuedAt > this.electionTimeoutMs()) {
+      this.readInflight = undefined;
+      this.readQueue = [...inflight.waiters, ...this.readQueue];
+    }
+    const late = this.readQueue.filter((w) => t > w.deadline);
+    if (late.length > 0) {
+      this.readQueue = this.readQueue.filter((w) => t <= w.deadline);
+      for (const w of late) w.reject(new KeeperError('no-leader', 'no leader to confirm a linearizable read'));
+    }
+    // Keep learning the leader's commit index for ready(): an empty ReadIndex when no read is pending.
+    if (this.readInflight === undefined && this.readQueue.length === 0 && t - this.readyMarkAt > 2 * this.o.tickMs) {
+      this.readQueue.push({ resolve: noop, reject: noop, deadline: t + this.o.leaderWaitMs });
+    }
+    this.issueRead();
+    if (this.isLeaderNow) this.promoteLearners();
+  }
+
+  private electionTimeoutMs(): number {
+    return this.o.tickMs * this.o.electionTicks;
+  }
+
+  /**
+   * The lease timer's work, public so tests can drive it with a fake clock:
+   * keeps this node's lease alive (after a third of its TTL; granting a new
+   * one if it was revoked) and, on the leader only, proposes leaseExpire for
+   * every other lease past its deadline. A new leader first gives a fresh TTL
+   * to leases that ran out while there was no leader (nobody could keep them
+   * alive); leases still running keep their replicated deadline.
+   */
+  async checkLeases(): Promise<void> {
+    if (this.closedBy !== undefined || this.lead === NONE) return;
+    const now = this.now();
+    // Checked before this round proposes anything: a leader expires leases only once it applied all it committed.
+    const caughtUpLeader = this.isLeaderNow && this.applied >= this.node.status().commit;
+    const work: Promise<unknown>[] = [];
+    const own = this.state.leases.get(this.nodeLease);
+    if (own === undefined && !this.regranting && this.nodeLease !== '') {
+      // Someone revoked it through the lease API: its sessions are gone, later ones need a lease.
+      this.regranting = true;
+      const cmds = this.nodeLeaseCommands(now);
+      const grant = (async () => {
+        for (const c of cmds) await this.propose(c);
+      })();
+      work.push(grant.finally(() => (this.regranting = false)));
+    } else if (own !== undefined && own.deadline - now < (own.ttl * 1000 * 2) / 3) {
+      work.push(this.propose({ type: 'leaseKeepAlive', id: own.id, now }));
+    }
+    if (caughtUpLeader) {
+      const refresh = this.refreshLeases;
+      this.refreshLeases = false;
+      for (const id of expiredLeases(this.state, now)) {
+        if (id === this.nodeLease || this.expiring.has(id)) continue;
+        this.expiring.add(id);
+        const cmd: Command = refresh ? { type: 'leaseKeepAlive', id, now } : { type: 'leaseExpire', id, now };
+        work.push(this.propose(cmd).finally(() => this.expiring.delete(id)));
+      }
+    }
+    await Promise.all(work);
+  }
+
+  // ---- Proposals and reads.
+
+  private propose(command: Command): Promise<CommandResult> {
+    if (this.closedBy !== undefined) return Promise.reject(this.closedBy);
+    const rid = `${this.incarnation}.${(this.seq += 1).toString(36)}`;
+    return new Promise<CommandResult>((resolve, reject) => {
+      const p: PendingProposal = { data: encodeKeeperEntry(rid, command), resolve, reject, deadline: mono() + this.o.leaderWaitMs, accepted: false };
+      this.proposals.set(rid, p);
+      this.submit(p);
+    });
+  }
+
+  private submit(p: PendingProposal): void {
+    const r = this.shell.propose(p.data);
+    if (r.ok) {
+      p.accepted = true;
+      p.deadline = mono() + this.o.proposalTimeoutMs;
+      return;
+    }
+    if (RETRYABLE.has(r.reason)) return; // the next tick retries until the deadline
+    for (const [rid, q] of this.proposals) {
+      if (q !== p) continue;
+      this.proposals.delete(rid);
+      p.reject(dropError(r));
+    }
+  }
+
+  private waitApplied(idx: number): Promise<void> {
+    if (this.applied >= idx) return Promise.resolve();
+    return new Promise((resolve) => {
+      const list = this.appliedWaiters;
+      let i = list.length;
+      while (i > 0 && (list[i - 1]?.index ?? 0) > idx) i--;
+      list.splice(i, 0, { index: idx, resolve });
+    });
+  }
+
+  private flushApplied(): void {
+    let n = 0;
+    for (const w of this.appliedWaiters) {
+      if (w.index > this.applied) break;
+      w.resolve();
+      n++;
+    }
+    if (n > 0) this.appliedWaiters = this.appliedWaiters.slice(n);
+  }
+
+  private linearizable(): Promise<void> {
+    if (this.closedBy !== undefined) return Promise.reject(this.closedBy);
+    return new Promise<void>((resolve, reject) => {
+      this.readQueue.push({ resolve, reject, deadline: mono() + this.o.leaderWaitMs });
+      this.issueRead();
+    });
+  }
+
+  private issueRead(): void {
+    if (this.readInflight !== undefined || this.readQueue.length === 0 || this.closedBy !== undefined) return;
+    const ctx = `${this.incarnation}.r${(this.seq += 1).toString(36)}`;
+    const r = this.shell.readIndex(encoder.encode(ctx));
+    if (!r.ok) {
+      if (RETRYABLE.has(r.reason)) return;
+      const ws = this.readQueue;
+      this.readQueue = [];
+      for (const w of ws) w.reject(dropError(r));
+      return;
+    }
+    this.readInflight = { ctx, waiters: this.readQueue, issuedAt: mono() };
+    this.readQueue = [];
+  }
+
+  private onReadState(rs: ReadState): void {
+    const inflight = this.readInflight;
+    if (inflight === undefined || decoder.decode(rs.context) !== inflight.ctx) return;
+    this.readInflight = undefined;
+    this.readyMark = rs.index;
+    this.readyMarkAt = mono();
+    void this.waitApplied(rs.index).then(() => {
+      for (const w of inflight.waiters) w.resolve();
+    });
+    this.issueRead();
+  }
+
+  // ---- Keeper.
+
+  async range(key: string, opts?: { prefix?: boolean; consistency?: Consistency }): Promise<RangeResult> {
+    if (this.closedBy !== undefined) throw this.closedBy;
+    if (opts?.consistency !== 'serializable') await this.linearizable();
+    return { revision: this.state.revision, kvs: range(this.state, key, opts?.prefix === true) };
+  }
+
+  async put(key: string, value: string, opts?: PutOptions): Promise<{ revision: number }> {
+    const cmd: Command = {
+      type: 'put',
+      key,
+      value,
+      ...(opts?.lease === undefined ? {} : { lease: opts.lease }),
+      ...(opts?.ifModRevision === undefined ? {} : { ifModRevision: opts.ifModRevision }),
+    };
+    const r = expect(await this.propose(cmd), 'put');
+    return { revision: r.revision };
+  }
+
+  async delete(key: string, opts?: { prefix?: boolean }): Promise<{ revision: number; deleted: number }> {
+    const r = expect(await this.propose({ type: 'delete', key, prefix: opts?.prefix === true }), 'delete');
+    return { revision: r.revision, deleted: r.deleted };
+  }
+
+  /** The listener may return false to pause the stream until resume() (see WatchListener). */
+  watch(req: WatchRequest, listener: WatchListener): Watcher {
+    if (this.closedBy !== undefined || this.hub === undefined) throw this.closedBy ?? new KeeperError('closed', 'keeper not open');
+    return this.hub.watch(req, listener);
+  }
+
+  /** Queues a progress message on every watch stream. */
+  progress(): void {
+    this.hub?.progress();
+  }
+
+  async leaseGrant(ttlSeconds: number): Promise<Lease> {
+    const r = expect(await this.propose({ type: 'leaseGrant', id: newId(), ttl: ttlSeconds, now: this.now() }), 'leaseGrant');
+    return { id: r.id, ttl: r.ttl };
+  }
+
+  async leaseKeepAlive(id: string): Promise<Lease> {
+    const r = expect(await this.propose({ type: 'leaseKeepAlive', id, now: this.now() }), 'leaseKeepAlive');
+    return { id: r.id, ttl: r.ttl };
+  }
+
+  async leaseRevoke(id: string): Promise<void> {
+    expect(await this.propose({ type: 'leaseRevoke', id }), 'leaseRevoke');
+  }
+
+  register(ops: readonly RegisterOp[]): Promise<void> {
+    if (this.closedBy !== undefined) return Promise.reject(this.closedBy);
+    if (ops.length === 0) return Promise.resolve();
+    for (const op of ops) {
+      const problem = invalidRegisterOp(op);
+      if (problem !== undefined) return Promise.reject(new KeeperError('invalid', problem));
+    }
+    return new Promise<void>((resolve, reject) => {
+      let group = this.registerGroup;
+      if (group === undefined) {
+        const g: RegisterGroup = { ops: [], waiters: [] };
+        this.registerGroup = group = g;
+        // setImmediate, not a microtask: register calls from other I/O callbacks of this turn join the same proposal.
+        setImmediate(() => {
+          if (this.registerGroup === g) this.registerGroup = undefined;
+          this.propose({ type: 'registerBatch', lease: this.nodeLease, ops: g.ops }).then(
+            (r) => {
+              for (const w of g.waiters) {
+                if (r.type === 'error') w.reject(toError(r));
+                else w.resolve();
+              }
+            },
+            (e: unknown) => {
+              for (const w of g.waiters) w.reject(e);
+            },
+          );
+        });
+      }
+      group.ops.push(...ops);
+      group.waiters.push({ resolve, reject });
+    });
+  }
+
+  sessionsOf(app: string, user: string): readonly Session[] {
+    return sessionsOf(this.state, app, user);
+  }
+
+  private recordOf(rid: NodeId): Member | undefined {
+    for (const m of this.state.members.values()) if (raftIdOf(m.id) === rid) return m;
+    for (const m of this.joinMembers) if (raftIdOf(m.id) === rid) return m;
+    if (rid === this.raftId) return { ...this.opts.member, role: 'voter' };
+    return undefined;
+  }
+
+  /** Leader: heard from within an election timeout. Elsewhere: knows a leader it heard from recently. */
+  private healthy(rid: NodeId): boolean {
+    const recent = (id: NodeId): boolean => mono() - (this.lastHeard.get(id) ?? -Infinity) < this.electionTimeoutMs();
+    if (this.isLeaderNow) return rid === this.raftId || recent(rid);
+    return this.lead !== NONE && recent(this.lead);
+  }
+
+  cluster(): ClusterStatus {
+    const st = this.node.status();
+    const members: ClusterMember[] = [];
+    const add = (rid: NodeId, role: 'voter' | 'learner'): void => {
+      const m = this.recordOf(rid);
+      const base = m ?? { id: String(rid), peer: '', api: '', gateway: '', zone: '' };
+      members.push({ id: base.id, role, peer: base.peer, api: base.api, gateway: base.gateway, zone: base.zone, healthy: this.healthy(rid) });
+    };
+    for (const v of st.confState.voters) add(v, 'voter');
+    for (const l of st.confState.learners) add(l, 'learner');
+    const leader = st.lead === NONE ? null : (this.recordOf(st.lead)?.id ?? String(st.lead));
+    return { leader, term: st.term, members };
+  }
+
+  ready(): boolean {
+    if (this.closedBy !== undefined || this.node === undefined) return false;
+    const st = this.node.status();
+    if (st.lead === NONE) return false;
+    const cs = st.confState;
+    if (!cs.voters.includes(this.raftId) && !cs.learners.includes(this.raftId)) return false;
+    if (st.lead !== this.raftId && !(mono() - (this.lastHeard.get(st.lead) ?? -Infinity) < 2 * this.electionTimeoutMs())) return false;
+    return this.readyMark >= 0 && mono() - this.readyMarkAt < 3 * this.electionTimeoutMs() && this.applied >= this.readyMark;
+  }
+
+  /** This member's view of the Raft group, for metrics and tests. */
+  raftStatus(): { readonly lead: NodeId; readonly term: number; readonly applied: number; readonly commit: number; readonly confState: ConfState } {
+    const st = this.node.status();
+    return { lead: st.lead, term: st.term, applied: this.applied, commit: st.commit, confState: st.confState };
+  }
+
+  // ---- Membership (leader only).
+
+  private requireLeader(): void {
+    if (this.closedBy !== undefined) throw this.closedBy;
+    if (!this.isLeaderNow) throw new KeeperError('not-leader', 'membership changes go to the leader');
+  }
+
+  /** A change in progress here, or a conf change in the log not yet applied (Raft takes one at a time). */
+  private confPending(): boolean {
+    return this.changing || this.node.raft.pendingConfIndex > this.node.status().applied;
+  }
+
+  private joinInfo(): JoinInfo {
+    const cs = this.node.status().confState;
+    return { raft: { voters: [...cs.voters], learners: [...cs.learners] }, members: [...this.state.members.values()] };
+  }
+
+  async addMember(m: Omit<Member, 'role'>): Promise<JoinInfo> {
+    this.requireLeader();
+    const rid = raftIdOf(m.id);
+    for (const rec of this.state.members.values()) {
+      if (rec.id !== m.id && raftIdOf(rec.id) === rid) throw new KeeperError('conflict', `member id ${m.id} collides with ${rec.id}; choose another id`);
+    }
+    const cs = this.node.status().confState;
+    const inConf = cs.voters.includes(rid) || cs.learners.includes(rid);
+    const existing = this.state.members.get(m.id);
+    if (existing !== undefined && inConf) {
+      if (existing.peer !== m.peer) throw new KeeperError('conflict', `member ${m.id} exists with peer ${existing.peer}`);
+      return this.joinInfo();
+    }
+    if (this.confPending()) throw new KeeperError('conflict', 'a membership change is in progress');
+    this.changing = true;
+    try {
+      if (existing === undefined) expect(await this.propose({ type: 'memberAdd', member: { ...m, role: 'learner' } }), 'memberAdd');
+      if (!inConf) await this.changeConf({ type: 'add-learner', nodeId: rid }, (c) => c.learners.includes(rid) || c.voters.includes(rid));
+      return this.joinInfo();
+    } finally {
+      this.changing = false;
+    }
+  }
+
+  async removeMember(id: string): Promise<void> {
+    this.requireLeader();
+    const rid = raftIdOf(id);
+    const cs = this.node.status().confState;
+    const inConf = cs.voters.includes(rid) || cs.learners.includes(rid);
+    const rec = this.state.members.get(id);
+    if (rec === undefined && !inConf) throw new KeeperError('member-not-found', `member ${id} not found`);
+    if (this.confPending()) throw new KeeperError('conflict', 'a membership change is in progress');
+    if (cs.voters.includes(rid)) {
+      const remaining = cs.voters.filter((v) => v !== rid);
+      if (remaining.length === 0) throw new KeeperError('conflict', `${id} is the last voter`);
+      const healthy = remaining.filter((v) => this.healthy(v)).length;
+      if (healthy < Math.floor(remaining.length / 2) + 1) {
+        throw new KeeperError('conflict', `removing ${id} would leave ${healthy} healthy of ${remaining.length} voters: no quorum`);
+      }
+    }
+    this.changing = true;
+    try {
+      if (rec !== undefined) expect(await this.propose({ type: 'memberRemove', id }), 'memberRemove');
+      if (inConf) await this.changeConf({ type: 'remove-node', nodeId: rid }, (c) => !c.voters.includes(rid) && !c.learners.includes(rid));
+    } finally {
+      this.changing = false;
+    }
+  }
+
+  async transferLeader(to?: string): Promise<{ leader: string }> {
+    this.requireLeader();
+    const st = this.node.status();
+    let target: NodeId | undefined;
+    if (to !== undefined) {
+      target = raftIdOf(to);
+      if (!st.confState.voters.includes(target)) throw new KeeperError('invalid', `${to} is not a voter`);
+    } else {
+      let best = -1;
+      for (const v of st.confState.voters) {
+        const match = st.progress.get(v)?.match ?? 0;
+        if (v !== this.raftId && this.healthy(v) && match > best) {
+          best = match;
+          target = v;
+        }
+      }
+      if (target === undefined) throw new KeeperError('conflict', 'no other healthy voter to hand leadership to');
+    }
+    if (target === this.raftId) return { leader: this.opts.member.id };
+    const r = this.shell.transferLeader(target);
+    if (!r.ok) throw dropError(r);
+    const deadline = mono() + 3 * this.electionTimeoutMs();
+    while (this.node.status().lead !== target) {
+      if (mono() > deadline) throw new KeeperError('no-leader', 'the leadership transfer did not complete in time');
+      await new Promise((res) => setTimeout(res, this.o.tickMs / 2));
+    }
+    return { leader: this.recordOf(target)?.id ?? String(target) };
+  }
+
+  private async changeConf(cc: ConfChange, done: (cs: ConfState) => boolean): Promise<void> {
+    const applied = new Promise<void>((resolve) => this.confWaiters.push({ test: done, resolve }));
+    const r = this.shell.proposeConfChange(cc);
+    if (!r.ok) throw dropError(r);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<never>((_res, rej) => {
+      timer = setTimeout(() => rej(new KeeperError('no-leader', 'the membership change was not applied in time (outcome unknown)')), this.o.proposalTimeoutMs);
+    });
+    try {
+      await Promise.race([applied, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Leader, every tick: a learner whose log matches the commit index becomes a voter. */
+  private promoteLearners(): void {
+    if (this.confPending()) return;
+    const st = this.node.status();
+    for (const l of st.confState.learners) {
+      const pr = st.progress.get(l);
+      if (pr === undefined || pr.match < st.commit || !this.healthy(l)) continue;
+      const rec = this.recordOf(l);
+      this.changing = true;
+      void (async () => {
+        try {
+          await this.changeConf({ type: 'add-node', nodeId: l }, (c) => c.voters.includes(l));
+          if (rec !== undefined && this.state.members.has(rec.id)) await this.propose({ type: 'memberPromote', id: rec.id });
+        } catch {
+          // Retried on a later tick (or by the next leader).
+        } finally {
+          this.changing = false;
+        }
+      })();
+      return;
+    }
+  }
+
+  // ---- Shutdown.
+
+  /** Ends watch streams with cancelled/closed, fails what is pending, stops Raft and closes the log. Idempotent. */
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private failAll(e: KeeperError): void {
+    for (const p of this.proposals.values()) p.reject(e);
+    this.proposals.clear();
+    for (const w of this.readQueue) w.reject(e);
+    this.readQueue = [];
+    if (this.readInflight !== undefined) for (const w of this.readInflight.waiters) w.reject(e);
+    this.readInflight = undefined;
+  }
+
+  private async shutdown(): Promise<void> {
+    clearInterval(this.ticker);
+    clearInterval(this.leaseTimer);
+    this.closedBy ??= new KeeperError('closed', 'keeper closed');
+    // Proposals already accepted may still commit; give them a moment to resolve before failing the rest.
+    if (this.node !== undefined) {
+      const until = mono() + 2 * this.o.tickMs;
+      while ([...this.proposals.values()].some((p) => p.accepted) && mono() < until) await new Promise((r) => setTimeout(r, 5));
+    }
+    this.failAll(this.closedBy);
+    if (this.node !== undefined) await this.shell.stop();
+    if (this.transport !== undefined) await this.transport.close();
+    this.hub?.close();
+    await this.storage.close();
+  }
+
+  /** This incarnation's node lease; a node may attach its own keys to it. */
+  get nodeLeaseId(): string {
+    return this.nodeLease;
+  }
+
+  /** The store's current revision. */
+  get revision(): number {
+    return this.state.revision;
+  }
+}
+
+function noop(): void {}
+
+function dropError(r: Extract<StepResult, { ok: false }>): KeeperError {
+  const code: KeeperErrorCode =
+    r.reason === DropReason.ConfChangePending ? 'conflict' : r.reason === DropReason.ConfChangeInvalid ? 'invalid' : r.reason === DropReason.NotMember ? 'closed' : 'no-leader';
+  return new KeeperError(code, `raft refused: ${r.reason}`);
+}
+
+function toError(r: Extract<CommandResult, { type: 'error' }>): KeeperError {
+  return new KeeperError(r.code, r.message);
+}
+
+/** Narrows a result to the expected kind, turning an error result into a thrown KeeperError. */
+function expect<T extends Exclude<CommandResult['type'], 'error'>>(r: CommandResult, type: T): Extract<CommandResult, { type: T }> {
+  if (r.type === 'error') throw toError(r);
+  assert(r.type === type, `expected a ${type} result, got ${r.type}`);
+  // r.type === type was just checked; TypeScript does not narrow a union through a generic comparison.
+  return r as Extract<CommandResult, { type: T }>;
+}
+
+function ignoreExpected(e: unknown): void {
+  if (e instanceof KeeperError && (e.code === 'closed' || e.code === 'no-leader')) return;
+  throw e;
+}

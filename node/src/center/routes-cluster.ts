@@ -1,0 +1,110 @@
+// Cluster membership (admin): the view, adding and removing members, and
+// leadership transfer. Changes are made by the Raft leader; a member that is
+// not the leader forwards the call to the leader's API (once: a forwarded
+// call that lands on a non-leader answers 503, and the caller retries).
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { KeeperError } from '../../../keeper/src/errors.js';
+import { requireAdmin } from './auth.js';
+import type { CenterDeps } from './deps.js';
+import { ApiError } from './errors.js';
+
+const FORWARDED_HEADER = 'x-longwire-forwarded';
+/** How long a forwarded call may take at the leader (a membership change waits for its commit). */
+export const FORWARD_TIMEOUT_MS = 15_000;
+
+const hostPort = { type: 'string', minLength: 3, maxLength: 300, pattern: '^[^\\s/]+:[0-9]{1,5}$' } as const;
+const memberId = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$' } as const;
+
+export function clusterRoutes(deps: CenterDeps) {
+  /** Runs `local` on the leader; elsewhere replays the request at the leader's API and relays its answer. */
+  async function onLeader(req: FastifyRequest, reply: FastifyReply, local: () => Promise<unknown>): Promise<unknown> {
+    try {
+      return await local();
+    } catch (err) {
+      if (!(err instanceof KeeperError && err.code === 'not-leader')) throw err;
+    }
+    const c = deps.keeper.cluster();
+    const leader = c.members.find((m) => m.id === c.leader);
+    if (leader === undefined || leader.api === '' || req.headers[FORWARDED_HEADER] !== undefined) {
+      throw new ApiError('notReady', 'no leader to take the membership call; retry');
+    }
+    const res = await fetch(`http://${leader.api}${req.url}`, {
+      method: req.method,
+      headers: {
+        authorization: req.headers.authorization ?? '',
+        [FORWARDED_HEADER]: deps.nodeId,
+        ...(req.body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      ...(req.body === undefined ? {} : { body: JSON.stringify(req.body) }),
+      signal: AbortSignal.timeout(FORWARD_TIMEOUT_MS),
+    }).catch((cause: unknown) => {
+      throw new ApiError('notReady', `leader ${leader.id} at ${leader.api} unreachable; retry`, { cause });
+    });
+    const text = await res.text();
+    return reply.code(res.status).header('content-type', 'application/json').send(text);
+  }
+
+  return async function plugin(app: FastifyInstance): Promise<void> {
+    app.get('/v1/cluster', { schema: { tags: ['cluster'], summary: 'Leader, term and members with role, addresses, zone and health (admin)' } }, async (req) => {
+      requireAdmin(req, deps.adminToken);
+      const c = deps.keeper.cluster();
+      return { leader: c.leader, term: c.term, members: c.members };
+    });
+
+    app.post<{ Body: { id: string; peer: string; api: string; gateway: string; zone?: string } }>(
+      '/v1/cluster/members',
+      {
+        schema: {
+          tags: ['cluster'],
+          summary: 'Add a member as a learner; it is promoted to voter once caught up (admin). Answers the Raft configuration and member records it starts with.',
+          body: {
+            type: 'object',
+            required: ['id', 'peer', 'api', 'gateway'],
+            additionalProperties: false,
+            properties: { id: memberId, peer: hostPort, api: hostPort, gateway: hostPort, zone: { type: 'string', minLength: 1, maxLength: 64 } },
+          },
+        },
+      },
+      async (req, reply) => {
+        requireAdmin(req, deps.adminToken);
+        const b = req.body;
+        return onLeader(req, reply, () => deps.keeper.addMember({ id: b.id, peer: b.peer, api: b.api, gateway: b.gateway, zone: b.zone ?? 'default' }));
+      },
+    );
+
+    app.delete<{ Params: { id: string } }>(
+      '/v1/cluster/members/:id',
+      {
+        schema: {
+          tags: ['cluster'],
+          summary: 'Remove a member (admin); 409 if it would remove the last voter or lose quorum, or while another change is pending',
+          params: { type: 'object', required: ['id'], properties: { id: memberId } },
+        },
+      },
+      async (req, reply) => {
+        requireAdmin(req, deps.adminToken);
+        const id = req.params.id;
+        return onLeader(req, reply, async () => {
+          await deps.keeper.removeMember(id);
+          return { removed: id };
+        });
+      },
+    );
+
+    app.post<{ Body: { to?: string } | undefined }>(
+      '/v1/cluster/transfer-leader',
+      {
+        schema: {
+          tags: ['cluster'],
+          summary: 'Hand Raft leadership to a voter (default: the most caught-up healthy one) (admin)',
+          body: { type: ['object', 'null'], additionalProperties: false, properties: { to: memberId } },
+        },
+      },
+      async (req, reply) => {
+        requireAdmin(req, deps.adminToken);
+        const to = req.body?.to;
+        return onLeader(req, reply, () => deps.keeper.transferLeader(to));
+      },
+    );
+  };
+}

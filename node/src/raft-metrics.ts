@@ -1,0 +1,41 @@
+// Metrics of the node's Raft member (the keeper), fed by the Raft shell's
+// hooks. The tick lag is the one to watch: the shell runs on the main thread,
+// so a busy gateway delays ticks, and a lag near the election timeout
+// (10 ticks of 100 ms by default) costs leadership.
+import { Counter, Gauge, Histogram } from 'prom-client';
+import type { Registry } from 'prom-client';
+import type { ShellMetrics } from '../../raft/src/index.js';
+
+export function raftMetrics(registry: Registry): ShellMetrics {
+  const tickLag = new Histogram({
+    name: 'longwire_raft_tick_lag_seconds',
+    help: 'How late each Raft tick fired (event-loop delay as Raft sees it)',
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2],
+    registers: [registry],
+  });
+  const persist = new Histogram({
+    name: 'longwire_raft_append_duration_seconds',
+    help: 'Time to persist one Raft Ready (hard state, entries, snapshot) with fsync',
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+    registers: [registry],
+  });
+  const applied = new Counter({ name: 'longwire_raft_applied_entries_total', help: 'Raft log entries applied to the keeper', registers: [registry] });
+  const leader = new Gauge({ name: 'longwire_raft_is_leader', help: '1 while this member is the Raft leader', registers: [registry] });
+  const leaderChanges = new Counter({ name: 'longwire_raft_leader_changes_total', help: 'Leader or role changes seen by this member', registers: [registry] });
+  const snapshot = new Histogram({
+    name: 'longwire_raft_snapshot_duration_seconds',
+    help: 'Time to take a keeper snapshot and compact the Raft log',
+    buckets: [0.001, 0.01, 0.1, 0.5, 1, 5],
+    registers: [registry],
+  });
+  return {
+    tickLagSeconds: (s) => tickLag.observe(s),
+    persistSeconds: (s) => persist.observe(s),
+    appliedEntries: (n) => applied.inc(n),
+    softState: (ss) => {
+      leader.set(ss.state === 'leader' ? 1 : 0);
+      leaderChanges.inc();
+    },
+    snapshotSeconds: (s) => snapshot.observe(s),
+  };
+}
