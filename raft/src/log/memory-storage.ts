@@ -118,6 +118,8 @@ export class MemoryStorage implements Storage {
     if (first > ents[0]!.index) ents = ents.slice(first - ents[0]!.index);
     const off = ents[0]!.index - this.offset();
     assert(off <= this.ents.length, `missing log entry: last ${this.lastIndex()}, append at ${ents[0]!.index}`);
-    this.ents = [...this.ents.slice(0, off), ...ents];
+    // In place: appends are the hot path and the log can be long.
+    this.ents.length = off;
+    for (const e of ents) this.ents.push(e);
   }
 }

@@ -102,7 +102,7 @@ export class Cluster {
     const n = this.node(id);
     if (!n.rn.hasReady()) return false;
     const rd = n.rn.ready();
-    for (const line of fmtReady(rd)) this.log(line);
+    if (this.verbose) for (const line of fmtReady(rd)) this.log(line);
     if (rd.snapshot !== undefined) n.storage.applySnapshot(rd.snapshot);
     n.storage.append(rd.entries);
     if (rd.hardState !== undefined) n.storage.setHardState(rd.hardState);
@@ -134,12 +134,12 @@ export class Cluster {
     let n = 0;
     for (const m of mine) {
       if (drop.includes(m.from)) {
-        this.log(`dropped: ${fmtMessage(m)}`);
+        if (this.verbose) this.log(`dropped: ${fmtMessage(m)}`);
         continue;
       }
       const node = this.nodes.get(id);
       if (node === undefined) continue;
-      this.log(fmtMessage(m));
+      if (this.verbose) this.log(fmtMessage(m));
       const res = node.rn.step(m);
       if (!res.ok) this.log(`  step: ${res.reason}`);
       n++;
