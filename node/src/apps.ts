@@ -47,6 +47,22 @@ export type TokenCheck =
   | { readonly ok: true; readonly user: string; readonly exp: number }
   | { readonly ok: false; readonly reason: string };
 
+/** A stored config, or undefined when the value is not one: not JSON, not an object, or without both secrets. */
+function parseConfig(app: string, value: string): AppConfig | undefined {
+  let v: unknown;
+  try {
+    v = JSON.parse(value);
+  } catch {
+    return undefined;
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return undefined;
+  const o = v as Record<string, unknown>;
+  if (typeof o.apiKey !== 'string' || o.apiKey.length === 0 || typeof o.tokenSecret !== 'string' || o.tokenSecret.length === 0) return undefined;
+  const limits = typeof o.limits === 'object' && o.limits !== null ? o.limits : {};
+  // Checked above: the secrets are strings; limits missing from the value take the defaults.
+  return { ...(o as unknown as AppConfig), app, limits: { ...DEFAULT_LIMITS, ...limits } };
+}
+
 export class AppRegistry {
   private readonly apps = new Map<string, { config: AppConfig; key: Uint8Array; policy: IpPolicy }>();
   private watcher: Watcher | undefined;
@@ -90,7 +106,12 @@ export class AppRegistry {
   }
 
   private set(app: string, value: string): void {
-    const config = JSON.parse(value) as AppConfig;
+    const config = parseConfig(app, value);
+    if (config === undefined) {
+      // Not a config (written behind the API's back through /v1/kv): the app is unknown rather than the node down.
+      this.apps.delete(app);
+      return;
+    }
     // Lists were validated when the app was PUT; a bad one written behind the API's back denies everyone.
     let policy: IpPolicy;
     try {

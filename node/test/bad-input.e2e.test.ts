@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { SignJWT } from 'jose';
 import { NodeProcess } from './support/node-process.js';
 import { TestSocket, createApp, token, type Frame, type Proto, type TestApp } from './support/ws-client.js';
-import { Witness, assertApiError, assertErrorFrame, expectContinue, obj, rawUpgrade, roundTrip } from './support/contract.js';
+import { Witness, assertApiError, assertErrorFrame, earlyAnswer, obj, rawUpgrade, roundTrip } from './support/contract.js';
 
 let node: NodeProcess;
 let app: TestApp;
@@ -235,10 +235,10 @@ test('data over 32 KiB → 413 too-large', async () => {
 test('a request body over 4 MiB → 413 too-large', async () => {
   const json = { 'content-type': 'application/json' };
   const huge = JSON.stringify({ users: ['u'], data: 'h'.repeat(4 * 1024 * 1024 + 16) });
-  const r1 = await expectContinue(`${node.apiUrl}/v1/apps/${app.app}/push`, 'POST', { ...json, authorization: `Bearer ${app.apiKey}` }, huge);
+  const r1 = await earlyAnswer(`${node.apiUrl}/v1/apps/${app.app}/push`, 'POST', { ...json, authorization: `Bearer ${app.apiKey}` }, huge);
   assertApiError(r1, 413, 'too-large');
   const hugeKv = JSON.stringify({ value: 'v'.repeat(4 * 1024 * 1024 + 16) });
-  const r2 = await expectContinue(`${node.apiUrl}/v1/kv/huge`, 'PUT', { ...json, authorization: `Bearer ${node.adminToken}` }, hugeKv);
+  const r2 = await earlyAnswer(`${node.apiUrl}/v1/kv/huge`, 'PUT', { ...json, authorization: `Bearer ${node.adminToken}` }, hugeKv);
   assertApiError(r2, 413, 'too-large');
   await witness.check();
 });
@@ -302,6 +302,44 @@ test('a WebSocket upgrade with no or an unknown subprotocol is closed', async ()
   const path = await rawUpgrade(node.wsUrl.replace('/ws', '/other'), ['longwire.v1.json']);
   assert.equal(path.opened, false);
   await witness.check();
+});
+
+test('a value under /sys/apps/ that is not an app config (written through /v1/kv) does not take the node down, nor its restart', async () => {
+  for (const [key, value] of [
+    ['junk', 'not json'],
+    ['half', '{"app":"half"}'],
+    ['list', '[1,2]'],
+  ] as const) {
+    const r = await node.api('PUT', `/v1/kv/sys/apps/${key}`, { body: { value } });
+    assert.ok(r.status === 200 || (r.status >= 400 && r.status < 500), `${r.status} ${JSON.stringify(r.body)}`);
+    if (r.status !== 200) assertApiError(r, r.status);
+    const s = await helloed();
+    // No secret to check a token against: the app does not exist for clients.
+    s.send({ t: 'bind', app: key, token: await token(key, 'undefined', 'u') });
+    await closedWith(s, 4001, 'unauthorized');
+  }
+  assert.equal((await node.api('GET', '/healthz', { token: null })).status, 200);
+  const list = await node.api('GET', '/v1/apps');
+  assert.equal(list.status, 200, JSON.stringify(list.body));
+  await witness.check();
+  for (const key of ['junk', 'half', 'list']) assert.equal((await node.api('DELETE', `/v1/kv/sys/apps/${key}`)).status, 200);
+
+  // A node restarted over such a value starts.
+  const own = await NodeProcess.start();
+  try {
+    const a = await createApp(own, 'kept');
+    assert.equal((await own.api('PUT', '/v1/kv/sys/apps/junk', { body: { value: '{{{' } })).status, 200);
+    await own.stop({ keepData: true });
+    const again = await NodeProcess.start({ dataDir: own.dataDir, peerPort: own.peerPort, gatewayPort: own.gatewayPort, apiPort: own.apiPort });
+    try {
+      const r = await again.api('POST', '/v1/apps/kept/push', { token: a.apiKey, body: { users: ['u'], data: 1 } });
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+    } finally {
+      await again.stop();
+    }
+  } finally {
+    await own.stop();
+  }
 });
 
 test('an unknown route → 404 in the error shape; the node is still healthy', async () => {

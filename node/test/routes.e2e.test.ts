@@ -242,7 +242,7 @@ test('GET /v1/cluster → this node, the leader, a voter', async () => {
     {
       id: 'n1',
       role: 'voter',
-      peer: '127.0.0.1:7802',
+      peer: `127.0.0.1:${node.peerPort}`,
       api: `127.0.0.1:${node.apiPort}`,
       gateway: `127.0.0.1:${node.gatewayPort}`,
       zone: 'default',

@@ -160,18 +160,38 @@ export async function rawUpgrade(url: string, protocols: string[]): Promise<{ op
 }
 
 /**
- * A request whose body is sent only after the server's `100 Continue`, as curl
- * does for large bodies: a server that refuses the body up front (413) answers
- * without having to read it. (Without it, a server that answers early and then
- * closes can reset the connection before the client reads the answer.)
+ * A request that takes the server's answer even when the server answers before
+ * reading the whole body and then closes the connection (as it does for an
+ * oversize body, with `connection: close`): fetch reports that as a failure
+ * (EPIPE while writing). Here an error after the answer's bytes arrived is
+ * ignored, and a reset before any answer is retried, at most `attempts` times.
  */
-export async function expectContinue(url: string, method: string, headers: Record<string, string>, body: string): Promise<ApiResponse> {
+export async function earlyAnswer(url: string, method: string, headers: Record<string, string>, body: string, attempts = 3): Promise<ApiResponse> {
+  let last: unknown;
+  for (let i = 0; i < attempts; i++) {
+    try {
+      return await earlyAnswerOnce(url, method, headers, body);
+    } catch (err) {
+      last = err;
+    }
+  }
+  throw last instanceof Error ? last : new Error(String(last));
+}
+
+function earlyAnswerOnce(url: string, method: string, headers: Record<string, string>, body: string): Promise<ApiResponse> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { method, headers: { ...headers, expect: '100-continue', 'content-length': String(Buffer.byteLength(body)) } }, (res) => {
+    let settled = false;
+    const done = (r: ApiResponse | Error): void => {
+      if (settled) return;
+      settled = true;
+      if (r instanceof Error) reject(r);
+      else resolve(r);
+    };
+    const req = request(url, { method, headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) } }, (res) => {
       const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('error', reject);
-      res.on('end', () => {
+      let got = 0;
+      const want = Number(res.headers['content-length'] ?? NaN);
+      const finish = (): void => {
         const text = Buffer.concat(chunks).toString('utf8');
         let parsed: unknown = text;
         try {
@@ -181,12 +201,18 @@ export async function expectContinue(url: string, method: string, headers: Recor
         }
         const h = new Headers();
         for (const [k, v] of Object.entries(res.headers)) if (typeof v === 'string') h.set(k, v);
-        resolve({ status: res.statusCode ?? 0, body: parsed, headers: h });
+        done({ status: res.statusCode ?? 0, body: parsed, headers: h });
+      };
+      res.on('data', (c: Buffer) => {
+        chunks.push(c);
+        got += c.length;
+        if (got === want) finish();
       });
+      res.on('end', finish);
+      res.on('error', (err) => done(err));
     });
-    req.on('continue', () => req.end(body));
-    req.on('error', reject);
+    req.on('error', (err) => done(err));
     req.setTimeout(10_000, () => req.destroy(new Error('timed out')));
-    req.flushHeaders();
+    req.end(body);
   });
 }
