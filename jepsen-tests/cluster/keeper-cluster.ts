@@ -15,8 +15,6 @@ export interface KeeperClusterOptions {
   readonly dir: string;
   readonly count: number;
   readonly adminToken: string;
-  /** Shared by all nodes; needed to --join. */
-  readonly clusterSecret: string;
   readonly ownUids: boolean;
 }
 
@@ -68,7 +66,6 @@ export class KeeperCluster {
         await chmod(this.o.dir, 0o755);
         await chown(dataDir, uid, uid);
       }
-      const multi = this.o.count > 1;
       const spec: LongwireNodeSpec = {
         id,
         dataDir,
@@ -77,8 +74,9 @@ export class KeeperCluster {
         apiPort: await freePort(),
         peerPort: await freePort(),
         adminToken: this.o.adminToken,
-        // Info logs for the report (a later --log-level wins over LongwireProcess's warn).
-        extraArgs: ['--log-level', 'info', ...(multi ? ['--cluster-secret', this.o.clusterSecret] : [])],
+        // Info logs for the report (a later --log-level wins over LongwireProcess's warn). Peers run in dev
+        // mode (no --cluster-secret): this build does not take it yet, and loopback needs no authentication.
+        extraArgs: ['--log-level', 'info'],
         ...(uid === undefined ? {} : { uid, gid: uid }),
       };
       this.nodes.push(new LongwireProcess(spec));
@@ -104,6 +102,22 @@ export class KeeperCluster {
     this.nodes[idx] = next;
     await next.start();
     this.firstStart.delete(id);
+  }
+
+  /** The leader and term as the first running node that answers GET /v1/cluster sees them. */
+  async leader(timeoutMs: number): Promise<{ leader: string | undefined; term: number; from: string } | undefined> {
+    for (const n of this.nodes) {
+      if (!n.running || n.paused) continue;
+      try {
+        const res = await fetch(`${n.apiUrl}/v1/cluster`, { headers: { authorization: `Bearer ${this.o.adminToken}` }, signal: AbortSignal.timeout(timeoutMs) });
+        if (res.status !== 200) continue;
+        const b = (await res.json()) as { leader?: unknown; term?: unknown };
+        return { leader: typeof b.leader === 'string' ? b.leader : undefined, term: typeof b.term === 'number' ? b.term : 0, from: n.spec.id };
+      } catch {
+        // next node
+      }
+    }
+    return undefined;
   }
 
   async stopAll(): Promise<void> {

@@ -10,7 +10,13 @@ export type KvFault =
   | { readonly at: number; readonly kind: 'pause'; readonly node: string; readonly pauseMs: number }
   /** Closes this many watch streams from the client side; each resumes from its last revision + 1. */
   | { readonly at: number; readonly kind: 'watch-blip'; readonly streams: number }
-  | { readonly at: number; readonly kind: 'partition'; readonly left: readonly string[]; readonly right: readonly string[]; readonly healMs: number };
+  /**
+   * Cuts every link between `left` and `right`. With `leader`, the node that is
+   * leader when the fault starts takes the place of left's first node (a
+   * minority with the leader in it is the interesting case); the run logs the
+   * resolved sides.
+   */
+  | { readonly at: number; readonly kind: 'partition'; readonly left: readonly string[]; readonly right: readonly string[]; readonly leader: boolean; readonly healMs: number };
 
 export interface KvScheduleOptions {
   readonly nodes: readonly string[];
@@ -40,7 +46,7 @@ export function makeKvSchedule(rng: Rng, o: KvScheduleOptions): KvFault[] {
       }
       // Half the partitions isolate one node (often the leader-to-be), half split into a majority and a minority.
       const cut = rng.next() < 0.5 ? 1 : Math.max(1, Math.floor(o.nodes.length / 2));
-      out.push({ at: t, kind: 'partition', left: shuffled.slice(0, cut), right: shuffled.slice(cut), healMs: 1000 + rng.int(3000) });
+      out.push({ at: t, kind: 'partition', left: shuffled.slice(0, cut), right: shuffled.slice(cut), leader: rng.next() < 0.6, healMs: 1000 + rng.int(3000) });
     } else if (r < 0.6) out.push({ at: t, kind: 'kill-restart', node, downMs: 100 + rng.int(900) });
     else if (r < 0.85) out.push({ at: t, kind: 'pause', node, pauseMs: 200 + rng.int(1800) });
     else out.push({ at: t, kind: 'watch-blip', streams: 1 + rng.int(2) });
@@ -59,8 +65,27 @@ export function formatKvSchedule(s: readonly KvFault[]): string {
         case 'watch-blip':
           return `  +${f.at}ms close ${f.streams} watch stream(s)`;
         case 'partition':
-          return `  +${f.at}ms partition [${f.left.join(',')}] | [${f.right.join(',')}], heal after ${f.healMs}ms`;
+          return `  +${f.at}ms partition [${f.left.join(',')}] | [${f.right.join(',')}]${f.leader ? ' (the leader in place of the first)' : ''}, heal after ${f.healMs}ms`;
       }
     })
     .join('\n');
+}
+
+/** The sides of a partition once the current leader is known (see KvFault 'partition'). */
+export function resolvePartition(f: Extract<KvFault, { kind: 'partition' }>, leader: string | undefined): { left: string[]; right: string[] } {
+  const left = [...f.left];
+  const right = [...f.right];
+  if (!f.leader || leader === undefined || left[0] === leader) return { left, right };
+  const first = left[0];
+  const li = left.indexOf(leader);
+  const ri = right.indexOf(leader);
+  if (first === undefined) return { left, right };
+  if (li >= 0) {
+    left[li] = first;
+    left[0] = leader;
+  } else if (ri >= 0) {
+    right[ri] = first;
+    left[0] = leader;
+  }
+  return { left, right };
 }

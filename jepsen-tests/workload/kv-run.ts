@@ -15,7 +15,7 @@ import { checkWatches, type WatchCheckResult } from '../checker/watch.js';
 import { KeeperCluster } from '../cluster/keeper-cluster.js';
 import { Rng } from '../cluster/rng.js';
 import { registerModel } from '../model/register.js';
-import { formatKvSchedule, makeKvSchedule, type KvFault } from '../nemesis/kv-schedule.js';
+import { formatKvSchedule, makeKvSchedule, resolvePartition, type KvFault } from '../nemesis/kv-schedule.js';
 import { Partitioner, partitionsAvailable } from '../nemesis/partition.js';
 import { httpJson, kvClientLoop, kvPath, runKvOp, type KvTarget } from './kv-client.js';
 import { KvWatcher } from './kv-watcher.js';
@@ -53,11 +53,14 @@ export interface KvRunResult {
 }
 
 const ADMIN_TOKEN = 'jepsen-admin-token-0123456789';
-const CLUSTER_SECRET = 'jepsen-cluster-secret-0123456789';
 export const KEY_PREFIX = '/jepsen/';
 /** Client ids of the liveness-phase writes (one per node). */
 const LIVENESS_CLIENT_BASE = 90_000;
 const FINAL_READ_CLIENT = 99_999;
+/** Least time between one fault healing and the next starting. */
+const FAULT_QUIET_MS = 1000;
+/** Timeout of the GET /v1/cluster asked for the leader around a partition. */
+const LEADER_QUERY_MS = 500;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -73,7 +76,7 @@ export async function runKv(o: KvRunOptions): Promise<KvRunResult> {
   const dir = await mkdtemp(join(tmpdir(), 'longwire-jepsen-kv-'));
   const reportDir = join(dir, 'report');
   await mkdir(reportDir, { recursive: true });
-  const cluster = new KeeperCluster({ dir, count: o.nodes, adminToken: ADMIN_TOKEN, clusterSecret: CLUSTER_SECRET, ownUids: partitions });
+  const cluster = new KeeperCluster({ dir, count: o.nodes, adminToken: ADMIN_TOKEN, ownUids: partitions });
   await cluster.create();
   const partitioner = partitions ? new Partitioner(cluster.nodes.map((n, i) => ({ id: n.spec.id, host: KeeperCluster.hostFor(i), uid: n.spec.uid ?? 0 }))) : undefined;
   const t0 = performance.now();
@@ -107,10 +110,14 @@ export async function runKv(o: KvRunOptions): Promise<KvRunResult> {
     );
 
     // Safety phase: the faults, one after another.
+    let lastHealed = performance.now();
     for (const f of schedule) {
-      if (interrupted) break;
-      const wait = faultStart + f.at - performance.now();
+      if (interrupted || faultsOver()) break;
+      // A fault starts at its time, but never sooner than FAULT_QUIET_MS after the previous one healed
+      // (a slow restart would otherwise chain kills back to back and the cluster would never serve).
+      const wait = Math.max(faultStart + f.at - performance.now(), lastHealed + FAULT_QUIET_MS - performance.now());
       if (wait > 0) await sleep(wait);
+      if (faultsOver()) break;
       switch (f.kind) {
         case 'kill-restart':
           o.log(`${stamp()} kill -9 ${f.node}`);
@@ -129,15 +136,20 @@ export async function runKv(o: KvRunOptions): Promise<KvRunResult> {
         case 'watch-blip':
           for (let i = 0; i < f.streams && watchers.length > 0; i++) rng.pick(watchers).blip();
           break;
-        case 'partition':
+        case 'partition': {
           if (partitioner === undefined) break;
-          partitioner.split(f.left, f.right);
-          o.log(`${stamp()} partition ${partitioner.describe()}`);
+          const before = await cluster.leader(LEADER_QUERY_MS);
+          const sides = resolvePartition(f, before?.leader);
+          partitioner.split(sides.left, sides.right);
+          o.log(`${stamp()} partition [${sides.left.join(',')}] | [${sides.right.join(',')}] (leader ${before?.leader ?? '?'} term ${before?.term ?? '?'}): ${partitioner.describe()}`);
           await sleep(f.healMs);
+          const during = await cluster.leader(LEADER_QUERY_MS);
           partitioner.heal();
-          o.log(`${stamp()} partition healed`);
+          o.log(`${stamp()} partition healed (leader at the end of it, as ${during?.from ?? '?'} saw it: ${during?.leader ?? '?'} term ${during?.term ?? '?'})`);
           break;
+        }
       }
+      lastHealed = performance.now();
     }
     await Promise.all(clients);
 
