@@ -95,8 +95,9 @@ type CampaignType = 'pre-election' | 'election' | 'transfer';
  */
 export class Raft {
   readonly id: NodeId;
+  /** The current term. Invariant: never decreases, and is persisted before any message of it is sent. */
   term: Term = term(0);
-  /** Whom we voted for in `term` (NONE if nobody). */
+  /** Whom we voted for in `term` (NONE if nobody). Invariant: set at most once per term. */
   vote: NodeId = NONE;
   readStates: ReadState[] = [];
   readonly log: RaftLog;
@@ -106,9 +107,9 @@ export class Raft {
   isLearner = false;
   /** Outgoing messages, taken by RawNode.ready(). */
   msgs: Message[] = [];
-  /** The leader of `term` as far as we know (NONE if unknown). */
+  /** The leader of `term` as far as we know (NONE if unknown). Invariant: lead == id iff state is leader. */
   lead: NodeId = NONE;
-  /** The member leadership is being handed to (NONE if no transfer). */
+  /** The member leadership is being handed to (NONE if no transfer). Invariant: NONE unless leader. */
   leadTransferee: NodeId = NONE;
   /**
    * The index of the latest conf change appended by this leader. A new one is
@@ -149,6 +150,21 @@ export class Raft {
     this.log.committed = hs.commit;
     this.term = hs.term;
     this.vote = hs.vote;
+  }
+
+  /** Asserts the field invariants (the simulator calls this after every step). */
+  checkInvariants(): void {
+    assert((this.lead === this.id) === (this.state === StateType.Leader), `lead ${this.lead} vs state ${this.state}`);
+    assert(this.leadTransferee === NONE || this.state === StateType.Leader, 'a transfer outside leadership');
+    const log = this.log;
+    assert(log.applied <= log.committed && log.committed <= log.lastIndex(), `applied ${log.applied} <= committed ${log.committed} <= last ${log.lastIndex()}`);
+    if (this.state !== StateType.Leader) return;
+    for (const [id, pr] of this.trk.progress) {
+      assert(pr.match < pr.next, `progress of ${id}: match ${pr.match} < next ${pr.next}`);
+      assert(pr.next <= log.lastIndex() + 1, `progress of ${id}: next ${pr.next} <= last + 1`);
+    }
+    const self = this.trk.progress.get(this.id);
+    assert(self !== undefined && self.match === log.lastIndex(), 'the leader matches its own log');
   }
 
   softState(): SoftState {

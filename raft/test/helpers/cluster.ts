@@ -124,6 +124,7 @@ export class Cluster {
       n.appliedIndex = e.index;
     }
     n.rn.advance(rd);
+    n.rn.raft.checkInvariants();
     return true;
   }
 

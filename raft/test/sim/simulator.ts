@@ -302,6 +302,7 @@ export class Simulator {
       if (rs.index < floor) this.fail(`linearizable read: node ${n.id} read ${key} at index ${rs.index} < ${floor} applied before the request`);
     }
     rn.advance(rd);
+    rn.raft.checkInvariants();
   }
 
   private checkApplied(n: SimNode, app: AppState): void {
