@@ -3,13 +3,17 @@ import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { SignJWT } from 'jose';
 import { ConfigError, loadConfig } from './config.js';
-import { startNode, type RunningNode } from './node.js';
+// The node (Fastify, LevelDB, the keeper) is imported only by the commands that run one,
+// so API commands such as `status` start fast.
+import type { RunningNode } from './node.js';
 import { DEFAULT_API_URL, apiCall, broadcast, describe, describePush, output, status } from './cli-api.js';
+import { kv, members } from './cli-cluster.js';
 
 const USAGE = `longwire — a long-connection push cluster
 
   longwire start [--id n1] [--data-dir DIR] [--gateway H:P] [--api H:P] [--peer H:P]
                  [--admin-token T] [--zone Z] [--fsync] [--heartbeat SECONDS] [--config FILE]
+                 [--join API_URL --admin-token CLUSTER_TOKEN]   join the cluster of that member
   longwire demo                        one node with a demo app; prints keys and examples
   longwire status [--admin-token T] [--api URL] [--json]      cluster members, leader, this node's counters
   longwire push --app A --key APIKEY --user U [--user U2…] --data JSON [--qos 0|1] [--ttl S] [--id K] [--api URL] [--json]
@@ -19,6 +23,12 @@ const USAGE = `longwire — a long-connection push cluster
   longwire apps get NAME [--admin-token T] [--api URL] [--json]
   longwire apps list [--admin-token T] [--api URL] [--json]
   longwire token --app A --secret S --user U [--ttl SECONDS]   mint a client token (HS256 JWT)
+  longwire members list|transfer-leader [--to ID]             Raft members, roles, health; move leadership
+  longwire members add ID --peer H:P --member-api H:P --gateway H:P [--zone Z]
+  longwire members remove ID
+  longwire kv get KEY [--prefix] [--serializable] | put KEY VALUE [--lease ID] [--if-mod-revision N]
+  longwire kv del KEY [--prefix] | watch KEY [--prefix] [--from-revision N]
+                                       (members and kv take [--admin-token T] [--api URL] [--json])
 
 Every start flag is also an env var LONGWIRE_<FLAG> and a key of the --config JSON file.
 --admin-token defaults to $LONGWIRE_ADMIN_TOKEN; --api defaults to ${DEFAULT_API_URL}.
@@ -60,6 +70,7 @@ function runUntilSignal(node: RunningNode): void {
 
 async function start(argv: string[]): Promise<void> {
   const cfg = loadConfig(argv, process.env);
+  const { startNode } = await import('./node.js');
   const node = await startNode(cfg);
   if (node.adminTokenCreated) process.stderr.write(`admin token (saved in ${cfg.dataDir}/admin-token): ${node.adminToken}\n`);
   runUntilSignal(node);
@@ -75,6 +86,7 @@ export async function mintToken(app: string, secret: string, user: string, ttlSe
 
 async function demo(argv: string[]): Promise<void> {
   const cfg = loadConfig(['--data-dir', './data/demo', '--pretty', '--log-level', 'warn', ...argv], process.env);
+  const { startNode } = await import('./node.js');
   const node = await startNode(cfg);
   let app = node.apps.get('demo');
   if (app === undefined) {
@@ -221,6 +233,10 @@ async function main(): Promise<void> {
       return apps(rest);
     case 'token':
       return token(rest);
+    case 'members':
+      return members(rest);
+    case 'kv':
+      return kv(rest);
     case undefined:
     case 'help':
     case '--help':
