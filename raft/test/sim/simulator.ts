@@ -21,6 +21,9 @@ export interface SimSettings extends NetworkFaults {
   readonly checkQuorum: boolean;
   readonly appendBytesMax: number;
   readonly inflightMsgsMax: number;
+  readonly inflightBytesMax: number;
+  readonly committedBytesMax: number;
+  readonly uncommittedBytesMax: number;
   /** Per tick probabilities of each fault or client action. */
   readonly crashRate: number;
   readonly restartRate: number;
@@ -50,6 +53,9 @@ export function settingsFor(seed: number, safetyTicks = 300): SimSettings {
     checkQuorum: r.float() < 0.5,
     appendBytesMax: pick([1, 64, 1024 * 1024]),
     inflightMsgsMax: pick([1, 2, 8, 256]),
+    inflightBytesMax: pick([0, 0, 100, 4096]),
+    committedBytesMax: pick([1, 64, 16 * 1024 * 1024]),
+    uncommittedBytesMax: pick([0, 64, 4096]),
     dropRate: pick([0, 0.02, 0.1, 0.3]),
     duplicateRate: pick([0, 0.05, 0.2]),
     delayTicksMax: pick([1, 2, 5, 10]),
@@ -212,7 +218,9 @@ export class Simulator {
       checkQuorum: this.s.checkQuorum,
       appendBytesMax: this.s.appendBytesMax,
       inflightMsgsMax: this.s.inflightMsgsMax,
-      uncommittedBytesMax: 4096,
+      inflightBytesMax: this.s.inflightBytesMax,
+      committedBytesMax: this.s.committedBytesMax,
+      uncommittedBytesMax: this.s.uncommittedBytesMax,
       // The state machine restarts from the snapshot, which may be past the
       // first stored entry (compaction keeps a few entries before it).
       applied: snap.meta.index,
