@@ -52,6 +52,7 @@ test('GET /v1/stats and /v1/broadcasts need the admin token', async () => {
   const page = await fetch(`${node.apiUrl}/ui`);
   assert.equal(page.status, 200);
   assert.match(await page.text(), /<title>longwire admin<\/title>/);
+  assert.match(page.headers.get('content-security-policy') ?? '', /frame-ancestors 'none'/);
 });
 
 test('stats, broadcast list and metrics follow real traffic', async () => {

@@ -8,6 +8,7 @@ import { requireAdmin } from './auth.js';
 import type { CenterDeps } from './deps.js';
 import { ADMIN_PAGE_HTML } from './admin-page.js';
 
+const ADMIN_PAGE_CSP = "default-src 'none'; connect-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 /** Broadcast jobs listed at most (the node remembers broadcastJobsMax). */
 const BROADCASTS_LISTED_MAX = 100;
 
@@ -99,7 +100,13 @@ export function adminRoutes(deps: CenterDeps) {
     );
 
     app.get('/ui', { schema: { tags: ['ops'], summary: 'Admin page (HTML; asks for the admin token)' } }, async (_req, reply) =>
-      reply.header('content-type', 'text/html; charset=utf-8').header('cache-control', 'no-store').send(ADMIN_PAGE_HTML),
+      reply
+        .header('content-type', 'text/html; charset=utf-8')
+        .header('cache-control', 'no-store')
+        // The page pastes a token: it talks only to this origin and may not be framed.
+        .header('content-security-policy', ADMIN_PAGE_CSP)
+        .header('x-frame-options', 'DENY')
+        .send(ADMIN_PAGE_HTML),
     );
   };
 }
