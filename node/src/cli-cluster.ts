@@ -1,0 +1,140 @@
+// The CLI's cluster and keeper commands: `members list|add|remove|transfer-leader`
+// and `kv get|put|del|watch`, over the admin API. Text for people, the API's
+// JSON with --json (for `kv watch`, its NDJSON lines as they come).
+import { parseArgs } from 'node:util';
+import { DEFAULT_API_URL, apiCall, describe, output } from './cli-api.js';
+
+function usage(message: string): never {
+  process.stderr.write(`longwire: ${message}\n`);
+  process.exit(2);
+}
+
+const COMMON = {
+  api: { type: 'string', default: DEFAULT_API_URL },
+  json: { type: 'boolean', default: false },
+  'admin-token': { type: 'string', default: process.env.LONGWIRE_ADMIN_TOKEN },
+} as const;
+
+function rec(v: unknown): Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+}
+
+/** One line per member: id, role, health, addresses; the leader marked with *. */
+export function describeCluster(body: unknown): string {
+  const c = rec(body);
+  const members = Array.isArray(c.members) ? c.members.map(rec) : [];
+  const head = `leader ${String(c.leader ?? '(none)')}, term ${String(c.term)}`;
+  const rows = members.map((m) => {
+    const mark = m.id === c.leader ? '*' : ' ';
+    const health = m.healthy === true ? 'healthy' : 'unhealthy';
+    return `${mark} ${String(m.id)}  ${String(m.role)}  ${health}  peer ${String(m.peer)}  api ${String(m.api)}  gateway ${String(m.gateway)}  zone ${String(m.zone)}`;
+  });
+  return [head, ...rows].join('\n');
+}
+
+export async function members(argv: string[]): Promise<void> {
+  const [verb, ...rest] = argv;
+  const takesId = verb === 'add' || verb === 'remove';
+  const id = takesId ? rest[0] : undefined;
+  const { values } = parseArgs({
+    args: takesId ? rest.slice(1) : rest,
+    options: { ...COMMON, peer: { type: 'string' }, 'member-api': { type: 'string' }, gateway: { type: 'string' }, zone: { type: 'string' }, to: { type: 'string' } },
+  });
+  const base = `${values.api}/v1/cluster`;
+  const token = values['admin-token'];
+  switch (verb) {
+    case 'list':
+      return output(await apiCall('GET', base, token), values.json, describeCluster);
+    case 'add': {
+      if (id === undefined || values.peer === undefined || values['member-api'] === undefined || values.gateway === undefined) {
+        usage('members add ID --peer H:P --member-api H:P --gateway H:P [--zone Z]');
+      }
+      const body = { id, peer: values.peer, api: values['member-api'], gateway: values.gateway, ...(values.zone === undefined ? {} : { zone: values.zone }) };
+      return output(await apiCall('POST', `${base}/members`, token, body), values.json, () => `added ${id} as a learner; it becomes a voter once caught up`);
+    }
+    case 'remove':
+      if (id === undefined) usage('members remove ID');
+      return output(await apiCall('DELETE', `${base}/members/${encodeURIComponent(id)}`, token), values.json, () => `removed ${id}`);
+    case 'transfer-leader':
+      return output(await apiCall('POST', `${base}/transfer-leader`, token, values.to === undefined ? {} : { to: values.to }), values.json, (b) => `leader is now ${String(rec(b).leader)}`);
+    default:
+      usage('members list|add|remove|transfer-leader');
+  }
+}
+
+function kvPath(key: string): string {
+  return key.replace(/^\/+/, '').split('/').map(encodeURIComponent).join('/');
+}
+
+export async function kv(argv: string[]): Promise<void> {
+  const [verb, key, ...rest] = argv;
+  if (key === undefined) usage('kv get|put|del|watch KEY');
+  const putValue = verb === 'put' ? rest[0] : undefined;
+  const { values } = parseArgs({
+    args: verb === 'put' ? rest.slice(1) : rest,
+    options: {
+      ...COMMON,
+      prefix: { type: 'boolean', default: false },
+      serializable: { type: 'boolean', default: false },
+      lease: { type: 'string' },
+      'if-mod-revision': { type: 'string' },
+      'from-revision': { type: 'string' },
+    },
+  });
+  const token = values['admin-token'];
+  const url = `${values.api}/v1/kv/${kvPath(key)}`;
+  const prefix = values.prefix ? 'prefix=true' : '';
+  switch (verb) {
+    case 'get': {
+      const q = [prefix, values.serializable ? 'consistency=serializable' : ''].filter((s) => s !== '').join('&');
+      const human = (b: unknown): string => {
+        const kvs = Array.isArray(rec(b).kvs) ? (rec(b).kvs as unknown[]).map(rec) : [];
+        return kvs.length === 0 ? `(no key) at revision ${String(rec(b).revision)}` : kvs.map((k) => `${String(k.key)} = ${String(k.value)}  (mod ${String(k.modRevision)})`).join('\n');
+      };
+      return output(await apiCall('GET', q === '' ? url : `${url}?${q}`, token), values.json, human);
+    }
+    case 'put': {
+      if (putValue === undefined) usage('kv put KEY VALUE [--lease ID] [--if-mod-revision N]');
+      const ifMod = values['if-mod-revision'];
+      const body = { value: putValue, ...(values.lease === undefined ? {} : { lease: values.lease }), ...(ifMod === undefined ? {} : { ifModRevision: Number(ifMod) }) };
+      return output(await apiCall('PUT', url, token, body), values.json, (b) => `revision ${String(rec(b).revision)}`);
+    }
+    case 'del':
+      return output(await apiCall('DELETE', prefix === '' ? url : `${url}?${prefix}`, token), values.json, (b) => `deleted ${String(rec(b).deleted)} at revision ${String(rec(b).revision)}`);
+    case 'watch':
+      return watch(values.api, key, values.prefix, values['from-revision'], token, values.json);
+    default:
+      usage('kv get|put|del|watch KEY');
+  }
+}
+
+/** Streams a watch until the server ends it or the process is stopped. */
+async function watch(api: string, key: string, prefix: boolean, from: string | undefined, token: string | undefined, json: boolean): Promise<void> {
+  const q = new URLSearchParams({ key: '/' + key.replace(/^\/+/, '') });
+  if (prefix) q.set('prefix', 'true');
+  if (from !== undefined) q.set('fromRevision', from);
+  const res = await fetch(`${api}/v1/watch?${q.toString()}`, { headers: token === undefined ? {} : { authorization: `Bearer ${token}` } }).catch((err: unknown) => {
+    process.stderr.write(`longwire: cannot reach the API at ${api}: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  });
+  if (!res.ok || res.body === null) return output({ ok: false, status: res.status, text: await res.text(), body: undefined }, json, describe);
+  const dec = new TextDecoder();
+  let buf = '';
+  const reader = res.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) return;
+    buf += dec.decode(value, { stream: true });
+    for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
+      const line = buf.slice(0, i);
+      buf = buf.slice(i + 1);
+      if (json) {
+        process.stdout.write(line + '\n');
+        continue;
+      }
+      const e = rec(JSON.parse(line));
+      if ('progress' in e) continue;
+      process.stdout.write(e.type === 'put' ? `${String(e.revision)} put ${String(e.key)} = ${String(e.value)}\n` : `${String(e.revision)} ${String(e.type ?? 'error')} ${String(e.key ?? describe(e))}\n`);
+    }
+  }
+}

@@ -1,0 +1,85 @@
+// `longwire members` and `longwire kv` as real commands against a real node:
+// text for people, the API's JSON with --json, a watch that streams, and the
+// exit codes of a refused call.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile, spawn } from 'node:child_process';
+import { promisify } from 'node:util';
+import { CLI, NodeProcess, freePort } from './support/node-process.js';
+
+const run = promisify(execFile);
+
+async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const r = await run(process.execPath, [CLI, ...args, '--api', node.apiUrl, '--admin-token', node.adminToken], { timeout: 20_000 });
+    return { code: 0, stdout: r.stdout, stderr: r.stderr };
+  } catch (err) {
+    const e = err as { code?: number; stdout?: string; stderr?: string };
+    return { code: e.code ?? -1, stdout: e.stdout ?? '', stderr: e.stderr ?? '' };
+  }
+}
+
+let node: NodeProcess;
+before(async () => {
+  node = await NodeProcess.start({ args: ['--id', 'solo'] });
+});
+after(async () => {
+  await node.stop();
+});
+
+test('kv put, get (text and --json), del', async () => {
+  const put = await cli(['kv', 'put', '/cli/a', 'hello']);
+  assert.equal(put.code, 0, put.stderr);
+  assert.match(put.stdout, /^revision \d+/);
+  const text = await cli(['kv', 'get', '/cli/a']);
+  assert.match(text.stdout, /\/cli\/a = hello/);
+  const json = await cli(['kv', 'get', 'cli/', '--prefix', '--json']);
+  const body = JSON.parse(json.stdout) as { kvs: { key: string; value: string }[] };
+  assert.deepEqual(body.kvs.map((k) => [k.key, k.value]), [['/cli/a', 'hello']]);
+  const cas = await cli(['kv', 'put', '/cli/a', 'again', '--if-mod-revision', '0']);
+  assert.equal(cas.code, 1);
+  assert.match(cas.stderr + cas.stdout, /409/);
+  const del = await cli(['kv', 'del', '/cli/a', '--json']);
+  assert.equal((JSON.parse(del.stdout) as { deleted: number }).deleted, 1);
+});
+
+test('kv watch streams the events of later puts', async () => {
+  const child = spawn(process.execPath, [CLI, 'kv', 'watch', '/cli/w/', '--prefix', '--api', node.apiUrl, '--admin-token', node.adminToken], { stdio: ['ignore', 'pipe', 'pipe'] });
+  try {
+    let out = '';
+    const seen = new Promise<void>((resolve) => {
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+        if (out.includes('put /cli/w/x = 1')) resolve();
+      });
+    });
+    // The watch starts at the next revision; keep writing until the stream shows one.
+    for (let i = 0; i < 50 && !out.includes('put /cli/w/x = 1'); i++) {
+      await cli(['kv', 'put', '/cli/w/x', '1']);
+      await Promise.race([seen, new Promise((r) => setTimeout(r, 100))]);
+    }
+    await seen;
+    assert.match(out, /^\d+ put \/cli\/w\/x = 1$/m);
+  } finally {
+    child.kill('SIGKILL');
+  }
+});
+
+test('members list, add (a learner), remove; the last voter cannot be removed', async () => {
+  const list = await cli(['members', 'list']);
+  assert.equal(list.code, 0, list.stderr);
+  assert.match(list.stdout, /^leader solo, term \d+/);
+  assert.match(list.stdout, /^\* solo {2}voter {2}healthy/m);
+  const p = await freePort();
+  const add = await cli(['members', 'add', 'ghost', '--peer', `127.0.0.1:${p}`, '--member-api', `127.0.0.1:${p}`, '--gateway', `127.0.0.1:${p}`]);
+  assert.equal(add.code, 0, add.stderr + add.stdout);
+  const json = JSON.parse((await cli(['members', 'list', '--json'])).stdout) as { members: { id: string; role: string }[] };
+  assert.deepEqual(json.members.map((m) => [m.id, m.role]), [['solo', 'voter'], ['ghost', 'learner']]);
+  const rm = await cli(['members', 'remove', 'ghost']);
+  assert.equal(rm.code, 0, rm.stderr + rm.stdout);
+  const last = await cli(['members', 'remove', 'solo']);
+  assert.equal(last.code, 1);
+  assert.match(last.stderr + last.stdout, /409 conflict/);
+  const bad = await cli(['members', 'frobnicate']);
+  assert.equal(bad.code, 2);
+});
