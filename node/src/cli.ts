@@ -8,13 +8,11 @@ import { ConfigError, loadConfig } from './config.js';
 import type { RunningNode } from './node.js';
 import { DEFAULT_API_URL, apiCall, broadcast, describe, describePush, output, status } from './cli-api.js';
 import { kv, members } from './cli-cluster.js';
-import { kv, members } from './cli-cluster.js';
 
 const USAGE = `longwire — a long-connection push cluster
 
   longwire start [--id n1] [--data-dir DIR] [--gateway H:P] [--api H:P] [--peer H:P]
                  [--admin-token T] [--zone Z] [--fsync] [--heartbeat SECONDS] [--config FILE]
-                 [--join API_URL --admin-token CLUSTER_TOKEN]   join the cluster of that member
                  [--join API_URL --admin-token CLUSTER_TOKEN]   join the cluster of that member
   longwire demo                        one node with a demo app; prints keys and examples
   longwire status [--admin-token T] [--api URL] [--json]      cluster members, leader, this node's counters
@@ -25,12 +23,6 @@ const USAGE = `longwire — a long-connection push cluster
   longwire apps get NAME [--admin-token T] [--api URL] [--json]
   longwire apps list [--admin-token T] [--api URL] [--json]
   longwire token --app A --secret S --user U [--ttl SECONDS]   mint a client token (HS256 JWT)
-  longwire members list|transfer-leader [--to ID]             Raft members, roles, health; move leadership
-  longwire members add ID --peer H:P --member-api H:P --gateway H:P [--zone Z]
-  longwire members remove ID
-  longwire kv get KEY [--prefix] [--serializable] | put KEY VALUE [--lease ID] [--if-mod-revision N]
-  longwire kv del KEY [--prefix] | watch KEY [--prefix] [--from-revision N]
-                                       (members and kv take [--admin-token T] [--api URL] [--json])
   longwire members list|transfer-leader [--to ID]             Raft members, roles, health; move leadership
   longwire members add ID --peer H:P --member-api H:P --gateway H:P [--zone Z]
   longwire members remove ID
@@ -241,10 +233,6 @@ async function main(): Promise<void> {
       return apps(rest);
     case 'token':
       return token(rest);
-    case 'members':
-      return members(rest);
-    case 'kv':
-      return kv(rest);
     case 'members':
       return members(rest);
     case 'kv':
