@@ -278,6 +278,28 @@ describe('raft paper §5.3 (log replication)', () => {
     assert.deepEqual(r.log.nextCommittedEntries().map((e) => e.index), [1]);
   });
 
+  // (prevIndex, prevTerm, entries, leaderCommit) -> (last index, commit).
+  // The follower's log is 1/1 2/2 3/2 (index/term pairs: 1 term 1, 2-3 term 2).
+  for (const [prevIndex, prevTerm, ents, leaderCommit, wantLast, wantCommit] of [
+    [3, 2, [], 3, 3, 3],
+    [3, 2, [], 5, 3, 3],
+    [1, 1, [], 3, 3, 1],
+    [1, 1, [ent(2, 2)], 3, 3, 2],
+    [2, 2, [ent(2, 3), ent(2, 4)], 4, 4, 4],
+    [0, 0, [ent(1, 1)], 3, 3, 1],
+  ] as [number, number, Entry[], number, number, number][]) {
+    test(`§5.3 (AppendEntries rule 5): commit = min(leaderCommit, index of last new entry) (prev ${prevIndex}/${prevTerm}, ${ents.length} entries, commit ${leaderCommit})`, () => {
+      const st = new MemoryStorage();
+      st.bootstrap({ voters: [1, 2, 3], learners: [] });
+      st.append([ent(1, 1), ent(2, 2), ent(2, 3)]);
+      const r = newTestRaft(1, [1, 2, 3], {}, st);
+      r.becomeFollower(T(2), 2);
+      r.step({ type: 'MsgApp', from: 2, to: 1, term: T(2), index: I(prevIndex), logTerm: T(prevTerm), entries: ents, commit: I(leaderCommit) });
+      assert.equal(r.log.lastIndex(), wantLast);
+      assert.equal(r.log.committed, wantCommit, 'entries past the last new one may be stale: never commit them');
+    });
+  }
+
   for (const [prevTerm, prevIndex, reject, hint] of [
     [0, 0, false, 0],
     [1, 1, false, 0],
