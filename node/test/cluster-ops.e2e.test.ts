@@ -1,0 +1,82 @@
+// Operability on a three-node cluster of real processes: the admin page and
+// `longwire status` show every member, and a member stopped with SIGTERM
+// redirects its clients to the other members' gateways.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { chromium, type Browser } from 'playwright-core';
+import { CLI, NodeProcess } from './support/node-process.js';
+import { createApp } from './support/ws-client.js';
+import { eventually, obj, openBound } from './support/contract.js';
+
+const run = promisify(execFile);
+const UPDATE_WAIT_MS = 15_000;
+
+interface Member {
+  id: string;
+  role: string;
+  gateway: string;
+}
+
+async function voters(n: NodeProcess, count: number): Promise<{ leader: string; members: Member[] }> {
+  return eventually(async () => {
+    const r = await n.api('GET', '/v1/cluster').catch(() => undefined);
+    if (r === undefined || r.status !== 200) return undefined;
+    const v = obj(r.body);
+    const members = v.members as Member[];
+    return typeof v.leader === 'string' && members.filter((m) => m.role === 'voter').length === count ? { leader: v.leader, members } : undefined;
+  }, `${count} voters`, 200, 100);
+}
+
+test('three members: the admin page and status list them all, and SIGTERM redirects clients to the others', async () => {
+  const nodes: NodeProcess[] = [];
+  let browser: Browser | undefined;
+  try {
+    const n1 = await NodeProcess.start({ args: ['--id', 'n1', '--zone', 'za'] });
+    nodes.push(n1);
+    nodes.push(await NodeProcess.start({ args: ['--id', 'n2', '--zone', 'zb', '--join', n1.apiUrl] }));
+    nodes.push(await NodeProcess.start({ args: ['--id', 'n3', '--zone', 'zc', '--join', n1.apiUrl] }));
+    const view = await voters(n1, 3);
+
+    const status = await run(process.execPath, [CLI, 'status', '--api', n1.apiUrl, '--admin-token', n1.adminToken], { timeout: 20_000 });
+    assert.match(status.stdout, /3 members/);
+    for (const id of ['n1', 'n2', 'n3']) assert.match(status.stdout, new RegExp(`^ {2}${id}( \\(leader\\))? {2}voter {2}zone z[abc] `, 'm'));
+
+    browser = await chromium.launch({
+      executablePath: '/usr/bin/chromium',
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+    const page = await browser.newPage();
+    await page.goto(`${n1.apiUrl}/ui`);
+    await page.fill('#token', n1.adminToken);
+    await page.click('#token-form button');
+    await page.waitForFunction(() => document.querySelectorAll('#members tr[data-member]').length === 3, undefined, { timeout: UPDATE_WAIT_MS });
+    assert.equal(await page.locator('#member-count').innerText(), '3');
+    assert.equal(await page.locator('#leader').innerText(), view.leader);
+    assert.match(await page.locator(`#members tr[data-member="${view.leader}"]`).innerText(), /leader/);
+
+    // Stop a member that is not the leader, with a client on it.
+    const ids = ['n1', 'n2', 'n3'];
+    const leader = nodes[ids.indexOf(view.leader)];
+    const victimId = ids.find((id) => id !== view.leader) ?? 'n2';
+    const victim = nodes[ids.indexOf(victimId)];
+    assert.ok(leader !== undefined && victim !== undefined);
+    const app = await createApp(leader, 'clusterops');
+    // The app reaches every node through the keeper's watch.
+    await eventually(async () => ((await victim.api('GET', '/v1/apps/clusterops')).status === 200 ? true : undefined), 'the app on every node');
+    const { s } = await openBound(victim, app, 'co-device', 'co-user');
+    process.kill(victim.pid, 'SIGTERM');
+    const redirect = await s.nextOfType('redirect');
+    const urls = (redirect.nodes as { id: string; url: string }[]).map((x) => [x.id, x.url]).sort();
+    const want = view.members
+      .filter((m) => m.id !== victimId)
+      .map((m) => [m.id, `ws://${m.gateway}/ws`])
+      .sort();
+    assert.deepEqual(urls, want);
+    assert.equal((await s.closed).code, 4009);
+  } finally {
+    await browser?.close();
+    for (const n of nodes.reverse()) await n.stop();
+  }
+});
