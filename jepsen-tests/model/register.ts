@@ -11,6 +11,11 @@
 // returns exactly the value and modRevision of the last write, a cas succeeds
 // exactly when its compare holds.
 //
+// Revisions only go up, also across a delete: a key deleted at revision 9 and
+// created again gets a revision above 9, although its modRevision read 0 in
+// between. Each possibility therefore carries `floor`, the revision every
+// later write or delete of the key must exceed.
+//
 // A write whose outcome is unknown carries no revision. After it, the key's
 // modRevision is known only to be above the previous one, so a state is a
 // set of possibilities: each one either exact (`rev` is the modRevision) or a
@@ -41,6 +46,8 @@ export interface Possibility {
   /** The key's modRevision (0 when absent) if `exact`, else a strict lower bound of it. */
   readonly rev: number;
   readonly exact: boolean;
+  /** Every later write or delete of this key has a revision above this. Invariant: floor >= rev. */
+  readonly floor: number;
 }
 
 /** Invariant: sorted by possibilityKey, no duplicates, never empty for a reachable state. */
@@ -49,10 +56,10 @@ export type RegisterState = readonly Possibility[];
 /** Past this many possibilities a state stops growing (only reachable with many unknown cas in a row). */
 export const POSSIBILITIES_MAX = 64;
 
-const ABSENT: Possibility = { value: null, rev: 0, exact: true };
+const INIT: Possibility = { value: null, rev: 0, exact: true, floor: 0 };
 
 function possibilityKey(p: Possibility): string {
-  return `${p.exact ? '=' : '>'}${p.rev}:${p.value === null ? '∅' : JSON.stringify(p.value)}`;
+  return `${p.exact ? '=' : '>'}${p.rev}/${p.floor}:${p.value === null ? '∅' : JSON.stringify(p.value)}`;
 }
 
 function normalize(ps: readonly Possibility[]): RegisterState {
@@ -79,30 +86,31 @@ export function stepOne(p: Possibility, input: RegisterInput, output: RegisterOu
       if (output.value !== p.value) return [];
       if (p.value === null) return output.modRevision === 0 ? [p] : [];
       const revOk = p.exact ? output.modRevision === p.rev : output.modRevision > p.rev;
-      return revOk ? [{ value: p.value, rev: output.modRevision, exact: true }] : [];
+      return revOk ? [{ value: p.value, rev: output.modRevision, exact: true, floor: Math.max(p.floor, output.modRevision) }] : [];
     }
     case 'write':
-      if (output.kind === 'unknown') return [{ value: input.value, rev: p.rev, exact: false }];
+      if (output.kind === 'unknown') return [{ value: input.value, rev: p.floor, exact: false, floor: p.floor }];
       if (output.kind !== 'written') return [];
-      return output.revision > p.rev ? [{ value: input.value, rev: output.revision, exact: true }] : [];
+      return output.revision > p.floor ? [{ value: input.value, rev: output.revision, exact: true, floor: output.revision }] : [];
     case 'cas': {
       const c = compare(p, input.ifModRevision);
-      const held: Possibility = { value: input.value, rev: Math.max(p.rev, input.ifModRevision), exact: false };
+      const bound = Math.max(p.floor, input.ifModRevision);
+      const held: Possibility = { value: input.value, rev: bound, exact: false, floor: bound };
       if (output.kind === 'unknown') return [...(c.canHold ? [held] : []), ...(c.canFail ? [p] : [])];
       if (output.kind === 'cas-failed') return c.canFail ? [p] : [];
       if (output.kind !== 'written' || !c.canHold) return [];
-      return output.revision > Math.max(p.rev, input.ifModRevision) ? [{ value: input.value, rev: output.revision, exact: true }] : [];
+      return output.revision > bound ? [{ value: input.value, rev: output.revision, exact: true, floor: output.revision }] : [];
     }
     case 'delete':
-      if (output.kind === 'unknown') return [p.value === null ? p : ABSENT];
+      if (output.kind === 'unknown') return [p.value === null ? p : { value: null, rev: 0, exact: true, floor: p.floor }];
       if (output.kind !== 'deleted') return [];
       if (p.value === null) return output.deleted === 0 ? [p] : [];
-      return output.deleted === 1 && output.revision > p.rev ? [ABSENT] : [];
+      return output.deleted === 1 && output.revision > p.floor ? [{ value: null, rev: 0, exact: true, floor: output.revision }] : [];
   }
 }
 
 export const registerModel: Model<RegisterState, RegisterInput, RegisterOutput> = {
-  init: [ABSENT],
+  init: [INIT],
   step(state, input, output) {
     const next = normalize(state.flatMap((p) => stepOne(p, input, output)));
     return next.length === 0 ? [false, state] : [true, next];

@@ -127,6 +127,12 @@ test('bad: revision goes backwards (a later write gets a lower revision)', () =>
   assert.equal(verdict([write(1, 0, 1, 'a', 5), write(1, 2, 3, 'b', 4)]), 'illegal');
 });
 
+test('bad: revision reused across a delete (a re-created key gets a revision below the delete)', () => {
+  // Found by the generated-history test: the model once forgot a key's past revisions after a delete.
+  assert.equal(verdict([write(1, 0, 1, 'a', 3), del(1, 2, 3, 4, 1), cas(2, 4, 5, 0, 'b', 2)]), 'illegal');
+  assert.equal(verdict([write(1, 0, 1, 'a', 3), del(1, 2, 3, 4, 1), cas(2, 4, 5, 0, 'b', 5)]), 'ok');
+});
+
 test('bad: read reports the wrong modRevision for the value', () => {
   assert.equal(verdict([write(1, 0, 1, 'a', 5), read(2, 2, 3, 'a', 6)]), 'illegal');
 });
