@@ -71,6 +71,7 @@ export class RaftShell {
   private snapshotIndex: Index;
   private confState: ConfState;
   private idle: Promise<void> = Promise.resolve();
+  private snapshotRequested = false;
 
   constructor(private readonly o: RaftShellOptions) {
     const snap = o.storage.memory.snapshot();
@@ -134,6 +135,15 @@ export class RaftShell {
     const r = this.o.node.campaign();
     this.kick();
     return r;
+  }
+
+  /**
+   * Takes a snapshot once the Ready in progress (or the next one) is applied,
+   * whatever snapshotEntries says. Call it when a conf change is applied: a
+   * joining member is refused a snapshot whose configuration lacks it.
+   */
+  requestSnapshot(): void {
+    this.snapshotRequested = true;
   }
 
   appliedIndex(): Index {
@@ -204,7 +214,9 @@ export class RaftShell {
 
   private async maybeSnapshot(): Promise<void> {
     const o = this.o;
-    if (o.snapshotEntries <= 0 || this.applied - this.snapshotIndex < o.snapshotEntries) return;
+    const due = this.snapshotRequested || (o.snapshotEntries > 0 && this.applied - this.snapshotIndex >= o.snapshotEntries);
+    if (!due || this.applied <= this.snapshotIndex) return;
+    this.snapshotRequested = false;
     const t0 = performance.now();
     const at = this.applied;
     const data = o.stateMachine.snapshot();
