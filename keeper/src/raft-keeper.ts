@@ -401,6 +401,8 @@ export class RaftKeeper implements Keeper {
   }
 
   private onConfChange(cs: ConfState): void {
+    // A snapshot that includes the new configuration: a joiner far behind gets it (one without it is refused).
+    this.shell.requestSnapshot();
     this.syncPeers();
     for (let i = this.confWaiters.length - 1; i >= 0; i--) {
       const w = this.confWaiters[i];
