@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { SignJWT } from 'jose';
 import { NodeProcess } from './support/node-process.js';
 import { TestSocket, createApp, token, type Frame, type Proto, type TestApp } from './support/ws-client.js';
-import { Witness, assertApiError, assertErrorFrame, earlyAnswer, obj, rawUpgrade, roundTrip } from './support/contract.js';
+import { Witness, assertApiError, assertErrorFrame, headOnly, obj, rawUpgrade, roundTrip } from './support/contract.js';
 
 let node: NodeProcess;
 let app: TestApp;
@@ -232,14 +232,61 @@ test('data over 32 KiB → 413 too-large', async () => {
   await witness.check();
 });
 
+test('deeply nested data is refused with 400, or else delivered to JSON and MessagePack devices alike', async () => {
+  for (const depth of [2000, 12_000]) {
+    const user = `deep-${depth}`;
+    const nested = '['.repeat(depth) + ']'.repeat(depth);
+    const raw = `{"users":["${user}"],"data":${nested}}`;
+    const r = await node.api('POST', `/v1/apps/${app.app}/push`, { token: app.apiKey, rawBody: raw });
+    if (r.status !== 200) {
+      // Refused as invalid input: nothing stored.
+      assertApiError(r, 400);
+    }
+    // Either way the user's inbox keeps working on both subprotocols: a later message arrives.
+    const after = await push([user], 'after-deep');
+    assert.equal(after.status, 200);
+    for (const proto of ['json', 'msgpack'] as const) {
+      const s = await helloed(proto);
+      const b = await s.bind(app.app, await token(app.app, app.tokenSecret, user));
+      assert.equal(b.t, 'bound');
+      if (r.status === 200) assert.ok(Array.isArray((await s.nextOfType('msg')).data), `${proto}: the accepted deep message`);
+      assert.equal((await s.nextOfType('msg')).data, 'after-deep', `${proto}: the message after it`);
+      s.close();
+    }
+  }
+  const bc = await node.api('POST', `/v1/apps/${app.app}/broadcast`, { token: app.apiKey, rawBody: `{"data":${'['.repeat(2000) + ']'.repeat(2000)}}` });
+  if (bc.status !== 202) assertApiError(bc, 400);
+  const tp = await node.api('POST', `/v1/apps/${app.app}/topics/deep`, { token: app.apiKey, rawBody: `{"data":${'['.repeat(2000) + ']'.repeat(2000)}}` });
+  if (tp.status !== 200) assertApiError(tp, 400);
+  assert.equal((await node.api('GET', '/healthz', { token: null })).status, 200);
+  await witness.check();
+});
+
+test('data nested 100 levels is delivered; 101 levels → 400 naming the limit (docs/PROTOCOL.md, Limits)', async () => {
+  const nest = (levels: number): string => '['.repeat(levels) + '"core"' + ']'.repeat(levels);
+  const ok = await node.api('POST', `/v1/apps/${app.app}/push`, { token: app.apiKey, rawBody: `{"users":["nest100"],"data":${nest(100)}}` });
+  assert.equal(ok.status, 200, JSON.stringify(ok.body));
+  const refused = assertApiError(await node.api('POST', `/v1/apps/${app.app}/push`, { token: app.apiKey, rawBody: `{"users":["nest100"],"data":${nest(101)}}` }), 400, 'invalid');
+  assert.match(refused.message, /100/);
+  const s = await helloed('msgpack');
+  await s.bind(app.app, await token(app.app, app.tokenSecret, 'nest100'));
+  let v: unknown = (await s.nextOfType('msg')).data;
+  let levels = 0;
+  for (; Array.isArray(v) && levels < 1000; levels++) v = v[0];
+  assert.deepEqual([levels, v], [100, 'core']);
+  s.close();
+  await witness.check();
+});
+
 test('a request body over 4 MiB → 413 too-large', async () => {
   const json = { 'content-type': 'application/json' };
-  const huge = JSON.stringify({ users: ['u'], data: 'h'.repeat(4 * 1024 * 1024 + 16) });
-  const r1 = await earlyAnswer(`${node.apiUrl}/v1/apps/${app.app}/push`, 'POST', { ...json, authorization: `Bearer ${app.apiKey}` }, huge);
+  const over = 4 * 1024 * 1024 + 1;
+  const r1 = await headOnly(`${node.apiUrl}/v1/apps/${app.app}/push`, 'POST', { ...json, authorization: `Bearer ${app.apiKey}` }, over);
   assertApiError(r1, 413, 'too-large');
-  const hugeKv = JSON.stringify({ value: 'v'.repeat(4 * 1024 * 1024 + 16) });
-  const r2 = await earlyAnswer(`${node.apiUrl}/v1/kv/huge`, 'PUT', { ...json, authorization: `Bearer ${node.adminToken}` }, hugeKv);
+  const r2 = await headOnly(`${node.apiUrl}/v1/kv/huge`, 'PUT', { ...json, authorization: `Bearer ${node.adminToken}` }, over);
   assertApiError(r2, 413, 'too-large');
+  const r3 = await headOnly(`${node.apiUrl}/v1/apps/${app.app}/broadcast`, 'POST', { ...json, authorization: `Bearer ${app.apiKey}` }, 64 * 1024 * 1024);
+  assertApiError(r3, 413, 'too-large');
   await witness.check();
 });
 

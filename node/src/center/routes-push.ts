@@ -8,6 +8,25 @@ import type { CenterDeps } from './deps.js';
 import { ApiError } from './errors.js';
 import { appParam, identifier } from './schemas.js';
 
+/**
+ * Nesting of arrays and objects in `data`: deeper is refused with 400. The
+ * encoders recurse (msgpackr overflows the stack near 1,500 levels, JSON near
+ * 5,000), so a message accepted deeper than they can go could never be sent:
+ * it would block its inbox for good.
+ */
+export const DATA_DEPTH_MAX = 100;
+
+/** True when `data` nests deeper than `max`; iterative, so any depth is safe to check. */
+function nestsDeeper(data: unknown, max: number): boolean {
+  const stack: { v: unknown; depth: number }[] = [{ v: data, depth: 0 }];
+  for (let e = stack.pop(); e !== undefined; e = stack.pop()) {
+    if (typeof e.v !== 'object' || e.v === null) continue;
+    if (e.depth >= max) return true;
+    for (const c of Array.isArray(e.v) ? e.v : Object.values(e.v)) stack.push({ v: c, depth: e.depth + 1 });
+  }
+  return false;
+}
+
 const pushBody = {
   type: 'object',
   required: ['users', 'data'],
@@ -53,6 +72,7 @@ export function pushRoutes(deps: CenterDeps) {
   }
 
   function checkData(data: Json): void {
+    if (nestsDeeper(data, DATA_DEPTH_MAX)) throw new ApiError('invalid', `data nests arrays and objects deeper than ${DATA_DEPTH_MAX} levels`);
     const bytes = Buffer.byteLength(JSON.stringify(data));
     if (bytes > s.dataBytesMax) throw new ApiError('tooLarge', `data is ${bytes} bytes; the limit is ${s.dataBytesMax}`);
   }

@@ -3,7 +3,8 @@
 // deliveries prove the node kept serving others after some bad input.
 import assert from 'node:assert/strict';
 import { createHmac, timingSafeEqual } from 'node:crypto';
-import { createServer, request, type IncomingHttpHeaders, type Server } from 'node:http';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { connect } from 'node:net';
 import WebSocket from 'ws';
 import type { ApiResponse, NodeProcess } from './node-process.js';
 import { TestSocket, token, type Frame, type Proto, type TestApp } from './ws-client.js';
@@ -160,59 +161,52 @@ export async function rawUpgrade(url: string, protocols: string[]): Promise<{ op
 }
 
 /**
- * A request that takes the server's answer even when the server answers before
- * reading the whole body and then closes the connection (as it does for an
- * oversize body, with `connection: close`): fetch reports that as a failure
- * (EPIPE while writing). Here an error after the answer's bytes arrived is
- * ignored, and a reset before any answer is retried, at most `attempts` times.
+ * Sends only a request's head, declaring a body of `declaredBytes`, and reads
+ * the answer. A server that refuses a body by its declared length answers
+ * without reading it; sending the body as well would race the server's close
+ * (unread bytes make the close a reset, which can discard the answer before
+ * the client reads it).
  */
-export async function earlyAnswer(url: string, method: string, headers: Record<string, string>, body: string, attempts = 3): Promise<ApiResponse> {
-  let last: unknown;
-  for (let i = 0; i < attempts; i++) {
-    try {
-      return await earlyAnswerOnce(url, method, headers, body);
-    } catch (err) {
-      last = err;
-    }
-  }
-  throw last instanceof Error ? last : new Error(String(last));
-}
-
-function earlyAnswerOnce(url: string, method: string, headers: Record<string, string>, body: string): Promise<ApiResponse> {
-  return new Promise((resolve, reject) => {
-    let settled = false;
-    const done = (r: ApiResponse | Error): void => {
-      if (settled) return;
-      settled = true;
-      if (r instanceof Error) reject(r);
-      else resolve(r);
-    };
-    const req = request(url, { method, headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) } }, (res) => {
-      const chunks: Buffer[] = [];
-      let got = 0;
-      const want = Number(res.headers['content-length'] ?? NaN);
-      const finish = (): void => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        let parsed: unknown = text;
-        try {
-          parsed = JSON.parse(text);
-        } catch {
-          // not JSON
-        }
-        const h = new Headers();
-        for (const [k, v] of Object.entries(res.headers)) if (typeof v === 'string') h.set(k, v);
-        done({ status: res.statusCode ?? 0, body: parsed, headers: h });
-      };
-      res.on('data', (c: Buffer) => {
-        chunks.push(c);
-        got += c.length;
-        if (got === want) finish();
+export async function headOnly(url: string, method: string, headers: Record<string, string>, declaredBytes: number): Promise<ApiResponse> {
+  const u = new URL(url);
+  const sock = connect(Number(u.port), u.hostname);
+  const chunks: Buffer[] = [];
+  const timer = setTimeout(() => sock.destroy(new Error('timed out')), 10_000);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      sock.once('connect', () => {
+        const lines = [`${method} ${u.pathname}${u.search} HTTP/1.1`, `host: ${u.host}`, `content-length: ${declaredBytes}`, ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`)];
+        sock.write(lines.join('\r\n') + '\r\n\r\n');
       });
-      res.on('end', finish);
-      res.on('error', (err) => done(err));
+      sock.on('data', (c: Buffer) => {
+        chunks.push(c);
+        const text = Buffer.concat(chunks).toString('utf8');
+        const end = text.indexOf('\r\n\r\n');
+        const len = /\r\ncontent-length: *(\d+)/i.exec(text);
+        if (end >= 0 && len?.[1] !== undefined && Buffer.byteLength(text) >= Buffer.byteLength(text.slice(0, end + 4)) + Number(len[1])) resolve();
+      });
+      sock.once('end', () => resolve());
+      sock.once('error', reject);
     });
-    req.on('error', (err) => done(err));
-    req.setTimeout(10_000, () => req.destroy(new Error('timed out')));
-    req.end(body);
-  });
+  } finally {
+    clearTimeout(timer);
+    sock.destroy();
+  }
+  const text = Buffer.concat(chunks).toString('utf8');
+  const end = text.indexOf('\r\n\r\n');
+  const head = text.slice(0, end).split('\r\n');
+  const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(head[0] ?? '')?.[1] ?? 0);
+  const h = new Headers();
+  for (const line of head.slice(1)) {
+    const i = line.indexOf(':');
+    if (i > 0) h.set(line.slice(0, i).trim(), line.slice(i + 1).trim());
+  }
+  const bodyText = text.slice(end + 4);
+  let body: unknown = bodyText;
+  try {
+    body = JSON.parse(bodyText);
+  } catch {
+    // not JSON
+  }
+  return { status, body, headers: h };
 }
