@@ -375,10 +375,8 @@ export class RaftKeeper implements Keeper {
     this.applied = s.meta.index;
     if (this.hub !== undefined) {
       // A snapshot from the leader skips revisions this member never saw:
-      // streams cannot continue without a gap, so they end (clients resume
-      // and get 'compacted' for what is gone).
-      this.hub.close();
-      this.hub = new WatchHub(this.state.revision, this.opts.watch ?? {});
+      // streams that would miss them end with 'compacted' (re-read, then watch).
+      this.hub.reset(this.state.revision);
       this.syncPeers();
     }
     this.flushApplied();

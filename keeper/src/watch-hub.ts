@@ -205,6 +205,23 @@ export class WatchHub {
     for (const s of [...this.pending]) this.drain(s);
   }
 
+  /**
+   * Jumps to `revision` without the events in between (a member installed a
+   * snapshot from its leader). Streams that may have missed some end with
+   * `compacted` (reliable: never a silent gap), so their owners re-read and
+   * watch again; streams waiting for a later revision go on. The history
+   * restarts at `revision`.
+   */
+  reset(revision: number): void {
+    assert(!this.closed, 'reset after close');
+    assert(revision >= this.revisionValue, `reset: revision ${revision} before ${this.revisionValue}`);
+    for (const s of this.streams) if (!s.ended && s.nextRevision <= revision) this.end(s, { kind: 'compacted', compactRevision: revision });
+    this.history.length = 0;
+    this.historyEvents = 0;
+    this.revisionValue = revision;
+    this.compactRevisionValue = revision;
+  }
+
   /** Ends every stream with `cancelled`/`closed`, delivered before close returns. */
   close(): void {
     if (this.closed) return;

@@ -276,3 +276,29 @@ test('watch hub: a stream from a future revision waits for it; cancel stops deli
   hub.flush();
   assert.deepEqual(got, [3, 4]);
 });
+
+test('watch hub: reset (a snapshot installed) ends with compacted the streams that would miss events, never a silent gap', () => {
+  const hub = new WatchHub(0, { schedule: () => undefined });
+  for (let rev = 1; rev <= 3; rev++) hub.publish(rev, [{ type: 'put', revision: rev, key: 'k', value: '' }]);
+  const live: WatchMessage[] = [];
+  const future: WatchMessage[] = [];
+  hub.watch({ key: 'k', fromRevision: 2 }, (m) => {
+    live.push(m);
+  });
+  hub.watch({ key: 'k', fromRevision: 12 }, (m) => {
+    future.push(m);
+  });
+  hub.reset(10);
+  hub.publish(11, [{ type: 'put', revision: 11, key: 'k', value: '' }]);
+  hub.publish(12, [{ type: 'put', revision: 12, key: 'k', value: '' }]);
+  hub.flush();
+  assert.deepEqual(live, [{ kind: 'compacted', compactRevision: 10 }]);
+  assert.deepEqual(future.map((m) => (m.kind === 'events' ? m.events[0]?.revision : m.kind)), [12]);
+  const late: WatchMessage[] = [];
+  hub.watch({ key: 'k', fromRevision: 5 }, (m) => {
+    late.push(m);
+  });
+  hub.flush();
+  assert.deepEqual(late, [{ kind: 'compacted', compactRevision: 10 }]);
+  assert.equal(hub.revision, 12);
+});
