@@ -40,6 +40,9 @@ test('GET /docs/json is an OpenAPI document listing the push, apps and kv routes
   assert.ok(obj(paths['/v1/stats']).get !== undefined);
   assert.ok(obj(paths['/v1/broadcasts']).get !== undefined);
   assert.deepEqual(obj(obj(paths['/v1/apps/{app}/push']).post).tags, ['push']);
+  // Admin and service routes take the bearer token; the probes and /metrics are open.
+  assert.deepEqual(doc.security, [{ bearer: [] }]);
+  assert.deepEqual(obj(obj(paths['/metrics']).get).security, []);
 
   const ui = await fetch(`${node.apiUrl}/docs`);
   assert.equal(ui.status, 200);

@@ -99,7 +99,7 @@ export function adminRoutes(deps: CenterDeps) {
       },
     );
 
-    app.get('/ui', { schema: { tags: ['ops'], summary: 'Admin page (HTML; asks for the admin token)' } }, async (_req, reply) =>
+    app.get('/ui', { schema: { tags: ['ops'], summary: 'Admin page (HTML; asks for the admin token)', security: [] } }, async (_req, reply) =>
       reply
         .header('content-type', 'text/html; charset=utf-8')
         .header('cache-control', 'no-store')
