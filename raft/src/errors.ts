@@ -22,7 +22,7 @@ export const DropReason = {
   Candidate: 'RAFT_ERR_CANDIDATE',
   /** A lease-based read was asked without CheckQuorum. */
   ReadNotReady: 'RAFT_ERR_READ_NOT_READY',
-  /** Leader has not committed an entry in its term yet (ReadIndex must wait). */
+  /** A new leader already holds the maximum of ReadIndex requests waiting for its first commit. */
   LeaderNotReady: 'RAFT_ERR_LEADER_NOT_READY',
   /** The message is a local message that must not arrive from the network. */
   LocalMessage: 'RAFT_ERR_LOCAL_MESSAGE',

@@ -120,6 +120,12 @@ export class Raft {
   /** Payload bytes appended by this leader and not yet committed-and-applied. */
   uncommittedBytes = 0;
   readOnly: ReadOnly;
+  /**
+   * Leader only: ReadIndex requests that arrived before an entry of this
+   * term committed. Answered once one does (until then the commit index may
+   * lag the group's). Bounded by readIndexPendingMax; past it requests are dropped.
+   */
+  pendingReadIndex: MessageOf<'MsgReadIndex'>[] = [];
   /** Ticks since the last election timeout reset. Invariant: >= 0. */
   electionElapsed = 0;
   /** Leader only: ticks since the last heartbeat. */
@@ -275,6 +281,7 @@ export class Raft {
     this.pendingConfIndex = index(0);
     this.uncommittedBytes = 0;
     this.readOnly = new ReadOnly(this.cfg.readOnlyOption);
+    this.pendingReadIndex = [];
   }
 
   private resetRandomizedElectionTimeout(): void {
@@ -584,7 +591,13 @@ export class Raft {
   }
 
   private maybeCommit(): boolean {
-    return this.log.maybeCommit(this.trk.committed(), this.term);
+    if (!this.log.maybeCommit(this.trk.committed(), this.term)) return false;
+    if (this.state === StateType.Leader && this.pendingReadIndex.length > 0 && this.committedEntryInCurrentTerm()) {
+      const waiting = this.pendingReadIndex;
+      this.pendingReadIndex = [];
+      for (const m of waiting) this.leaderReadIndex(m);
+    }
+    return true;
   }
 
   private committedEntryInCurrentTerm(): boolean {
@@ -599,7 +612,11 @@ export class Raft {
     }
     // Until an entry of this term commits, our commit index may lag the
     // true one (§6.4): the read would be stale.
-    if (!this.committedEntryInCurrentTerm()) return dropped(DropReason.LeaderNotReady);
+    if (!this.committedEntryInCurrentTerm()) {
+      if (this.pendingReadIndex.length >= READ_INDEX_PENDING_MAX) return dropped(DropReason.LeaderNotReady);
+      this.pendingReadIndex.push(m);
+      return OK;
+    }
     if (this.readOnly.option === ReadOnlyOption.Safe) {
       this.readOnly.addRequest(this.log.committed, m);
       this.readOnly.recvAck(this.id, m.context);
@@ -883,3 +900,6 @@ export class Raft {
 }
 
 const EMPTY_CONTEXT = new Uint8Array(0);
+
+/** ReadIndex requests a new leader holds until its first commit; past it they are dropped (RAFT_ERR_LEADER_NOT_READY). */
+const READ_INDEX_PENDING_MAX = 4096;

@@ -294,7 +294,7 @@ describe('raft scenarios', () => {
     assert.deepEqual(states, [{ node: 3, index: commit, ctx: 'r2' }]);
   });
 
-  test('ReadIndex is refused until the leader commits an entry of its term; lease-based reads answer at once', () => {
+  test('ReadIndex waits until the leader commits an entry of its term; lease-based reads answer at once', () => {
     const c = cluster(3, { checkQuorum: true, readOnlyOption: 'lease-based' });
     c.campaign(1);
     c.processReady(1);
@@ -304,7 +304,16 @@ describe('raft scenarios', () => {
     }
     c.deliver(1);
     assert.equal(c.leader(), 1);
-    assert.deepEqual(c.node(1).rn.readIndex(enc('early')), { ok: false, reason: DropReason.LeaderNotReady });
+    assert.ok(c.node(1).rn.readIndex(enc('early')).ok);
+    c.processReady(1);
+    assert.deepEqual(c.readStates, [], 'held until an entry of the term commits');
+    for (const id of [2, 3]) {
+      c.deliver(id);
+      c.processReady(id);
+    }
+    c.deliver(1);
+    c.processReady(1);
+    assert.deepEqual(c.readStates, [{ node: 1, index: c.node(1).rn.raft.log.committed, context: 'early' }]);
     c.stabilize();
     assert.ok(c.node(1).rn.readIndex(enc('lease')).ok);
     const rd = c.node(1).rn.ready();

@@ -38,6 +38,8 @@ export class Cluster {
   readonly cut = new Set<string>();
   /** Output lines of the current command (datadriven). */
   out: string[] = [];
+  /** ReadStates handed out by each node's Readies, in order. */
+  readonly readStates: { node: NodeId; index: number; context: string }[] = [];
   /** Whether to record ready/message output lines. */
   verbose = true;
 
@@ -123,6 +125,7 @@ export class Cluster {
       }
       n.appliedIndex = e.index;
     }
+    for (const rs of rd.readStates) this.readStates.push({ node: id, index: rs.index, context: dec.decode(rs.context) });
     n.rn.advance(rd);
     n.rn.raft.checkInvariants();
     return true;
