@@ -117,7 +117,9 @@ export class RawNode {
 
   /**
    * Requests a linearizable read. The answer arrives as a ReadState with the
-   * same context in a later Ready. Contexts must be unique per request.
+   * same context in a later Ready. Contexts must be unique per request. A
+   * request can go unanswered (leader change, lost message): time it out and
+   * retry with a new context.
    */
   readIndex(context: Uint8Array): StepResult {
     return this.raft.step({ type: 'MsgReadIndex', from: this.raft.id, to: this.raft.id, term: term(0), context });
