@@ -24,6 +24,7 @@ test('keeper linearizability and watch guarantees under faults (short round)', a
     keys: 3,
     healMs: 15_000,
     opTimeoutMs: 1500,
+    reads: 'linearizable',
     stepsMax: 2_000_000,
     keepReport: false,
     log: (l) => lines.push(l),

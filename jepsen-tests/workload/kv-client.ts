@@ -22,6 +22,7 @@ export interface KvClientOptions {
   readonly until: () => boolean;
   readonly opsMax: number;
   readonly opTimeoutMs: number;
+  readonly reads: ReadConsistency;
   /** Monotonic clock in ms (performance.now). */
   readonly now: () => number;
   readonly out: KvOperation[];
@@ -84,11 +85,18 @@ function numberField(body: unknown, field: string): number | undefined {
  * Runs one operation and returns its output, or undefined when it did not
  * happen (refused, rejected as invalid, or a read without an answer).
  */
-export async function runKvOp(target: KvTarget, key: string, input: RegisterInput, adminToken: string, timeoutMs: number): Promise<RegisterOutput | undefined> {
+/**
+ * Read consistency the workload asks for. 'serializable' reads may be stale by
+ * contract: a run with them is expected to fail the linearizability check
+ * under partitions, which shows the checker sees stale reads in real runs.
+ */
+export type ReadConsistency = 'linearizable' | 'serializable';
+
+export async function runKvOp(target: KvTarget, key: string, input: RegisterInput, adminToken: string, timeoutMs: number, reads: ReadConsistency = 'linearizable'): Promise<RegisterOutput | undefined> {
   const url = target.apiUrl + kvPath(key);
   switch (input.op) {
     case 'read': {
-      const r = await httpJson(`${url}?consistency=linearizable`, { method: 'GET', adminToken, timeoutMs });
+      const r = await httpJson(`${url}?consistency=${reads}`, { method: 'GET', adminToken, timeoutMs });
       if (r.kind !== 'answer' || r.status !== 200) return undefined;
       const kv = asKvs(r.body).kvs?.find((x) => x.key === key);
       if (kv === undefined) return { kind: 'read', value: null, modRevision: 0 };
@@ -133,7 +141,7 @@ export async function kvClientLoop(o: KvClientOptions): Promise<void> {
     const input: RegisterInput =
       r < 0.4 ? { op: 'read' } : r < 0.65 ? { op: 'write', value } : r < 0.92 ? { op: 'cas', value, ifModRevision: seen.get(key) ?? 0 } : { op: 'delete' };
     const call = o.now();
-    const output = await runKvOp(target, key, input, o.adminToken, o.opTimeoutMs);
+    const output = await runKvOp(target, key, input, o.adminToken, o.opTimeoutMs, o.reads);
     if (output !== undefined) {
       const unknown = output.kind === 'unknown';
       o.out.push({ clientId: o.clientId, key, node: target.id, input, call, output, return: unknown ? Infinity : o.now() });

@@ -17,7 +17,7 @@ import { Rng } from '../cluster/rng.js';
 import { registerModel } from '../model/register.js';
 import { formatKvSchedule, makeKvSchedule, resolvePartition, type KvFault } from '../nemesis/kv-schedule.js';
 import { Partitioner, partitionsAvailable } from '../nemesis/partition.js';
-import { httpJson, kvClientLoop, kvPath, runKvOp, type KvTarget } from './kv-client.js';
+import { httpJson, kvClientLoop, kvPath, runKvOp, type KvTarget, type ReadConsistency } from './kv-client.js';
 import { KvWatcher } from './kv-watcher.js';
 
 export interface KvRunOptions {
@@ -31,6 +31,8 @@ export interface KvRunOptions {
   /** Bound on the healed phase: every node ready, writes through each, final read, watchers caught up. */
   readonly healMs: number;
   readonly opTimeoutMs: number;
+  /** The clients' read consistency; 'serializable' is for showing that the checker catches stale reads. */
+  readonly reads: ReadConsistency;
   /** Linearizability search budget per key. */
   readonly stepsMax: number;
   /** Keep the report dir even when the run passed. */
@@ -71,7 +73,7 @@ export async function runKv(o: KvRunOptions): Promise<KvRunResult> {
   const partitions = avail.ok;
   const schedule = makeKvSchedule(rng, { nodes: ids, durationMs: o.faultMs, meanGapMs: o.meanFaultGapMs, partitions });
   o.log(
-    `SEED=${o.seed} nodes=${o.nodes} faultMs=${o.faultMs} clients=${o.clients} watchers=${o.watchers} keys=${o.keys} partitions=${partitions ? 'iptables' : `off (${avail.ok ? '' : avail.why})`}\nschedule:\n${formatKvSchedule(schedule)}`,
+    `SEED=${o.seed} nodes=${o.nodes} faultMs=${o.faultMs} reads=${o.reads} clients=${o.clients} watchers=${o.watchers} keys=${o.keys} partitions=${partitions ? 'iptables' : `off (${avail.ok ? '' : avail.why})`}\nschedule:\n${formatKvSchedule(schedule)}`,
   );
   const dir = await mkdtemp(join(tmpdir(), 'longwire-jepsen-kv-'));
   const reportDir = join(dir, 'report');
@@ -106,7 +108,7 @@ export async function runKv(o: KvRunOptions): Promise<KvRunResult> {
     const faultStart = performance.now();
     const faultsOver = (): boolean => interrupted || performance.now() - faultStart >= o.faultMs;
     const clients = Array.from({ length: o.clients }, (_, c) =>
-      kvClientLoop({ clientId: c + 1, keys, targets, adminToken: ADMIN_TOKEN, rng: new Rng(o.seed * 31 + c + 1), until: faultsOver, opsMax: 1_000_000, opTimeoutMs: o.opTimeoutMs, now, out: operations }),
+      kvClientLoop({ clientId: c + 1, keys, targets, adminToken: ADMIN_TOKEN, rng: new Rng(o.seed * 31 + c + 1), until: faultsOver, opsMax: 1_000_000, opTimeoutMs: o.opTimeoutMs, reads: o.reads, now, out: operations }),
     );
 
     // Safety phase: the faults, one after another.
