@@ -66,6 +66,15 @@ test('three members: the admin page and status list them all, and SIGTERM redire
     // The app reaches every node through the keeper's watch.
     await eventually(async () => ((await victim.api('GET', '/v1/apps/clusterops')).status === 200 ? true : undefined), 'the app on every node');
     const { s } = await openBound(victim, app, 'co-device', 'co-user');
+    // The page on n1 shows the other member's connection through GET /v1/stats?node=.
+    await page.waitForFunction(
+      (id) => document.querySelector(`#members tr[data-member="${id}"] td.connections`)?.textContent === '1',
+      victimId,
+      { timeout: UPDATE_WAIT_MS },
+    );
+    const through = obj((await nodes[0]?.api('GET', `/v1/stats?node=${victimId}`))?.body);
+    assert.equal(through.node, victimId);
+    assert.equal(through.connections, 1);
     process.kill(victim.pid, 'SIGTERM');
     const redirect = await s.nextOfType('redirect');
     const urls = (redirect.nodes as { id: string; url: string }[]).map((x) => [x.id, x.url]).sort();

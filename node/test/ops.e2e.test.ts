@@ -89,6 +89,8 @@ test('stats, broadcast list and metrics follow real traffic', async () => {
   assert.equal(j.targets, 1);
   const filtered = obj((await node.api('GET', '/v1/broadcasts?app=nope')).body);
   assert.deepEqual(filtered.jobs, []);
+  assert.equal(obj((await node.api('GET', '/v1/stats?node=n1')).body).connections, 1);
+  assertApiError(await node.api('GET', '/v1/stats?node=n9'), 404, 'not-found');
 
   const metrics = String((await node.api('GET', '/metrics', { token: null })).body);
   const has = (re: RegExp): void => assert.match(metrics, re);

@@ -1,7 +1,8 @@
 // The admin page served at GET /ui: one self-contained HTML document with its
 // script, no build step and no external assets. It asks for the admin token
 // (kept in sessionStorage, so it is gone when the tab closes) and polls
-// /v1/cluster, /v1/stats and /v1/broadcasts every 2 s; rates are deltas of the
+// /v1/cluster, /v1/stats and /v1/broadcasts every 2 s, and each other
+// member's counters through /v1/stats?node=<id>; rates are deltas of the
 // /v1/stats counters between two polls. Text from the API is only ever set
 // through textContent. (The script avoids backticks: this file holds it in a
 // template literal.)
@@ -180,7 +181,7 @@ export const ADMIN_PAGE_HTML = String.raw`<!doctype html>
     });
   }
 
-  function render(cluster, stats, broadcasts) {
+  function render(cluster, stats, broadcasts, others) {
     text('node-name', 'node ' + stats.node);
     text('leader', cluster.leader === null || cluster.leader === undefined ? 'none' : cluster.leader);
     text('term', cluster.term);
@@ -200,8 +201,9 @@ export const ADMIN_PAGE_HTML = String.raw`<!doctype html>
       cell(tr, m.api);
       cell(tr, m.gateway);
       cell(tr, m.healthy ? 'healthy' : 'unhealthy', m.healthy ? 'ok' : 'bad');
-      // Connection counts come from this node's /v1/stats; other members show theirs on their own page.
-      cell(tr, m.id === stats.node ? stats.connections : '–', 'num connections');
+      // Other members' counts come through this node; '?' when a member did not answer.
+      var st = m.id === stats.node ? stats : others[m.id];
+      cell(tr, st ? st.connections : '?', 'num connections');
     });
 
     text('total-connections', stats.connections);
@@ -249,7 +251,18 @@ export const ADMIN_PAGE_HTML = String.raw`<!doctype html>
     if (token() === '') return;
     Promise.all([getJson('/v1/cluster'), getJson('/v1/stats'), getJson('/v1/broadcasts')]).then(
       function (r) {
-        render(r[0], r[1], r[2]);
+        var others = r[0].members.filter(function (m) { return m.id !== r[1].node; });
+        return Promise.all(others.map(function (m) {
+          return getJson('/v1/stats?node=' + encodeURIComponent(m.id)).catch(function () { return null; });
+        })).then(function (answers) {
+          var byId = {};
+          others.forEach(function (m, i) { byId[m.id] = answers[i]; });
+          return [r[0], r[1], r[2], byId];
+        });
+      }
+    ).then(
+      function (r) {
+        render(r[0], r[1], r[2], r[3]);
         $('status').className = 'status';
         text('status', 'updated ' + new Date().toLocaleTimeString());
       },

@@ -6,9 +6,13 @@ import type { FastifyInstance } from 'fastify';
 import type { Counter, Histogram } from 'prom-client';
 import { requireAdmin } from './auth.js';
 import type { CenterDeps } from './deps.js';
+import { ApiError } from './errors.js';
 import { ADMIN_PAGE_HTML } from './admin-page.js';
 
 const ADMIN_PAGE_CSP = "default-src 'none'; connect-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+/** How long GET /v1/stats?node= waits for another member's answer. */
+const MEMBER_STATS_TIMEOUT_MS = 2000;
+
 /** Broadcast jobs listed at most (the node remembers broadcastJobsMax). */
 const BROADCASTS_LISTED_MAX = 100;
 
@@ -45,30 +49,53 @@ async function countOf(m: Histogram): Promise<number> {
 export function adminRoutes(deps: CenterDeps) {
   const startedAt = deps.now();
   return async function plugin(app: FastifyInstance): Promise<void> {
-    app.get('/v1/stats', { schema: { tags: ['ops'], summary: "This node's connections and counters since start (admin)" } }, async (req) => {
-      requireAdmin(req, deps.adminToken);
-      const m = deps.metrics;
-      const lag = m.registry.getSingleMetric('longwire_process_nodejs_eventloop_lag_p99_seconds');
-      const lagValue = lag === undefined ? undefined : (await lag.get()).values[0]?.value;
-      return {
-        node: deps.nodeId,
-        at: new Date(deps.now()).toISOString(),
-        uptimeSeconds: Math.round((deps.now() - startedAt) / 1000),
-        connections: deps.hub.clients.size,
-        byApp: Object.fromEntries(deps.hub.connectionsByApp()),
-        connects: await sumOf(m.connects),
-        disconnects: await sumOf(m.disconnects),
-        framesIn: await sumOf(m.framesIn),
-        framesOut: await sumOf(m.framesOut),
-        pushes: { requests: await byLabel(m.pushRequests, 'qos'), messages: await byLabel(m.pushMessages, 'qos') },
-        deliveries: { qos1: await countsBy(m.deliveryLatency, 'path'), broadcast: await sumOf(m.broadcastDelivered), acks: await countOf(m.ackLatency) },
-        gaps: await byLabel(m.gaps, 'reason'),
-        rateLimited: await byLabel(m.rateLimited, 'kind'),
-        webhooks: await byLabel(m.webhookCalls, 'outcome'),
-        broadcasts: { running: deps.broadcasts.running() },
-        ...(lagValue === undefined ? {} : { eventLoopLagP99Seconds: lagValue }),
-      };
-    });
+    app.get<{ Querystring: { node?: string } }>(
+      '/v1/stats',
+      {
+        schema: {
+          tags: ['ops'],
+          summary: "A node's connections and counters since its start (admin); ?node=<member id> asks that member",
+          querystring: { type: 'object', additionalProperties: false, properties: { node: { type: 'string', minLength: 1, maxLength: 64 } } },
+        },
+      },
+      async (req, reply) => {
+        requireAdmin(req, deps.adminToken);
+        const other = req.query.node;
+        if (other !== undefined && other !== deps.nodeId) {
+          // The admin page is served by one node; it reads the others' counters through it (one admin token per cluster).
+          const member = deps.keeper.cluster().members.find((x) => x.id === other);
+          if (member === undefined) throw new ApiError('notFound', `no member ${other}`);
+          let res: Response;
+          try {
+            res = await fetch(`http://${member.api}/v1/stats`, { headers: { authorization: `Bearer ${deps.adminToken}` }, signal: AbortSignal.timeout(MEMBER_STATS_TIMEOUT_MS) });
+          } catch (err) {
+            throw new ApiError('notReady', `member ${other} at ${member.api} did not answer: ${err instanceof Error ? err.message : String(err)}`);
+          }
+          return reply.code(res.status).header('content-type', 'application/json; charset=utf-8').send(await res.text());
+        }
+        const m = deps.metrics;
+        const lag = m.registry.getSingleMetric('longwire_process_nodejs_eventloop_lag_p99_seconds');
+        const lagValue = lag === undefined ? undefined : (await lag.get()).values[0]?.value;
+        return {
+          node: deps.nodeId,
+          at: new Date(deps.now()).toISOString(),
+          uptimeSeconds: Math.round((deps.now() - startedAt) / 1000),
+          connections: deps.hub.clients.size,
+          byApp: Object.fromEntries(deps.hub.connectionsByApp()),
+          connects: await sumOf(m.connects),
+          disconnects: await sumOf(m.disconnects),
+          framesIn: await sumOf(m.framesIn),
+          framesOut: await sumOf(m.framesOut),
+          pushes: { requests: await byLabel(m.pushRequests, 'qos'), messages: await byLabel(m.pushMessages, 'qos') },
+          deliveries: { qos1: await countsBy(m.deliveryLatency, 'path'), broadcast: await sumOf(m.broadcastDelivered), acks: await countOf(m.ackLatency) },
+          gaps: await byLabel(m.gaps, 'reason'),
+          rateLimited: await byLabel(m.rateLimited, 'kind'),
+          webhooks: await byLabel(m.webhookCalls, 'outcome'),
+          broadcasts: { running: deps.broadcasts.running() },
+          ...(lagValue === undefined ? {} : { eventLoopLagP99Seconds: lagValue }),
+        };
+      },
+    );
 
     app.get<{ Querystring: { app?: string } }>(
       '/v1/broadcasts',
