@@ -338,7 +338,13 @@ export class RaftKeeper implements Keeper {
     const { member } = this.opts;
     const now = this.now();
     const first: Command[] = [];
-    if (!this.state.members.has(member.id)) first.push({ type: 'memberAdd', member: { ...member, role: 'voter' } });
+    const rec = this.state.members.get(member.id);
+    if (rec === undefined) {
+      first.push({ type: 'memberAdd', member: { ...member, role: 'voter' } });
+    } else if (rec.peer !== member.peer || rec.api !== member.api || rec.gateway !== member.gateway || rec.zone !== member.zone) {
+      // Restarted with other addresses: the record (which peers dial and the dispatcher hands out) follows.
+      first.push({ type: 'memberRemove', id: member.id }, { type: 'memberAdd', member: { ...member, role: rec.role } });
+    }
     // The previous incarnation's lease: recorded under nodeLeaseKey, and any lease its sessions hang on.
     const previous = new Set<string>();
     const recorded = this.state.kvs.get(nodeLeaseKey(member.id))?.lease;

@@ -271,3 +271,14 @@ test('raft keeper (one member): the lease timer expires leases on the real clock
   await rejectsWith(k.leaseKeepAlive(lease.id), 'lease-not-found');
   await k.close();
 });
+
+test('raft keeper (one member): restarted with other addresses, its member record follows', async () => {
+  const dir = await tempDir();
+  const clock = new FakeClock();
+  const k1 = await RaftKeeper.open(options(dir, clock));
+  await k1.close();
+  const moved = { id: 'n1', peer: '127.0.0.1:17802', api: '127.0.0.1:17801', gateway: '127.0.0.1:17800', zone: 'other' };
+  const k2 = await RaftKeeper.open({ ...options(dir, clock), member: moved });
+  assert.deepEqual(k2.cluster().members, [{ ...moved, role: 'voter', healthy: true }]);
+  await k2.close();
+});

@@ -61,7 +61,24 @@ export class NodeProcess {
     child.stdout?.resume();
   }
 
+  /**
+   * Starts a node and waits until /readyz answers 200. Ports left to the
+   * harness come from freePort(), which can race with another process taking
+   * the port before the node binds it: on EADDRINUSE the start is retried on
+   * fresh ports (and a fresh data dir, if the harness made it).
+   */
   static async start(opts: NodeStartOptions = {}): Promise<NodeProcess> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await NodeProcess.startOnce(opts);
+      } catch (err) {
+        const fixedPorts = opts.gatewayPort !== undefined && opts.apiPort !== undefined && opts.peerPort !== undefined;
+        if (fixedPorts || attempt >= 3 || !(err instanceof Error && err.message.includes('EADDRINUSE'))) throw err;
+      }
+    }
+  }
+
+  private static async startOnce(opts: NodeStartOptions): Promise<NodeProcess> {
     const ownsDir = opts.dataDir === undefined;
     const dataDir = opts.dataDir ?? (await tempDir());
     const gatewayPort = opts.gatewayPort ?? (await freePort());
@@ -74,7 +91,12 @@ export class NodeProcess {
       { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } },
     );
     const node = new NodeProcess(child, dataDir, gatewayPort, apiPort, peerPort, adminToken, ownsDir);
-    await node.waitReady();
+    try {
+      await node.waitReady();
+    } catch (err) {
+      await node.stop();
+      throw err;
+    }
     return node;
   }
 
