@@ -34,7 +34,7 @@ if (one !== undefined) {
     const { error, sim } = runSeed(seed, ticks === undefined ? {} : { safetyTicks: ticks });
     if (error !== undefined) {
       console.error(error);
-      console.error(`replay: npm run sim -- --seed ${seed}`);
+      console.error(`replay: npm run sim -- --seed ${seed}${ticks === undefined ? '' : ` --ticks ${ticks}`}`);
       process.exitCode = 1;
       failed = true;
     }
