@@ -389,6 +389,32 @@ test('a value under /sys/apps/ that is not an app config (written through /v1/kv
   }
 });
 
+test('a badly encoded or overlong URL parameter → 400 in the error shape; a 256-character user id works in every route', async () => {
+  assertApiError(await node.api('GET', `/v1/apps/${app.app}/users/%E0%A4%A`, { token: app.apiKey }), 400);
+  assertApiError(await node.api('GET', `/v1/apps/${app.app}/users/${'u'.repeat(5000)}`, { token: app.apiKey }), 400);
+  assertApiError(await node.api('GET', `/v1/apps/${app.app}/users/${'u'.repeat(257)}`, { token: app.apiKey }), 400);
+  assertApiError(await node.api('GET', `/v1/apps/${app.app}/broadcasts/${'j'.repeat(300)}`, { token: app.apiKey }), 400);
+  // Push accepts user ids up to 256 characters, so status and kick must reach them too.
+  const long = 'L'.repeat(256);
+  assert.equal((await push([long], 'to-long')).status, 200);
+  const s = await helloed();
+  assert.equal((await s.bind(app.app, await token(app.app, app.tokenSecret, long))).t, 'bound');
+  assert.equal((await s.nextOfType('msg')).data, 'to-long');
+  const st = await node.api('GET', `/v1/apps/${app.app}/users/${long}`, { token: app.apiKey });
+  assert.equal(st.status, 200, JSON.stringify(st.body).slice(0, 300));
+  assert.equal(obj(st.body).online, true);
+  const emoji = '\u{1F600}'.repeat(128);
+  const est = await node.api('GET', `/v1/apps/${app.app}/users/${encodeURIComponent(emoji)}`, { token: app.apiKey });
+  assert.equal(est.status, 200, JSON.stringify(est.body).slice(0, 300));
+  assert.equal(obj(est.body).user, emoji);
+  const k = await node.api('POST', `/v1/apps/${app.app}/users/${long}/kick`, { token: app.apiKey });
+  assert.deepEqual(k.body, { kicked: 1 });
+  assert.equal((await s.closed).code, 4002);
+  const topic = await node.api('POST', `/v1/apps/${app.app}/topics/${'T'.repeat(256)}`, { token: app.apiKey, body: { data: 1 } });
+  assert.equal(topic.status, 200, JSON.stringify(topic.body).slice(0, 300));
+  await witness.check();
+});
+
 test('an unknown route → 404 in the error shape; the node is still healthy', async () => {
   const h = await node.api('GET', '/healthz', { token: null });
   assert.equal(h.status, 200);

@@ -18,6 +18,9 @@ import { adminRoutes } from './routes-admin.js';
 /** On close, requests in flight get this long to finish; then every connection is closed. */
 export const CLOSE_GRACE_MS = 2000;
 
+/** Longest URL parameter the router passes to a route (raw, percent-encoded): 256 characters of 4-byte UTF-8 take 3,072. */
+export const PARAM_CHARS_MAX = 4096;
+
 /** Request bodies above this are refused with 413 before parsing. */
 export const BODY_BYTES_MAX = 4 * 1024 * 1024;
 
@@ -40,6 +43,14 @@ export function buildApp(deps: CenterDeps) {
     logController: new LogController({ disableRequestLogging: true }),
     ajv: { customOptions: { allErrors: false, removeAdditional: false, coerceTypes: false } },
     genReqId: () => crypto.randomUUID(),
+    // Route schemas bound every parameter (ids: 256 characters); the router's
+    // own cap (100) refused valid user ids, percent-encoded ones even sooner.
+    maxParamLength: PARAM_CHARS_MAX,
+    // Router errors (bad percent-encoding, a parameter over the cap) in the contract's error shape.
+    frameworkErrors: (err, _req, reply) => {
+      if (err.code === 'FST_ERR_BAD_URL' || err.code === 'FST_ERR_MAX_PARAM_LENGTH') return sendError(reply, 400, 'invalid', err.message);
+      return sendError(reply, 500, 'internal', 'internal error');
+    },
   });
 
   // close() waits for every connection; one that never sends a request (or a
