@@ -6,8 +6,10 @@
 import type { Rng } from '../cluster/rng.js';
 
 export type KvFault =
-  | { readonly at: number; readonly kind: 'kill-restart'; readonly node: string; readonly downMs: number }
-  | { readonly at: number; readonly kind: 'pause'; readonly node: string; readonly pauseMs: number }
+  /** With `leader`, the node that is leader when the fault starts takes the place of `node` (logged). */
+  | { readonly at: number; readonly kind: 'kill-restart'; readonly node: string; readonly leader: boolean; readonly downMs: number }
+  /** A paused leader that wakes up still believing it leads is the classic test of leader leases. */
+  | { readonly at: number; readonly kind: 'pause'; readonly node: string; readonly leader: boolean; readonly pauseMs: number }
   /** Closes this many watch streams from the client side; each resumes from its last revision + 1. */
   | { readonly at: number; readonly kind: 'watch-blip'; readonly streams: number }
   /**
@@ -26,6 +28,7 @@ export interface KvScheduleOptions {
 }
 
 export function makeKvSchedule(rng: Rng, o: KvScheduleOptions): KvFault[] {
+  if (!(o.meanGapMs >= 1)) throw new Error(`meanGapMs must be at least 1, got ${o.meanGapMs}`);
   const out: KvFault[] = [];
   const canPartition = o.partitions && o.nodes.length > 1;
   let t = 0;
@@ -47,8 +50,8 @@ export function makeKvSchedule(rng: Rng, o: KvScheduleOptions): KvFault[] {
       // Half the partitions isolate one node (often the leader-to-be), half split into a majority and a minority.
       const cut = rng.next() < 0.5 ? 1 : Math.max(1, Math.floor(o.nodes.length / 2));
       out.push({ at: t, kind: 'partition', left: shuffled.slice(0, cut), right: shuffled.slice(cut), leader: rng.next() < 0.6, healMs: 1000 + rng.int(3000) });
-    } else if (r < 0.6) out.push({ at: t, kind: 'kill-restart', node, downMs: 100 + rng.int(900) });
-    else if (r < 0.85) out.push({ at: t, kind: 'pause', node, pauseMs: 200 + rng.int(1800) });
+    } else if (r < 0.6) out.push({ at: t, kind: 'kill-restart', node, leader: o.nodes.length > 1 && rng.next() < 0.5, downMs: 100 + rng.int(900) });
+    else if (r < 0.85) out.push({ at: t, kind: 'pause', node, leader: o.nodes.length > 1 && rng.next() < 0.5, pauseMs: 200 + rng.int(1800) });
     else out.push({ at: t, kind: 'watch-blip', streams: 1 + rng.int(2) });
   }
 }
@@ -59,9 +62,9 @@ export function formatKvSchedule(s: readonly KvFault[]): string {
     .map((f) => {
       switch (f.kind) {
         case 'kill-restart':
-          return `  +${f.at}ms kill -9 ${f.node}, restart after ${f.downMs}ms`;
+          return `  +${f.at}ms kill -9 ${f.leader ? 'the leader' : f.node}, restart after ${f.downMs}ms`;
         case 'pause':
-          return `  +${f.at}ms SIGSTOP ${f.node}, SIGCONT after ${f.pauseMs}ms`;
+          return `  +${f.at}ms SIGSTOP ${f.leader ? 'the leader' : f.node}, SIGCONT after ${f.pauseMs}ms`;
         case 'watch-blip':
           return `  +${f.at}ms close ${f.streams} watch stream(s)`;
         case 'partition':

@@ -121,20 +121,24 @@ export async function runKv(o: KvRunOptions): Promise<KvRunResult> {
       if (wait > 0) await sleep(wait);
       if (faultsOver()) break;
       switch (f.kind) {
-        case 'kill-restart':
-          o.log(`${stamp()} kill -9 ${f.node}`);
-          await cluster.node(f.node).kill9();
+        case 'kill-restart': {
+          const id = f.leader ? ((await cluster.leader(LEADER_QUERY_MS))?.leader ?? f.node) : f.node;
+          o.log(`${stamp()} kill -9 ${id}${f.leader ? ' (leader)' : ''}`);
+          await cluster.node(id).kill9();
           await sleep(f.downMs);
-          await cluster.startNode(f.node);
-          o.log(`${stamp()} ${f.node} restarted`);
+          await cluster.startNode(id);
+          o.log(`${stamp()} ${id} restarted`);
           break;
-        case 'pause':
-          o.log(`${stamp()} SIGSTOP ${f.node}`);
-          cluster.node(f.node).pause();
+        }
+        case 'pause': {
+          const id = f.leader ? ((await cluster.leader(LEADER_QUERY_MS))?.leader ?? f.node) : f.node;
+          o.log(`${stamp()} SIGSTOP ${id}${f.leader ? ' (leader)' : ''}`);
+          cluster.node(id).pause();
           await sleep(f.pauseMs);
-          cluster.node(f.node).resume();
-          o.log(`${stamp()} SIGCONT ${f.node}`);
+          cluster.node(id).resume();
+          o.log(`${stamp()} SIGCONT ${id}`);
           break;
+        }
         case 'watch-blip':
           for (let i = 0; i < f.streams && watchers.length > 0; i++) rng.pick(watchers).blip();
           break;

@@ -11,6 +11,8 @@ import { httpJson, kvPath, type KvTarget } from './kv-client.js';
 export const WATCH_STALL_MS = 12_000;
 /** Pause before resuming a stream. */
 const RESUME_DELAY_MS = 50;
+/** Chunks read from one stream at most; the stream is then closed and resumed like a blip. */
+const CHUNKS_MAX = 10_000_000;
 /** Streams one watcher opens at most in a run. */
 const STREAMS_MAX = 10_000;
 
@@ -118,7 +120,7 @@ export class KvWatcher {
       const reader = res.body.getReader();
       const decoder = new TextDecoder();
       let buf = '';
-      for (;;) {
+      for (let chunk = 0; chunk < CHUNKS_MAX; chunk++) {
         const { done, value } = await reader.read();
         if (done) return record({ reason: 'dropped', at: this.o.now(), detail: 'stream ended without an error line' });
         armStall();
@@ -148,6 +150,8 @@ export class KvWatcher {
           }
         }
       }
+      await reader.cancel().catch(() => undefined);
+      return record({ reason: 'client', at: this.o.now() });
     } catch (err) {
       const why = abort.signal.reason instanceof Error ? abort.signal.reason.message : err instanceof Error ? err.message : String(err);
       if (why === 'blip' || why === 'stop') return record({ reason: 'client', at: this.o.now() });
