@@ -100,14 +100,17 @@ function duration(seconds: number): string {
   return h > 0 ? `${h}h${String(m).padStart(2, '0')}m` : m > 0 ? `${m}m${String(s).padStart(2, '0')}s` : `${s}s`;
 }
 
-export function describeStatus(cluster: unknown, stats: unknown): string {
+/** `members` holds each member's /v1/stats answer by id (undefined: it did not answer). */
+export function describeStatus(cluster: unknown, stats: unknown, members: Readonly<Record<string, unknown>> = {}): string {
   const c = rec(cluster);
   const s = rec(stats);
-  const members = list(c.members).map(rec);
-  const lines = [`cluster  leader ${c.leader === null ? '(none)' : String(c.leader)}, term ${String(c.term)}, ${members.length} member${members.length === 1 ? '' : 's'}`];
-  for (const m of members) {
+  const ms = list(c.members).map(rec);
+  const lines = [`cluster  leader ${c.leader === null ? '(none)' : String(c.leader)}, term ${String(c.term)}, ${ms.length} member${ms.length === 1 ? '' : 's'}`];
+  for (const m of ms) {
     const lead = m.id === c.leader ? ' (leader)' : '';
-    lines.push(`  ${String(m.id)}${lead}  ${String(m.role)}  zone ${String(m.zone)}  api ${String(m.api)}  gateway ${String(m.gateway)}  ${m.healthy === true ? 'healthy' : 'UNHEALTHY'}`);
+    const st = m.id === s.node ? s : members[String(m.id)];
+    const conns = st === undefined ? 'connections ?' : `connections ${String(rec(st).connections)}`;
+    lines.push(`  ${String(m.id)}${lead}  ${String(m.role)}  zone ${String(m.zone)}  api ${String(m.api)}  gateway ${String(m.gateway)}  ${m.healthy === true ? 'healthy' : 'UNHEALTHY'}  ${conns}`);
   }
   const pushes = rec(s.pushes);
   const deliveries = rec(s.deliveries);
@@ -142,11 +145,22 @@ export async function status(argv: string[]): Promise<void> {
   const [cluster, stats] = await Promise.all([apiCall('GET', `${values.api}/v1/cluster`, token), apiCall('GET', `${values.api}/v1/stats`, token)]);
   const failed = [cluster, stats].find((a) => !a.ok);
   if (failed !== undefined) return output(failed, values.json, () => '');
+  // The other members' counters, through this node; a member that does not answer is left out.
+  const self = rec(stats.body).node;
+  const others = list(rec(cluster.body).members)
+    .map((m) => String(rec(m).id))
+    .filter((id) => id !== self);
+  const answers = await Promise.all(others.map((id) => apiCall('GET', `${values.api}/v1/stats?node=${encodeURIComponent(id)}`, token)));
+  const members: Record<string, unknown> = {};
+  others.forEach((id, i) => {
+    const a = answers[i];
+    if (a?.ok === true) members[id] = a.body;
+  });
   if (values.json) {
-    process.stdout.write(JSON.stringify({ cluster: cluster.body, stats: stats.body }) + '\n');
+    process.stdout.write(JSON.stringify({ cluster: cluster.body, stats: stats.body, members }) + '\n');
     return;
   }
-  process.stdout.write(describeStatus(cluster.body, stats.body) + '\n');
+  process.stdout.write(describeStatus(cluster.body, stats.body, members) + '\n');
 }
 
 export function progressBar(delivered: number, targets: number, done: boolean): string {

@@ -36,7 +36,7 @@ test('status summarizes the cluster and the node; --json gives both documents', 
   const text = await cli(['status', '--api', node.apiUrl], { LONGWIRE_ADMIN_TOKEN: node.adminToken });
   assert.equal(text.code, 0, text.stderr);
   assert.match(text.stdout, /^cluster {2}leader n1, term \d+, 1 member$/m);
-  assert.match(text.stdout, /^ {2}n1 \(leader\) {2}voter {2}zone default .* healthy$/m);
+  assert.match(text.stdout, /^ {2}n1 \(leader\) {2}voter {2}zone default .* healthy {2}connections 1$/m);
   assert.match(text.stdout, /^ {2}connections {3}1 {2}\(cliops 1\)$/m);
 
   const json = await cli(['status', '--api', node.apiUrl, '--admin-token', node.adminToken, '--json']);
@@ -45,6 +45,7 @@ test('status summarizes the cluster and the node; --json gives both documents', 
   assert.equal(obj(doc.cluster).leader, 'n1');
   assert.equal(obj(doc.stats).connections, 1);
   assert.deepEqual(obj(doc.stats).byApp, { cliops: 1 });
+  assert.deepEqual(doc.members, {}, 'a one-node cluster has no other member');
 
   const denied = await cli(['status', '--api', node.apiUrl, '--admin-token', 'wrong']);
   assert.equal(denied.code, 1);
