@@ -256,3 +256,30 @@ for (const proto of ['json', 'msgpack'] as const satisfies readonly Proto[]) {
     s.close();
   });
 }
+
+test('heartbeat: a connection silent for 2× heartbeat plus grace is closed; one that pings stays', { timeout: 60_000 }, async () => {
+  const own = await NodeProcess.start({ args: ['--heartbeat', '1'] });
+  try {
+    const silent = await TestSocket.open(own.wsUrl);
+    const w = await silent.hello('quiet');
+    assert.equal(w.heartbeat, 1);
+    const lively = await TestSocket.open(own.wsUrl, 'msgpack');
+    await lively.hello('chatty');
+    let silentClosed: { code: number } | undefined;
+    void silent.closed.then((c) => (silentClosed = c));
+    // Ping once a second until the silent one is closed (2 s + 5 s grace by the docs), at most 20 times.
+    for (let i = 0; i < 20 && silentClosed === undefined; i++) {
+      await new Promise((r) => setTimeout(r, 1000));
+      lively.send({ t: 'ping' });
+      await lively.nextOfType('pong');
+    }
+    assert.ok(silentClosed !== undefined, 'the silent connection was not closed');
+    // 4011 idle (docs/PROTOCOL.md, close codes added).
+    assert.equal(silentClosed.code, 4011);
+    lively.send({ t: 'ping' });
+    await lively.nextOfType('pong');
+    lively.close();
+  } finally {
+    await own.stop();
+  }
+});
