@@ -112,7 +112,7 @@ test('Prometheus scrapes a node: up = 1 and the longwire series are queryable', 
       byApp.map((x) => [x.metric.app, x.value]),
       [['scraped', 1]],
     );
-    for (const name of ['longwire_gateway_connections', 'longwire_process_nodejs_eventloop_lag_p99_seconds', 'longwire_process_nodejs_heap_size_used_bytes', 'longwire_broadcast_jobs_running']) {
+    for (const name of ['longwire_gateway_connections', 'longwire_process_nodejs_eventloop_lag_p99_seconds', 'longwire_process_nodejs_heap_size_used_bytes', 'longwire_broadcast_jobs_running', 'longwire_raft_is_leader']) {
       assert.equal((await query(base, name)).length, 1, `${name} is not in Prometheus`);
     }
     s.ws.close();
