@@ -10,7 +10,7 @@ import { sleep } from './clock.js';
 import { HttpClient } from './http.js';
 import { collectGarbage, inspectorUrl, INSPECT_FLAG } from './inspector.js';
 import { freePort } from './ports.js';
-import { stopChild, track } from './reaper.js';
+import { stopChild, track, trackDir, untrackDir } from './reaper.js';
 import { BENCH_API_KEY, BENCH_APP, BENCH_TOKEN_SECRET, type Target } from './target.js';
 
 /** dist/bench/lib → dist/node/src/cli.js */
@@ -29,6 +29,7 @@ export interface LongwireOptions {
 
 export async function startLongwire(opts: LongwireOptions): Promise<Target> {
   const dataDir = await mkdtemp(join(opts.dataRoot ?? tmpdir(), 'longwire-bench-'));
+  trackDir(dataDir);
   const gatewayPort = await freePort();
   const apiPort = await freePort();
   // The peer port too: the default (7802) would collide between the bench's nodes and any other node on this host.
@@ -65,6 +66,7 @@ export async function startLongwire(opts: LongwireOptions): Promise<Target> {
     http.close();
     await stopChild(child, 'SIGTERM', 15_000);
     await rm(dataDir, { recursive: true, force: true });
+    untrackDir(dataDir);
   };
   let inspector: string | undefined;
   try {

@@ -1,8 +1,20 @@
 // Every child process the bench starts is registered here, so that a failed or
-// interrupted run still stops each one by its PID and leaves nothing behind.
+// interrupted run still stops each one by its PID and leaves nothing behind;
+// so is every temp data dir, removed once its process is gone.
 import type { ChildProcess } from 'node:child_process';
+import { rmSync } from 'node:fs';
 
 const children = new Set<ChildProcess>();
+const dirs = new Set<string>();
+
+/** A temp dir to remove at exit if the bench has not removed it itself. */
+export function trackDir(dir: string): void {
+  dirs.add(dir);
+}
+
+export function untrackDir(dir: string): void {
+  dirs.delete(dir);
+}
 
 export function track(child: ChildProcess): void {
   children.add(child);
@@ -36,7 +48,7 @@ export async function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'S
   clearTimeout(timer);
 }
 
-/** Kills every tracked child still running (SIGKILL by PID, synchronous: safe in an exit handler). */
+/** Kills every tracked child still running (SIGKILL by PID) and removes tracked dirs; synchronous, so safe in an exit handler. */
 export function killAll(): void {
   for (const c of children) {
     if (c.pid !== undefined && alive(c)) {
@@ -48,6 +60,14 @@ export function killAll(): void {
     }
   }
   children.clear();
+  for (const d of dirs) {
+    try {
+      rmSync(d, { recursive: true, force: true });
+    } catch {
+      // best effort: the process holding it was just killed
+    }
+  }
+  dirs.clear();
 }
 
 let installed = false;

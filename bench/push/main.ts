@@ -9,6 +9,7 @@ import { parseArgs } from 'node:util';
 import { startBare } from '../lib/bare-target.js';
 import { startLongwire } from '../lib/longwire-target.js';
 import { installReaper, killAll } from '../lib/reaper.js';
+import type { Health } from '../lib/fleet-messages.js';
 import type { Target } from '../lib/target.js';
 import { runFanout, type FanoutConfig, type FanoutResult } from './fanout.js';
 import { fanoutRows, renderRows, summarizeUnicast, unicastRows, type Row, type UnicastSummary } from './report.js';
@@ -143,6 +144,14 @@ async function main(): Promise<void> {
       );
     }
   }
+  const problems: string[] = [];
+  const check = (what: string, h: Health): void => {
+    const closes = Object.entries(h.closes).map(([code, n]) => `${n}× close ${code}`);
+    if (h.errorFrames > 0 || closes.length > 0) problems.push(`${what}: ${h.errorFrames} error frames, ${closes.join(', ') || 'no unexpected closes'}; last: ${h.lastError}`);
+  };
+  for (const f of fanout === undefined ? [] : [fanout.bare, fanout.longwire]) for (const st of f.steps) check(`${f.label} at ${st.connections}`, st.health);
+  for (const r of unicast?.runs ?? []) check(`${r.label} unicast`, r.health);
+  process.stdout.write(problems.length === 0 ? '\nclients: no error frames, no unexpected closes\n' : `\nclient problems:\n${problems.map((p) => `  ${p}`).join('\n')}\n`);
   process.stdout.write(`\nJSON: ${out}  (took ${((Date.now() - t0) / 1000).toFixed(0)} s)\n`);
 }
 
