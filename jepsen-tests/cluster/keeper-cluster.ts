@@ -104,20 +104,27 @@ export class KeeperCluster {
     this.firstStart.delete(id);
   }
 
-  /** The leader and term as the first running node that answers GET /v1/cluster sees them. */
-  async leader(timeoutMs: number): Promise<{ leader: string | undefined; term: number; from: string } | undefined> {
-    for (const n of this.nodes) {
-      if (!n.running || n.paused) continue;
-      try {
-        const res = await fetch(`${n.apiUrl}/v1/cluster`, { headers: { authorization: `Bearer ${this.o.adminToken}` }, signal: AbortSignal.timeout(timeoutMs) });
-        if (res.status !== 200) continue;
-        const b = (await res.json()) as { leader?: unknown; term?: unknown };
-        return { leader: typeof b.leader === 'string' ? b.leader : undefined, term: typeof b.term === 'number' ? b.term : 0, from: n.spec.id };
-      } catch {
-        // next node
-      }
-    }
-    return undefined;
+  /**
+   * Each running, unpaused node's view of the leader (GET /v1/cluster), and
+   * the leader of the highest term any of them reports.
+   */
+  async leader(timeoutMs: number): Promise<{ leader: string | undefined; term: number; views: string }> {
+    const views = await Promise.all(
+      this.nodes.map(async (n) => {
+        if (!n.running || n.paused) return { id: n.spec.id, leader: undefined, term: -1 };
+        try {
+          const res = await fetch(`${n.apiUrl}/v1/cluster`, { headers: { authorization: `Bearer ${this.o.adminToken}` }, signal: AbortSignal.timeout(timeoutMs) });
+          if (res.status !== 200) return { id: n.spec.id, leader: undefined, term: -1 };
+          const b = (await res.json()) as { leader?: unknown; term?: unknown };
+          return { id: n.spec.id, leader: typeof b.leader === 'string' ? b.leader : undefined, term: typeof b.term === 'number' ? b.term : -1 };
+        } catch {
+          return { id: n.spec.id, leader: undefined, term: -1 };
+        }
+      }),
+    );
+    let best: { leader: string | undefined; term: number } = { leader: undefined, term: -1 };
+    for (const v of views) if (v.leader !== undefined && v.term > best.term) best = v;
+    return { leader: best.leader, term: best.term, views: views.map((v) => `${v.id}:${v.term < 0 ? '-' : `${v.leader ?? '?'}@${v.term}`}`).join(' ') };
   }
 
   async stopAll(): Promise<void> {

@@ -122,7 +122,7 @@ export async function runKv(o: KvRunOptions): Promise<KvRunResult> {
       if (faultsOver()) break;
       switch (f.kind) {
         case 'kill-restart': {
-          const id = f.leader ? ((await cluster.leader(LEADER_QUERY_MS))?.leader ?? f.node) : f.node;
+          const id = f.leader ? ((await cluster.leader(LEADER_QUERY_MS)).leader ?? f.node) : f.node;
           o.log(`${stamp()} kill -9 ${id}${f.leader ? ' (leader)' : ''}`);
           await cluster.node(id).kill9();
           await sleep(f.downMs);
@@ -131,12 +131,12 @@ export async function runKv(o: KvRunOptions): Promise<KvRunResult> {
           break;
         }
         case 'pause': {
-          const id = f.leader ? ((await cluster.leader(LEADER_QUERY_MS))?.leader ?? f.node) : f.node;
+          const id = f.leader ? ((await cluster.leader(LEADER_QUERY_MS)).leader ?? f.node) : f.node;
           o.log(`${stamp()} SIGSTOP ${id}${f.leader ? ' (leader)' : ''}`);
           cluster.node(id).pause();
           await sleep(f.pauseMs);
           cluster.node(id).resume();
-          o.log(`${stamp()} SIGCONT ${id}`);
+          o.log(`${stamp()} SIGCONT ${id}${o.nodes > 1 ? ` (leaders seen: ${(await cluster.leader(LEADER_QUERY_MS)).views})` : ''}`);
           break;
         }
         case 'watch-blip':
@@ -145,13 +145,13 @@ export async function runKv(o: KvRunOptions): Promise<KvRunResult> {
         case 'partition': {
           if (partitioner === undefined) break;
           const before = await cluster.leader(LEADER_QUERY_MS);
-          const sides = resolvePartition(f, before?.leader);
+          const sides = resolvePartition(f, before.leader);
           partitioner.split(sides.left, sides.right);
-          o.log(`${stamp()} partition [${sides.left.join(',')}] | [${sides.right.join(',')}] (leader ${before?.leader ?? '?'} term ${before?.term ?? '?'}): ${partitioner.describe()}`);
+          o.log(`${stamp()} partition [${sides.left.join(',')}] | [${sides.right.join(',')}] (leaders seen: ${before.views}): ${partitioner.describe()}`);
           await sleep(f.healMs);
           const during = await cluster.leader(LEADER_QUERY_MS);
           partitioner.heal();
-          o.log(`${stamp()} partition healed (leader at the end of it, as ${during?.from ?? '?'} saw it: ${during?.leader ?? '?'} term ${during?.term ?? '?'})`);
+          o.log(`${stamp()} partition healed (leaders seen at its end: ${during.views})`);
           break;
         }
       }
