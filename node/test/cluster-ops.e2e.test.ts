@@ -78,12 +78,14 @@ test('three members: the admin page and status list them all, and SIGTERM redire
     assert.equal(through.connections, 1);
     process.kill(victim.pid, 'SIGTERM');
     const redirect = await s.nextOfType('redirect');
-    const urls = (redirect.nodes as { id: string; url: string }[]).map((x) => [x.id, x.url]).sort();
-    const want = view.members
-      .filter((m) => m.id !== victimId)
-      .map((m) => [m.id, `ws://${m.gateway}/ws`])
-      .sort();
-    assert.deepEqual(urls, want);
+    // The other members, in the dispatcher's order for this user (owner first).
+    const dispatched = await fetch(`${leader.gatewayUrl}/v1/dispatch?app=clusterops&user=co-user`);
+    const ranked = ((await dispatched.json()) as { nodes: { id: string; url: string }[] }).nodes.filter((x) => x.id !== victimId);
+    assert.equal(ranked.length, 2);
+    assert.deepEqual(
+      (redirect.nodes as { id: string; url: string }[]).map((x) => [x.id, x.url]),
+      ranked.map((x) => [x.id, x.url]),
+    );
     assert.equal((await s.closed).code, 4009);
   } finally {
     await browser?.close();

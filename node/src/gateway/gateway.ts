@@ -8,7 +8,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { CloseCode } from '../protocol/close-codes.js';
 import { SUBPROTOCOL_JSON, SUBPROTOCOL_MSGPACK, decode, type Subprotocol } from '../protocol/codec.js';
 import { toClientFrame } from '../protocol/frames.js';
-import { dispatch, DISPATCH_TTL_SECONDS, gatewayUrl } from '../dispatcher.js';
+import { dispatch, DISPATCH_TTL_SECONDS } from '../dispatcher.js';
 import { Client } from './client.js';
 import { normalizeAddress } from '../ip-policy.js';
 import type { GatewayContext } from './context.js';
@@ -18,6 +18,7 @@ type Socket = WebSocket & { [kClient]?: Client };
 
 /** How often hello and idle deadlines are checked. */
 export const SWEEP_INTERVAL_MS = 1000;
+const NOTHING_TRIED: ReadonlySet<string> = new Set();
 /** After terminating sockets, how long close() waits for their cleanup before the stores close. */
 const CLEANUP_AFTER_TERMINATE_MS = 1000;
 
@@ -181,12 +182,12 @@ export class Gateway {
     this.draining = true;
     // New TCP connections are refused from here; open ones finish their close handshake.
     this.server.close();
-    const nodes = this.ctx.keeper
-      .cluster()
-      .members.filter((m) => m.id !== this.ctx.nodeId)
-      .map((m) => ({ id: m.id, url: gatewayUrl(m, this.tls), zone: m.zone }));
+    // The healthy other members, ranked for each client's (first) user as the dispatcher would.
+    const others = this.ctx.keeper.cluster().members.filter((m) => m.id !== this.ctx.nodeId && m.healthy);
     const clients = [...this.ctx.hub.clients];
     for (const c of clients) {
+      const b = c.bindings.values().next().value;
+      const nodes = dispatch(others, b?.app ?? '', b?.user ?? '', NOTHING_TRIED, this.tls);
       c.send({ t: 'redirect', reason, nodes });
       c.close(CloseCode.redirect, reason);
     }
