@@ -37,6 +37,7 @@ export function makeKvSchedule(rng: Rng, o: KvScheduleOptions): KvFault[] {
     if (t >= o.durationMs) return out;
     const r = rng.next();
     const node = rng.pick(o.nodes);
+    // Pauses reach 3 s and partitions 5 s: past the Raft election timeout (1-2 s), so leaders change under them.
     if (canPartition && r < 0.35) {
       const shuffled = [...o.nodes];
       for (let i = shuffled.length - 1; i > 0; i--) {
@@ -47,11 +48,11 @@ export function makeKvSchedule(rng: Rng, o: KvScheduleOptions): KvFault[] {
         shuffled[i] = b;
         shuffled[j] = a;
       }
-      // Half the partitions isolate one node (often the leader-to-be), half split into a majority and a minority.
+      // Half the partitions isolate one node, half split into a majority and a minority.
       const cut = rng.next() < 0.5 ? 1 : Math.max(1, Math.floor(o.nodes.length / 2));
-      out.push({ at: t, kind: 'partition', left: shuffled.slice(0, cut), right: shuffled.slice(cut), leader: rng.next() < 0.6, healMs: 1000 + rng.int(3000) });
+      out.push({ at: t, kind: 'partition', left: shuffled.slice(0, cut), right: shuffled.slice(cut), leader: rng.next() < 0.6, healMs: 1000 + rng.int(4000) });
     } else if (r < 0.6) out.push({ at: t, kind: 'kill-restart', node, leader: o.nodes.length > 1 && rng.next() < 0.5, downMs: 100 + rng.int(900) });
-    else if (r < 0.85) out.push({ at: t, kind: 'pause', node, leader: o.nodes.length > 1 && rng.next() < 0.5, pauseMs: 200 + rng.int(1800) });
+    else if (r < 0.85) out.push({ at: t, kind: 'pause', node, leader: o.nodes.length > 1 && rng.next() < 0.5, pauseMs: 200 + rng.int(2800) });
     else out.push({ at: t, kind: 'watch-blip', streams: 1 + rng.int(2) });
   }
 }
