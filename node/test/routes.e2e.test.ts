@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { connect, type Socket } from 'node:net';
 import { NodeProcess } from './support/node-process.js';
 import { TestSocket, createApp, token, type Frame, type TestApp } from './support/ws-client.js';
-import { WebhookServer, assertApiError, assertErrorFrame, eventually, isRecord, obj, openBound, roundTrip, validSignature } from './support/contract.js';
+import { assertApiError, assertErrorFrame, eventually, isRecord, obj, openBound, roundTrip } from './support/contract.js';
 
 let node: NodeProcess;
 let app: TestApp;
@@ -210,52 +210,6 @@ test('kick → {kicked:n}; each connection gets error kicked and close 4002; oth
   assert.equal(none.status, 200, JSON.stringify(none.body));
   assert.deepEqual(none.body, { kicked: 0 });
   bystander.s.close();
-});
-
-test('statusCallback: signed, batched online/offline events whose version increases per user', async () => {
-  const sink = await WebhookServer.start(() => ({ status: 200, body: '' }));
-  try {
-    const sa = await createApp(node, 'status-cb', { statusCallback: sink.url });
-    const one = await openBound(node, sa, 'phone', 'cb-user');
-    one.s.close();
-    await one.s.closed;
-    type Ev = { user: unknown; device: unknown; session: unknown; online: unknown; version: unknown; ts: unknown };
-    const events = await eventually(
-      async () => {
-        const all: Ev[] = [];
-        for (const call of sink.calls) {
-          const b = obj(JSON.parse(call.body), 'callback body');
-          assert.equal(b.app, sa.app);
-          assert.ok(Array.isArray(b.events));
-          for (const e of b.events as unknown[]) all.push(obj(e, 'event') as Ev);
-        }
-        const mine = all.filter((e) => e.user === 'cb-user');
-        return mine.some((e) => e.online === false) ? mine : undefined;
-      },
-      'an offline event for cb-user',
-      100,
-      100,
-    );
-    for (const call of sink.calls) {
-      const ts = call.headers['x-longwire-timestamp'];
-      const sig = call.headers['x-longwire-signature'];
-      assert.ok(typeof ts === 'string' && typeof sig === 'string', JSON.stringify(call.headers));
-      assert.ok(validSignature(sa.apiKey, ts, call.body, sig), 'status callback signature does not verify under the apiKey');
-    }
-    assert.deepEqual(
-      events.map((e) => [e.device, e.session, e.online]),
-      [
-        ['phone', one.welcome.session, true],
-        ['phone', one.welcome.session, false],
-      ],
-    );
-    const [on, off] = events;
-    assert.ok(on !== undefined && off !== undefined);
-    assert.ok(typeof on.version === 'number' && typeof off.version === 'number' && off.version > on.version, JSON.stringify(events));
-    assert.equal(typeof on.ts, 'number');
-  } finally {
-    await sink.stop();
-  }
 });
 
 test('healthz, readyz and Prometheus metrics', async () => {
