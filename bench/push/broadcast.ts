@@ -26,6 +26,8 @@ export interface BroadcastPoint {
   readonly bestMs: number;
   /** Server CPU per delivered message over all rounds, µs. */
   readonly cpuUsPerDelivery: number;
+  /** The same less the server's idle background (pings, timers) over the rounds' wall time, µs. */
+  readonly netCpuUsPerDelivery: number;
   /** connections / median time. */
   readonly deliveriesPerSec: number;
   /** Deliveries that did not arrive within the timeout, over all rounds. */
@@ -48,14 +50,19 @@ export async function broadcastOnce(t: Target, fleet: Fleet, timeoutMs: number):
   return { ms: r.lastAt - t0, cpuMs: (cpuNs(t.pid) - c0) / 1e6, got: r.got, expected: r.expected };
 }
 
-export function broadcastPoint(connections: number, rounds: readonly BroadcastRound[]): BroadcastPoint {
+/** `idleCpuMsPerSec`: the server's CPU rate with the same connections open and no broadcast. */
+export function broadcastPoint(connections: number, rounds: readonly BroadcastRound[], idleCpuMsPerSec: number): BroadcastPoint {
   const medianMs = median(rounds.map((r) => r.ms));
+  const got = rounds.reduce((a, r) => a + r.got, 0);
+  const cpuMs = rounds.reduce((a, r) => a + r.cpuMs, 0);
+  const idleMs = (rounds.reduce((a, r) => a + r.ms, 0) / 1000) * idleCpuMsPerSec;
   return {
     connections,
     rounds,
     medianMs,
     bestMs: Math.min(...rounds.map((r) => r.ms)),
-    cpuUsPerDelivery: (rounds.reduce((a, r) => a + r.cpuMs, 0) * 1000) / rounds.reduce((a, r) => a + r.got, 0),
+    cpuUsPerDelivery: (cpuMs * 1000) / got,
+    netCpuUsPerDelivery: (Math.max(0, cpuMs - idleMs) * 1000) / got,
     deliveriesPerSec: connections / (medianMs / 1000),
     missing: rounds.reduce((a, r) => a + (r.expected - r.got) + (connections - r.expected), 0),
   };

@@ -9,7 +9,7 @@ import { Fleet } from '../lib/fleet.js';
 import type { Health } from '../lib/fleet-messages.js';
 import { BENCH_APP, BENCH_TOKEN_SECRET, type Target } from '../lib/target.js';
 import { broadcastOnce, broadcastPoint, type BroadcastPoint, type BroadcastRound } from './broadcast.js';
-import { idlePoint, readMemory, type IdlePoint, type Memory } from './idle.js';
+import { idleCpu, idlePoint, readMemory, type IdlePoint, type Memory } from './idle.js';
 
 export interface FanoutConfig {
   readonly sizes: readonly number[];
@@ -18,6 +18,8 @@ export interface FanoutConfig {
   readonly connectConcurrency: number;
   readonly settleMs: number;
   readonly memorySamples: number;
+  /** How long the idle CPU rate is measured at each size. */
+  readonly idleCpuMs: number;
   readonly broadcastRounds: number;
   readonly broadcastTimeoutMs: number;
   readonly broadcastPauseMs: number;
@@ -34,6 +36,8 @@ export interface FanoutStep {
 export interface FanoutResult {
   readonly label: string;
   readonly empty: Memory;
+  /** Server CPU with no connection at all, ms per second. */
+  readonly emptyCpuMsPerSec: number;
   readonly steps: readonly FanoutStep[];
 }
 
@@ -41,6 +45,7 @@ interface Side {
   readonly t: Target;
   readonly fleet: Fleet;
   readonly empty: Memory;
+  readonly emptyCpuMsPerSec: number;
   readonly steps: FanoutStep[];
 }
 
@@ -52,8 +57,9 @@ export async function runFanout(starts: readonly (() => Promise<Target>)[], cfg:
     const sides: Side[] = [];
     for (const { t, fleet } of started) {
       const empty = await readMemory(t, 0, cfg.memorySamples);
-      log(`${t.label}: pid ${t.pid}, empty RSS ${(empty.rssBytes / 2 ** 20).toFixed(1)} MiB`);
-      sides.push({ t, fleet, empty, steps: [] });
+      const emptyCpuMsPerSec = await idleCpu(t, cfg.idleCpuMs);
+      log(`${t.label}: pid ${t.pid}, empty RSS ${(empty.rssBytes / 2 ** 20).toFixed(1)} MiB, idle CPU ${emptyCpuMsPerSec.toFixed(1)} ms/s`);
+      sides.push({ t, fleet, empty, emptyCpuMsPerSec, steps: [] });
     }
     for (const n of cfg.sizes) {
       const connectMs = new Map<Side, number>();
@@ -65,7 +71,10 @@ export async function runFanout(starts: readonly (() => Promise<Target>)[], cfg:
       }
       await sleep(cfg.settleMs);
       const idle = new Map<Side, IdlePoint>();
-      for (const s of sides) idle.set(s, idlePoint(n, s.empty, await readMemory(s.t, 0, cfg.memorySamples)));
+      for (const s of sides) {
+        const mem = await readMemory(s.t, 0, cfg.memorySamples);
+        idle.set(s, idlePoint(n, s.empty, mem, await idleCpu(s.t, cfg.idleCpuMs)));
+      }
       const rounds = new Map<Side, BroadcastRound[]>(sides.map((s) => [s, []]));
       for (let r = 0; r <= cfg.broadcastRounds; r++) {
         for (const s of r % 2 === 0 ? sides : [...sides].reverse()) {
@@ -77,13 +86,13 @@ export async function runFanout(starts: readonly (() => Promise<Target>)[], cfg:
       for (const s of sides) {
         const i = idle.get(s);
         if (i === undefined) continue;
-        const b = broadcastPoint(n, rounds.get(s) ?? []);
+        const b = broadcastPoint(n, rounds.get(s) ?? [], i.cpuMsPerSec);
         await s.fleet.received();
         s.steps.push({ connections: n, connectMs: connectMs.get(s) ?? 0, idle: i, broadcast: b, health: s.fleet.health });
-        log(`${s.t.label}: ${n} conns: RSS/conn ${i.rssPerConnBytes.toFixed(0)} B, heap/conn ${i.heapPerConnBytes.toFixed(0)} B, broadcast median ${b.medianMs.toFixed(1)} ms, server CPU ${b.cpuUsPerDelivery.toFixed(1)} µs/delivery, missing ${b.missing}`);
+        log(`${s.t.label}: ${n} conns: RSS/conn ${i.rssPerConnBytes.toFixed(0)} B, heap/conn ${i.heapPerConnBytes.toFixed(0)} B, broadcast median ${b.medianMs.toFixed(1)} ms, server CPU ${b.cpuUsPerDelivery.toFixed(1)} µs/delivery (${b.netCpuUsPerDelivery.toFixed(1)} net of idle ${i.cpuMsPerSec.toFixed(1)} ms/s), missing ${b.missing}`);
       }
     }
-    return sides.map((s) => ({ label: s.t.label, empty: s.empty, steps: s.steps }));
+    return sides.map((s) => ({ label: s.t.label, empty: s.empty, emptyCpuMsPerSec: s.emptyCpuMsPerSec, steps: s.steps }));
   } finally {
     for (const { t, fleet } of started) {
       await fleet.stop();

@@ -35,6 +35,7 @@ const fanoutCfg: FanoutConfig = {
   connectConcurrency: 50,
   settleMs: quick ? 1500 : 3000,
   memorySamples: 3,
+  idleCpuMs: quick ? 2000 : 3000,
   broadcastRounds: quick ? 3 : 7,
   broadcastTimeoutMs: 20_000,
   broadcastPauseMs: 500,
