@@ -15,8 +15,11 @@ export interface StateMachine {
   restore(snapshot: Snapshot): void;
   /** Applies one committed entry (conf changes included, after the shell applied them to Raft). */
   apply(entry: Entry, confState: ConfState): void;
-  /** Serializes the state as of the last applied entry. */
-  snapshot(): Uint8Array;
+  /**
+   * Serializes the state as of the last applied entry. May answer later (a
+   * state machine in another thread): the shell applies nothing meanwhile.
+   */
+  snapshot(): Uint8Array | Promise<Uint8Array>;
 }
 
 /**
@@ -219,7 +222,7 @@ export class RaftShell {
     this.snapshotRequested = false;
     const t0 = performance.now();
     const at = this.applied;
-    const data = o.stateMachine.snapshot();
+    const data = await o.stateMachine.snapshot();
     const compactTo = index(Math.max(0, at - o.compactionKeepEntries));
     await o.storage.snapshotAndCompact(at, this.confState, data, compactTo);
     this.snapshotIndex = at;

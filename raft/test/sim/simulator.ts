@@ -26,6 +26,8 @@ export interface SimSettings extends NetworkFaults {
   readonly uncommittedBytesMax: number;
   /** Per tick probabilities of each fault or client action. */
   readonly crashRate: number;
+  /** Crashes aimed at the current leader (Figure 8 needs leaders to die mid-replication). */
+  readonly leaderCrashRate: number;
   readonly restartRate: number;
   readonly partitionRate: number;
   readonly healRate: number;
@@ -60,6 +62,7 @@ export function settingsFor(seed: number, safetyTicks = 300): SimSettings {
     duplicateRate: pick([0, 0.05, 0.2]),
     delayTicksMax: pick([1, 2, 5, 10]),
     crashRate: pick([0, 0.005, 0.02, 0.08]),
+    leaderCrashRate: pick([0, 0, 0.02, 0.1]),
     restartRate: pick([0.05, 0.2, 0.5]),
     partitionRate: pick([0, 0.005, 0.02, 0.08]),
     healRate: pick([0.02, 0.1]),
@@ -414,6 +417,10 @@ export class Simulator {
     if (this.rng.float() < s.crashRate) {
       const up = this.up();
       if (up.length > 0) this.crash(up[this.rng.intn(up.length)]!);
+    }
+    if (this.rng.float() < s.leaderCrashRate) {
+      const lead = this.leader();
+      if (lead !== undefined) this.crash(lead);
     }
     for (const n of this.nodes.values()) {
       if (n.rn === undefined && this.rng.float() < s.restartRate) {
