@@ -6,7 +6,7 @@
 // `--check DIR/report/history.json` re-runs the checkers on a saved history.
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import type { KvHistory, KvOperation } from './checker/kv-history.js';
+import type { KvHistory } from './checker/kv-history.js';
 import { checkLinearizable } from './checker/linearizable.js';
 import { checkWatches, describeWatchViolation } from './checker/watch.js';
 import { registerModel } from './model/register.js';
@@ -31,7 +31,7 @@ const { values } = parseArgs({
 if (values.check !== undefined) {
   const saved = JSON.parse(readFileSync(values.check, 'utf8'), (_k, v: unknown) => (v === 'Infinity' ? Infinity : v)) as { seed: number; history: KvHistory };
   const h = saved.history;
-  const lin = checkLinearizable(registerModel, h.operations, (op) => (op as KvOperation).key, { stepsMax: 50_000_000 });
+  const lin = checkLinearizable(registerModel, h.operations, (op) => op.key, { stepsMax: 50_000_000 });
   const watch = checkWatches(h);
   console.log(`SEED=${saved.seed} recheck: linearizable=${lin.verdict} watch=${watch.ok ? 'ok' : 'violated'} ${JSON.stringify(watch.stats)}`);
   for (const p of lin.partitions) {

@@ -185,13 +185,13 @@ function explain<S, I, O>(model: Model<S, I, O>, ops: readonly Operation<I, O>[]
 }
 
 /** Partitions the history with `partitionOf` and checks each part; 'illegal' beats 'unknown' beats 'ok'. */
-export function checkLinearizable<S, I, O>(
+export function checkLinearizable<S, I, O, Op extends Operation<I, O>>(
   model: Model<S, I, O>,
-  ops: readonly Operation<I, O>[],
-  partitionOf: (op: Operation<I, O>) => string,
+  ops: readonly Op[],
+  partitionOf: (op: Op) => string,
   opts: CheckOptions = DEFAULT_CHECK_OPTIONS,
 ): LinearizabilityResult {
-  const parts = new Map<string, Operation<I, O>[]>();
+  const parts = new Map<string, Op[]>();
   for (const op of ops) {
     const p = partitionOf(op);
     let list = parts.get(p);

@@ -33,6 +33,7 @@ export type HttpOutcome = { readonly kind: 'answer'; readonly status: number; re
 
 function causeCode(err: unknown): string | undefined {
   if (typeof err !== 'object' || err === null) return undefined;
+  // fetch reports network errors as a TypeError whose `cause` carries the errno code.
   const cause = (err as { cause?: unknown }).cause;
   if (typeof cause === 'object' && cause !== null && 'code' in cause && typeof cause.code === 'string') return cause.code;
   return undefined;
@@ -71,6 +72,7 @@ interface KvsBody {
   readonly kvs?: readonly { readonly key?: string; readonly value?: string; readonly modRevision?: number }[];
 }
 
+/** A narrowing view of a JSON answer: every field is checked where it is used. */
 function asKvs(body: unknown): KvsBody {
   return typeof body === 'object' && body !== null ? (body as KvsBody) : {};
 }

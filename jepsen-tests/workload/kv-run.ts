@@ -168,7 +168,7 @@ export async function runKv(o: KvRunOptions): Promise<KvRunResult> {
 
     const finalRead = finalReadValue;
     const history: KvHistory = { operations, watches, finalRead };
-    const linearizable = checkLinearizable(registerModel, operations, (op) => (op as KvOperation).key, { stepsMax: o.stepsMax });
+    const linearizable = checkLinearizable(registerModel, operations, (op) => op.key, { stepsMax: o.stepsMax });
     const watch = checkWatches(history);
     const stats = {
       ops: operations.length,
@@ -213,6 +213,7 @@ export async function runKv(o: KvRunOptions): Promise<KvRunResult> {
         const r = await httpJson(`${t.apiUrl}${kvPath(KEY_PREFIX)}?prefix=true&consistency=linearizable`, { method: 'GET', adminToken: ADMIN_TOKEN, timeoutMs: Math.min(o.opTimeoutMs, Math.max(1, left())) });
         const ret = now();
         if (r.kind === 'answer' && r.status === 200 && typeof r.body === 'object' && r.body !== null) {
+          // The route's answer shape (GET /v1/kv, routes-keeper.ts); a malformed one throws below and fails the run.
           const b = r.body as FinalRead;
           finalReadValue = { revision: b.revision, kvs: b.kvs.map((kv) => ({ key: kv.key, value: kv.value, modRevision: kv.modRevision })) };
           for (const key of keys) {

@@ -26,6 +26,7 @@ export interface KvWatcherOptions {
   readonly out: WatchStream[];
 }
 
+/** A watch line as parsed JSON: every field is unknown until checked (the casts below only name this shape). */
 type Line = { revision?: unknown; type?: unknown; key?: unknown; value?: unknown; progress?: unknown; error?: { code?: unknown; compactRevision?: unknown; lastRevision?: unknown } };
 
 export class KvWatcher {
