@@ -136,6 +136,14 @@ export function checkWatches(h: KvHistory): WatchCheckResult {
       delivered.add(k);
       last = it;
     }
+    // A cancelled stream's lastRevision is a bookmark too: resuming from it + 1 must lose nothing.
+    if (s.end.reason === 'cancelled') {
+      for (const t of truthList) {
+        if (t.revision > s.end.lastRevision) break;
+        if (t.revision < s.fromRevision || !t.key.startsWith(s.prefix)) continue;
+        if (!delivered.has(eventKey(t.revision, t.key))) v('bookmarkable', s, `stream cancelled (${s.end.code}) at lastRevision ${s.end.lastRevision} without the event ${describeEvent(t)} on ${t.key} @${t.revision} (from ${t.source})`);
+      }
+    }
     // reliable: no truth event between fromRevision and the last delivered event is missing.
     if (last !== undefined) {
       for (const t of truthList) {

@@ -86,6 +86,11 @@ test('bad "bookmarkable": progress past an event the stream never delivers', () 
   assert.deepEqual(broken([stream('w1', 0, 1, [ev('a', 'a1', 2), ev('b', 'b1', 3), prog(6)])]), ['bookmarkable']);
 });
 
+test('bad "bookmarkable": a cancelled stream claims a lastRevision past an event it never delivered', () => {
+  const cancelled: WatchEnd = { reason: 'cancelled', at: 7, code: 'watch-slow', lastRevision: 6 };
+  assert.deepEqual(broken([stream('w1', 0, 1, [ev('a', 'a1', 2), ev('b', 'b1', 3)], true, cancelled), stream('w1', 1, 7, [ev('c', 'c1', 8)])]), ['bookmarkable']);
+});
+
 test('bad "faithful": an event with the wrong revision for an acknowledged write', () => {
   assert.deepEqual(broken([stream('w1', 0, 1, [ev('a', 'a1', 2), ev('b', 'b1', 4), ev('a', 'a2', 5), evDel('b', 6), ev('c', 'c1', 8)])]), ['faithful', 'reliable']);
 });
