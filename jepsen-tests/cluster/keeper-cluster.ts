@@ -9,7 +9,8 @@ import { readFileSync } from 'node:fs';
 import { chmod, chown, mkdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
-import { LongwireProcess, freePort, type LongwireNodeSpec } from './longwire-process.js';
+import { createServer } from 'node:net';
+import { LongwireProcess, type LongwireNodeSpec } from './longwire-process.js';
 
 export interface KeeperClusterOptions {
   readonly dir: string;
@@ -55,6 +56,42 @@ export class KeeperCluster {
     return n;
   }
 
+  /** Port probes per node before giving up on finding three distinct free ports. */
+  private static readonly PORT_TRIES_MAX = 50;
+
+  /**
+   * Three distinct free ports on `host`. Probing 127.0.0.1 (freePort) is not
+   * enough: the node binds its own address, and ports probed one after
+   * another can come back equal (seen: EADDRINUSE at start).
+   */
+  private static async portsOn(host: string): Promise<[number, number, number]> {
+    const got = new Set<number>();
+    for (let i = 0; i < KeeperCluster.PORT_TRIES_MAX && got.size < 3; i++) {
+      const servers: ReturnType<typeof createServer>[] = [];
+      // Hold all three open at once so the kernel cannot hand the same port out twice.
+      try {
+        for (let k = 0; k < 3; k++) {
+          const s = createServer();
+          servers.push(s);
+          await new Promise<void>((resolve, reject) => {
+            s.once('error', reject);
+            s.listen(0, host, () => resolve());
+          });
+          const a = s.address();
+          if (typeof a === 'object' && a !== null) got.add(a.port);
+        }
+      } catch {
+        got.clear();
+      } finally {
+        await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
+      }
+      if (got.size < 3) got.clear();
+    }
+    const [a, b, c] = [...got];
+    if (a === undefined || b === undefined || c === undefined) throw new Error(`no three free ports on ${host}`);
+    return [a, b, c];
+  }
+
   async create(): Promise<void> {
     const uidBase = UID_BASE + (process.pid % 1000) * 10;
     for (let i = 0; i < this.o.count; i++) {
@@ -66,13 +103,15 @@ export class KeeperCluster {
         await chmod(this.o.dir, 0o755);
         await chown(dataDir, uid, uid);
       }
+      const host = KeeperCluster.hostFor(i);
+      const [gatewayPort, apiPort, peerPort] = await KeeperCluster.portsOn(host);
       const spec: LongwireNodeSpec = {
         id,
         dataDir,
-        host: KeeperCluster.hostFor(i),
-        gatewayPort: await freePort(),
-        apiPort: await freePort(),
-        peerPort: await freePort(),
+        host,
+        gatewayPort,
+        apiPort,
+        peerPort,
         adminToken: this.o.adminToken,
         // Info logs for the report (a later --log-level wins over LongwireProcess's warn). Peers run in dev
         // mode (no --cluster-secret): this build does not take it yet, and loopback needs no authentication.
