@@ -6,14 +6,12 @@
 // of snapshot(state).
 //
 // What lives here and not in the core: the clock (lease deadlines, session
-// timestamps), randomness (lease and request ids), timers (Raft ticks, lease
-// expiry, retries) and the disk and network (LevelStorage, TcpTransport), all
-// through raft/'s RaftShell (persist -> send -> apply -> advance).
-//
-// Threading: the shell runs on the main thread. Its tick timer reports how
-// late it fired (metrics.tickLagSeconds), which is the measure of how much a
-// busy gateway delays heartbeats; moving the shell to a worker thread is the
-// planned fix if that lag approaches the election timeout.
+// timestamps), randomness (lease and request ids) and timers (lease expiry,
+// retries). The Raft member itself (RawNode, RaftShell, the LevelDB log and
+// the TCP transport) runs in a worker thread (raft-worker.ts, reached through
+// raft-link.ts), so a busy gateway or a GC pause on this thread does not delay
+// its ticks and heartbeats; its committed entries come back here in order and
+// are applied to the state on this thread, where reads and watches are served.
 //
 // Writes resolve once applied on this member. A follower forwards proposals
 // to the leader (Raft proposal forwarding). Without a leader a write waits up
@@ -23,9 +21,9 @@
 // Linearizable reads use ReadIndex, batched: one ReadIndex in flight, and the
 // reads that arrive meanwhile share the next one.
 
-import { randomBytes, randomInt } from 'node:crypto';
-import { DropReason, LevelStorage, NONE, RaftShell, RawNode, SeededRng, TcpTransport } from '../../raft/src/index.js';
-import type { ConfChange, ConfState, Entry, Message, NodeId, ReadState, ShellMetrics, Snapshot, SoftState, StepResult } from '../../raft/src/index.js';
+import { randomBytes } from 'node:crypto';
+import { DropReason, NONE } from '../../raft/src/index.js';
+import type { ConfChange, ConfState, Entry, NodeId, ShellMetrics, Snapshot, SoftState, StepResult } from '../../raft/src/index.js';
 import { assert } from './assert.js';
 import type { Command, CommandResult } from './command.js';
 import { decodeKeeperEntry, encodeKeeperEntry } from './entry.js';
@@ -50,6 +48,7 @@ import type {
 import { range } from './kv.js';
 import { expiredLeases } from './leases.js';
 import { raftIdOf } from './raft-id.js';
+import { RaftLink } from './raft-link.js';
 import { invalidRegisterOp, sessionsOf } from './register.js';
 import { restore, snapshot } from './snapshot.js';
 import { apply } from './state-machine.js';
@@ -123,6 +122,8 @@ interface PendingProposal {
   deadline: number;
   /** Accepted by Raft (on a leader, or forwarded); false while it waits for a leader. */
   accepted: boolean;
+  /** Handed to the Raft member, its answer not back yet. */
+  submitting: boolean;
 }
 
 interface Waiter {
@@ -164,9 +165,9 @@ function hostPort(addr: string): { host: string; port: number } | undefined {
 export class RaftKeeper implements Keeper {
   private state: KeeperState = emptyState();
   private hub: WatchHub | undefined;
-  private node!: RawNode;
-  private shell!: RaftShell;
-  private transport: TcpTransport | undefined;
+  private link: RaftLink | undefined;
+  /** The configuration as of the last applied conf change or snapshot (undefined: as the member's status says). */
+  private confState: ConfState | undefined;
   private readonly now: () => number;
   private readonly o: Required<Omit<RaftKeeperOptions, 'listen' | 'join' | 'now' | 'watch' | 'metrics' | 'onFatal'>>;
   readonly raftId: NodeId;
@@ -179,12 +180,10 @@ export class RaftKeeper implements Keeper {
   private applied = 0;
   /** Reads waiting for a ReadIndex to be issued. */
   private readQueue: Waiter[] = [];
-  private readInflight: { readonly ctx: string; readonly waiters: Waiter[]; readonly issuedAt: number } | undefined;
+  private readInflight: { readonly ctx: string; readonly waiters: Waiter[]; readonly issuedAt: number; answered: boolean } | undefined;
   private registerGroup: RegisterGroup | undefined;
   /** Peer addresses the transport knows, by Raft id. */
   private readonly peers = new Map<NodeId, string>();
-  /** Monotonic ms of the last message from each peer. */
-  private readonly lastHeard = new Map<NodeId, number>();
   /**
    * The leader's commit index as the last answered ReadIndex gave it (-1:
    * none yet), and when. ready() needs applied to reach it: a follower's own
@@ -209,10 +208,7 @@ export class RaftKeeper implements Keeper {
   /** Member records handed over by the join call, until the log brings them. */
   private joinMembers: readonly Member[] = [];
 
-  private constructor(
-    private readonly opts: RaftKeeperOptions,
-    private readonly storage: LevelStorage,
-  ) {
+  private constructor(private readonly opts: RaftKeeperOptions) {
     this.now = opts.now ?? Date.now;
     const d = DEFAULT_RAFT_KEEPER_OPTIONS;
     this.o = {
@@ -240,8 +236,7 @@ export class RaftKeeper implements Keeper {
    * and grants this incarnation's node lease, recorded under nodeLeaseKey.
    */
   static async open(opts: RaftKeeperOptions): Promise<RaftKeeper> {
-    const storage = await LevelStorage.open(opts.dataDir);
-    const keeper = new RaftKeeper(opts, storage);
+    const keeper = new RaftKeeper(opts);
     try {
       await keeper.boot();
       await keeper.waitReady();
@@ -254,75 +249,54 @@ export class RaftKeeper implements Keeper {
   }
 
   private async boot(): Promise<void> {
-    const mem = this.storage.memory;
-    const empty = mem.lastIndex() === 0 && mem.snapshot().meta.index === 0 && mem.initialState().confState.voters.length === 0;
-    if (empty) {
-      if (this.opts.join !== undefined) {
-        const info = await this.opts.join();
-        const self = this.raftId;
-        assert(info.raft.voters.includes(self) || info.raft.learners.includes(self), 'the join answer includes this member');
-        this.joinMembers = info.members;
-        await this.storage.bootstrap({ voters: [...info.raft.voters], learners: [...info.raft.learners] });
-      } else {
-        await this.storage.bootstrap({ voters: [this.raftId], learners: [] });
-      }
-    }
-    const snapIndex = this.storage.memory.snapshot().meta.index;
-    const node = (this.node = new RawNode({
-      id: this.raftId,
-      storage: this.storage.memory,
-      rng: new SeededRng(randomInt(2 ** 31)),
-      applied: snapIndex,
-      electionTicks: this.o.electionTicks,
-      heartbeatTicks: 1,
-      checkQuorum: true,
-      preVote: true,
-    }));
     const listen = this.opts.listen ?? hostPort(this.opts.member.peer);
     if (listen === undefined) throw new KeeperError('invalid', `peer address ${this.opts.member.peer} is not host:port`);
     const metrics = this.opts.metrics;
-    this.shell = new RaftShell({
-      node,
-      storage: this.storage,
-      transport: { send: (msgs) => this.send(node, msgs) },
-      stateMachine: {
-        restore: (s) => this.restoreSnapshot(s),
-        apply: (e, cs) => this.applyEntry(e, cs),
-        snapshot: () => snapshot(this.state),
-      },
-      tickMs: this.o.tickMs,
-      snapshotEntries: this.o.snapshotEntries,
-      compactionKeepEntries: this.o.compactionKeepEntries,
-      metrics: { ...metrics, softState: (ss) => this.onSoftState(ss, metrics) },
-      onReadState: (rs) => this.onReadState(rs),
-      onConfChange: (_cc, cs) => this.onConfChange(cs),
-      onFatal: (err) => {
-        this.closedBy ??= new KeeperError('closed', 'keeper storage failed', { cause: err });
-        this.failAll(this.closedBy);
-        this.opts.onFatal?.(err);
-      },
-    });
     this.hub = new WatchHub(this.state.revision, this.opts.watch ?? {});
-    this.applied = snapIndex;
-    this.transport = (
-      await TcpTransport.start({
-      selfId: this.raftId,
-      listen,
-      rng: new SeededRng(randomInt(2 ** 31)),
-      onMessage: (m) => {
-        this.lastHeard.set(m.from, mono());
-        if (this.closedBy === undefined) this.shell.step(m);
+    const bootstrap = async (): Promise<ConfState> => {
+      if (this.opts.join === undefined) return { voters: [this.raftId], learners: [] };
+      const info = await this.opts.join();
+      assert(info.raft.voters.includes(this.raftId) || info.raft.learners.includes(this.raftId), 'the join answer includes this member');
+      this.joinMembers = info.members;
+      return { voters: [...info.raft.voters], learners: [...info.raft.learners] };
+    };
+    this.link = await RaftLink.open(
+      {
+        dataDir: this.opts.dataDir,
+        raftId: this.raftId,
+        listen,
+        tickMs: this.o.tickMs,
+        electionTicks: this.o.electionTicks,
+        snapshotEntries: this.o.snapshotEntries,
+        compactionKeepEntries: this.o.compactionKeepEntries,
       },
-      onUnreachable: (id) => node.reportUnreachable(id),
-      })
-    ).transport;
+      {
+        restore: (s) => this.restoreSnapshot(s),
+        apply: (e) => this.applyEntry(e),
+        confState: (cs) => this.onConfChange(cs),
+        readState: (idx, ctx) => this.onReadState(idx, ctx),
+        softState: (ss) => this.onSoftState(ss, metrics),
+        snapshot: () => snapshot(this.state),
+        metric: (name, v) => {
+          if (name === 'persist') metrics?.persistSeconds?.(v, 0);
+          else if (name === 'applied') metrics?.appliedEntries?.(v);
+          else if (name === 'tick-lag') metrics?.tickLagSeconds?.(v);
+          else metrics?.snapshotSeconds?.(v);
+        },
+        fatal: (err) => {
+          this.closedBy ??= new KeeperError('closed', 'keeper storage failed', { cause: err });
+          this.failAll(this.closedBy);
+          this.opts.onFatal?.(err);
+        },
+      },
+      bootstrap,
+    );
     this.syncPeers();
-    this.shell.start();
     this.ticker = setInterval(() => this.tick(), this.o.tickMs);
     this.ticker.unref();
-    const cs = node.status().confState;
+    const cs = this.status().confState;
     // A lone voter need not wait an election timeout for itself.
-    if (cs.voters.length === 1 && cs.voters[0] === this.raftId) this.shell.campaign();
+    if (cs.voters.length === 1 && cs.voters[0] === this.raftId) this.link.campaign();
   }
 
   private async waitReady(): Promise<void> {
@@ -379,6 +353,7 @@ export class RaftKeeper implements Keeper {
   private restoreSnapshot(s: Snapshot): void {
     this.state = s.data.length === 0 ? emptyState() : restore(s.data);
     this.applied = s.meta.index;
+    this.confState = s.meta.confState;
     if (this.hub !== undefined) {
       // A snapshot from the leader skips revisions this member never saw:
       // streams that would miss them end with 'compacted' (re-read, then watch).
@@ -388,7 +363,7 @@ export class RaftKeeper implements Keeper {
     this.flushApplied();
   }
 
-  private applyEntry(e: Entry, _cs: ConfState): void {
+  private applyEntry(e: Entry): void {
     if (e.type === 'normal' && e.data.length > 0) {
       const { requestId, command } = decodeKeeperEntry(e.data);
       const { result, events } = apply(this.state, command, e.index);
@@ -405,8 +380,7 @@ export class RaftKeeper implements Keeper {
   }
 
   private onConfChange(cs: ConfState): void {
-    // A snapshot that includes the new configuration: a joiner far behind gets it (one without it is refused).
-    this.shell.requestSnapshot();
+    this.confState = cs;
     this.syncPeers();
     for (let i = this.confWaiters.length - 1; i >= 0; i--) {
       const w = this.confWaiters[i];
@@ -425,33 +399,22 @@ export class RaftKeeper implements Keeper {
     this.isLeaderNow = leader;
   }
 
-  /** Sends the Ready's messages; a whole snapshot goes out in one frame, so it is reported sent at once. */
-  private send(node: RawNode, msgs: readonly Message[]): void {
-    this.transport?.send(msgs);
-    for (const m of msgs) if (m.type === 'MsgSnap') queueMicrotask(() => node.reportSnapshot(m.to, true));
-  }
-
   /** Points the transport at every member's peer address (from the records, or the join answer until they arrive). */
   private syncPeers(): void {
-    const transport = this.transport;
-    if (transport === undefined) return;
+    const link = this.link;
+    if (link === undefined) return;
     const want = new Map<NodeId, string>();
     for (const m of this.joinMembers) want.set(raftIdOf(m.id), m.peer);
     for (const m of this.state.members.values()) want.set(raftIdOf(m.id), m.peer);
     want.delete(this.raftId);
-    for (const [id, addr] of want) {
-      if (this.peers.get(id) === addr) continue;
-      const hp = hostPort(addr);
-      if (hp === undefined) continue;
-      transport.setPeer(id, hp);
-      this.peers.set(id, addr);
-    }
-    const cs = this.node.status().confState;
-    for (const id of [...this.peers.keys()]) {
-      if (want.has(id) || cs.voters.includes(id) || cs.learners.includes(id)) continue;
-      transport.removePeer(id);
-      this.peers.delete(id);
-    }
+    // A member still in the configuration keeps its last address until its record is back.
+    const cs = this.status().confState;
+    for (const [id, addr] of this.peers) if (!want.has(id) && (cs.voters.includes(id) || cs.learners.includes(id))) want.set(id, addr);
+    const same = want.size === this.peers.size && [...want].every(([id, addr]) => this.peers.get(id) === addr);
+    if (same) return;
+    this.peers.clear();
+    for (const [id, addr] of want) this.peers.set(id, addr);
+    link.setPeers([...want]);
   }
 
   // ---- Timers.
@@ -466,13 +429,13 @@ export class RaftKeeper implements Keeper {
         p.reject(
           new KeeperError('no-leader', p.accepted ? `not applied within ${this.o.proposalTimeoutMs} ms (outcome unknown)` : `no leader within ${this.o.leaderWaitMs} ms`),
         );
-      } else if (!p.accepted) {
+      } else if (!p.accepted && !p.submitting) {
         this.submit(p);
       }
     }
     // Reads: re-issue a ReadIndex that got no answer (lost with a leader), fail reads past their deadline.
     const inflight = this.readInflight;
-    if (inflight !== undefined && t - inflight.issuedAt > this.electionTimeoutMs()) {
+    if (inflight !== undefined && inflight.answered && t - inflight.issuedAt > this.electionTimeoutMs()) {
       this.readInflight = undefined;
       this.readQueue = [...inflight.waiters, ...this.readQueue];
     }
@@ -505,7 +468,7 @@ export class RaftKeeper implements Keeper {
     if (this.closedBy !== undefined || this.lead === NONE) return;
     const now = this.now();
     // Checked before this round proposes anything: a leader expires leases only once it applied all it committed.
-    const caughtUpLeader = this.isLeaderNow && this.applied >= this.node.status().commit;
+    const caughtUpLeader = this.isLeaderNow && this.applied >= this.status().commit;
     const work: Promise<unknown>[] = [];
     const own = this.state.leases.get(this.nodeLease);
     if (own === undefined && !this.regranting && this.nodeLease !== '') {
@@ -538,25 +501,30 @@ export class RaftKeeper implements Keeper {
     if (this.closedBy !== undefined) return Promise.reject(this.closedBy);
     const rid = `${this.incarnation}.${(this.seq += 1).toString(36)}`;
     return new Promise<CommandResult>((resolve, reject) => {
-      const p: PendingProposal = { data: encodeKeeperEntry(rid, command), resolve, reject, deadline: mono() + this.o.leaderWaitMs, accepted: false };
+      const p: PendingProposal = { data: encodeKeeperEntry(rid, command), resolve, reject, deadline: mono() + this.o.leaderWaitMs, accepted: false, submitting: false };
       this.proposals.set(rid, p);
       this.submit(p);
     });
   }
 
   private submit(p: PendingProposal): void {
-    const r = this.shell.propose(p.data);
-    if (r.ok) {
-      p.accepted = true;
-      p.deadline = mono() + this.o.proposalTimeoutMs;
-      return;
-    }
-    if (RETRYABLE.has(r.reason)) return; // the next tick retries until the deadline
-    for (const [rid, q] of this.proposals) {
-      if (q !== p) continue;
-      this.proposals.delete(rid);
-      p.reject(dropError(r));
-    }
+    const link = this.link;
+    if (link === undefined) return;
+    p.submitting = true;
+    void link.propose(p.data).then((r) => {
+      p.submitting = false;
+      if (r.ok) {
+        p.accepted = true;
+        p.deadline = mono() + this.o.proposalTimeoutMs;
+        return;
+      }
+      if (RETRYABLE.has(r.reason)) return; // the next tick retries until the deadline
+      for (const [rid, q] of this.proposals) {
+        if (q !== p) continue;
+        this.proposals.delete(rid);
+        p.reject(dropError(r));
+      }
+    });
   }
 
   private waitApplied(idx: number): Promise<void> {
@@ -589,26 +557,33 @@ export class RaftKeeper implements Keeper {
 
   private issueRead(): void {
     if (this.readInflight !== undefined || this.readQueue.length === 0 || this.closedBy !== undefined) return;
+    const link = this.link;
+    if (link === undefined) return;
     const ctx = `${this.incarnation}.r${(this.seq += 1).toString(36)}`;
-    const r = this.shell.readIndex(encoder.encode(ctx));
-    if (!r.ok) {
-      if (RETRYABLE.has(r.reason)) return;
-      const ws = this.readQueue;
-      this.readQueue = [];
-      for (const w of ws) w.reject(dropError(r));
-      return;
-    }
-    this.readInflight = { ctx, waiters: this.readQueue, issuedAt: mono() };
+    const inflight = { ctx, waiters: this.readQueue, issuedAt: mono(), answered: false };
+    this.readInflight = inflight;
     this.readQueue = [];
+    void link.readIndex(encoder.encode(ctx)).then((r) => {
+      if (this.readInflight !== inflight) return;
+      inflight.answered = true;
+      if (r.ok) return;
+      // Refused: the reads go back to the queue (the next tick retries) or fail.
+      this.readInflight = undefined;
+      if (RETRYABLE.has(r.reason)) {
+        this.readQueue = [...inflight.waiters, ...this.readQueue];
+        return;
+      }
+      for (const w of inflight.waiters) w.reject(dropError(r));
+    });
   }
 
-  private onReadState(rs: ReadState): void {
+  private onReadState(index: number, context: Uint8Array): void {
     const inflight = this.readInflight;
-    if (inflight === undefined || decoder.decode(rs.context) !== inflight.ctx) return;
+    if (inflight === undefined || decoder.decode(context) !== inflight.ctx) return;
     this.readInflight = undefined;
-    this.readyMark = rs.index;
+    this.readyMark = index;
     this.readyMarkAt = mono();
-    void this.waitApplied(rs.index).then(() => {
+    void this.waitApplied(index).then(() => {
       for (const w of inflight.waiters) w.resolve();
     });
     this.issueRead();
@@ -708,15 +683,27 @@ export class RaftKeeper implements Keeper {
     return undefined;
   }
 
+  /** The member's mirrored status, with the configuration as of the last applied change (the mirror may be a tick older). */
+  private status(): ReturnType<RaftLink['status']> {
+    const link = this.link;
+    assert(link !== undefined, 'the Raft member is running');
+    const st = link.status();
+    return this.confState === undefined ? st : { ...st, confState: this.confState };
+  }
+
+  private heardAgoMs(id: NodeId): number {
+    return this.link?.heardAgoMs(id) ?? Infinity;
+  }
+
   /** Leader: heard from within an election timeout. Elsewhere: knows a leader it heard from recently. */
   private healthy(rid: NodeId): boolean {
-    const recent = (id: NodeId): boolean => mono() - (this.lastHeard.get(id) ?? -Infinity) < this.electionTimeoutMs();
+    const recent = (id: NodeId): boolean => this.heardAgoMs(id) < this.electionTimeoutMs();
     if (this.isLeaderNow) return rid === this.raftId || recent(rid);
     return this.lead !== NONE && recent(this.lead);
   }
 
   cluster(): ClusterStatus {
-    const st = this.node.status();
+    const st = this.status();
     const members: ClusterMember[] = [];
     const add = (rid: NodeId, role: 'voter' | 'learner'): void => {
       const m = this.recordOf(rid);
@@ -730,18 +717,18 @@ export class RaftKeeper implements Keeper {
   }
 
   ready(): boolean {
-    if (this.closedBy !== undefined || this.node === undefined) return false;
-    const st = this.node.status();
+    if (this.closedBy !== undefined || this.link === undefined) return false;
+    const st = this.status();
     if (st.lead === NONE) return false;
     const cs = st.confState;
     if (!cs.voters.includes(this.raftId) && !cs.learners.includes(this.raftId)) return false;
-    if (st.lead !== this.raftId && !(mono() - (this.lastHeard.get(st.lead) ?? -Infinity) < 2 * this.electionTimeoutMs())) return false;
+    if (st.lead !== this.raftId && !(this.heardAgoMs(st.lead) < 2 * this.electionTimeoutMs())) return false;
     return this.readyMark >= 0 && mono() - this.readyMarkAt < 3 * this.electionTimeoutMs() && this.applied >= this.readyMark;
   }
 
   /** This member's view of the Raft group, for metrics and tests. */
   raftStatus(): { readonly lead: NodeId; readonly term: number; readonly applied: number; readonly commit: number; readonly confState: ConfState } {
-    const st = this.node.status();
+    const st = this.status();
     return { lead: st.lead, term: st.term, applied: this.applied, commit: st.commit, confState: st.confState };
   }
 
@@ -754,11 +741,12 @@ export class RaftKeeper implements Keeper {
 
   /** A change in progress here, or a conf change in the log not yet applied (Raft takes one at a time). */
   private confPending(): boolean {
-    return this.changing || this.node.raft.pendingConfIndex > this.node.status().applied;
+    // this.applied, not the mirrored status: the conf change entry is applied here before its waiter resolves.
+    return this.changing || (this.link?.pendingConfIndex() ?? 0) > this.applied;
   }
 
   private joinInfo(): JoinInfo {
-    const cs = this.node.status().confState;
+    const cs = this.status().confState;
     return { raft: { voters: [...cs.voters], learners: [...cs.learners] }, members: [...this.state.members.values()] };
   }
 
@@ -768,7 +756,7 @@ export class RaftKeeper implements Keeper {
     for (const rec of this.state.members.values()) {
       if (rec.id !== m.id && raftIdOf(rec.id) === rid) throw new KeeperError('conflict', `member id ${m.id} collides with ${rec.id}; choose another id`);
     }
-    const cs = this.node.status().confState;
+    const cs = this.status().confState;
     const inConf = cs.voters.includes(rid) || cs.learners.includes(rid);
     const existing = this.state.members.get(m.id);
     if (existing !== undefined && inConf) {
@@ -789,7 +777,7 @@ export class RaftKeeper implements Keeper {
   async removeMember(id: string): Promise<void> {
     this.requireLeader();
     const rid = raftIdOf(id);
-    const cs = this.node.status().confState;
+    const cs = this.status().confState;
     const inConf = cs.voters.includes(rid) || cs.learners.includes(rid);
     const rec = this.state.members.get(id);
     if (rec === undefined && !inConf) throw new KeeperError('member-not-found', `member ${id} not found`);
@@ -813,7 +801,7 @@ export class RaftKeeper implements Keeper {
 
   async transferLeader(to?: string): Promise<{ leader: string }> {
     this.requireLeader();
-    const st = this.node.status();
+    const st = this.status();
     let target: NodeId | undefined;
     if (to !== undefined) {
       target = raftIdOf(to);
@@ -830,10 +818,10 @@ export class RaftKeeper implements Keeper {
       if (target === undefined) throw new KeeperError('conflict', 'no other healthy voter to hand leadership to');
     }
     if (target === this.raftId) return { leader: this.opts.member.id };
-    const r = this.shell.transferLeader(target);
+    const r = await (this.link?.transferLeader(target) ?? Promise.resolve(dropped()));
     if (!r.ok) throw dropError(r);
     const deadline = mono() + 3 * this.electionTimeoutMs();
-    while (this.node.status().lead !== target) {
+    while (this.status().lead !== target) {
       if (mono() > deadline) throw new KeeperError('no-leader', 'the leadership transfer did not complete in time');
       await new Promise((res) => setTimeout(res, this.o.tickMs / 2));
     }
@@ -842,7 +830,7 @@ export class RaftKeeper implements Keeper {
 
   private async changeConf(cc: ConfChange, done: (cs: ConfState) => boolean): Promise<void> {
     const applied = new Promise<void>((resolve) => this.confWaiters.push({ test: done, resolve }));
-    const r = this.shell.proposeConfChange(cc);
+    const r = await (this.link?.proposeConfChange(cc) ?? Promise.resolve(dropped()));
     if (!r.ok) throw dropError(r);
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise<never>((_res, rej) => {
@@ -858,7 +846,7 @@ export class RaftKeeper implements Keeper {
   /** Leader, every tick: a learner whose log matches the commit index becomes a voter. */
   private promoteLearners(): void {
     if (this.confPending()) return;
-    const st = this.node.status();
+    const st = this.status();
     for (const l of st.confState.learners) {
       const pr = st.progress.get(l);
       if (pr === undefined || pr.match < st.commit || !this.healthy(l)) continue;
@@ -900,15 +888,13 @@ export class RaftKeeper implements Keeper {
     clearInterval(this.leaseTimer);
     this.closedBy ??= new KeeperError('closed', 'keeper closed');
     // Proposals already accepted may still commit; give them a moment to resolve before failing the rest.
-    if (this.node !== undefined) {
+    if (this.link !== undefined) {
       const until = mono() + 2 * this.o.tickMs;
       while ([...this.proposals.values()].some((p) => p.accepted) && mono() < until) await new Promise((r) => setTimeout(r, 5));
     }
     this.failAll(this.closedBy);
-    if (this.node !== undefined) await this.shell.stop();
-    if (this.transport !== undefined) await this.transport.close();
+    await this.link?.stop();
     this.hub?.close();
-    await this.storage.close();
   }
 
   /** This incarnation's node lease; a node may attach its own keys to it. */
@@ -923,6 +909,10 @@ export class RaftKeeper implements Keeper {
 }
 
 function noop(): void {}
+
+function dropped(): StepResult {
+  return { ok: false, reason: DropReason.NotMember };
+}
 
 function dropError(r: Extract<StepResult, { ok: false }>): KeeperError {
   const code: KeeperErrorCode =

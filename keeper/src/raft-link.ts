@@ -1,0 +1,195 @@
+// The keeper's handle on its Raft member running in a worker thread
+// (raft-worker.ts): calls become messages, answers come back as promises, and
+// the member's status is mirrored from the views the worker posts after every
+// tick and Ready, so reads of it (ready(), cluster()) stay synchronous and at
+// most one tick old.
+
+import { Worker } from 'node:worker_threads';
+import type { ConfChange, ConfState, Entry, NodeId, Snapshot, SoftState, Status, StepResult } from '../../raft/src/index.js';
+import type { FromWorker, MemberView, ToWorker, WorkerInit } from './raft-worker-messages.js';
+
+/** What the worker's events turn into on the keeper's side, in log order. */
+export interface LinkHandlers {
+  restore(snapshot: Snapshot): void;
+  apply(entry: Entry): void;
+  confState(cs: ConfState): void;
+  readState(index: number, context: Uint8Array): void;
+  softState(ss: SoftState): void;
+  /** The state machine's bytes now (the worker asks right after the entries it applied). */
+  snapshot(): Uint8Array;
+  metric(name: 'persist' | 'applied' | 'tick-lag' | 'snapshot', value: number): void;
+  /** The member stopped for good (storage failure, crash of the worker). */
+  fatal(err: Error): void;
+}
+
+export class RaftLink {
+  private viewValue: MemberView;
+  private viewAt = performance.now();
+  private seq = 0;
+  private readonly waiting = new Map<number, (r: StepResult) => void>();
+  private stopped: Promise<void> | undefined;
+  private onStopped: (() => void) | undefined;
+  private dead = false;
+
+  private constructor(
+    private readonly worker: Worker,
+    view: MemberView,
+  ) {
+    this.viewValue = view;
+  }
+
+  /**
+   * Starts the worker. `bootstrap` is called only when the log is empty and
+   * answers the configuration to start with (this member alone, or the one a
+   * join call answered).
+   */
+  static async open(init: WorkerInit, h: LinkHandlers, bootstrap: () => Promise<ConfState>): Promise<RaftLink> {
+    const worker = new Worker(new URL('./raft-worker.js', import.meta.url), { workerData: init });
+    let link: RaftLink | undefined;
+    return new Promise<RaftLink>((resolve, reject) => {
+      const fail = (err: Error): void => {
+        if (link === undefined) {
+          void worker.terminate();
+          reject(err);
+        } else if (!link.dead) {
+          link.dead = true;
+          link.onStopped?.();
+          h.fatal(err);
+        }
+      };
+      worker.on('error', fail);
+      worker.on('exit', (code) => {
+        if (link !== undefined && link.stopped !== undefined) return;
+        fail(new Error(`raft worker exited with ${code}`));
+      });
+      worker.on('message', (m: FromWorker) => {
+        try {
+          switch (m.t) {
+            case 'opened':
+              if (m.empty) {
+                bootstrap().then(
+                  (confState) => worker.postMessage({ t: 'bootstrap', confState } satisfies ToWorker),
+                  (err: unknown) => fail(err instanceof Error ? err : new Error(String(err))),
+                );
+              }
+              return;
+            case 'started':
+              link = new RaftLink(worker, m.view);
+              resolve(link);
+              return;
+            case 'events':
+              for (const e of m.events) {
+                switch (e.t) {
+                  case 'restore':
+                    h.restore(e.snapshot);
+                    break;
+                  case 'apply':
+                    h.apply(e.entry);
+                    break;
+                  case 'conf-state':
+                    h.confState(e.confState);
+                    break;
+                  case 'read-state':
+                    h.readState(e.index, e.context);
+                    break;
+                  case 'soft-state':
+                    h.softState(e.softState);
+                    break;
+                  case 'result': {
+                    const w = link?.waiting.get(e.id);
+                    link?.waiting.delete(e.id);
+                    w?.(e.result);
+                    break;
+                  }
+                  case 'snapshot-request':
+                    worker.postMessage({ t: 'snapshot-data', id: e.id, data: h.snapshot() } satisfies ToWorker);
+                    break;
+                  case 'view':
+                    if (link !== undefined) {
+                      link.viewValue = e.view;
+                      link.viewAt = performance.now();
+                    }
+                    break;
+                  case 'metric':
+                    h.metric(e.name, e.value);
+                    break;
+                }
+              }
+              return;
+            case 'fatal':
+              fail(new Error(m.message));
+              return;
+            case 'stopped':
+              link?.onStopped?.();
+              return;
+          }
+        } catch (err) {
+          fail(err instanceof Error ? err : new Error(String(err)));
+        }
+      });
+    });
+  }
+
+  status(): Status {
+    return this.viewValue.status;
+  }
+
+  pendingConfIndex(): number {
+    return this.viewValue.pendingConfIndex;
+  }
+
+  /** Milliseconds since the member last heard from `id` (Infinity if never). */
+  heardAgoMs(id: NodeId): number {
+    for (const [peer, ago] of this.viewValue.heardAgoMs) if (peer === id) return ago + (performance.now() - this.viewAt);
+    return Infinity;
+  }
+
+  private call(m: (id: number) => ToWorker): Promise<StepResult> {
+    if (this.dead || this.stopped !== undefined) return Promise.resolve({ ok: false, reason: 'RAFT_ERR_NOT_MEMBER' });
+    const id = (this.seq += 1);
+    return new Promise<StepResult>((resolve) => {
+      this.waiting.set(id, resolve);
+      this.worker.postMessage(m(id));
+    });
+  }
+
+  propose(data: Uint8Array): Promise<StepResult> {
+    return this.call((id) => ({ t: 'propose', id, data }));
+  }
+
+  readIndex(context: Uint8Array): Promise<StepResult> {
+    return this.call((id) => ({ t: 'read-index', id, context }));
+  }
+
+  proposeConfChange(cc: ConfChange): Promise<StepResult> {
+    return this.call((id) => ({ t: 'conf-change', id, cc }));
+  }
+
+  transferLeader(to: NodeId): Promise<StepResult> {
+    return this.call((id) => ({ t: 'transfer-leader', id, to }));
+  }
+
+  campaign(): void {
+    if (!this.dead) this.worker.postMessage({ t: 'campaign' } satisfies ToWorker);
+  }
+
+  setPeers(peers: readonly (readonly [NodeId, string])[]): void {
+    if (!this.dead) this.worker.postMessage({ t: 'peers', peers } satisfies ToWorker);
+  }
+
+  /** Stops ticking, waits for the Ready in progress, closes the transport and the log, ends the thread. */
+  stop(): Promise<void> {
+    this.stopped ??= (async () => {
+      if (!this.dead) {
+        await new Promise<void>((resolve) => {
+          this.onStopped = resolve;
+          this.worker.postMessage({ t: 'stop' } satisfies ToWorker);
+        });
+      }
+      for (const w of this.waiting.values()) w({ ok: false, reason: 'RAFT_ERR_NOT_MEMBER' });
+      this.waiting.clear();
+      await this.worker.terminate();
+    })();
+    return this.stopped;
+  }
+}

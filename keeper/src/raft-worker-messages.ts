@@ -1,0 +1,60 @@
+// The messages between the keeper (main thread) and its Raft member (a worker
+// thread, raft-worker.ts), over the worker's MessagePort. The port keeps
+// order, which the protocol relies on: the entries of a Ready reach the
+// keeper before any later event, so a snapshot asked for after them is taken
+// exactly at the worker's applied index.
+
+import type { ConfChange, ConfState, Entry, NodeId, Snapshot, SoftState, Status, StepResult } from '../../raft/src/index.js';
+
+export interface WorkerInit {
+  readonly dataDir: string;
+  readonly raftId: NodeId;
+  readonly listen: { readonly host: string; readonly port: number };
+  readonly tickMs: number;
+  readonly electionTicks: number;
+  readonly snapshotEntries: number;
+  readonly compactionKeepEntries: number;
+}
+
+/** Keeper → worker. */
+export type ToWorker =
+  /** Answer to 'opened' when the log was empty: the configuration to bootstrap with. */
+  | { readonly t: 'bootstrap'; readonly confState: ConfState }
+  | { readonly t: 'propose'; readonly id: number; readonly data: Uint8Array }
+  | { readonly t: 'read-index'; readonly id: number; readonly context: Uint8Array }
+  | { readonly t: 'conf-change'; readonly id: number; readonly cc: ConfChange }
+  | { readonly t: 'transfer-leader'; readonly id: number; readonly to: NodeId }
+  | { readonly t: 'campaign' }
+  | { readonly t: 'peers'; readonly peers: readonly (readonly [NodeId, string])[] }
+  | { readonly t: 'snapshot-data'; readonly id: number; readonly data: Uint8Array }
+  | { readonly t: 'stop' };
+
+/** What the keeper mirrors of the member: its status plus when each peer was last heard from. */
+export interface MemberView {
+  readonly status: Status;
+  readonly pendingConfIndex: number;
+  /** Milliseconds since the last message from each peer, measured in the worker. */
+  readonly heardAgoMs: readonly (readonly [NodeId, number])[];
+}
+
+/** One event of the worker's outbox; a batch of them travels in one 'events' message. */
+export type WorkerEvent =
+  | { readonly t: 'restore'; readonly snapshot: Snapshot }
+  | { readonly t: 'apply'; readonly entry: Entry }
+  | { readonly t: 'conf-state'; readonly confState: ConfState }
+  | { readonly t: 'read-state'; readonly index: number; readonly context: Uint8Array }
+  | { readonly t: 'soft-state'; readonly softState: SoftState }
+  | { readonly t: 'result'; readonly id: number; readonly result: StepResult }
+  | { readonly t: 'snapshot-request'; readonly id: number }
+  | { readonly t: 'view'; readonly view: MemberView }
+  | { readonly t: 'metric'; readonly name: 'persist' | 'applied' | 'tick-lag' | 'snapshot'; readonly value: number };
+
+/** Worker → keeper. */
+export type FromWorker =
+  /** Storage is open; `empty` asks for a 'bootstrap'. */
+  | { readonly t: 'opened'; readonly empty: boolean }
+  /** The member runs: transport listening, shell ticking. */
+  | { readonly t: 'started'; readonly view: MemberView }
+  | { readonly t: 'events'; readonly events: readonly WorkerEvent[] }
+  | { readonly t: 'fatal'; readonly message: string }
+  | { readonly t: 'stopped' };
