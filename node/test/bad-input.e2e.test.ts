@@ -94,6 +94,25 @@ test('unknown frame type → error protocol-error naming it, close 4000', async 
   await witness.check();
 });
 
+test('a frame whose values nest deeply (≈20,000 levels in 40 KB) → error protocol-error, close 4000; the node stays up', async () => {
+  const depth = 20_000;
+  const nested = '['.repeat(depth) + ']'.repeat(depth);
+  // As the frame type, before hello: validated before anything else.
+  const a = await TestSocket.open(node.wsUrl);
+  a.sendRaw(`{"t":${nested}}`);
+  await closedWith(a, 4000, 'protocol-error');
+  // As a field of a known frame, after hello.
+  const b = await helloed();
+  b.sendRaw(`{"t":"sub","app":"${app.app}","topic":${nested}}`);
+  await closedWith(b, 4000, 'protocol-error');
+  // MessagePack: fixarray-of-one headers, nested as deep as fits.
+  const c = await helloed('msgpack');
+  c.sendRaw(Buffer.concat([Buffer.from([0x81, 0xa1, 0x74]), Buffer.alloc(3000, 0x91), Buffer.from([0xc0])]));
+  await closedWith(c, 4000, 'protocol-error');
+  assert.equal((await node.api('GET', '/healthz', { token: null })).status, 200);
+  await witness.check();
+});
+
 test('bind before hello → error protocol-error, close 4000', async () => {
   const s = await TestSocket.open(node.wsUrl);
   s.send({ t: 'bind', app: app.app, token: await token(app.app, app.tokenSecret, 'early') });

@@ -45,7 +45,7 @@ export function buildApp(deps: CenterDeps) {
     genReqId: () => crypto.randomUUID(),
     // Route schemas bound every parameter (ids: 256 characters); the router's
     // own cap (100) refused valid user ids, percent-encoded ones even sooner.
-    maxParamLength: PARAM_CHARS_MAX,
+    routerOptions: { maxParamLength: PARAM_CHARS_MAX },
     // Router errors (bad percent-encoding, a parameter over the cap) in the contract's error shape.
     frameworkErrors: (err, _req, reply) => {
       if (err.code === 'FST_ERR_BAD_URL' || err.code === 'FST_ERR_MAX_PARAM_LENGTH') return sendError(reply, 400, 'invalid', err.message);

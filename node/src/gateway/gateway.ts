@@ -39,7 +39,13 @@ function onMessage(this: Socket, data: Buffer, isBinary: boolean): void {
   c.ctx.metrics.framesIn.inc();
   const d = decode(c.proto, data, isBinary);
   if (!d.ok) return c.protocolError(d.error);
-  const f = toClientFrame(d.value);
+  let f: ReturnType<typeof toClientFrame>;
+  try {
+    f = toClientFrame(d.value);
+  } catch {
+    // A throw here would escape ws's event handler and end the process: whatever a frame holds, it only closes its connection.
+    return c.protocolError('invalid frame');
+  }
   if ('error' in f) return c.protocolError(f.error);
   c.receive(f);
 }

@@ -127,6 +127,8 @@ export function toClientFrame(o: unknown): ClientFrame | FrameError {
     case 'ping':
       return { t: 'ping' };
     default:
-      return { error: `unknown frame type ${JSON.stringify(o.t ?? null).slice(0, 40)}` };
+      // Only a string is echoed (cut first): stringifying any client value recursed
+      // without bound, and a deeply nested "t" overflowed the stack and took the node down.
+      return { error: `unknown frame type ${typeof o.t === 'string' ? JSON.stringify(o.t.slice(0, 40)) : typeof o.t}` };
   }
 }
