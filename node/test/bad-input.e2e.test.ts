@@ -158,6 +158,13 @@ const badTokens: [string, () => Promise<{ app: string; token: string }>][] = [
   ['a token for another app (claim app)', async () => ({ app: app.app, token: await token(app.app, app.tokenSecret, 'u', { claimApp: other.app }) })],
   ["another app's valid token", async () => ({ app: app.app, token: await token(other.app, other.tokenSecret, 'u') })],
   ['a token signed with the wrong secret', async () => ({ app: app.app, token: await token(app.app, 'the-wrong-secret-0123456789', 'u') })],
+  [
+    'an unsigned token (alg none)',
+    async () => {
+      const b64 = (o: unknown): string => Buffer.from(JSON.stringify(o)).toString('base64url');
+      return { app: app.app, token: `${b64({ alg: 'none', typ: 'JWT' })}.${b64({ sub: 'u', app: app.app, exp: Math.floor(Date.now() / 1000) + 3600 })}.` };
+    },
+  ],
   ['a token for an app that does not exist', async () => ({ app: 'no-such-app', token: await token('no-such-app', app.tokenSecret, 'u') })],
 ];
 
