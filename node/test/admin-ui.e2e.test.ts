@@ -1,11 +1,12 @@
 // The admin page (/ui) in headless Chromium against a real node: it asks for
 // the admin token, then shows the cluster's members with this node's
 // connection count, and follows changes (a client connects, a broadcast runs)
-// through its 2 s refresh. Leaves a screenshot in docs/admin-ui.png.
+// through its 2 s refresh. Takes a screenshot (docs/admin-ui.png with UPDATE=1).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { mkdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser } from 'playwright-core';
 import { NodeProcess } from './support/node-process.js';
@@ -14,7 +15,9 @@ import { openBound, roundTrip } from './support/contract.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 /** dist/node/test → the repository's docs/ */
-const SCREENSHOT = fileURLToPath(new URL('../../../docs/admin-ui.png', import.meta.url));
+// docs/admin-ui.png is rewritten only with UPDATE=1, so `npm test` leaves the tree clean.
+const SCREENSHOT =
+  process.env.UPDATE === '1' ? fileURLToPath(new URL('../../../docs/admin-ui.png', import.meta.url)) : join(tmpdir(), `longwire-admin-ui-${process.pid}.png`);
 /** Long enough for a few 2 s refreshes. */
 const UPDATE_WAIT_MS = 15_000;
 
@@ -65,6 +68,7 @@ test('the admin page shows the member, its connections and app counts, and updat
 
     await mkdir(dirname(SCREENSHOT), { recursive: true });
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
+    if (process.env.UPDATE !== '1') await rm(SCREENSHOT, { force: true });
 
     // A bad token shows the API's error instead of stale data passing for fresh.
     await page.fill('#token', 'wrong-token');
