@@ -149,6 +149,29 @@ test('broadcast → 202 job; the job reaches done with delivered = bound connect
   for (const s of [a.s, b.s, other.s, unbound, late.s]) s.close();
 });
 
+test('a broadcast is replayed once per device within its TTL, and not after it', async () => {
+  const bt = await createApp(node, 'bcast-ttl');
+  assert.equal((await node.api('POST', `/v1/apps/${bt.app}/broadcast`, { token: bt.apiKey, body: { data: 'short', ttl: 1 } })).status, 202);
+  assert.equal((await node.api('POST', `/v1/apps/${bt.app}/broadcast`, { token: bt.apiKey, body: { data: 'long', ttl: 600 } })).status, 202);
+  await new Promise((r) => setTimeout(r, 1500));
+  const first = await openBound(node, bt, 'dev-1', 'late');
+  await roundTrip(first.s);
+  assert.deepEqual(
+    first.s.frames.filter((f) => f.t === 'msg').map((f) => f.data),
+    ['long'],
+  );
+  first.s.close();
+  await first.s.closed;
+  await eventually(async () => {
+    const r = await node.api('GET', `/v1/apps/${bt.app}/users/late`, { token: bt.apiKey });
+    return obj(r.body).online === false ? true : undefined;
+  }, 'the first connection to be released');
+  const again = await openBound(node, bt, 'dev-1', 'late');
+  await roundTrip(again.s);
+  assert.equal(again.s.frames.filter((f) => f.t === 'msg').length, 0, 'the same device got the broadcast twice');
+  again.s.close();
+});
+
 test('topic publish → {offset}, increasing per topic', async () => {
   const offs: number[] = [];
   for (let i = 0; i < 3; i++) {
