@@ -40,7 +40,7 @@ export async function startBare(opts: { readonly httpConcurrency: number; readon
     pid,
     wsUrl: `ws://127.0.0.1:${wsPort}/`,
     async collectGarbage() {
-      if (inspector !== undefined) await collectGarbage(inspector);
+      if (inspector !== undefined) await collectGarbage(inspector, 60_000);
     },
     async heapUsed() {
       const m = (await http.json('GET', '/memory')) as { heapUsed: number };

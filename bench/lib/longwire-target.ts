@@ -106,7 +106,7 @@ export async function startLongwire(opts: LongwireOptions): Promise<Target> {
     pid,
     wsUrl: `ws://127.0.0.1:${gatewayPort}/ws`,
     async collectGarbage() {
-      if (inspector !== undefined) await collectGarbage(inspector);
+      if (inspector !== undefined) await collectGarbage(inspector, 60_000);
     },
     async heapUsed() {
       const a = await http.call('GET', '/metrics');
