@@ -799,7 +799,11 @@ export class RaftKeeper implements Keeper {
     }
   }
 
-  async transferLeader(to?: string): Promise<{ leader: string }> {
+  transferLeader(to?: string): Promise<{ leader: string }> {
+    return this.transfer(to, 3 * this.electionTimeoutMs());
+  }
+
+  private async transfer(to: string | undefined, waitMs: number): Promise<{ leader: string }> {
     this.requireLeader();
     const st = this.status();
     let target: NodeId | undefined;
@@ -820,7 +824,7 @@ export class RaftKeeper implements Keeper {
     if (target === this.raftId) return { leader: this.opts.member.id };
     const r = await (this.link?.transferLeader(target) ?? Promise.resolve(dropped()));
     if (!r.ok) throw dropError(r);
-    const deadline = mono() + 3 * this.electionTimeoutMs();
+    const deadline = mono() + waitMs;
     while (this.status().lead !== target) {
       if (mono() > deadline) throw new KeeperError('no-leader', 'the leadership transfer did not complete in time');
       await new Promise((res) => setTimeout(res, this.o.tickMs / 2));
@@ -884,8 +888,12 @@ export class RaftKeeper implements Keeper {
   }
 
   private async shutdown(): Promise<void> {
-    clearInterval(this.ticker);
     clearInterval(this.leaseTimer);
+    // A leader hands over before it goes, so the others need not wait out an election timeout.
+    if (this.closedBy === undefined && this.isLeaderNow && this.status().confState.voters.length > 1) {
+      await this.transfer(undefined, this.electionTimeoutMs()).catch(() => undefined);
+    }
+    clearInterval(this.ticker);
     this.closedBy ??= new KeeperError('closed', 'keeper closed');
     // Proposals already accepted may still commit; give them a moment to resolve before failing the rest.
     if (this.link !== undefined) {
