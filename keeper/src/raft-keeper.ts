@@ -833,17 +833,23 @@ export class RaftKeeper implements Keeper {
   }
 
   private async changeConf(cc: ConfChange, done: (cs: ConfState) => boolean): Promise<void> {
-    const applied = new Promise<void>((resolve) => this.confWaiters.push({ test: done, resolve }));
-    const r = await (this.link?.proposeConfChange(cc) ?? Promise.resolve(dropped()));
-    if (!r.ok) throw dropError(r);
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<never>((_res, rej) => {
-      timer = setTimeout(() => rej(new KeeperError('no-leader', 'the membership change was not applied in time (outcome unknown)')), this.o.proposalTimeoutMs);
+    let waiter: (typeof this.confWaiters)[number] | undefined;
+    const applied = new Promise<void>((resolve) => {
+      waiter = { test: done, resolve };
+      this.confWaiters.push(waiter);
     });
+    let timer: ReturnType<typeof setTimeout> | undefined;
     try {
+      const r = await (this.link?.proposeConfChange(cc) ?? Promise.resolve(dropped()));
+      if (!r.ok) throw dropError(r);
+      const timeout = new Promise<never>((_res, rej) => {
+        timer = setTimeout(() => rej(new KeeperError('no-leader', 'the membership change was not applied in time (outcome unknown)')), this.o.proposalTimeoutMs);
+      });
       await Promise.race([applied, timeout]);
     } finally {
       clearTimeout(timer);
+      const i = waiter === undefined ? -1 : this.confWaiters.indexOf(waiter);
+      if (i >= 0) this.confWaiters.splice(i, 1);
     }
   }
 

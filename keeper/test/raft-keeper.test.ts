@@ -282,3 +282,19 @@ test('raft keeper (one member): restarted with other addresses, its member recor
   assert.deepEqual(k2.cluster().members, [{ ...moved, role: 'voter', healthy: true }]);
   await k2.close();
 });
+
+test('raft keeper (one member): membership changes one at a time; the last voter stays; unknown members are not found', async () => {
+  const k = await RaftKeeper.open(options(await tempDir(), new FakeClock()));
+  const ghost = (id: string): { id: string; peer: string; api: string; gateway: string; zone: string } => ({ id, peer: '127.0.0.1:9', api: 'a', gateway: 'g', zone: 'z' });
+  const [first, second] = await Promise.allSettled([k.addMember(ghost('g1')), k.addMember(ghost('g2'))]);
+  assert.equal(first.status, 'fulfilled');
+  assert.ok(second.status === 'rejected' && second.reason instanceof KeeperError && second.reason.code === 'conflict', 'a second change while one is pending is refused');
+  assert.deepEqual(first.status === 'fulfilled' ? first.value.raft.learners.length : -1, 1);
+  assert.deepEqual(k.cluster().members.map((m) => [m.id, m.role, m.healthy]), [['n1', 'voter', true], ['g1', 'learner', false]]);
+  await rejectsWith(k.removeMember('n1'), 'conflict');
+  await rejectsWith(k.removeMember('nobody'), 'member-not-found');
+  await rejectsWith(k.transferLeader(), 'conflict');
+  await k.removeMember('g1');
+  assert.deepEqual(k.cluster().members.map((m) => m.id), ['n1']);
+  await k.close();
+});
