@@ -108,14 +108,18 @@ for (const proto of ['json', 'msgpack'] as const satisfies readonly Proto[]) {
     s.close();
   });
 
-  test(`${proto}: unbind stops delivery on that connection`, async () => {
+  test(`${proto}: unbind stops delivery on that connection, topics of the app included`, async () => {
     const { s } = await openBound(node, plain, 'dev', u('unbind'), proto);
+    // Subscribing needs the app bound, so unbinding ends its subscriptions too.
+    s.send({ t: 'sub', app: plain.app, topic: u('unbind-topic') });
+    await roundTrip(s);
     s.send({ t: 'unbind', app: plain.app });
     // docs/PROTOCOL.md (project section): {"t":"unbound","app"} answers unbind.
     assert.deepEqual(await s.nextOfType('unbound'), { t: 'unbound', app: plain.app });
     await push(plain, u('unbind'), 'after-unbind');
+    await publish(u('unbind-topic'), 'after-unbind');
     await roundTrip(s);
-    assert.equal(s.frames.filter((f) => f.t === 'msg').length, 0, JSON.stringify(s.frames));
+    assert.equal(s.frames.filter((f) => f.t === 'msg' || f.t === 'pub').length, 0, JSON.stringify(s.frames));
     const status = await node.api('GET', `/v1/apps/${plain.app}/users/${u('unbind')}`, { token: plain.apiKey });
     assert.equal(obj(status.body).online, false, JSON.stringify(status.body));
     // The connection is still usable: binding again delivers the message.

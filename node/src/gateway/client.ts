@@ -210,6 +210,13 @@ export class Client {
     const b = this.bindings.get(app);
     if (b === undefined) return;
     this.bindings.delete(app);
+    // Subscribing needs the app bound: its subscriptions end with the binding (unbind, kick, bind as another user).
+    const prefix = `${app}\u0000`;
+    for (const key of [...this.topics]) {
+      if (!key.startsWith(prefix)) continue;
+      this.topics.delete(key);
+      this.ctx.hub.unsubscribe(app, key.slice(prefix.length), this);
+    }
     await this.release(b);
   }
 
