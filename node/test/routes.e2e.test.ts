@@ -60,10 +60,17 @@ test('apps: PUT stores, GET redacts the secrets, DELETE removes', async () => {
   assert.equal((await s.nextOfType('msg')).data, 'hi');
   s.close();
 
-  // PUT again replaces it (new key).
-  const put2 = await node.api('PUT', '/v1/apps/crud.app-1', { body: { ...cfg, apiKey: 'route-app-key-rotated-0000' } });
+  // PUT again replaces it (new key, new token secret), without a restart.
+  const put2 = await node.api('PUT', '/v1/apps/crud.app-1', { body: { ...cfg, apiKey: 'route-app-key-rotated-0000', tokenSecret: 'route-app-secret-rotated-0000' } });
   assert.equal(put2.status, 200);
   assertApiError(await node.api('POST', '/v1/apps/crud.app-1/push', { token: cfg.apiKey, body: { users: ['u'], data: 1 } }), 401, 'unauthorized');
+  assert.equal((await node.api('POST', '/v1/apps/crud.app-1/push', { token: 'route-app-key-rotated-0000', body: { users: ['u'], data: 2 } })).status, 200);
+  const stale = await TestSocket.open(node.wsUrl);
+  await stale.hello('d');
+  stale.send({ t: 'bind', app: 'crud.app-1', token: await token('crud.app-1', cfg.tokenSecret, 'u') });
+  assert.equal((await stale.closed).code, 4001, 'a token signed with the old secret still binds');
+  const fresh = await openBound(node, { ...crud, tokenSecret: 'route-app-secret-rotated-0000' }, 'd', 'u');
+  fresh.s.close();
 
   const del = await node.api('DELETE', '/v1/apps/crud.app-1');
   assert.equal(del.status, 200, JSON.stringify(del.body));
