@@ -1,4 +1,4 @@
-// `npm run jepsen:kv -- [--seed S] [--seconds N] [--nodes 1|3] [--rounds R]`:
+// `npm run jepsen:kv -- [--seed S] [--seconds N] [--nodes 1|3] [--rounds R] [--clients C] [--watchers W] [--keys K] [--gap-ms MS] [--reads serializable]`:
 // keeper rounds (linearizable kv, watch guarantees) on real nodes under
 // faults. Prints SEED= and the schedule of each round and its report dir;
 // exits non-zero on a violation or a liveness failure. The report dir (history
@@ -21,6 +21,8 @@ const { values } = parseArgs({
     clients: { type: 'string', default: '6' },
     watchers: { type: 'string', default: '3' },
     keys: { type: 'string', default: '3' },
+    /** Mean time between faults (each one waits at least 1 s after the previous one healed). */
+    'gap-ms': { type: 'string', default: '2500' },
     /** 'serializable' reads may be stale by contract: such a run shows the checker catching stale reads. */
     reads: { type: 'string', default: 'linearizable' },
     /** Re-run the checkers on a saved report/history.json instead of running a round. */
@@ -51,7 +53,7 @@ for (let r = 0; r < rounds; r++) {
       seed,
       nodes: Number(values.nodes),
       faultMs: Number(values.seconds) * 1000,
-      meanFaultGapMs: 2500,
+      meanFaultGapMs: Number(values['gap-ms']),
       clients: Number(values.clients),
       watchers: Number(values.watchers),
       keys: Number(values.keys),
