@@ -422,6 +422,20 @@ test('watch: an NDJSON stream with a line per put and delete, in revision order,
   assertApiError(await node.api('GET', '/v1/watch?key=/w/', { token: null }), 401);
 });
 
+test('watch names keys as /v1/kv/<key> does: key=a/b watches the key a put to /v1/kv/a/b reports as /a/b', async () => {
+  const ac = new AbortController();
+  const timer = setTimeout(() => ac.abort(), 20_000);
+  try {
+    const res = await fetch(`${node.apiUrl}/v1/watch?key=plain/&prefix=true`, { headers: { authorization: `Bearer ${node.adminToken}` }, signal: ac.signal });
+    assert.equal(res.status, 200);
+    const rev = obj((await node.api('PUT', '/v1/kv/plain/k', { body: { value: 'v' } })).body).revision;
+    assert.deepEqual(await readLines(res, 1), [{ revision: rev, type: 'put', key: '/plain/k', value: 'v' }]);
+  } finally {
+    clearTimeout(timer);
+    ac.abort();
+  }
+});
+
 test('dispatcher → this node first with a ws URL', async () => {
   const res = await fetch(`${node.gatewayUrl}/v1/dispatch?app=${app.app}&user=someone`);
   assert.equal(res.status, 200);

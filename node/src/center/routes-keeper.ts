@@ -137,7 +137,8 @@ export function keeperRoutes(deps: CenterDeps) {
           }
         };
         const watcher = deps.keeper.watch(
-          { key: q.key, prefix: q.prefix === 'true', ...(fromRevision === undefined ? {} : { fromRevision }) },
+          // Keys live under "/" (keyOf): key=a/b watches what /v1/kv/a/b writes, as key=/a/b does.
+          { key: q.key.startsWith('/') ? q.key : '/' + q.key, prefix: q.prefix === 'true', ...(fromRevision === undefined ? {} : { fromRevision }) },
           onMsg,
         );
         // Send headers now so the client knows the watch is established.
