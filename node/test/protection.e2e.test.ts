@@ -195,3 +195,18 @@ test('kick by device or session closes only those connections with 4002', async 
   assert.deepEqual(all.body, { kicked: 1 });
   assert.equal((await tablet.closed).code, 4002);
 });
+
+test('topic subscriptions per connection are capped', async () => {
+  // The frame-rate limit (100/s, burst 200) would refuse this burst first.
+  await settings({ clientFramesPerSecond: 10_000 });
+  const s = await connect(app, 'topics-user');
+  for (let i = 0; i < 256; i++) s.send({ t: 'sub', app: app.app, topic: `t${i}` });
+  s.send({ t: 'sub', app: app.app, topic: 'one-too-many' });
+  assert.equal((await s.nextOfType('error')).code, 'too-many-topics');
+  s.send({ t: 'sub', app: app.app, topic: 't0' });
+  s.send({ t: 'ping' });
+  await s.nextOfType('pong');
+  assert.equal(s.frames.filter((f) => f.t === 'error').length, 0, 'resubscribing to a held topic is not refused');
+  s.close();
+  await settings({});
+});

@@ -10,8 +10,13 @@ import type { Binding } from './binding.js';
 import type { GatewayContext } from './context.js';
 import { TokenBucket } from '../token-bucket.js';
 import type { Lingering } from './lingering.js';
+import { ownerOf } from '../ring.js';
+import { dispatch } from '../dispatcher.js';
 
 type State = 'hello' | 'ready' | 'closed';
+
+/** Topic subscriptions one connection may hold; a further `sub` gets error `too-many-topics`. */
+export const TOPICS_PER_CONNECTION_MAX = 256;
 
 export class Client {
   /** Assigned at hello: a new id, or the lingering session this device continues. */
@@ -182,6 +187,15 @@ export class Client {
     if (appConfig !== undefined && !this.ctx.apps.permits(app, this.ip)) {
       return this.fail(CloseCode.unauthorized, 'forbidden', `address ${this.ip} is not allowed for app ${app}`);
     }
+    // Only the owner stores and delivers a user's inbox: a bind elsewhere is
+    // sent to the owner (the dispatcher's first answer) rather than served.
+    const members = this.ctx.keeper.cluster().members;
+    const owner = ownerOf(members, `${app}\u0000${check.user}`);
+    if (owner !== undefined && owner.id !== this.ctx.nodeId) {
+      this.ctx.metrics.ownerRedirects.inc();
+      this.send({ t: 'redirect', reason: 'owner', nodes: dispatch(members, app, check.user, new Set(), this.ctx.tls) });
+      return this.close(CloseCode.redirect, 'owner');
+    }
     const existing = this.bindings.get(app);
     if (existing !== undefined) {
       if (existing.user === check.user && after === undefined) {
@@ -232,6 +246,9 @@ export class Client {
   private async subscribe(app: string, topic: string, after: number | undefined): Promise<void> {
     if (!this.bindings.has(app)) return this.send({ t: 'error', code: 'not-bound', message: `bind ${app} before subscribing` });
     const key = `${app}\u0000${topic}`;
+    if (!this.topics.has(key) && this.topics.size >= TOPICS_PER_CONNECTION_MAX) {
+      return this.send({ t: 'error', code: 'too-many-topics', message: `at most ${TOPICS_PER_CONNECTION_MAX} topic subscriptions per connection` });
+    }
     if (after !== undefined) {
       for (const r of await this.ctx.saver.readTopic(app, topic, after)) {
         this.send({ t: 'pub', app, topic, offset: r.offset, data: r.data, ts: r.ts });
