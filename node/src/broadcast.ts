@@ -9,8 +9,8 @@ import type { Json, Saver } from './saver/saver.js';
 import type { Metrics } from './metrics.js';
 import { SharedFrame } from './protocol/codec.js';
 
-/** The pacing tick: each tick writes rate/TICKS_PER_SECOND connections. */
-const TICKS_PER_SECOND = 20;
+/** The shortest pacing tick; a slow rate gets longer ticks of one connection each. */
+const TICK_MS_MIN = 50;
 
 export interface BroadcastJob {
   readonly job: string;
@@ -45,7 +45,8 @@ export class Broadcasts {
     this.metrics.broadcastJobs.inc();
     this.metrics.broadcastTargets.inc(targets.length);
     const frame = new SharedFrame({ t: 'msg', app, id, data, ts: rec.ts, qos: 0 });
-    const perTick = Math.max(1, Math.ceil(rate / TICKS_PER_SECOND));
+    const tickMs = Math.max(TICK_MS_MIN, 1000 / rate);
+    const perTick = Math.max(1, Math.round((rate * tickMs) / 1000));
     let i = 0;
     const step = (): void => {
       const end = Math.min(targets.length, i + perTick);
@@ -61,7 +62,7 @@ export class Broadcasts {
       job.delivered += written;
       this.metrics.broadcastDelivered.inc(written);
       if (i < targets.length) {
-        setTimeout(step, 1000 / TICKS_PER_SECOND);
+        setTimeout(step, tickMs);
       } else {
         job.state = 'done';
         job.finishedAt = this.now();
