@@ -28,6 +28,8 @@ const mode = quick ? 'quick' : 'full';
 const workers = values.workers === undefined ? (quick ? 2 : 4) : Number(values.workers);
 const only = values.only;
 const INFLIGHT = 64;
+/** Connections per client process: a process here may hold at most 20,000 open files. */
+const CONNECTIONS_PER_PROCESS_MAX = 15_000;
 
 const fanoutCfg: FanoutConfig = {
   sizes: quick ? [2000] : [10_000, 19_000],
@@ -50,6 +52,15 @@ const unicastCfg: UnicastConfig = {
   sliceSeconds: quick ? 1.5 : 2.5,
   drainTimeoutMs: 15_000,
 };
+
+function usage(problem: string): never {
+  process.stderr.write(`bench:push: ${problem}\nusage: npm run bench:push [-- --quick] [-- --only fanout|unicast] [-- --workers N] [-- --out FILE]\n`);
+  process.exit(2);
+}
+if (only !== undefined && only !== 'fanout' && only !== 'unicast') usage(`--only must be fanout or unicast, got ${only}`);
+const largest = Math.max(...fanoutCfg.sizes);
+if (!Number.isInteger(workers) || workers < 1 || workers > 32) usage('--workers must be an integer from 1 to 32');
+if (Math.ceil(largest / workers) > CONNECTIONS_PER_PROCESS_MAX) usage(`--workers ${workers} puts more than ${CONNECTIONS_PER_PROCESS_MAX} connections in one client process`);
 
 const started = new Date();
 const t0 = Date.now();
