@@ -18,6 +18,9 @@ import { createLogger, type Logger } from './logger.js';
 import { Metrics } from './metrics.js';
 import { raftMetrics } from './raft-metrics.js';
 import { Pusher } from './pusher.js';
+import { PushRouter } from './push-router.js';
+import { Peers } from './peer/peers.js';
+import { DEFAULT_PEER_LIMITS } from './peer/peer-client.js';
 import { openSaver } from './saver/saver-level.js';
 import type { Saver } from './saver/saver.js';
 import { DEFAULT_GATEWAY_SETTINGS, DEFAULT_PUSH_SETTINGS, DEFAULT_STATUS_SETTINGS } from './settings.js';
@@ -133,6 +136,7 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
   const addresses = new AddressLimiter(() => nodeSettings.gateway);
   const ctx: GatewayContext = {
     nodeId: cfg.id,
+    tls: false,
     get settings() {
       return nodeSettings.gateway;
     },
@@ -152,11 +156,14 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
     addresses,
     now,
   };
-  const gateway = new Gateway(ctx, false);
+  const gateway = new Gateway(ctx, ctx.tls);
   const pusher = new Pusher(saver, delivery, hub, now);
+  // Data links to peers go to their API port (docs/PROTOCOL.md, "Where this build differs").
+  const peers = new Peers(admin.token, DEFAULT_PEER_LIMITS);
+  const router = new PushRouter(cfg.id, keeper, pusher, peers);
   const broadcasts = new Broadcasts(saver, hub, delivery, metrics, DEFAULT_PUSH_SETTINGS.broadcastJobsMax, now);
   metrics.observe({ connectionsByApp: () => hub.connectionsByApp(), broadcastsRunning: () => broadcasts.running() });
-  const api = buildApp({ nodeId: cfg.id, adminToken: admin.token, keeper, apps, pusher, broadcasts, hub, metrics, log, push: DEFAULT_PUSH_SETTINGS, now });
+  const api = buildApp({ nodeId: cfg.id, adminToken: admin.token, keeper, apps, pusher, router, broadcasts, hub, metrics, log, push: DEFAULT_PUSH_SETTINGS, now });
 
   const sweeper = setInterval(() => {
     saver.sweep(now()).catch((err: unknown) => log.error({ err }, 'sweep failed'));
@@ -175,6 +182,7 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
       clearInterval(sweeper);
       await gateway.drain('shutdown', DRAIN_WAIT_MS);
       await api.close();
+      await peers.close();
       await gateway.close();
       // Let socket close handlers release their bindings before the final flush.
       await new Promise((r) => setImmediate(r));

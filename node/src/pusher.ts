@@ -12,6 +12,8 @@ export interface PushRequest {
   readonly qos: 0 | 1;
   readonly ttlSeconds: number | undefined;
   readonly id: string | undefined;
+  /** The message id when a peer forwarded part of a request (every owner uses the same); else the idempotency key or a new one. */
+  readonly messageId?: string | undefined;
 }
 
 export type PushResult =
@@ -56,7 +58,7 @@ export class Pusher {
   }
 
   private async store(app: AppConfig, users: readonly string[], req: PushRequest, idemKey: string | undefined): Promise<PushAnswer> {
-    const id = req.id ?? randomUUID();
+    const id = req.messageId ?? req.id ?? randomUUID();
     const ttlMs = (req.ttlSeconds ?? app.limits.defaultTtl) * 1000;
     const ts = this.now();
     // The answer is stored with the messages, atomically, so a retry after a
@@ -79,7 +81,7 @@ export class Pusher {
   }
 
   private pushVolatile(app: string, users: readonly string[], req: PushRequest): PushAnswer {
-    const id = req.id ?? randomUUID();
+    const id = req.messageId ?? req.id ?? randomUUID();
     const frame = new SharedFrame({ t: 'msg', app, id, data: req.data, ts: this.now(), qos: 0 });
     const results = users.map((user) => {
       let delivered = 0;

@@ -66,7 +66,13 @@ test('three members: the admin page and status list them all, and SIGTERM redire
     const app = await createApp(leader, 'clusterops');
     // The app reaches every node through the keeper's watch.
     await eventually(async () => ((await victim.api('GET', '/v1/apps/clusterops')).status === 200 ? true : undefined), 'the app on every node');
-    const { s } = await openBound(victim, app, 'co-device', 'co-user');
+    // A user the victim owns: a bind on any other node is redirected to the owner.
+    let user = '';
+    for (let i = 0; user === ''; i++) {
+      const r = await fetch(`${leader.gatewayUrl}/v1/dispatch?app=clusterops&user=co-user-${i}`);
+      if (((await r.json()) as { nodes: { id: string }[] }).nodes[0]?.id === victimId) user = `co-user-${i}`;
+    }
+    const { s } = await openBound(victim, app, 'co-device', user);
     // The page on n1 shows the other member's connection through GET /v1/stats?node=.
     await page.waitForFunction(
       (id) => document.querySelector(`#members tr[data-member="${id}"] td.connections`)?.textContent === '1',
@@ -79,7 +85,7 @@ test('three members: the admin page and status list them all, and SIGTERM redire
     process.kill(victim.pid, 'SIGTERM');
     const redirect = await s.nextOfType('redirect');
     // The other members, in the dispatcher's order for this user (owner first).
-    const dispatched = await fetch(`${leader.gatewayUrl}/v1/dispatch?app=clusterops&user=co-user`);
+    const dispatched = await fetch(`${leader.gatewayUrl}/v1/dispatch?app=clusterops&user=${user}`);
     const ranked = ((await dispatched.json()) as { nodes: { id: string; url: string }[] }).nodes.filter((x) => x.id !== victimId);
     assert.equal(ranked.length, 2);
     assert.deepEqual(

@@ -14,6 +14,7 @@ import { clusterRoutes } from './routes-cluster.js';
 import { keeperRoutes } from './routes-keeper.js';
 import { settingsRoutes } from './routes-settings.js';
 import { adminRoutes } from './routes-admin.js';
+import { peerRoutes } from '../peer/peer-routes.js';
 
 /** On close, requests in flight get this long to finish; then every connection is closed. */
 export const CLOSE_GRACE_MS = 2000;
@@ -115,5 +116,6 @@ export function buildApp(deps: CenterDeps) {
   void app.register(keeperRoutes(deps));
   void app.register(settingsRoutes(deps));
   void app.register(adminRoutes(deps));
+  void app.register(peerRoutes(deps));
   return app;
 }

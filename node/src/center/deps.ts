@@ -5,6 +5,7 @@ import type { Broadcasts } from '../broadcast.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import type { Pusher } from '../pusher.js';
+import type { PushRouter } from '../push-router.js';
 import type { PushSettings } from '../settings.js';
 import type { Hub } from '../hub.js';
 
@@ -13,7 +14,10 @@ export interface CenterDeps {
   readonly adminToken: string;
   readonly keeper: Keeper;
   readonly apps: AppRegistry;
+  /** Node-local push paths (topics, kick, and the owner's side of a routed push). */
   readonly pusher: Pusher;
+  /** Push on any node: groups users by owner and forwards. */
+  readonly router: PushRouter;
   readonly broadcasts: Broadcasts;
   readonly hub: Hub;
   readonly metrics: Metrics;

@@ -14,6 +14,7 @@ export const ApiErrors = {
   rateLimited: { status: 429, code: 'rate-limited' },
   internal: { status: 500, code: 'internal' },
   notReady: { status: 503, code: 'not-ready' },
+  peerUnavailable: { status: 503, code: 'peer-unavailable' },
 } as const;
 export type ApiErrorKind = keyof typeof ApiErrors;
 

@@ -96,7 +96,7 @@ export function pushRoutes(deps: CenterDeps) {
         admit(config);
         const qos = b.qos ?? 1;
         const end = deps.metrics.pushDuration.startTimer();
-        const answer = await deps.pusher.push(config, { users: b.users, data: b.data, qos, ttlSeconds: b.ttl, id: b.id });
+        const answer = await deps.router.push(config, { users: b.users, data: b.data, qos, ttlSeconds: b.ttl, id: b.id });
         if (qos === 1) end();
         deps.metrics.pushRequestsByQos[qos].inc();
         deps.metrics.pushMessagesByQos[qos].inc(b.users.length);

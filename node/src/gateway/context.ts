@@ -16,6 +16,8 @@ import type { IpPolicy } from '../ip-policy.js';
 
 export interface GatewayContext {
   readonly nodeId: string;
+  /** Whether the gateway serves wss:// (for the addresses in `redirect`). */
+  readonly tls: boolean;
   /** Live: re-read on every use, so a settings change in the keeper applies at once. */
   readonly settings: GatewaySettings;
   readonly ipPolicy: IpPolicy;

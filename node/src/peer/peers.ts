@@ -1,0 +1,32 @@
+// The node's data links to its peers: one PeerClient per member, made on first
+// use from the member's API address in the keeper and replaced when that
+// address changes.
+import type { Member } from '../../../keeper/src/keeper.js';
+import { PeerClient, type PeerLimits } from './peer-client.js';
+
+export class Peers {
+  private readonly clients = new Map<string, PeerClient>();
+  private closed = false;
+
+  constructor(
+    private readonly adminToken: string,
+    private readonly limits: PeerLimits,
+  ) {}
+
+  of(member: Member): PeerClient {
+    if (this.closed) throw new Error('peer links closed');
+    const c = this.clients.get(member.id);
+    if (c !== undefined && c.api === member.api) return c;
+    if (c !== undefined) void c.close();
+    const fresh = new PeerClient(member.id, member.api, this.adminToken, this.limits);
+    this.clients.set(member.id, fresh);
+    return fresh;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const all = [...this.clients.values()];
+    this.clients.clear();
+    await Promise.all(all.map((c) => c.close()));
+  }
+}

@@ -1,0 +1,197 @@
+// Pushes across a three-node cluster of real processes: every node agrees on
+// each user's owner, a push through any node is stored by the owner and
+// reaches the user bound there in seq order, a multicast spanning owners
+// answers one seq per user in request order (idempotent through any node), a
+// bind on a non-owner is redirected to the owner, and an owner killed with -9
+// and restarted still delivers every answered message.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { NodeProcess } from './support/node-process.js';
+import { TestSocket, createApp, token, type Frame, type TestApp } from './support/ws-client.js';
+import { eventually, obj } from './support/contract.js';
+
+const IDS = ['n1', 'n2', 'n3'] as const;
+const nodes = new Map<string, NodeProcess>();
+const kept = new Map<string, { dataDir: string; apiPort: number; gatewayPort: number; peerPort: number }>();
+let app: TestApp;
+/** Users u0…u59 by owner id, as the dispatcher of n1 answers. */
+const usersOf = new Map<string, string[]>();
+const ownerOfUser = new Map<string, string>();
+
+function node(id: string): NodeProcess {
+  const n = nodes.get(id);
+  assert.ok(n !== undefined, `node ${id} is not running`);
+  return n;
+}
+
+async function start(id: string, join?: string): Promise<NodeProcess> {
+  const k = kept.get(id);
+  const n = await NodeProcess.start({ ...(k ?? {}), args: ['--id', id, ...(join === undefined ? [] : ['--join', join])] });
+  nodes.set(id, n);
+  if (k === undefined) kept.set(id, { dataDir: n.dataDir, apiPort: n.apiPort, gatewayPort: n.gatewayPort, peerPort: n.peerPort });
+  return n;
+}
+
+async function voters(n: NodeProcess, count: number): Promise<void> {
+  await eventually(async () => {
+    const r = await n.api('GET', '/v1/cluster').catch(() => undefined);
+    if (r?.status !== 200) return undefined;
+    const v = obj(r.body) as { leader: string | null; members: { role: string }[] };
+    return v.leader !== null && v.members.filter((m) => m.role === 'voter').length === count ? true : undefined;
+  }, `${count} voters seen by ${n.apiUrl}`, 200, 100);
+}
+
+async function dispatchOwner(n: NodeProcess, user: string): Promise<{ id: string; url: string }> {
+  const res = await fetch(`${n.gatewayUrl}/v1/dispatch?app=${app.app}&user=${user}`);
+  assert.equal(res.status, 200);
+  const first = ((await res.json()) as { nodes: { id: string; url: string }[] }).nodes[0];
+  assert.ok(first !== undefined);
+  return first;
+}
+
+async function push(via: string, users: string[], data: unknown, extra: Record<string, unknown> = {}) {
+  return node(via).api('POST', `/v1/apps/${app.app}/push`, { token: app.apiKey, body: { users, data, ...extra } });
+}
+
+function seqsOf(body: unknown): { user: string; seq: number }[] {
+  return obj(body).results as { user: string; seq: number }[];
+}
+
+async function bindOn(id: string, device: string, user: string): Promise<{ s: TestSocket; bound: Frame }> {
+  const s = await TestSocket.open(node(id).wsUrl);
+  await s.hello(device);
+  const bound = await s.bind(app.app, await token(app.app, app.tokenSecret, user));
+  return { s, bound };
+}
+
+/** The next `n` msg frames, acking each (so the window never stalls delivery). */
+async function receive(s: TestSocket, n: number): Promise<Frame[]> {
+  const got: Frame[] = [];
+  while (got.length < n) {
+    const m = await s.nextOfType('msg');
+    got.push(m);
+    s.send({ t: 'ack', app: app.app, seq: m.seq });
+  }
+  return got;
+}
+
+function pick(owner: string, i = 0): string {
+  const u = usersOf.get(owner)?.[i];
+  assert.ok(u !== undefined, `no user ${i} owned by ${owner}`);
+  return u;
+}
+
+before(async () => {
+  const n1 = await start('n1');
+  await start('n2', n1.apiUrl);
+  await voters(n1, 2);
+  await start('n3', n1.apiUrl);
+  for (const id of IDS) await voters(node(id), 3);
+  app = await createApp(n1, 'cpush', { limits: { maxInbox: 1000 } });
+  // Every node applies the app from the keeper: wait until each accepts a push for it.
+  for (const id of IDS) {
+    await eventually(async () => ((await push(id, ['warmup'], 0)).status === 200 ? true : undefined), `app known on ${id}`);
+  }
+  for (let i = 0; i < 60; i++) {
+    const u = `u${i}`;
+    const owner = (await dispatchOwner(n1, u)).id;
+    ownerOfUser.set(u, owner);
+    usersOf.set(owner, [...(usersOf.get(owner) ?? []), u]);
+  }
+});
+
+after(async () => {
+  for (const n of nodes.values()) await n.stop({ keepData: true });
+  const { rm } = await import('node:fs/promises');
+  for (const k of kept.values()) await rm(k.dataDir, { recursive: true, force: true });
+});
+
+test('every node names the same owner for each user, and every node owns some users', async () => {
+  for (const [u, owner] of ownerOfUser) {
+    for (const id of ['n2', 'n3']) assert.equal((await dispatchOwner(node(id), u)).id, owner, `owner of ${u} on ${id}`);
+  }
+  for (const id of IDS) assert.ok((usersOf.get(id)?.length ?? 0) > 0, `${id} owns no user of 60`);
+});
+
+test('a push through any node reaches the user bound on its owner, in seq order', async () => {
+  const owner = 'n2';
+  const user = pick(owner);
+  const { s, bound } = await bindOn(owner, 'dev-order', user);
+  assert.equal(bound.t, 'bound', JSON.stringify(bound));
+  const answered: number[] = [];
+  for (let i = 0; i < 9; i++) {
+    const r = await push(IDS[i % 3] ?? 'n1', [user], { n: i });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    answered.push(seqsOf(r.body)[0]?.seq ?? -1);
+  }
+  assert.deepEqual(answered, answered.map((_, i) => (answered[0] ?? 0) + i), 'seqs increase by one per push, whichever node took it');
+  const got = await receive(s, 9);
+  assert.deepEqual(got.map((m) => m.seq), answered);
+  assert.deepEqual(got.map((m) => m.data), answered.map((_, i) => ({ n: i })));
+  s.close();
+});
+
+test('a multicast across owners answers one seq per user in request order; a repeat with its id through another node stores nothing new', async () => {
+  const users = [pick('n3', 1), pick('n1', 1), pick('n2', 1), pick('n1', 2)];
+  const r = await push('n1', users, 'multi', { id: 'multi-1' });
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  assert.equal(obj(r.body).id, 'multi-1');
+  const results = seqsOf(r.body);
+  assert.deepEqual(results.map((x) => x.user), users);
+  for (const x of results) assert.equal(x.seq, 1, `first message of ${x.user}`);
+  const again = await push('n2', users, 'multi', { id: 'multi-1' });
+  assert.equal(again.status, 200);
+  assert.deepEqual(again.body, r.body);
+  // Each user gets the message once, on its owner, with the request's id.
+  for (const u of users) {
+    const { s, bound } = await bindOn(ownerOfUser.get(u) ?? 'n1', `dev-${u}`, u);
+    assert.equal(bound.seq, 1, `${u}: one message stored`);
+    const [m] = await receive(s, 1);
+    assert.equal(m?.id, 'multi-1');
+    assert.equal(m.data, 'multi');
+    s.close();
+  }
+  // qos 0 is routed too: each owner answers for its own users.
+  const v = await push('n3', users, 'volatile', { qos: 0 });
+  assert.equal(v.status, 200);
+  assert.deepEqual((obj(v.body).results as { user: string }[]).map((x) => x.user), users);
+});
+
+test('a bind on a node that does not own the user is redirected to the owner (close 4009)', async () => {
+  const user = pick('n1', 3);
+  const s = await TestSocket.open(node('n3').wsUrl);
+  await s.hello('dev-redirect');
+  s.send({ t: 'bind', app: app.app, token: await token(app.app, app.tokenSecret, user) });
+  const redirect = await s.next((f) => f.t === 'redirect' || f.t === 'bound' || f.t === 'error');
+  assert.equal(redirect.t, 'redirect', JSON.stringify(redirect));
+  assert.equal(redirect.reason, 'owner');
+  const first = (redirect.nodes as { id: string; url: string }[])[0];
+  assert.equal(first?.id, 'n1');
+  assert.equal(first.url, node('n1').wsUrl);
+  assert.equal((await s.closed).code, 4009);
+});
+
+test('kill -9 of an owner and restart: every message it answered (pushed through another node) is delivered in order', async () => {
+  const owner = 'n3';
+  const user = pick(owner, 4);
+  const answered: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    const r = await push(i % 2 === 0 ? 'n1' : 'n2', [user], { k: i });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    answered.push(seqsOf(r.body)[0]?.seq ?? -1);
+  }
+  await node(owner).kill9();
+  nodes.delete(owner);
+  // While the owner is down, a push for its users is refused, not stored elsewhere.
+  const down = await push('n1', [user], 'while-down');
+  assert.equal(down.status, 503);
+  assert.equal((obj(down.body).error as { code: string }).code, 'peer-unavailable');
+  await start(owner);
+  await voters(node(owner), 3);
+  const { s, bound } = await bindOn(owner, 'dev-crash', user);
+  assert.equal(bound.t, 'bound', JSON.stringify(bound));
+  const got = await receive(s, answered.length);
+  assert.deepEqual(got.map((m) => m.seq), answered);
+  assert.deepEqual(got.map((m) => m.data), answered.map((_, i) => ({ k: i })));
+  s.close();
+});
