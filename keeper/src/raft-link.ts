@@ -102,7 +102,7 @@ export class RaftLink {
                     break;
                   }
                   case 'snapshot-request':
-                    worker.postMessage({ t: 'snapshot-data', id: e.id, data: h.snapshot() } satisfies ToWorker);
+                    worker.postMessage({ t: 'snapshot-data', id: e.id, data: new Uint8Array(h.snapshot()) } satisfies ToWorker);
                     break;
                   case 'view':
                     if (link !== undefined) {
@@ -153,12 +153,17 @@ export class RaftLink {
     });
   }
 
+  // Both copy their bytes first: msgpackr hands out views into one large
+  // shared buffer, and postMessage would clone all of it into the worker,
+  // where the log entry keeps it (~12 KiB pinned per register write).
   propose(data: Uint8Array): Promise<StepResult> {
-    return this.call((id) => ({ t: 'propose', id, data }));
+    const exact = new Uint8Array(data);
+    return this.call((id) => ({ t: 'propose', id, data: exact }));
   }
 
   readIndex(context: Uint8Array): Promise<StepResult> {
-    return this.call((id) => ({ t: 'read-index', id, context }));
+    const exact = new Uint8Array(context);
+    return this.call((id) => ({ t: 'read-index', id, context: exact }));
   }
 
   proposeConfChange(cc: ConfChange): Promise<StepResult> {
