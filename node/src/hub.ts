@@ -21,25 +21,36 @@ function removeFrom<K, V>(m: Map<K, Set<V>>, k: K, v: V): void {
 }
 
 const EMPTY: ReadonlySet<never> = new Set();
+const NONE: readonly never[] = [];
 
 export class Hub {
   readonly clients = new Set<Client>();
-  private readonly byUser = new Map<string, Set<Binding>>();
+  /** A user has one or a few bindings per node: an array costs a fraction of a Set per connection. */
+  private readonly byUser = new Map<string, Binding[]>();
   private readonly byApp = new Map<string, Set<Binding>>();
   private readonly byTopic = new Map<string, Set<Client>>();
 
   addBinding(b: Binding): void {
-    addTo(this.byUser, userKey(b.app, b.user), b);
+    const k = userKey(b.app, b.user);
+    const list = this.byUser.get(k);
+    if (list === undefined) this.byUser.set(k, [b]);
+    else if (!list.includes(b)) list.push(b);
     addTo(this.byApp, b.app, b);
   }
 
   removeBinding(b: Binding): void {
-    removeFrom(this.byUser, userKey(b.app, b.user), b);
+    const k = userKey(b.app, b.user);
+    const list = this.byUser.get(k);
+    const i = list === undefined ? -1 : list.indexOf(b);
+    if (list !== undefined && i >= 0) {
+      list.splice(i, 1);
+      if (list.length === 0) this.byUser.delete(k);
+    }
     removeFrom(this.byApp, b.app, b);
   }
 
-  bindingsOf(app: string, user: string): ReadonlySet<Binding> {
-    return this.byUser.get(userKey(app, user)) ?? EMPTY;
+  bindingsOf(app: string, user: string): readonly Binding[] {
+    return this.byUser.get(userKey(app, user)) ?? NONE;
   }
 
   bindingsOfApp(app: string): ReadonlySet<Binding> {

@@ -29,7 +29,8 @@ export class Client {
   state: State = 'hello';
   readonly bindings = new Map<string, Binding>();
   /** app\0topic keys this connection subscribes to. */
-  readonly topics = new Set<string>();
+  /** Created on the first `sub`: most connections never subscribe. */
+  private topics: Set<string> | undefined;
   /** Unix ms of the last frame received; drives the idle close. */
   lastSeenMs: number;
   readonly connectedAtMs: number;
@@ -168,7 +169,7 @@ export class Client {
       case 'sub':
         return this.subscribe(f.app, f.topic, f.after);
       case 'unsub':
-        this.topics.delete(`${f.app}\u0000${f.topic}`);
+        this.topics?.delete(`${f.app}\u0000${f.topic}`);
         this.ctx.hub.unsubscribe(f.app, f.topic, this);
         return;
       case 'ping':
@@ -226,9 +227,9 @@ export class Client {
     this.bindings.delete(app);
     // Subscribing needs the app bound: its subscriptions end with the binding (unbind, kick, bind as another user).
     const prefix = `${app}\u0000`;
-    for (const key of [...this.topics]) {
+    for (const key of [...(this.topics ?? [])]) {
       if (!key.startsWith(prefix)) continue;
-      this.topics.delete(key);
+      this.topics?.delete(key);
       this.ctx.hub.unsubscribe(app, key.slice(prefix.length), this);
     }
     await this.release(b);
@@ -246,7 +247,8 @@ export class Client {
   private async subscribe(app: string, topic: string, after: number | undefined): Promise<void> {
     if (!this.bindings.has(app)) return this.send({ t: 'error', code: 'not-bound', message: `bind ${app} before subscribing` });
     const key = `${app}\u0000${topic}`;
-    if (!this.topics.has(key) && this.topics.size >= TOPICS_PER_CONNECTION_MAX) {
+    const topics = (this.topics ??= new Set());
+    if (!topics.has(key) && topics.size >= TOPICS_PER_CONNECTION_MAX) {
       return this.send({ t: 'error', code: 'too-many-topics', message: `at most ${TOPICS_PER_CONNECTION_MAX} topic subscriptions per connection` });
     }
     if (after !== undefined) {
@@ -255,7 +257,7 @@ export class Client {
       }
     }
     if (this.state !== 'ready') return;
-    this.topics.add(key);
+    topics.add(key);
     this.ctx.hub.subscribe(app, topic, this);
   }
 
@@ -285,11 +287,11 @@ export class Client {
     this.state = 'closed';
     const unclean = (this.serverCloseCode === undefined && code === 1006) || this.serverCloseCode === CloseCode.idle;
     const linger = unclean && this.bindings.size > 0 && this.ctx.settings.lingerMs > 0;
-    for (const key of this.topics) {
+    for (const key of this.topics ?? []) {
       const i = key.indexOf('\u0000');
       this.ctx.hub.unsubscribe(key.slice(0, i), key.slice(i + 1), this);
     }
-    this.topics.clear();
+    this.topics = undefined;
     const bs = [...this.bindings.values()];
     this.bindings.clear();
     if (linger) {
