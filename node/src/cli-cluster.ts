@@ -2,7 +2,8 @@
 // and `kv get|put|del|watch`, over the admin API. Text for people, the API's
 // JSON with --json (for `kv watch`, its NDJSON lines as they come).
 import { parseArgs } from 'node:util';
-import { DEFAULT_API_URL, apiCall, describe, output } from './cli-api.js';
+import { KeeperClient } from '../../keeper/src/keeper-client.js';
+import { DEFAULT_API_URL, apiCall, output } from './cli-api.js';
 
 function usage(message: string): never {
   process.stderr.write(`longwire: ${message}\n`);
@@ -108,33 +109,33 @@ export async function kv(argv: string[]): Promise<void> {
   }
 }
 
-/** Streams a watch until the server ends it or the process is stopped. */
+/**
+ * Streams a watch until the process is stopped, through the keeper client: it
+ * fails over to another member (from `--api`, comma-separated, and the
+ * cluster view) and resumes from the last revision, so no change is missed.
+ */
 async function watch(api: string, key: string, prefix: boolean, from: string | undefined, token: string | undefined, json: boolean): Promise<void> {
-  const q = new URLSearchParams({ key: '/' + key.replace(/^\/+/, '') });
-  if (prefix) q.set('prefix', 'true');
-  if (from !== undefined) q.set('fromRevision', from);
-  const res = await fetch(`${api}/v1/watch?${q.toString()}`, { headers: token === undefined ? {} : { authorization: `Bearer ${token}` } }).catch((err: unknown) => {
+  const client = new KeeperClient({ endpoints: api.split(','), adminToken: token ?? '' });
+  await client.discover().catch((err: unknown) => {
     process.stderr.write(`longwire: cannot reach the API at ${api}: ${err instanceof Error ? err.message : String(err)}\n`);
     process.exit(1);
   });
-  if (!res.ok || res.body === null) return output({ ok: false, status: res.status, text: await res.text(), body: undefined }, json, describe);
-  const dec = new TextDecoder();
-  let buf = '';
-  const reader = res.body.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) return;
-    buf += dec.decode(value, { stream: true });
-    for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
-      const line = buf.slice(0, i);
-      buf = buf.slice(i + 1);
-      if (json) {
-        process.stdout.write(line + '\n');
-        continue;
-      }
-      const e = rec(JSON.parse(line));
-      if ('progress' in e) continue;
-      process.stdout.write(e.type === 'put' ? `${String(e.revision)} put ${String(e.key)} = ${String(e.value)}\n` : `${String(e.revision)} ${String(e.type ?? 'error')} ${String(e.key ?? describe(e))}\n`);
-    }
-  }
+  await new Promise<void>((resolve) => {
+    client.watch('/' + key.replace(/^\/+/, ''), { prefix, ...(from === undefined ? {} : { fromRevision: Number(from) }) }, {
+      onEvents: (events) => {
+        for (const e of events) {
+          if (json) process.stdout.write(JSON.stringify(e) + '\n');
+          else process.stdout.write(e.type === 'put' ? `${e.revision} put ${e.key} = ${e.value}\n` : `${e.revision} delete ${e.key}\n`);
+        }
+      },
+      onProgress: (revision) => {
+        if (json) process.stdout.write(JSON.stringify({ progress: revision }) + '\n');
+      },
+      onCompacted: (compactRevision) => {
+        process.stderr.write(`longwire: revision ${from ?? ''} is compacted (oldest kept: ${compactRevision + 1}); read the keys, then watch from the read's revision\n`);
+        process.exitCode = 1;
+        resolve();
+      },
+    });
+  });
 }

@@ -1,0 +1,272 @@
+// The keeper client for services, the CLI and tools: the keeper's HTTP API
+// (kv, watch, leases) over any member, failing over to the next member when
+// one is down or has no leader, and resuming watches from the last revision
+// seen, so a service that hot-reloads config survives a member's death
+// without missing or repeating a change. Runs on web-standard fetch.
+import { KeeperError } from './errors.js';
+import type { KeyValue, WatchEvent } from './keeper.js';
+
+export interface KeeperClientOptions {
+  /** API URLs of some members (http://host:port); more are learned from GET /v1/cluster. */
+  readonly endpoints: readonly string[];
+  readonly adminToken: string;
+  /** Per request; a member that does not answer in time is skipped. */
+  readonly requestTimeoutMs?: number;
+  /** Pause between two rounds over all members while none answers. */
+  readonly retryDelayMs?: number;
+  /** Rounds over all members before a call fails. */
+  readonly roundsMax?: number;
+}
+
+export const DEFAULT_REQUEST_TIMEOUT_MS = 5000;
+export const DEFAULT_RETRY_DELAY_MS = 200;
+export const DEFAULT_ROUNDS_MAX = 5;
+
+export interface WatchHandlers {
+  onEvents(events: readonly WatchEvent[]): void;
+  onProgress?(revision: number): void;
+  /** The revision to resume from is compacted: re-read, then watch again. The watch has stopped. */
+  onCompacted?(compactRevision: number): void;
+}
+
+export interface ClientWatch {
+  /** The newest revision delivered (events or progress); a resumed stream starts after it. */
+  readonly lastRevision: number;
+  cancel(): void;
+}
+
+/** Why a member was skipped: only these are retried on another member. */
+type Attempt = { readonly ok: true; readonly res: Response } | { readonly ok: false; readonly why: string };
+
+function keyPath(key: string): string {
+  return key.replace(/^\/+/, '').split('/').map(encodeURIComponent).join('/');
+}
+
+export class KeeperClient {
+  private readonly endpoints: string[];
+  private next = 0;
+  private readonly timeoutMs: number;
+  private readonly retryDelayMs: number;
+  private readonly roundsMax: number;
+
+  constructor(private readonly o: KeeperClientOptions) {
+    if (o.endpoints.length === 0) throw new KeeperError('invalid', 'KeeperClient needs at least one endpoint');
+    this.endpoints = o.endpoints.map((e) => e.replace(/\/+$/, ''));
+    this.timeoutMs = o.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+    this.retryDelayMs = o.retryDelayMs ?? DEFAULT_RETRY_DELAY_MS;
+    this.roundsMax = o.roundsMax ?? DEFAULT_ROUNDS_MAX;
+  }
+
+  /** Adds every member's API address from the cluster view to the endpoints. */
+  async discover(): Promise<readonly string[]> {
+    const body = (await this.json('GET', '/v1/cluster')) as { members?: { api?: string }[] };
+    for (const m of body.members ?? []) {
+      if (typeof m.api !== 'string') continue;
+      const url = `http://${m.api}`;
+      if (!this.endpoints.includes(url)) this.endpoints.push(url);
+    }
+    return this.endpoints;
+  }
+
+  async get(key: string, opts: { prefix?: boolean; consistency?: 'linearizable' | 'serializable' } = {}): Promise<{ revision: number; kvs: KeyValue[] }> {
+    const q = new URLSearchParams({ ...(opts.prefix === true ? { prefix: 'true' } : {}), consistency: opts.consistency ?? 'linearizable' });
+    return (await this.json('GET', `/v1/kv/${keyPath(key)}?${q}`)) as { revision: number; kvs: KeyValue[] };
+  }
+
+  /** Rejects with KeeperError 'compare-failed' when ifModRevision does not match. */
+  async put(key: string, value: string, opts: { lease?: string; ifModRevision?: number } = {}): Promise<{ revision: number }> {
+    return (await this.json('PUT', `/v1/kv/${keyPath(key)}`, { value, ...opts })) as { revision: number };
+  }
+
+  async delete(key: string, opts: { prefix?: boolean } = {}): Promise<{ revision: number; deleted: number }> {
+    return (await this.json('DELETE', `/v1/kv/${keyPath(key)}${opts.prefix === true ? '?prefix=true' : ''}`)) as { revision: number; deleted: number };
+  }
+
+  async leaseGrant(ttlSeconds: number): Promise<{ id: string; ttl: number }> {
+    return (await this.json('POST', '/v1/leases', { ttl: ttlSeconds })) as { id: string; ttl: number };
+  }
+
+  async leaseKeepAlive(id: string): Promise<{ ttl: number }> {
+    return (await this.json('POST', `/v1/leases/${encodeURIComponent(id)}/keepalive`)) as { ttl: number };
+  }
+
+  async leaseRevoke(id: string): Promise<void> {
+    await this.json('DELETE', `/v1/leases/${encodeURIComponent(id)}`);
+  }
+
+  /**
+   * Tries members in turn. A member is skipped when it cannot be reached or
+   * answers 503 (no leader, not ready). A write skipped after a timeout may
+   * have been applied there: puts are idempotent by value, a CAS retried after
+   * its first attempt applied answers compare-failed.
+   */
+  private async request(method: string, path: string, body?: unknown): Promise<Response> {
+    const why: string[] = [];
+    for (let round = 0; round < this.roundsMax; round++) {
+      for (let i = 0; i < this.endpoints.length; i++) {
+        const base = this.endpoints[this.next % this.endpoints.length] ?? '';
+        const a = await this.attempt(base, method, path, body, this.timeoutMs);
+        if (a.ok) return a.res;
+        why.push(`${base}: ${a.why}`);
+        this.next++;
+      }
+      await new Promise((r) => setTimeout(r, this.retryDelayMs));
+    }
+    throw new KeeperError('no-leader', `no member answered ${method} ${path}: ${why.slice(-this.endpoints.length).join('; ')}`);
+  }
+
+  private async attempt(base: string, method: string, path: string, body: unknown, timeoutMs: number | undefined): Promise<Attempt> {
+    try {
+      const res = await fetch(base + path, {
+        method,
+        headers: { authorization: `Bearer ${this.o.adminToken}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        ...(timeoutMs === undefined ? {} : { signal: AbortSignal.timeout(timeoutMs) }),
+      });
+      if (res.status === 503) {
+        await res.body?.cancel();
+        return { ok: false, why: '503' };
+      }
+      return { ok: true, res };
+    } catch (err) {
+      return { ok: false, why: err instanceof Error ? err.message : String(err) };
+    }
+  }
+
+  private async json(method: string, path: string, body?: unknown): Promise<unknown> {
+    const res = await this.request(method, path, body);
+    const parsed: unknown = await res.json().catch(() => undefined);
+    if (res.ok) return parsed;
+    const e = (parsed as { error?: { code?: string; message?: string; compactRevision?: number } } | undefined)?.error;
+    const message = `${method} ${path}: ${res.status} ${e?.message ?? ''}`;
+    if (res.status === 409) throw new KeeperError('compare-failed', message);
+    if (res.status === 410) throw new KeeperError('compacted', message, e?.compactRevision === undefined ? undefined : { compactRevision: e.compactRevision });
+    if (res.status === 404 && e?.code === 'lease-not-found') throw new KeeperError('lease-not-found', message);
+    throw new KeeperError('invalid', message);
+  }
+
+  /**
+   * Watches a key or prefix from `fromRevision` (default: from now). When the
+   * stream's member dies or ends the stream, the watch reconnects to the next
+   * member and resumes: every event once, in revision order. A member may die
+   * between two lines of one revision, so the watch resumes from that revision
+   * and skips the keys of it already delivered.
+   */
+  watch(key: string, opts: { prefix?: boolean; fromRevision?: number }, h: WatchHandlers): ClientWatch {
+    const pos = new StreamPosition((opts.fromRevision ?? 0) - 1);
+    let cancelled = false;
+    let abort: AbortController | undefined;
+    const handle: ClientWatch = {
+      get lastRevision() {
+        return pos.last;
+      },
+      cancel: () => {
+        cancelled = true;
+        abort?.abort();
+      },
+    };
+    const run = async (): Promise<void> => {
+      if (pos.last < 0) pos.progress((await this.get(key, { prefix: opts.prefix ?? false, consistency: 'linearizable' })).revision);
+      let failures = 0;
+      while (!cancelled) {
+        const base = this.endpoints[this.next % this.endpoints.length] ?? '';
+        abort = new AbortController();
+        const q = new URLSearchParams({ key, ...(opts.prefix === true ? { prefix: 'true' } : {}), fromRevision: String(pos.resumeFrom) });
+        let streamed = false;
+        try {
+          const res = await fetch(`${base}/v1/watch?${q}`, { headers: { authorization: `Bearer ${this.o.adminToken}` }, signal: abort.signal });
+          if (res.status === 410) {
+            const body = (await res.json()) as { error?: { compactRevision?: number } };
+            h.onCompacted?.(body.error?.compactRevision ?? 0);
+            return;
+          }
+          if (res.ok && res.body !== null) {
+            streamed = true;
+            failures = 0;
+            if (await readStream(res.body, h, pos)) return;
+          } else {
+            await res.body?.cancel();
+          }
+        } catch {
+          // The member died or the stream broke: resume on the next one.
+        }
+        if (cancelled) return;
+        this.next++;
+        if (!streamed && ++failures >= this.endpoints.length) {
+          failures = 0;
+          await new Promise((r) => setTimeout(r, this.retryDelayMs));
+        }
+      }
+    };
+    void run().catch(() => undefined);
+    return handle;
+  }
+}
+
+/** Where a watch stream stands, so a resumed stream delivers each event once. */
+class StreamPosition {
+  /** Keys of revision `last` already delivered; empty when `last` came from a progress notification. */
+  private keys = new Set<string>();
+  constructor(public last: number) {}
+
+  get resumeFrom(): number {
+    return this.keys.size > 0 ? this.last : this.last + 1;
+  }
+
+  /** True if the event is new to this watch. */
+  admit(e: WatchEvent): boolean {
+    if (e.revision < this.last) return false;
+    if (e.revision === this.last) {
+      if (this.keys.has(e.key)) return false;
+      this.keys.add(e.key);
+      return true;
+    }
+    this.last = e.revision;
+    this.keys = new Set([e.key]);
+    return true;
+  }
+
+  progress(revision: number): void {
+    if (revision > this.last) {
+      this.last = revision;
+      this.keys.clear();
+    }
+  }
+}
+
+/** Reads NDJSON until the stream ends; true when it ended with `compacted` (the watch stops). */
+async function readStream(body: ReadableStream<Uint8Array>, h: WatchHandlers, pos: StreamPosition): Promise<boolean> {
+  const reader = body.getReader();
+  const dec = new TextDecoder();
+  let buf = '';
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) return false;
+    buf += dec.decode(value, { stream: true });
+    const events: WatchEvent[] = [];
+    for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
+      const line = JSON.parse(buf.slice(0, i)) as Record<string, unknown>;
+      buf = buf.slice(i + 1);
+      if (typeof line.progress === 'number') {
+        if (events.length > 0) h.onEvents(events.splice(0));
+        pos.progress(line.progress);
+        h.onProgress?.(line.progress);
+      } else if (typeof line.revision === 'number' && typeof line.key === 'string') {
+        const e: WatchEvent =
+          line.type === 'delete'
+            ? { type: 'delete', revision: line.revision, key: line.key }
+            : { type: 'put', revision: line.revision, key: line.key, value: String(line.value ?? '') };
+        if (pos.admit(e)) events.push(e);
+      } else if (typeof line.error === 'object' && line.error !== null) {
+        const err = line.error as { code?: string; compactRevision?: number };
+        if (events.length > 0) h.onEvents(events.splice(0));
+        if (err.code === 'compacted') {
+          h.onCompacted?.(err.compactRevision ?? 0);
+          return true;
+        }
+        return false;
+      }
+    }
+    if (events.length > 0) h.onEvents(events);
+  }
+}

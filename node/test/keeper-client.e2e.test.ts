@@ -1,0 +1,46 @@
+// The keeper client on three real members: it learns the members, fails over
+// when the member it talks to is killed, and its watch resumes on another
+// member from the last revision it saw — every change once, in order.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { KeeperClient } from '../../keeper/src/keeper-client.js';
+import { KeeperError } from '../../keeper/src/errors.js';
+import type { WatchEvent } from '../../keeper/src/keeper.js';
+import { NodeProcess } from './support/node-process.js';
+import { eventually } from './support/contract.js';
+
+test('fails over between members and resumes a watch after its member dies', async () => {
+  const n1 = await NodeProcess.start({ args: ['--id', 'k1'] });
+  const others: NodeProcess[] = [];
+  try {
+    others.push(await NodeProcess.start({ args: ['--id', 'k2', '--join', n1.apiUrl] }));
+    others.push(await NodeProcess.start({ args: ['--id', 'k3', '--join', n1.apiUrl] }));
+    const client = new KeeperClient({ endpoints: [n1.apiUrl], adminToken: n1.adminToken, requestTimeoutMs: 2000 });
+    await eventually(async () => ((await client.discover()).length === 3 ? true : undefined), 'three members discovered', 100, 100);
+    await eventually(async () => {
+      const r = (await (await fetch(`${n1.apiUrl}/v1/cluster`, { headers: { authorization: `Bearer ${n1.adminToken}` } })).json()) as { members: { role: string }[] };
+      return r.members.filter((m) => m.role === 'voter').length === 3 ? true : undefined;
+    }, 'three voters', 200, 100);
+
+    const seen: WatchEvent[] = [];
+    const w = client.watch('/cfg/', { prefix: true }, { onEvents: (evs) => seen.push(...evs) });
+    const written: number[] = [];
+    for (let i = 0; i < 5; i++) written.push((await client.put(`/cfg/k${i}`, `v${i}`)).revision);
+    await eventually(async () => (seen.length >= 5 ? true : undefined), 'first five events', 100, 50);
+
+    // The watch and the client talk to k1 first: kill it.
+    await n1.kill9();
+    for (let i = 5; i < 10; i++) written.push((await client.put(`/cfg/k${i}`, `v${i}`)).revision);
+    await eventually(async () => (seen.length >= 10 ? true : undefined), 'all ten events after failover', 300, 100);
+    w.cancel();
+    assert.deepEqual(seen.map((e) => e.revision), written, 'every put once, in revision order');
+    assert.deepEqual(seen.map((e) => (e.type === 'put' ? e.value : '')), Array.from({ length: 10 }, (_, i) => `v${i}`));
+    const r = await client.get('/cfg/', { prefix: true });
+    assert.equal(r.kvs.length, 10);
+    const cas = await client.put('/cfg/k0', 'again', { ifModRevision: 1 }).catch((e: unknown) => e);
+    assert.ok(cas instanceof KeeperError && cas.code === 'compare-failed');
+  } finally {
+    for (const n of others) await n.stop();
+    await n1.stop();
+  }
+});
