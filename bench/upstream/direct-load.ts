@@ -1,14 +1,17 @@
 // The baseline: the generator plays the node and calls the webhook itself,
 // with as many concurrent calls as the longwire phase has outstanding ups. Each
 // call is what the node's coordinator sends: the same JSON body, signed the
-// same way, POSTed with Node's fetch (undici, pooled keep-alive) and the same
-// timeout, and its answer parsed.
+// same way, POSTed the way the node does it (undici request() over one
+// keep-alive Agent) with the same timeout, and its answer parsed.
 import { performance } from 'node:perf_hooks';
 import { API_KEY, APP, WEBHOOK_TIMEOUT_MS } from './constants.js';
 import type { Meter } from './meter.js';
 import { isUpData, upData, type WebhookBody } from './payload.js';
 import type { PhaseSpec } from './phase.js';
 import { sign } from './signature.js';
+import { Agent, request } from 'undici';
+
+const agent = new Agent({ connections: 64, keepAliveTimeout: 30_000 });
 
 export interface LoadOutcome {
   readonly sent: number;
@@ -20,19 +23,21 @@ export interface LoadOutcome {
 async function call(url: string, body: string, n: number): Promise<string | undefined> {
   const ts = String(Date.now());
   try {
-    const res = await fetch(url, {
+    const res = await request(url, {
       method: 'POST',
+      dispatcher: agent,
       headers: { 'content-type': 'application/json', 'x-longwire-timestamp': ts, 'x-longwire-signature': sign(API_KEY, ts, body) },
       body,
-      signal: AbortSignal.timeout(WEBHOOK_TIMEOUT_MS),
+      headersTimeout: WEBHOOK_TIMEOUT_MS,
+      bodyTimeout: WEBHOOK_TIMEOUT_MS,
     });
-    const text = await res.text();
-    if (res.status < 200 || res.status >= 300) return `status-${res.status}`;
+    const text = await res.body.text();
+    if (res.statusCode < 200 || res.statusCode >= 300) return `status-${res.statusCode}`;
     const parsed = JSON.parse(text) as unknown;
     const data = typeof parsed === 'object' && parsed !== null && 'data' in parsed ? parsed.data : undefined;
     return isUpData(data) && data.n === n ? undefined : 'bad-echo';
   } catch (err) {
-    return err instanceof Error && err.name === 'TimeoutError' ? 'timeout' : 'unreachable';
+    return err instanceof Error && /Timeout/.test(err.name) ? 'timeout' : 'unreachable';
   }
 }
 

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { spawnNode, stopChild } from './children.js';
 import { ADMIN_TOKEN, API_KEY, APP, TOKEN_SECRET } from './constants.js';
 import { stderrTail } from './lines.js';
-import { freePort } from './ports.js';
+import { freePort } from '../lib/ports.js';
 
 /** dist/bench/upstream → dist/node/src/cli.js */
 const CLI = fileURLToPath(new URL('../../node/src/cli.js', import.meta.url));
