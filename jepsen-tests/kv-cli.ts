@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { KvHistory } from './checker/kv-history.js';
 import { checkLinearizable } from './checker/linearizable.js';
+import { REVISION_ORDER_GUARANTEE, checkRevisionOrder } from './checker/revision-order.js';
 import { checkWatches, describeWatchViolation } from './checker/watch.js';
 import { registerModel } from './model/register.js';
 import { runKv } from './workload/kv-run.js';
@@ -35,13 +36,15 @@ if (values.check !== undefined) {
   const h = saved.history;
   const lin = checkLinearizable(registerModel, h.operations, (op) => op.key, { stepsMax: 50_000_000 });
   const watch = checkWatches(h);
-  console.log(`SEED=${saved.seed} recheck: linearizable=${lin.verdict} watch=${watch.ok ? 'ok' : 'violated'} ${JSON.stringify(watch.stats)}`);
+  const order = checkRevisionOrder(h.operations);
+  console.log(`SEED=${saved.seed} recheck: linearizable=${lin.verdict} revisions=${order.ok ? 'ok' : 'violated'} watch=${watch.ok ? 'ok' : 'violated'} ${JSON.stringify(watch.stats)}`);
+  for (const v of order.violations) console.log(`[revision order] ${v}\n    guarantee: ${REVISION_ORDER_GUARANTEE}`);
   for (const p of lin.partitions) {
     console.log(`  key ${p.partition}: ${p.verdict} (${p.operations} ops, ${p.steps} steps)`);
     if (p.explanation !== undefined) console.log(p.explanation.replace(/^/gm, '    '));
   }
   for (const v of watch.violations.slice(0, 20)) console.log(describeWatchViolation(v));
-  process.exit(lin.verdict === 'ok' && watch.ok ? 0 : 1);
+  process.exit(lin.verdict === 'ok' && order.ok && watch.ok ? 0 : 1);
 }
 
 let failed = false;
@@ -64,11 +67,12 @@ for (let r = 0; r < rounds; r++) {
       keepReport: true,
       log: (l) => console.log(l),
     });
-    console.log(`SEED=${seed} ok=${res.ok} linearizable=${res.linearizable.verdict} watch=${res.watch.ok ? 'ok' : 'violated'} liveness=${res.livenessFailure ?? 'ok'} ${JSON.stringify({ ...res.stats, ...res.watch.stats })}`);
+    console.log(`SEED=${seed} ok=${res.ok} linearizable=${res.linearizable.verdict} revisions=${res.revisionOrder.ok ? 'ok' : 'violated'} watch=${res.watch.ok ? 'ok' : 'violated'} liveness=${res.livenessFailure ?? 'ok'} ${JSON.stringify({ ...res.stats, ...res.watch.stats })}`);
     for (const p of res.linearizable.partitions) {
       console.log(`  key ${p.partition}: ${p.verdict} (${p.operations} ops, ${p.steps} steps)`);
       if (p.explanation !== undefined) console.log(p.explanation.replace(/^/gm, '    '));
     }
+    for (const v of res.revisionOrder.violations) console.log(`[revision order] ${v}\n    guarantee: ${REVISION_ORDER_GUARANTEE}`);
     for (const v of res.watch.violations.slice(0, 20)) console.log(describeWatchViolation(v));
     console.log(`report: ${res.reportDir}`);
     if (!res.ok) failed = true;

@@ -32,6 +32,7 @@ test('keeper linearizability and watch guarantees under faults (short round)', a
   const why = [
     ...lines,
     ...r.linearizable.partitions.map((p) => `key ${p.partition}: ${p.verdict} (${p.operations} ops)${p.explanation === undefined ? '' : `\n${p.explanation}`}`),
+    ...r.revisionOrder.violations.map((v) => `[revision order] ${v}`),
     ...r.watch.violations.slice(0, 10).map(describeWatchViolation),
     `liveness: ${r.livenessFailure ?? 'ok'}`,
     `report: ${r.reportDir}`,
@@ -39,6 +40,7 @@ test('keeper linearizability and watch guarantees under faults (short round)', a
   ].join('\n');
   assert.equal(r.livenessFailure, undefined, why);
   assert.equal(r.linearizable.verdict, 'ok', why);
+  assert.ok(r.revisionOrder.ok, why);
   assert.ok(r.watch.ok, why);
   assert.ok(r.stats.okOps > 50, `the workload did too little: ${JSON.stringify(r.stats)}\n${why}`);
   assert.ok(r.watch.stats.events > 0, `the watchers saw nothing\n${why}`);

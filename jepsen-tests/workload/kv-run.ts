@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { FinalRead, KvHistory, KvOperation, WatchStream } from '../checker/kv-history.js';
 import { checkLinearizable, type LinearizabilityResult } from '../checker/linearizable.js';
+import { checkRevisionOrder, type RevisionOrderResult } from '../checker/revision-order.js';
 import { checkWatches, type WatchCheckResult } from '../checker/watch.js';
 import { KeeperCluster } from '../cluster/keeper-cluster.js';
 import { Rng } from '../cluster/rng.js';
@@ -45,6 +46,8 @@ export interface KvRunResult {
   readonly schedule: readonly KvFault[];
   readonly partitions: boolean;
   readonly linearizable: LinearizabilityResult;
+  /** The cross-key part: one store revision, unique per write and increasing in real time. */
+  readonly revisionOrder: RevisionOrderResult;
   readonly watch: WatchCheckResult;
   /** Undefined when the healed phase converged; else which step did not. */
   readonly livenessFailure: string | undefined;
@@ -169,6 +172,7 @@ export async function runKv(o: KvRunOptions): Promise<KvRunResult> {
     const finalRead = finalReadValue;
     const history: KvHistory = { operations, watches, finalRead };
     const linearizable = checkLinearizable(registerModel, operations, (op) => op.key, { stepsMax: o.stepsMax });
+    const revisionOrder = checkRevisionOrder(operations);
     const watch = checkWatches(history);
     const stats = {
       ops: operations.length,
@@ -176,10 +180,10 @@ export async function runKv(o: KvRunOptions): Promise<KvRunResult> {
       unknownOps: operations.filter((x) => x.return === Infinity).length,
       streams: watches.length,
     };
-    passed = linearizable.verdict === 'ok' && watch.ok && livenessFailure === undefined;
+    passed = linearizable.verdict === 'ok' && revisionOrder.ok && watch.ok && livenessFailure === undefined;
     await writeFile(join(reportDir, 'history.json'), JSON.stringify({ seed: o.seed, options: { ...o, log: undefined }, schedule, history }, (_k, v: unknown) => (v === Infinity ? 'Infinity' : v), 1));
-    await writeFile(join(reportDir, 'result.json'), JSON.stringify({ seed: o.seed, passed, livenessFailure, stats, linearizable, watch }, null, 1));
-    return { seed: o.seed, schedule, partitions, linearizable, watch, livenessFailure, stats, ok: passed, reportDir };
+    await writeFile(join(reportDir, 'result.json'), JSON.stringify({ seed: o.seed, passed, livenessFailure, stats, linearizable, revisionOrder, watch }, null, 1));
+    return { seed: o.seed, schedule, partitions, linearizable, revisionOrder, watch, livenessFailure, stats, ok: passed, reportDir };
 
     async function converge(): Promise<string | undefined> {
       const left = (): number => healDeadline - performance.now();
