@@ -9,15 +9,33 @@ import type { Client } from './gateway/client.js';
 import type { DeviceCursor } from './saver/saver.js';
 import type { AppRegistry } from './apps.js';
 import { DEFAULT_LIMITS } from './apps.js';
+import type { Inbox } from './inbox.js';
+
+/** Where a user's inbox and cursors live: this node's saver, or the owner's over peer RPC. */
+export interface InboxResolver {
+  of(app: string, user: string): Inbox;
+  isLocal(app: string, user: string): boolean;
+}
 
 /** Messages read from the saver per pump step. */
 const READ_BATCH_MSGS = 128;
 /** How often changed cursors are written. Losing them only causes redelivery. */
 export const CURSOR_FLUSH_MS = 200;
+/**
+ * How often a binding whose inbox is on another node asks the owner for its
+ * newest seq. The owner tells holding nodes of each stored message, but it
+ * finds them in the register, which can lag a fresh bind: this bounds the
+ * delay of a message missed that way.
+ */
+export const REMOTE_POLL_MS = 1000;
 
 export class Delivery {
   private readonly dirty = new Set<Binding>();
   private readonly timer: NodeJS.Timeout;
+  /** Started bindings whose inbox is on another node, polled every REMOTE_POLL_MS. */
+  private readonly remote = new Set<Binding>();
+  private readonly polling = new Set<Binding>();
+  private readonly poller: NodeJS.Timeout;
 
   constructor(
     private readonly saver: Saver,
@@ -26,14 +44,34 @@ export class Delivery {
     /** Live setting: read on each use. */
     private readonly inflightMax: () => number,
     private readonly onError: (err: unknown) => void,
+    private readonly inboxes: InboxResolver = { of: () => saver, isLocal: () => true },
   ) {
     this.timer = setInterval(() => void this.flushCursors(), CURSOR_FLUSH_MS);
     this.timer.unref();
+    this.poller = setInterval(() => this.pollRemote(), REMOTE_POLL_MS);
+    this.poller.unref();
+  }
+
+  private pollRemote(): void {
+    for (const b of this.remote) {
+      if (!b.active || this.polling.has(b)) continue;
+      this.polling.add(b);
+      this.inboxes
+        .of(b.app, b.user)
+        .lastSeq(b.app, b.user)
+        .then((last) => {
+          if (last > b.lastSeq) b.lastSeq = last;
+          if (b.sent < b.lastSeq) void this.pump(b);
+        })
+        .catch((err: unknown) => this.onError(err))
+        .finally(() => this.polling.delete(b));
+    }
   }
 
   /** Reads the device's cursor and the inbox tail; `after` from the client overrides the stored cursor. */
   async open(client: Client, app: string, user: string, after: number | undefined): Promise<{ binding: Binding; stored: DeviceCursor | undefined }> {
-    const [stored, lastSeq] = await Promise.all([this.saver.cursor(app, user, client.device), this.saver.lastSeq(app, user)]);
+    const inbox = this.inboxes.of(app, user);
+    const [stored, lastSeq] = await Promise.all([inbox.cursor(app, user, client.device), inbox.lastSeq(app, user)]);
     const acked = Math.min(after ?? stored?.acked ?? 0, lastSeq);
     return { binding: new Binding(client, app, user, acked, lastSeq, stored?.broadcastPos ?? 0), stored };
   }
@@ -62,8 +100,9 @@ export class Delivery {
       }
     }
     // A message stored between open() and now reached no binding: pick it up here.
-    b.lastSeq = Math.max(b.lastSeq, await this.saver.lastSeq(app, b.user));
+    b.lastSeq = Math.max(b.lastSeq, await this.inboxes.of(app, b.user).lastSeq(app, b.user));
     b.started = true;
+    if (!this.inboxes.isLocal(app, b.user) && b.active) this.remote.add(b);
     await this.pump(b);
     await this.replayBroadcasts(b);
   }
@@ -85,7 +124,7 @@ export class Delivery {
     try {
       while (b.active && b.sent < b.lastSeq && b.sent - b.acked < this.inflightMax()) {
         const room = this.inflightMax() - (b.sent - b.acked);
-        const items = await this.saver.read(b.app, b.user, b.sent, Math.min(room, READ_BATCH_MSGS));
+        const items = await this.inboxes.of(b.app, b.user).read(b.app, b.user, b.sent, Math.min(room, READ_BATCH_MSGS));
         if (!b.active) return;
         // Nothing readable yet: the newest seq is assigned but its write is not durable; stored() pumps again.
         if (items.length === 0) break;
@@ -161,13 +200,14 @@ export class Delivery {
   async stop(b: Binding): Promise<void> {
     b.active = false;
     this.dirty.delete(b);
+    this.remote.delete(b);
     if (b.dirty) await this.writeCursor(b);
   }
 
   private async writeCursor(b: Binding): Promise<void> {
     b.dirty = false;
     const pending = b.pendingSeq > b.acked;
-    await this.saver.setCursor(b.app, b.user, b.client.device, {
+    await this.inboxes.of(b.app, b.user).setCursor(b.app, b.user, b.client.device, {
       acked: b.acked,
       pendingSeq: pending ? b.pendingSeq : 0,
       pendingSends: pending ? b.pendingSends : 0,
@@ -187,6 +227,7 @@ export class Delivery {
 
   async close(): Promise<void> {
     clearInterval(this.timer);
+    clearInterval(this.poller);
     await this.flushCursors();
   }
 }

@@ -40,7 +40,6 @@ export class Metrics {
   readonly framesOut = new Counter({ name: 'longwire_gateway_frames_out_total', help: 'Frames sent to clients', registers: [this.registry] });
   readonly protocolErrors = new Counter({ name: 'longwire_gateway_protocol_errors_total', help: 'Malformed or invalid client frames', registers: [this.registry] });
   readonly authFailures = new Counter({ name: 'longwire_gateway_auth_failures_total', help: 'Rejected bind tokens', registers: [this.registry] });
-  readonly ownerRedirects = new Counter({ name: 'longwire_gateway_owner_redirects_total', help: 'Binds sent to the owner node of their user with redirect', registers: [this.registry] });
   readonly slowConsumers = new Counter({ name: 'longwire_gateway_slow_consumers_total', help: 'Connections closed because their send queue was full', registers: [this.registry] });
   readonly pushRequests = new Counter({ name: 'longwire_push_requests_total', help: 'Push API requests by qos', labelNames: ['qos'], registers: [this.registry] });
   readonly pushMessages = new Counter({ name: 'longwire_push_messages_total', help: 'Messages pushed (one per user) by qos', labelNames: ['qos'], registers: [this.registry] });

@@ -21,6 +21,8 @@ import { Pusher } from './pusher.js';
 import { PushRouter } from './push-router.js';
 import { Peers } from './peer/peers.js';
 import { DEFAULT_PEER_LIMITS } from './peer/peer-client.js';
+import { Inboxes } from './inbox.js';
+import { StoredNotifier } from './stored-notifier.js';
 import { openSaver } from './saver/saver-level.js';
 import type { Saver } from './saver/saver.js';
 import { DEFAULT_GATEWAY_SETTINGS, DEFAULT_PUSH_SETTINGS, DEFAULT_STATUS_SETTINGS } from './settings.js';
@@ -121,7 +123,11 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
   await apps.start();
   const nodeSettings = new NodeSettings({ ...DEFAULT_GATEWAY_SETTINGS, heartbeatSeconds: cfg.heartbeatSeconds }, keeper, log);
   await nodeSettings.start();
-  const delivery = new Delivery(saver, hub, apps, () => nodeSettings.gateway.inflightMsgsMax, (err) => log.error({ err }, 'delivery failed'));
+  // Data links to peers go to their API port (docs/PROTOCOL.md, "Where this build differs").
+  const peers = new Peers(admin.token, DEFAULT_PEER_LIMITS);
+  const inboxes = new Inboxes(cfg.id, keeper, saver, peers);
+  const delivery = new Delivery(saver, hub, apps, () => nodeSettings.gateway.inflightMsgsMax, (err) => log.error({ err }, 'delivery failed'), inboxes);
+  const notifier = new StoredNotifier(cfg.id, keeper, peers, (err) => log.error({ err }, 'stored notice failed'));
   const coordinator = new Coordinator(apps, metrics, now);
   const status = new StatusCallbacks(apps, DEFAULT_STATUS_SETTINGS, metrics, now);
   const lingering = new LingeringSessions(
@@ -157,13 +163,11 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
     now,
   };
   const gateway = new Gateway(ctx, ctx.tls);
-  const pusher = new Pusher(saver, delivery, hub, now);
-  // Data links to peers go to their API port (docs/PROTOCOL.md, "Where this build differs").
-  const peers = new Peers(admin.token, DEFAULT_PEER_LIMITS);
+  const pusher = new Pusher(saver, delivery, hub, now, (app, results, m) => notifier.notify(app, results, m));
   const router = new PushRouter(cfg.id, keeper, pusher, peers);
   const broadcasts = new Broadcasts(saver, hub, delivery, metrics, DEFAULT_PUSH_SETTINGS.broadcastJobsMax, now);
   metrics.observe({ connectionsByApp: () => hub.connectionsByApp(), broadcastsRunning: () => broadcasts.running() });
-  const api = buildApp({ nodeId: cfg.id, adminToken: admin.token, keeper, apps, pusher, router, broadcasts, hub, metrics, log, push: DEFAULT_PUSH_SETTINGS, now });
+  const api = buildApp({ nodeId: cfg.id, adminToken: admin.token, keeper, apps, pusher, router, broadcasts, saver, delivery, hub, metrics, log, push: DEFAULT_PUSH_SETTINGS, now });
 
   const sweeper = setInterval(() => {
     saver.sweep(now()).catch((err: unknown) => log.error({ err }, 'sweep failed'));
@@ -182,11 +186,12 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
       clearInterval(sweeper);
       await gateway.drain('shutdown', DRAIN_WAIT_MS);
       await api.close();
-      await peers.close();
       await gateway.close();
       // Let socket close handlers release their bindings before the final flush.
       await new Promise((r) => setImmediate(r));
       await delivery.close();
+      // After the last cursor writes, which go to the owners of remote inboxes.
+      await peers.close();
       lingering.close();
       status.close();
       nodeSettings.close();

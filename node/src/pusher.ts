@@ -35,6 +35,8 @@ export class Pusher {
     private readonly delivery: Delivery,
     private readonly hub: Hub,
     private readonly now: () => number,
+    /** Tells other nodes holding connections of these users (cross-node delivery); none in tests of one node. */
+    private readonly notifyRemote?: (app: string, results: readonly { user: string; seq: number }[], m: { id: string; data: Json; ts: number; expiresAt: number }) => void,
   ) {}
 
   async push(app: AppConfig, req: PushRequest): Promise<PushAnswer> {
@@ -77,6 +79,7 @@ export class Pusher {
     for (const r of results) {
       this.delivery.stored(app.app, r.user, { seq: r.seq, id, data: req.data, ts, expiresAt: ts + ttlMs });
     }
+    this.notifyRemote?.(app.app, results, { id, data: req.data, ts, expiresAt: ts + ttlMs });
     return { id, results };
   }
 

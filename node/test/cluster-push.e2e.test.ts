@@ -2,8 +2,9 @@
 // each user's owner, a push through any node is stored by the owner and
 // reaches the user bound there in seq order, a multicast spanning owners
 // answers one seq per user in request order (idempotent through any node), a
-// bind on a non-owner is redirected to the owner, and an owner killed with -9
-// and restarted still delivers every answered message.
+// device bound on a non-owner is served from the owner's inbox (reads, live
+// notices and acks over peer RPC), and an owner killed with -9 and restarted
+// still delivers every answered message.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { NodeProcess } from './support/node-process.js';
@@ -157,18 +158,42 @@ test('a multicast across owners answers one seq per user in request order; a rep
   assert.deepEqual((obj(v.body).results as { user: string }[]).map((x) => x.user), users);
 });
 
-test('a bind on a node that does not own the user is redirected to the owner (close 4009)', async () => {
+test('a device bound on a node that does not own the user gets every message in order; its acks move the cursor kept by the owner', async () => {
   const user = pick('n1', 3);
-  const s = await TestSocket.open(node('n3').wsUrl);
-  await s.hello('dev-redirect');
-  s.send({ t: 'bind', app: app.app, token: await token(app.app, app.tokenSecret, user) });
-  const redirect = await s.next((f) => f.t === 'redirect' || f.t === 'bound' || f.t === 'error');
-  assert.equal(redirect.t, 'redirect', JSON.stringify(redirect));
-  assert.equal(redirect.reason, 'owner');
-  const first = (redirect.nodes as { id: string; url: string }[])[0];
-  assert.equal(first?.id, 'n1');
-  assert.equal(first.url, node('n1').wsUrl);
-  assert.equal((await s.closed).code, 4009);
+  const { s, bound } = await bindOn('n3', 'dev-remote', user);
+  assert.equal(bound.t, 'bound', JSON.stringify(bound));
+  assert.equal(bound.seq, 0);
+  // A second device of the user on the other non-owner, bound before the pushes.
+  const other = await bindOn('n2', 'dev-remote-2', user);
+  assert.equal(other.bound.t, 'bound', JSON.stringify(other.bound));
+  const answered: number[] = [];
+  for (let i = 0; i < 6; i++) {
+    const r = await push(IDS[i % 3] ?? 'n1', [user], { r: i });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    answered.push(seqsOf(r.body)[0]?.seq ?? -1);
+  }
+  assert.deepEqual(answered, [1, 2, 3, 4, 5, 6]);
+  for (const sock of [s, other.s]) {
+    const got = await receive(sock, 6);
+    assert.deepEqual(got.map((m) => m.seq), answered);
+    assert.deepEqual(got.map((m) => m.data), answered.map((_, i) => ({ r: i })));
+  }
+  other.s.close();
+  s.close();
+  await s.closed;
+  const later = await push('n2', [user], 'later');
+  assert.equal(seqsOf(later.body)[0]?.seq, 7);
+  // The cursor is written on the owner as the binding ends: once it is, the device
+  // binding again (on yet another node) resumes after its acks.
+  await eventually(async () => {
+    const again = await bindOn('n2', 'dev-remote', user);
+    const first = await again.s.nextOfType('msg');
+    again.s.close();
+    await again.s.closed;
+    if (first.seq !== 7) return undefined;
+    assert.equal(first.data, 'later');
+    return true;
+  }, 'the device resumes after its acked messages', 50, 100);
 });
 
 test('kill -9 of an owner and restart: every message it answered (pushed through another node) is delivered in order', async () => {
@@ -186,6 +211,11 @@ test('kill -9 of an owner and restart: every message it answered (pushed through
   const down = await push('n1', [user], 'while-down');
   assert.equal(down.status, 503);
   assert.equal((obj(down.body).error as { code: string }).code, 'peer-unavailable');
+  // A bind on another node cannot reach the user's inbox either: a retryable close, not a protocol error.
+  const early = await bindOn('n1', 'dev-early', user);
+  assert.equal(early.bound.t, 'error');
+  assert.equal(early.bound.code, 'owner-unavailable');
+  assert.equal((await early.s.closed).code, 1013);
   await start(owner);
   await voters(node(owner), 3);
   const { s, bound } = await bindOn(owner, 'dev-crash', user);

@@ -8,6 +8,8 @@ import type { Pusher } from '../pusher.js';
 import type { PushRouter } from '../push-router.js';
 import type { PushSettings } from '../settings.js';
 import type { Hub } from '../hub.js';
+import type { Saver } from '../saver/saver.js';
+import type { Delivery } from '../delivery.js';
 
 export interface CenterDeps {
   readonly nodeId: string;
@@ -19,6 +21,9 @@ export interface CenterDeps {
   /** Push on any node: groups users by owner and forwards. */
   readonly router: PushRouter;
   readonly broadcasts: Broadcasts;
+  /** For peer RPC: the inboxes this node owns, and delivery to its own connections. */
+  readonly saver: Saver;
+  readonly delivery: Delivery;
   readonly hub: Hub;
   readonly metrics: Metrics;
   readonly log: Logger;

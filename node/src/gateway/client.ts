@@ -10,8 +10,8 @@ import type { Binding } from './binding.js';
 import type { GatewayContext } from './context.js';
 import { TokenBucket } from '../token-bucket.js';
 import type { Lingering } from './lingering.js';
-import { ownerOf } from '../ring.js';
-import { dispatch } from '../dispatcher.js';
+import type { Delivery } from '../delivery.js';
+import { PeerError } from '../peer/errors.js';
 
 type State = 'hello' | 'ready' | 'closed';
 
@@ -188,15 +188,6 @@ export class Client {
     if (appConfig !== undefined && !this.ctx.apps.permits(app, this.ip)) {
       return this.fail(CloseCode.unauthorized, 'forbidden', `address ${this.ip} is not allowed for app ${app}`);
     }
-    // Only the owner stores and delivers a user's inbox: a bind elsewhere is
-    // sent to the owner (the dispatcher's first answer) rather than served.
-    const members = this.ctx.keeper.cluster().members;
-    const owner = ownerOf(members, `${app}\u0000${check.user}`);
-    if (owner !== undefined && owner.id !== this.ctx.nodeId) {
-      this.ctx.metrics.ownerRedirects.inc();
-      this.send({ t: 'redirect', reason: 'owner', nodes: dispatch(members, app, check.user, new Set(), this.ctx.tls) });
-      return this.close(CloseCode.redirect, 'owner');
-    }
     const existing = this.bindings.get(app);
     if (existing !== undefined) {
       if (existing.user === check.user && after === undefined) {
@@ -205,7 +196,15 @@ export class Client {
       }
       await this.unbind(app);
     }
-    const { binding, stored } = await this.ctx.delivery.open(this, app, check.user, after);
+    let opened: Awaited<ReturnType<Delivery['open']>>;
+    try {
+      opened = await this.ctx.delivery.open(this, app, check.user, after);
+    } catch (err) {
+      // The user's inbox is on another node that cannot be reached: retryable, not a protocol error.
+      if (!(err instanceof PeerError)) throw err;
+      return this.fail(CloseCode.overloaded, 'owner-unavailable', `the node holding ${app}'s inbox for this user is unreachable; reconnect later`);
+    }
+    const { binding, stored } = opened;
     if (this.state !== 'ready') return;
     this.bindings.set(app, binding);
     this.ctx.hub.addBinding(binding);

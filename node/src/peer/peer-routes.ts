@@ -2,12 +2,18 @@
 // port, taking the cluster's admin token and MessagePack bodies. `push`
 // stores a group of users that a peer found this node owns, through the
 // local pusher, so idempotency records and seqs live with the inboxes.
-import type { FastifyInstance } from 'fastify';
+// `inbox` serves reads and cursor writes of the inboxes this node owns to
+// nodes holding their connections; `stored` is the owner telling such a node
+// that messages were stored.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { requireAdmin } from '../center/auth.js';
 import { ApiError } from '../center/errors.js';
 import type { Pusher, PushRequest } from '../pusher.js';
 import type { AppRegistry } from '../apps.js';
-import type { Json } from '../saver/saver.js';
+import type { DeviceCursor, Json, Saver } from '../saver/saver.js';
+import type { Delivery } from '../delivery.js';
+import { serveInboxCall, type InboxCall } from '../inbox.js';
+import type { StoredNotice } from '../stored-notifier.js';
 import { packPeer, unpackPeer, PEER_CONTENT_TYPE } from './codec.js';
 import { RPC_ID_HEADER, RPC_PATH_PREFIX } from './peer-client.js';
 
@@ -51,7 +57,63 @@ export function toPushRequest(p: PeerPush): PushRequest {
   return { users: p.users, data: p.data, qos: p.qos, ttlSeconds: p.ttl, id: p.id, messageId: p.messageId };
 }
 
-export function peerRoutes(deps: { adminToken: string; apps: AppRegistry; pusher: Pusher }) {
+function str(o: Record<string, unknown>, k: string): string {
+  const v = o[k];
+  if (typeof v !== 'string') throw new ApiError('invalid', `peer call: bad "${k}"`);
+  return v;
+}
+
+function int(o: Record<string, unknown>, k: string): number {
+  const v = o[k];
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 0) throw new ApiError('invalid', `peer call: bad "${k}"`);
+  return v;
+}
+
+function record(v: unknown): Record<string, unknown> {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ApiError('invalid', 'peer call: not a map');
+  return v as Record<string, unknown>;
+}
+
+export function parseInboxCall(v: unknown): InboxCall {
+  const o = record(v);
+  const app = str(o, 'app');
+  const user = str(o, 'user');
+  switch (o.op) {
+    case 'lastSeq':
+      return { op: 'lastSeq', app, user };
+    case 'read':
+      return { op: 'read', app, user, after: int(o, 'after'), limit: Math.min(int(o, 'limit'), 1024) };
+    case 'cursor':
+      return { op: 'cursor', app, user, device: str(o, 'device') };
+    case 'setCursor': {
+      const c = record(o.cursor);
+      const cursor: DeviceCursor = { acked: int(c, 'acked'), pendingSeq: int(c, 'pendingSeq'), pendingSends: int(c, 'pendingSends'), broadcastPos: int(c, 'broadcastPos') };
+      return { op: 'setCursor', app, user, device: str(o, 'device'), cursor };
+    }
+    default:
+      throw new ApiError('invalid', 'peer inbox call: bad "op"');
+  }
+}
+
+export function parseStoredNotice(v: unknown): StoredNotice {
+  const o = record(v);
+  if (!Array.isArray(o.users)) throw new ApiError('invalid', 'peer stored: bad "users"');
+  const users = o.users.map((u: unknown) => {
+    const r = record(u);
+    return { user: str(r, 'user'), seq: int(r, 'seq') };
+  });
+  return { app: str(o, 'app'), id: str(o, 'id'), data: (o.data ?? null) as Json, ts: int(o, 'ts'), expiresAt: int(o, 'expiresAt'), users };
+}
+
+function answer(req: FastifyRequest, reply: FastifyReply, value: unknown): FastifyReply {
+  const id = req.headers[RPC_ID_HEADER];
+  return reply
+    .header(RPC_ID_HEADER, typeof id === 'string' ? id : '')
+    .header('content-type', PEER_CONTENT_TYPE)
+    .send(packPeer(value));
+}
+
+export function peerRoutes(deps: { adminToken: string; apps: AppRegistry; pusher: Pusher; saver: Saver; delivery: Delivery }) {
   return async function plugin(app: FastifyInstance): Promise<void> {
     // Scoped to this plugin: service routes still take only JSON.
     app.addContentTypeParser(PEER_CONTENT_TYPE, { parseAs: 'buffer' }, (_req, body: Buffer, done) => {
@@ -68,12 +130,19 @@ export function peerRoutes(deps: { adminToken: string; apps: AppRegistry; pusher
       // The owner applies its own view of the app (limits), as for a push it received itself.
       const config = deps.apps.get(p.app);
       if (config === undefined) throw new ApiError('notReady', `owner has no app ${p.app} (yet)`);
-      const answer = await deps.pusher.push(config, toPushRequest(p));
-      const id = req.headers[RPC_ID_HEADER];
-      return reply
-        .header(RPC_ID_HEADER, typeof id === 'string' ? id : '')
-        .header('content-type', PEER_CONTENT_TYPE)
-        .send(packPeer(answer));
+      return answer(req, reply, await deps.pusher.push(config, toPushRequest(p)));
+    });
+
+    app.post(RPC_PATH_PREFIX + 'inbox', { schema: { hide: true } }, async (req, reply) => {
+      requireAdmin(req, deps.adminToken);
+      return answer(req, reply, await serveInboxCall(deps.saver, parseInboxCall(req.body)));
+    });
+
+    app.post(RPC_PATH_PREFIX + 'stored', { schema: { hide: true } }, async (req, reply) => {
+      requireAdmin(req, deps.adminToken);
+      const n = parseStoredNotice(req.body);
+      for (const u of n.users) deps.delivery.stored(n.app, u.user, { seq: u.seq, id: n.id, data: n.data, ts: n.ts, expiresAt: n.expiresAt });
+      return answer(req, reply, null);
     });
   };
 }

@@ -1,0 +1,68 @@
+// Where a binding reads a user's inbox and writes the device's cursor: the
+// local saver when this node owns the user, else the owner over peer RPC.
+// Only the owner stores a user's inbox and cursors, so a device bound on any
+// node replays and acks against the same state.
+import type { Keeper } from '../../keeper/src/keeper.js';
+import type { DeviceCursor, InboxItem, Saver } from './saver/saver.js';
+import type { Peers } from './peer/peers.js';
+import { ownerOf } from './ring.js';
+
+export type Inbox = Pick<Saver, 'lastSeq' | 'read' | 'cursor' | 'setCursor'>;
+
+/** A peer call on the owner's inbox, as sent over peer RPC. */
+export type InboxCall =
+  | { readonly op: 'lastSeq'; readonly app: string; readonly user: string }
+  | { readonly op: 'read'; readonly app: string; readonly user: string; readonly after: number; readonly limit: number }
+  | { readonly op: 'cursor'; readonly app: string; readonly user: string; readonly device: string }
+  | { readonly op: 'setCursor'; readonly app: string; readonly user: string; readonly device: string; readonly cursor: DeviceCursor };
+
+/** Serves an InboxCall from this node's saver (the owner's side). */
+export async function serveInboxCall(saver: Saver, c: InboxCall): Promise<unknown> {
+  switch (c.op) {
+    case 'lastSeq':
+      return saver.lastSeq(c.app, c.user);
+    case 'read':
+      return saver.read(c.app, c.user, c.after, c.limit);
+    case 'cursor':
+      return (await saver.cursor(c.app, c.user, c.device)) ?? null;
+    case 'setCursor':
+      await saver.setCursor(c.app, c.user, c.device, c.cursor);
+      return null;
+  }
+}
+
+function num(v: unknown, what: string): number {
+  if (typeof v !== 'number') throw new Error(`owner answered ${what} with a non-number`);
+  return v;
+}
+
+export class Inboxes {
+  constructor(
+    private readonly nodeId: string,
+    private readonly keeper: Keeper,
+    private readonly saver: Saver,
+    private readonly peers: Peers,
+  ) {}
+
+  /** True when this node owns the user's inbox (or no voter is known yet, as in a one-node cluster). */
+  isLocal(app: string, user: string): boolean {
+    const owner = ownerOf(this.keeper.cluster().members, `${app}\u0000${user}`);
+    return owner === undefined || owner.id === this.nodeId;
+  }
+
+  of(app: string, user: string): Inbox {
+    const owner = ownerOf(this.keeper.cluster().members, `${app}\u0000${user}`);
+    if (owner === undefined || owner.id === this.nodeId) return this.saver;
+    const peer = this.peers.of(owner);
+    const call = (c: InboxCall): Promise<unknown> => peer.call('inbox', c);
+    return {
+      lastSeq: async (a, u) => num(await call({ op: 'lastSeq', app: a, user: u }), 'lastSeq'),
+      // The owner's saver built these items; peer RPC carries them as plain maps.
+      read: async (a, u, after, limit) => (await call({ op: 'read', app: a, user: u, after, limit })) as InboxItem[],
+      cursor: async (a, u, device) => ((await call({ op: 'cursor', app: a, user: u, device })) ?? undefined) as DeviceCursor | undefined,
+      setCursor: async (a, u, device, cursor) => {
+        await call({ op: 'setCursor', app: a, user: u, device, cursor });
+      },
+    };
+  }
+}
