@@ -163,7 +163,7 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
     now,
   };
   const gateway = new Gateway(ctx, ctx.tls);
-  const pusher = new Pusher(saver, delivery, hub, now, (app, results, m) => notifier.notify(app, results, m));
+  const pusher = new Pusher(saver, delivery, hub, now, notifier);
   const router = new PushRouter(cfg.id, keeper, pusher, peers);
   const broadcasts = new Broadcasts(saver, hub, delivery, metrics, DEFAULT_PUSH_SETTINGS.broadcastJobsMax, now);
   metrics.observe({ connectionsByApp: () => hub.connectionsByApp(), broadcastsRunning: () => broadcasts.running() });

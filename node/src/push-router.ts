@@ -67,6 +67,31 @@ export class PushRouter {
     return { id: messageId, results };
   }
 
+  /**
+   * Kicks the user's connections on every node the register lists for it
+   * (this node's directly, the others' over peer RPC); answers how many.
+   */
+  async kick(app: string, user: string, reason: string, only: { device?: string; session?: string }): Promise<number> {
+    const nodes = new Set(this.keeper.sessionsOf(app, user).map((s) => s.node));
+    nodes.delete(this.nodeId);
+    const members = this.keeper.cluster().members;
+    const remote = [...nodes].flatMap((id) => members.filter((m) => m.id === id));
+    const counts = await Promise.all([
+      this.pusher.kick(app, user, reason, only),
+      ...remote.map(async (m) => {
+        try {
+          const n = await this.peers.of(m).call('kick', { app, user, reason, ...only });
+          return typeof n === 'number' ? n : 0;
+        } catch (err) {
+          if (!(err instanceof PeerError)) throw err;
+          // A kick is safe to repeat: the caller retries once the node answers.
+          throw new ApiError('peerUnavailable', `node ${m.id} holding connections of ${user}: ${err.message}`, { extra: { node: m.id, reason: err.code }, cause: err });
+        }
+      }),
+    ]);
+    return counts.reduce((a, b) => a + b, 0);
+  }
+
   private async forward(owner: Member, body: PeerPush): Promise<PushAnswer> {
     try {
       return asPushAnswer(await this.peers.of(owner).call('push', body));

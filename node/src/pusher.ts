@@ -26,6 +26,35 @@ export interface PushAnswer {
   readonly results: readonly PushResult[];
 }
 
+/** What the owner needs from the nodes that hold its users' other connections. */
+export interface RemoteHolders {
+  /** A qos 1 message was stored: tell the holding nodes (fire and forget; they also poll). */
+  stored(app: string, results: readonly { user: string; seq: number }[], m: { id: string; data: Json; ts: number; expiresAt: number }): void;
+  /** A qos 0 message: written by the holding nodes to their connections now; answers how many per user. */
+  volatile(app: string, users: readonly string[], m: VolatileMessage): Promise<Map<string, number>>;
+}
+
+export interface VolatileMessage {
+  readonly id: string;
+  readonly data: Json;
+  readonly ts: number;
+}
+
+/** Writes a qos 0 message to the users' connections on this node; answers how many per user. */
+export function writeVolatile(hub: Hub, app: string, users: readonly string[], m: VolatileMessage): Map<string, number> {
+  const frame = new SharedFrame({ t: 'msg', app, id: m.id, data: m.data, ts: m.ts, qos: 0 });
+  const counts = new Map<string, number>();
+  for (const user of users) {
+    let delivered = 0;
+    for (const b of hub.bindingsOf(app, user)) {
+      b.client.write(frame.get(b.client.proto));
+      delivered++;
+    }
+    counts.set(user, delivered);
+  }
+  return counts;
+}
+
 export class Pusher {
   /** Pushes with an idempotency key still being stored: a concurrent repeat waits for the first. */
   private readonly inflight = new Map<string, Promise<PushAnswer>>();
@@ -35,8 +64,8 @@ export class Pusher {
     private readonly delivery: Delivery,
     private readonly hub: Hub,
     private readonly now: () => number,
-    /** Tells other nodes holding connections of these users (cross-node delivery); none in tests of one node. */
-    private readonly notifyRemote?: (app: string, results: readonly { user: string; seq: number }[], m: { id: string; data: Json; ts: number; expiresAt: number }) => void,
+    /** Other nodes holding connections of these users (cross-node delivery); none on a node alone. */
+    private readonly remote?: RemoteHolders,
   ) {}
 
   async push(app: AppConfig, req: PushRequest): Promise<PushAnswer> {
@@ -79,21 +108,16 @@ export class Pusher {
     for (const r of results) {
       this.delivery.stored(app.app, r.user, { seq: r.seq, id, data: req.data, ts, expiresAt: ts + ttlMs });
     }
-    this.notifyRemote?.(app.app, results, { id, data: req.data, ts, expiresAt: ts + ttlMs });
+    this.remote?.stored(app.app, results, { id, data: req.data, ts, expiresAt: ts + ttlMs });
     return { id, results };
   }
 
-  private pushVolatile(app: string, users: readonly string[], req: PushRequest): PushAnswer {
+  private async pushVolatile(app: string, users: readonly string[], req: PushRequest): Promise<PushAnswer> {
     const id = req.messageId ?? req.id ?? randomUUID();
-    const frame = new SharedFrame({ t: 'msg', app, id, data: req.data, ts: this.now(), qos: 0 });
-    const results = users.map((user) => {
-      let delivered = 0;
-      for (const b of this.hub.bindingsOf(app, user)) {
-        b.client.write(frame.get(b.client.proto));
-        delivered++;
-      }
-      return { user, delivered };
-    });
+    const ts = this.now();
+    const local = writeVolatile(this.hub, app, users, { id, data: req.data, ts });
+    const remote = this.remote === undefined ? undefined : await this.remote.volatile(app, users, { id, data: req.data, ts });
+    const results = users.map((user) => ({ user, delivered: (local.get(user) ?? 0) + (remote?.get(user) ?? 0) }));
     return { id, results };
   }
 

@@ -3,8 +3,11 @@
 // told, with one peer call per node per push. A notification that cannot be
 // sent (peer queue full, peer down) is dropped: the holding node's bindings
 // poll the owner (Delivery, REMOTE_POLL_MS) and catch up from the inbox.
+// A qos 0 message goes the same way but is awaited, to count the connections
+// it reached; a holding node that cannot be reached counts none (at most once).
 import type { Keeper } from '../../keeper/src/keeper.js';
 import type { Json } from './saver/saver.js';
+import type { RemoteHolders, VolatileMessage } from './pusher.js';
 import type { Peers } from './peer/peers.js';
 import { PeerError } from './peer/errors.js';
 
@@ -17,7 +20,12 @@ export interface StoredNotice {
   readonly users: readonly { readonly user: string; readonly seq: number }[];
 }
 
-export class StoredNotifier {
+export interface VolatileNotice extends VolatileMessage {
+  readonly app: string;
+  readonly users: readonly string[];
+}
+
+export class StoredNotifier implements RemoteHolders {
   constructor(
     private readonly nodeId: string,
     private readonly keeper: Keeper,
@@ -25,18 +33,48 @@ export class StoredNotifier {
     private readonly onError: (err: unknown) => void,
   ) {}
 
-  notify(app: string, results: readonly { readonly user: string; readonly seq: number }[], m: { id: string; data: Json; ts: number; expiresAt: number }): void {
-    let byNode: Map<string, { user: string; seq: number }[]> | undefined;
-    for (const r of results) {
-      for (const s of this.keeper.sessionsOf(app, r.user)) {
+  /** The other nodes the register lists as holding sessions of these users, with the users each holds. */
+  private holders<T extends { readonly user: string }>(app: string, items: readonly T[]): Map<string, T[]> {
+    const byNode = new Map<string, T[]>();
+    for (const it of items) {
+      for (const s of this.keeper.sessionsOf(app, it.user)) {
         if (s.node === this.nodeId) continue;
-        byNode ??= new Map();
         const list = byNode.get(s.node);
-        if (list === undefined) byNode.set(s.node, [r]);
-        else if (!list.includes(r)) list.push(r);
+        if (list === undefined) byNode.set(s.node, [it]);
+        else if (!list.includes(it)) list.push(it);
       }
     }
-    if (byNode === undefined) return;
+    return byNode;
+  }
+
+  async volatile(app: string, users: readonly string[], m: VolatileMessage): Promise<Map<string, number>> {
+    const counts = new Map<string, number>();
+    const byNode = this.holders(app, users.map((user) => ({ user })));
+    if (byNode.size === 0) return counts;
+    const members = this.keeper.cluster().members;
+    await Promise.all(
+      [...byNode].map(async ([node, us]) => {
+        const member = members.find((x) => x.id === node);
+        if (member === undefined) return;
+        const notice: VolatileNotice = { app, id: m.id, data: m.data, ts: m.ts, users: us.map((u) => u.user) };
+        try {
+          const answer = await this.peers.of(member).call('volatile', notice);
+          if (!Array.isArray(answer)) return;
+          for (const [i, u] of us.entries()) {
+            const n: unknown = answer[i];
+            if (typeof n === 'number') counts.set(u.user, (counts.get(u.user) ?? 0) + n);
+          }
+        } catch (err) {
+          if (!(err instanceof PeerError) || err.code === 'refused') this.onError(err);
+        }
+      }),
+    );
+    return counts;
+  }
+
+  stored(app: string, results: readonly { readonly user: string; readonly seq: number }[], m: { id: string; data: Json; ts: number; expiresAt: number }): void {
+    const byNode = this.holders(app, results);
+    if (byNode.size === 0) return;
     const members = this.keeper.cluster().members;
     for (const [node, users] of byNode) {
       const member = members.find((x) => x.id === node);

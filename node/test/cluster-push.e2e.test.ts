@@ -178,6 +178,14 @@ test('a device bound on a node that does not own the user gets every message in 
     assert.deepEqual(got.map((m) => m.seq), answered);
     assert.deepEqual(got.map((m) => m.data), answered.map((_, i) => ({ r: i })));
   }
+  // qos 0 through the owner reaches both devices on the other nodes, now, and counts them.
+  const flash = await push('n1', [user], 'flash', { qos: 0 });
+  assert.equal(flash.status, 200, JSON.stringify(flash.body));
+  assert.deepEqual(obj(flash.body).results, [{ user, delivered: 2 }]);
+  for (const sock of [s, other.s]) {
+    const m = await sock.next((f) => f.t === 'msg' && f.qos === 0);
+    assert.equal(m.data, 'flash');
+  }
   other.s.close();
   s.close();
   await s.closed;
@@ -194,6 +202,24 @@ test('a device bound on a node that does not own the user gets every message in 
     assert.equal(first.data, 'later');
     return true;
   }, 'the device resumes after its acked messages', 50, 100);
+});
+
+test("a kick through any node closes the user's connections on every node", async () => {
+  const user = pick('n1', 5);
+  const a = await bindOn('n2', 'dev-kick-a', user);
+  const b = await bindOn('n3', 'dev-kick-b', user);
+  assert.equal(a.bound.t, 'bound');
+  assert.equal(b.bound.t, 'bound');
+  // The register lists both sessions once their writes are applied on the node asked.
+  await eventually(async () => {
+    const r = await node('n1').api('GET', `/v1/apps/${app.app}/users/${user}`, { token: app.apiKey });
+    return (obj(r.body).sessions as unknown[]).length === 2 ? true : undefined;
+  }, 'both sessions in the register');
+  const r = await node('n1').api('POST', `/v1/apps/${app.app}/users/${user}/kick`, { token: app.apiKey, body: { reason: 'test' } });
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+  assert.deepEqual(r.body, { kicked: 2 });
+  assert.equal((await a.s.closed).code, 4002);
+  assert.equal((await b.s.closed).code, 4002);
 });
 
 test('kill -9 of an owner and restart: every message it answered (pushed through another node) is delivered in order', async () => {

@@ -176,7 +176,7 @@ export function pushRoutes(deps: CenterDeps) {
         requireApp(req, deps.apps, req.params.app, deps.adminToken);
         const b = req.body ?? {};
         const only = { ...(b.device === undefined ? {} : { device: b.device }), ...(b.session === undefined ? {} : { session: b.session }) };
-        return { kicked: await deps.pusher.kick(req.params.app, req.params.user, b.reason ?? 'kicked by the service', only) };
+        return { kicked: await deps.router.kick(req.params.app, req.params.user, b.reason ?? 'kicked by the service', only) };
       },
     );
   };

@@ -4,7 +4,9 @@
 // local pusher, so idempotency records and seqs live with the inboxes.
 // `inbox` serves reads and cursor writes of the inboxes this node owns to
 // nodes holding their connections; `stored` is the owner telling such a node
-// that messages were stored.
+// that messages were stored; `volatile` asks it to write a qos 0 message to
+// its connections of those users now; `kick` kicks the user's connections
+// on this node.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { requireAdmin } from '../center/auth.js';
 import { ApiError } from '../center/errors.js';
@@ -13,7 +15,9 @@ import type { AppRegistry } from '../apps.js';
 import type { DeviceCursor, Json, Saver } from '../saver/saver.js';
 import type { Delivery } from '../delivery.js';
 import { serveInboxCall, type InboxCall } from '../inbox.js';
-import type { StoredNotice } from '../stored-notifier.js';
+import type { StoredNotice, VolatileNotice } from '../stored-notifier.js';
+import type { Hub } from '../hub.js';
+import { writeVolatile } from '../pusher.js';
 import { packPeer, unpackPeer, PEER_CONTENT_TYPE } from './codec.js';
 import { RPC_ID_HEADER, RPC_PATH_PREFIX } from './peer-client.js';
 
@@ -105,6 +109,12 @@ export function parseStoredNotice(v: unknown): StoredNotice {
   return { app: str(o, 'app'), id: str(o, 'id'), data: (o.data ?? null) as Json, ts: int(o, 'ts'), expiresAt: int(o, 'expiresAt'), users };
 }
 
+export function parseVolatileNotice(v: unknown): VolatileNotice {
+  const o = record(v);
+  if (!isStringArray(o.users)) throw new ApiError('invalid', 'peer volatile: bad "users"');
+  return { app: str(o, 'app'), id: str(o, 'id'), data: (o.data ?? null) as Json, ts: int(o, 'ts'), users: o.users };
+}
+
 function answer(req: FastifyRequest, reply: FastifyReply, value: unknown): FastifyReply {
   const id = req.headers[RPC_ID_HEADER];
   return reply
@@ -113,7 +123,7 @@ function answer(req: FastifyRequest, reply: FastifyReply, value: unknown): Fasti
     .send(packPeer(value));
 }
 
-export function peerRoutes(deps: { adminToken: string; apps: AppRegistry; pusher: Pusher; saver: Saver; delivery: Delivery }) {
+export function peerRoutes(deps: { adminToken: string; apps: AppRegistry; pusher: Pusher; saver: Saver; delivery: Delivery; hub: Hub }) {
   return async function plugin(app: FastifyInstance): Promise<void> {
     // Scoped to this plugin: service routes still take only JSON.
     app.addContentTypeParser(PEER_CONTENT_TYPE, { parseAs: 'buffer' }, (_req, body: Buffer, done) => {
@@ -143,6 +153,20 @@ export function peerRoutes(deps: { adminToken: string; apps: AppRegistry; pusher
       const n = parseStoredNotice(req.body);
       for (const u of n.users) deps.delivery.stored(n.app, u.user, { seq: u.seq, id: n.id, data: n.data, ts: n.ts, expiresAt: n.expiresAt });
       return answer(req, reply, null);
+    });
+
+    app.post(RPC_PATH_PREFIX + 'kick', { schema: { hide: true } }, async (req, reply) => {
+      requireAdmin(req, deps.adminToken);
+      const o = record(req.body);
+      const only = { ...(typeof o.device === 'string' ? { device: o.device } : {}), ...(typeof o.session === 'string' ? { session: o.session } : {}) };
+      return answer(req, reply, await deps.pusher.kick(str(o, 'app'), str(o, 'user'), str(o, 'reason'), only));
+    });
+
+    app.post(RPC_PATH_PREFIX + 'volatile', { schema: { hide: true } }, async (req, reply) => {
+      requireAdmin(req, deps.adminToken);
+      const n = parseVolatileNotice(req.body);
+      const counts = writeVolatile(deps.hub, n.app, n.users, n);
+      return answer(req, reply, n.users.map((u) => counts.get(u) ?? 0));
     });
   };
 }
