@@ -36,8 +36,8 @@ export class Broadcasts {
     private readonly now: () => number,
   ) {}
 
-  async start(app: string, data: Json, ttlSeconds: number, rate: number): Promise<BroadcastJob> {
-    const id = randomUUID();
+  /** `id`: the cluster-wide job id when another member started the job. */
+  async start(app: string, data: Json, ttlSeconds: number, rate: number, id: string = randomUUID()): Promise<BroadcastJob> {
     const rec = await this.saver.appendBroadcast(app, id, data, ttlSeconds * 1000);
     const targets = [...this.hub.bindingsOfApp(app)];
     const job: BroadcastJob = { job: id, app, state: 'running', delivered: 0, targets: targets.length, startedAt: this.now() };

@@ -35,6 +35,8 @@ export class Delivery {
   /** Started bindings whose inbox is on another node, polled every REMOTE_POLL_MS. */
   private readonly remote = new Set<Binding>();
   private readonly polling = new Set<Binding>();
+  /** Broadcast-log positions of remote bindings' cursors, as the owner keeps them. */
+  private readonly ownerBroadcastPos = new WeakMap<Binding, number>();
   private readonly poller: NodeJS.Timeout;
 
   constructor(
@@ -73,7 +75,13 @@ export class Delivery {
     const inbox = this.inboxes.of(app, user);
     const [stored, lastSeq] = await Promise.all([inbox.cursor(app, user, client.device), inbox.lastSeq(app, user)]);
     const acked = Math.min(after ?? stored?.acked ?? 0, lastSeq);
-    return { binding: new Binding(client, app, user, acked, lastSeq, stored?.broadcastPos ?? 0), stored };
+    if (this.inboxes.isLocal(app, user)) return { binding: new Binding(client, app, user, acked, lastSeq, stored?.broadcastPos ?? 0), stored };
+    // A cursor's broadcast position counts in the owner's broadcast log, not in
+    // this node's: here the whole unexpired log is replayed (the client drops
+    // repeats by id), and the owner's position is written back unchanged.
+    const binding = new Binding(client, app, user, acked, lastSeq, 0);
+    this.ownerBroadcastPos.set(binding, stored?.broadcastPos ?? 0);
+    return { binding, stored };
   }
 
   /**
@@ -211,7 +219,7 @@ export class Delivery {
       acked: b.acked,
       pendingSeq: pending ? b.pendingSeq : 0,
       pendingSends: pending ? b.pendingSends : 0,
-      broadcastPos: b.broadcastPos,
+      broadcastPos: this.ownerBroadcastPos.get(b) ?? b.broadcastPos,
     });
   }
 

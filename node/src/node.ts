@@ -23,6 +23,8 @@ import { Peers } from './peer/peers.js';
 import { DEFAULT_PEER_LIMITS } from './peer/peer-client.js';
 import { Inboxes } from './inbox.js';
 import { StoredNotifier } from './stored-notifier.js';
+import { ClusterBroadcasts } from './cluster-broadcasts.js';
+import { ClusterTopics } from './cluster-topics.js';
 import { openSaver } from './saver/saver-level.js';
 import type { Saver } from './saver/saver.js';
 import { DEFAULT_GATEWAY_SETTINGS, DEFAULT_PUSH_SETTINGS, DEFAULT_STATUS_SETTINGS } from './settings.js';
@@ -128,6 +130,7 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
   const inboxes = new Inboxes(cfg.id, keeper, saver, peers);
   const delivery = new Delivery(saver, hub, apps, () => nodeSettings.gateway.inflightMsgsMax, (err) => log.error({ err }, 'delivery failed'), inboxes);
   const notifier = new StoredNotifier(cfg.id, keeper, peers, (err) => log.error({ err }, 'stored notice failed'));
+  const topics = new ClusterTopics(cfg.id, keeper, saver, hub, peers);
   const coordinator = new Coordinator(apps, metrics, now);
   const status = new StatusCallbacks(apps, DEFAULT_STATUS_SETTINGS, metrics, now);
   const lingering = new LingeringSessions(
@@ -153,6 +156,7 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
     apps,
     delivery,
     saver,
+    topicHistory: (app, topic, after) => topics.history(app, topic, after),
     keeper,
     coordinator,
     log,
@@ -166,8 +170,9 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
   const pusher = new Pusher(saver, delivery, hub, now, notifier);
   const router = new PushRouter(cfg.id, keeper, pusher, peers);
   const broadcasts = new Broadcasts(saver, hub, delivery, metrics, DEFAULT_PUSH_SETTINGS.broadcastJobsMax, now);
+  const clusterBroadcasts = new ClusterBroadcasts(cfg.id, keeper, broadcasts, peers);
   metrics.observe({ connectionsByApp: () => hub.connectionsByApp(), broadcastsRunning: () => broadcasts.running() });
-  const api = buildApp({ nodeId: cfg.id, adminToken: admin.token, keeper, apps, pusher, router, broadcasts, saver, delivery, hub, metrics, log, push: DEFAULT_PUSH_SETTINGS, now });
+  const api = buildApp({ nodeId: cfg.id, adminToken: admin.token, keeper, apps, pusher, router, broadcasts, clusterBroadcasts, topics, saver, delivery, hub, metrics, log, push: DEFAULT_PUSH_SETTINGS, now });
 
   const sweeper = setInterval(() => {
     saver.sweep(now()).catch((err: unknown) => log.error({ err }, 'sweep failed'));

@@ -1,4 +1,4 @@
-// Push, topic publish and kick: the node-local paths behind the service API.
+// Push and kick: the node-local paths behind the service API (topics: cluster-topics.ts).
 import { randomUUID } from 'node:crypto';
 import type { AppConfig } from './apps.js';
 import type { Delivery } from './delivery.js';
@@ -119,13 +119,6 @@ export class Pusher {
     const remote = this.remote === undefined ? undefined : await this.remote.volatile(app, users, { id, data: req.data, ts });
     const results = users.map((user) => ({ user, delivered: (local.get(user) ?? 0) + (remote?.get(user) ?? 0) }));
     return { id, results };
-  }
-
-  async publish(app: string, topic: string, data: Json): Promise<number> {
-    const r = await this.saver.publish(app, topic, data);
-    const frame = new SharedFrame({ t: 'pub', app, topic, offset: r.offset, data, ts: r.ts });
-    for (const c of this.hub.subscribers(app, topic)) c.write(frame.get(c.proto));
-    return r.offset;
   }
 
   /** Kicks the user's connections on this node, or only those of one device or session. */

@@ -9,7 +9,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { NodeProcess } from './support/node-process.js';
 import { TestSocket, createApp, token, type Frame, type TestApp } from './support/ws-client.js';
-import { eventually, obj } from './support/contract.js';
+import { eventually, obj, roundTrip } from './support/contract.js';
 
 const IDS = ['n1', 'n2', 'n3'] as const;
 const nodes = new Map<string, NodeProcess>();
@@ -202,6 +202,77 @@ test('a device bound on a node that does not own the user gets every message in 
     assert.equal(first.data, 'later');
     return true;
   }, 'the device resumes after its acked messages', 50, 100);
+});
+
+test("a device bound on a non-owner gets the broadcasts in that node's log, whatever position its cursor has in the owner's", async () => {
+  const user = pick('n1', 6);
+  const first = await bindOn('n1', 'dev-bcast', user);
+  assert.equal(first.bound.t, 'bound');
+  const onOwner = await node('n1').api('POST', `/v1/apps/${app.app}/broadcast`, { token: app.apiKey, body: { data: 'on-n1' } });
+  assert.equal(onOwner.status, 202);
+  assert.equal((await first.s.next((f) => f.t === 'msg' && f.data === 'on-n1')).qos, 0);
+  first.s.close();
+  await first.s.closed;
+  const onOther = await node('n2').api('POST', `/v1/apps/${app.app}/broadcast`, { token: app.apiKey, body: { data: 'on-n2' } });
+  assert.equal(onOther.status, 202);
+  const again = await bindOn('n2', 'dev-bcast', user);
+  assert.equal(again.bound.t, 'bound');
+  // Every member logged both broadcasts; n2 replays its whole log (a repeat of on-n1 is allowed, a miss is not).
+  assert.equal((await again.s.next((f) => f.t === 'msg' && f.data === 'on-n1')).qos, 0);
+  assert.equal((await again.s.next((f) => f.t === 'msg' && f.data === 'on-n2')).qos, 0);
+  again.s.close();
+  await again.s.closed;
+});
+
+test('a broadcast through one node reaches connections on every node; its progress on any node sums the members', async () => {
+  const socks = await Promise.all(IDS.map((id, i) => bindOn(id, `dev-everywhere-${i}`, `everywhere-${i}`)));
+  for (const x of socks) assert.equal(x.bound.t, 'bound');
+  // A bind finishes its replay before the next frame is handled: after the pong, the job is the only sender.
+  for (const x of socks) await roundTrip(x.s);
+  const r = await node('n2').api('POST', `/v1/apps/${app.app}/broadcast`, { token: app.apiKey, body: { data: 'everywhere' } });
+  assert.equal(r.status, 202);
+  const job = obj(r.body).job;
+  for (const x of socks) assert.equal((await x.s.next((f) => f.t === 'msg' && f.data === 'everywhere')).qos, 0);
+  const done = await eventually(async () => {
+    const g = await node('n3').api('GET', `/v1/apps/${app.app}/broadcasts/${String(job)}`, { token: app.apiKey });
+    return obj(g.body).state === 'done' ? obj(g.body) : undefined;
+  }, 'the job done on every member');
+  assert.ok(typeof done.delivered === 'number' && done.delivered >= 3, JSON.stringify(done));
+  assert.equal(done.missing, undefined);
+  for (const x of socks) {
+    x.s.close();
+    await x.s.closed;
+  }
+});
+
+test('a topic publish through any node reaches subscribers on every node, with one offset sequence; history comes from the owner', async () => {
+  const socks = await Promise.all(IDS.map((id, i) => bindOn(id, `dev-topic-${i}`, `topic-user-${i}`)));
+  for (const x of socks) {
+    assert.equal(x.bound.t, 'bound');
+    x.s.send({ t: 'sub', app: app.app, topic: 'news' });
+    await roundTrip(x.s);
+  }
+  const offsets: number[] = [];
+  for (const [i, via] of IDS.entries()) {
+    const r = await node(via).api('POST', `/v1/apps/${app.app}/topics/news`, { token: app.apiKey, body: { data: { p: i } } });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    offsets.push(Number(obj(r.body).offset));
+  }
+  assert.deepEqual(offsets, [offsets[0] ?? 0, (offsets[0] ?? 0) + 1, (offsets[0] ?? 0) + 2]);
+  for (const x of socks) {
+    const got = [await x.s.nextOfType('pub'), await x.s.nextOfType('pub'), await x.s.nextOfType('pub')];
+    assert.deepEqual(got.map((f) => f.offset), offsets);
+    assert.deepEqual(got.map((f) => f.data), [{ p: 0 }, { p: 1 }, { p: 2 }]);
+  }
+  // A late subscriber on any node recovers the history after an offset.
+  const late = await bindOn('n3', 'dev-topic-late', 'topic-late');
+  late.s.send({ t: 'sub', app: app.app, topic: 'news', after: offsets[0] });
+  const rec = [await late.s.nextOfType('pub'), await late.s.nextOfType('pub')];
+  assert.deepEqual(rec.map((f) => f.offset), offsets.slice(1));
+  for (const x of [...socks, late]) {
+    x.s.close();
+    await x.s.closed;
+  }
 });
 
 test("a kick through any node closes the user's connections on every node", async () => {

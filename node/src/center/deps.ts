@@ -2,6 +2,8 @@
 import type { Keeper } from '../../../keeper/src/keeper.js';
 import type { AppRegistry } from '../apps.js';
 import type { Broadcasts } from '../broadcast.js';
+import type { ClusterBroadcasts } from '../cluster-broadcasts.js';
+import type { ClusterTopics } from '../cluster-topics.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 import type { Pusher } from '../pusher.js';
@@ -21,6 +23,10 @@ export interface CenterDeps {
   /** Push on any node: groups users by owner and forwards. */
   readonly router: PushRouter;
   readonly broadcasts: Broadcasts;
+  /** Broadcast jobs on every member, with summed progress. */
+  readonly clusterBroadcasts: ClusterBroadcasts;
+  /** Topic publishes through each topic's owner, to subscribers on every member. */
+  readonly topics: ClusterTopics;
   /** For peer RPC: the inboxes this node owns, and delivery to its own connections. */
   readonly saver: Saver;
   readonly delivery: Delivery;

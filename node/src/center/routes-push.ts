@@ -112,8 +112,8 @@ export function pushRoutes(deps: CenterDeps) {
         checkData(req.body.data);
         checkTtl(req.body.ttl);
         admit(config);
-        const job = await deps.broadcasts.start(config.app, req.body.data, req.body.ttl ?? config.limits.defaultTtl, req.body.rate ?? s.broadcastRateDefault);
-        return reply.code(202).send({ job: job.job });
+        const job = await deps.clusterBroadcasts.start(config.app, req.body.data, req.body.ttl ?? config.limits.defaultTtl, req.body.rate ?? s.broadcastRateDefault);
+        return reply.code(202).send({ job });
       },
     );
 
@@ -122,7 +122,7 @@ export function pushRoutes(deps: CenterDeps) {
       { schema: { tags: ['push'], summary: 'Progress of a broadcast job', params: { type: 'object', required: ['app', 'job'], properties: { app: appParam.properties.app, job: identifier } } } },
       async (req) => {
         requireApp(req, deps.apps, req.params.app, deps.adminToken);
-        const j = deps.broadcasts.get(req.params.app, req.params.job);
+        const j = await deps.clusterBroadcasts.get(req.params.app, req.params.job);
         if (j === undefined) throw new ApiError('notFound', `no broadcast job ${req.params.job}`);
         return {
           job: j.job,
@@ -131,6 +131,7 @@ export function pushRoutes(deps: CenterDeps) {
           targets: j.targets,
           startedAt: new Date(j.startedAt).toISOString(),
           ...(j.finishedAt === undefined ? {} : { finishedAt: new Date(j.finishedAt).toISOString() }),
+          ...(j.missing.length === 0 ? {} : { missing: j.missing }),
         };
       },
     );
@@ -142,7 +143,7 @@ export function pushRoutes(deps: CenterDeps) {
         const config = requireApp(req, deps.apps, req.params.app, deps.adminToken);
         checkData(req.body.data);
         admit(config);
-        return { offset: await deps.pusher.publish(config.app, req.params.topic, req.body.data) };
+        return { offset: await deps.topics.publish(config.app, req.params.topic, req.body.data) };
       },
     );
 

@@ -251,9 +251,15 @@ export class Client {
       return this.send({ t: 'error', code: 'too-many-topics', message: `at most ${TOPICS_PER_CONNECTION_MAX} topic subscriptions per connection` });
     }
     if (after !== undefined) {
-      for (const r of await this.ctx.saver.readTopic(app, topic, after)) {
-        this.send({ t: 'pub', app, topic, offset: r.offset, data: r.data, ts: r.ts });
+      let history: Awaited<ReturnType<GatewayContext['topicHistory']>>;
+      try {
+        history = await this.ctx.topicHistory(app, topic, after);
+      } catch (err) {
+        // The topic's owner node cannot be reached: the subscription is refused, the connection stays.
+        if (!(err instanceof PeerError)) throw err;
+        return this.send({ t: 'error', code: 'owner-unavailable', message: `the node holding topic ${topic}'s history is unreachable; subscribe again later` });
       }
+      for (const r of history) this.send({ t: 'pub', app, topic, offset: r.offset, data: r.data, ts: r.ts });
     }
     if (this.state !== 'ready') return;
     topics.add(key);

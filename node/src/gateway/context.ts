@@ -4,7 +4,7 @@ import type { Keeper } from '../../../keeper/src/keeper.js';
 import type { AppRegistry } from '../apps.js';
 import type { Delivery } from '../delivery.js';
 import type { Hub } from '../hub.js';
-import type { Saver } from '../saver/saver.js';
+import type { Saver, TopicRecord } from '../saver/saver.js';
 import type { GatewaySettings } from '../settings.js';
 import type { Coordinator } from '../coordinator.js';
 import type { Logger } from '../logger.js';
@@ -25,6 +25,8 @@ export interface GatewayContext {
   readonly apps: AppRegistry;
   readonly delivery: Delivery;
   readonly saver: Saver;
+  /** A topic's kept history after an offset, from the topic's owner node. */
+  topicHistory(app: string, topic: string, after: number): Promise<readonly TopicRecord[]>;
   readonly keeper: Keeper;
   readonly coordinator: Coordinator;
   readonly log: Logger;

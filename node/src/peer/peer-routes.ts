@@ -6,7 +6,10 @@
 // nodes holding their connections; `stored` is the owner telling such a node
 // that messages were stored; `volatile` asks it to write a qos 0 message to
 // its connections of those users now; `kick` kicks the user's connections
-// on this node.
+// on this node; `broadcast` starts a job another member started, under its
+// id, and `broadcastStatus` answers this node's progress on one; `publish`
+// publishes on the topic's owner, `pub` writes an owner's publish to this
+// node's subscribers, `readTopic` reads an owned topic's history.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { requireAdmin } from '../center/auth.js';
 import { ApiError } from '../center/errors.js';
@@ -18,6 +21,9 @@ import { serveInboxCall, type InboxCall } from '../inbox.js';
 import type { StoredNotice, VolatileNotice } from '../stored-notifier.js';
 import type { Hub } from '../hub.js';
 import { writeVolatile } from '../pusher.js';
+import type { Broadcasts } from '../broadcast.js';
+import { jobView } from '../cluster-broadcasts.js';
+import { writePub, type ClusterTopics } from '../cluster-topics.js';
 import { packPeer, unpackPeer, PEER_CONTENT_TYPE } from './codec.js';
 import { RPC_ID_HEADER, RPC_PATH_PREFIX } from './peer-client.js';
 
@@ -123,7 +129,7 @@ function answer(req: FastifyRequest, reply: FastifyReply, value: unknown): Fasti
     .send(packPeer(value));
 }
 
-export function peerRoutes(deps: { adminToken: string; apps: AppRegistry; pusher: Pusher; saver: Saver; delivery: Delivery; hub: Hub }) {
+export function peerRoutes(deps: { adminToken: string; apps: AppRegistry; pusher: Pusher; saver: Saver; delivery: Delivery; hub: Hub; broadcasts: Broadcasts; topics: ClusterTopics }) {
   return async function plugin(app: FastifyInstance): Promise<void> {
     // Scoped to this plugin: service routes still take only JSON.
     app.addContentTypeParser(PEER_CONTENT_TYPE, { parseAs: 'buffer' }, (_req, body: Buffer, done) => {
@@ -160,6 +166,39 @@ export function peerRoutes(deps: { adminToken: string; apps: AppRegistry; pusher
       const o = record(req.body);
       const only = { ...(typeof o.device === 'string' ? { device: o.device } : {}), ...(typeof o.session === 'string' ? { session: o.session } : {}) };
       return answer(req, reply, await deps.pusher.kick(str(o, 'app'), str(o, 'user'), str(o, 'reason'), only));
+    });
+
+    app.post(RPC_PATH_PREFIX + 'broadcast', { schema: { hide: true } }, async (req, reply) => {
+      requireAdmin(req, deps.adminToken);
+      const o = record(req.body);
+      const job = await deps.broadcasts.start(str(o, 'app'), (o.data ?? null) as Json, int(o, 'ttl'), Math.max(1, int(o, 'rate')), str(o, 'job'));
+      return answer(req, reply, job.job);
+    });
+
+    app.post(RPC_PATH_PREFIX + 'broadcastStatus', { schema: { hide: true } }, async (req, reply) => {
+      requireAdmin(req, deps.adminToken);
+      const o = record(req.body);
+      const j = deps.broadcasts.get(str(o, 'app'), str(o, 'job'));
+      return answer(req, reply, j === undefined ? null : jobView(j));
+    });
+
+    app.post(RPC_PATH_PREFIX + 'publish', { schema: { hide: true } }, async (req, reply) => {
+      requireAdmin(req, deps.adminToken);
+      const o = record(req.body);
+      return answer(req, reply, await deps.topics.publishHere(str(o, 'app'), str(o, 'topic'), (o.data ?? null) as Json));
+    });
+
+    app.post(RPC_PATH_PREFIX + 'pub', { schema: { hide: true } }, async (req, reply) => {
+      requireAdmin(req, deps.adminToken);
+      const o = record(req.body);
+      writePub(deps.hub, { app: str(o, 'app'), topic: str(o, 'topic'), offset: int(o, 'offset'), data: (o.data ?? null) as Json, ts: int(o, 'ts') });
+      return answer(req, reply, null);
+    });
+
+    app.post(RPC_PATH_PREFIX + 'readTopic', { schema: { hide: true } }, async (req, reply) => {
+      requireAdmin(req, deps.adminToken);
+      const o = record(req.body);
+      return answer(req, reply, await deps.saver.readTopic(str(o, 'app'), str(o, 'topic'), int(o, 'after')));
     });
 
     app.post(RPC_PATH_PREFIX + 'volatile', { schema: { hide: true } }, async (req, reply) => {
