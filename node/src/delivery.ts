@@ -10,6 +10,7 @@ import type { DeviceCursor } from './saver/saver.js';
 import type { AppRegistry } from './apps.js';
 import { DEFAULT_LIMITS } from './apps.js';
 import type { Inbox } from './inbox.js';
+import { PeerError } from './peer/errors.js';
 
 /** Where a user's inbox and cursors live: this node's saver, or the owner's over peer RPC. */
 export interface InboxResolver {
@@ -65,7 +66,8 @@ export class Delivery {
           if (last > b.lastSeq) b.lastSeq = last;
           if (b.sent < b.lastSeq) void this.pump(b);
         })
-        .catch((err: unknown) => this.onError(err))
+        // While the owner is out of reach the poll fails every period: that is not worth a log line each time.
+        .catch((err: unknown) => (err instanceof PeerError ? undefined : this.onError(err)))
         .finally(() => this.polling.delete(b));
     }
   }
@@ -209,7 +211,15 @@ export class Delivery {
     b.active = false;
     this.dirty.delete(b);
     this.remote.delete(b);
-    if (b.dirty) await this.writeCursor(b);
+    if (!b.dirty) return;
+    try {
+      await this.writeCursor(b);
+    } catch (err) {
+      // An owner out of reach must not keep the binding's session in the
+      // register: the lost cursor write only means redelivery.
+      if (!(err instanceof PeerError)) throw err;
+      this.onError(err);
+    }
   }
 
   private async writeCursor(b: Binding): Promise<void> {
