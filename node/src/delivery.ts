@@ -9,13 +9,15 @@ import type { Client } from './gateway/client.js';
 import type { DeviceCursor } from './saver/saver.js';
 import type { AppRegistry } from './apps.js';
 import { DEFAULT_LIMITS } from './apps.js';
-import type { Inbox } from './inbox.js';
+import type { Inbox, InboxKey } from './inbox.js';
 import { PeerError } from './peer/errors.js';
 
 /** Where a user's inbox and cursors live: this node's saver, or the owner's over peer RPC. */
 export interface InboxResolver {
   of(app: string, user: string): Inbox;
   isLocal(app: string, user: string): boolean;
+  /** Newest seqs of remote inboxes (undefined: local, or no answer), batched per owner. */
+  lastSeqs(keys: readonly InboxKey[]): Promise<(number | undefined)[]>;
 }
 
 /** Messages read from the saver per pump step. */
@@ -23,10 +25,10 @@ const READ_BATCH_MSGS = 128;
 /** How often changed cursors are written. Losing them only causes redelivery. */
 export const CURSOR_FLUSH_MS = 200;
 /**
- * How often a binding whose inbox is on another node asks the owner for its
- * newest seq. The owner tells holding nodes of each stored message, but it
- * finds them in the register, which can lag a fresh bind: this bounds the
- * delay of a message missed that way.
+ * How often the bindings whose inbox is on another node ask the owners for
+ * their newest seqs (one batched call per owner). The owner tells holding
+ * nodes of each stored message, but it finds them in the register, which can
+ * lag a fresh bind: this bounds the delay of a message missed that way.
  */
 export const REMOTE_POLL_MS = 1000;
 
@@ -35,7 +37,7 @@ export class Delivery {
   private readonly timer: NodeJS.Timeout;
   /** Started bindings whose inbox is on another node, polled every REMOTE_POLL_MS. */
   private readonly remote = new Set<Binding>();
-  private readonly polling = new Set<Binding>();
+  private pollingRound = false;
   /** Broadcast-log positions of remote bindings' cursors, as the owner keeps them. */
   private readonly ownerBroadcastPos = new WeakMap<Binding, number>();
   private readonly poller: NodeJS.Timeout;
@@ -47,7 +49,7 @@ export class Delivery {
     /** Live setting: read on each use. */
     private readonly inflightMax: () => number,
     private readonly onError: (err: unknown) => void,
-    private readonly inboxes: InboxResolver = { of: () => saver, isLocal: () => true },
+    private readonly inboxes: InboxResolver = { of: () => saver, isLocal: () => true, lastSeqs: async (keys) => keys.map(() => undefined) },
   ) {
     this.timer = setInterval(() => void this.flushCursors(), CURSOR_FLUSH_MS);
     this.timer.unref();
@@ -55,21 +57,22 @@ export class Delivery {
     this.poller.unref();
   }
 
+  /** One round at a time: every remote binding's newest seq, in one peer call per owner. */
   private pollRemote(): void {
-    for (const b of this.remote) {
-      if (!b.active || this.polling.has(b)) continue;
-      this.polling.add(b);
-      this.inboxes
-        .of(b.app, b.user)
-        .lastSeq(b.app, b.user)
-        .then((last) => {
-          if (last > b.lastSeq) b.lastSeq = last;
-          if (b.sent < b.lastSeq) void this.pump(b);
-        })
-        // While the owner is out of reach the poll fails every period: that is not worth a log line each time.
-        .catch((err: unknown) => (err instanceof PeerError ? undefined : this.onError(err)))
-        .finally(() => this.polling.delete(b));
-    }
+    if (this.pollingRound || this.remote.size === 0) return;
+    const bs = [...this.remote].filter((b) => b.active);
+    this.pollingRound = true;
+    this.inboxes
+      .lastSeqs(bs.map((b) => ({ app: b.app, user: b.user })))
+      .then((seqs) => {
+        for (const [i, b] of bs.entries()) {
+          const last = seqs[i];
+          if (last !== undefined && last > b.lastSeq) b.lastSeq = last;
+          if (b.active && b.sent < b.lastSeq) void this.pump(b);
+        }
+      })
+      .catch((err: unknown) => this.onError(err))
+      .finally(() => (this.pollingRound = false));
   }
 
   /** Reads the device's cursor and the inbox tail; `after` from the client overrides the stored cursor. */

@@ -2,7 +2,7 @@
 // local saver when this node owns the user, else the owner over peer RPC.
 // Only the owner stores a user's inbox and cursors, so a device bound on any
 // node replays and acks against the same state.
-import type { Keeper } from '../../keeper/src/keeper.js';
+import type { Keeper, Member } from '../../keeper/src/keeper.js';
 import type { DeviceCursor, InboxItem, Saver } from './saver/saver.js';
 import type { Peers } from './peer/peers.js';
 import { ownerOf } from './ring.js';
@@ -14,7 +14,16 @@ export type InboxCall =
   | { readonly op: 'lastSeq'; readonly app: string; readonly user: string }
   | { readonly op: 'read'; readonly app: string; readonly user: string; readonly after: number; readonly limit: number }
   | { readonly op: 'cursor'; readonly app: string; readonly user: string; readonly device: string }
-  | { readonly op: 'setCursor'; readonly app: string; readonly user: string; readonly device: string; readonly cursor: DeviceCursor };
+  | { readonly op: 'setCursor'; readonly app: string; readonly user: string; readonly device: string; readonly cursor: DeviceCursor }
+  | { readonly op: 'lastSeqs'; readonly keys: readonly InboxKey[] };
+
+export interface InboxKey {
+  readonly app: string;
+  readonly user: string;
+}
+
+/** Keys per 'lastSeqs' call: one poll round asks each owner in calls of at most this many. */
+export const LAST_SEQS_BATCH_MAX = 1024;
 
 /** Serves an InboxCall from this node's saver (the owner's side). */
 export async function serveInboxCall(saver: Saver, c: InboxCall): Promise<unknown> {
@@ -28,6 +37,8 @@ export async function serveInboxCall(saver: Saver, c: InboxCall): Promise<unknow
     case 'setCursor':
       await saver.setCursor(c.app, c.user, c.device, c.cursor);
       return null;
+    case 'lastSeqs':
+      return Promise.all(c.keys.map((k) => saver.lastSeq(k.app, k.user)));
   }
 }
 
@@ -48,6 +59,46 @@ export class Inboxes {
   isLocal(app: string, user: string): boolean {
     const owner = ownerOf(this.keeper.cluster().members, `${app}\u0000${user}`);
     return owner === undefined || owner.id === this.nodeId;
+  }
+
+  /**
+   * Newest seqs of inboxes on other nodes, with one peer call per owner (per
+   * LAST_SEQS_BATCH_MAX keys); undefined for a key owned here or whose owner
+   * did not answer.
+   */
+  async lastSeqs(keys: readonly InboxKey[]): Promise<(number | undefined)[]> {
+    const out: (number | undefined)[] = keys.map(() => undefined);
+    const members = this.keeper.cluster().members;
+    const byOwner = new Map<string, { member: Member; idx: number[] }>();
+    for (const [i, k] of keys.entries()) {
+      const owner = ownerOf(members, `${k.app}\u0000${k.user}`);
+      if (owner === undefined || owner.id === this.nodeId) continue;
+      const g = byOwner.get(owner.id);
+      if (g === undefined) byOwner.set(owner.id, { member: owner, idx: [i] });
+      else g.idx.push(i);
+    }
+    const calls: Promise<void>[] = [];
+    for (const g of byOwner.values()) {
+      for (let at = 0; at < g.idx.length; at += LAST_SEQS_BATCH_MAX) {
+        const idx = g.idx.slice(at, at + LAST_SEQS_BATCH_MAX);
+        const batch = idx.flatMap((i) => keys.slice(i, i + 1));
+        calls.push(
+          this.peers
+            .of(g.member)
+            .call('inbox', { op: 'lastSeqs', keys: batch })
+            .then((answer) => {
+              if (!Array.isArray(answer)) return;
+              for (const [j, i] of idx.entries()) {
+                const n: unknown = answer[j];
+                if (typeof n === 'number') out[i] = n;
+              }
+            }),
+        );
+      }
+    }
+    // One owner out of reach leaves its keys undefined; the others still count.
+    await Promise.allSettled(calls);
+    return out;
   }
 
   of(app: string, user: string): Inbox {

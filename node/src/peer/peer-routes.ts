@@ -17,7 +17,7 @@ import type { Pusher, PushRequest } from '../pusher.js';
 import type { AppRegistry } from '../apps.js';
 import type { DeviceCursor, Json, Saver } from '../saver/saver.js';
 import type { Delivery } from '../delivery.js';
-import { serveInboxCall, type InboxCall } from '../inbox.js';
+import { serveInboxCall, LAST_SEQS_BATCH_MAX, type InboxCall } from '../inbox.js';
 import type { StoredNotice, VolatileNotice } from '../stored-notifier.js';
 import type { Hub } from '../hub.js';
 import { writeVolatile } from '../pusher.js';
@@ -86,6 +86,10 @@ function record(v: unknown): Record<string, unknown> {
 
 export function parseInboxCall(v: unknown): InboxCall {
   const o = record(v);
+  if (o.op === 'lastSeqs') {
+    if (!Array.isArray(o.keys) || o.keys.length > LAST_SEQS_BATCH_MAX) throw new ApiError('invalid', 'peer inbox call: bad "keys"');
+    return { op: 'lastSeqs', keys: o.keys.map((k: unknown) => ({ app: str(record(k), 'app'), user: str(record(k), 'user') })) };
+  }
   const app = str(o, 'app');
   const user = str(o, 'user');
   switch (o.op) {
