@@ -25,6 +25,7 @@ import { Inboxes } from './inbox.js';
 import { StoredNotifier } from './stored-notifier.js';
 import { ClusterBroadcasts } from './cluster-broadcasts.js';
 import { ClusterTopics } from './cluster-topics.js';
+import { OwnerMoves } from './owner-moves.js';
 import { openSaver } from './saver/saver-level.js';
 import type { Saver } from './saver/saver.js';
 import { DEFAULT_GATEWAY_SETTINGS, DEFAULT_PUSH_SETTINGS, DEFAULT_STATUS_SETTINGS } from './settings.js';
@@ -167,6 +168,7 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
     now,
   };
   const gateway = new Gateway(ctx, ctx.tls);
+  const ownerMoves = new OwnerMoves(keeper, hub, ctx.tls);
   const pusher = new Pusher(saver, delivery, hub, now, notifier);
   const router = new PushRouter(cfg.id, keeper, pusher, peers);
   const broadcasts = new Broadcasts(saver, hub, delivery, metrics, DEFAULT_PUSH_SETTINGS.broadcastJobsMax, now);
@@ -189,6 +191,7 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
   const stop = (): Promise<void> =>
     (stopping ??= (async () => {
       clearInterval(sweeper);
+      ownerMoves.close();
       await gateway.drain('shutdown', DRAIN_WAIT_MS);
       await api.close();
       await gateway.close();

@@ -4,12 +4,15 @@
 // answers one seq per user in request order (idempotent through any node), a
 // device bound on a non-owner is served from the owner's inbox (reads, live
 // notices and acks over peer RPC), and an owner killed with -9 and restarted
-// still delivers every answered message.
+// still delivers every answered message; a node that joins gets the
+// connections of the users it now owns by redirect.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { NodeProcess } from './support/node-process.js';
 import { TestSocket, createApp, token, type Frame, type TestApp } from './support/ws-client.js';
 import { eventually, obj, roundTrip } from './support/contract.js';
+import { ownerOf } from '../src/ring.js';
+import type { Member } from '../../keeper/src/keeper.js';
 
 const IDS = ['n1', 'n2', 'n3'] as const;
 const nodes = new Map<string, NodeProcess>();
@@ -332,4 +335,31 @@ test('kill -9 of an owner and restart: every message it answered (pushed through
   assert.deepEqual(got.map((m) => m.seq), answered);
   assert.deepEqual(got.map((m) => m.data), answered.map((_, i) => ({ k: i })));
   s.close();
+});
+
+test('when a fourth node joins, a connection of a user it now owns is redirected to it (owner-moved, 4009); others stay', async () => {
+  // The ring is a pure function of the voters, so the users n4 will own are known before it joins.
+  const voter = (id: string): Member => ({ id, role: 'voter', peer: '', api: '', gateway: '', zone: '' });
+  const before = IDS.map(voter);
+  const after4 = [...before, voter('n4')];
+  const users = Array.from({ length: 200 }, (_, i) => `mv${i}`);
+  const key = (u: string): string => `${app.app}\u0000${u}`;
+  const moved = users.find((u) => ownerOf(after4, key(u))?.id === 'n4');
+  const stays = users.find((u) => ownerOf(after4, key(u))?.id === ownerOf(before, key(u))?.id);
+  assert.ok(moved !== undefined && stays !== undefined);
+  const a = await bindOn('n1', 'dev-moved', moved);
+  const b = await bindOn('n2', 'dev-stays', stays);
+  assert.equal(a.bound.t, 'bound');
+  assert.equal(b.bound.t, 'bound');
+  await start('n4', node('n1').apiUrl);
+  await voters(node('n1'), 4);
+  const redirect = await a.s.nextOfType('redirect', 30_000);
+  assert.equal(redirect.reason, 'owner-moved');
+  assert.equal((redirect.nodes as { id: string }[])[0]?.id, 'n4');
+  assert.equal((await a.s.closed).code, 4009);
+  // The other connection is still served (its redirect, had there been one, was sent in the same check).
+  await roundTrip(b.s);
+  assert.equal(b.s.frames.filter((f) => f.t === 'redirect').length, 0);
+  b.s.close();
+  await b.s.closed;
 });
