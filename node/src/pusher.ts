@@ -123,8 +123,12 @@ export class Pusher {
 
   /** Kicks the user's connections on this node, or only those of one device or session. */
   async kick(app: string, user: string, reason: string, only: { device?: string; session?: string }): Promise<number> {
+    // A connection already closing (its bindings are released just after) is not counted again.
     const bs = [...this.hub.bindingsOf(app, user)].filter(
-      (b) => (only.device === undefined || b.client.device === only.device) && (only.session === undefined || b.client.session === only.session),
+      (b) =>
+        b.client.state !== 'closed' &&
+        (only.device === undefined || b.client.device === only.device) &&
+        (only.session === undefined || b.client.session === only.session),
     );
     await Promise.all(bs.map((b) => b.client.kick(app, reason)));
     return bs.length;
