@@ -920,6 +920,11 @@ export class RaftKeeper implements Keeper {
   get revision(): number {
     return this.state.revision;
   }
+
+  /** Open watch streams on this member. */
+  get watcherCount(): number {
+    return this.hub?.watcherCount ?? 0;
+  }
 }
 
 function noop(): void {}

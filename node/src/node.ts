@@ -16,7 +16,7 @@ import { Gateway } from './gateway/gateway.js';
 import { Hub } from './hub.js';
 import { createLogger, type Logger } from './logger.js';
 import { Metrics } from './metrics.js';
-import { raftMetrics } from './raft-metrics.js';
+import { keeperGauges, raftMetrics } from './raft-metrics.js';
 import { Pusher } from './pusher.js';
 import { PushRouter } from './push-router.js';
 import { Peers } from './peer/peers.js';
@@ -109,7 +109,7 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
   const addr = (h: { host: string; port: number }): string => `${h.host}:${h.port}`;
   const metrics = new Metrics();
   const joinUrl = cfg.join;
-  const keeper: Keeper = await RaftKeeper.open({
+  const raftKeeper = await RaftKeeper.open({
     dataDir: join(cfg.dataDir, 'raft'),
     member: { id: cfg.id, peer: addr(cfg.peer), api: addr(cfg.api), gateway: addr(cfg.gateway), zone: cfg.zone },
     // Used only on an empty data dir; a restarted member finds its cluster in its Raft log.
@@ -120,6 +120,8 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
       process.exit(1);
     },
   });
+  keeperGauges(metrics.registry, raftKeeper);
+  const keeper: Keeper = raftKeeper;
   const saver: Saver = await openSaver({ dir: join(cfg.dataDir, 'saver'), fsync: cfg.fsync });
   const hub = new Hub();
   const apps = new AppRegistry(keeper);

@@ -3,6 +3,7 @@
 // so a busy gateway delays ticks, and a lag near the election timeout
 // (10 ticks of 100 ms by default) costs leadership.
 import { Counter, Gauge, Histogram } from 'prom-client';
+import type { RaftKeeper } from '../../keeper/src/raft-keeper.js';
 import type { Registry } from 'prom-client';
 import type { ShellMetrics } from '../../raft/src/index.js';
 
@@ -38,4 +39,30 @@ export function raftMetrics(registry: Registry): ShellMetrics {
     },
     snapshotSeconds: (s) => snapshot.observe(s),
   };
+}
+
+/**
+ * Gauges read from the keeper at scrape time: term, commit and applied index
+ * and the lag between them, the store revision and open watch streams.
+ */
+export function keeperGauges(registry: Registry, keeper: RaftKeeper): void {
+  const gauge = (name: string, help: string, read: () => number): void => {
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.set(read());
+      },
+    });
+  };
+  gauge('longwire_raft_term', 'Current Raft term seen by this member', () => keeper.raftStatus().term);
+  gauge('longwire_raft_commit_index', 'Highest log index known committed', () => keeper.raftStatus().commit);
+  gauge('longwire_raft_applied_index', 'Highest log index applied to the keeper', () => keeper.raftStatus().applied);
+  gauge('longwire_raft_apply_lag_entries', 'Committed entries not yet applied', () => {
+    const st = keeper.raftStatus();
+    return Math.max(0, st.commit - st.applied);
+  });
+  gauge('longwire_keeper_revision', 'The keeper store revision', () => keeper.revision);
+  gauge('longwire_keeper_watchers', 'Open watch streams on this member', () => keeper.watcherCount);
 }

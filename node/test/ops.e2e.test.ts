@@ -128,3 +128,16 @@ test('disconnects are counted by close code, and codes a client makes up are cou
   const text = String((await node.api('GET', '/metrics', { token: null })).body);
   assert.doesNotMatch(text, /code="4321"/);
 });
+
+test('the Raft and keeper gauges are read at scrape time: term, commit/applied index and lag, revision, watchers', async () => {
+  const watch = await fetch(`${node.apiUrl}/v1/watch?key=/metrics-probe`, { headers: { authorization: `Bearer ${node.adminToken}` } });
+  const text = String((await node.api('GET', '/metrics', { token: null })).body);
+  const value = (name: string): number => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+  assert.ok(value('longwire_raft_term') >= 1);
+  assert.ok(value('longwire_raft_commit_index') >= 1);
+  assert.ok(value('longwire_raft_applied_index') >= 1);
+  assert.ok(value('longwire_raft_apply_lag_entries') >= 0);
+  assert.ok(value('longwire_keeper_revision') >= 1);
+  assert.ok(value('longwire_keeper_watchers') >= 1, 'the open watch is counted');
+  await watch.body?.cancel();
+});
