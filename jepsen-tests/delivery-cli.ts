@@ -11,6 +11,7 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '30' },
     rounds: { type: 'string', default: '1' },
     users: { type: 'string', default: '20' },
+    nodes: { type: 'string', default: '1' },
     fsync: { type: 'boolean', default: false },
   },
 });
@@ -21,6 +22,7 @@ for (let r = 0; r < rounds; r++) {
   const seed = values.seed !== undefined ? Number(values.seed) + r : Math.floor(Math.random() * 2 ** 31);
   const res = await runDelivery({
     seed,
+    nodes: Number(values.nodes),
     faultMs: Number(values.seconds) * 1000,
     users: Number(values.users),
     devicesPerUser: 2,

@@ -17,6 +17,8 @@ export interface KeeperClusterOptions {
   readonly count: number;
   readonly adminToken: string;
   readonly ownUids: boolean;
+  /** More `longwire start` flags for every node (e.g. --fsync). */
+  readonly extraArgs?: readonly string[];
 }
 
 /**
@@ -115,7 +117,7 @@ export class KeeperCluster {
         adminToken: this.o.adminToken,
         // Info logs for the report (a later --log-level wins over LongwireProcess's warn). Peers run in dev
         // mode (no --cluster-secret): this build does not take it yet, and loopback needs no authentication.
-        extraArgs: ['--log-level', 'info'],
+        extraArgs: ['--log-level', 'info', ...(this.o.extraArgs ?? [])],
         ...(uid === undefined ? {} : { uid, gid: uid }),
       };
       this.nodes.push(new LongwireProcess(spec));

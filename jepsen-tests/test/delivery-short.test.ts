@@ -9,7 +9,7 @@ import { runDelivery } from '../workload/delivery-run.js';
 test('delivery under faults on one node (short round)', async () => {
   const seed = process.env.SEED !== undefined ? Number(process.env.SEED) : Date.now() % 1_000_000;
   const lines: string[] = [];
-  const r = await runDelivery({ seed, faultMs: 8000, users: 8, devicesPerUser: 2, pushers: 3, meanFaultGapMs: 1500, healMs: 30_000, fsync: false, log: (l) => lines.push(l) });
+  const r = await runDelivery({ seed, nodes: 1, faultMs: 8000, users: 8, devicesPerUser: 2, pushers: 3, meanFaultGapMs: 1500, healMs: 30_000, fsync: false, log: (l) => lines.push(l) });
   const why = `${lines.join('\n')}\n${r.result.violations.slice(0, 10).map(describe).join('\n')}\nreport: ${r.reportPath}\nreplay: SEED=${seed} node scripts/test.mjs delivery-short`;
   assert.ok(r.converged, `devices did not converge after healing\n${why}`);
   assert.ok(r.result.ok, why);
