@@ -64,8 +64,14 @@ export class LingeringSessions {
     if (left.length > 0) this.onExpire(l.session, l.device, left);
   }
 
-  /** Ends every window now (shutdown). Adopted sessions keep their own timers. */
+  /**
+   * Shutdown: drops every window without expiring it. The register entries go
+   * with this node's lease (revoked when the node restarts, or expired if it
+   * does not), and the keeper is closing: writing them now only fails.
+   */
   close(): void {
-    for (const l of [...this.byDevice.values()]) this.expire(l);
+    for (const l of this.byDevice.values()) if (l.timer !== undefined) clearTimeout(l.timer);
+    this.byDevice.clear();
+    this.onCount(0);
   }
 }
