@@ -277,8 +277,8 @@ export class RaftKeeper implements Keeper {
         readState: (idx, ctx) => this.onReadState(idx, ctx),
         softState: (ss) => this.onSoftState(ss, metrics),
         snapshot: () => snapshot(this.state),
-        metric: (name, v) => {
-          if (name === 'persist') metrics?.persistSeconds?.(v, 0);
+        metric: (name, v, count) => {
+          if (name === 'persist') metrics?.persistSeconds?.(v, count);
           else if (name === 'applied') metrics?.appliedEntries?.(v);
           else if (name === 'tick-lag') metrics?.tickLagSeconds?.(v);
           else metrics?.snapshotSeconds?.(v);

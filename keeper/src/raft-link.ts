@@ -17,7 +17,7 @@ export interface LinkHandlers {
   softState(ss: SoftState): void;
   /** The state machine's bytes now (the worker asks right after the entries it applied). */
   snapshot(): Uint8Array;
-  metric(name: 'persist' | 'applied' | 'tick-lag' | 'snapshot', value: number): void;
+  metric(name: 'persist' | 'applied' | 'tick-lag' | 'snapshot', value: number, count: number): void;
   /** The member stopped for good (storage failure, crash of the worker). */
   fatal(err: Error): void;
 }
@@ -111,7 +111,7 @@ export class RaftLink {
                     }
                     break;
                   case 'metric':
-                    h.metric(e.name, e.value);
+                    h.metric(e.name, e.value, e.count ?? 0);
                     break;
                 }
               }

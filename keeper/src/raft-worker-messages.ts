@@ -47,7 +47,8 @@ export type WorkerEvent =
   | { readonly t: 'result'; readonly id: number; readonly result: StepResult }
   | { readonly t: 'snapshot-request'; readonly id: number }
   | { readonly t: 'view'; readonly view: MemberView }
-  | { readonly t: 'metric'; readonly name: 'persist' | 'applied' | 'tick-lag' | 'snapshot'; readonly value: number };
+  /** `count`: for 'persist', the entries in the persisted Ready. */
+  | { readonly t: 'metric'; readonly name: 'persist' | 'applied' | 'tick-lag' | 'snapshot'; readonly value: number; readonly count?: number };
 
 /** Worker → keeper. */
 export type FromWorker =

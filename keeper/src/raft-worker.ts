@@ -72,7 +72,7 @@ async function start(): Promise<void> {
     preVote: true,
   }));
   const metrics: ShellMetrics = {
-    persistSeconds: (s) => emit({ t: 'metric', name: 'persist', value: s }),
+    persistSeconds: (s, entries) => emit({ t: 'metric', name: 'persist', value: s, count: entries }),
     appliedEntries: (c) => emit({ t: 'metric', name: 'applied', value: c }),
     tickLagSeconds: (s) => {
       emit({ t: 'metric', name: 'tick-lag', value: s });

@@ -20,6 +20,12 @@ export function raftMetrics(registry: Registry): ShellMetrics {
     buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
     registers: [registry],
   });
+  const batch = new Histogram({
+    name: 'longwire_raft_ready_entries',
+    help: 'Log entries persisted per Raft Ready: how many proposals share one synced write',
+    buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024],
+    registers: [registry],
+  });
   const applied = new Counter({ name: 'longwire_raft_applied_entries_total', help: 'Raft log entries applied to the keeper', registers: [registry] });
   const leader = new Gauge({ name: 'longwire_raft_is_leader', help: '1 while this member is the Raft leader', registers: [registry] });
   const leaderChanges = new Counter({ name: 'longwire_raft_leader_changes_total', help: 'Leader or role changes seen by this member', registers: [registry] });
@@ -31,7 +37,10 @@ export function raftMetrics(registry: Registry): ShellMetrics {
   });
   return {
     tickLagSeconds: (s) => tickLag.observe(s),
-    persistSeconds: (s) => persist.observe(s),
+    persistSeconds: (s, entries) => {
+      persist.observe(s);
+      if (entries > 0) batch.observe(entries);
+    },
     appliedEntries: (n) => applied.inc(n),
     softState: (ss) => {
       leader.set(ss.state === 'leader' ? 1 : 0);

@@ -129,7 +129,7 @@ test('disconnects are counted by close code, and codes a client makes up are cou
   assert.doesNotMatch(text, /code="4321"/);
 });
 
-test('the Raft and keeper gauges are read at scrape time: term, commit/applied index and lag, revision, watchers', async () => {
+test('the Raft and keeper gauges are read at scrape time: term, commit/applied index and lag, revision, watchers; entries per Ready', async () => {
   const watch = await fetch(`${node.apiUrl}/v1/watch?key=/metrics-probe`, { headers: { authorization: `Bearer ${node.adminToken}` } });
   const text = String((await node.api('GET', '/metrics', { token: null })).body);
   const value = (name: string): number => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
@@ -139,5 +139,6 @@ test('the Raft and keeper gauges are read at scrape time: term, commit/applied i
   assert.ok(value('longwire_raft_apply_lag_entries') >= 0);
   assert.ok(value('longwire_keeper_revision') >= 1);
   assert.ok(value('longwire_keeper_watchers') >= 1, 'the open watch is counted');
+  assert.ok(value('longwire_raft_ready_entries_count') >= 1, 'persisted Readys with entries are counted (proposal batch size)');
   await watch.body?.cancel();
 });
