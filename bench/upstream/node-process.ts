@@ -32,7 +32,24 @@ export class NodeProcess {
     process.once('exit', () => rmSync(dataDir, { recursive: true, force: true }));
     const gatewayPort = await freePort();
     const apiPort = await freePort();
-    const child = spawnNode([CLI, 'start', '--data-dir', dataDir, '--gateway', `127.0.0.1:${gatewayPort}`, '--api', `127.0.0.1:${apiPort}`, '--admin-token', ADMIN_TOKEN, '--log-level', 'warn']);
+    // The peer port too: the default (7802) collides with any other node on this host.
+    const peerPort = await freePort();
+    const child = spawnNode([
+      CLI,
+      'start',
+      '--data-dir',
+      dataDir,
+      '--gateway',
+      `127.0.0.1:${gatewayPort}`,
+      '--api',
+      `127.0.0.1:${apiPort}`,
+      '--peer',
+      `127.0.0.1:${peerPort}`,
+      '--admin-token',
+      ADMIN_TOKEN,
+      '--log-level',
+      'warn',
+    ]);
     child.stdout?.resume();
     const node = new NodeProcess(child, dataDir, gatewayPort, apiPort, stderrTail(child));
     try {
