@@ -49,6 +49,7 @@ import { range } from './kv.js';
 import { expiredLeases } from './leases.js';
 import { raftIdOf } from './raft-id.js';
 import { RaftLink } from './raft-link.js';
+import type { PeerRefusal, PeerSecurity } from './raft-worker-messages.js';
 import { invalidRegisterOp, sessionsOf } from './register.js';
 import { restore, snapshot } from './snapshot.js';
 import { apply } from './state-machine.js';
@@ -93,6 +94,10 @@ export interface RaftKeeperOptions {
   readonly watch?: Partial<Pick<WatchHubOptions, 'watchHistoryEventsMax' | 'watcherQueueEventsMax'>>;
   /** Raft shell metrics (persist time, applied entries, tick lag, role changes). */
   readonly metrics?: ShellMetrics;
+  /** How peer links authenticate; none by default (development only). */
+  readonly peerSecurity?: PeerSecurity;
+  /** A peer connection was refused (failed authentication or protocol error). */
+  readonly onPeerRefused?: (r: PeerRefusal) => void;
   /** The member stopped for good (a storage failure); the node should exit. */
   readonly onFatal?: (err: unknown) => void;
 }
@@ -169,7 +174,7 @@ export class RaftKeeper implements Keeper {
   /** The configuration as of the last applied conf change or snapshot (undefined: as the member's status says). */
   private confState: ConfState | undefined;
   private readonly now: () => number;
-  private readonly o: Required<Omit<RaftKeeperOptions, 'listen' | 'join' | 'now' | 'watch' | 'metrics' | 'onFatal'>>;
+  private readonly o: Required<Omit<RaftKeeperOptions, 'listen' | 'join' | 'now' | 'watch' | 'metrics' | 'onFatal' | 'peerSecurity' | 'onPeerRefused'>>;
   readonly raftId: NodeId;
   /** Distinguishes this incarnation's request ids from those of earlier ones still in the log. */
   private readonly incarnation = newId();
@@ -269,6 +274,7 @@ export class RaftKeeper implements Keeper {
         electionTicks: this.o.electionTicks,
         snapshotEntries: this.o.snapshotEntries,
         compactionKeepEntries: this.o.compactionKeepEntries,
+        security: this.opts.peerSecurity ?? {},
       },
       {
         restore: (s) => this.restoreSnapshot(s),
@@ -283,6 +289,7 @@ export class RaftKeeper implements Keeper {
           else if (name === 'tick-lag') metrics?.tickLagSeconds?.(v);
           else metrics?.snapshotSeconds?.(v);
         },
+        peerRefused: (r) => this.opts.onPeerRefused?.(r),
         fatal: (err) => {
           this.closedBy ??= new KeeperError('closed', 'keeper storage failed', { cause: err });
           this.failAll(this.closedBy);

@@ -6,7 +6,7 @@
 
 import { Worker } from 'node:worker_threads';
 import type { ConfChange, ConfState, Entry, NodeId, Snapshot, SoftState, Status, StepResult } from '../../raft/src/index.js';
-import type { FromWorker, MemberView, ToWorker, WorkerInit } from './raft-worker-messages.js';
+import type { FromWorker, MemberView, PeerRefusal, ToWorker, WorkerInit } from './raft-worker-messages.js';
 
 /** What the worker's events turn into on the keeper's side, in log order. */
 export interface LinkHandlers {
@@ -18,6 +18,7 @@ export interface LinkHandlers {
   /** The state machine's bytes now (the worker asks right after the entries it applied). */
   snapshot(): Uint8Array;
   metric(name: 'persist' | 'applied' | 'tick-lag' | 'snapshot', value: number, count: number): void;
+  peerRefused(r: PeerRefusal): void;
   /** The member stopped for good (storage failure, crash of the worker). */
   fatal(err: Error): void;
 }
@@ -112,6 +113,9 @@ export class RaftLink {
                     break;
                   case 'metric':
                     h.metric(e.name, e.value, e.count ?? 0);
+                    break;
+                  case 'peer-refused':
+                    h.peerRefused(e.refusal);
                     break;
                 }
               }

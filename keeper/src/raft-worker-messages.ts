@@ -14,6 +14,24 @@ export interface WorkerInit {
   readonly electionTicks: number;
   readonly snapshotEntries: number;
   readonly compactionKeepEntries: number;
+  readonly security: PeerSecurity;
+}
+
+/**
+ * How peer links authenticate (raft/src/transport/link-security.ts), in a form
+ * that crosses to the worker: certificates name members by their keeper id (CN).
+ */
+export interface PeerSecurity {
+  /** PEM: the cluster CA, this member's certificate and key. */
+  readonly tls?: { readonly ca: string; readonly cert: string; readonly key: string };
+  readonly secret?: Uint8Array;
+}
+
+/** A peer connection the transport closed: `auth` for a failed authentication, else a protocol error. */
+export interface PeerRefusal {
+  readonly auth: boolean;
+  readonly reason: string;
+  readonly remote: string;
 }
 
 /** Keeper → worker. */
@@ -47,6 +65,7 @@ export type WorkerEvent =
   | { readonly t: 'result'; readonly id: number; readonly result: StepResult }
   | { readonly t: 'snapshot-request'; readonly id: number }
   | { readonly t: 'view'; readonly view: MemberView }
+  | { readonly t: 'peer-refused'; readonly refusal: PeerRefusal }
   /** `count`: for 'persist', the entries in the persisted Ready. */
   | { readonly t: 'metric'; readonly name: 'persist' | 'applied' | 'tick-lag' | 'snapshot'; readonly value: number; readonly count?: number };
 

@@ -8,8 +8,9 @@
 
 import { parentPort, workerData } from 'node:worker_threads';
 import { randomInt } from 'node:crypto';
-import { DropReason, LevelStorage, RaftShell, RawNode, SeededRng, TcpTransport } from '../../raft/src/index.js';
-import type { Message, NodeId, ShellMetrics } from '../../raft/src/index.js';
+import { AuthError, DropReason, LevelStorage, RaftShell, RawNode, SeededRng, TcpTransport } from '../../raft/src/index.js';
+import type { LinkSecurity, Message, NodeId, ShellMetrics } from '../../raft/src/index.js';
+import { raftIdOf } from './raft-id.js';
 import type { FromWorker, MemberView, ToWorker, WorkerEvent, WorkerInit } from './raft-worker-messages.js';
 
 const port = parentPort;
@@ -122,10 +123,31 @@ async function start(): Promise<void> {
         shell?.step(m);
       },
       onUnreachable: (id) => n.reportUnreachable(id),
+      onProtocolError: (err, remote) => emit({ t: 'peer-refused', refusal: { auth: err instanceof AuthError, reason: err.message, remote } }),
+      security: linkSecurity(),
     })
   ).transport;
   shell.start();
   post({ t: 'started', view: view() });
+}
+
+/** The member a certificate names: its CN is the keeper member id. */
+function linkSecurity(): LinkSecurity {
+  const { tls, secret } = init.security;
+  return {
+    ...(secret === undefined ? {} : { secret }),
+    ...(tls === undefined
+      ? {}
+      : {
+          tls: {
+            ...tls,
+            peerIdOf: (cert) => {
+              const cn = cert.subject?.CN;
+              return typeof cn === 'string' && cn !== '' ? raftIdOf(cn) : undefined;
+            },
+          },
+        }),
+  };
 }
 
 function setPeers(list: readonly (readonly [NodeId, string])[]): void {

@@ -32,6 +32,8 @@ export type { ConfState, Entry, HardState, Index, NodeId, ReadState, Snapshot, S
 export { LevelStorage } from './storage/level-storage.js';
 export { TcpTransport } from './transport/tcp-transport.js';
 export type { PeerAddress, TransportOptions } from './transport/tcp-transport.js';
+export type { LinkSecurity, PeerTls } from './transport/link-security.js';
+export { AuthError } from './transport/inbound-link.js';
 export { DecodeError, FRAME_BYTES_MAX, decodeMessage, encodeMessage } from './transport/codec.js';
 export { DEFAULT_SHELL, RaftShell } from './shell/raft-shell.js';
 export type { RaftShellOptions, Sender, ShellMetrics, StateMachine } from './shell/raft-shell.js';

@@ -44,7 +44,12 @@ export function frame(payload: Uint8Array): Uint8Array {
 export class FrameDecoder {
   private buf: Uint8Array = new Uint8Array(0);
 
-  constructor(private readonly frameBytesMax: number = FRAME_BYTES_MAX) {}
+  constructor(private frameBytesMax: number = FRAME_BYTES_MAX) {}
+
+  /** Changes the limit for the frames still to come (small during a handshake, large after). */
+  setFrameBytesMax(n: number): void {
+    this.frameBytesMax = n;
+  }
 
   push(chunk: Uint8Array): Uint8Array[] | DecodeError {
     const joined = new Uint8Array(this.buf.length + chunk.length);

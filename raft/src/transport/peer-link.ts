@@ -1,7 +1,19 @@
 import { Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import type { Rng } from '../rng.js';
 import type { NodeId } from '../types.js';
-import { frame } from './codec.js';
+import { FrameDecoder, DecodeError, frame } from './codec.js';
+import { AuthError } from './inbound-link.js';
+import {
+  HANDSHAKE_FRAME_BYTES_MAX,
+  HANDSHAKE_TIMEOUT_MS,
+  decodeHandshake,
+  encodeHandshake,
+  newNonce,
+  proofMatches,
+  proofOf,
+  type LinkSecurity,
+} from './link-security.js';
 
 export interface PeerLinkOptions {
   readonly selfId: NodeId;
@@ -13,8 +25,11 @@ export interface PeerLinkOptions {
   readonly backoffMinMs: number;
   readonly backoffMaxMs: number;
   readonly rng: Rng;
+  readonly security: LinkSecurity;
   /** Called when a message to the peer was dropped (not connected, or queue full). */
   readonly onUnreachable: (peer: NodeId) => void;
+  /** Called when the peer failed to prove it is the member we dialed. */
+  readonly onAuthError: (err: AuthError) => void;
 }
 
 export const DEFAULT_PEER_LINK = {
@@ -25,7 +40,8 @@ export const DEFAULT_PEER_LINK = {
 
 /**
  * One long-lived outbound TCP connection to a peer, used only for Raft.
- * Reconnects with jittered exponential backoff. Frames written in the same
+ * Messages flow only once the handshake proved the peer is the member we
+ * dialed (link-security.ts). Reconnects with jittered exponential backoff. Frames written in the same
  * microtask are coalesced (cork/uncork). Raft tolerates loss, so a message
  * that cannot be queued is dropped, never buffered without bound.
  */
@@ -43,17 +59,29 @@ export class PeerLink {
 
   private connect(): void {
     if (this.closed) return;
-    const s = new Socket();
+    const tls = this.o.security.tls;
+    const s =
+      tls === undefined
+        ? new Socket()
+        : tlsConnect({
+            host: this.o.host,
+            port: this.o.port,
+            ca: tls.ca,
+            cert: tls.cert,
+            key: tls.key,
+            minVersion: 'TLSv1.2',
+            // Peers are dialed by address; the certificate must name the member we meant.
+            checkServerIdentity: (_host, cert) => {
+              const named = tls.peerIdOf(cert);
+              return named === this.o.peerId ? undefined : new AuthError(`dialed ${this.o.peerId}, reached a certificate of ${named ?? 'no member'}`);
+            },
+          });
     this.socket = s;
     s.setNoDelay(true);
     s.setKeepAlive(true, 5000);
-    s.on('connect', () => {
-      this.connected = true;
-      this.attempts = 0;
-      // Hello: who we are, so the receiver can check every message's sender.
-      s.write(frame(new TextEncoder().encode(JSON.stringify({ hello: this.o.selfId }))));
-    });
-    s.on('error', () => {
+    s.on(tls === undefined ? 'connect' : 'secureConnect', () => this.handshake(s));
+    s.on('error', (err) => {
+      if (err instanceof AuthError) this.o.onAuthError(err);
       // 'close' follows and schedules the reconnect.
     });
     s.on('close', () => {
@@ -61,7 +89,59 @@ export class PeerLink {
       this.socket = undefined;
       this.scheduleReconnect();
     });
-    s.connect(this.o.port, this.o.host);
+    if (tls === undefined) s.connect(this.o.port, this.o.host);
+  }
+
+  /** Our side of the handshake; `connected` once the peer is proven. */
+  private handshake(s: Socket): void {
+    const secret = this.o.security.secret;
+    if (secret === undefined) {
+      s.write(frame(encodeHandshake({ hello: this.o.selfId, to: this.o.peerId })));
+      this.opened();
+      return;
+    }
+    const dialerNonce = newNonce();
+    s.write(frame(encodeHandshake({ hello: this.o.selfId, to: this.o.peerId, nonce: dialerNonce })));
+    const dec = new FrameDecoder(HANDSHAKE_FRAME_BYTES_MAX);
+    const timer = setTimeout(() => fail(new AuthError(`no handshake answer within ${HANDSHAKE_TIMEOUT_MS} ms`)), HANDSHAKE_TIMEOUT_MS);
+    timer.unref();
+    let proved = false;
+    const fail = (err: AuthError): void => {
+      clearTimeout(timer);
+      s.off('data', onData);
+      this.o.onAuthError(err);
+      s.destroy();
+    };
+    const onData = (chunk: Buffer): void => {
+      const frames = dec.push(chunk);
+      if (frames instanceof DecodeError) return fail(new AuthError(`handshake: ${frames.message}`));
+      for (const f of frames) {
+        const h = decodeHandshake(f);
+        if (!proved) {
+          const listenerNonce = h?.['nonce'];
+          if (typeof listenerNonce !== 'string') return fail(new AuthError(`${this.o.peerId} sent no challenge`));
+          const expected = proofOf(secret, 'listener', this.o.peerId, this.o.selfId, dialerNonce, listenerNonce);
+          if (!proofMatches(expected, h?.['proof'])) return fail(new AuthError(`${this.o.peerId} failed the cluster-secret challenge`));
+          proved = true;
+          s.write(frame(encodeHandshake({ proof: proofOf(secret, 'dialer', this.o.selfId, this.o.peerId, dialerNonce, listenerNonce) })));
+        } else if (h?.['ok'] === true) {
+          clearTimeout(timer);
+          s.off('data', onData);
+          this.opened();
+          return undefined;
+        } else {
+          return fail(new AuthError(`${this.o.peerId} did not accept our proof`));
+        }
+      }
+      return undefined;
+    };
+    s.on('data', onData);
+    s.on('close', () => clearTimeout(timer));
+  }
+
+  private opened(): void {
+    this.connected = true;
+    this.attempts = 0;
   }
 
   private scheduleReconnect(): void {

@@ -1,9 +1,12 @@
 import { createServer } from 'node:net';
 import type { Server, Socket } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
 import type { Message } from '../message.js';
 import type { Rng } from '../rng.js';
 import type { NodeId } from '../types.js';
-import { DecodeError, FRAME_BYTES_MAX, FrameDecoder, decodeMessage, encodeMessage } from './codec.js';
+import { FRAME_BYTES_MAX, encodeMessage, type DecodeError } from './codec.js';
+import { InboundLink, AuthError } from './inbound-link.js';
+import { NO_SECURITY, type LinkSecurity } from './link-security.js';
 import { DEFAULT_PEER_LINK, PeerLink } from './peer-link.js';
 
 export interface PeerAddress {
@@ -17,19 +20,32 @@ export interface TransportOptions {
   readonly rng: Rng;
   readonly onMessage: (m: Message) => void;
   readonly onUnreachable: (peer: NodeId) => void;
-  /** Called for a peer connection closed for a protocol error. */
-  readonly onProtocolError?: (err: DecodeError, remote: string) => void;
+  /** Called for a peer connection closed for a protocol error or a failed authentication. */
+  readonly onProtocolError?: (err: DecodeError | AuthError, remote: string) => void;
   readonly frameBytesMax?: number;
+  /** How links prove their ends (link-security.ts); none by default. */
+  readonly security?: LinkSecurity;
 }
+
+/** Inbound connections held at once: a cluster has a few peers, so more is a flood. */
+export const INBOUND_MAX = 256;
 
 /** The Raft peer transport over TCP: one outbound link per peer, inbound connections accepted on `listen`. */
 export class TcpTransport {
   private readonly links = new Map<NodeId, PeerLink>();
   private readonly server: Server;
   private readonly inbound = new Set<Socket>();
+  private readonly security: LinkSecurity;
 
   private constructor(private readonly o: TransportOptions) {
-    this.server = createServer((s) => this.accept(s));
+    this.security = o.security ?? NO_SECURITY;
+    const tls = this.security.tls;
+    this.server =
+      tls === undefined
+        ? createServer((s) => this.accept(s))
+        : createTlsServer({ ca: tls.ca, cert: tls.cert, key: tls.key, requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2' }, (s) => this.accept(s));
+    // A TLS handshake the CA check refused never reaches accept().
+    this.server.on('tlsClientError', (err: Error, s: Socket) => this.reportError(new AuthError(`TLS: ${err.message}`), s));
   }
 
   /** Starts listening; resolves with the bound port (useful with port 0). */
@@ -45,37 +61,31 @@ export class TcpTransport {
     return { transport: t, port };
   }
 
-  private accept(s: Socket): void {
-    this.inbound.add(s);
-    s.setNoDelay(true);
-    const dec = new FrameDecoder(this.o.frameBytesMax ?? FRAME_BYTES_MAX);
-    let peer: NodeId | undefined;
-    const fail = (err: DecodeError): void => {
-      this.o.onProtocolError?.(err, `${s.remoteAddress ?? '?'}:${s.remotePort ?? '?'}`);
-      s.destroy();
-    };
-    s.on('data', (chunk: Buffer) => {
-      const frames = dec.push(chunk);
-      if (frames instanceof DecodeError) return fail(frames);
-      for (const f of frames) {
-        if (peer === undefined) {
-          const hello = parseHello(f);
-          if (hello === undefined) return fail(new DecodeError('expected a hello frame'));
-          peer = hello;
-          continue;
-        }
-        const m = decodeMessage(f);
-        if (m instanceof DecodeError) return fail(m);
-        if (m.from !== peer || m.to !== this.o.selfId) return fail(new DecodeError(`message ${m.from}->${m.to} on the link of ${peer}`));
-        this.o.onMessage(m);
-      }
-      return undefined;
-    });
-    s.on('error', () => s.destroy());
-    s.on('close', () => this.inbound.delete(s));
+  private reportError(err: DecodeError | AuthError, s: Socket): void {
+    this.o.onProtocolError?.(err, `${s.remoteAddress ?? '?'}:${s.remotePort ?? '?'}`);
   }
 
-  /** Adds or replaces the address of a peer. */
+  private accept(s: Socket): void {
+    s.on('error', () => s.destroy());
+    if (this.inbound.size >= INBOUND_MAX) {
+      this.reportError(new AuthError(`more than ${INBOUND_MAX} inbound peer connections`), s);
+      s.destroy();
+      return;
+    }
+    this.inbound.add(s);
+    s.on('close', () => this.inbound.delete(s));
+    s.setNoDelay(true);
+    new InboundLink(s, {
+      selfId: this.o.selfId,
+      security: this.security,
+      frameBytesMax: this.o.frameBytesMax ?? FRAME_BYTES_MAX,
+      isPeer: (id) => this.links.has(id),
+      onMessage: this.o.onMessage,
+      onError: (err) => this.reportError(err, s),
+    });
+  }
+
+/** Adds or replaces the address of a peer. */
   setPeer(id: NodeId, addr: PeerAddress): void {
     this.links.get(id)?.close();
     this.links.set(
@@ -86,7 +96,9 @@ export class TcpTransport {
         host: addr.host,
         port: addr.port,
         rng: this.o.rng,
+        security: this.security,
         onUnreachable: this.o.onUnreachable,
+        onAuthError: (err) => this.o.onProtocolError?.(err, `${addr.host}:${addr.port}`),
         ...DEFAULT_PEER_LINK,
       }),
     );
@@ -114,16 +126,5 @@ export class TcpTransport {
     this.links.clear();
     for (const s of this.inbound) s.destroy();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
-  }
-}
-
-function parseHello(f: Uint8Array): NodeId | undefined {
-  try {
-    const v: unknown = JSON.parse(new TextDecoder().decode(f));
-    if (typeof v !== 'object' || v === null) return undefined;
-    const id = (v as { hello?: unknown }).hello;
-    return typeof id === 'number' && Number.isSafeInteger(id) && id > 0 ? id : undefined;
-  } catch {
-    return undefined;
   }
 }
