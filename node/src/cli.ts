@@ -7,13 +7,19 @@ import { ConfigError, loadConfig } from './config.js';
 // so API commands such as `status` start fast.
 import type { RunningNode } from './node.js';
 import { DEFAULT_API_URL, apiCall, broadcast, describe, describePush, output, status } from './cli-api.js';
-import { kv, members } from './cli-cluster.js';
+import { adminTokens, kv, members } from './cli-cluster.js';
 
 const USAGE = `longwire — a long-connection push cluster
 
   longwire start [--id n1] [--data-dir DIR] [--gateway H:P] [--api H:P] [--peer H:P]
                  [--admin-token T] [--zone Z] [--fsync] [--heartbeat SECONDS] [--config FILE]
-                 [--join API_URL --admin-token CLUSTER_TOKEN]   join the cluster of that member
+                 [--tls-cert FILE --tls-key FILE]   wss:// and https:// (SIGHUP re-reads them)
+                 [--cluster-secret S] [--peer-ca FILE --peer-cert FILE --peer-key FILE]   peer authentication
+                 [--join API_URL]                     join the cluster of that member (proves it with the
+                                                      cluster secret or peer certificate; dev: --admin-token)
+  longwire certs [--out DIR] [--nodes n1,n2,n3] [--hosts 127.0.0.1,localhost] [--days N]
+                                       a development CA and node certificates (CN = node id)
+  longwire admin-tokens list | create [--label L] | revoke ID   rotate admin tokens without restart
   longwire demo                        one node with a demo app; prints keys and examples
   longwire status [--admin-token T] [--api URL] [--json]      cluster members, leader, this node's counters
   longwire push --app A --key APIKEY --user U [--user U2…] --data JSON [--qos 0|1] [--ttl S] [--id K] [--api URL] [--json]
@@ -64,6 +70,13 @@ function runUntilSignal(node: RunningNode): void {
       },
     );
   };
+  process.on('SIGHUP', () => {
+    try {
+      node.reloadTls();
+    } catch (err) {
+      node.log.error({ err }, 'SIGHUP: TLS reload failed; the previous certificate stays in use');
+    }
+  });
   process.on('SIGTERM', () => onSignal('SIGTERM'));
   process.on('SIGINT', () => onSignal('SIGINT'));
 }
@@ -107,7 +120,7 @@ longwire is running: one node (${cfg.id}), data in ${cfg.dataDir}
 
   gateway   ws://${cfg.gateway.host}:${node.gatewayPort}/ws   (dispatcher: ${gw}/v1/dispatch)
   api       ${api}
-  admin     ${node.adminToken}
+  admin     ${node.adminToken ?? '(the cluster\'s: this node joined with a secret or certificate)'}
 
 Demo app "demo":
   apiKey       ${app.apiKey}
@@ -237,6 +250,13 @@ async function main(): Promise<void> {
       return members(rest);
     case 'kv':
       return kv(rest);
+    case 'admin-tokens':
+      return adminTokens(rest);
+    case 'certs': {
+      const { certs } = await import('./cli-certs.js');
+      process.stdout.write(await certs(rest));
+      return;
+    }
     case undefined:
     case 'help':
     case '--help':

@@ -19,7 +19,16 @@ export interface NodeConfig {
   readonly heartbeatSeconds: number;
   readonly logLevel: string;
   readonly prettyLogs: boolean;
+  /** Serve wss:// and https:// with this certificate and key (PEM files; re-read on SIGHUP). */
+  readonly tls: { readonly certFile: string; readonly keyFile: string } | undefined;
+  /** Shared secret peers prove by challenge–response; also what a --join proves. */
+  readonly clusterSecret: string | undefined;
+  /** Mutual TLS on peer links: the cluster CA and this node's certificate (CN = node id) and key, PEM files. */
+  readonly peerTls: { readonly caFile: string; readonly certFile: string; readonly keyFile: string } | undefined;
 }
+
+/** A cluster secret shorter than this is refused: it is the whole of the peers' authentication. */
+export const CLUSTER_SECRET_CHARS_MIN = 16;
 
 export interface HostPort {
   readonly host: string;
@@ -52,9 +61,6 @@ const OPTIONS = {
   pretty: { type: 'boolean' },
 } as const;
 type Flag = keyof typeof OPTIONS;
-
-/** Flags of the contract that this build does not implement yet: refused rather than ignored. */
-const NOT_YET: readonly Flag[] = ['cluster-secret', 'tls-cert', 'tls-key', 'peer-ca', 'peer-cert', 'peer-key'];
 
 export function parseHostPort(flag: string, v: string): HostPort {
   const i = v.lastIndexOf(':');
@@ -95,8 +101,23 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Nod
     const v = get(f);
     return typeof v === 'string' ? v : d;
   };
-  for (const f of NOT_YET) {
-    if (get(f) !== undefined) throw new ConfigError(`--${f} is not supported by this build yet (see docs/PROTOCOL.md, "Not yet implemented")`);
+  const filePath = (f: Flag): string | undefined => {
+    const v = get(f);
+    if (v === undefined) return undefined;
+    if (typeof v !== 'string' || v === '') throw new ConfigError(`--${f} must be a file path`);
+    return v;
+  };
+  const tlsCert = filePath('tls-cert');
+  const tlsKey = filePath('tls-key');
+  if ((tlsCert === undefined) !== (tlsKey === undefined)) throw new ConfigError('--tls-cert and --tls-key go together');
+  const peerCa = filePath('peer-ca');
+  const peerCert = filePath('peer-cert');
+  const peerKey = filePath('peer-key');
+  const peerGiven = [peerCa, peerCert, peerKey].filter((v) => v !== undefined).length;
+  if (peerGiven !== 0 && peerGiven !== 3) throw new ConfigError('--peer-ca, --peer-cert and --peer-key go together');
+  const secret = get('cluster-secret');
+  if (secret !== undefined && (typeof secret !== 'string' || secret.length < CLUSTER_SECRET_CHARS_MIN)) {
+    throw new ConfigError(`--cluster-secret must be at least ${CLUSTER_SECRET_CHARS_MIN} characters`);
   }
   const id = str('id', 'n1');
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(id)) throw new ConfigError(`--id must match [A-Za-z0-9._-], got ${JSON.stringify(id)}`);
@@ -104,7 +125,9 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Nod
   const adminToken = get('admin-token');
   if (join !== undefined && typeof join !== 'string') throw new ConfigError('--join must be an API URL');
   if (typeof join === 'string' && !/^https?:\/\/[^/]+/.test(join)) throw new ConfigError(`--join must be an API URL like http://host:port, got ${JSON.stringify(join)}`);
-  if (typeof join === 'string' && typeof adminToken !== 'string') throw new ConfigError("--join needs --admin-token: the cluster's admin token");
+  if (typeof join === 'string' && typeof adminToken !== 'string' && secret === undefined && peerGiven === 0) {
+    throw new ConfigError('--join needs --cluster-secret or --peer-cert (or, in development without either, --admin-token)');
+  }
   const heartbeatSeconds = Number(str('heartbeat', '25'));
   if (!Number.isInteger(heartbeatSeconds) || heartbeatSeconds < 1 || heartbeatSeconds > 3600) throw new ConfigError('--heartbeat must be 1..3600 seconds');
   return {
@@ -120,5 +143,8 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Nod
     heartbeatSeconds,
     logLevel: str('log-level', 'info'),
     prettyLogs: get('pretty') === true,
+    tls: tlsCert === undefined || tlsKey === undefined ? undefined : { certFile: tlsCert, keyFile: tlsKey },
+    clusterSecret: typeof secret === 'string' ? secret : undefined,
+    peerTls: peerCa === undefined || peerCert === undefined || peerKey === undefined ? undefined : { caFile: peerCa, certFile: peerCert, keyFile: peerKey },
   };
 }

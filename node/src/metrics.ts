@@ -49,6 +49,12 @@ export class Metrics {
     buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1],
     registers: [this.registry],
   });
+  readonly peerRefused = new Counter({
+    name: 'longwire_peer_refused_total',
+    help: 'Peer connections or calls refused: link raft|rpc|join, reason auth (failed authentication, not a member) or protocol',
+    labelNames: ['link', 'reason'],
+    registers: [this.registry],
+  });
   readonly rateLimited = new Counter({ name: 'longwire_ratelimit_rejections_total', help: 'Requests or frames refused by a rate limit', labelNames: ['kind'], registers: [this.registry] });
   readonly rateLimitedFrames = this.rateLimited.labels('frames');
   readonly rateLimitedAddress = this.rateLimited.labels('address');

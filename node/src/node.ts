@@ -1,8 +1,10 @@
 // The composition root: opens the stores, wires the parts and listens. Shut
 // down in order: stop accepting, close connections, flush cursors and the
 // saver, close the keeper.
-import { randomBytes } from 'node:crypto';
+import { X509Certificate, randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { Agent, fetch as undiciFetch } from 'undici';
 import { join } from 'node:path';
 import { RaftKeeper } from '../../keeper/src/raft-keeper.js';
 import type { JoinInfo, Keeper } from '../../keeper/src/keeper.js';
@@ -34,6 +36,15 @@ import { StatusCallbacks } from './status-callbacks.js';
 import { LingeringSessions } from './gateway/lingering.js';
 import { AddressLimiter } from './address-limiter.js';
 import type { GatewayContext } from './gateway/context.js';
+import type { PeerSecurity } from '../../keeper/src/raft-worker-messages.js';
+import { AdminTokens } from './admin-tokens.js';
+import { Auth } from './center/auth.js';
+import { PeerAuth } from './peer/peer-auth.js';
+import { PeerHttp, peerConnectOptions, type PeerTransport } from './peer/peer-http.js';
+import { PeerKey } from './peer/peer-key.js';
+import { joinProof, type JoinCredentials } from './join-proof.js';
+import { readTlsPair, type TlsPair } from './server-tls.js';
+import type { Server as HttpsServer } from 'node:https';
 
 /** How often the saver drops expired messages and old records. */
 const SWEEP_MS = 10_000;
@@ -41,13 +52,16 @@ const SWEEP_MS = 10_000;
 export const DRAIN_WAIT_MS = 5000;
 
 export interface RunningNode {
-  readonly adminToken: string;
+  /** This node's admin token; none on a node that joined with a cluster secret or certificate and no --admin-token. */
+  readonly adminToken: string | undefined;
   readonly adminTokenCreated: boolean;
   readonly gatewayPort: number;
   readonly apiPort: number;
   readonly keeper: Keeper;
   readonly apps: AppRegistry;
   readonly log: Logger;
+  /** Re-reads --tls-cert/--tls-key for new connections (SIGHUP); throws, keeping the old pair, if they do not load. */
+  reloadTls(): void;
   stop(): Promise<void>;
 }
 
@@ -56,7 +70,7 @@ export interface RunningNode {
  * data dir when none is saved yet (a joined node restarted without flags keeps
  * the cluster's token); otherwise the saved one is used, or a new one made.
  */
-async function adminTokenOf(cfg: NodeConfig): Promise<{ token: string; created: boolean }> {
+async function adminTokenOf(cfg: NodeConfig, joining: boolean): Promise<{ token: string | undefined; created: boolean }> {
   const file = join(cfg.dataDir, 'admin-token');
   if (cfg.adminToken !== undefined) {
     await writeFile(file, cfg.adminToken + '\n', { mode: 0o600, flag: 'wx' }).catch(() => undefined);
@@ -65,6 +79,8 @@ async function adminTokenOf(cfg: NodeConfig): Promise<{ token: string; created: 
   try {
     return { token: (await readFile(file, 'utf8')).trim(), created: false };
   } catch {
+    // A joining node uses the cluster's tokens (kept in the keeper); a new one would be valid nowhere.
+    if (joining) return { token: undefined, created: false };
     const token = randomBytes(24).toString('base64url');
     await writeFile(file, token + '\n', { mode: 0o600 });
     return { token, created: true };
@@ -74,28 +90,45 @@ async function adminTokenOf(cfg: NodeConfig): Promise<{ token: string; created: 
 /** How long a joining node keeps asking the member it was pointed at (it may be electing a leader). */
 export const JOIN_WAIT_MS = 30_000;
 
-/** Asks the member at `url` (POST /v1/cluster/members) to add this node as a learner. */
-async function requestJoin(cfg: NodeConfig, url: string, adminToken: string, log: Logger): Promise<JoinInfo> {
+/**
+ * Asks the member at `url` (POST /v1/cluster/members) to add this node as a
+ * learner, proving the right to with the cluster secret or the peer
+ * certificate (join-proof.ts), or in development with the admin token.
+ */
+async function requestJoin(cfg: NodeConfig, url: string, creds: JoinCredentials, adminToken: string | undefined, transport: PeerTransport, log: Logger): Promise<JoinInfo> {
   const addr = (h: { host: string; port: number }): string => `${h.host}:${h.port}`;
-  const body = { id: cfg.id, peer: addr(cfg.peer), api: addr(cfg.api), gateway: addr(cfg.gateway), zone: cfg.zone };
+  const body = JSON.stringify({ id: cfg.id, peer: addr(cfg.peer), api: addr(cfg.api), gateway: addr(cfg.gateway), zone: cfg.zone });
+  const dispatcher = new Agent({ connect: peerConnectOptions(transport) });
   const deadline = Date.now() + JOIN_WAIT_MS;
   for (;;) {
     let retry: string;
     try {
-      const res = await fetch(`${url.replace(/\/+$/, '')}/v1/cluster/members`, {
+      // A fresh proof per attempt: each is good for a short window only.
+      const proof = joinProof(creds, body, Date.now()) ?? { authorization: `Bearer ${adminToken ?? ''}` };
+      const res = await undiciFetch(`${url.replace(/\/+$/, '')}/v1/cluster/members`, {
         method: 'POST',
-        headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
-        body: JSON.stringify(body),
+        headers: { ...proof, 'content-type': 'application/json' },
+        body,
+        dispatcher,
       });
       const text = await res.text();
-      if (res.ok) return JSON.parse(text) as JoinInfo;
-      if (res.status !== 503 && res.status !== 409) throw new Error(`join via ${url} refused (${res.status}): ${text}`);
+      if (res.ok) {
+        await dispatcher.close();
+        return JSON.parse(text) as JoinInfo;
+      }
+      if (res.status !== 503 && res.status !== 409) {
+        await dispatcher.close();
+        throw new Error(`join via ${url} refused (${res.status}): ${text}`);
+      }
       retry = `${res.status} ${text}`;
     } catch (err) {
       if (err instanceof Error && err.message.startsWith('join via')) throw err;
       retry = err instanceof Error ? err.message : String(err);
     }
-    if (Date.now() > deadline) throw new Error(`join via ${url} failed for ${JOIN_WAIT_MS} ms: ${retry}`);
+    if (Date.now() > deadline) {
+      await dispatcher.close();
+      throw new Error(`join via ${url} failed for ${JOIN_WAIT_MS} ms: ${retry}`);
+    }
     log.warn({ url, reason: retry }, 'join: retrying');
     await new Promise((r) => setTimeout(r, 500));
   }
@@ -104,17 +137,30 @@ async function requestJoin(cfg: NodeConfig, url: string, adminToken: string, log
 export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
   const log = createLogger({ level: cfg.logLevel, pretty: cfg.prettyLogs, nodeId: cfg.id });
   await mkdir(cfg.dataDir, { recursive: true });
-  const admin = await adminTokenOf(cfg);
+  const admin = await adminTokenOf(cfg, cfg.join !== undefined);
   const now = (): number => Date.now();
   const addr = (h: { host: string; port: number }): string => `${h.host}:${h.port}`;
   const metrics = new Metrics();
   const joinUrl = cfg.join;
+  // Read now: a missing or bad file stops the start with its reason, before anything listens.
+  let tlsPair: TlsPair | undefined = cfg.tls === undefined ? undefined : readTlsPair(cfg.tls);
+  const peer = peerSecurityOf(cfg);
+  if (peer.security.tls === undefined && peer.security.secret === undefined) {
+    log.warn('peer links are unauthenticated: anyone who reaches the peer port can speak Raft to this node; set --cluster-secret or --peer-ca/--peer-cert/--peer-key');
+  }
+  const transport: PeerTransport = { https: tlsPair !== undefined, ...(peer.security.tls === undefined ? {} : { ca: peer.security.tls.ca }) };
+  const refusals = refusalLog(log);
   const raftKeeper = await RaftKeeper.open({
     dataDir: join(cfg.dataDir, 'raft'),
     member: { id: cfg.id, peer: addr(cfg.peer), api: addr(cfg.api), gateway: addr(cfg.gateway), zone: cfg.zone },
     // Used only on an empty data dir; a restarted member finds its cluster in its Raft log.
-    ...(joinUrl === undefined ? {} : { join: () => requestJoin(cfg, joinUrl, admin.token, log) }),
+    ...(joinUrl === undefined ? {} : { join: () => requestJoin(cfg, joinUrl, peer.join, admin.token, transport, log) }),
     metrics: raftMetrics(metrics.registry),
+    peerSecurity: peer.security,
+    onPeerRefused: (r) => {
+      metrics.peerRefused.labels('raft', r.auth ? 'auth' : 'protocol').inc();
+      refusals({ link: 'raft', remote: r.remote, reason: r.reason });
+    },
     onFatal: (err) => {
       log.fatal({ err }, 'keeper storage failed: exiting');
       process.exit(1);
@@ -128,8 +174,18 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
   await apps.start();
   const nodeSettings = new NodeSettings({ ...DEFAULT_GATEWAY_SETTINGS, heartbeatSeconds: cfg.heartbeatSeconds }, keeper, log);
   await nodeSettings.start();
+  const adminTokens = new AdminTokens(keeper, now);
+  await adminTokens.start(admin.token);
+  const peerKey = new PeerKey(keeper);
+  await peerKey.start();
+  const peerAuth = new PeerAuth({ selfId: cfg.id, key: () => peerKey.value, isMember: (id) => keeper.cluster().members.some((m) => m.id === id), now });
+  const auth = new Auth(adminTokens, peerAuth, (reason) => {
+    metrics.peerRefused.labels('rpc', 'auth').inc();
+    refusals({ link: 'rpc', reason });
+  });
+  const peerHttp = new PeerHttp(peerAuth, transport);
   // Data links to peers go to their API port (docs/PROTOCOL.md, "Where this build differs").
-  const peers = new Peers(admin.token, DEFAULT_PEER_LIMITS);
+  const peers = new Peers(peerAuth, transport, DEFAULT_PEER_LIMITS);
   const inboxes = new Inboxes(cfg.id, keeper, saver, peers);
   const delivery = new Delivery(saver, hub, apps, () => nodeSettings.gateway.inflightMsgsMax, (err) => log.error({ err }, 'delivery failed'), inboxes);
   const notifier = new StoredNotifier(cfg.id, keeper, peers, (err) => log.error({ err }, 'stored notice failed'));
@@ -148,7 +204,7 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
   const addresses = new AddressLimiter(() => nodeSettings.gateway);
   const ctx: GatewayContext = {
     nodeId: cfg.id,
-    tls: false,
+    tls: tlsPair !== undefined,
     get settings() {
       return nodeSettings.gateway;
     },
@@ -169,14 +225,14 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
     addresses,
     now,
   };
-  const gateway = new Gateway(ctx, ctx.tls);
+  const gateway = new Gateway(ctx, tlsPair);
   const ownerMoves = new OwnerMoves(keeper, hub, ctx.tls);
   const pusher = new Pusher(saver, delivery, hub, now, notifier);
   const router = new PushRouter(cfg.id, keeper, pusher, peers);
   const broadcasts = new Broadcasts(saver, hub, delivery, metrics, DEFAULT_PUSH_SETTINGS.broadcastJobsMax, now);
   const clusterBroadcasts = new ClusterBroadcasts(cfg.id, keeper, broadcasts, peers);
   metrics.observe({ connectionsByApp: () => hub.connectionsByApp(), broadcastsRunning: () => broadcasts.running() });
-  const api = buildApp({ nodeId: cfg.id, adminToken: admin.token, keeper, apps, pusher, router, broadcasts, clusterBroadcasts, topics, saver, delivery, hub, metrics, log, push: DEFAULT_PUSH_SETTINGS, now });
+  const api = buildApp({ nodeId: cfg.id, auth, adminTokens, peerHttp, join: peer.join, keeper, apps, pusher, router, broadcasts, clusterBroadcasts, topics, saver, delivery, hub, metrics, log, push: DEFAULT_PUSH_SETTINGS, now }, tlsPair);
 
   const sweeper = setInterval(() => {
     saver.sweep(now()).catch((err: unknown) => log.error({ err }, 'sweep failed'));
@@ -187,7 +243,19 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
   await api.listen({ host: cfg.api.host, port: cfg.api.port });
   const apiAddr = api.server.address();
   const apiPort = typeof apiAddr === 'object' && apiAddr !== null ? apiAddr.port : cfg.api.port;
-  log.info({ gateway: `${cfg.gateway.host}:${gatewayPort}`, api: `${cfg.api.host}:${apiPort}`, dataDir: cfg.dataDir, fsync: cfg.fsync }, 'listening');
+  log.info(
+    { gateway: `${cfg.gateway.host}:${gatewayPort}`, api: `${cfg.api.host}:${apiPort}`, tls: tlsPair !== undefined, peerAuth: peer.mode, dataDir: cfg.dataDir, fsync: cfg.fsync },
+    'listening',
+  );
+
+  const reloadTls = (): void => {
+    if (cfg.tls === undefined) throw new Error('no --tls-cert/--tls-key to reload');
+    const next = readTlsPair(cfg.tls);
+    gateway.setTls(next);
+    (api.server as unknown as HttpsServer).setSecureContext({ cert: next.cert, key: next.key });
+    tlsPair = next;
+    log.info({ cert: cfg.tls.certFile }, 'TLS certificate reloaded');
+  };
 
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> =>
@@ -202,6 +270,9 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
       await delivery.close();
       // After the last cursor writes, which go to the owners of remote inboxes.
       await peers.close();
+      await peerHttp.close();
+      adminTokens.close();
+      peerKey.close();
       lingering.close();
       status.close();
       nodeSettings.close();
@@ -210,5 +281,41 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
       await keeper.close();
     })());
 
-  return { adminToken: admin.token, adminTokenCreated: admin.created, gatewayPort, apiPort, keeper, apps, log, stop };
+  return { adminToken: admin.token, adminTokenCreated: admin.created, gatewayPort, apiPort, keeper, apps, log, reloadTls, stop };
+}
+
+/** How peer links and joins authenticate, from the flags: files read and checked now. */
+function peerSecurityOf(cfg: NodeConfig): { security: PeerSecurity; join: JoinCredentials; mode: 'mtls' | 'secret' | 'mtls+secret' | 'none' } {
+  let tls: { ca: string; cert: string; key: string } | undefined;
+  if (cfg.peerTls !== undefined) {
+    const f = cfg.peerTls;
+    try {
+      tls = { ca: readFileSync(f.caFile, 'utf8'), cert: readFileSync(f.certFile, 'utf8'), key: readFileSync(f.keyFile, 'utf8') };
+    } catch (err) {
+      throw new Error(`cannot read peer TLS files: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    // Peers check that a link's certificate names the member it claims to be: ours must name us.
+    const cn = new X509Certificate(tls.cert).subject.split('\n').find((l) => l.startsWith('CN='));
+    if (cn !== `CN=${cfg.id}`) throw new Error(`--peer-cert must name this node (CN=${cfg.id}), it has ${cn ?? 'no CN'}`);
+  }
+  const secret = cfg.clusterSecret;
+  const security: PeerSecurity = { ...(tls === undefined ? {} : { tls }), ...(secret === undefined ? {} : { secret: Buffer.from(secret, 'utf8') }) };
+  const join: JoinCredentials = { ...(tls === undefined ? {} : { tls }), ...(secret === undefined ? {} : { secret }) };
+  const mode = tls !== undefined && secret !== undefined ? 'mtls+secret' : tls !== undefined ? 'mtls' : secret !== undefined ? 'secret' : 'none';
+  return { security, join, mode };
+}
+
+/** Logs refused peers at most once per REFUSAL_LOG_MS (with the count since): a flood must not flood the log. */
+const REFUSAL_LOG_MS = 10_000;
+function refusalLog(log: Logger): (what: Record<string, unknown>) => void {
+  let last = 0;
+  let since = 0;
+  return (what) => {
+    since++;
+    const t = Date.now();
+    if (t - last < REFUSAL_LOG_MS) return;
+    log.warn({ ...what, refusedSinceLastLog: since }, 'peer refused');
+    last = t;
+    since = 0;
+  };
 }

@@ -10,15 +10,23 @@ import { PeerClient, RPC_ID_HEADER, DEFAULT_PEER_LIMITS } from '../src/peer/peer
 import { PeerError } from '../src/peer/errors.js';
 import { packPeer, unpackPeer, PEER_CONTENT_TYPE } from '../src/peer/codec.js';
 import { freePort } from './support/node-process.js';
+import { PeerAuth } from '../src/peer/peer-auth.js';
 
-type Handler = (req: IncomingMessage, body: unknown, res: ServerResponse) => void;
+type Handler = (req: IncomingMessage, body: unknown, res: ServerResponse, raw: Buffer) => void;
+
+const KEY = Buffer.alloc(32, 7);
+const signer = (): PeerAuth => new PeerAuth({ selfId: 'n1', key: () => KEY, isMember: () => true, now: Date.now });
+const PLAIN = { https: false } as const;
 
 async function peer(handler: Handler): Promise<{ api: string; sockets: () => number; close: () => Promise<void> }> {
   let sockets = 0;
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => handler(req, unpackPeer(Buffer.concat(chunks)), res));
+    req.on('end', () => {
+      const raw = Buffer.concat(chunks);
+      handler(req, unpackPeer(raw), res, raw);
+    });
   });
   server.on('connection', () => sockets++);
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -48,13 +56,15 @@ async function failure(p: Promise<unknown>): Promise<PeerError> {
   return err;
 }
 
-test('calls round-trip MessagePack with the admin token and request id, pipelined on one connection', async () => {
-  const p = await peer((req, body, res) => {
-    assert.equal(req.headers.authorization, 'Bearer tok');
+test('calls round-trip MessagePack signed as this node (no admin token) with a request id, pipelined on one connection', async () => {
+  const verifier = new PeerAuth({ selfId: 'p1', key: () => KEY, isMember: (id) => id === 'n1', now: Date.now });
+  const p = await peer((req, body, res, raw) => {
+    assert.equal(req.headers.authorization, undefined);
     assert.equal(req.url, '/internal/v1/rpc/echo');
+    assert.deepEqual(verifier.verify(req.headers, 'POST', req.url, raw), { ok: true, peer: 'n1' });
     answer(req, res, { got: body });
   });
-  const c = new PeerClient('p1', p.api, 'tok', DEFAULT_PEER_LIMITS);
+  const c = new PeerClient('p1', p.api, signer(), PLAIN, DEFAULT_PEER_LIMITS);
   try {
     const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => c.call('echo', { i, big: 2 ** 40 })));
     assert.deepEqual(answers, Array.from({ length: 20 }, (_, i) => ({ got: { i, big: 2 ** 40 } })));
@@ -70,7 +80,7 @@ test('a full peer queue fails the next call at once with busy; calls bounded by 
   let release: (() => void) | undefined;
   const released = new Promise<void>((r) => (release = r));
   const p = await peer((req, _body, res) => void released.then(() => answer(req, res, 'ok')));
-  const c = new PeerClient('p1', p.api, 'tok', { ...DEFAULT_PEER_LIMITS, inflightMax: 2, inflightBytesMax: 1000 });
+  const c = new PeerClient('p1', p.api, signer(), PLAIN, { ...DEFAULT_PEER_LIMITS, inflightMax: 2, inflightBytesMax: 1000 });
   try {
     const first = [c.call('x', 1), c.call('x', 2)];
     const busy = await failure(c.call('x', 3));
@@ -91,12 +101,12 @@ test('no answer within the deadline fails with timeout; a non-200 or a foreign i
     if (body === 'silent') return;
     if (body === 'bad') {
       res.writeHead(401, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ error: { code: 'unauthorized', message: 'bad admin token' } }));
+      res.end(JSON.stringify({ error: { code: 'unauthorized', message: 'peer call refused' } }));
       return;
     }
     answer(req, res, 'x', 'someone-else');
   });
-  const c = new PeerClient('p1', p.api, 'tok', { ...DEFAULT_PEER_LIMITS, timeoutMs: 300 });
+  const c = new PeerClient('p1', p.api, signer(), PLAIN, { ...DEFAULT_PEER_LIMITS, timeoutMs: 300 });
   try {
     assert.equal((await failure(c.call('x', 'silent'))).code, 'timeout');
     const refused = await failure(c.call('x', 'bad'));
@@ -107,7 +117,7 @@ test('no answer within the deadline fails with timeout; a non-200 or a foreign i
     await c.close();
     await p.close();
   }
-  const dead = new PeerClient('p2', `127.0.0.1:${await freePort()}`, 'tok', DEFAULT_PEER_LIMITS);
+  const dead = new PeerClient('p2', `127.0.0.1:${await freePort()}`, signer(), PLAIN, DEFAULT_PEER_LIMITS);
   try {
     assert.equal((await failure(dead.call('x', 1))).code, 'unreachable');
   } finally {

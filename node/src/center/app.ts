@@ -15,6 +15,11 @@ import { keeperRoutes } from './routes-keeper.js';
 import { settingsRoutes } from './routes-settings.js';
 import { adminRoutes } from './routes-admin.js';
 import { peerRoutes } from '../peer/peer-routes.js';
+import { adminTokenRoutes } from './routes-admin-tokens.js';
+import { captureJsonBodies } from './raw-body.js';
+import type { TlsPair } from '../server-tls.js';
+import { createServer as createHttpsServer } from 'node:https';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 
 /** On close, requests in flight get this long to finish; then every connection is closed. */
 export const CLOSE_GRACE_MS = 2000;
@@ -36,8 +41,10 @@ function validationMessage(fe: FastifyError): string {
   return typeof extra === 'string' ? `${fe.message}: "${extra}"` : fe.message;
 }
 
-export function buildApp(deps: CenterDeps) {
+export function buildApp(deps: CenterDeps, tls?: TlsPair) {
   const app = Fastify({
+    // https when the node has --tls-cert; the server's context is swapped on SIGHUP (node.ts).
+    ...(tls === undefined ? {} : { serverFactory: (handler: (req: IncomingMessage, res: ServerResponse) => void) => createHttpsServer({ cert: tls.cert, key: tls.key }, handler) as unknown as Server }),
     loggerInstance: deps.log,
     bodyLimit: BODY_BYTES_MAX,
     // Per-request logs would dominate at push rates; errors are still logged.
@@ -53,6 +60,8 @@ export function buildApp(deps: CenterDeps) {
       return sendError(reply, 500, 'internal', 'internal error');
     },
   });
+
+  captureJsonBodies(app);
 
   // close() waits for every connection; one that never sends a request (or a
   // client that never reads) would hold the shutdown until the process is killed.
@@ -116,6 +125,7 @@ export function buildApp(deps: CenterDeps) {
   void app.register(keeperRoutes(deps));
   void app.register(settingsRoutes(deps));
   void app.register(adminRoutes(deps));
+  void app.register(adminTokenRoutes(deps));
   void app.register(peerRoutes(deps));
   return app;
 }

@@ -1,9 +1,15 @@
-// Bearer-token checks for the API: admin routes take the admin token, service
-// routes the app's apiKey (or the admin token). Compared in constant time.
+// Who may call a route. Admin routes take an admin token (the keeper-held
+// list, admin-tokens.ts) or a call signed by a member (peer-auth.ts: a call
+// another node forwards or makes for the cluster); service routes take the
+// app's apiKey or an admin token; peer RPC takes only a member's signature.
+// Refused peer signatures are counted: an outsider probing the node shows up
+// in metrics.
 import { timingSafeEqual, createHash } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import { ApiError } from './errors.js';
 import type { AppConfig, AppRegistry } from '../apps.js';
+import { PeerAuth } from '../peer/peer-auth.js';
+import { rawBodyOf } from './raw-body.js';
 
 function digest(s: string): Buffer {
   return createHash('sha256').update(s).digest();
@@ -19,22 +25,44 @@ function bearer(req: FastifyRequest): string | undefined {
   return h.slice(7).trim();
 }
 
-export function requireAdmin(req: FastifyRequest, adminToken: string): void {
-  const t = bearer(req);
-  if (t === undefined) throw new ApiError('unauthorized', 'missing Authorization: Bearer <admin token>');
-  if (!sameSecret(t, adminToken)) throw new ApiError('unauthorized', 'bad admin token');
-}
+export class Auth {
+  constructor(
+    private readonly admins: { check(token: string): boolean },
+    readonly peers: PeerAuth,
+    private readonly onPeerRefused: (reason: string) => void,
+  ) {}
 
-/** Resolves the app of a service route and checks its apiKey. */
-export function requireApp(req: FastifyRequest, apps: AppRegistry, app: string, adminToken: string): AppConfig {
-  const t = bearer(req);
-  if (t === undefined) throw new ApiError('unauthorized', 'missing Authorization: Bearer <app apiKey>');
-  const config = apps.get(app);
-  if (config === undefined) {
-    // Do not reveal which apps exist to a caller without the admin token.
-    if (sameSecret(t, adminToken)) throw new ApiError('appNotFound', `no app ${app}`);
-    throw new ApiError('unauthorized', 'bad apiKey');
+  /** A member's signature on this request; throws 401 if it is missing or does not verify. */
+  peer(req: FastifyRequest): string {
+    const c = this.peers.verify(req.headers, req.method, req.url, rawBodyOf(req));
+    if (!c.ok) {
+      this.onPeerRefused(c.reason);
+      throw new ApiError('unauthorized', `peer call refused: ${c.reason}`);
+    }
+    return c.peer;
   }
-  if (!sameSecret(t, config.apiKey) && !sameSecret(t, adminToken)) throw new ApiError('unauthorized', 'bad apiKey');
-  return config;
+
+  admin(req: FastifyRequest): void {
+    if (PeerAuth.claims(req.headers)) {
+      this.peer(req);
+      return;
+    }
+    const t = bearer(req);
+    if (t === undefined) throw new ApiError('unauthorized', 'missing Authorization: Bearer <admin token>');
+    if (!this.admins.check(t)) throw new ApiError('unauthorized', 'bad admin token');
+  }
+
+  /** Resolves the app of a service route and checks its apiKey. */
+  app(req: FastifyRequest, apps: AppRegistry, app: string): AppConfig {
+    const t = bearer(req);
+    if (t === undefined) throw new ApiError('unauthorized', 'missing Authorization: Bearer <app apiKey>');
+    const config = apps.get(app);
+    if (config === undefined) {
+      // Do not reveal which apps exist to a caller without an admin token.
+      if (this.admins.check(t)) throw new ApiError('appNotFound', `no app ${app}`);
+      throw new ApiError('unauthorized', 'bad apiKey');
+    }
+    if (!sameSecret(t, config.apiKey) && !this.admins.check(t)) throw new ApiError('unauthorized', 'bad apiKey');
+    return config;
+  }
 }

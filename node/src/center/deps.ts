@@ -12,10 +12,19 @@ import type { PushSettings } from '../settings.js';
 import type { Hub } from '../hub.js';
 import type { Saver } from '../saver/saver.js';
 import type { Delivery } from '../delivery.js';
+import type { Auth } from './auth.js';
+import type { AdminTokens } from '../admin-tokens.js';
+import type { PeerHttp } from '../peer/peer-http.js';
+import type { JoinCredentials } from '../join-proof.js';
 
 export interface CenterDeps {
   readonly nodeId: string;
-  readonly adminToken: string;
+  readonly auth: Auth;
+  readonly adminTokens: AdminTokens;
+  /** Signed calls to other members' APIs. */
+  readonly peerHttp: PeerHttp;
+  /** What a joining node's proof is checked against. */
+  readonly join: JoinCredentials;
   readonly keeper: Keeper;
   readonly apps: AppRegistry;
   /** Node-local push paths (topics, kick, and the owner's side of a routed push). */

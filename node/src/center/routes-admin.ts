@@ -4,7 +4,6 @@
 // admin token the operator pastes into it.
 import type { FastifyInstance } from 'fastify';
 import type { Counter, Histogram } from 'prom-client';
-import { requireAdmin } from './auth.js';
 import type { CenterDeps } from './deps.js';
 import { ApiError } from './errors.js';
 import { ADMIN_PAGE_HTML } from './admin-page.js';
@@ -59,19 +58,19 @@ export function adminRoutes(deps: CenterDeps) {
         },
       },
       async (req, reply) => {
-        requireAdmin(req, deps.adminToken);
+        deps.auth.admin(req);
         const other = req.query.node;
         if (other !== undefined && other !== deps.nodeId) {
-          // The admin page is served by one node; it reads the others' counters through it (one admin token per cluster).
+          // The admin page is served by one node; it reads the others' counters through it (signed as this node: no admin token travels between nodes).
           const member = deps.keeper.cluster().members.find((x) => x.id === other);
           if (member === undefined) throw new ApiError('notFound', `no member ${other}`);
-          let res: Response;
+          let res: { status: number; text: string };
           try {
-            res = await fetch(`http://${member.api}/v1/stats`, { headers: { authorization: `Bearer ${deps.adminToken}` }, signal: AbortSignal.timeout(MEMBER_STATS_TIMEOUT_MS) });
+            res = await deps.peerHttp.call(member.api, 'GET', '/v1/stats', undefined, MEMBER_STATS_TIMEOUT_MS);
           } catch (err) {
             throw new ApiError('notReady', `member ${other} at ${member.api} did not answer: ${err instanceof Error ? err.message : String(err)}`);
           }
-          return reply.code(res.status).header('content-type', 'application/json; charset=utf-8').send(await res.text());
+          return reply.code(res.status).header('content-type', 'application/json; charset=utf-8').send(res.text);
         }
         const m = deps.metrics;
         const lag = m.registry.getSingleMetric('longwire_process_nodejs_eventloop_lag_p99_seconds');
@@ -107,7 +106,7 @@ export function adminRoutes(deps: CenterDeps) {
         },
       },
       async (req) => {
-        requireAdmin(req, deps.adminToken);
+        deps.auth.admin(req);
         const only = req.query.app;
         const jobs = deps.broadcasts
           .list()

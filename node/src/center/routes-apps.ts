@@ -2,7 +2,6 @@
 // applies it through its watch), GET returns it with secrets redacted.
 import type { FastifyInstance } from 'fastify';
 import { DEFAULT_LIMITS, redact, type AppConfig } from '../apps.js';
-import { requireAdmin } from './auth.js';
 import type { CenterDeps } from './deps.js';
 import { ApiError } from './errors.js';
 import { appParam } from './schemas.js';
@@ -48,7 +47,7 @@ interface PutBody {
 
 export function appRoutes(deps: CenterDeps) {
   return async function plugin(app: FastifyInstance): Promise<void> {
-    app.addHook('onRequest', async (req) => requireAdmin(req, deps.adminToken));
+    app.addHook('onRequest', async (req) => deps.auth.admin(req));
 
     app.put<{ Params: { app: string }; Body: PutBody }>('/v1/apps/:app', { schema: { tags: ['apps'], summary: 'Create or replace an app (admin)', params: appParam, body: putBody } }, async (req) => {
       const b = req.body;

@@ -4,10 +4,12 @@
 // call that lands on a non-leader answers 503, and the caller retries).
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { KeeperError } from '../../../keeper/src/errors.js';
-import { requireAdmin } from './auth.js';
 import type { CenterDeps } from './deps.js';
 import { ApiError } from './errors.js';
+import { checkJoinProof, claimsJoinProof } from '../join-proof.js';
+import { rawBodyOf } from './raw-body.js';
 
+/** Marks a call a member forwarded, so the leader does not forward it again. */
 const FORWARDED_HEADER = 'x-longwire-forwarded';
 /** How long a forwarded call may take at the leader (a membership change waits for its commit). */
 export const FORWARD_TIMEOUT_MS = 15_000;
@@ -28,25 +30,20 @@ export function clusterRoutes(deps: CenterDeps) {
     if (leader === undefined || leader.api === '' || req.headers[FORWARDED_HEADER] !== undefined) {
       throw new ApiError('notReady', 'no leader to take the membership call; retry');
     }
-    const res = await fetch(`http://${leader.api}${req.url}`, {
-      method: req.method,
-      headers: {
-        authorization: req.headers.authorization ?? '',
+    // Signed as this node, which has checked the caller: the caller's credentials stay here.
+    const res = await deps.peerHttp
+      .call(leader.api, req.method as 'POST' | 'DELETE', req.url, req.body === undefined || req.body === null ? undefined : JSON.stringify(req.body), FORWARD_TIMEOUT_MS, {
         [FORWARDED_HEADER]: deps.nodeId,
-        ...(req.body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      ...(req.body === undefined ? {} : { body: JSON.stringify(req.body) }),
-      signal: AbortSignal.timeout(FORWARD_TIMEOUT_MS),
-    }).catch((cause: unknown) => {
-      throw new ApiError('notReady', `leader ${leader.id} at ${leader.api} unreachable; retry`, { cause });
-    });
-    const text = await res.text();
-    return reply.code(res.status).header('content-type', 'application/json').send(text);
+      })
+      .catch((cause: unknown) => {
+        throw new ApiError('notReady', `leader ${leader.id} at ${leader.api} unreachable; retry`, { cause });
+      });
+    return reply.code(res.status).header('content-type', 'application/json').send(res.text);
   }
 
   return async function plugin(app: FastifyInstance): Promise<void> {
     app.get('/v1/cluster', { schema: { tags: ['cluster'], summary: 'Leader, term and members with role, addresses, zone and health (admin)' } }, async (req) => {
-      requireAdmin(req, deps.adminToken);
+      deps.auth.admin(req);
       const c = deps.keeper.cluster();
       return { leader: c.leader, term: c.term, members: c.members };
     });
@@ -66,8 +63,18 @@ export function clusterRoutes(deps: CenterDeps) {
         },
       },
       async (req, reply) => {
-        requireAdmin(req, deps.adminToken);
         const b = req.body;
+        if (claimsJoinProof(req.headers)) {
+          // A node joining proves it with the cluster secret or its peer certificate (join-proof.ts).
+          const c = checkJoinProof(deps.join, req.headers, rawBodyOf(req).toString(), b.id, deps.now());
+          if (!c.ok) {
+            deps.metrics.peerRefused.labels('join', 'auth').inc();
+            deps.log.warn({ member: b.id, ip: req.ip, reason: c.reason }, 'join refused');
+            throw new ApiError('unauthorized', `join refused: ${c.reason}`);
+          }
+        } else {
+          deps.auth.admin(req);
+        }
         return onLeader(req, reply, () => deps.keeper.addMember({ id: b.id, peer: b.peer, api: b.api, gateway: b.gateway, zone: b.zone ?? 'default' }));
       },
     );
@@ -82,7 +89,7 @@ export function clusterRoutes(deps: CenterDeps) {
         },
       },
       async (req, reply) => {
-        requireAdmin(req, deps.adminToken);
+        deps.auth.admin(req);
         const id = req.params.id;
         return onLeader(req, reply, async () => {
           await deps.keeper.removeMember(id);
@@ -101,7 +108,7 @@ export function clusterRoutes(deps: CenterDeps) {
         },
       },
       async (req, reply) => {
-        requireAdmin(req, deps.adminToken);
+        deps.auth.admin(req);
         const to = req.body?.to;
         return onLeader(req, reply, () => deps.keeper.transferLeader(to));
       },

@@ -1,9 +1,9 @@
 // The keeper's key/value, watch and lease routes (admin), following etcd v3.
 import type { FastifyInstance } from 'fastify';
 import type { WatchMessage } from '../../../keeper/src/keeper.js';
-import { requireAdmin } from './auth.js';
 import type { CenterDeps } from './deps.js';
 import { ApiError } from './errors.js';
+import { SECRETS_PREFIX, reachesSecrets, shownValue } from '../keeper-secrets.js';
 
 /** Progress notifications on an idle watch stream, at least this often (contract: every 5 s). */
 export const WATCH_PROGRESS_MS = 5000;
@@ -24,7 +24,7 @@ function keyOf(raw: string | undefined): string {
 
 export function keeperRoutes(deps: CenterDeps) {
   return async function plugin(app: FastifyInstance): Promise<void> {
-    app.addHook('onRequest', async (req) => requireAdmin(req, deps.adminToken));
+    app.addHook('onRequest', async (req) => deps.auth.admin(req));
 
     const kvQuery = {
       type: 'object',
@@ -36,7 +36,7 @@ export function keeperRoutes(deps: CenterDeps) {
       { schema: { tags: ['kv'], summary: 'Read a key or a prefix (admin)', querystring: kvQuery } },
       async (req) => {
         const r = await deps.keeper.range(keyOf(req.params['*']), { prefix: req.query.prefix === 'true', consistency: req.query.consistency ?? 'linearizable' });
-        return { revision: r.revision, kvs: r.kvs };
+        return { revision: r.revision, kvs: r.kvs.map((kv) => ({ ...kv, value: shownValue(kv.key, kv.value) })) };
       },
     );
 
@@ -56,7 +56,9 @@ export function keeperRoutes(deps: CenterDeps) {
       },
       async (req) => {
         const b = req.body;
-        return deps.keeper.put(keyOf(req.params['*']), b.value, {
+        const key = keyOf(req.params['*']);
+        if (reachesSecrets(key, false)) throw new ApiError('forbidden', `${SECRETS_PREFIX} is longwire's own: use the admin token routes`);
+        return deps.keeper.put(key, b.value, {
           ...(b.lease === undefined ? {} : { lease: b.lease }),
           ...(b.ifModRevision === undefined ? {} : { ifModRevision: b.ifModRevision }),
         });
@@ -66,7 +68,12 @@ export function keeperRoutes(deps: CenterDeps) {
     app.delete<{ Params: { '*': string }; Querystring: { prefix?: 'true' | 'false' } }>(
       '/v1/kv/*',
       { schema: { tags: ['kv'], summary: 'Delete a key or a prefix (admin)', querystring: { type: 'object', properties: { prefix: queryFlag } } } },
-      async (req) => deps.keeper.delete(keyOf(req.params['*']), { prefix: req.query.prefix === 'true' }),
+      async (req) => {
+        const key = keyOf(req.params['*']);
+        const prefix = req.query.prefix === 'true';
+        if (reachesSecrets(key, prefix)) throw new ApiError('forbidden', `the range reaches ${SECRETS_PREFIX}, which is longwire's own`);
+        return deps.keeper.delete(key, { prefix });
+      },
     );
 
     /** Ends every open watch stream; run when the API closes, which would otherwise wait on them forever. */
@@ -111,7 +118,7 @@ export function keeperRoutes(deps: CenterDeps) {
               let more = true;
               for (const e of m.events) {
                 lastRevision = e.revision;
-                more = line(e.type === 'put' ? { revision: e.revision, type: 'put', key: e.key, value: e.value } : { revision: e.revision, type: 'delete', key: e.key });
+                more = line(e.type === 'put' ? { revision: e.revision, type: 'put', key: e.key, value: shownValue(e.key, e.value) } : { revision: e.revision, type: 'delete', key: e.key });
               }
               if (!more) raw.once('drain', () => watcher.resume());
               return more;

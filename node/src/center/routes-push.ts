@@ -3,7 +3,6 @@ import type { FastifyInstance } from 'fastify';
 import type { AppConfig } from '../apps.js';
 import type { Json } from '../saver/saver.js';
 import { TokenBucket } from '../token-bucket.js';
-import { requireApp } from './auth.js';
 import type { CenterDeps } from './deps.js';
 import { ApiError } from './errors.js';
 import { appParam, identifier } from './schemas.js';
@@ -86,7 +85,7 @@ export function pushRoutes(deps: CenterDeps) {
       '/v1/apps/:app/push',
       { schema: { tags: ['push'], summary: 'Push to users (qos 1: stored durably before the answer)', params: appParam, body: pushBody } },
       async (req) => {
-        const config = requireApp(req, deps.apps, req.params.app, deps.adminToken);
+        const config = deps.auth.app(req, deps.apps, req.params.app);
         const b = req.body;
         if (b.users.length > s.usersPerPushMax) {
           throw new ApiError('tooManyUsers', `a push names at most ${s.usersPerPushMax} users; got ${b.users.length}`);
@@ -108,7 +107,7 @@ export function pushRoutes(deps: CenterDeps) {
       '/v1/apps/:app/broadcast',
       { schema: { tags: ['push'], summary: 'Start a broadcast job to every connection of the app', params: appParam, body: broadcastBody } },
       async (req, reply) => {
-        const config = requireApp(req, deps.apps, req.params.app, deps.adminToken);
+        const config = deps.auth.app(req, deps.apps, req.params.app);
         checkData(req.body.data);
         checkTtl(req.body.ttl);
         admit(config);
@@ -121,7 +120,7 @@ export function pushRoutes(deps: CenterDeps) {
       '/v1/apps/:app/broadcasts/:job',
       { schema: { tags: ['push'], summary: 'Progress of a broadcast job', params: { type: 'object', required: ['app', 'job'], properties: { app: appParam.properties.app, job: identifier } } } },
       async (req) => {
-        requireApp(req, deps.apps, req.params.app, deps.adminToken);
+        deps.auth.app(req, deps.apps, req.params.app);
         const j = await deps.clusterBroadcasts.get(req.params.app, req.params.job);
         if (j === undefined) throw new ApiError('notFound', `no broadcast job ${req.params.job}`);
         return {
@@ -140,7 +139,7 @@ export function pushRoutes(deps: CenterDeps) {
       '/v1/apps/:app/topics/:topic',
       { schema: { tags: ['push'], summary: 'Publish to a topic', params: { type: 'object', required: ['app', 'topic'], properties: { app: appParam.properties.app, topic: identifier } }, body: dataOnly } },
       async (req) => {
-        const config = requireApp(req, deps.apps, req.params.app, deps.adminToken);
+        const config = deps.auth.app(req, deps.apps, req.params.app);
         checkData(req.body.data);
         admit(config);
         return { offset: await deps.topics.publish(config.app, req.params.topic, req.body.data) };
@@ -150,7 +149,7 @@ export function pushRoutes(deps: CenterDeps) {
     const userParams = { type: 'object', required: ['app', 'user'], properties: { app: appParam.properties.app, user: identifier } } as const;
 
     app.get<{ Params: { app: string; user: string } }>('/v1/apps/:app/users/:user', { schema: { tags: ['users'], summary: 'Online status and sessions of a user', params: userParams } }, async (req) => {
-      requireApp(req, deps.apps, req.params.app, deps.adminToken);
+      deps.auth.app(req, deps.apps, req.params.app);
       const sessions = deps.keeper.sessionsOf(req.params.app, req.params.user);
       return {
         user: req.params.user,
@@ -174,7 +173,7 @@ export function pushRoutes(deps: CenterDeps) {
         },
       },
       async (req) => {
-        requireApp(req, deps.apps, req.params.app, deps.adminToken);
+        deps.auth.app(req, deps.apps, req.params.app);
         const b = req.body ?? {};
         const only = { ...(b.device === undefined ? {} : { device: b.device }), ...(b.session === undefined ? {} : { session: b.session }) };
         return { kicked: await deps.router.kick(req.params.app, req.params.user, b.reason ?? 'kicked by the service', only) };

@@ -3,13 +3,12 @@
 import type { FastifyInstance } from 'fastify';
 import { mergeSettings, NODE_SETTINGS_KEY, SettingsError } from '../node-settings.js';
 import { DEFAULT_GATEWAY_SETTINGS } from '../settings.js';
-import { requireAdmin } from './auth.js';
 import type { CenterDeps } from './deps.js';
 import { ApiError } from './errors.js';
 
 export function settingsRoutes(deps: CenterDeps) {
   return async function plugin(app: FastifyInstance): Promise<void> {
-    app.addHook('onRequest', async (req) => requireAdmin(req, deps.adminToken));
+    app.addHook('onRequest', async (req) => deps.auth.admin(req));
 
     app.get('/v1/settings/node', { schema: { tags: ['settings'], summary: 'Node settings: overrides and defaults (admin)' } }, async () => {
       const r = await deps.keeper.range(NODE_SETTINGS_KEY);

@@ -3,6 +3,8 @@
 // Client through a symbol, so a connection costs no closures; one sweep timer
 // drives hello and idle deadlines for all connections.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import type { TlsPair } from '../server-tls.js';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { CloseCode } from '../protocol/close-codes.js';
@@ -74,16 +76,20 @@ function pickProtocol(protocols: Set<string>): Subprotocol | false {
 }
 
 export class Gateway {
-  readonly server: Server;
+  readonly server: Server | HttpsServer;
+  /** Whether it serves wss:// (the dispatcher then answers wss:// URLs). */
+  private readonly tls: boolean;
   private readonly wss: WebSocketServer;
   private readonly sweeper: NodeJS.Timeout;
   private draining = false;
 
   constructor(
     private readonly ctx: GatewayContext,
-    private readonly tls: boolean,
+    tls: TlsPair | undefined,
   ) {
-    this.server = createServer((req, res) => this.onRequest(req, res));
+    this.tls = tls !== undefined;
+    const handler = (req: IncomingMessage, res: ServerResponse): void => this.onRequest(req, res);
+    this.server = tls === undefined ? createServer(handler) : createHttpsServer({ cert: tls.cert, key: tls.key }, handler);
     this.wss = new WebSocketServer({
       noServer: true,
       maxPayload: ctx.settings.frameBytesMax,
@@ -94,6 +100,12 @@ export class Gateway {
     this.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.onUpgrade(req, socket, head));
     this.sweeper = setInterval(() => this.sweep(), SWEEP_INTERVAL_MS);
     this.sweeper.unref();
+  }
+
+  /** New certificate for new connections; open ones keep theirs (SIGHUP). */
+  setTls(pair: TlsPair): void {
+    if (!this.tls) throw new Error('the gateway was started without TLS');
+    (this.server as HttpsServer).setSecureContext({ cert: pair.cert, key: pair.key });
   }
 
   listen(host: string, port: number): Promise<number> {

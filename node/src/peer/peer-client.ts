@@ -6,6 +6,8 @@
 import { Client } from 'undici';
 import { packPeer, unpackPeer, PEER_CONTENT_TYPE } from './codec.js';
 import { PeerError } from './errors.js';
+import type { PeerAuth } from './peer-auth.js';
+import { peerConnectOptions, type PeerTransport } from './peer-http.js';
 
 export interface PeerLimits {
   /** Calls sent and not yet answered; more fail fast with `busy`. */
@@ -33,15 +35,16 @@ export class PeerClient {
     readonly peerId: string,
     /** host:port of the peer's API listener. */
     readonly api: string,
-    private readonly adminToken: string,
+    private readonly auth: PeerAuth,
+    transport: PeerTransport,
     private readonly limits: PeerLimits,
   ) {
-    this.client = new Client(`http://${api}`, {
+    this.client = new Client(`${transport.https ? 'https' : 'http'}://${api}`, {
       pipelining: limits.pipelining,
       keepAliveTimeout: 60_000,
       headersTimeout: limits.timeoutMs,
       bodyTimeout: limits.timeoutMs,
-      connect: { timeout: Math.min(limits.timeoutMs, 5000) },
+      connect: { timeout: Math.min(limits.timeoutMs, 5000), ...peerConnectOptions(transport) },
     });
   }
 
@@ -51,15 +54,18 @@ export class PeerClient {
     if (this.inflight >= this.limits.inflightMax || this.inflightBytes + bytes.length > this.limits.inflightBytesMax) {
       throw new PeerError('busy', this.peerId, `queue full (${this.inflight} calls, ${this.inflightBytes} bytes in flight)`);
     }
+    const path = RPC_PATH_PREFIX + method;
+    const signed = this.auth.sign('POST', path, bytes);
+    if (signed === undefined) throw new PeerError('unreachable', this.peerId, 'this node has no peer key yet');
     const id = String(this.nextId++);
     this.inflight++;
     this.inflightBytes += bytes.length;
     try {
       const res = await this.client
         .request({
-          path: RPC_PATH_PREFIX + method,
+          path,
           method: 'POST',
-          headers: { authorization: `Bearer ${this.adminToken}`, 'content-type': PEER_CONTENT_TYPE, [RPC_ID_HEADER]: id },
+          headers: { ...signed, 'content-type': PEER_CONTENT_TYPE, [RPC_ID_HEADER]: id },
           body: bytes,
           // Lets undici pipeline this POST behind others; undici never retries it on its own.
           idempotent: true,

@@ -1,5 +1,5 @@
 // The receiving side of peer RPC: routes under /internal/v1/rpc/ on the API
-// port, taking the cluster's admin token and MessagePack bodies. `push`
+// port, signed by a member (peer-auth.ts) and with MessagePack bodies. `push`
 // stores a group of users that a peer found this node owns, through the
 // local pusher, so idempotency records and seqs live with the inboxes.
 // `inbox` serves reads and cursor writes of the inboxes this node owns to
@@ -11,7 +11,8 @@
 // publishes on the topic's owner, `pub` writes an owner's publish to this
 // node's subscribers, `readTopic` reads an owned topic's history.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { requireAdmin } from '../center/auth.js';
+import type { Auth } from '../center/auth.js';
+import { keepRawBody } from '../center/raw-body.js';
 import { ApiError } from '../center/errors.js';
 import type { Pusher, PushRequest } from '../pusher.js';
 import type { AppRegistry } from '../apps.js';
@@ -133,19 +134,23 @@ function answer(req: FastifyRequest, reply: FastifyReply, value: unknown): Fasti
     .send(packPeer(value));
 }
 
-export function peerRoutes(deps: { adminToken: string; apps: AppRegistry; pusher: Pusher; saver: Saver; delivery: Delivery; hub: Hub; broadcasts: Broadcasts; topics: ClusterTopics }) {
+export function peerRoutes(deps: { auth: Auth; apps: AppRegistry; pusher: Pusher; saver: Saver; delivery: Delivery; hub: Hub; broadcasts: Broadcasts; topics: ClusterTopics }) {
   return async function plugin(app: FastifyInstance): Promise<void> {
     // Scoped to this plugin: service routes still take only JSON.
-    app.addContentTypeParser(PEER_CONTENT_TYPE, { parseAs: 'buffer' }, (_req, body: Buffer, done) => {
+    app.addContentTypeParser(PEER_CONTENT_TYPE, { parseAs: 'buffer' }, (req, body: Buffer, done) => {
+      keepRawBody(req, body);
       try {
         done(null, unpackPeer(body));
       } catch {
         done(new ApiError('invalid', 'malformed MessagePack'), undefined);
       }
     });
+    // Every call must be signed by a member; checked after parsing, over the bytes that arrived.
+    app.addHook('preHandler', async (req) => {
+      deps.auth.peer(req);
+    });
 
     app.post(RPC_PATH_PREFIX + 'push', { schema: { hide: true } }, async (req, reply) => {
-      requireAdmin(req, deps.adminToken);
       const p = parsePeerPush(req.body);
       // The owner applies its own view of the app (limits), as for a push it received itself.
       const config = deps.apps.get(p.app);
@@ -154,59 +159,50 @@ export function peerRoutes(deps: { adminToken: string; apps: AppRegistry; pusher
     });
 
     app.post(RPC_PATH_PREFIX + 'inbox', { schema: { hide: true } }, async (req, reply) => {
-      requireAdmin(req, deps.adminToken);
       return answer(req, reply, await serveInboxCall(deps.saver, parseInboxCall(req.body)));
     });
 
     app.post(RPC_PATH_PREFIX + 'stored', { schema: { hide: true } }, async (req, reply) => {
-      requireAdmin(req, deps.adminToken);
       const n = parseStoredNotice(req.body);
       for (const u of n.users) deps.delivery.stored(n.app, u.user, { seq: u.seq, id: n.id, data: n.data, ts: n.ts, expiresAt: n.expiresAt });
       return answer(req, reply, null);
     });
 
     app.post(RPC_PATH_PREFIX + 'kick', { schema: { hide: true } }, async (req, reply) => {
-      requireAdmin(req, deps.adminToken);
       const o = record(req.body);
       const only = { ...(typeof o.device === 'string' ? { device: o.device } : {}), ...(typeof o.session === 'string' ? { session: o.session } : {}) };
       return answer(req, reply, await deps.pusher.kick(str(o, 'app'), str(o, 'user'), str(o, 'reason'), only));
     });
 
     app.post(RPC_PATH_PREFIX + 'broadcast', { schema: { hide: true } }, async (req, reply) => {
-      requireAdmin(req, deps.adminToken);
       const o = record(req.body);
       const job = await deps.broadcasts.start(str(o, 'app'), (o.data ?? null) as Json, int(o, 'ttl'), Math.max(1, int(o, 'rate')), str(o, 'job'));
       return answer(req, reply, job.job);
     });
 
     app.post(RPC_PATH_PREFIX + 'broadcastStatus', { schema: { hide: true } }, async (req, reply) => {
-      requireAdmin(req, deps.adminToken);
       const o = record(req.body);
       const j = deps.broadcasts.get(str(o, 'app'), str(o, 'job'));
       return answer(req, reply, j === undefined ? null : jobView(j));
     });
 
     app.post(RPC_PATH_PREFIX + 'publish', { schema: { hide: true } }, async (req, reply) => {
-      requireAdmin(req, deps.adminToken);
       const o = record(req.body);
       return answer(req, reply, await deps.topics.publishHere(str(o, 'app'), str(o, 'topic'), (o.data ?? null) as Json));
     });
 
     app.post(RPC_PATH_PREFIX + 'pub', { schema: { hide: true } }, async (req, reply) => {
-      requireAdmin(req, deps.adminToken);
       const o = record(req.body);
       writePub(deps.hub, { app: str(o, 'app'), topic: str(o, 'topic'), offset: int(o, 'offset'), data: (o.data ?? null) as Json, ts: int(o, 'ts') });
       return answer(req, reply, null);
     });
 
     app.post(RPC_PATH_PREFIX + 'readTopic', { schema: { hide: true } }, async (req, reply) => {
-      requireAdmin(req, deps.adminToken);
       const o = record(req.body);
       return answer(req, reply, await deps.saver.readTopic(str(o, 'app'), str(o, 'topic'), int(o, 'after')));
     });
 
     app.post(RPC_PATH_PREFIX + 'volatile', { schema: { hide: true } }, async (req, reply) => {
-      requireAdmin(req, deps.adminToken);
       const n = parseVolatileNotice(req.body);
       const counts = writeVolatile(deps.hub, n.app, n.users, n);
       return answer(req, reply, n.users.map((u) => counts.get(u) ?? 0));

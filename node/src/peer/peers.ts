@@ -3,13 +3,16 @@
 // address changes.
 import type { Member } from '../../../keeper/src/keeper.js';
 import { PeerClient, type PeerLimits } from './peer-client.js';
+import type { PeerAuth } from './peer-auth.js';
+import type { PeerTransport } from './peer-http.js';
 
 export class Peers {
   private readonly clients = new Map<string, PeerClient>();
   private closed = false;
 
   constructor(
-    private readonly adminToken: string,
+    private readonly auth: PeerAuth,
+    private readonly transport: PeerTransport,
     private readonly limits: PeerLimits,
   ) {}
 
@@ -18,7 +21,7 @@ export class Peers {
     const c = this.clients.get(member.id);
     if (c !== undefined && c.api === member.api) return c;
     if (c !== undefined) void c.close();
-    const fresh = new PeerClient(member.id, member.api, this.adminToken, this.limits);
+    const fresh = new PeerClient(member.id, member.api, this.auth, this.transport, this.limits);
     this.clients.set(member.id, fresh);
     return fresh;
   }
