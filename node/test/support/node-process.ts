@@ -6,6 +6,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Agent, fetch as undiciFetch } from 'undici';
 
 /** dist/node/test/support → dist/node/src/cli.js */
 export const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
@@ -39,11 +40,16 @@ export interface NodeStartOptions {
   readonly gatewayPort?: number;
   readonly apiPort?: number;
   readonly peerPort?: number;
+  /** The node serves https/wss (--tls-cert in args): the harness talks to it trusting this CA (PEM). */
+  readonly tlsCa?: string;
+  /** Start without --admin-token (a node joining with a secret or certificate). */
+  readonly noAdminToken?: boolean;
 }
 
 export class NodeProcess {
   private exited: Promise<number | null>;
   stderr = '';
+  logs = '';
   private constructor(
     readonly child: ChildProcess,
     readonly dataDir: string,
@@ -52,13 +58,19 @@ export class NodeProcess {
     readonly peerPort: number,
     readonly adminToken: string,
     private readonly ownsDir: boolean,
+    /** undici dispatcher trusting the node's CA, when it serves TLS. */
+    private readonly tls: Agent | undefined,
   ) {
     this.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
     child.stderr?.on('data', (d: Buffer) => {
       this.stderr += d.toString();
       if (this.stderr.length > 64 * 1024) this.stderr = this.stderr.slice(-32 * 1024);
     });
-    child.stdout?.resume();
+    // The node's JSON log lines (pino writes to stdout), the last 256 KiB.
+    child.stdout?.on('data', (d: Buffer) => {
+      this.logs += d.toString();
+      if (this.logs.length > 512 * 1024) this.logs = this.logs.slice(-256 * 1024);
+    });
   }
 
   /**
@@ -87,10 +99,25 @@ export class NodeProcess {
     const adminToken = 'test-admin-token-0123456789';
     const child = spawn(
       process.execPath,
-      [CLI, 'start', '--data-dir', dataDir, '--gateway', `127.0.0.1:${gatewayPort}`, '--api', `127.0.0.1:${apiPort}`, '--peer', `127.0.0.1:${peerPort}`, '--admin-token', adminToken, '--log-level', 'warn', ...(opts.args ?? [])],
+      [
+        CLI,
+        'start',
+        '--data-dir',
+        dataDir,
+        '--gateway',
+        `127.0.0.1:${gatewayPort}`,
+        '--api',
+        `127.0.0.1:${apiPort}`,
+        '--peer',
+        `127.0.0.1:${peerPort}`,
+        ...(opts.noAdminToken === true ? [] : ['--admin-token', adminToken]),
+        '--log-level',
+        'warn',
+        ...(opts.args ?? []),
+      ],
       { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } },
     );
-    const node = new NodeProcess(child, dataDir, gatewayPort, apiPort, peerPort, adminToken, ownsDir);
+    const node = new NodeProcess(child, dataDir, gatewayPort, apiPort, peerPort, adminToken, ownsDir, opts.tlsCa === undefined ? undefined : new Agent({ connect: { ca: opts.tlsCa } }));
     try {
       await node.waitReady();
     } catch (err) {
@@ -101,13 +128,19 @@ export class NodeProcess {
   }
 
   get apiUrl(): string {
-    return `http://127.0.0.1:${this.apiPort}`;
+    return `${this.tls === undefined ? 'http' : 'https'}://127.0.0.1:${this.apiPort}`;
   }
   get gatewayUrl(): string {
-    return `http://127.0.0.1:${this.gatewayPort}`;
+    return `${this.tls === undefined ? 'http' : 'https'}://127.0.0.1:${this.gatewayPort}`;
   }
   get wsUrl(): string {
-    return `ws://127.0.0.1:${this.gatewayPort}/ws`;
+    return `${this.tls === undefined ? 'ws' : 'wss'}://127.0.0.1:${this.gatewayPort}/ws`;
+  }
+
+  /** fetch that trusts the node's CA when it serves TLS. */
+  fetch(url: string, init: RequestInit = {}): Promise<Response> {
+    if (this.tls === undefined) return fetch(url, init);
+    return undiciFetch(url, { ...(init as object), dispatcher: this.tls }) as unknown as Promise<Response>;
   }
   get pid(): number {
     const pid = this.child.pid;
@@ -122,7 +155,7 @@ export class NodeProcess {
     while (Date.now() < deadline) {
       if (exitCode !== undefined) throw new Error(`node exited with ${exitCode} before ready:\n${this.stderr}`);
       try {
-        const r = await fetch(`${this.apiUrl}/readyz`);
+        const r = await this.fetch(`${this.apiUrl}/readyz`);
         if (r.status === 200) return;
       } catch {
         // not listening yet
@@ -140,7 +173,7 @@ export class NodeProcess {
     if (opts.rawBody !== undefined) body = opts.rawBody;
     else if (opts.body !== undefined) body = JSON.stringify(opts.body);
     if (body !== undefined) headers['content-type'] = 'application/json';
-    const res = await fetch(this.apiUrl + path, { method, headers, ...(body === undefined ? {} : { body }) });
+    const res = await this.fetch(this.apiUrl + path, { method, headers, ...(body === undefined ? {} : { body }) });
     const text = await res.text();
     let parsed: unknown = text;
     try {

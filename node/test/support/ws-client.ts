@@ -31,9 +31,11 @@ export class TestSocket {
   }
 
   /** `localAddress` picks the client's loopback address (127.0.0.2 …), to test per-address limits. */
-  static async open(url: string, proto: Proto = 'json', opts: { protocols?: string[]; localAddress?: string } = {}): Promise<TestSocket> {
+  /** `ca` (PEM) is trusted for a wss:// URL. */
+  static async open(url: string, proto: Proto = 'json', opts: { protocols?: string[]; localAddress?: string; ca?: string } = {}): Promise<TestSocket> {
     const ws = new WebSocket(url, opts.protocols ?? [proto === 'json' ? 'longwire.v1.json' : 'longwire.v1.msgpack'], {
       ...(opts.localAddress === undefined ? {} : { localAddress: opts.localAddress }),
+      ...(opts.ca === undefined ? {} : { ca: opts.ca }),
     });
     const s = new TestSocket(ws, proto);
     await new Promise<void>((resolve, reject) => {

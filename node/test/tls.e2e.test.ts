@@ -1,0 +1,97 @@
+// TLS on the client and API ports of a real node: wss:// and https:// with a
+// custom CA, the dispatcher answering wss:// URLs, plain HTTP refused, and a
+// certificate reload on SIGHUP that new connections see while an open
+// connection keeps working.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { connect as tlsConnect } from 'node:tls';
+import { createCa, createNodeCert } from '../src/certs.js';
+import { NodeProcess, tempDir } from './support/node-process.js';
+import { TestSocket, createApp, token } from './support/ws-client.js';
+import { eventually, obj } from './support/contract.js';
+
+/** The serial number of the certificate the server at `port` presents now. */
+function servedSerial(port: number, ca: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = tlsConnect({ host: '127.0.0.1', port, ca }, () => {
+      const serial = s.getPeerCertificate().serialNumber;
+      s.end();
+      resolve(serial);
+    });
+    s.once('error', reject);
+  });
+}
+
+test('wss:// and https:// with a custom CA; the dispatcher answers wss://; SIGHUP reloads the certificate and keeps open connections', async () => {
+  const dir = await tempDir('longwire-tls-');
+  const ca = await createCa();
+  const first = await createNodeCert(ca, 'n1', ['127.0.0.1']);
+  const certFile = join(dir, 'n1.pem');
+  const keyFile = join(dir, 'n1-key.pem');
+  await writeFile(certFile, first.cert);
+  await writeFile(keyFile, first.key);
+  const n = await NodeProcess.start({ args: ['--tls-cert', certFile, '--tls-key', keyFile], tlsCa: ca.cert });
+  try {
+    assert.match(n.apiUrl, /^https:/);
+    // Plain HTTP on the TLS port gets no answer from the API.
+    const plain = await fetch(`http://127.0.0.1:${n.apiPort}/healthz`).then(
+      (r) => r.status,
+      () => 'refused',
+    );
+    assert.notEqual(plain, 200);
+    // A client that does not trust the CA is refused by its own TLS check.
+    await assert.rejects(fetch(`${n.apiUrl}/healthz`));
+
+    const app = await createApp(n, 'tlsapp');
+    const dispatch = obj(await (await n.fetch(`${n.gatewayUrl}/v1/dispatch?app=tlsapp&user=u1`)).json());
+    const nodes = dispatch.nodes as { url: string }[];
+    assert.equal(nodes[0]?.url, `wss://127.0.0.1:${n.gatewayPort}/ws`);
+
+    const s = await TestSocket.open(nodes[0]?.url ?? '', 'json', { ca: ca.cert });
+    await s.hello('d1');
+    assert.equal((await s.bind('tlsapp', await token('tlsapp', app.tokenSecret, 'u1'))).t, 'bound');
+    const push = async (data: string): Promise<void> => {
+      const r = await n.api('POST', '/v1/apps/tlsapp/push', { token: app.apiKey, body: { users: ['u1'], data } });
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+    };
+    await push('before');
+    assert.equal((await s.nextOfType('msg')).data, 'before');
+
+    const before = await servedSerial(n.gatewayPort, ca.cert);
+    assert.equal(before, new (await import('node:crypto')).X509Certificate(first.cert).serialNumber);
+    const second = await createNodeCert(ca, 'n1', ['127.0.0.1']);
+    await writeFile(certFile, second.cert);
+    await writeFile(keyFile, second.key);
+    process.kill(n.pid, 'SIGHUP');
+    const secondSerial = new (await import('node:crypto')).X509Certificate(second.cert).serialNumber;
+    await eventually(async () => ((await servedSerial(n.gatewayPort, ca.cert)) === secondSerial ? true : undefined), 'gateway serves the new certificate');
+    await eventually(async () => ((await servedSerial(n.apiPort, ca.cert)) === secondSerial ? true : undefined), 'API serves the new certificate');
+
+    // The connection opened under the old certificate is still served.
+    await push('after');
+    assert.equal((await s.nextOfType('msg')).data, 'after');
+    // A broken pair on the next SIGHUP is refused; the node keeps serving the good one.
+    await writeFile(keyFile, 'not a key');
+    process.kill(n.pid, 'SIGHUP');
+    await eventually(async () => (n.logs.includes('TLS reload failed') ? true : undefined), 'the failed reload is logged');
+    assert.equal(await servedSerial(n.gatewayPort, ca.cert), secondSerial);
+    s.close();
+  } finally {
+    await n.stop();
+  }
+});
+
+test('a node refuses to start with a TLS key that does not match its certificate', async () => {
+  const dir = await tempDir('longwire-tls-');
+  const ca = await createCa();
+  const a = await createNodeCert(ca, 'n1', ['127.0.0.1']);
+  const b = await createNodeCert(ca, 'n1', ['127.0.0.1']);
+  await writeFile(join(dir, 'cert.pem'), a.cert);
+  await writeFile(join(dir, 'key.pem'), b.key);
+  await assert.rejects(
+    NodeProcess.start({ args: ['--tls-cert', join(dir, 'cert.pem'), '--tls-key', join(dir, 'key.pem')], tlsCa: ca.cert }),
+    /key values mismatch|cert\.pem/,
+  );
+});
