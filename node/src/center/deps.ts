@@ -12,6 +12,10 @@ import type { PushSettings } from '../settings.js';
 import type { Hub } from '../hub.js';
 import type { Saver } from '../saver/saver.js';
 import type { Delivery } from '../delivery.js';
+import type { Drainer } from '../drain.js';
+import type { HandoffGate } from '../handoff-gate.js';
+import type { Ownership } from '../ownership.js';
+import type { Peers } from '../peer/peers.js';
 
 export interface CenterDeps {
   readonly nodeId: string;
@@ -34,5 +38,10 @@ export interface CenterDeps {
   readonly metrics: Metrics;
   readonly log: Logger;
   readonly push: PushSettings;
+  /** Owners with draining members left out; the drain of this node; the new owner's side of handoffs. */
+  readonly ownership: Ownership;
+  readonly drainer: Drainer;
+  readonly gate: HandoffGate;
+  readonly peers: Peers;
   now(): number;
 }

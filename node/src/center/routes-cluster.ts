@@ -2,11 +2,14 @@
 // leadership transfer. Changes are made by the Raft leader; a member that is
 // not the leader forwards the call to the leader's API (once: a forwarded
 // call that lands on a non-leader answers 503, and the caller retries).
+// Removing a voter first drains it (member-removal.ts), from the node that
+// took the call; the forwarded Raft removal then skips that.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { KeeperError } from '../../../keeper/src/errors.js';
 import { requireAdmin } from './auth.js';
 import type { CenterDeps } from './deps.js';
 import { ApiError } from './errors.js';
+import { DRAIN_TIMEOUT_S_DEFAULT, DRAIN_TIMEOUT_S_MAX, clearDrain, drainMember, type Handoff } from './member-removal.js';
 
 const FORWARDED_HEADER = 'x-longwire-forwarded';
 /** How long a forwarded call may take at the leader (a membership change waits for its commit). */
@@ -68,25 +71,45 @@ export function clusterRoutes(deps: CenterDeps) {
       async (req, reply) => {
         requireAdmin(req, deps.adminToken);
         const b = req.body;
+        // The ring must not change under a drain: its users' new owners were chosen without this member.
+        const draining = deps.keeper.cluster().members.find((m) => deps.ownership.drainOf(m.id) !== undefined);
+        if (draining !== undefined && draining.id !== b.id) throw new ApiError('conflict', `member ${draining.id} is being drained: finish its removal first`);
         return onLeader(req, reply, () => deps.keeper.addMember({ id: b.id, peer: b.peer, api: b.api, gateway: b.gateway, zone: b.zone ?? 'default' }));
       },
     );
 
-    app.delete<{ Params: { id: string } }>(
+    app.delete<{ Params: { id: string }; Querystring: { force?: boolean; timeout?: number } }>(
       '/v1/cluster/members/:id',
       {
         schema: {
           tags: ['cluster'],
-          summary: 'Remove a member (admin); 409 if it would remove the last voter or lose quorum, or while another change is pending',
+          summary:
+            'Remove a member (admin): a voter is drained first (its inboxes and cursors handed to their new owners, its clients redirected), then leaves Raft; answers when done. 409 if it would remove the last voter or lose quorum, or while another change or drain is pending; 503 when the drain is not done within `timeout` seconds (repeat the call: it goes on). `force=true` skips the drain (for a member lost for good: its inboxes are lost).',
           params: { type: 'object', required: ['id'], properties: { id: memberId } },
+          querystring: {
+            type: 'object',
+            additionalProperties: false,
+            properties: { force: { type: 'boolean' }, timeout: { type: 'integer', minimum: 1, maximum: DRAIN_TIMEOUT_S_MAX } },
+          },
         },
       },
       async (req, reply) => {
         requireAdmin(req, deps.adminToken);
         const id = req.params.id;
+        let handoff: Handoff | undefined;
+        // A forwarded call was drained by the member that took it.
+        if (req.headers[FORWARDED_HEADER] === undefined && req.query.force !== true) {
+          handoff = await drainMember(deps, id, req.query.timeout ?? DRAIN_TIMEOUT_S_DEFAULT);
+        }
         return onLeader(req, reply, async () => {
-          await deps.keeper.removeMember(id);
-          return { removed: id };
+          try {
+            await deps.keeper.removeMember(id);
+          } catch (err) {
+            // Gone already (a repeated call whose first removal went through): only the drain record may be left.
+            if (!(err instanceof KeeperError && err.code === 'member-not-found' && deps.ownership.drainOf(id) !== undefined)) throw err;
+          }
+          await clearDrain(deps.keeper, id);
+          return { removed: id, ...(handoff === undefined ? {} : { handoff }) };
         });
       },
     );

@@ -26,6 +26,8 @@ import { jobView } from '../cluster-broadcasts.js';
 import { writePub, type ClusterTopics } from '../cluster-topics.js';
 import { packPeer, unpackPeer, PEER_CONTENT_TYPE } from './codec.js';
 import { RPC_ID_HEADER, RPC_PATH_PREFIX } from './peer-client.js';
+import { handoffRoutes, type HandoffDeps } from './peer-handoff.js';
+import type { HandoffGate } from '../handoff-gate.js';
 
 export interface PeerPush {
   readonly app: string;
@@ -133,7 +135,9 @@ function answer(req: FastifyRequest, reply: FastifyReply, value: unknown): Fasti
     .send(packPeer(value));
 }
 
-export function peerRoutes(deps: { adminToken: string; apps: AppRegistry; pusher: Pusher; saver: Saver; delivery: Delivery; hub: Hub; broadcasts: Broadcasts; topics: ClusterTopics }) {
+export function peerRoutes(
+  deps: { adminToken: string; apps: AppRegistry; pusher: Pusher; saver: Saver; delivery: Delivery; hub: Hub; broadcasts: Broadcasts; topics: ClusterTopics; gate: HandoffGate } & HandoffDeps,
+) {
   return async function plugin(app: FastifyInstance): Promise<void> {
     // Scoped to this plugin: service routes still take only JSON.
     app.addContentTypeParser(PEER_CONTENT_TYPE, { parseAs: 'buffer' }, (_req, body: Buffer, done) => {
@@ -143,6 +147,8 @@ export function peerRoutes(deps: { adminToken: string; apps: AppRegistry; pusher
         done(new ApiError('invalid', 'malformed MessagePack'), undefined);
       }
     });
+
+    handoffRoutes(app, deps);
 
     app.post(RPC_PATH_PREFIX + 'push', { schema: { hide: true } }, async (req, reply) => {
       requireAdmin(req, deps.adminToken);
@@ -155,7 +161,7 @@ export function peerRoutes(deps: { adminToken: string; apps: AppRegistry; pusher
 
     app.post(RPC_PATH_PREFIX + 'inbox', { schema: { hide: true } }, async (req, reply) => {
       requireAdmin(req, deps.adminToken);
-      return answer(req, reply, await serveInboxCall(deps.saver, parseInboxCall(req.body)));
+      return answer(req, reply, await serveInboxCall(deps.saver, deps.gate, parseInboxCall(req.body)));
     });
 
     app.post(RPC_PATH_PREFIX + 'stored', { schema: { hide: true } }, async (req, reply) => {
