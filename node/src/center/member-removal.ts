@@ -44,7 +44,8 @@ export interface Handoff {
 }
 
 /** Refuses a removal that Raft would refuse anyway, before anything is drained. */
-function checkQuorum(members: readonly ClusterMember[], id: string): void {
+export function checkQuorum(members: readonly ClusterMember[], id: string): void {
+  if (!members.some((m) => m.id === id && m.role === 'voter')) return;
   const voters = members.filter((m) => m.role === 'voter');
   const remaining = voters.filter((m) => m.id !== id);
   if (remaining.length === 0) throw new ApiError('conflict', `${id} is the last voter`);

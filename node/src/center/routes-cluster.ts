@@ -2,14 +2,14 @@
 // leadership transfer. Changes are made by the Raft leader; a member that is
 // not the leader forwards the call to the leader's API (once: a forwarded
 // call that lands on a non-leader answers 503, and the caller retries).
-// Removing a voter first drains it (member-removal.ts), from the node that
-// took the call; the forwarded Raft removal then skips that.
+// Removing a voter first drains it (member-removal.ts); the leader runs the
+// whole removal, as it alone knows which voters are healthy.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { KeeperError } from '../../../keeper/src/errors.js';
 import { requireAdmin } from './auth.js';
 import type { CenterDeps } from './deps.js';
 import { ApiError } from './errors.js';
-import { DRAIN_TIMEOUT_S_DEFAULT, DRAIN_TIMEOUT_S_MAX, clearDrain, drainMember, type Handoff } from './member-removal.js';
+import { DRAIN_TIMEOUT_S_DEFAULT, DRAIN_TIMEOUT_S_MAX, checkQuorum, clearDrain, drainMember, type Handoff } from './member-removal.js';
 
 const FORWARDED_HEADER = 'x-longwire-forwarded';
 /** How long a forwarded call may take at the leader (a membership change waits for its commit). */
@@ -20,7 +20,7 @@ const memberId = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$' 
 
 export function clusterRoutes(deps: CenterDeps) {
   /** Runs `local` on the leader; elsewhere replays the request at the leader's API and relays its answer. */
-  async function onLeader(req: FastifyRequest, reply: FastifyReply, local: () => Promise<unknown>): Promise<unknown> {
+  async function onLeader(req: FastifyRequest, reply: FastifyReply, local: () => Promise<unknown>, forwardTimeoutMs = FORWARD_TIMEOUT_MS): Promise<unknown> {
     try {
       return await local();
     } catch (err) {
@@ -39,7 +39,7 @@ export function clusterRoutes(deps: CenterDeps) {
         ...(req.body === undefined ? {} : { 'content-type': 'application/json' }),
       },
       ...(req.body === undefined ? {} : { body: JSON.stringify(req.body) }),
-      signal: AbortSignal.timeout(FORWARD_TIMEOUT_MS),
+      signal: AbortSignal.timeout(forwardTimeoutMs),
     }).catch((cause: unknown) => {
       throw new ApiError('notReady', `leader ${leader.id} at ${leader.api} unreachable; retry`, { cause });
     });
@@ -96,12 +96,16 @@ export function clusterRoutes(deps: CenterDeps) {
       async (req, reply) => {
         requireAdmin(req, deps.adminToken);
         const id = req.params.id;
-        let handoff: Handoff | undefined;
-        // A forwarded call was drained by the member that took it.
-        if (req.headers[FORWARDED_HEADER] === undefined && req.query.force !== true) {
-          handoff = await drainMember(deps, id, req.query.timeout ?? DRAIN_TIMEOUT_S_DEFAULT);
-        }
-        return onLeader(req, reply, async () => {
+        const timeoutS = req.query.timeout ?? DRAIN_TIMEOUT_S_DEFAULT;
+        const remove = async (): Promise<unknown> => {
+          if (deps.keeper.cluster().leader !== deps.nodeId) throw new KeeperError('not-leader', 'member removal runs on the leader');
+          checkQuorum(deps.keeper.cluster().members, id);
+          if (id === deps.nodeId) {
+            // The leader does not drain itself: it hands leadership over and the new leader takes the call.
+            await deps.keeper.transferLeader();
+            throw new KeeperError('not-leader', 'leadership handed over before removing this member');
+          }
+          const handoff: Handoff | undefined = req.query.force === true ? undefined : await drainMember(deps, id, timeoutS);
           try {
             await deps.keeper.removeMember(id);
           } catch (err) {
@@ -110,7 +114,8 @@ export function clusterRoutes(deps: CenterDeps) {
           }
           await clearDrain(deps.keeper, id);
           return { removed: id, ...(handoff === undefined ? {} : { handoff }) };
-        });
+        };
+        return onLeader(req, reply, remove, timeoutS * 1000 + FORWARD_TIMEOUT_MS);
       },
     );
 
