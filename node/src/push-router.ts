@@ -3,7 +3,8 @@
 // node's pusher, or a peer over peer RPC), and the answers are merged back in
 // the request's user order. Every group carries the request's idempotency key,
 // so each owner keeps the record for its own users and a repeat through any
-// node finds it, as long as the owners have not changed in between.
+// node finds it, as long as the owners have not changed in between (a
+// drained member hands its records over with its inboxes).
 import { randomUUID } from 'node:crypto';
 import type { Keeper, Member } from '../../keeper/src/keeper.js';
 import type { Ownership } from './ownership.js';

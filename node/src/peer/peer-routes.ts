@@ -9,7 +9,8 @@
 // on this node; `broadcast` starts a job another member started, under its
 // id, and `broadcastStatus` answers this node's progress on one; `publish`
 // publishes on the topic's owner, `pub` writes an owner's publish to this
-// node's subscribers, `readTopic` reads an owned topic's history.
+// node's subscribers, `readTopic` reads an owned topic's history; `handoff`
+// and `drain` (peer-handoff.ts) move a drained member's inboxes.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { requireAdmin } from '../center/auth.js';
 import { ApiError } from '../center/errors.js';
