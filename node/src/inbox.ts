@@ -1,11 +1,13 @@
 // Where a binding reads a user's inbox and writes the device's cursor: the
 // local saver when this node owns the user, else the owner over peer RPC.
 // Only the owner stores a user's inbox and cursors, so a device bound on any
-// node replays and acks against the same state.
-import type { Keeper, Member } from '../../keeper/src/keeper.js';
+// node replays and acks against the same state. While a member is drained, an
+// owned inbox that is still on its way here is waited for (handoff-gate.ts).
+import type { Member } from '../../keeper/src/keeper.js';
 import type { DeviceCursor, InboxItem, Saver } from './saver/saver.js';
 import type { Peers } from './peer/peers.js';
-import { ownerOf } from './ring.js';
+import type { HandoffGate } from './handoff-gate.js';
+import type { Ownership } from './ownership.js';
 
 export type Inbox = Pick<Saver, 'lastSeq' | 'read' | 'cursor' | 'setCursor'>;
 
@@ -25,8 +27,9 @@ export interface InboxKey {
 /** Keys per 'lastSeqs' call: one poll round asks each owner in calls of at most this many. */
 export const LAST_SEQS_BATCH_MAX = 1024;
 
-/** Serves an InboxCall from this node's saver (the owner's side). */
-export async function serveInboxCall(saver: Saver, c: InboxCall): Promise<unknown> {
+/** Serves an InboxCall from this node's saver (the owner's side); a user not owned here is refused with 503. */
+export async function serveInboxCall(saver: Saver, gate: HandoffGate, c: InboxCall): Promise<unknown> {
+  if (c.op !== 'lastSeqs') await gate.admit(c.app, [c.user]);
   switch (c.op) {
     case 'lastSeq':
       return saver.lastSeq(c.app, c.user);
@@ -38,7 +41,15 @@ export async function serveInboxCall(saver: Saver, c: InboxCall): Promise<unknow
       await saver.setCursor(c.app, c.user, c.device, c.cursor);
       return null;
     case 'lastSeqs':
-      return Promise.all(c.keys.map((k) => saver.lastSeq(k.app, k.user)));
+      // A key not (yet) servable here answers null: the asking node polls again.
+      return Promise.all(
+        c.keys.map((k) =>
+          gate.admit(k.app, [k.user]).then(
+            () => saver.lastSeq(k.app, k.user),
+            () => null,
+          ),
+        ),
+      );
   }
 }
 
@@ -50,15 +61,15 @@ function num(v: unknown, what: string): number {
 export class Inboxes {
   constructor(
     private readonly nodeId: string,
-    private readonly keeper: Keeper,
+    private readonly ownership: Ownership,
     private readonly saver: Saver,
     private readonly peers: Peers,
+    private readonly gate: HandoffGate,
   ) {}
 
   /** True when this node owns the user's inbox (or no voter is known yet, as in a one-node cluster). */
   isLocal(app: string, user: string): boolean {
-    const owner = ownerOf(this.keeper.cluster().members, `${app}\u0000${user}`);
-    return owner === undefined || owner.id === this.nodeId;
+    return this.ownership.placement(app, user).kind !== 'elsewhere';
   }
 
   /**
@@ -68,10 +79,9 @@ export class Inboxes {
    */
   async lastSeqs(keys: readonly InboxKey[]): Promise<(number | undefined)[]> {
     const out: (number | undefined)[] = keys.map(() => undefined);
-    const members = this.keeper.cluster().members;
     const byOwner = new Map<string, { member: Member; idx: number[] }>();
     for (const [i, k] of keys.entries()) {
-      const owner = ownerOf(members, `${k.app}\u0000${k.user}`);
+      const owner = this.ownership.owner(k.app, k.user);
       if (owner === undefined || owner.id === this.nodeId) continue;
       const g = byOwner.get(owner.id);
       if (g === undefined) byOwner.set(owner.id, { member: owner, idx: [i] });
@@ -102,9 +112,19 @@ export class Inboxes {
   }
 
   of(app: string, user: string): Inbox {
-    const owner = ownerOf(this.keeper.cluster().members, `${app}\u0000${user}`);
-    if (owner === undefined || owner.id === this.nodeId) return this.saver;
-    const peer = this.peers.of(owner);
+    const p = this.ownership.placement(app, user);
+    if (p.kind === 'here') return this.saver;
+    if (p.kind === 'incoming') {
+      const s = this.saver;
+      const admit = (a: string, u: string): Promise<void> => this.gate.admit(a, [u]);
+      return {
+        lastSeq: async (a, u) => (await admit(a, u), s.lastSeq(a, u)),
+        read: async (a, u, after, limit) => (await admit(a, u), s.read(a, u, after, limit)),
+        cursor: async (a, u, device) => (await admit(a, u), s.cursor(a, u, device)),
+        setCursor: async (a, u, device, cursor) => (await admit(a, u), s.setCursor(a, u, device, cursor)),
+      };
+    }
+    const peer = this.peers.of(p.owner);
     const call = (c: InboxCall): Promise<unknown> => peer.call('inbox', c);
     return {
       lastSeq: async (a, u) => num(await call({ op: 'lastSeq', app: a, user: u }), 'lastSeq'),

@@ -63,6 +63,13 @@ export class Metrics {
   /** Children by qos, indexed by the qos value. */
   readonly pushRequestsByQos = [this.pushRequests.labels('0'), this.pushRequests.labels('1')] as const;
   readonly pushMessagesByQos = [this.pushMessages.labels('0'), this.pushMessages.labels('1')] as const;
+  readonly handoffUsers = new Counter({ name: 'longwire_handoff_users_total', help: 'Inboxes handed over in member drains, by direction (out: this node was drained, in: this node took them)', labelNames: ['direction'], registers: [this.registry] });
+  readonly handoffMessages = new Counter({ name: 'longwire_handoff_messages_total', help: 'Stored messages moved with those inboxes, by direction', labelNames: ['direction'], registers: [this.registry] });
+  readonly handoffPulls = new Counter({ name: 'longwire_handoff_pulls_total', help: 'Inboxes this node pulled from a draining member ahead of its batches (a push, bind or ack needed them first)', registers: [this.registry] });
+  readonly handoffUsersOut = this.handoffUsers.labels('out');
+  readonly handoffUsersIn = this.handoffUsers.labels('in');
+  readonly handoffMessagesOut = this.handoffMessages.labels('out');
+  readonly handoffMessagesIn = this.handoffMessages.labels('in');
   readonly broadcastDelivered = new Counter({ name: 'longwire_broadcast_deliveries_total', help: 'Broadcast frames written to connections', registers: [this.registry] });
   readonly broadcastTargets = new Counter({ name: 'longwire_broadcast_targets_total', help: 'Connections broadcast jobs set out to reach (compare with deliveries for progress)', registers: [this.registry] });
   readonly broadcastJobs = new Counter({ name: 'longwire_broadcast_jobs_total', help: 'Broadcast jobs started', registers: [this.registry] });

@@ -28,6 +28,9 @@ import { StoredNotifier } from './stored-notifier.js';
 import { ClusterBroadcasts } from './cluster-broadcasts.js';
 import { ClusterTopics } from './cluster-topics.js';
 import { OwnerMoves } from './owner-moves.js';
+import { Ownership } from './ownership.js';
+import { HandoffGate } from './handoff-gate.js';
+import { Drainer } from './drain.js';
 import { openSaver } from './saver/saver-level.js';
 import type { Saver } from './saver/saver.js';
 import { DEFAULT_GATEWAY_SETTINGS, DEFAULT_PUSH_SETTINGS, DEFAULT_STATUS_SETTINGS } from './settings.js';
@@ -186,7 +189,10 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
   const peerHttp = new PeerHttp(peerAuth, transport);
   // Data links to peers go to their API port (docs/PROTOCOL.md, "Where this build differs").
   const peers = new Peers(peerAuth, transport, DEFAULT_PEER_LIMITS);
-  const inboxes = new Inboxes(cfg.id, keeper, saver, peers);
+  const ownership = new Ownership(cfg.id, keeper);
+  await ownership.start();
+  const gate = new HandoffGate(cfg.id, ownership, saver, peers, metrics);
+  const inboxes = new Inboxes(cfg.id, ownership, saver, peers, gate);
   const delivery = new Delivery(saver, hub, apps, () => nodeSettings.gateway.inflightMsgsMax, (err) => log.error({ err }, 'delivery failed'), inboxes);
   const notifier = new StoredNotifier(cfg.id, keeper, peers, (err) => log.error({ err }, 'stored notice failed'));
   const topics = new ClusterTopics(cfg.id, keeper, saver, hub, peers);
@@ -225,14 +231,15 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
     addresses,
     now,
   };
-  const gateway = new Gateway(ctx, tlsPair);
-  const ownerMoves = new OwnerMoves(keeper, hub, ctx.tls);
-  const pusher = new Pusher(saver, delivery, hub, now, notifier);
-  const router = new PushRouter(cfg.id, keeper, pusher, peers);
+  const gateway = new Gateway(ctx, tlsPair, () => ownership.ringMembers());
+  const ownerMoves = new OwnerMoves(ownership, hub, ctx.tls);
+  const drainer = new Drainer(cfg.id, ownership, saver, peers, () => gateway.drain('node-removed', DRAIN_WAIT_MS, true), metrics, log);
+  const pusher = new Pusher(saver, delivery, hub, now, notifier, gate);
+  const router = new PushRouter(cfg.id, keeper, pusher, peers, ownership);
   const broadcasts = new Broadcasts(saver, hub, delivery, metrics, DEFAULT_PUSH_SETTINGS.broadcastJobsMax, now);
   const clusterBroadcasts = new ClusterBroadcasts(cfg.id, keeper, broadcasts, peers);
   metrics.observe({ connectionsByApp: () => hub.connectionsByApp(), broadcastsRunning: () => broadcasts.running() });
-  const api = buildApp({ nodeId: cfg.id, auth, adminTokens, peerHttp, join: peer.join, keeper, apps, pusher, router, broadcasts, clusterBroadcasts, topics, saver, delivery, hub, metrics, log, push: DEFAULT_PUSH_SETTINGS, now }, tlsPair);
+  const api = buildApp({ nodeId: cfg.id, auth, adminTokens, peerHttp, join: peer.join, keeper, apps, pusher, router, broadcasts, clusterBroadcasts, topics, saver, delivery, hub, metrics, log, push: DEFAULT_PUSH_SETTINGS, now, ownership, drainer, gate, peers }, tlsPair);
 
   const sweeper = setInterval(() => {
     saver.sweep(now()).catch((err: unknown) => log.error({ err }, 'sweep failed'));
@@ -262,6 +269,7 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
     (stopping ??= (async () => {
       clearInterval(sweeper);
       ownerMoves.close();
+      ownership.close();
       await gateway.drain('shutdown', DRAIN_WAIT_MS);
       await api.close();
       await gateway.close();

@@ -1,10 +1,12 @@
-// When the voters change, some users get a new owner. Their inboxes are not
-// handed over (not yet built), so a connection of such a user, wherever it is,
-// would keep reading an inbox that no longer gets messages: it is told to
-// reconnect (`redirect`, reason `owner-moved`, the new owner first) and closed
-// with 4009, at a paced rate so a ring change does not reconnect everyone at
-// once.
-import type { Keeper, Member } from '../../keeper/src/keeper.js';
+// When the voters change, or a member starts being drained (ownership.ts),
+// some users get a new owner. A connection of such a user, wherever it is, is
+// told to reconnect (`redirect`, reason `owner-moved`, the new owner first)
+// and closed with 4009, at a paced rate so a ring change does not reconnect
+// everyone at once: its binding then starts afresh against the new owner's
+// inbox (handed over when a member is drained; empty after a join, whose
+// users' old inboxes are not moved).
+import type { Member } from '../../keeper/src/keeper.js';
+import type { Ownership } from './ownership.js';
 import type { Client } from './gateway/client.js';
 import type { Hub } from './hub.js';
 import { CloseCode } from './protocol/close-codes.js';
@@ -33,7 +35,7 @@ export class OwnerMoves {
   private readonly timer: NodeJS.Timeout;
 
   constructor(
-    private readonly keeper: Keeper,
+    private readonly ownership: Ownership,
     private readonly hub: Hub,
     private readonly tls: boolean,
   ) {
@@ -42,7 +44,7 @@ export class OwnerMoves {
   }
 
   private check(): void {
-    const members = this.keeper.cluster().members;
+    const members = this.ownership.ringMembers();
     const sig = voterIds(members);
     if (this.voters === undefined || sig === '') {
       this.voters = members;

@@ -3,20 +3,17 @@
 // node's pusher, or a peer over peer RPC), and the answers are merged back in
 // the request's user order. Every group carries the request's idempotency key,
 // so each owner keeps the record for its own users and a repeat through any
-// node finds it, as long as the owners have not changed in between.
+// node finds it, as long as the owners have not changed in between (a
+// drained member hands its records over with its inboxes).
 import { randomUUID } from 'node:crypto';
 import type { Keeper, Member } from '../../keeper/src/keeper.js';
+import type { Ownership } from './ownership.js';
 import type { AppConfig } from './apps.js';
 import { ApiError } from './center/errors.js';
 import { PeerError } from './peer/errors.js';
 import type { PeerPush } from './peer/peer-routes.js';
 import type { Peers } from './peer/peers.js';
 import type { Pusher, PushAnswer, PushRequest, PushResult } from './pusher.js';
-import { ownerOf } from './ring.js';
-
-export function ownerKey(app: string, user: string): string {
-  return `${app}\u0000${user}`;
-}
 
 export class PushRouter {
   constructor(
@@ -24,14 +21,14 @@ export class PushRouter {
     private readonly keeper: Keeper,
     private readonly pusher: Pusher,
     private readonly peers: Peers,
+    private readonly ownership: Ownership,
   ) {}
 
   async push(app: AppConfig, req: PushRequest): Promise<PushAnswer> {
     const users = [...new Set(req.users)];
-    const members = this.keeper.cluster().members;
     const groups = new Map<string, { member: Member | undefined; users: string[] }>();
     for (const user of users) {
-      const owner = ownerOf(members, ownerKey(app.app, user));
+      const owner = this.ownership.owner(app.app, user);
       // No voter known (not joined yet): this node keeps the user, as a one-node cluster does.
       const id = owner?.id ?? this.nodeId;
       const g = groups.get(id);

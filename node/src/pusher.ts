@@ -3,7 +3,8 @@ import { randomUUID } from 'node:crypto';
 import type { AppConfig } from './apps.js';
 import type { Delivery } from './delivery.js';
 import type { Hub } from './hub.js';
-import type { Json, Saver } from './saver/saver.js';
+import { SaverSealedError, type Json, type Saver } from './saver/saver.js';
+import { ApiError } from './center/errors.js';
 import { SharedFrame } from './protocol/codec.js';
 
 export interface PushRequest {
@@ -66,6 +67,8 @@ export class Pusher {
     private readonly now: () => number,
     /** Other nodes holding connections of these users (cross-node delivery); none on a node alone. */
     private readonly remote?: RemoteHolders,
+    /** Holds a store until the users are owned here with their inboxes here (handoff-gate.ts). */
+    private readonly gate?: { admit(app: string, users: readonly string[]): Promise<void> },
   ) {}
 
   async push(app: AppConfig, req: PushRequest): Promise<PushAnswer> {
@@ -95,7 +98,9 @@ export class Pusher {
     // The answer is stored with the messages, atomically, so a retry after a
     // crash finds both or neither.
     const answer = (seqs: readonly number[]): Json => ({ id, results: users.map((user, i) => ({ user, seq: seqs[i] ?? 0 })) });
-    const seqs = await this.saver.append({
+    await this.gate?.admit(app.app, users);
+    const seqs = await this.saver
+      .append({
       app: app.app,
       users,
       id,
@@ -103,7 +108,12 @@ export class Pusher {
       ttlMs,
       maxInbox: app.limits.maxInbox,
       ...(idemKey === undefined ? {} : { idempotency: { key: idemKey, answer } }),
-    });
+      })
+      .catch((err: unknown) => {
+        // This node is being drained and a caller still had it as the owner.
+        if (err instanceof SaverSealedError) throw new ApiError('notReady', `${err.message}; retry`, { headers: { 'retry-after': '1' }, cause: err });
+        throw err;
+      });
     const results = users.map((user, i) => ({ user, seq: seqs[i] ?? 0 }));
     for (const r of results) {
       this.delivery.stored(app.app, r.user, { seq: r.seq, id, data: req.data, ts, expiresAt: ts + ttlMs });

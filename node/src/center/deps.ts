@@ -16,6 +16,10 @@ import type { Auth } from './auth.js';
 import type { AdminTokens } from '../admin-tokens.js';
 import type { PeerHttp } from '../peer/peer-http.js';
 import type { JoinCredentials } from '../join-proof.js';
+import type { Drainer } from '../drain.js';
+import type { HandoffGate } from '../handoff-gate.js';
+import type { Ownership } from '../ownership.js';
+import type { Peers } from '../peer/peers.js';
 
 export interface CenterDeps {
   readonly nodeId: string;
@@ -43,5 +47,10 @@ export interface CenterDeps {
   readonly metrics: Metrics;
   readonly log: Logger;
   readonly push: PushSettings;
+  /** Owners with draining members left out; the drain of this node; the new owner's side of handoffs. */
+  readonly ownership: Ownership;
+  readonly drainer: Drainer;
+  readonly gate: HandoffGate;
+  readonly peers: Peers;
   now(): number;
 }

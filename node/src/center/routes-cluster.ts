@@ -2,12 +2,15 @@
 // leadership transfer. Changes are made by the Raft leader; a member that is
 // not the leader forwards the call to the leader's API (once: a forwarded
 // call that lands on a non-leader answers 503, and the caller retries).
+// Removing a voter first drains it (member-removal.ts); the leader runs the
+// whole removal, as it alone knows which voters are healthy.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { KeeperError } from '../../../keeper/src/errors.js';
 import type { CenterDeps } from './deps.js';
 import { ApiError } from './errors.js';
 import { checkJoinProof, claimsJoinProof } from '../join-proof.js';
 import { rawBodyOf } from './raw-body.js';
+import { DRAIN_TIMEOUT_S_DEFAULT, DRAIN_TIMEOUT_S_MAX, checkQuorum, clearDrain, drainMember, type Handoff } from './member-removal.js';
 
 /** Marks a call a member forwarded, so the leader does not forward it again. */
 const FORWARDED_HEADER = 'x-longwire-forwarded';
@@ -19,7 +22,7 @@ const memberId = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$' 
 
 export function clusterRoutes(deps: CenterDeps) {
   /** Runs `local` on the leader; elsewhere replays the request at the leader's API and relays its answer. */
-  async function onLeader(req: FastifyRequest, reply: FastifyReply, local: () => Promise<unknown>): Promise<unknown> {
+  async function onLeader(req: FastifyRequest, reply: FastifyReply, local: () => Promise<unknown>, forwardTimeoutMs = FORWARD_TIMEOUT_MS): Promise<unknown> {
     try {
       return await local();
     } catch (err) {
@@ -32,7 +35,7 @@ export function clusterRoutes(deps: CenterDeps) {
     }
     // Signed as this node, which has checked the caller: the caller's credentials stay here.
     const res = await deps.peerHttp
-      .call(leader.api, req.method as 'POST' | 'DELETE', req.url, req.body === undefined || req.body === null ? undefined : JSON.stringify(req.body), FORWARD_TIMEOUT_MS, {
+      .call(leader.api, req.method as 'POST' | 'DELETE', req.url, req.body === undefined || req.body === null ? undefined : JSON.stringify(req.body), forwardTimeoutMs, {
         [FORWARDED_HEADER]: deps.nodeId,
       })
       .catch((cause: unknown) => {
@@ -75,26 +78,51 @@ export function clusterRoutes(deps: CenterDeps) {
         } else {
           deps.auth.admin(req);
         }
+        // The ring must not change under a drain: its users' new owners were chosen without this member.
+        const draining = deps.keeper.cluster().members.find((m) => deps.ownership.drainOf(m.id) !== undefined);
+        if (draining !== undefined && draining.id !== b.id) throw new ApiError('conflict', `member ${draining.id} is being drained: finish its removal first`);
         return onLeader(req, reply, () => deps.keeper.addMember({ id: b.id, peer: b.peer, api: b.api, gateway: b.gateway, zone: b.zone ?? 'default' }));
       },
     );
 
-    app.delete<{ Params: { id: string } }>(
+    app.delete<{ Params: { id: string }; Querystring: { force?: boolean; timeout?: number } }>(
       '/v1/cluster/members/:id',
       {
         schema: {
           tags: ['cluster'],
-          summary: 'Remove a member (admin); 409 if it would remove the last voter or lose quorum, or while another change is pending',
+          summary:
+            'Remove a member (admin): a voter is drained first (its inboxes and cursors handed to their new owners, its clients redirected), then leaves Raft; answers when done. 409 if it would remove the last voter or lose quorum, or while another change or drain is pending; 503 when the drain is not done within `timeout` seconds (repeat the call: it goes on). `force=true` skips the drain (for a member lost for good: its inboxes are lost).',
           params: { type: 'object', required: ['id'], properties: { id: memberId } },
+          querystring: {
+            type: 'object',
+            additionalProperties: false,
+            properties: { force: { type: 'boolean' }, timeout: { type: 'integer', minimum: 1, maximum: DRAIN_TIMEOUT_S_MAX } },
+          },
         },
       },
       async (req, reply) => {
         deps.auth.admin(req);
         const id = req.params.id;
-        return onLeader(req, reply, async () => {
-          await deps.keeper.removeMember(id);
-          return { removed: id };
-        });
+        const timeoutS = req.query.timeout ?? DRAIN_TIMEOUT_S_DEFAULT;
+        const remove = async (): Promise<unknown> => {
+          if (deps.keeper.cluster().leader !== deps.nodeId) throw new KeeperError('not-leader', 'member removal runs on the leader');
+          checkQuorum(deps.keeper.cluster().members, id);
+          if (id === deps.nodeId) {
+            // The leader does not drain itself: it hands leadership over and the new leader takes the call.
+            await deps.keeper.transferLeader();
+            throw new KeeperError('not-leader', 'leadership handed over before removing this member');
+          }
+          const handoff: Handoff | undefined = req.query.force === true ? undefined : await drainMember(deps, id, timeoutS);
+          try {
+            await deps.keeper.removeMember(id);
+          } catch (err) {
+            // Gone already (a repeated call whose first removal went through): only the drain record may be left.
+            if (!(err instanceof KeeperError && err.code === 'member-not-found' && deps.ownership.drainOf(id) !== undefined)) throw err;
+          }
+          await clearDrain(deps.keeper, id);
+          return { removed: id, ...(handoff === undefined ? {} : { handoff }) };
+        };
+        return onLeader(req, reply, remove, timeoutS * 1000 + FORWARD_TIMEOUT_MS);
       },
     );
 

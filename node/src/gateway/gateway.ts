@@ -11,6 +11,8 @@ import { CloseCode } from '../protocol/close-codes.js';
 import { SUBPROTOCOL_JSON, SUBPROTOCOL_MSGPACK, decode, type Subprotocol } from '../protocol/codec.js';
 import { toClientFrame } from '../protocol/frames.js';
 import { dispatch, DISPATCH_TTL_SECONDS } from '../dispatcher.js';
+import { OWNER_CHECK_MS, OWNER_REDIRECTS_PER_CHECK } from '../owner-moves.js';
+import type { ClusterMember } from '../../../keeper/src/keeper.js';
 import { Client } from './client.js';
 import { normalizeAddress } from '../ip-policy.js';
 import type { GatewayContext } from './context.js';
@@ -86,6 +88,8 @@ export class Gateway {
   constructor(
     private readonly ctx: GatewayContext,
     tls: TlsPair | undefined,
+    /** Members clients are sent to, owner first: the voters, less any being drained (ownership.ts). */
+    private readonly ringMembers: () => readonly ClusterMember[] = () => ctx.keeper.cluster().members,
   ) {
     this.tls = tls !== undefined;
     const handler = (req: IncomingMessage, res: ServerResponse): void => this.onRequest(req, res);
@@ -125,7 +129,7 @@ export class Gateway {
       const app = url.searchParams.get('app') ?? '';
       const user = url.searchParams.get('user') ?? '';
       const tried = new Set((url.searchParams.get('tried') ?? '').split(',').filter((s) => s.length > 0));
-      const nodes = dispatch(this.ctx.keeper.cluster().members, app, user, tried, this.tls);
+      const nodes = dispatch(this.ringMembers(), app, user, tried, this.tls);
       const body = JSON.stringify({ nodes, ttl: DISPATCH_TTL_SECONDS });
       res.writeHead(200, { 'content-type': 'application/json', 'access-control-allow-origin': '*', 'cache-control': 'no-store' });
       res.end(body);
@@ -196,14 +200,19 @@ export class Gateway {
    * and each connection's cleanup (cursors written, register entries removed).
    * Clients still open after that are terminated by close().
    */
-  async drain(reason: string, waitMs: number): Promise<void> {
-    this.draining = true;
-    // New TCP connections are refused from here; open ones finish their close handshake.
-    this.server.close();
+  async drain(reason: string, waitMs: number, paced = false): Promise<void> {
+    if (!this.draining) {
+      this.draining = true;
+      // New TCP connections are refused from here; open ones finish their close handshake.
+      this.server.close();
+    }
     // The healthy other members, ranked for each client's (first) user as the dispatcher would.
-    const others = this.ctx.keeper.cluster().members.filter((m) => m.id !== this.ctx.nodeId && m.healthy);
+    const others = this.ringMembers().filter((m) => m.id !== this.ctx.nodeId && m.healthy);
     const clients = [...this.ctx.hub.clients];
-    for (const c of clients) {
+    for (const [i, c] of clients.entries()) {
+      // Paced (a drain before removal): the other members take the reconnects in steps, as for owner moves.
+      if (paced && i > 0 && i % OWNER_REDIRECTS_PER_CHECK === 0) await new Promise((r) => setTimeout(r, OWNER_CHECK_MS));
+      if (c.state === 'closed') continue;
       const b = c.bindings.values().next().value;
       const nodes = dispatch(others, b?.app ?? '', b?.user ?? '', NOTHING_TRIED, this.tls);
       c.send({ t: 'redirect', reason, nodes });

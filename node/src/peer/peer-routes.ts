@@ -9,7 +9,8 @@
 // on this node; `broadcast` starts a job another member started, under its
 // id, and `broadcastStatus` answers this node's progress on one; `publish`
 // publishes on the topic's owner, `pub` writes an owner's publish to this
-// node's subscribers, `readTopic` reads an owned topic's history.
+// node's subscribers, `readTopic` reads an owned topic's history; `handoff`
+// and `drain` (peer-handoff.ts) move a drained member's inboxes.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Auth } from '../center/auth.js';
 import { keepRawBody } from '../center/raw-body.js';
@@ -27,6 +28,8 @@ import { jobView } from '../cluster-broadcasts.js';
 import { writePub, type ClusterTopics } from '../cluster-topics.js';
 import { packPeer, unpackPeer, PEER_CONTENT_TYPE } from './codec.js';
 import { RPC_ID_HEADER, RPC_PATH_PREFIX } from './peer-client.js';
+import { handoffRoutes, type HandoffDeps } from './peer-handoff.js';
+import type { HandoffGate } from '../handoff-gate.js';
 
 export interface PeerPush {
   readonly app: string;
@@ -134,7 +137,9 @@ function answer(req: FastifyRequest, reply: FastifyReply, value: unknown): Fasti
     .send(packPeer(value));
 }
 
-export function peerRoutes(deps: { auth: Auth; apps: AppRegistry; pusher: Pusher; saver: Saver; delivery: Delivery; hub: Hub; broadcasts: Broadcasts; topics: ClusterTopics }) {
+export function peerRoutes(
+  deps: { auth: Auth; apps: AppRegistry; pusher: Pusher; saver: Saver; delivery: Delivery; hub: Hub; broadcasts: Broadcasts; topics: ClusterTopics; gate: HandoffGate } & HandoffDeps,
+) {
   return async function plugin(app: FastifyInstance): Promise<void> {
     // Scoped to this plugin: service routes still take only JSON.
     app.addContentTypeParser(PEER_CONTENT_TYPE, { parseAs: 'buffer' }, (req, body: Buffer, done) => {
@@ -150,6 +155,8 @@ export function peerRoutes(deps: { auth: Auth; apps: AppRegistry; pusher: Pusher
       deps.auth.peer(req);
     });
 
+    handoffRoutes(app, deps);
+
     app.post(RPC_PATH_PREFIX + 'push', { schema: { hide: true } }, async (req, reply) => {
       const p = parsePeerPush(req.body);
       // The owner applies its own view of the app (limits), as for a push it received itself.
@@ -159,7 +166,7 @@ export function peerRoutes(deps: { auth: Auth; apps: AppRegistry; pusher: Pusher
     });
 
     app.post(RPC_PATH_PREFIX + 'inbox', { schema: { hide: true } }, async (req, reply) => {
-      return answer(req, reply, await serveInboxCall(deps.saver, parseInboxCall(req.body)));
+      return answer(req, reply, await serveInboxCall(deps.saver, deps.gate, parseInboxCall(req.body)));
     });
 
     app.post(RPC_PATH_PREFIX + 'stored', { schema: { hide: true } }, async (req, reply) => {

@@ -19,6 +19,11 @@ export interface UserMeta {
   floorTo: number;
   floorReason: DropReason;
   ranges: DropRange[];
+  /**
+   * Set when this inbox was handed over from a drained node: that drain's
+   * mark. The new owner touches the user only once it holds this mark.
+   */
+  handoff?: string;
 }
 
 /**

@@ -16,6 +16,7 @@ export const KIND_BROADCAST_META = 0x42; // 'B' app -> last pos
 export const KIND_TOPIC = 0x74; // 't' app topic offset -> TopicRecord
 export const KIND_TOPIC_META = 0x54; // 'T' app topic -> last offset
 export const KIND_EXPIRY = 0x65; // 'e' expiresAt <target key> -> '' (index for sweep)
+export const KIND_SEALED = 0x53; // 'S' -> '' (present once this node's inboxes are being handed over)
 
 const APP_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 /** Lone UTF-16 surrogates would all encode to U+FFFD and collide, so they are refused. */

@@ -12,8 +12,23 @@
 // step that also queues the matching writes, so memory and the store change in
 // the same order.
 import { Level } from 'level';
-import type { AppendRequest, BroadcastRecord, DeviceCursor, Gap, InboxItem, Json, Saver, SaverStats, StoredMessage, TopicRecord } from './saver.js';
-import { addDrop, dropOverflow, emptyMeta, gapsAfter, isDropped, type UserMeta } from './drops.js';
+import {
+  SaverSealedError,
+  type AppendRequest,
+  type BroadcastRecord,
+  type DeviceCursor,
+  type Gap,
+  type IdempotencyHandoff,
+  type InboxItem,
+  type Json,
+  type Saver,
+  type SaverStats,
+  type StoredMessage,
+  type TopicRecord,
+  type UserHandoff,
+  type UserKey,
+} from './saver.js';
+import { addDrop, cloneMeta, dropOverflow, emptyMeta, gapsAfter, isDropped, type UserMeta } from './drops.js';
 import { GroupCommit, type Op } from './group-commit.js';
 import { RefCache, type CacheEntry } from './ref-cache.js';
 import {
@@ -24,6 +39,7 @@ import {
   KIND_EXPIRY,
   KIND_IDEMPOTENCY,
   KIND_MESSAGE,
+  KIND_SEALED,
   KIND_TOPIC,
   KIND_TOPIC_META,
   KIND_USER,
@@ -82,7 +98,8 @@ export async function openSaver(opts: SaverOptions): Promise<Saver> {
   }
   const db: Db = new Level<Buffer, string>(opts.dir, { keyEncoding: 'buffer', valueEncoding: 'utf8' });
   await db.open();
-  return new LevelSaver(db, opts);
+  const sealed = (await db.get(Buffer.of(KIND_SEALED))) !== undefined;
+  return new LevelSaver(db, opts, sealed);
 }
 
 type Db = Level<Buffer, string>;
@@ -139,6 +156,8 @@ class LevelSaver implements Saver {
   constructor(
     private readonly db: Db,
     opts: SaverOptions,
+    /** Invariant: once true, never false again, and no user record, message or cursor is written. */
+    private isSealed: boolean,
   ) {
     this.now = opts.now ?? Date.now;
     this.topicHistoryMax = opts.topicHistoryMax ?? DEFAULT_TOPIC_HISTORY_MAX;
@@ -156,6 +175,7 @@ class LevelSaver implements Saver {
 
   async append(req: AppendRequest): Promise<number[]> {
     this.checkOpen();
+    if (this.isSealed) throw new SaverSealedError();
     checkApp(req.app);
     for (const u of req.users) checkId('user id', u);
     if (req.idempotency !== undefined) checkId('idempotency key', req.idempotency.key);
@@ -176,7 +196,11 @@ class LevelSaver implements Saver {
   private async appendLoaded(req: AppendRequest, entries: readonly UserEntry[]): Promise<{ seqs: number[]; answer: Json }> {
     try {
       const states = Promise.all(entries.map((e) => e.ready));
-      const { seqs, answer, written, loaded } = await this.serial(states, (loaded) => ({ ...this.queueAppend(req, loaded), loaded }));
+      const { seqs, answer, written, loaded } = await this.serial(states, (loaded) => {
+        // Sealed while this append waited for its user records: it must not get a seq.
+        if (this.isSealed) throw new SaverSealedError();
+        return { ...this.queueAppend(req, loaded), loaded };
+      });
       await written;
       for (const [i, st] of loaded.entries()) st.durableSeq = Math.max(st.durableSeq, seqs[i] ?? 0);
       this.appends++;
@@ -285,6 +309,7 @@ class LevelSaver implements Saver {
 
   async setCursor(app: string, user: string, device: string, cursor: DeviceCursor): Promise<void> {
     this.checkOpen();
+    if (this.isSealed) throw new SaverSealedError();
     const value: DeviceCursor = { acked: cursor.acked, pendingSeq: cursor.pendingSeq, pendingSends: cursor.pendingSends, broadcastPos: cursor.broadcastPos };
     // Not fsynced: a cursor lost in a crash only moves the device back, which means
     // redelivery, and at-least-once delivery allows that.
@@ -365,6 +390,8 @@ class LevelSaver implements Saver {
 
   async sweep(nowMs: number): Promise<void> {
     this.checkOpen();
+    // A sealed store is being exported: it must not change under the export (the new owners sweep).
+    if (this.isSealed) return;
     const end = Buffer.concat([Buffer.of(KIND_EXPIRY), encodeU64(clampTime(nowMs) + 1)]);
     const keys = await this.db.keys({ gt: Buffer.of(KIND_EXPIRY), lt: end, limit: this.sweepEntriesMax }).all();
     const ops: Op[] = [];
@@ -411,6 +438,9 @@ class LevelSaver implements Saver {
       ops.push({ type: 'del', key: m.index });
       // Messages already dropped by overflow have nothing left to record.
       if (st === undefined || m.seq > st.meta.lastSeq || isDropped(st.meta, m.seq)) continue;
+      // An inbox handed over from another node may hold a newer message under this seq.
+      const stored = this.db.getSync(encodeKey(KIND_MESSAGE, m.app, m.user, m.seq));
+      if (stored !== undefined && decode<StoredMessage>(stored).expiresAt > nowMs) continue;
       addDrop(st.meta, m.seq, m.seq, 'expired');
       ops.push({ type: 'del', key: encodeKey(KIND_MESSAGE, m.app, m.user, m.seq) });
       touched.add(ck);
@@ -429,6 +459,139 @@ class LevelSaver implements Saver {
       if (text !== undefined && decode<IdempotencyRecord>(text).at + this.idempotencyMs <= nowMs) ops.push({ type: 'del', key: e.target });
     }
     return this.commit.add(ops, false);
+  }
+
+  async seal(): Promise<void> {
+    this.checkOpen();
+    if (!this.isSealed) {
+      const written = await this.serial(Promise.resolve(), () => {
+        this.isSealed = true;
+        return this.commit.add([{ type: 'put', key: Buffer.of(KIND_SEALED), value: '' }], true);
+      });
+      await written;
+    }
+    // Every append and cursor queued before the seal is in the store once this resolves.
+    await this.commit.idle();
+  }
+
+  sealed(): boolean {
+    return this.isSealed;
+  }
+
+  async exportUsers(after: UserKey | undefined, limit: number): Promise<UserHandoff[]> {
+    this.checkOpen();
+    const lo = after === undefined ? { gte: Buffer.of(KIND_USER) } : { gt: encodeKey(KIND_USER, after.app, after.user) };
+    const rows = await this.db.iterator({ ...lo, lt: Buffer.of(KIND_USER + 1), limit }).all();
+    return Promise.all(
+      rows.map(([key, value]) => {
+        const r = new KeyReader(key, 0);
+        return this.exportOne(r.string(), r.string(), decode<UserMeta>(value));
+      }),
+    );
+  }
+
+  async exportUser(app: string, user: string): Promise<UserHandoff> {
+    this.checkOpen();
+    checkApp(app);
+    checkId('user id', user);
+    const text = await this.get(encodeKey(KIND_USER, app, user));
+    return this.exportOne(app, user, text === undefined ? emptyMeta() : decode<UserMeta>(text));
+  }
+
+  private async exportOne(app: string, user: string, meta: UserMeta): Promise<UserHandoff> {
+    const messages = (await this.db.values(prefixRange(encodeKey(KIND_MESSAGE, app, user))).all()).map((v) => decode<StoredMessage>(v));
+    const cursors = (await this.db.iterator(prefixRange(encodeKey(KIND_CURSOR, app, user))).all()).map(([k, v]) => {
+      const r = new KeyReader(k, 0);
+      r.string();
+      r.string();
+      return { device: r.string(), cursor: decode<DeviceCursor>(v) };
+    });
+    return { app, user, meta, messages, cursors };
+  }
+
+  async importUsers(mark: string, users: readonly UserHandoff[]): Promise<{ users: number; messages: number }> {
+    this.checkOpen();
+    if (this.isSealed) throw new SaverSealedError();
+    const entries = users.map((u) => this.acquireUser(u.app, u.user));
+    try {
+      // Whatever this node kept of these users from an earlier ownership is replaced, not merged.
+      const old = await Promise.all(
+        users.map(async (u) => [
+          ...(await this.db.keys(prefixRange(encodeKey(KIND_MESSAGE, u.app, u.user))).all()),
+          ...(await this.db.keys(prefixRange(encodeKey(KIND_CURSOR, u.app, u.user))).all()),
+        ]),
+      );
+      const loaded = Promise.all(entries.map((e) => e.ready));
+      const { written, replaced, messages } = await this.serial(loaded, (states) => {
+        const ops: Op[] = [];
+        const replaced: UserState[] = [];
+        let messages = 0;
+        for (const [i, st] of states.entries()) {
+          const u = users[i];
+          if (u === undefined || st.meta.handoff === mark) continue;
+          for (const key of old[i] ?? []) ops.push({ type: 'del', key });
+          Object.assign(st.meta, cloneMeta(u.meta), { handoff: mark });
+          for (const m of u.messages) {
+            const key = encodeKey(KIND_MESSAGE, u.app, u.user, m.seq);
+            ops.push({ type: 'put', key, value: JSON.stringify(m) }, { type: 'put', key: expiryKey(clampTime(m.expiresAt), key), value: '' });
+          }
+          for (const c of u.cursors) {
+            // Broadcast positions count in the old owner's broadcast log: the whole log here is replayed (clients drop repeats by id).
+            const cursor: DeviceCursor = { ...c.cursor, broadcastPos: 0 };
+            ops.push({ type: 'put', key: this.cursorKey(u.app, u.user, c.device), value: JSON.stringify(cursor) });
+          }
+          ops.push({ type: 'put', key: encodeKey(KIND_USER, u.app, u.user), value: JSON.stringify(st.meta) });
+          replaced.push(st);
+          messages += u.messages.length;
+        }
+        return { written: this.commit.add(ops, true), replaced, messages };
+      });
+      await written;
+      for (const st of replaced) st.durableSeq = st.meta.lastSeq;
+      return { users: replaced.length, messages };
+    } finally {
+      for (const e of entries) this.users.release(e);
+    }
+  }
+
+  async handoffMark(app: string, user: string): Promise<string | undefined> {
+    this.checkOpen();
+    return this.withUser(app, user, (st) => st.meta.handoff);
+  }
+
+  async exportIdempotency(after: { app: string; key: string } | undefined, limit: number): Promise<IdempotencyHandoff[]> {
+    this.checkOpen();
+    const lo = after === undefined ? { gte: Buffer.of(KIND_IDEMPOTENCY) } : { gt: encodeKey(KIND_IDEMPOTENCY, after.app, after.key) };
+    const rows = await this.db.iterator({ ...lo, lt: Buffer.of(KIND_IDEMPOTENCY + 1), limit }).all();
+    // Expired ones too (a page is then full or the last): their import is answered as expired and swept.
+    return rows.map(([k, v]) => {
+      const r = new KeyReader(k, 0);
+      const rec = decode<IdempotencyRecord>(v);
+      return { app: r.string(), key: r.string(), answer: rec.answer, at: rec.at };
+    });
+  }
+
+  async importIdempotency(records: readonly IdempotencyHandoff[]): Promise<void> {
+    this.checkOpen();
+    const keys = records.map((r) => {
+      checkApp(r.app);
+      checkId('idempotency key', r.key);
+      return encodeKey(KIND_IDEMPOTENCY, r.app, r.key);
+    });
+    const written = await this.serial(Promise.resolve(), () => {
+      const ops: Op[] = [];
+      for (const [i, r] of records.entries()) {
+        const key = keys[i];
+        if (key === undefined) continue;
+        // Read synchronously inside the serial step, so no append of the same key slips in between.
+        const text = this.db.getSync(key);
+        const answer = text === undefined ? r.answer : mergeAnswers(decode<IdempotencyRecord>(text).answer, r.answer);
+        const record: IdempotencyRecord = { answer, at: r.at };
+        ops.push({ type: 'put', key, value: JSON.stringify(record) }, { type: 'put', key: expiryKey(clampTime(r.at + this.idempotencyMs), key), value: '' });
+      }
+      return this.commit.add(ops, true);
+    });
+    await written;
   }
 
   stats(): SaverStats {
@@ -506,6 +669,18 @@ class LevelSaver implements Saver {
     const v: string | undefined = await this.db.get(key);
     return v;
   }
+}
+
+/**
+ * An idempotency answer is {id, results: [{user, …}]} (pusher.ts); two owners'
+ * parts of one push merge into one answer with the results of both, each user once.
+ */
+function mergeAnswers(a: Json, b: Json): Json {
+  const results = (x: Json): Json[] => (typeof x === 'object' && x !== null && !Array.isArray(x) && Array.isArray(x.results) ? x.results : []);
+  const userOf = (r: Json): unknown => (typeof r === 'object' && r !== null && !Array.isArray(r) ? r.user : undefined);
+  if (typeof a !== 'object' || a === null || Array.isArray(a)) return b;
+  const seen = new Set(results(a).map(userOf));
+  return { ...a, results: [...results(a), ...results(b).filter((r) => !seen.has(userOf(r)))] };
 }
 
 /**

@@ -1,6 +1,7 @@
 // The saver owns everything a node stores about delivery: per-user inboxes with
 // sequence numbers, per-device cursors, idempotency records, the app broadcast
 // log and short topic histories. The implementation is saver-level.ts (LevelDB).
+import type { UserMeta } from './drops.js';
 
 /** A JSON value as received from the API. */
 export type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
@@ -65,6 +66,39 @@ export interface TopicRecord {
   readonly ts: number;
 }
 
+/** One user's inbox and device cursors as a drained node hands them to the user's new owner. */
+export interface UserHandoff {
+  readonly app: string;
+  readonly user: string;
+  readonly meta: UserMeta;
+  /** Stored messages in seq order (expired ones included: the new owner turns them into gaps). */
+  readonly messages: readonly StoredMessage[];
+  readonly cursors: readonly { readonly device: string; readonly cursor: DeviceCursor }[];
+}
+
+/** An idempotency record as handed over: the answer of the old owner's part of a push. */
+export interface IdempotencyHandoff {
+  readonly app: string;
+  readonly key: string;
+  readonly answer: Json;
+  /** Unix ms when first stored; the record still ends 10 minutes after it. */
+  readonly at: number;
+}
+
+/** Where an export stopped: the last user returned. */
+export interface UserKey {
+  readonly app: string;
+  readonly user: string;
+}
+
+/** append or setCursor on a sealed saver: this node's inboxes belong to other nodes now. */
+export class SaverSealedError extends Error {
+  constructor() {
+    super('this node is handing its inboxes to other nodes (drain): it stores nothing more');
+    this.name = 'SaverSealedError';
+  }
+}
+
 /** Counters for metrics: how well group commit batches. */
 export interface SaverStats {
   /** LevelDB batches written. */
@@ -114,6 +148,32 @@ export interface Saver {
    * Does bounded work per call (the oldest expiries first), so a backlog takes several calls.
    */
   sweep(nowMs: number): Promise<void>;
+
+  // ---- Handoff (a node being removed hands its inboxes to their new owners).
+
+  /**
+   * Durably stops this saver from storing: once it resolves, every append
+   * queued before it is written and every later append or setCursor rejects
+   * with SaverSealedError, so what export reads is final. Sweeps stop too.
+   */
+  seal(): Promise<void>;
+  sealed(): boolean;
+  /** Up to `limit` users in key order after `after` (from the first when undefined). */
+  exportUsers(after: UserKey | undefined, limit: number): Promise<UserHandoff[]>;
+  exportUser(app: string, user: string): Promise<UserHandoff>;
+  /**
+   * Replaces each user's inbox and cursors with the handed-over ones and marks
+   * them with `mark`, in one durable write; a user already carrying `mark` is
+   * left as it is (a repeated handoff). Answers how many users (and their
+   * messages) were replaced.
+   */
+  importUsers(mark: string, users: readonly UserHandoff[]): Promise<{ users: number; messages: number }>;
+  /** The handoff mark of the user's inbox, if it was handed over. */
+  handoffMark(app: string, user: string): Promise<string | undefined>;
+  /** Idempotency records (expired ones not yet swept included) in key order, up to `limit`, after `after` (from the first when undefined). */
+  exportIdempotency(after: { app: string; key: string } | undefined, limit: number): Promise<IdempotencyHandoff[]>;
+  /** Stores handed-over records; one that exists already gets the union of both answers' results. */
+  importIdempotency(records: readonly IdempotencyHandoff[]): Promise<void>;
   close(): Promise<void>;
   /** Optional: counters for metrics. */
   stats?(): SaverStats;

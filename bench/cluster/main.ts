@@ -1,0 +1,160 @@
+// npm run bench:cluster [-- --quick]: three joined nodes against one node
+// alone, started in the same run, on the same machine. Measured:
+//   unicast  qos 1 msgs/s and p99 end to end, pushed through a node that is not
+//            the users' owner to clients connected to the third node (the one-node
+//            baseline: pushes, owner and clients all on the one node);
+//   broadcast time until every client has the message, clients spread over all nodes;
+//   register connects/s the keeper absorbs: clients connecting and binding at once,
+//            until the last `bound` (sent after its register write commits).
+// Every phase is bounded in count and time; ratios are cluster / one node.
+import { WebSocket } from 'ws';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { clientToken } from '../upstream/token.js';
+import { percentile, sorted } from '../lib/stats.js';
+import { fmtInt, fmtMs, fmtRatio, renderTable } from '../lib/table.js';
+import { API_KEY, APP, TOKEN_SECRET, startCluster, type BenchNode } from './nodes.js';
+
+const quick = process.argv.includes('--quick');
+const CFG = quick
+  ? { users: 50, pushes: 2_000, inflight: 32, broadcastClients: 300, registerClients: 300, phaseMs: 60_000 }
+  : { users: 200, pushes: 20_000, inflight: 64, broadcastClients: 1_500, registerClients: 2_000, phaseMs: 180_000 };
+
+interface Client {
+  readonly ws: WebSocket;
+  readonly user: string;
+  onMsg: (f: Record<string, unknown>) => void;
+}
+
+async function connect(url: string, user: string, device: string): Promise<Client> {
+  const ws = new WebSocket(url, ['longwire.v1.json']);
+  const c: Client = { ws, user, onMsg: () => undefined };
+  const token = await clientToken(TOKEN_SECRET, APP, user);
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`bind of ${user} timed out`)), 30_000);
+    ws.once('error', reject);
+    ws.once('open', () => ws.send(JSON.stringify({ t: 'hello', device, apps: [{ app: APP, token }] })));
+    ws.on('message', (data: Buffer) => {
+      const f = JSON.parse(data.toString()) as Record<string, unknown>;
+      if (f.t === 'bound') {
+        clearTimeout(timer);
+        resolve();
+      } else if (f.t === 'error') {
+        clearTimeout(timer);
+        reject(new Error(JSON.stringify(f)));
+      } else c.onMsg(f);
+    });
+  });
+  return c;
+}
+
+function closeAll(cs: readonly Client[]): void {
+  for (const c of cs) c.ws.terminate();
+}
+
+/** qos 1 pushes of one user each, round robin, at most `inflight` open; clients ack each message. */
+async function unicast(pushVia: BenchNode, clientsOn: BenchNode, users: readonly string[]): Promise<{ msgsPerSec: number; p99: number; errors: number }> {
+  const clients = await Promise.all(users.map((u, i) => connect(clientsOn.wsUrl, u, `uni-${i}`)));
+  const latencies: number[] = [];
+  let received = 0;
+  for (const c of clients) {
+    c.onMsg = (f) => {
+      if (f.t !== 'msg' || f.qos !== 1) return;
+      const sent = (f.data as { at?: number } | null)?.at;
+      if (typeof sent === 'number') latencies.push(performance.now() - sent);
+      received++;
+      c.ws.send(JSON.stringify({ t: 'ack', app: APP, seq: f.seq }));
+    };
+  }
+  const start = performance.now();
+  const deadline = start + CFG.phaseMs;
+  let next = 0;
+  let errors = 0;
+  const worker = async (): Promise<void> => {
+    while (next < CFG.pushes && performance.now() < deadline) {
+      const user = users[next++ % users.length] ?? '';
+      const r = await pushVia.api('POST', `/v1/apps/${APP}/push`, { users: [user], data: { at: performance.now() } }, API_KEY).catch(() => ({ status: 0 }));
+      if (r.status !== 200) errors++;
+    }
+  };
+  await Promise.all(Array.from({ length: CFG.inflight }, worker));
+  const answered = next - errors;
+  while (received < answered && performance.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+  const secs = (performance.now() - start) / 1000;
+  closeAll(clients);
+  return { msgsPerSec: received / secs, p99: percentile(sorted(latencies), 99), errors };
+}
+
+/** One broadcast to clients spread over `nodes`: ms from the request until the last client has it. */
+async function broadcast(nodes: readonly BenchNode[]): Promise<number> {
+  const clients = await Promise.all(Array.from({ length: CFG.broadcastClients }, (_, i) => connect(nodes[i % nodes.length]?.wsUrl ?? '', `b${i}`, `bc-${i}`)));
+  let got = 0;
+  const all = new Promise<void>((resolve) => {
+    for (const c of clients) {
+      c.onMsg = (f) => {
+        if (f.t === 'msg' && (f.data as { bench?: string } | null)?.bench === 'broadcast' && ++got === clients.length) resolve();
+      };
+    }
+  });
+  const start = performance.now();
+  const r = await nodes[0]?.api('POST', `/v1/apps/${APP}/broadcast`, { data: { bench: 'broadcast' }, rate: 1_000_000 }, API_KEY);
+  if (r === undefined || r.status >= 300) throw new Error(`broadcast: ${JSON.stringify(r)}`);
+  await Promise.race([all, new Promise((res) => setTimeout(res, CFG.phaseMs))]);
+  const ms = performance.now() - start;
+  closeAll(clients);
+  if (got < clients.length) throw new Error(`broadcast reached ${got} of ${clients.length} clients`);
+  return ms;
+}
+
+/** Clients connecting and binding at once, spread over `nodes`; connects/s until the last is in the register. */
+async function register(nodes: readonly BenchNode[], tag: string): Promise<number> {
+  const start = performance.now();
+  const clients = await Promise.all(Array.from({ length: CFG.registerClients }, (_, i) => connect(nodes[i % nodes.length]?.wsUrl ?? '', `r-${tag}-${i}`, `rg-${i}`)));
+  const secs = (performance.now() - start) / 1000;
+  closeAll(clients);
+  return clients.length / secs;
+}
+
+async function measure(nodes: readonly BenchNode[]): Promise<{ unicast: Awaited<ReturnType<typeof unicast>>; broadcastMs: number; connectsPerSec: number }> {
+  const [a, b, c] = nodes;
+  if (a === undefined) throw new Error('no node');
+  let users: string[];
+  if (nodes.length === 1) users = Array.from({ length: CFG.users }, (_, i) => `u${i}`);
+  else {
+    // Users owned by the first node, pushed through the second, clients on the third.
+    users = [];
+    for (let i = 0; users.length < CFG.users && i < CFG.users * 20; i++) if ((await a.ownerOf(`u${i}`)) === a.id) users.push(`u${i}`);
+  }
+  const uni = await unicast(b ?? a, c ?? a, users);
+  const broadcastMs = await broadcast(nodes);
+  const connectsPerSec = await register(nodes, nodes.length === 1 ? 'one' : 'three');
+  return { unicast: uni, broadcastMs, connectsPerSec };
+}
+
+async function main(): Promise<void> {
+  const one = await startCluster(1, 'solo');
+  const solo = await measure(one);
+  for (const n of one) await n.stop();
+  const three = await startCluster(3, 'c');
+  const cluster = await measure(three);
+  for (const n of three) await n.stop();
+  const rows = [
+    ['unicast qos 1 (msgs/s)', fmtInt(solo.unicast.msgsPerSec), fmtInt(cluster.unicast.msgsPerSec), fmtRatio(cluster.unicast.msgsPerSec / solo.unicast.msgsPerSec)],
+    ['unicast p99', fmtMs(solo.unicast.p99), fmtMs(cluster.unicast.p99), fmtRatio(cluster.unicast.p99 / solo.unicast.p99)],
+    [`broadcast to ${CFG.broadcastClients} clients`, fmtMs(solo.broadcastMs), fmtMs(cluster.broadcastMs), fmtRatio(cluster.broadcastMs / solo.broadcastMs)],
+    [`register: ${CFG.registerClients} connects+binds (/s)`, fmtInt(solo.connectsPerSec), fmtInt(cluster.connectsPerSec), fmtRatio(cluster.connectsPerSec / solo.connectsPerSec)],
+  ];
+  console.log(`bench:cluster${quick ? ' --quick' : ''}: ${CFG.pushes} pushes over ${CFG.users} users (${CFG.inflight} in flight); push errors: one node ${solo.unicast.errors}, three ${cluster.unicast.errors}`);
+  console.log(renderTable(['', 'one node', 'three nodes', 'three / one'], rows));
+  mkdirSync('bench/results', { recursive: true });
+  const file = `bench/results/cluster-${quick ? 'quick' : 'full'}-${new Date().toISOString().slice(0, 16).replace(/[-:]/g, '')}.json`;
+  writeFileSync(file, JSON.stringify({ config: CFG, one: solo, three: cluster }, null, 2) + '\n');
+  console.log(`saved ${file}`);
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,79 @@
+// The new owner's side of a handoff: before this node reads or writes the
+// inbox of a user whose previous owner is being drained, the inbox must be
+// here. Most arrive in the draining node's batches (drain.ts); a user needed
+// sooner (a push, a bind, a cursor write) is pulled from the draining node at
+// once, one pull per user at a time. Until the inbox is here nothing is
+// sequenced for the user, so a seq is never given out twice: the caller gets
+// a retryable 503 when the pull does not finish within PULL_WAIT_MS (the
+// draining node down or slow). A user this node does not own (a caller with
+// an older view of the ring) is refused with a retryable 503 as well.
+import { ApiError } from './center/errors.js';
+import type { Metrics } from './metrics.js';
+import { ownerKey, type Ownership, type Placement } from './ownership.js';
+import type { Peers } from './peer/peers.js';
+import { parseUserHandoff } from './peer/peer-handoff-codec.js';
+import type { Saver } from './saver/saver.js';
+
+/** How long a caller waits for a user's inbox to arrive before it is answered 503. */
+export const PULL_WAIT_MS = 5000;
+/** Pulls in flight at once; past it callers get 503 (the batches bring the rest). */
+export const PULLS_MAX = 1024;
+
+const RETRY = { 'retry-after': '1' };
+
+export class HandoffGate {
+  private readonly pulls = new Map<string, Promise<void>>();
+
+  constructor(
+    private readonly nodeId: string,
+    private readonly ownership: Ownership,
+    private readonly saver: Saver,
+    private readonly peers: Peers,
+    private readonly metrics: Metrics,
+  ) {}
+
+  /** Resolves once every user is owned here with its inbox here; else throws a retryable ApiError. */
+  async admit(app: string, users: readonly string[]): Promise<void> {
+    let waits: Promise<void>[] | undefined;
+    for (const user of users) {
+      const p = this.ownership.placement(app, user);
+      if (p.kind === 'here') continue;
+      if (p.kind === 'elsewhere') {
+        throw new ApiError('notReady', `node ${this.nodeId} does not own user ${user} of ${app} (its owner is ${p.owner.id}); retry`, { headers: RETRY, extra: { owner: p.owner.id } });
+      }
+      (waits ??= []).push(this.arrive(app, user, p));
+    }
+    if (waits !== undefined) await Promise.all(waits);
+  }
+
+  private async arrive(app: string, user: string, p: Extract<Placement, { kind: 'incoming' }>): Promise<void> {
+    if ((await this.saver.handoffMark(app, user)) === p.drain.mark) return;
+    const key = ownerKey(app, user);
+    let pull = this.pulls.get(key);
+    if (pull === undefined) {
+      if (this.pulls.size >= PULLS_MAX) throw new ApiError('notReady', `too many inboxes being pulled from ${p.from.id}; retry`, { headers: RETRY });
+      pull = this.pull(app, user, p).finally(() => this.pulls.delete(key));
+      this.pulls.set(key, pull);
+    }
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_res, rej) => {
+      timer = setTimeout(() => rej(new ApiError('notReady', `the inbox of ${user} is still on ${p.from.id}, which is being drained; retry`, { headers: RETRY })), PULL_WAIT_MS);
+    });
+    try {
+      await Promise.race([pull, late]);
+    } catch (err) {
+      if (err instanceof ApiError) throw err;
+      throw new ApiError('notReady', `pulling the inbox of ${user} from ${p.from.id} failed: ${err instanceof Error ? err.message : String(err)}; retry`, { headers: RETRY, cause: err });
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async pull(app: string, user: string, p: Extract<Placement, { kind: 'incoming' }>): Promise<void> {
+    const answer = await this.peers.of(p.from).call('handoff', { op: 'export', app, user, mark: p.drain.mark });
+    const n = await this.saver.importUsers(p.drain.mark, [parseUserHandoff(answer)]);
+    this.metrics.handoffUsersIn.inc(n.users);
+    this.metrics.handoffMessagesIn.inc(n.messages);
+    this.metrics.handoffPulls.inc();
+  }
+}
