@@ -114,6 +114,10 @@ test('a removal that would lose quorum is refused with 409 and drains nothing', 
   await eventually(async () => ((await view(node(leader)))?.members.find((m) => m.id === dead)?.healthy === false ? true : undefined), `${dead} unhealthy`);
   const r = await node(target).api('DELETE', `/v1/cluster/members/${target}`);
   assertApiError(r, 409, 'conflict');
+  // force skips only the drain, never the quorum check; bad query values are 400.
+  assertApiError(await node(target).api('DELETE', `/v1/cluster/members/${target}?force=true&timeout=5`), 409, 'conflict');
+  assertApiError(await node(target).api('DELETE', `/v1/cluster/members/${target}?force=maybe`), 400, 'invalid');
+  assertApiError(await node(target).api('DELETE', `/v1/cluster/members/${target}?timeout=9999`), 400, 'invalid');
   const kv = await node(leader).api('GET', '/v1/kv/sys/draining/?prefix=true');
   assert.equal(kv.status, 200, JSON.stringify(kv.body));
   assert.deepEqual(obj(kv.body).kvs, [], 'no drain recorded');

@@ -85,7 +85,7 @@ export function clusterRoutes(deps: CenterDeps) {
       },
     );
 
-    app.delete<{ Params: { id: string }; Querystring: { force?: boolean; timeout?: number } }>(
+    app.delete<{ Params: { id: string }; Querystring: { force?: 'true' | 'false'; timeout?: string } }>(
       '/v1/cluster/members/:id',
       {
         schema: {
@@ -96,14 +96,16 @@ export function clusterRoutes(deps: CenterDeps) {
           querystring: {
             type: 'object',
             additionalProperties: false,
-            properties: { force: { type: 'boolean' }, timeout: { type: 'integer', minimum: 1, maximum: DRAIN_TIMEOUT_S_MAX } },
+            // Query values are strings (the API's ajv does not coerce): checked as strings, converted below.
+            properties: { force: { type: 'string', enum: ['true', 'false'] }, timeout: { type: 'string', pattern: '^[1-9][0-9]{0,3}$' } },
           },
         },
       },
       async (req, reply) => {
         deps.auth.admin(req);
         const id = req.params.id;
-        const timeoutS = req.query.timeout ?? DRAIN_TIMEOUT_S_DEFAULT;
+        const timeoutS = req.query.timeout === undefined ? DRAIN_TIMEOUT_S_DEFAULT : Number(req.query.timeout);
+        if (timeoutS > DRAIN_TIMEOUT_S_MAX) throw new ApiError('invalid', `timeout is at most ${DRAIN_TIMEOUT_S_MAX} seconds`);
         const remove = async (): Promise<unknown> => {
           if (deps.keeper.cluster().leader !== deps.nodeId) throw new KeeperError('not-leader', 'member removal runs on the leader');
           checkQuorum(deps.keeper.cluster().members, id);
@@ -112,7 +114,7 @@ export function clusterRoutes(deps: CenterDeps) {
             await deps.keeper.transferLeader();
             throw new KeeperError('not-leader', 'leadership handed over before removing this member');
           }
-          const handoff: Handoff | undefined = req.query.force === true ? undefined : await drainMember(deps, id, timeoutS);
+          const handoff: Handoff | undefined = req.query.force === 'true' ? undefined : await drainMember(deps, id, timeoutS);
           try {
             await deps.keeper.removeMember(id);
           } catch (err) {
