@@ -11,6 +11,11 @@ import { createCa, createNodeCert } from '../src/certs.js';
 import { NodeProcess, tempDir } from './support/node-process.js';
 import { TestSocket, createApp, token } from './support/ws-client.js';
 import { eventually, obj } from './support/contract.js';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+/** dist/node/test → dist/client/src/index.js: the SDK as an app developer imports it. */
+const SDK = fileURLToPath(new URL('../../client/src/index.js', import.meta.url));
 
 /** The serial number of the certificate the server at `port` presents now. */
 function servedSerial(port: number, ca: string): Promise<string> {
@@ -94,4 +99,42 @@ test('a node refuses to start with a TLS key that does not match its certificate
     NodeProcess.start({ args: ['--tls-cert', join(dir, 'cert.pem'), '--tls-key', join(dir, 'key.pem')], tlsCa: ca.cert }),
     /key values mismatch|cert\.pem/,
   );
+});
+
+test('the Node client SDK connects through an https dispatcher to wss:// with the CA given by NODE_EXTRA_CA_CERTS', async () => {
+  const dir = await tempDir('longwire-tls-');
+  const ca = await createCa();
+  const pair = await createNodeCert(ca, 'n1', ['127.0.0.1']);
+  await writeFile(join(dir, 'n1.pem'), pair.cert);
+  await writeFile(join(dir, 'n1-key.pem'), pair.key);
+  await writeFile(join(dir, 'ca.pem'), ca.cert);
+  const n = await NodeProcess.start({ args: ['--tls-cert', join(dir, 'n1.pem'), '--tls-key', join(dir, 'n1-key.pem')], tlsCa: ca.cert });
+  try {
+    const app = await createApp(n, 'sdk');
+    const jwt = await token('sdk', app.tokenSecret, 'alice');
+    // A separate process: NODE_EXTRA_CA_CERTS is read at process start, as an app would set it.
+    const script = `
+      const { createClient } = await import(${JSON.stringify(SDK)});
+      const c = createClient({ dispatchUrl: ${JSON.stringify(n.gatewayUrl)}, device: 'laptop', getToken: () => ${JSON.stringify(jwt)} });
+      await c.bind('sdk', (m) => { console.log(JSON.stringify(m.data)); setTimeout(() => process.exit(0), 50); });
+      console.log('bound');
+    `;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, NODE_EXTRA_CA_CERTS: join(dir, 'ca.pem') }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const exited = new Promise<number | null>((r) => child.once('exit', r));
+    try {
+      await eventually(async () => (out.includes('bound') ? true : undefined), `the SDK binds over wss (stderr: ${err})`, 200, 50);
+      const r = await n.api('POST', '/v1/apps/sdk/push', { token: app.apiKey, body: { users: ['alice'], data: { over: 'wss' } } });
+      assert.equal(r.status, 200);
+      assert.equal(await exited, 0, err);
+      assert.match(out, /\{"over":"wss"\}/);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  } finally {
+    await n.stop();
+  }
 });
