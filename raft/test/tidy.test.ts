@@ -12,6 +12,7 @@ const root = fileURLToPath(new URL('../../../raft/src/', import.meta.url));
 const EXEMPT: ReadonlySet<string> = new Set([
   'storage/level-storage.ts',
   'transport/peer-link.ts',
+  'transport/inbound-link.ts',
   'transport/tcp-transport.ts',
   'shell/raft-shell.ts',
   'shell/raft-worker.ts',
