@@ -9,6 +9,9 @@ import { JAVA_BINARY, ZK_JAR } from './zk-cluster.js';
 
 export const INSTALL_HINT = 'install them with `npm run bench:keeper:deps` (as root: apt-get install etcd-server zookeeper default-jre-headless), or run a subset with --systems';
 
+/** Thrown when a server the bench needs is not installed: reported as a message, not a crash. */
+export class MissingDeps extends Error {}
+
 function run(cmd: string, args: readonly string[]): string | undefined {
   try {
     return execFileSync(cmd, args, { encoding: 'utf8', timeout: 15_000, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -36,6 +39,6 @@ export function checkDeps(systems: readonly System[]): Record<string, string> {
       else versions.zookeeper = v;
     }
   }
-  if (missing.length > 0) throw new Error(`bench:keeper needs ${missing.join(', ')}: ${INSTALL_HINT}`);
+  if (missing.length > 0) throw new MissingDeps(`bench:keeper needs ${missing.join(', ')}: ${INSTALL_HINT}`);
   return versions;
 }

@@ -10,7 +10,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, release, totalmem } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { installReaper, killAll } from '../lib/reaper.js';
-import { checkDeps } from './deps.js';
+import { checkDeps, MissingDeps } from './deps.js';
 import { etcdTarget } from './etcd-target.js';
 import { longwireTarget } from './longwire-target.js';
 import { parseOptions, type Options } from './options.js';
@@ -98,6 +98,10 @@ async function main(): Promise<void> {
 main().then(
   () => process.exit(0),
   (err: unknown) => {
+    if (err instanceof MissingDeps) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(2);
+    }
     process.stderr.write(`bench:keeper failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     killAll();
     process.exit(1);
