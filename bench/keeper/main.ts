@@ -14,8 +14,9 @@ import { checkDeps, MissingDeps } from './deps.js';
 import { etcdTarget } from './etcd-target.js';
 import { longwireTarget } from './longwire-target.js';
 import { parseOptions, type Options } from './options.js';
-import { errorNotes, renderReport, type SizeResults } from './report.js';
-import { runSystem, type SystemFigures } from './run-system.js';
+import { summarize } from './figures.js';
+import { errorNotes, renderReport, roundLines, type Results, type RoundResults, type SizeResults } from './report.js';
+import { runSystem, type SystemRun } from './run-system.js';
 import type { KvTarget, System } from './system.js';
 import { zkTarget } from './zk-target.js';
 
@@ -41,10 +42,11 @@ function git(...args: string[]): string {
 function notes(o: Options): string[] {
   return [
     `load: the same for every system: ${o.concurrency} operations in flight (closed loop), ${o.valueBytes}-byte values over ${o.keys} keys, at most ${o.ops} operations or ${o.seconds} s per phase, after an unmeasured warm-up; load worker w talks to member w mod n`,
+    `rounds: ${o.rounds} per cluster size, each system started afresh per round, the order rotating; the table pools the rounds (operations ÷ time, percentiles over all samples)`,
     'protocols: longwire (its HTTP API, admin token) and etcd (v3 JSON gRPC-gateway, base64 keys and values) over HTTP/1.1 + JSON with one undici keep-alive pool per member;',
     '  ZooKeeper over its binary TCP protocol (node-zookeeper-client, pure JS, one session per worker), so its figures carry less per-request overhead (no HTTP or JSON parsing, no base64)',
     'linearizable reads: longwire GET /v1/kv/<key> (default consistency), etcd /v3/kv/range (not serializable), ZooKeeper sync + getData on the same session',
-    `watch fan-out: ${o.watchers} watchers (spread over the members, one connection or session each), one put at a time through member 1, latency = put sent → watcher has the value; ZooKeeper's watch fires once and is set again by the getData that reads the value`,
+    `watch fan-out: ${o.watchers} watchers (spread over the members, one connection or session each), up to ${o.watchRounds} puts per round one at a time through member 1, latency = put sent → watcher has the value; ZooKeeper's watch fires once and is set again by the getData that reads the value`,
     'durability: all three fsync their log before a write is answered (longwire: the Raft log, always; etcd: its WAL, default; ZooKeeper: forceSync=yes, default)',
     'ratios are longwire ÷ the other: above 1 is better for longwire in ops/s, worse in latency and CPU; server CPU = all members, all threads',
     `the servers and the load generator share this machine's ${cpus().length} cores, one system at a time`,
@@ -69,24 +71,39 @@ async function main(): Promise<void> {
   log(`bench:keeper${o.quick ? ' (quick)' : ''}: ${o.systems.join(', ')} at ${o.nodes.join(' and ')} member(s); ${JSON.stringify(versions)}; load ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
   const sizes: SizeResults[] = [];
   for (const nodes of o.nodes) {
-    const results: Partial<Record<System, SystemFigures>> = {};
-    for (const system of o.systems) {
-      log(`${system}: starting ${nodes} member(s) …`);
-      const target = await START[system](nodes, o.concurrency);
-      log(`${system}: up (pids ${target.pids.join(', ')})`);
-      try {
-        results[system] = await runSystem(target, o, log);
-      } finally {
-        await target.close();
+    const runs: Partial<Record<System, SystemRun[]>> = {};
+    const rounds: RoundResults[] = [];
+    for (let round = 1; round <= o.rounds; round++) {
+      // Rotate who goes first, so that a slow stretch of the shared machine does not always hit the same system.
+      const k = (round - 1) % o.systems.length;
+      const order = [...o.systems.slice(k), ...o.systems.slice(0, k)];
+      const results: Results = {};
+      for (const system of order) {
+        log(`${nodes} member(s), round ${round}/${o.rounds}: ${system} starting …`);
+        const target = await START[system](nodes, o.concurrency);
+        log(`${system}: up (pids ${target.pids.join(', ')})`);
+        try {
+          const run = await runSystem(target, o, log);
+          (runs[system] ??= []).push(run);
+          results[system] = summarize([run]);
+        } finally {
+          await target.close();
+        }
       }
+      rounds.push({ round, order, results });
     }
-    sizes.push({ nodes, results });
+    const results: Results = {};
+    for (const system of o.systems) {
+      const r = runs[system];
+      if (r !== undefined) results[system] = summarize(r);
+    }
+    sizes.push({ nodes, results, rounds });
   }
   const header =
     `longwire bench:keeper${o.quick ? ' (quick)' : ''} — ${startedAt.toISOString()}, ${machine.cores} × ${machine.cpu}, node ${process.version}, ` +
     `commit ${machine.commit} (uncommitted changes: ${machine.uncommitted}), load average at start ${machine.loadavg.map((x) => x.toFixed(1)).join(' ')}`;
   const out = resolve(o.json);
-  const lines = [header, '', ...notes(o), '', renderReport(sizes, versions, o.watchers)];
+  const lines = [header, '', ...notes(o), '', renderReport(sizes, versions, o.watchers), '', ...roundLines(sizes)];
   const errs = errorNotes(sizes);
   if (errs.length > 0) lines.push('', ...errs);
   process.stdout.write('\n' + lines.join('\n') + '\n');

@@ -18,21 +18,24 @@ export interface Options {
   /** Cluster sizes to run, in order. */
   readonly nodes: readonly (1 | 3)[];
   readonly systems: readonly System[];
+  /** Rounds per cluster size; each starts every system afresh, in a rotated order. */
+  readonly rounds: number;
   readonly json: string;
 }
 
 export const USAGE = `usage: npm run bench:keeper -- [--quick] [--ops N] [--seconds S] [--concurrency C] [--value-size B] [--keys K]
-                             [--watchers N] [--watch-rounds R] [--nodes 1|3] [--systems longwire,etcd,zookeeper] [--json FILE]
-  --quick            ~2 min: 2,000 ops or 5 s per phase, 16 watchers x 20 rounds
+                             [--watchers N] [--watch-rounds R] [--nodes 1|3] [--systems longwire,etcd,zookeeper] [--rounds R] [--json FILE]
+  --quick            ~1 min: 1 round, 2,000 ops or 5 s per phase, 16 watchers x 20 puts
   --ops N            operations per put / read phase (default 20,000; quick 2,000)
   --seconds S        time bound per put / read phase (default 20; quick 5)
   --concurrency C    operations in flight, every system (default 32)
   --value-size B     value bytes (default 256)
   --keys K           distinct keys (default 1,000)
   --watchers N       watchers in the fan-out phase (default 64; quick 16)
-  --watch-rounds R   puts observed by all watchers (default 100; quick 20)
+  --watch-rounds R   puts observed by all watchers, per round (default 100; quick 20)
   --nodes 1|3        one cluster size only (default: 1, then 3)
   --systems LIST     a subset, comma-separated (default all three)
+  --rounds R         rounds per cluster size, the systems' order rotating (default 3; quick 1)
   --json FILE        JSON output (default .bench-out/keeper.json)`;
 
 function int(name: string, v: string | undefined, fallback: number, min: number, max: number): number {
@@ -56,6 +59,7 @@ export function parseOptions(argv: readonly string[]): Options {
       'watch-rounds': { type: 'string' },
       nodes: { type: 'string' },
       systems: { type: 'string' },
+      rounds: { type: 'string' },
       json: { type: 'string' },
     },
     strict: true,
@@ -84,6 +88,7 @@ export function parseOptions(argv: readonly string[]): Options {
     watchRounds: int('watch-rounds', values['watch-rounds'], quick ? 20 : 100, 1, 10_000),
     nodes,
     systems,
+    rounds: int('rounds', values.rounds, quick ? 1 : 3, 1, 20),
     json: values.json ?? '.bench-out/keeper.json',
   };
 }

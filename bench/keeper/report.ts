@@ -1,14 +1,22 @@
 // The side-by-side table of bench:keeper: one row per figure and cluster
 // size, a column per system, and the ratios longwire/etcd and longwire/zk.
 import { fmtInt, fmtMs, fmtRatio, fmtUs, renderTable } from '../lib/table.js';
-import type { PhaseFigures, SystemFigures } from './run-system.js';
+import type { PhaseFigures, SystemFigures } from './figures.js';
 import type { System } from './system.js';
 
 export type Results = Partial<Record<System, SystemFigures>>;
 
+export interface RoundResults {
+  readonly round: number;
+  readonly order: readonly System[];
+  readonly results: Results;
+}
+
 export interface SizeResults {
   readonly nodes: number;
+  /** Over all rounds. */
   readonly results: Results;
+  readonly rounds: readonly RoundResults[];
 }
 
 interface Figure {
@@ -64,6 +72,22 @@ export function errorNotes(sizes: readonly SizeResults[]): string[] {
       for (const [phase, p] of [['put', f.put], ['get', f.get]] as const) {
         if (p.firstError !== undefined) out.push(`${system} (${nodes} members) ${phase}: ${p.errors} errors, first: ${p.firstError}`);
       }
+    }
+  }
+  return out;
+}
+
+/** One line per round and system: how much the figures moved between rounds on this machine. */
+export function roundLines(sizes: readonly SizeResults[]): string[] {
+  const out: string[] = [];
+  for (const { nodes, rounds } of sizes) {
+    for (const r of rounds) {
+      const parts = r.order.map((system) => {
+        const f = r.results[system];
+        if (f === undefined) return `${system} not run`;
+        return `${system} put ${fmtInt(f.put.opsPerSec)}/s, get ${fmtInt(f.get.opsPerSec)}/s, fan-out p50 ${fmtMs(f.fanout.p50Ms)}`;
+      });
+      out.push(`${nodes} member(s), round ${r.round}: ${parts.join('; ')}`);
     }
   }
   return out;
