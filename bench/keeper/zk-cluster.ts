@@ -6,9 +6,9 @@
 // log by default (forceSync=yes); the bench leaves that on.
 import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import zookeeper from 'node-zookeeper-client';
 import { freePort } from '../lib/ports.js';
 import { trackDir, untrackDir } from '../lib/reaper.js';
 import { ServerProcess, waitReady } from './server-process.js';
@@ -27,18 +27,21 @@ export interface ZkCluster {
   stop(): Promise<void>;
 }
 
-/** Whether one session to `host` can be opened and answer a read: for a member of an ensemble, only once it is in a quorum. */
-function answers(host: string, timeoutMs: number): Promise<boolean> {
+/**
+ * Whether the member serves clients: the `srvr` four-letter command answers
+ * "Mode: leader|follower|standalone" only once it is in a quorum. (A
+ * node-zookeeper-client session is no probe: closing one whose connect is
+ * still pending makes the library misread the late answer and throw.)
+ */
+function serving(port: number, timeoutMs: number): Promise<boolean> {
   return new Promise((resolve) => {
-    const c = zookeeper.createClient(host, { sessionTimeout: 4000, spinDelay: 200, retries: 0 });
-    const timer = setTimeout(() => done(false), timeoutMs);
-    const done = (ok: boolean): void => {
-      clearTimeout(timer);
-      c.close();
-      resolve(ok);
-    };
-    c.once('connected', () => c.exists('/', (err) => done(err === null)));
-    c.connect();
+    let text = '';
+    const s = connect({ host: '127.0.0.1', port });
+    s.setTimeout(timeoutMs, () => s.destroy());
+    s.on('connect', () => s.end('srvr'));
+    s.on('data', (d: Buffer) => (text += d.toString()));
+    s.on('error', () => undefined);
+    s.on('close', () => resolve(/^Mode: (leader|follower|standalone)$/m.test(text)));
   });
 }
 
@@ -70,6 +73,7 @@ export async function startZkCluster(size: number): Promise<ZkCluster> {
         'maxClientCnxns=0',
         // The admin HTTP server would take port 8080 on every member.
         'admin.enableServer=false',
+        '4lw.commands.whitelist=srvr',
         ...(size > 1 ? members.map((o) => `server.${o.id}=127.0.0.1:${o.quorum}:${o.election}`) : []),
       ];
       await writeFile(join(home, 'zoo.cfg'), cfg.join('\n') + '\n');
@@ -82,8 +86,7 @@ export async function startZkCluster(size: number): Promise<ZkCluster> {
         ),
       );
     }
-    const hosts = members.map((m) => `127.0.0.1:${m.client}`);
-    await waitReady(`zookeeper ensemble of ${size}`, procs, START_TIMEOUT_MS, async () => (await Promise.all(hosts.map((h) => answers(h, 3000)))).every(Boolean));
+    await waitReady(`zookeeper ensemble of ${size}`, procs, START_TIMEOUT_MS, async () => (await Promise.all(members.map((m) => serving(m.client, 2000)))).every(Boolean));
   } catch (err) {
     await stop();
     throw err;

@@ -17,7 +17,8 @@ function connect(host: string): Promise<zookeeper.Client> {
   return new Promise((resolve, reject) => {
     const c = zookeeper.createClient(host, { sessionTimeout: SESSION_TIMEOUT_MS, spinDelay: 100, retries: 0 });
     const timer = setTimeout(() => {
-      c.close();
+      // Closed only once connected: the library misreads a connect answer that arrives after close() and throws.
+      c.once('connected', () => c.close());
       reject(new Error(`zookeeper: no session with ${host} within ${CONNECT_TIMEOUT_MS} ms`));
     }, CONNECT_TIMEOUT_MS);
     c.once('connected', () => {
