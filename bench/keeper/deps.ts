@@ -7,7 +7,7 @@ import { ETCD_BINARY } from './etcd-cluster.js';
 import type { System } from './system.js';
 import { JAVA_BINARY, ZK_JAR } from './zk-cluster.js';
 
-export const INSTALL_HINT = 'install them with `npm run bench:keeper:deps` (as root: apt-get install etcd-server zookeeper default-jre-headless), or run a subset with --systems';
+const INSTALL_HINT = 'install them with `npm run bench:keeper:deps` (as root: apt-get install etcd-server zookeeper default-jre-headless), or run a subset with --systems';
 
 /** Thrown when a server the bench needs is not installed: reported as a message, not a crash. */
 export class MissingDeps extends Error {}

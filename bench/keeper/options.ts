@@ -45,25 +45,32 @@ function int(name: string, v: string | undefined, fallback: number, min: number,
   return n;
 }
 
+const FLAGS = {
+  quick: { type: 'boolean', default: false },
+  ops: { type: 'string' },
+  seconds: { type: 'string' },
+  concurrency: { type: 'string' },
+  'value-size': { type: 'string' },
+  keys: { type: 'string' },
+  watchers: { type: 'string' },
+  'watch-rounds': { type: 'string' },
+  nodes: { type: 'string' },
+  systems: { type: 'string' },
+  rounds: { type: 'string' },
+  json: { type: 'string' },
+} as const;
+
+/** node:util parseArgs, with the usage appended to its complaints (unknown flag, missing value). */
+function parseArgsOrUsage(argv: readonly string[]): ReturnType<typeof parseArgs<{ args: string[]; options: typeof FLAGS; strict: true }>> {
+  try {
+    return parseArgs({ args: [...argv], options: FLAGS, strict: true });
+  } catch (err) {
+    throw new Error(`${err instanceof Error ? err.message : String(err)}\n${USAGE}`);
+  }
+}
+
 export function parseOptions(argv: readonly string[]): Options {
-  const { values } = parseArgs({
-    args: [...argv],
-    options: {
-      quick: { type: 'boolean', default: false },
-      ops: { type: 'string' },
-      seconds: { type: 'string' },
-      concurrency: { type: 'string' },
-      'value-size': { type: 'string' },
-      keys: { type: 'string' },
-      watchers: { type: 'string' },
-      'watch-rounds': { type: 'string' },
-      nodes: { type: 'string' },
-      systems: { type: 'string' },
-      rounds: { type: 'string' },
-      json: { type: 'string' },
-    },
-    strict: true,
-  });
+  const { values } = parseArgsOrUsage(argv);
   const quick = values.quick === true;
   let nodes: (1 | 3)[] = [1, 3];
   if (values.nodes !== undefined) {
