@@ -1,0 +1,101 @@
+// Command-line options of `npm run bench:keeper`.
+import { parseArgs } from 'node:util';
+import { SYSTEMS, type System } from './system.js';
+
+export interface Options {
+  readonly quick: boolean;
+  /** Operations per load phase (puts, reads): the count bound. */
+  readonly ops: number;
+  /** The time bound of one load phase, seconds. */
+  readonly seconds: number;
+  /** Operations in flight, the same for every system. */
+  readonly concurrency: number;
+  readonly valueBytes: number;
+  /** Distinct keys the puts and reads go to. */
+  readonly keys: number;
+  readonly watchers: number;
+  readonly watchRounds: number;
+  /** Cluster sizes to run, in order. */
+  readonly nodes: readonly (1 | 3)[];
+  readonly systems: readonly System[];
+  /** Rounds per cluster size; each starts every system afresh, in a rotated order. */
+  readonly rounds: number;
+  readonly json: string;
+}
+
+export const USAGE = `usage: npm run bench:keeper -- [--quick] [--ops N] [--seconds S] [--concurrency C] [--value-size B] [--keys K]
+                             [--watchers N] [--watch-rounds R] [--nodes 1|3] [--systems longwire,etcd,zookeeper] [--rounds R] [--json FILE]
+  --quick            ~1 min: 1 round, 2,000 ops or 5 s per phase, 16 watchers x 20 puts
+  --ops N            operations per put / read phase (default 20,000; quick 2,000)
+  --seconds S        time bound per put / read phase (default 20; quick 5)
+  --concurrency C    operations in flight, every system (default 32)
+  --value-size B     value bytes (default 256)
+  --keys K           distinct keys (default 1,000)
+  --watchers N       watchers in the fan-out phase (default 64; quick 16)
+  --watch-rounds R   puts observed by all watchers, per round (default 100; quick 20)
+  --nodes 1|3        one cluster size only (default: 1, then 3)
+  --systems LIST     a subset, comma-separated (default all three)
+  --rounds R         rounds per cluster size, the systems' order rotating (default 3; quick 1)
+  --json FILE        JSON output (default .bench-out/keeper.json)`;
+
+function int(name: string, v: string | undefined, fallback: number, min: number, max: number): number {
+  if (v === undefined) return fallback;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min || n > max) throw new Error(`--${name} needs an integer in [${min}, ${max}], got ${v}\n${USAGE}`);
+  return n;
+}
+
+const FLAGS = {
+  quick: { type: 'boolean', default: false },
+  ops: { type: 'string' },
+  seconds: { type: 'string' },
+  concurrency: { type: 'string' },
+  'value-size': { type: 'string' },
+  keys: { type: 'string' },
+  watchers: { type: 'string' },
+  'watch-rounds': { type: 'string' },
+  nodes: { type: 'string' },
+  systems: { type: 'string' },
+  rounds: { type: 'string' },
+  json: { type: 'string' },
+} as const;
+
+/** node:util parseArgs, with the usage appended to its complaints (unknown flag, missing value). */
+function parseArgsOrUsage(argv: readonly string[]): ReturnType<typeof parseArgs<{ args: string[]; options: typeof FLAGS; strict: true }>> {
+  try {
+    return parseArgs({ args: [...argv], options: FLAGS, strict: true });
+  } catch (err) {
+    throw new Error(`${err instanceof Error ? err.message : String(err)}\n${USAGE}`);
+  }
+}
+
+export function parseOptions(argv: readonly string[]): Options {
+  const { values } = parseArgsOrUsage(argv);
+  const quick = values.quick === true;
+  let nodes: (1 | 3)[] = [1, 3];
+  if (values.nodes !== undefined) {
+    if (values.nodes !== '1' && values.nodes !== '3') throw new Error(`--nodes must be 1 or 3, got ${values.nodes}\n${USAGE}`);
+    nodes = [values.nodes === '1' ? 1 : 3];
+  }
+  let systems: System[] = [...SYSTEMS];
+  if (values.systems !== undefined) {
+    const asked = values.systems.split(',').map((s) => s.trim());
+    const unknown = asked.filter((s) => !(SYSTEMS as readonly string[]).includes(s));
+    if (unknown.length > 0 || asked.length === 0) throw new Error(`--systems takes ${SYSTEMS.join(', ')}; got ${values.systems}\n${USAGE}`);
+    systems = SYSTEMS.filter((s) => asked.includes(s));
+  }
+  return {
+    quick,
+    ops: int('ops', values.ops, quick ? 2000 : 20_000, 1, 10_000_000),
+    seconds: int('seconds', values.seconds, quick ? 5 : 20, 1, 600),
+    concurrency: int('concurrency', values.concurrency, 32, 1, 1024),
+    valueBytes: int('value-size', values['value-size'], 256, 16, 64 * 1024),
+    keys: int('keys', values.keys, 1000, 1, 100_000),
+    watchers: int('watchers', values.watchers, quick ? 16 : 64, 1, 1000),
+    watchRounds: int('watch-rounds', values['watch-rounds'], quick ? 20 : 100, 1, 10_000),
+    nodes,
+    systems,
+    rounds: int('rounds', values.rounds, quick ? 1 : 3, 1, 20),
+    json: values.json ?? '.bench-out/keeper.json',
+  };
+}
