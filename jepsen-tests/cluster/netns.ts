@@ -7,10 +7,13 @@
 // after a failure or SIGINT). The namespace is anonymous, so no name in
 // /run/netns can leak.
 import { spawn, spawnSync } from 'node:child_process';
+import { readlinkSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 /** Set to '1' in the process that runs inside the namespace. */
 const INSIDE_ENV = 'LONGWIRE_JEPSEN_NETNS';
+/** The namespace (net:[inode]) of the process that made the child's, so the child can tell it is elsewhere. */
+const OUTER_ENV = 'LONGWIRE_JEPSEN_OUTER_NETNS';
 /** Set by `node --test` in a test file's process; a child that inherits it would report in the runner's wire format. */
 const TEST_CONTEXT_ENV = 'NODE_TEST_CONTEXT';
 /** Output of the child kept for a failure message. */
@@ -18,6 +21,16 @@ const OUTPUT_CHARS_MAX = 512 * 1024;
 
 export function insideNetns(): boolean {
   return process.env[INSIDE_ENV] === '1';
+}
+
+/** This process's network namespace, as net:[inode]. */
+export function currentNetns(): string {
+  return readlinkSync('/proc/self/ns/net');
+}
+
+/** Inside a namespace: the one of the process that re-executed us. */
+export function outerNetns(): string | undefined {
+  return process.env[OUTER_ENV];
 }
 
 let probed: { ok: true } | { ok: false; why: string } | undefined;
@@ -55,7 +68,7 @@ export interface NetnsChild {
  * ones are ignored while it cleans up.
  */
 export function runInNetns(args: readonly string[], stdio: 'inherit' | 'pipe'): Promise<NetnsChild> {
-  const env: NodeJS.ProcessEnv = { ...process.env, [INSIDE_ENV]: '1' };
+  const env: NodeJS.ProcessEnv = { ...process.env, [INSIDE_ENV]: '1', [OUTER_ENV]: currentNetns() };
   delete env[TEST_CONTEXT_ENV];
   // `unshare` and `sh` exec into node: the child's pid is the round's pid.
   const child = spawn('unshare', ['--net', '--', 'sh', '-c', 'ip link set lo up && exec "$0" "$@"', process.execPath, ...args], {
