@@ -80,6 +80,7 @@ export async function runDelivery(o: DeliveryRunOptions): Promise<DeliveryRunRes
   let interrupted = false;
   const onSigint = (): void => {
     interrupted = true;
+    o.log(`${stamp()} SIGINT: no more faults; healing, checking and reporting`);
   };
   process.once('SIGINT', onSigint);
   // Clients pick a node at random per attempt and per push: any node must route to the owner.
@@ -167,7 +168,7 @@ export async function runDelivery(o: DeliveryRunOptions): Promise<DeliveryRunRes
     for (const p of pushes) if (p.outcome.kind === 'ok') lastSeq.set(p.user, Math.max(lastSeq.get(p.user) ?? 0, p.outcome.seq));
     const healDeadline = Date.now() + o.healMs;
     let converged = false;
-    while (Date.now() < healDeadline && !interrupted) {
+    while (Date.now() < healDeadline) {
       converged = devices.every((d) => d.processed >= (lastSeq.get(d.user) ?? 0));
       if (converged) break;
       await sleep(100);

@@ -110,6 +110,7 @@ export async function runKv(o: KvRunOptions): Promise<KvRunResult> {
   let interrupted = false;
   const onSigint = (): void => {
     interrupted = true;
+    o.log(`${stamp()} SIGINT: no more faults; healing, checking and reporting`);
   };
   process.once('SIGINT', onSigint);
   try {
