@@ -1,8 +1,13 @@
-// `npm run jepsen:delivery -- [--seed S] [--seconds N] [--rounds R] [--fsync]`:
-// delivery rounds on a real node under faults. Exits non-zero on a violation
-// and prints the seed to replay.
+// `npm run jepsen:delivery -- [--seed S] [--seconds N] [--rounds R] [--nodes N] [--users U] [--faults LIST] [--fsync] [--host-net]`:
+// delivery rounds on real nodes under faults, inside a network namespace of
+// their own when the machine allows (cluster/netns.ts). Exits non-zero on a
+// violation and prints the seed to replay and the report dir (history.json,
+// timeline.html, node logs).
 import { parseArgs } from 'node:util';
 import { describe } from './checker/delivery.js';
+import { reexecInNetns } from './cluster/netns.js';
+import { parseNemeses } from './nemesis/parse-nemeses.js';
+import { DELIVERY_NEMESES } from './nemesis/schedule.js';
 import { runDelivery } from './workload/delivery-run.js';
 
 const { values } = parseArgs({
@@ -13,27 +18,41 @@ const { values } = parseArgs({
     users: { type: 'string', default: '20' },
     nodes: { type: 'string', default: '1' },
     fsync: { type: 'boolean', default: false },
+    /** The nemeses to draw from, comma-separated (kill, pause, blip, partition, transfer) or 'all'. */
+    faults: { type: 'string', default: 'all' },
+    /** Run on the host's loopback and iptables (in chains of the run's own) instead of a namespace. */
+    'host-net': { type: 'boolean', default: false },
   },
 });
 
+await reexecInNetns(import.meta.url, values['host-net']);
+const nemeses = parseNemeses(values.faults, DELIVERY_NEMESES);
 let failed = false;
 const rounds = Number(values.rounds);
 for (let r = 0; r < rounds; r++) {
   const seed = values.seed !== undefined ? Number(values.seed) + r : Math.floor(Math.random() * 2 ** 31);
-  const res = await runDelivery({
-    seed,
-    nodes: Number(values.nodes),
-    faultMs: Number(values.seconds) * 1000,
-    users: Number(values.users),
-    devicesPerUser: 2,
-    pushers: 4,
-    meanFaultGapMs: 2000,
-    healMs: 30_000,
-    fsync: values.fsync,
-    log: (l) => console.log(l),
-  });
-  console.log(`SEED=${seed} converged=${res.converged} ok=${res.result.ok} ${JSON.stringify(res.result.stats)} report=${res.reportPath}`);
-  for (const v of res.result.violations.slice(0, 20)) console.log(describe(v));
-  if (!res.result.ok || !res.converged) failed = true;
+  try {
+    const res = await runDelivery({
+      seed,
+      nodes: Number(values.nodes),
+      faultMs: Number(values.seconds) * 1000,
+      users: Number(values.users),
+      devicesPerUser: 2,
+      pushers: 4,
+      meanFaultGapMs: 2000,
+      healMs: 30_000,
+      fsync: values.fsync,
+      nemeses,
+      keepReport: true,
+      log: (l) => console.log(l),
+    });
+    console.log(`SEED=${seed} ok=${res.result.ok && res.converged} delivery=${res.result.ok ? 'ok' : 'violated'} converged=${res.converged} ${JSON.stringify(res.result.stats)}`);
+    for (const v of res.result.violations.slice(0, 20)) console.log(describe(v));
+    console.log(`report: ${res.reportPath}`);
+    if (!res.result.ok || !res.converged) failed = true;
+  } catch (err) {
+    console.log(`SEED=${seed} error: ${err instanceof Error ? err.message : String(err)}`);
+    failed = true;
+  }
 }
 process.exit(failed ? 1 : 0);

@@ -1,6 +1,7 @@
-// `npm run jepsen:kv -- [--seed S] [--seconds N] [--nodes 1|3] [--rounds R] [--clients C] [--watchers W] [--keys K] [--gap-ms MS] [--reads serializable]`:
+// `npm run jepsen:kv -- [--seed S] [--seconds N] [--nodes 1|3] [--rounds R] [--clients C] [--watchers W] [--keys K] [--gap-ms MS] [--faults LIST] [--reads serializable] [--host-net]`:
 // keeper rounds (linearizable kv, watch guarantees) on real nodes under
-// faults. Prints SEED= and the schedule of each round and its report dir;
+// faults, inside a network namespace of their own when the machine allows
+// (cluster/netns.ts). Prints SEED= and the schedule of each round and its report dir;
 // exits non-zero on a violation or a liveness failure. The report dir (history
 // JSON, results, node logs) is kept; data dirs are kept only on failure.
 // `--check DIR/report/history.json` re-runs the checkers on a saved history.
@@ -10,7 +11,10 @@ import type { KvHistory } from './checker/kv-history.js';
 import { checkLinearizable } from './checker/linearizable.js';
 import { REVISION_ORDER_GUARANTEE, checkRevisionOrder } from './checker/revision-order.js';
 import { checkWatches, describeWatchViolation } from './checker/watch.js';
+import { reexecInNetns } from './cluster/netns.js';
 import { registerModel } from './model/register.js';
+import { KV_NEMESES } from './nemesis/kv-schedule.js';
+import { parseNemeses } from './nemesis/parse-nemeses.js';
 import { runKv } from './workload/kv-run.js';
 
 const { values } = parseArgs({
@@ -26,6 +30,10 @@ const { values } = parseArgs({
     'gap-ms': { type: 'string', default: '2500' },
     /** 'serializable' reads may be stale by contract: such a run shows the checker catching stale reads. */
     reads: { type: 'string', default: 'linearizable' },
+    /** The nemeses to draw from, comma-separated (kill, pause, watch, partition, transfer, member) or 'all'. */
+    faults: { type: 'string', default: 'all' },
+    /** Run on the host's loopback and iptables (in chains of the run's own) instead of a namespace. */
+    'host-net': { type: 'boolean', default: false },
     /** Re-run the checkers on a saved report/history.json instead of running a round. */
     check: { type: 'string' },
   },
@@ -47,6 +55,8 @@ if (values.check !== undefined) {
   process.exit(lin.verdict === 'ok' && order.ok && watch.ok ? 0 : 1);
 }
 
+await reexecInNetns(import.meta.url, values['host-net']);
+const nemeses = parseNemeses(values.faults, KV_NEMESES);
 let failed = false;
 const rounds = Number(values.rounds);
 for (let r = 0; r < rounds; r++) {
@@ -60,6 +70,7 @@ for (let r = 0; r < rounds; r++) {
       clients: Number(values.clients),
       watchers: Number(values.watchers),
       keys: Number(values.keys),
+      nemeses,
       healMs: 30_000,
       opTimeoutMs: 1500,
       reads: values.reads === 'serializable' ? 'serializable' : 'linearizable',
@@ -67,7 +78,7 @@ for (let r = 0; r < rounds; r++) {
       keepReport: true,
       log: (l) => console.log(l),
     });
-    console.log(`SEED=${seed} ok=${res.ok} linearizable=${res.linearizable.verdict} revisions=${res.revisionOrder.ok ? 'ok' : 'violated'} watch=${res.watch.ok ? 'ok' : 'violated'} liveness=${res.livenessFailure ?? 'ok'} ${JSON.stringify({ ...res.stats, ...res.watch.stats })}`);
+    console.log(`SEED=${seed} ok=${res.ok} linearizable=${res.linearizable.verdict} revisions=${res.revisionOrder.ok ? 'ok' : 'violated'} watch=${res.watch.ok ? 'ok' : 'violated'} liveness=${res.livenessFailure ?? 'ok'}${res.nemesisFailure === undefined ? '' : ` nemesis=FAILED: ${res.nemesisFailure}`} ${JSON.stringify({ ...res.stats, ...res.watch.stats })}`);
     for (const p of res.linearizable.partitions) {
       console.log(`  key ${p.partition}: ${p.verdict} (${p.operations} ops, ${p.steps} steps)`);
       if (p.explanation !== undefined) console.log(p.explanation.replace(/^/gm, '    '));

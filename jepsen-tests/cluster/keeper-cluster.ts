@@ -6,7 +6,7 @@
 // each node runs under its own uid so iptables can match its packets by
 // owner (see nemesis/partition.ts).
 import { readFileSync } from 'node:fs';
-import { chmod, chown, mkdir } from 'node:fs/promises';
+import { chmod, chown, mkdir, rm } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { createServer } from 'node:net';
@@ -39,6 +39,8 @@ const UID_BASE = 47_000;
 export class KeeperCluster {
   readonly nodes: LongwireProcess[] = [];
   private readonly firstStart = new Set<string>();
+  /** The API a node joins through on its next first start, when not the first node's (set by rejoin). */
+  private readonly joinVia = new Map<string, string>();
 
   constructor(private readonly o: KeeperClusterOptions) {}
 
@@ -136,13 +138,33 @@ export class KeeperCluster {
     const first = this.nodes[0];
     if (old === undefined || first === undefined) throw new Error(`unknown node ${id}`);
     if (old.running) return;
-    const join = idx > 0 && this.firstStart.has(id) ? ['--join', first.apiUrl] : [];
+    const via = this.joinVia.get(id) ?? (idx > 0 ? first.apiUrl : undefined);
+    const join = via !== undefined && this.firstStart.has(id) ? ['--join', via] : [];
     // A fresh process object per start, so --join is given only once; the log carries over.
     const next = new LongwireProcess({ ...old.spec, extraArgs: [...baseArgs(old.spec), ...join] });
     next.log = old.log + (old.log === '' ? '' : `\n===== restart ${id} =====\n`);
     this.nodes[idx] = next;
     await next.start();
     this.firstStart.delete(id);
+    this.joinVia.delete(id);
+  }
+
+  /**
+   * Stops `id`, wipes its data dir and starts it again with --join through
+   * `viaId`, as an operator replaces a member after removing it. Until that
+   * start succeeds, any later start of `id` joins again (an empty data dir
+   * started without --join would bootstrap a cluster of its own).
+   */
+  async rejoin(id: string, viaId: string): Promise<void> {
+    const n = this.node(id);
+    await n.stop().catch(() => n.kill9());
+    await rm(n.spec.dataDir, { recursive: true, force: true });
+    await mkdir(n.spec.dataDir, { recursive: true });
+    if (n.spec.uid !== undefined) await chown(n.spec.dataDir, n.spec.uid, n.spec.uid);
+    this.firstStart.add(id);
+    this.joinVia.set(id, this.node(viaId).apiUrl);
+    n.log += `\n===== ${id}: data dir wiped, joining through ${viaId} =====\n`;
+    await this.startNode(id);
   }
 
   /**

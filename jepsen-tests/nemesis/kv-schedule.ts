@@ -1,9 +1,13 @@
 // A seeded fault schedule for a keeper cluster of one or more nodes: kill -9
-// and restart, SIGSTOP/SIGCONT, watch-stream blips, and (with more than one
-// node and iptables available) partitions: one node isolated from the rest,
-// or the cluster split in two. Faults run one after another; each one heals
-// before the next starts. Printed in full so a run replays from its seed.
+// and restart, SIGSTOP/SIGCONT, watch-stream blips, and with more than one
+// node: partitions (one node isolated from the rest, or the cluster split in
+// two), leader-transfer storms and membership changes (remove a member, wipe
+// it, rejoin it). Faults run one after another; each one heals before the
+// next starts. Printed in full so a run replays from its seed.
 import type { Rng } from '../cluster/rng.js';
+import { formatMemberChange, makeMemberChange, type MemberChange } from './member-change.js';
+import { randomSplit } from './split.js';
+import { formatTransferStorm, makeTransferStorm, type TransferStorm } from './transfer-storm.js';
 
 export type KvFault =
   /** With `leader`, the node that is leader when the fault starts takes the place of `node` (logged). */
@@ -18,42 +22,64 @@ export type KvFault =
    * minority with the leader in it is the interesting case); the run logs the
    * resolved sides.
    */
-  | { readonly at: number; readonly kind: 'partition'; readonly left: readonly string[]; readonly right: readonly string[]; readonly leader: boolean; readonly healMs: number };
+  | { readonly at: number; readonly kind: 'partition'; readonly left: readonly string[]; readonly right: readonly string[]; readonly leader: boolean; readonly healMs: number }
+  | ({ readonly at: number; readonly kind: 'transfer-storm' } & TransferStorm)
+  | ({ readonly at: number; readonly kind: 'member-change' } & MemberChange);
+
+/** The nemeses a run may use (`--faults`); the multi-node ones need more than one node. */
+export const KV_NEMESES = ['kill', 'pause', 'watch', 'partition', 'transfer', 'member'] as const;
+export type KvNemesis = (typeof KV_NEMESES)[number];
+
+/** Relative weights of the nemeses in a schedule. */
+const WEIGHTS: Readonly<Record<KvNemesis, number>> = { kill: 25, pause: 25, watch: 15, partition: 35, transfer: 15, member: 12 };
 
 export interface KvScheduleOptions {
   readonly nodes: readonly string[];
   readonly durationMs: number;
   readonly meanGapMs: number;
-  readonly partitions: boolean;
+  /** The nemeses to draw from; partition, transfer and member are dropped with one node. */
+  readonly nemeses: ReadonlySet<KvNemesis>;
 }
 
 export function makeKvSchedule(rng: Rng, o: KvScheduleOptions): KvFault[] {
   if (!(o.meanGapMs >= 1)) throw new Error(`meanGapMs must be at least 1, got ${o.meanGapMs}`);
+  const multi = o.nodes.length > 1;
+  const kinds = KV_NEMESES.filter((k) => o.nemeses.has(k) && (multi || (k !== 'partition' && k !== 'transfer' && k !== 'member')));
+  const total = kinds.reduce((a, k) => a + WEIGHTS[k], 0);
   const out: KvFault[] = [];
-  const canPartition = o.partitions && o.nodes.length > 1;
+  if (kinds.length === 0) return out;
   let t = 0;
   for (;;) {
     t += Math.floor(o.meanGapMs / 2 + rng.next() * o.meanGapMs);
     if (t >= o.durationMs) return out;
-    const r = rng.next();
+    let r = rng.next() * total;
+    const kind = kinds.find((k) => (r -= WEIGHTS[k]) < 0) ?? kinds[kinds.length - 1];
     const node = rng.pick(o.nodes);
     // Pauses reach 3 s and partitions 5 s: past the Raft election timeout (1-2 s), so leaders change under them.
-    if (canPartition && r < 0.35) {
-      const shuffled = [...o.nodes];
-      for (let i = shuffled.length - 1; i > 0; i--) {
-        const j = rng.int(i + 1);
-        const a = shuffled[i];
-        const b = shuffled[j];
-        if (a === undefined || b === undefined) throw new Error('shuffle out of range');
-        shuffled[i] = b;
-        shuffled[j] = a;
+    switch (kind) {
+      case 'partition': {
+        const { left, right } = randomSplit(rng, o.nodes);
+        out.push({ at: t, kind: 'partition', left, right, leader: rng.next() < 0.6, healMs: 1000 + rng.int(4000) });
+        break;
       }
-      // Half the partitions isolate one node, half split into a majority and a minority.
-      const cut = rng.next() < 0.5 ? 1 : Math.max(1, Math.floor(o.nodes.length / 2));
-      out.push({ at: t, kind: 'partition', left: shuffled.slice(0, cut), right: shuffled.slice(cut), leader: rng.next() < 0.6, healMs: 1000 + rng.int(4000) });
-    } else if (r < 0.6) out.push({ at: t, kind: 'kill-restart', node, leader: o.nodes.length > 1 && rng.next() < 0.5, downMs: 100 + rng.int(900) });
-    else if (r < 0.85) out.push({ at: t, kind: 'pause', node, leader: o.nodes.length > 1 && rng.next() < 0.5, pauseMs: 200 + rng.int(2800) });
-    else out.push({ at: t, kind: 'watch-blip', streams: 1 + rng.int(2) });
+      case 'kill':
+        out.push({ at: t, kind: 'kill-restart', node, leader: multi && rng.next() < 0.5, downMs: 100 + rng.int(900) });
+        break;
+      case 'pause':
+        out.push({ at: t, kind: 'pause', node, leader: multi && rng.next() < 0.5, pauseMs: 200 + rng.int(2800) });
+        break;
+      case 'watch':
+        out.push({ at: t, kind: 'watch-blip', streams: 1 + rng.int(2) });
+        break;
+      case 'transfer':
+        out.push({ at: t, kind: 'transfer-storm', ...makeTransferStorm(rng, o.nodes) });
+        break;
+      case 'member':
+        out.push({ at: t, kind: 'member-change', ...makeMemberChange(rng, o.nodes) });
+        break;
+      case undefined:
+        return out;
+    }
   }
 }
 
@@ -70,13 +96,17 @@ export function formatKvSchedule(s: readonly KvFault[]): string {
           return `  +${f.at}ms close ${f.streams} watch stream(s)`;
         case 'partition':
           return `  +${f.at}ms partition [${f.left.join(',')}] | [${f.right.join(',')}]${f.leader ? ' (the leader in place of the first)' : ''}, heal after ${f.healMs}ms`;
+        case 'transfer-storm':
+          return `  +${f.at}ms ${formatTransferStorm(f)}`;
+        case 'member-change':
+          return `  +${f.at}ms ${formatMemberChange(f)}`;
       }
     })
     .join('\n');
 }
 
 /** The sides of a partition once the current leader is known (see KvFault 'partition'). */
-export function resolvePartition(f: Extract<KvFault, { kind: 'partition' }>, leader: string | undefined): { left: string[]; right: string[] } {
+export function resolvePartition(f: { readonly left: readonly string[]; readonly right: readonly string[]; readonly leader: boolean }, leader: string | undefined): { left: string[]; right: string[] } {
   const left = [...f.left];
   const right = [...f.right];
   if (!f.leader || leader === undefined || left[0] === leader) return { left, right };

@@ -1,26 +1,86 @@
-// A seeded fault schedule for one node: kill -9 and restart, SIGSTOP/SIGCONT,
-// and network blips of random devices. Printed in full so a run can be
-// replayed from its seed.
+// A seeded fault schedule for the delivery workload: kill -9 and restart,
+// SIGSTOP/SIGCONT, network blips of random devices, and with more than one
+// node partitions and leader-transfer storms. Membership changes are not
+// among them: removing a member does not hand its users' inboxes to another
+// node yet, so a removal would lose them by design, not by a bug. Printed in
+// full so a run can be replayed from its seed.
 import type { Rng } from '../cluster/rng.js';
+import { randomSplit } from './split.js';
+import { formatTransferStorm, makeTransferStorm, type TransferStorm } from './transfer-storm.js';
 
 export type Fault =
-  | { readonly at: number; readonly kind: 'kill-restart'; readonly downMs: number }
-  | { readonly at: number; readonly kind: 'pause'; readonly pauseMs: number }
-  | { readonly at: number; readonly kind: 'blip'; readonly devices: number };
+  | { readonly at: number; readonly kind: 'kill-restart'; readonly node: string; readonly downMs: number }
+  | { readonly at: number; readonly kind: 'pause'; readonly node: string; readonly pauseMs: number }
+  | { readonly at: number; readonly kind: 'blip'; readonly devices: number }
+  /** Cuts every link between the sides; with `leader`, the current leader takes the place of left's first node. */
+  | { readonly at: number; readonly kind: 'partition'; readonly left: readonly string[]; readonly right: readonly string[]; readonly leader: boolean; readonly healMs: number }
+  | ({ readonly at: number; readonly kind: 'transfer-storm' } & TransferStorm);
 
-export function makeSchedule(rng: Rng, durationMs: number, meanGapMs: number): Fault[] {
+export const DELIVERY_NEMESES = ['kill', 'pause', 'blip', 'partition', 'transfer'] as const;
+export type DeliveryNemesis = (typeof DELIVERY_NEMESES)[number];
+
+const WEIGHTS: Readonly<Record<DeliveryNemesis, number>> = { kill: 30, pause: 25, blip: 25, partition: 30, transfer: 15 };
+
+export interface ScheduleOptions {
+  readonly nodes: readonly string[];
+  readonly durationMs: number;
+  readonly meanGapMs: number;
+  /** partition and transfer are dropped with one node. */
+  readonly nemeses: ReadonlySet<DeliveryNemesis>;
+}
+
+export function makeSchedule(rng: Rng, o: ScheduleOptions): Fault[] {
+  const multi = o.nodes.length > 1;
+  const kinds = DELIVERY_NEMESES.filter((k) => o.nemeses.has(k) && (multi || (k !== 'partition' && k !== 'transfer')));
+  const total = kinds.reduce((a, k) => a + WEIGHTS[k], 0);
   const out: Fault[] = [];
+  if (kinds.length === 0) return out;
   let t = 0;
   for (;;) {
-    t += Math.floor(meanGapMs / 2 + rng.next() * meanGapMs);
-    if (t >= durationMs) return out;
-    const r = rng.next();
-    if (r < 0.4) out.push({ at: t, kind: 'kill-restart', downMs: 100 + rng.int(400) });
-    else if (r < 0.7) out.push({ at: t, kind: 'pause', pauseMs: 200 + rng.int(1200) });
-    else out.push({ at: t, kind: 'blip', devices: 1 + rng.int(5) });
+    t += Math.floor(o.meanGapMs / 2 + rng.next() * o.meanGapMs);
+    if (t >= o.durationMs) return out;
+    let r = rng.next() * total;
+    const kind = kinds.find((k) => (r -= WEIGHTS[k]) < 0) ?? kinds[kinds.length - 1];
+    switch (kind) {
+      case 'kill':
+        out.push({ at: t, kind: 'kill-restart', node: rng.pick(o.nodes), downMs: 100 + rng.int(400) });
+        break;
+      case 'pause':
+        out.push({ at: t, kind: 'pause', node: rng.pick(o.nodes), pauseMs: 200 + rng.int(1200) });
+        break;
+      case 'blip':
+        out.push({ at: t, kind: 'blip', devices: 1 + rng.int(5) });
+        break;
+      case 'partition': {
+        const { left, right } = randomSplit(rng, o.nodes);
+        out.push({ at: t, kind: 'partition', left, right, leader: rng.next() < 0.5, healMs: 1000 + rng.int(3000) });
+        break;
+      }
+      case 'transfer':
+        out.push({ at: t, kind: 'transfer-storm', ...makeTransferStorm(rng, o.nodes) });
+        break;
+      case undefined:
+        return out;
+    }
   }
 }
 
 export function formatSchedule(s: readonly Fault[]): string {
-  return s.map((f) => `  +${f.at}ms ${f.kind} ${JSON.stringify({ ...f, at: undefined, kind: undefined })}`).join('\n');
+  if (s.length === 0) return '  (no faults)';
+  return s
+    .map((f) => {
+      switch (f.kind) {
+        case 'kill-restart':
+          return `  +${f.at}ms kill -9 ${f.node}, restart after ${f.downMs}ms`;
+        case 'pause':
+          return `  +${f.at}ms SIGSTOP ${f.node}, SIGCONT after ${f.pauseMs}ms`;
+        case 'blip':
+          return `  +${f.at}ms drop ${f.devices} device connection(s)`;
+        case 'partition':
+          return `  +${f.at}ms partition [${f.left.join(',')}] | [${f.right.join(',')}]${f.leader ? ' (the leader in place of the first)' : ''}, heal after ${f.healMs}ms`;
+        case 'transfer-storm':
+          return `  +${f.at}ms ${formatTransferStorm(f)}`;
+      }
+    })
+    .join('\n');
 }

@@ -1,15 +1,16 @@
 // A short delivery round in `npm test`: a real node under kill -9, pauses and
 // network blips; every answered qos 1 push must reach every device, in order,
 // with no gap. Longer rounds: `npm run jepsen:delivery -- --rounds N`.
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { describe } from '../checker/delivery.js';
+import { DELIVERY_NEMESES } from '../nemesis/schedule.js';
 import { runDelivery } from '../workload/delivery-run.js';
+import { isolatedTest } from './support/isolated-test.js';
 
-test('delivery under faults on one node (short round)', async () => {
+isolatedTest('delivery under faults on one node (short round)', { file: import.meta.url }, async () => {
   const seed = process.env.SEED !== undefined ? Number(process.env.SEED) : Date.now() % 1_000_000;
   const lines: string[] = [];
-  const r = await runDelivery({ seed, nodes: 1, faultMs: 8000, users: 8, devicesPerUser: 2, pushers: 3, meanFaultGapMs: 1500, healMs: 30_000, fsync: false, log: (l) => lines.push(l) });
+  const r = await runDelivery({ seed, nodes: 1, faultMs: 8000, users: 8, devicesPerUser: 2, pushers: 3, meanFaultGapMs: 1500, healMs: 30_000, fsync: false, nemeses: new Set(DELIVERY_NEMESES), keepReport: false, log: (l) => lines.push(l) });
   const why = `${lines.join('\n')}\n${r.result.violations.slice(0, 10).map(describe).join('\n')}\nreport: ${r.reportPath}\nreplay: SEED=${seed} node scripts/test.mjs delivery-short`;
   assert.ok(r.converged, `devices did not converge after healing\n${why}`);
   assert.ok(r.result.ok, why);

@@ -1,16 +1,18 @@
 // A short keeper round in `npm test`: clients doing reads, writes, cas and
 // deletes through the HTTP API and watchers on the prefix, under kill -9,
-// SIGSTOP/SIGCONT and watch blips (and partitions on three nodes, once the
-// Raft keeper has landed); the history must be linearizable per key, every
-// watch guarantee must hold, and the healed cluster must converge.
+// SIGSTOP/SIGCONT and watch blips (and on three nodes partitions,
+// leader-transfer storms and membership changes); the history must be
+// linearizable per key, every watch guarantee must hold, and the healed
+// cluster must converge. Runs in a network namespace of its own when it can.
 // Longer rounds: `npm run jepsen:kv -- --seconds 60 --nodes 3 --rounds 5`.
-import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { describeWatchViolation } from '../checker/watch.js';
 import { raftKeeperLanded } from '../cluster/keeper-cluster.js';
+import { KV_NEMESES } from '../nemesis/kv-schedule.js';
 import { runKv } from '../workload/kv-run.js';
+import { isolatedTest } from './support/isolated-test.js';
 
-test('keeper linearizability and watch guarantees under faults (short round)', async () => {
+isolatedTest('keeper linearizability and watch guarantees under faults (short round)', { file: import.meta.url }, async () => {
   const seed = process.env.SEED !== undefined ? Number(process.env.SEED) : Date.now() % 1_000_000;
   const nodes = raftKeeperLanded() ? 3 : 1;
   const lines: string[] = [];
@@ -22,6 +24,7 @@ test('keeper linearizability and watch guarantees under faults (short round)', a
     clients: 4,
     watchers: 2,
     keys: 3,
+    nemeses: new Set(KV_NEMESES),
     healMs: 15_000,
     opTimeoutMs: 1500,
     reads: 'linearizable',
@@ -35,10 +38,12 @@ test('keeper linearizability and watch guarantees under faults (short round)', a
     ...r.revisionOrder.violations.map((v) => `[revision order] ${v}`),
     ...r.watch.violations.slice(0, 10).map(describeWatchViolation),
     `liveness: ${r.livenessFailure ?? 'ok'}`,
+    `nemesis: ${r.nemesisFailure ?? 'ok'}`,
     `report: ${r.reportDir}`,
     `replay: SEED=${seed} node scripts/test.mjs kv-short`,
   ].join('\n');
   assert.equal(r.livenessFailure, undefined, why);
+  assert.equal(r.nemesisFailure, undefined, why);
   assert.equal(r.linearizable.verdict, 'ok', why);
   assert.ok(r.revisionOrder.ok, why);
   assert.ok(r.watch.ok, why);

@@ -2,13 +2,18 @@
 // other side whichever source address the kernel picks (owner match on the
 // node's uid) and packets that carry the node's own address, leaves nodes
 // outside the split alone, heals, and leaves no rule or chain behind.
-// Needs root and iptables (.ci/run installs it); fails clearly without them.
-import { test } from 'node:test';
+// Runs in a network namespace of its own when the machine allows, as the
+// rounds do: then the rules were never on the host (the test checks the
+// namespace is not the host's, and afterwards that the host has no chain of
+// the run's). Needs root and iptables (.ci/run installs it); fails clearly
+// without them.
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { createServer, Socket, type AddressInfo, type Server } from 'node:net';
 import { KeeperCluster } from '../cluster/keeper-cluster.js';
+import { currentNetns, insideNetns, outerNetns } from '../cluster/netns.js';
 import { Partitioner, partitionsAvailable } from '../nemesis/partition.js';
+import { isolatedTest } from './support/isolated-test.js';
 
 const CONNECT_TIMEOUT_MS = 700;
 
@@ -50,7 +55,17 @@ function connectFrom(localAddress: string, host: string, port: number): Promise<
   });
 }
 
-test('partition: cut both ways by owner and by address, others untouched, healed, chain removed', async () => {
+/** The chains a Partitioner of process `pid` makes (see Partitioner's constructor). */
+const chainsOf = (pid: number): string[] => [`LONGWIRE_JEPSEN_IN_${pid}`, `LONGWIRE_JEPSEN_OUT_${pid}`];
+
+const afterOnHost = (child: { pid: number | undefined }): void => {
+  assert.ok(child.pid !== undefined);
+  const rules = execFileSync('iptables', ['-S'], { encoding: 'utf8' });
+  for (const c of chainsOf(child.pid)) assert.ok(!rules.includes(c), `the namespaced run's chain ${c} is on the host:\n${rules}`);
+};
+
+isolatedTest('partition: cut both ways by owner and by address, others untouched, healed, chain removed', { file: import.meta.url, after: afterOnHost }, async () => {
+  if (insideNetns()) assert.notEqual(currentNetns(), outerNetns(), 'the run is in the network namespace of the process that started it');
   const avail = partitionsAvailable();
   assert.ok(avail.ok, `partitions need root and iptables: ${avail.ok ? '' : avail.why}`);
   const hosts = [0, 1, 2].map((i) => KeeperCluster.hostFor(i));
@@ -65,6 +80,7 @@ test('partition: cut both ways by owner and by address, others untouched, healed
     assert.equal(await connectAs(ua, hb, port(1)), true, 'before the cut, a reaches b');
     p.split(['n1'], ['n2']);
     assert.equal(p.describe(), 'n1>n2 n2>n1');
+    assert.deepEqual(chainsOf(process.pid), [p.chainIn, p.chainOut]);
     assert.equal(await connectAs(ua, hb, port(1)), false, 'a → b is cut (owner match)');
     assert.equal(await connectAs(ub, ha, port(0)), false, 'b → a is cut (owner match)');
     assert.equal(await connectFrom(ha, hb, port(1)), false, 'a → b is cut (source address match)');

@@ -1,6 +1,7 @@
-// The delivery workload on a real node: devices bound and acking, pushers
-// through the API, a seeded nemesis (kill -9 + restart, pause, network blips),
-// then a healed phase in which every device must converge; then the checker.
+// The delivery workload on real nodes: devices bound and acking, pushers
+// through the API, a seeded nemesis (kill -9 + restart, pause, network blips,
+// and with more than one node partitions and leader-transfer storms), then a
+// healed phase in which every device must converge; then the checker.
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,8 +9,14 @@ import { checkDelivery, type CheckResult } from '../checker/delivery.js';
 import type { PushOp } from '../checker/history.js';
 import type { LongwireProcess } from '../cluster/longwire-process.js';
 import { KeeperCluster } from '../cluster/keeper-cluster.js';
+import { networkMode } from '../cluster/netns.js';
 import { Rng } from '../cluster/rng.js';
-import { formatSchedule, makeSchedule, type Fault } from '../nemesis/schedule.js';
+import { resolvePartition } from '../nemesis/kv-schedule.js';
+import type { NemesisEvent } from '../nemesis/nemesis-event.js';
+import { Partitioner, partitionsAvailable } from '../nemesis/partition.js';
+import { formatSchedule, makeSchedule, type DeliveryNemesis, type Fault } from '../nemesis/schedule.js';
+import { runTransferStorm } from '../nemesis/transfer-storm.js';
+import { renderDeliveryTimeline } from '../report/delivery-timeline.js';
 import { Device } from './device.js';
 import { pushLoop } from './pusher.js';
 
@@ -25,6 +32,10 @@ export interface DeliveryRunOptions {
   /** How long the healed phase may take to converge. */
   readonly healMs: number;
   readonly fsync: boolean;
+  /** The nemeses the schedule draws from (partitions only when iptables is usable). */
+  readonly nemeses: ReadonlySet<DeliveryNemesis>;
+  /** Keep the report dir (history, timeline, node logs) also when the round passed. */
+  readonly keepReport: boolean;
   readonly log: (line: string) => void;
 }
 
@@ -33,7 +44,7 @@ export interface DeliveryRunResult {
   readonly schedule: readonly Fault[];
   readonly result: CheckResult;
   readonly converged: boolean;
-  /** Kept only when the run failed (or LONGWIRE_JEPSEN_KEEP=1). */
+  /** The history JSON; its dir (with timeline.html and the node logs) is kept when the run failed, keepReport or LONGWIRE_JEPSEN_KEEP=1. */
   readonly reportPath: string;
 }
 
@@ -41,14 +52,37 @@ const APP = 'jepsen';
 const ADMIN_TOKEN = 'jepsen-admin-token-0123456789';
 const TOKEN_SECRET = 'jepsen-token-secret-0123456789';
 const API_KEY = 'jepsen-api-key-0123456789';
+/** Least time between one fault healing and the next starting. */
+const FAULT_QUIET_MS = 1000;
+const LEADER_QUERY_MS = 500;
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 export async function runDelivery(o: DeliveryRunOptions): Promise<DeliveryRunResult> {
   const rng = new Rng(o.seed);
-  const schedule = makeSchedule(rng, o.faultMs, o.meanFaultGapMs);
-  o.log(`SEED=${o.seed} nodes=${o.nodes} faultMs=${o.faultMs} users=${o.users} devicesPerUser=${o.devicesPerUser} pushers=${o.pushers} fsync=${o.fsync}\nschedule:\n${formatSchedule(schedule)}`);
+  const ids = Array.from({ length: o.nodes }, (_, i) => `n${i + 1}`);
+  const avail = o.nodes > 1 ? partitionsAvailable() : { ok: false as const, why: 'one node' };
+  const partitions = avail.ok && o.nemeses.has('partition');
+  const nemeses = new Set([...o.nemeses].filter((k) => k !== 'partition' || partitions));
+  const schedule = makeSchedule(rng, { nodes: ids, durationMs: o.faultMs, meanGapMs: o.meanFaultGapMs, nemeses });
+  o.log(
+    `SEED=${o.seed} nodes=${o.nodes} faultMs=${o.faultMs} users=${o.users} devicesPerUser=${o.devicesPerUser} pushers=${o.pushers} fsync=${o.fsync} faults=${[...nemeses].join(',')}\nnetwork=${networkMode()} partitions=${partitions ? 'iptables' : `off (${avail.ok ? 'not asked for' : avail.why})`}\nschedule:\n${formatSchedule(schedule)}`,
+  );
   const dir = await mkdtemp(join(tmpdir(), 'longwire-jepsen-'));
-  const cluster = new KeeperCluster({ dir, count: o.nodes, adminToken: ADMIN_TOKEN, ownUids: false, extraArgs: o.fsync ? ['--fsync'] : [] });
+  const reportDir = join(dir, 'report');
+  await mkdir(reportDir, { recursive: true });
+  const cluster = new KeeperCluster({ dir, count: o.nodes, adminToken: ADMIN_TOKEN, ownUids: partitions, extraArgs: o.fsync ? ['--fsync'] : [] });
   await cluster.create();
+  const partitioner = partitions ? new Partitioner(cluster.nodes.map((n, i) => ({ id: n.spec.id, host: KeeperCluster.hostFor(i), uid: n.spec.uid ?? 0 }))) : undefined;
+  const t0 = Date.now();
+  const stamp = (): string => `+${Date.now() - t0}ms`;
+  const nemesisEvents: NemesisEvent[] = [];
+  let interrupted = false;
+  const onSigint = (): void => {
+    interrupted = true;
+    o.log(`${stamp()} SIGINT: no more faults; healing, checking and reporting`);
+  };
+  process.once('SIGINT', onSigint);
   // Clients pick a node at random per attempt and per push: any node must route to the owner.
   const routeRng = new Rng(o.seed * 7 + 1);
   const anyNode = (): LongwireProcess => {
@@ -58,8 +92,10 @@ export async function runDelivery(o: DeliveryRunOptions): Promise<DeliveryRunRes
   const devices: Device[] = [];
   const pushes: PushOp[] = [];
   // A failing run keeps its report, history and data dir for inspection.
-  let keep = process.env.LONGWIRE_JEPSEN_KEEP === '1';
+  let passed = false;
+  let keep = o.keepReport || process.env.LONGWIRE_JEPSEN_KEEP === '1';
   try {
+    partitioner?.setup();
     await cluster.start();
     await createApp(cluster.nodes);
     const users = Array.from({ length: o.users }, (_, i) => `user-${i}`);
@@ -70,36 +106,63 @@ export async function runDelivery(o: DeliveryRunOptions): Promise<DeliveryRunRes
         dev.start();
       }
     }
-    const t0 = Date.now();
-    const faultsOver = (): boolean => Date.now() - t0 >= o.faultMs;
+    const faultStart = Date.now();
+    const faultsOver = (): boolean => interrupted || Date.now() - faultStart >= o.faultMs;
     const pushing = Array.from({ length: o.pushers }, (_, w) =>
       pushLoop({ apiUrl: () => anyNode().apiUrl, app: APP, apiKey: API_KEY, users, rng: new Rng(o.seed * 31 + w), worker: w, until: faultsOver, opsMax: 100_000, out: pushes }),
     );
+    let lastHealed = Date.now();
     for (const f of schedule) {
-      const wait = t0 + f.at - Date.now();
-      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      // At its time, but never sooner than FAULT_QUIET_MS after the previous fault healed.
+      const wait = Math.max(faultStart + f.at, lastHealed + FAULT_QUIET_MS) - Date.now();
+      if (wait > 0) await sleep(wait);
+      if (faultsOver()) break;
+      const started = Date.now();
+      const logged = (label: string): void => {
+        nemesisEvents.push({ kind: f.kind, label, start: started, end: Date.now() });
+        o.log(`${stamp()} ${f.kind}: ${label}`);
+      };
       switch (f.kind) {
         case 'kill-restart': {
-          const victim = rng.pick(cluster.ids);
-          await cluster.node(victim).kill9();
-          await new Promise((r) => setTimeout(r, f.downMs));
-          await cluster.startNode(victim);
+          await cluster.node(f.node).kill9();
+          await sleep(f.downMs);
+          await cluster.startNode(f.node);
+          logged(`kill -9 ${f.node}, down ${f.downMs}ms`);
           break;
         }
         case 'pause': {
-          const victim = cluster.node(rng.pick(cluster.ids));
+          const victim = cluster.node(f.node);
           victim.pause();
-          await new Promise((r) => setTimeout(r, f.pauseMs));
+          await sleep(f.pauseMs);
           victim.resume();
+          logged(`SIGSTOP ${f.node} for ${f.pauseMs}ms`);
           break;
         }
         case 'blip':
           for (let i = 0; i < f.devices; i++) rng.pick(devices).blip();
+          logged(`dropped ${f.devices} device connection(s)`);
           break;
+        case 'partition': {
+          if (partitioner === undefined) break;
+          const sides = resolvePartition(f, (await cluster.leader(LEADER_QUERY_MS)).leader);
+          partitioner.split(sides.left, sides.right);
+          await sleep(f.healMs);
+          partitioner.heal();
+          logged(`[${sides.left.join(',')}] | [${sides.right.join(',')}] for ${f.healMs}ms`);
+          break;
+        }
+        case 'transfer-storm': {
+          const up = (): { id: string; apiUrl: string }[] => cluster.nodes.filter((n) => n.running && !n.paused).map((n) => ({ id: n.spec.id, apiUrl: n.apiUrl }));
+          logged(await runTransferStorm(f, up, ADMIN_TOKEN, rng));
+          break;
+        }
       }
+      lastHealed = Date.now();
     }
     await Promise.all(pushing);
     // Healed phase: no faults; every device must catch up with every answered push of its user.
+    partitioner?.heal();
+    for (const n of cluster.nodes) n.resume();
     for (const id of cluster.ids) await cluster.startNode(id);
     const lastSeq = new Map<string, number>();
     for (const p of pushes) if (p.outcome.kind === 'ok') lastSeq.set(p.user, Math.max(lastSeq.get(p.user) ?? 0, p.outcome.seq));
@@ -108,19 +171,28 @@ export async function runDelivery(o: DeliveryRunOptions): Promise<DeliveryRunRes
     while (Date.now() < healDeadline) {
       converged = devices.every((d) => d.processed >= (lastSeq.get(d.user) ?? 0));
       if (converged) break;
-      await new Promise((r) => setTimeout(r, 100));
+      await sleep(100);
     }
     const histories = devices.map((d) => d.stop());
     const result = checkDelivery({ pushes, devices: histories });
-    await mkdir(join(dir, 'report'), { recursive: true });
-    const reportPath = join(dir, 'report', `delivery-${o.seed}.json`);
-    await writeFile(reportPath, JSON.stringify({ seed: o.seed, options: { ...o, log: undefined }, schedule, converged, result, pushes, devices: histories }, null, 1));
-    if (!result.ok || !converged) keep = true;
+    const reportPath = join(reportDir, 'history.json');
+    await writeFile(reportPath, JSON.stringify({ seed: o.seed, options: { ...o, nemeses: [...o.nemeses], log: undefined }, schedule, nemesis: nemesisEvents, converged, result, pushes, devices: histories }, null, 1));
+    await writeFile(join(reportDir, 'timeline.html'), renderDeliveryTimeline({ seed: o.seed, history: { pushes, devices: histories }, nemesis: nemesisEvents, result, converged }));
+    passed = result.ok && converged;
+    if (!passed) keep = true;
     return { seed: o.seed, schedule, result, converged, reportPath };
+  } catch (err) {
+    keep = true;
+    throw new Error(`delivery run failed (seed ${o.seed}): ${err instanceof Error ? err.message : String(err)}\nreport: ${reportDir}`, { cause: err });
   } finally {
+    process.removeListener('SIGINT', onSigint);
     for (const d of devices) d.stop();
-    await cluster.stopAll();
+    await cluster.stopAll().catch((err: unknown) => o.log(`cleanup: stopping nodes failed: ${String(err)}`));
+    partitioner?.teardown();
+    for (const n of cluster.nodes) await writeFile(join(reportDir, `${n.spec.id}.log`), n.log).catch(() => undefined);
     if (!keep) await rm(dir, { recursive: true, force: true });
+    // The report stays; the data dirs only when the run failed.
+    else if (passed) for (const n of cluster.nodes) await rm(n.spec.dataDir, { recursive: true, force: true });
   }
 }
 

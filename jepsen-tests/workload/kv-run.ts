@@ -1,7 +1,8 @@
 // The keeper workload on real nodes: clients doing random reads, writes, cas
 // and deletes on a few keys through random nodes' APIs, watchers on the key
 // prefix, a seeded nemesis (kill -9 + restart, SIGSTOP/SIGCONT, watch blips,
-// and partitions when there is more than one node), then a healed liveness
+// and with more than one node partitions, leader-transfer storms and
+// membership changes), then a healed liveness
 // phase that must converge within a bound (every node ready, a write through
 // each node, a final linearizable read, every watcher caught up), then the
 // linearizability and watch checkers.
@@ -14,10 +15,15 @@ import { checkLinearizable, type LinearizabilityResult } from '../checker/linear
 import { checkRevisionOrder, type RevisionOrderResult } from '../checker/revision-order.js';
 import { checkWatches, type WatchCheckResult } from '../checker/watch.js';
 import { KeeperCluster } from '../cluster/keeper-cluster.js';
+import { networkMode } from '../cluster/netns.js';
 import { Rng } from '../cluster/rng.js';
 import { registerModel } from '../model/register.js';
-import { formatKvSchedule, makeKvSchedule, resolvePartition, type KvFault } from '../nemesis/kv-schedule.js';
+import { formatKvSchedule, makeKvSchedule, resolvePartition, type KvFault, type KvNemesis } from '../nemesis/kv-schedule.js';
+import { runMemberChange } from '../nemesis/member-change.js';
+import type { NemesisEvent } from '../nemesis/nemesis-event.js';
 import { Partitioner, partitionsAvailable } from '../nemesis/partition.js';
+import { runTransferStorm } from '../nemesis/transfer-storm.js';
+import { renderKvTimeline } from '../report/kv-timeline.js';
 import { httpJson, kvClientLoop, kvPath, runKvOp, type KvTarget, type ReadConsistency } from './kv-client.js';
 import { KvWatcher } from './kv-watcher.js';
 
@@ -29,6 +35,8 @@ export interface KvRunOptions {
   readonly clients: number;
   readonly watchers: number;
   readonly keys: number;
+  /** The nemeses the schedule draws from (partitions only when iptables is usable). */
+  readonly nemeses: ReadonlySet<KvNemesis>;
   /** Bound on the healed phase: every node ready, writes through each, final read, watchers caught up. */
   readonly healMs: number;
   readonly opTimeoutMs: number;
@@ -51,6 +59,8 @@ export interface KvRunResult {
   readonly watch: WatchCheckResult;
   /** Undefined when the healed phase converged; else which step did not. */
   readonly livenessFailure: string | undefined;
+  /** A fault that could not be carried out as an operator would (a removed member that did not come back). */
+  readonly nemesisFailure: string | undefined;
   readonly stats: { readonly ops: number; readonly okOps: number; readonly unknownOps: number; readonly streams: number };
   readonly ok: boolean;
   /** The report dir (history, results, node logs); removed when the run passed unless keepReport. */
@@ -73,10 +83,11 @@ export async function runKv(o: KvRunOptions): Promise<KvRunResult> {
   const rng = new Rng(o.seed);
   const ids = Array.from({ length: o.nodes }, (_, i) => `n${i + 1}`);
   const avail = o.nodes > 1 ? partitionsAvailable() : { ok: false as const, why: 'one node' };
-  const partitions = avail.ok;
-  const schedule = makeKvSchedule(rng, { nodes: ids, durationMs: o.faultMs, meanGapMs: o.meanFaultGapMs, partitions });
+  const partitions = avail.ok && o.nemeses.has('partition');
+  const nemeses = new Set([...o.nemeses].filter((k) => k !== 'partition' || partitions));
+  const schedule = makeKvSchedule(rng, { nodes: ids, durationMs: o.faultMs, meanGapMs: o.meanFaultGapMs, nemeses });
   o.log(
-    `SEED=${o.seed} nodes=${o.nodes} faultMs=${o.faultMs} reads=${o.reads} clients=${o.clients} watchers=${o.watchers} keys=${o.keys} partitions=${partitions ? 'iptables' : `off (${avail.ok ? '' : avail.why})`}\nschedule:\n${formatKvSchedule(schedule)}`,
+    `SEED=${o.seed} nodes=${o.nodes} faultMs=${o.faultMs} reads=${o.reads} clients=${o.clients} watchers=${o.watchers} keys=${o.keys} faults=${[...nemeses].join(',')}\nnetwork=${networkMode()} partitions=${partitions ? 'iptables' : `off (${avail.ok ? 'not asked for' : avail.why})`}\nschedule:\n${formatKvSchedule(schedule)}`,
   );
   const dir = await mkdtemp(join(tmpdir(), 'longwire-jepsen-kv-'));
   const reportDir = join(dir, 'report');
@@ -90,6 +101,8 @@ export async function runKv(o: KvRunOptions): Promise<KvRunResult> {
   const operations: KvOperation[] = [];
   const watches: WatchStream[] = [];
   const watchers: KvWatcher[] = [];
+  const nemesisEvents: NemesisEvent[] = [];
+  let nemesisFailure: string | undefined;
   const keys = Array.from({ length: o.keys }, (_, i) => `${KEY_PREFIX}k${i}`);
   const targets = (): KvTarget[] => cluster.nodes.map((n) => ({ id: n.spec.id, apiUrl: n.apiUrl }));
   let finalReadValue: FinalRead | undefined;
@@ -97,6 +110,7 @@ export async function runKv(o: KvRunOptions): Promise<KvRunResult> {
   let interrupted = false;
   const onSigint = (): void => {
     interrupted = true;
+    o.log(`${stamp()} SIGINT: no more faults; healing, checking and reporting`);
   };
   process.once('SIGINT', onSigint);
   try {
@@ -123,6 +137,10 @@ export async function runKv(o: KvRunOptions): Promise<KvRunResult> {
       const wait = Math.max(faultStart + f.at - performance.now(), lastHealed + FAULT_QUIET_MS - performance.now());
       if (wait > 0) await sleep(wait);
       if (faultsOver()) break;
+      const started = now();
+      const logged = (label: string): void => {
+        nemesisEvents.push({ kind: f.kind, label, start: started, end: now() });
+      };
       switch (f.kind) {
         case 'kill-restart': {
           const id = f.leader ? ((await cluster.leader(LEADER_QUERY_MS)).leader ?? f.node) : f.node;
@@ -131,6 +149,7 @@ export async function runKv(o: KvRunOptions): Promise<KvRunResult> {
           await sleep(f.downMs);
           await cluster.startNode(id);
           o.log(`${stamp()} ${id} restarted`);
+          logged(`kill -9 ${id}${f.leader ? ' (leader)' : ''}, down ${f.downMs}ms`);
           break;
         }
         case 'pause': {
@@ -139,11 +158,13 @@ export async function runKv(o: KvRunOptions): Promise<KvRunResult> {
           cluster.node(id).pause();
           await sleep(f.pauseMs);
           cluster.node(id).resume();
+          logged(`SIGSTOP ${id}${f.leader ? ' (leader)' : ''} for ${f.pauseMs}ms`);
           o.log(`${stamp()} SIGCONT ${id}${o.nodes > 1 ? ` (leaders seen: ${(await cluster.leader(LEADER_QUERY_MS)).views})` : ''}`);
           break;
         }
         case 'watch-blip':
           for (let i = 0; i < f.streams && watchers.length > 0; i++) rng.pick(watchers).blip();
+          logged(`closed ${f.streams} watch stream(s)`);
           break;
         case 'partition': {
           if (partitioner === undefined) break;
@@ -154,7 +175,23 @@ export async function runKv(o: KvRunOptions): Promise<KvRunResult> {
           await sleep(f.healMs);
           const during = await cluster.leader(LEADER_QUERY_MS);
           partitioner.heal();
+          logged(`[${sides.left.join(',')}] | [${sides.right.join(',')}]`);
           o.log(`${stamp()} partition healed (leaders seen at its end: ${during.views})`);
+          break;
+        }
+        case 'transfer-storm': {
+          const up = (): { id: string; apiUrl: string }[] => cluster.nodes.filter((n) => n.running && !n.paused).map((n) => ({ id: n.spec.id, apiUrl: n.apiUrl }));
+          const answers = await runTransferStorm(f, up, ADMIN_TOKEN, rng);
+          logged(answers);
+          o.log(`${stamp()} transfer storm: ${answers} (leaders seen: ${(await cluster.leader(LEADER_QUERY_MS)).views})`);
+          break;
+        }
+        case 'member-change': {
+          o.log(`${stamp()} membership change: ${f.leader ? 'the leader' : f.node}`);
+          const r = await runMemberChange(f, cluster, ADMIN_TOKEN, rng, (l) => o.log(`${stamp()} ${l}`));
+          logged(`remove, wipe and rejoin ${r.node}: ${r.kind} (${r.detail})`);
+          o.log(`${stamp()} membership change of ${r.node}: ${r.kind} (${r.detail})`);
+          if (r.kind === 'failed') nemesisFailure ??= `membership change of ${r.node}: ${r.detail}`;
           break;
         }
       }
@@ -180,10 +217,14 @@ export async function runKv(o: KvRunOptions): Promise<KvRunResult> {
       unknownOps: operations.filter((x) => x.return === Infinity).length,
       streams: watches.length,
     };
-    passed = linearizable.verdict === 'ok' && revisionOrder.ok && watch.ok && livenessFailure === undefined;
-    await writeFile(join(reportDir, 'history.json'), JSON.stringify({ seed: o.seed, options: { ...o, log: undefined }, schedule, history }, (_k, v: unknown) => (v === Infinity ? 'Infinity' : v), 1));
-    await writeFile(join(reportDir, 'result.json'), JSON.stringify({ seed: o.seed, passed, livenessFailure, stats, linearizable, revisionOrder, watch }, null, 1));
-    return { seed: o.seed, schedule, partitions, linearizable, revisionOrder, watch, livenessFailure, stats, ok: passed, reportDir };
+    passed = linearizable.verdict === 'ok' && revisionOrder.ok && watch.ok && livenessFailure === undefined && nemesisFailure === undefined;
+    await writeFile(
+      join(reportDir, 'history.json'),
+      JSON.stringify({ seed: o.seed, options: { ...o, nemeses: [...o.nemeses], log: undefined }, schedule, nemesis: nemesisEvents, history }, (_k, v: unknown) => (v === Infinity ? 'Infinity' : v), 1),
+    );
+    await writeFile(join(reportDir, 'result.json'), JSON.stringify({ seed: o.seed, passed, livenessFailure, nemesisFailure, stats, linearizable, revisionOrder, watch }, null, 1));
+    await writeFile(join(reportDir, 'timeline.html'), renderKvTimeline({ seed: o.seed, history, nemesis: nemesisEvents, linearizable, revisionOrder, watch, livenessFailure: livenessFailure ?? nemesisFailure, ok: passed }));
+    return { seed: o.seed, schedule, partitions, linearizable, revisionOrder, watch, livenessFailure, nemesisFailure, stats, ok: passed, reportDir };
 
     async function converge(): Promise<string | undefined> {
       const left = (): number => healDeadline - performance.now();
