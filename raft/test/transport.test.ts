@@ -158,77 +158,56 @@ describe('shell over TCP', () => {
 describe('transport/link security', () => {
   const heartbeat = (from: NodeId, to: NodeId): Message => ({ type: 'MsgHeartbeat', from, to, term: T(1), commit: I(0), context: enc('') });
 
-  /** Two transports on loopback; `a` sends heartbeats to `b` until one arrives or `ms` pass. */
-  async function exchange(secretA: string | undefined, secretB: string | undefined, ms = 1500): Promise<{ delivered: number; refusedAtB: string[]; refusedAtA: string[] }> {
+  /** A transport on a free loopback port that counts what it is given and keeps what it refused. */
+  async function endpoint(id: NodeId, secret?: string): Promise<{ t: TcpTransport; port: number; delivered: () => number; refused: string[] }> {
     let delivered = 0;
-    const refusedAtA: string[] = [];
-    const refusedAtB: string[] = [];
-    const sec = (s: string | undefined) => (s === undefined ? {} : { secret: enc(s) });
-    const b = await TcpTransport.start({
-      selfId: 2,
+    const refused: string[] = [];
+    const { transport, port } = await TcpTransport.start({
+      selfId: id,
       listen: { host: '127.0.0.1', port: 0 },
-      rng: new SeededRng(2),
+      rng: new SeededRng(id),
       onMessage: () => delivered++,
       onUnreachable: () => undefined,
-      onProtocolError: (err) => refusedAtB.push(err.message),
-      security: sec(secretB),
+      onProtocolError: (err) => refused.push(err.message),
+      ...(secret === undefined ? {} : { security: { secret: enc(secret) } }),
     });
-    const a = await TcpTransport.start({
-      selfId: 1,
-      listen: { host: '127.0.0.1', port: 0 },
-      rng: new SeededRng(1),
-      onMessage: () => undefined,
-      onUnreachable: () => undefined,
-      onProtocolError: (err) => refusedAtA.push(err.message),
-      security: sec(secretA),
-    });
-    b.transport.setPeer(1, { host: '127.0.0.1', port: a.port });
-    a.transport.setPeer(2, { host: '127.0.0.1', port: b.port });
+    return { t: transport, port, delivered: () => delivered, refused };
+  }
+
+  /** `a` (id `from`) sends heartbeats to `b` (id 2) until one arrives, `b` refuses the link, or `ms` pass. */
+  async function exchange(from: NodeId, secretA: string | undefined, secretB: string | undefined, ms = 1500): Promise<{ delivered: number; refusedAtB: string[]; refusedAtA: string[] }> {
+    const b = await endpoint(2, secretB);
+    const a = await endpoint(from, secretA);
+    b.t.setPeer(1, { host: '127.0.0.1', port: a.port });
+    a.t.setPeer(2, { host: '127.0.0.1', port: b.port });
     const deadline = Date.now() + ms;
-    while (delivered === 0 && Date.now() < deadline) {
-      a.transport.send([heartbeat(1, 2)]);
+    while (b.delivered() === 0 && b.refused.length === 0 && Date.now() < deadline) {
+      a.t.send([heartbeat(from, 2)]);
       await new Promise((r) => setTimeout(r, 20));
     }
-    await a.transport.close();
-    await b.transport.close();
-    return { delivered, refusedAtA, refusedAtB };
+    await a.t.close();
+    await b.t.close();
+    return { delivered: b.delivered(), refusedAtA: a.refused, refusedAtB: b.refused };
   }
 
   test('with the same cluster secret on both ends, messages flow after the challenge–response', async () => {
-    const r = await exchange('same-secret-123456', 'same-secret-123456');
+    const r = await exchange(1, 'same-secret-123456', 'same-secret-123456');
     assert.ok(r.delivered > 0);
     assert.deepEqual(r.refusedAtB, []);
   });
 
   test('a different secret, or none against a secret, is refused before any message reaches Raft', async () => {
-    const wrong = await exchange('secret-of-a-000000', 'secret-of-b-000000');
+    const wrong = await exchange(1, 'secret-of-a-000000', 'secret-of-b-000000');
     assert.equal(wrong.delivered, 0);
     assert.ok(wrong.refusedAtA.some((m) => /failed the cluster-secret challenge/.test(m)), `dialer sees the listener fail: ${wrong.refusedAtA.join('; ')}`);
-    const none = await exchange(undefined, 'secret-of-b-000000');
+    const none = await exchange(1, undefined, 'secret-of-b-000000');
     assert.equal(none.delivered, 0);
     assert.ok(none.refusedAtB.some((m) => /sent no challenge/.test(m)), none.refusedAtB.join('; '));
   });
 
   test('a link from a node id that is not a peer is refused', async () => {
-    let delivered = 0;
-    const refused: string[] = [];
-    const b = await TcpTransport.start({
-      selfId: 2,
-      listen: { host: '127.0.0.1', port: 0 },
-      rng: new SeededRng(2),
-      onMessage: () => delivered++,
-      onUnreachable: () => undefined,
-      onProtocolError: (err) => refused.push(err.message),
-    });
-    const a = await TcpTransport.start({ selfId: 7, listen: { host: '127.0.0.1', port: 0 }, rng: new SeededRng(7), onMessage: () => undefined, onUnreachable: () => undefined });
-    a.transport.setPeer(2, { host: '127.0.0.1', port: b.port });
-    for (let i = 0; i < 20 && refused.length === 0; i++) {
-      a.transport.send([heartbeat(7, 2)]);
-      await new Promise((r) => setTimeout(r, 25));
-    }
-    await a.transport.close();
-    await b.transport.close();
-    assert.equal(delivered, 0);
-    assert.ok(refused.some((m) => /7 is not a member/.test(m)), refused.join('; '));
+    const r = await exchange(7, undefined, undefined);
+    assert.equal(r.delivered, 0);
+    assert.ok(r.refusedAtB.some((m) => /7 is not a member/.test(m)), r.refusedAtB.join('; '));
   });
 });

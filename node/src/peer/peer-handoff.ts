@@ -3,12 +3,12 @@
 // owners (`import`, `idempotency`) and lets a new owner pull one user's inbox
 // at once (`export`, which seals the draining node first); `drain` starts a
 // member's drain or reads its progress (drain.ts).
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
+import { answer } from './peer-answer.js';
 import type { Drainer } from '../drain.js';
 import type { Metrics } from '../metrics.js';
 import type { Saver } from '../saver/saver.js';
-import { PEER_CONTENT_TYPE, packPeer } from './codec.js';
-import { RPC_ID_HEADER, RPC_PATH_PREFIX } from './peer-client.js';
+import { RPC_PATH_PREFIX } from './peer-client.js';
 import { parseDrainCall, parseHandoffCall } from './peer-handoff-codec.js';
 
 export interface HandoffDeps {
@@ -17,13 +17,6 @@ export interface HandoffDeps {
   readonly metrics: Metrics;
 }
 
-function answer(req: FastifyRequest, reply: FastifyReply, value: unknown): FastifyReply {
-  const id = req.headers[RPC_ID_HEADER];
-  return reply
-    .header(RPC_ID_HEADER, typeof id === 'string' ? id : '')
-    .header('content-type', PEER_CONTENT_TYPE)
-    .send(packPeer(value));
-}
 
 /** Registers the handoff and drain methods inside the peer routes' plugin (its MessagePack parser and member-signature check apply). */
 export function handoffRoutes(app: FastifyInstance, deps: HandoffDeps): void {

@@ -11,7 +11,8 @@
 // publishes on the topic's owner, `pub` writes an owner's publish to this
 // node's subscribers, `readTopic` reads an owned topic's history; `handoff`
 // and `drain` (peer-handoff.ts) move a drained member's inboxes.
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
+import { answer } from './peer-answer.js';
 import type { Auth } from '../center/auth.js';
 import { keepRawBody } from '../center/raw-body.js';
 import { ApiError } from '../center/errors.js';
@@ -26,8 +27,8 @@ import { writeVolatile } from '../pusher.js';
 import type { Broadcasts } from '../broadcast.js';
 import { jobView } from '../cluster-broadcasts.js';
 import { writePub, type ClusterTopics } from '../cluster-topics.js';
-import { packPeer, unpackPeer, PEER_CONTENT_TYPE } from './codec.js';
-import { RPC_ID_HEADER, RPC_PATH_PREFIX } from './peer-client.js';
+import { unpackPeer, PEER_CONTENT_TYPE } from './codec.js';
+import { RPC_PATH_PREFIX } from './peer-client.js';
 import { handoffRoutes, type HandoffDeps } from './peer-handoff.js';
 import type { HandoffGate } from '../handoff-gate.js';
 
@@ -129,13 +130,6 @@ export function parseVolatileNotice(v: unknown): VolatileNotice {
   return { app: str(o, 'app'), id: str(o, 'id'), data: (o.data ?? null) as Json, ts: int(o, 'ts'), users: o.users };
 }
 
-function answer(req: FastifyRequest, reply: FastifyReply, value: unknown): FastifyReply {
-  const id = req.headers[RPC_ID_HEADER];
-  return reply
-    .header(RPC_ID_HEADER, typeof id === 'string' ? id : '')
-    .header('content-type', PEER_CONTENT_TYPE)
-    .send(packPeer(value));
-}
 
 export function peerRoutes(
   deps: { auth: Auth; apps: AppRegistry; pusher: Pusher; saver: Saver; delivery: Delivery; hub: Hub; broadcasts: Broadcasts; topics: ClusterTopics; gate: HandoffGate } & HandoffDeps,
