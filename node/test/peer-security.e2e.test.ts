@@ -42,10 +42,13 @@ async function metrics(n: NodeProcess): Promise<string> {
 
 /** A client of `user` on `via`, and a push through `through` that must reach it. */
 async function pushAcross(app: { app: string; apiKey: string; tokenSecret: string }, via: NodeProcess, through: NodeProcess, user: string, ca?: string): Promise<void> {
+  // The app was made through another node: this one applies it from its keeper watch.
+  await eventually(async () => ((await via.api('GET', `/v1/apps/${app.app}`)).status === 200 ? true : undefined), `${app.app} known on ${via.apiUrl}`);
   const s = await TestSocket.open(via.wsUrl, 'json', ca === undefined ? {} : { ca });
   try {
     await s.hello(`dev-${user}`);
-    assert.equal((await s.bind(app.app, await token(app.app, app.tokenSecret, user))).t, 'bound');
+    const bound = await s.bind(app.app, await token(app.app, app.tokenSecret, user));
+    assert.equal(bound.t, 'bound', JSON.stringify(bound));
     const r = await eventually(async () => {
       const x = await through.api('POST', `/v1/apps/${app.app}/push`, { token: app.apiKey, body: { users: [user], data: `to ${user}` } });
       return x.status === 200 ? x : undefined;

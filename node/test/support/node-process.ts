@@ -148,7 +148,7 @@ export class NodeProcess {
     return pid;
   }
 
-  private async waitReady(timeoutMs = 15_000): Promise<void> {
+  private async waitReady(timeoutMs = 30_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     let exitCode: number | null | undefined;
     void this.exited.then((c) => (exitCode = c ?? -1));
