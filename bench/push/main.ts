@@ -44,6 +44,7 @@ const fanoutCfg: FanoutConfig = {
 };
 
 const unicastCfg: UnicastConfig = {
+  qos: 1,
   clients: quick ? 200 : 1000,
   workers: 2,
   inflight: INFLIGHT,
