@@ -23,6 +23,7 @@ export function tlsRows(r: TlsCompareResult, cfg: TlsCompareConfig): TlsRow[] {
   const connectScenario = `connect + hello + bind, ${cfg.connect.rounds} × ${fmtInt(cfg.connect.connections)}`;
   row(connectScenario, 'connections/s (median round)', c.plain.connectsPerSec, c.tls.connectsPerSec, perSec);
   row(connectScenario, 'server CPU per connection', c.plain.cpuUsPerConnect, c.tls.cpuUsPerConnect, fmtUs);
+  row(connectScenario, 'client processes CPU per connection', c.plain.clientCpuUsPerConnect, c.tls.clientCpuUsPerConnect, fmtUs);
 
   for (const u of r.unicast) {
     const scenario = `unicast qos ${u.qos}, ${fmtInt(cfg.unicast.clients)} clients`;
