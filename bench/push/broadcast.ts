@@ -16,6 +16,8 @@ export interface BroadcastRound {
   readonly ms: number;
   /** Server CPU (all threads) from the request until every connection had the message. */
   readonly cpuMs: number;
+  /** CPU of the client processes over the same time (they share the cores, and decrypt under TLS), ms. */
+  readonly clientCpuMs: number;
   readonly got: number;
   readonly expected: number;
   /** Delivery latency over this round's deliveries, ms. */
@@ -31,6 +33,8 @@ export interface BroadcastPoint {
   readonly bestMs: number;
   /** Server CPU per delivered message over all rounds, µs. */
   readonly cpuUsPerDelivery: number;
+  /** Client processes' CPU per delivered message over all rounds, µs. */
+  readonly clientCpuUsPerDelivery: number;
   /** The same less the server's idle background (pings, timers) over the rounds' wall time, µs. */
   readonly netCpuUsPerDelivery: number;
   /** Median over the rounds of each round's delivery latency p50 and p99, ms. */
@@ -47,15 +51,18 @@ let nextMarker = 1;
 /** One broadcast to every connection of `fleet`, timed from just before the request until the last delivery. */
 export async function broadcastOnce(t: Target, fleet: Fleet, timeoutMs: number): Promise<BroadcastRound> {
   const marker = nextMarker++;
+  const clientCpuNs = (): number => fleet.pids.reduce((a, pid) => a + cpuNs(pid), 0);
   let t0 = 0;
   let c0 = 0;
+  let k0 = 0;
   const r = await fleet.broadcast(marker, timeoutMs, async () => {
     c0 = cpuNs(t.pid);
+    k0 = clientCpuNs();
     t0 = nowMs();
     await t.broadcast(padded({ k: 'b', m: marker, s: t0 }, BROADCAST_BYTES));
   });
   const asc = sorted(r.latencies);
-  return { ms: r.lastAt - t0, cpuMs: (cpuNs(t.pid) - c0) / 1e6, got: r.got, expected: r.expected, p50Ms: percentile(asc, 50), p99Ms: percentile(asc, 99) };
+  return { ms: r.lastAt - t0, cpuMs: (cpuNs(t.pid) - c0) / 1e6, clientCpuMs: (clientCpuNs() - k0) / 1e6, got: r.got, expected: r.expected, p50Ms: percentile(asc, 50), p99Ms: percentile(asc, 99) };
 }
 
 /** `idleCpuMsPerSec`: the server's CPU rate with the same connections open and no broadcast. */
@@ -72,6 +79,7 @@ export function broadcastPoint(connections: number, rounds: readonly BroadcastRo
     deliveryP50Ms: median(rounds.map((r) => r.p50Ms)),
     deliveryP99Ms: median(rounds.map((r) => r.p99Ms)),
     cpuUsPerDelivery: (cpuMs * 1000) / got,
+    clientCpuUsPerDelivery: (rounds.reduce((a, r) => a + r.clientCpuMs, 0) * 1000) / got,
     netCpuUsPerDelivery: (Math.max(0, cpuMs - idleMs) * 1000) / got,
     deliveriesPerSec: connections / (medianMs / 1000),
     missing: rounds.reduce((a, r) => a + (r.expected - r.got) + (connections - r.expected), 0),

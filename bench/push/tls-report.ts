@@ -45,6 +45,7 @@ export function tlsRows(r: TlsCompareResult, cfg: TlsCompareConfig): TlsRow[] {
     row(scenario, 'delivery latency p99 (median of rounds)', p.broadcast.deliveryP99Ms, t.broadcast.deliveryP99Ms, fmtMs);
     row(scenario, 'server CPU per delivery, net of idle', p.broadcast.netCpuUsPerDelivery, t.broadcast.netCpuUsPerDelivery, fmtUs);
     row(scenario, 'server CPU per delivery, raw', p.broadcast.cpuUsPerDelivery, t.broadcast.cpuUsPerDelivery, fmtUs);
+    row(scenario, 'client processes CPU per delivery', p.broadcast.clientCpuUsPerDelivery, t.broadcast.clientCpuUsPerDelivery, fmtUs);
     const idle = `idle, ${fmtInt(p.connections)} connections`;
     row(idle, 'RSS per connection', p.idle.rssPerConnBytes, t.idle.rssPerConnBytes, fmtBytes);
     row(idle, 'heap per connection', p.idle.heapPerConnBytes, t.idle.heapPerConnBytes, fmtBytes);
