@@ -39,6 +39,7 @@ export async function startBare(opts: { readonly httpConcurrency: number; readon
     label: 'bare-ws',
     pid,
     wsUrl: `ws://127.0.0.1:${wsPort}/`,
+    ca: undefined,
     async collectGarbage() {
       if (inspector !== undefined) await collectGarbage(inspector, 60_000);
     },
@@ -49,7 +50,9 @@ export async function startBare(opts: { readonly httpConcurrency: number; readon
     async broadcast(data) {
       await http.json('POST', '/broadcast', { data });
     },
-    async push(user, data) {
+    async push(user, data, qos) {
+      // The baseline forwards every push as a qos 1 frame: it has no qos 0 path to compare with.
+      if (qos !== 1) throw new Error('bare ws baseline: qos 1 only');
       const a = await http.call('POST', '/push', { users: [user], data });
       if (a.status !== 200) throw new Error(`bare push: ${a.status} ${a.body.slice(0, 200)}`);
     },

@@ -38,7 +38,8 @@ let received = 0;
 let lastAt = 0;
 
 // Broadcast expectation state.
-let expect: { marker: number; expected: number; got: number; firstAt: number; lastAt: number; timer: NodeJS.Timeout } | undefined;
+// `latencies`: receipt − the send time written into the broadcast, ms, one per delivery.
+let expect: { marker: number; expected: number; got: number; firstAt: number; lastAt: number; latencies: Float64Array; timer: NodeJS.Timeout } | undefined;
 
 function reply(r: WorkerReply): void {
   process.send?.(r);
@@ -62,7 +63,7 @@ function finishExpect(): void {
   const e = expect;
   expect = undefined;
   clearTimeout(e.timer);
-  reply({ t: 'expect-done', marker: e.marker, got: e.got, expected: e.expected, firstAt: e.firstAt, lastAt: e.lastAt });
+  reply({ t: 'expect-done', marker: e.marker, got: e.got, expected: e.expected, firstAt: e.firstAt, lastAt: e.lastAt, latencies: e.latencies.slice(0, e.got) });
 }
 
 function onMsg(c: Conn, f: Frame, at: number): void {
@@ -75,6 +76,7 @@ function onMsg(c: Conn, f: Frame, at: number): void {
     addLatency(at - d.s);
   } else if (d.k === 'b' && expect !== undefined && d.m === expect.marker) {
     if (expect.got === 0) expect.firstAt = at;
+    if (typeof d.s === 'number' && expect.got < expect.latencies.length) expect.latencies[expect.got] = at - d.s;
     expect.got++;
     expect.lastAt = at;
     if (expect.got >= expect.expected) finishExpect();
@@ -123,7 +125,7 @@ async function mint(app: string, secret: Uint8Array, user: string): Promise<stri
 
 function openOne(cmd: ConnectCmd, user: string, token: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(cmd.url, ['longwire.v1.json'], { perMessageDeflate: false, handshakeTimeout: cmd.timeoutMs });
+    const ws = new WebSocket(cmd.url, ['longwire.v1.json'], { perMessageDeflate: false, handshakeTimeout: cmd.timeoutMs, ...(cmd.ca === undefined ? {} : { ca: cmd.ca }) });
     const c = new Conn(ws, user, cmd.app, token);
     const timer = setTimeout(() => done(new Error(`${user}: not bound within ${cmd.timeoutMs} ms`)), cmd.timeoutMs);
     const done = (err?: Error): void => {
@@ -186,6 +188,7 @@ function arm(cmd: ExpectCmd): void {
     got: 0,
     firstAt: 0,
     lastAt: 0,
+    latencies: new Float64Array(open),
     timer: setTimeout(finishExpect, cmd.timeoutMs),
   };
   reply({ t: 'armed', marker: cmd.marker });

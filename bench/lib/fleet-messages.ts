@@ -4,6 +4,8 @@
 export interface ConnectCmd {
   readonly t: 'connect';
   readonly url: string;
+  /** CA PEM to trust for a wss:// url. */
+  readonly ca: string | undefined;
   readonly app: string;
   readonly secret: string;
   readonly first: number;
@@ -39,7 +41,7 @@ export interface Health {
 export type WorkerReply =
   | { readonly t: 'connected'; readonly ok: number; readonly failed: number; readonly firstFailure: string; readonly ms: number; readonly health: Health }
   | { readonly t: 'armed'; readonly marker: number }
-  | { readonly t: 'expect-done'; readonly marker: number; readonly got: number; readonly expected: number; readonly firstAt: number; readonly lastAt: number }
+  | { readonly t: 'expect-done'; readonly marker: number; readonly got: number; readonly expected: number; readonly firstAt: number; readonly lastAt: number; readonly latencies: Float64Array }
   | { readonly t: 'count'; readonly received: number; readonly health: Health }
   | { readonly t: 'samples'; readonly latencies: Float64Array; readonly received: number; readonly lastAt: number; readonly health: Health }
   | { readonly t: 'closed' };

@@ -64,6 +64,8 @@ export interface Broadcast {
   readonly expected: number;
   /** Wall-clock ms when the last connection of all workers had the message. */
   readonly lastAt: number;
+  /** Per delivery: receipt − the send time written into the message, ms, unsorted. */
+  readonly latencies: Float64Array;
 }
 
 export interface Samples {
@@ -81,6 +83,16 @@ export function mergeHealth(hs: readonly Health[]): Health {
     lastError: hs.map((h) => h.lastError).find((e) => e !== '') ?? '',
     closes,
   };
+}
+
+function concat(parts: readonly Float64Array[]): Float64Array {
+  const all = new Float64Array(parts.reduce((a, p) => a + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    all.set(p, at);
+    at += p.length;
+  }
+  return all;
 }
 
 export class Fleet {
@@ -108,7 +120,7 @@ export class Fleet {
   }
 
   /** Grows the fleet to `total` bound connections (users u0 … u<total-1>), spread evenly. */
-  async connectTo(total: number, opts: { url: string; app: string; secret: string; concurrency: number; timeoutMs: number }): Promise<ConnectResult> {
+  async connectTo(total: number, opts: { url: string; ca: string | undefined; app: string; secret: string; concurrency: number; timeoutMs: number }): Promise<ConnectResult> {
     const add = total - this.users;
     if (add <= 0) return { ok: 0, failed: 0, firstFailure: '', ms: 0 };
     const n = this.workers.length;
@@ -118,7 +130,7 @@ export class Fleet {
       const count = Math.floor(add / n) + (i < add % n ? 1 : 0);
       const w = this.workers[i];
       if (w === undefined || count === 0) continue;
-      const cmd: WorkerCmd = { t: 'connect', url: opts.url, app: opts.app, secret: opts.secret, first, count, concurrency: opts.concurrency, timeoutMs: opts.timeoutMs };
+      const cmd: WorkerCmd = { t: 'connect', url: opts.url, ca: opts.ca, app: opts.app, secret: opts.secret, first, count, concurrency: opts.concurrency, timeoutMs: opts.timeoutMs };
       jobs.push(w.ask(cmd, 'connected', opts.timeoutMs * Math.ceil(count / opts.concurrency) + 60_000));
       first += count;
     }
@@ -143,6 +155,7 @@ export class Fleet {
       got: rs.reduce((a, r) => a + r.got, 0),
       expected: rs.reduce((a, r) => a + r.expected, 0),
       lastAt: Math.max(...rs.map((r) => r.lastAt)),
+      latencies: concat(rs.map((r) => r.latencies)),
     };
   }
 
@@ -161,14 +174,7 @@ export class Fleet {
   async collect(): Promise<Samples> {
     const rs = await Promise.all(this.workers.map((w) => w.ask({ t: 'collect' }, 'samples', 30_000)));
     this.health = mergeHealth(rs.map((r) => r.health));
-    const total = rs.reduce((a, r) => a + r.latencies.length, 0);
-    const all = new Float64Array(total);
-    let at = 0;
-    for (const r of rs) {
-      all.set(r.latencies, at);
-      at += r.latencies.length;
-    }
-    return { latencies: all, received: rs.reduce((a, r) => a + r.received, 0), lastAt: Math.max(...rs.map((r) => r.lastAt)) };
+    return { latencies: concat(rs.map((r) => r.latencies)), received: rs.reduce((a, r) => a + r.received, 0), lastAt: Math.max(...rs.map((r) => r.lastAt)) };
   }
 
   /** Closes every connection and stops every worker by PID. */

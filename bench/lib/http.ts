@@ -1,7 +1,9 @@
-// A keep-alive JSON client over node:http for the bench's HTTP calls: cheaper
-// per request than fetch, and one socket pool per target so concurrency is the
-// caller's bound, not the pool's.
-import { Agent, request } from 'node:http';
+// A keep-alive JSON client over node:http (or node:https for an https://
+// base, trusting the given CA) for the bench's HTTP calls: cheaper per request
+// than fetch, and one socket pool per target so concurrency is the caller's
+// bound, not the pool's.
+import * as http from 'node:http';
+import * as https from 'node:https';
 
 export interface HttpAnswer {
   readonly status: number;
@@ -9,14 +11,24 @@ export interface HttpAnswer {
 }
 
 export class HttpClient {
-  private readonly agent: Agent;
+  private readonly agent: http.Agent;
+  private readonly request: typeof http.request;
+  private readonly timeoutMs: number;
 
+  /** `ca`: the CA PEM to trust when `base` is https://. */
   constructor(
     private readonly base: string,
     maxSockets: number,
-    private readonly timeoutMs = 30_000,
+    opts: { readonly timeoutMs?: number; readonly ca?: string } = {},
   ) {
-    this.agent = new Agent({ keepAlive: true, maxSockets });
+    this.timeoutMs = opts.timeoutMs ?? 30_000;
+    if (base.startsWith('https:')) {
+      this.agent = new https.Agent({ keepAlive: true, maxSockets, ...(opts.ca === undefined ? {} : { ca: opts.ca }) });
+      this.request = https.request;
+    } else {
+      this.agent = new http.Agent({ keepAlive: true, maxSockets });
+      this.request = http.request;
+    }
   }
 
   call(method: string, path: string, body?: unknown, token?: string): Promise<HttpAnswer> {
@@ -28,7 +40,7 @@ export class HttpClient {
     }
     if (token !== undefined) headers.authorization = `Bearer ${token}`;
     return new Promise((resolve, reject) => {
-      const req = request(this.base + path, { method, headers, agent: this.agent, timeout: this.timeoutMs }, (res) => {
+      const req = this.request(this.base + path, { method, headers, agent: this.agent, timeout: this.timeoutMs }, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
         res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));

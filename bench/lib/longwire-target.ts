@@ -25,6 +25,8 @@ export interface LongwireOptions {
   readonly inspect: boolean;
   /** Parent directory of the data dir (default: the OS temp dir). */
   readonly dataRoot?: string;
+  /** Serve wss:// and https:// with this certificate and key; clients trust `ca`. */
+  readonly tls?: { readonly certFile: string; readonly keyFile: string; readonly ca: string };
 }
 
 export async function startLongwire(opts: LongwireOptions): Promise<Target> {
@@ -52,6 +54,8 @@ export async function startLongwire(opts: LongwireOptions): Promise<Target> {
     'warn',
   ];
   if (opts.fsync) args.push('--fsync');
+  if (opts.tls !== undefined) args.push('--tls-cert', opts.tls.certFile, '--tls-key', opts.tls.keyFile);
+  const scheme = opts.tls === undefined ? '' : 's';
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   track(child);
   let stderr = '';
@@ -61,7 +65,7 @@ export async function startLongwire(opts: LongwireOptions): Promise<Target> {
   child.stdout?.resume();
   const pid = child.pid;
   if (pid === undefined) throw new Error('longwire has no pid');
-  const http = new HttpClient(`http://127.0.0.1:${apiPort}`, opts.httpConcurrency);
+  const http = new HttpClient(`http${scheme}://127.0.0.1:${apiPort}`, opts.httpConcurrency, opts.tls === undefined ? {} : { ca: opts.tls.ca });
   const stop = async (): Promise<void> => {
     http.close();
     await stopChild(child, 'SIGTERM', 15_000);
@@ -102,9 +106,10 @@ export async function startLongwire(opts: LongwireOptions): Promise<Target> {
     throw err;
   }
   return {
-    label: opts.fsync ? 'longwire --fsync' : 'longwire',
+    label: ['longwire', ...(opts.fsync ? ['--fsync'] : []), ...(opts.tls === undefined ? [] : ['tls'])].join(' '),
     pid,
-    wsUrl: `ws://127.0.0.1:${gatewayPort}/ws`,
+    wsUrl: `ws${scheme}://127.0.0.1:${gatewayPort}/ws`,
+    ca: opts.tls?.ca,
     async collectGarbage() {
       if (inspector !== undefined) await collectGarbage(inspector, 60_000);
     },
@@ -118,8 +123,8 @@ export async function startLongwire(opts: LongwireOptions): Promise<Target> {
       // ttl 1 s: clients that bind later (the next size step) do not get old broadcasts replayed.
       await http.json('POST', `/v1/apps/${BENCH_APP}/broadcast`, { data, ttl: 1, rate: 1_000_000 }, BENCH_API_KEY);
     },
-    async push(user, data) {
-      const a = await http.call('POST', `/v1/apps/${BENCH_APP}/push`, { users: [user], data }, BENCH_API_KEY);
+    async push(user, data, qos) {
+      const a = await http.call('POST', `/v1/apps/${BENCH_APP}/push`, { users: [user], data, qos }, BENCH_API_KEY);
       if (a.status !== 200) throw new Error(`longwire push: ${a.status} ${a.body.slice(0, 200)}`);
     },
     stop,

@@ -64,7 +64,7 @@ export async function runFanout(starts: readonly (() => Promise<Target>)[], cfg:
     for (const n of cfg.sizes) {
       const connectMs = new Map<Side, number>();
       for (const s of sides) {
-        const c = await s.fleet.connectTo(n, { url: s.t.wsUrl, app: BENCH_APP, secret: BENCH_TOKEN_SECRET, concurrency: cfg.connectConcurrency, timeoutMs: 30_000 });
+        const c = await s.fleet.connectTo(n, { url: s.t.wsUrl, ca: s.t.ca, app: BENCH_APP, secret: BENCH_TOKEN_SECRET, concurrency: cfg.connectConcurrency, timeoutMs: 30_000 });
         if (c.failed > 0) throw new Error(`${s.t.label}: ${c.failed} of ${n} connections failed (${c.firstFailure})\n${s.t.stderrTail()}`);
         log(`${s.t.label}: ${n} connections bound (the last ${c.ok} in ${(c.ms / 1000).toFixed(1)} s)`);
         connectMs.set(s, c.ms);

@@ -1,6 +1,8 @@
 // `npm run bench:push [-- --quick] [-- --only fanout|unicast] [-- --out FILE]`:
 // the push-path figures of longwire against a bare ws baseline measured in the
 // same run. Prints progress, a table with ratios, and writes a JSON result.
+// `-- --tls-compare [-- --quick]` instead measures longwire with TLS against
+// longwire without, in the same run (tls-compare.ts).
 import { execFileSync } from 'node:child_process';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus, loadavg, release, totalmem } from 'node:os';
@@ -13,18 +15,22 @@ import type { Health } from '../lib/fleet-messages.js';
 import type { Target } from '../lib/target.js';
 import { runFanout, type FanoutConfig, type FanoutResult } from './fanout.js';
 import { fanoutRows, renderRows, summarizeUnicast, unicastRows, type Row, type UnicastSummary } from './report.js';
+import { runTlsCompare, type TlsCompareConfig, type TlsCompareResult } from './tls-compare.js';
+import { renderTlsRows, tlsRows, type TlsRow } from './tls-report.js';
 import { runUnicast, type UnicastConfig, type UnicastRun } from './unicast.js';
 
 const { values } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
     only: { type: 'string' },
+    'tls-compare': { type: 'boolean', default: false },
     out: { type: 'string' },
     workers: { type: 'string' },
   },
 });
 const quick = values.quick === true;
-const mode = quick ? 'quick' : 'full';
+const tlsCompare = values['tls-compare'] === true;
+const mode = `${tlsCompare ? 'tls-' : ''}${quick ? 'quick' : 'full'}`;
 const workers = values.workers === undefined ? (quick ? 2 : 4) : Number(values.workers);
 const only = values.only;
 const INFLIGHT = 64;
@@ -44,6 +50,7 @@ const fanoutCfg: FanoutConfig = {
 };
 
 const unicastCfg: UnicastConfig = {
+  qos: 1,
   clients: quick ? 200 : 1000,
   workers: 2,
   inflight: INFLIGHT,
@@ -53,11 +60,18 @@ const unicastCfg: UnicastConfig = {
   drainTimeoutMs: 15_000,
 };
 
+const tlsCfg: TlsCompareConfig = {
+  connect: { connections: quick ? 500 : 2000, rounds: quick ? 4 : 6, workers: 2, concurrency: 50, pauseMs: 1000 },
+  unicast: { ...unicastCfg, slices: quick ? 4 : 8 },
+  fanout: { ...fanoutCfg, sizes: quick ? [2000] : [10_000], broadcastRounds: quick ? 5 : 7 },
+};
+
 function usage(problem: string): never {
-  process.stderr.write(`bench:push: ${problem}\nusage: npm run bench:push [-- --quick] [-- --only fanout|unicast] [-- --workers N] [-- --out FILE]\n`);
+  process.stderr.write(`bench:push: ${problem}\nusage: npm run bench:push [-- --quick] [-- --only fanout|unicast | --tls-compare] [-- --workers N] [-- --out FILE]\n`);
   process.exit(2);
 }
 if (only !== undefined && only !== 'fanout' && only !== 'unicast') usage(`--only must be fanout or unicast, got ${only}`);
+if (only !== undefined && tlsCompare) usage('--only and --tls-compare do not go together');
 const largest = Math.max(...fanoutCfg.sizes);
 if (!Number.isInteger(workers) || workers < 1 || workers > 32) usage('--workers must be an integer from 1 to 32');
 if (Math.ceil(largest / workers) > CONNECTIONS_PER_PROCESS_MAX) usage(`--workers ${workers} puts more than ${CONNECTIONS_PER_PROCESS_MAX} connections in one client process`);
@@ -75,15 +89,11 @@ const bare = (): Promise<Target> => startBare({ httpConcurrency: INFLIGHT, inspe
 const lw = (): Promise<Target> => startLongwire({ fsync: false, httpConcurrency: INFLIGHT, inspect: false });
 const lwFsync = (): Promise<Target> => startLongwire({ fsync: true, httpConcurrency: INFLIGHT, inspect: false });
 
-interface Result {
-  readonly mode: string;
-  readonly startedAt: string;
-  readonly finishedAt: string;
-  readonly machine: Record<string, unknown>;
-  readonly config: { readonly fanout: FanoutConfig; readonly unicast: UnicastConfig };
-  readonly fanout?: { readonly bare: FanoutResult; readonly longwire: FanoutResult };
-  readonly unicast?: { readonly runs: readonly Omit<UnicastRun, 'latencies'>[]; readonly summaries: readonly UnicastSummary[] };
-  readonly rows: readonly Row[];
+/** What one mode produced: its part of the JSON, the text after the header, and the client health to check. */
+interface Outcome {
+  readonly json: Record<string, unknown>;
+  readonly text: string;
+  readonly healths: readonly (readonly [string, Health])[];
 }
 
 /** The commit measured, and whether node/ or keeper/ had uncommitted changes when the bench started. */
@@ -103,13 +113,10 @@ function machine(): Record<string, unknown> {
   return { cpu: c[0]?.model ?? 'unknown', cores: c.length, memoryBytes: totalmem(), kernel: release(), node: process.version, loadavg: loadavg(), ...source() };
 }
 
-async function main(): Promise<void> {
-  installReaper();
-  const m0 = machine();
-  log(`bench:push ${mode}: ${String(m0.cores)} × ${String(m0.cpu)}, node ${process.version}, load ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+async function pushVsBare(): Promise<Outcome> {
   const rows: Row[] = [];
-  let fanout: Result['fanout'];
-  let unicast: Result['unicast'];
+  let fanout: { readonly bare: FanoutResult; readonly longwire: FanoutResult } | undefined;
+  let unicast: { readonly runs: readonly Omit<UnicastRun, 'latencies'>[]; readonly summaries: readonly UnicastSummary[] } | undefined;
 
   if (only === undefined || only === 'fanout') {
     log(`fan-out: sizes ${fanoutCfg.sizes.join(', ')}, ${workers} client processes per server, both servers up at once`);
@@ -129,40 +136,67 @@ async function main(): Promise<void> {
     unicast = { runs: runs.map(({ latencies: _latencies, ...rest }) => rest), summaries };
   }
 
-  const result: Result = {
+  let text = renderRows(rows) + '\n';
+  if (unicast !== undefined) text += '\nunicast detail (all slices pooled):\n' + unicast.summaries.map(detail).join('');
+  return {
+    json: { config: { fanout: fanoutCfg, unicast: unicastCfg }, ...(fanout === undefined ? {} : { fanout }), ...(unicast === undefined ? {} : { unicast }), rows },
+    text,
+    healths: [
+      ...(fanout === undefined ? [] : [fanout.bare, fanout.longwire]).flatMap((f) => f.steps.map((st) => [`${f.label} at ${st.connections}`, st.health] as const)),
+      ...(unicast?.runs ?? []).map((r) => [`${r.label} unicast`, r.health] as const),
+    ],
+  };
+}
+
+async function tlsVsPlain(): Promise<Outcome> {
+  const r: TlsCompareResult = await runTlsCompare(tlsCfg, log);
+  const rows: TlsRow[] = tlsRows(r, tlsCfg);
+  let text = renderTlsRows(rows) + '\n';
+  text += '\nunicast detail (all slices pooled):\n' + r.unicast.flatMap((u) => [u.plain, u.tls].map((s) => detail({ ...s, label: `qos ${u.qos} ${s.label}` }))).join('');
+  const rounds = (label: string, rs: readonly { connectsPerSec: number }[]): string => `  ${label.padEnd(17)} ${rs.map((x) => x.connectsPerSec.toFixed(0)).join(', ')} connections/s\n`;
+  text += '\nconnect rounds (in the order run):\n' + rounds(r.connect.plain.label, r.connect.plain.rounds) + rounds(r.connect.tls.label, r.connect.tls.rounds);
+  return {
+    json: { config: tlsCfg, tlsCompare: r, rows },
+    text,
+    healths: [
+      ...[r.fanout.plain, r.fanout.tls].flatMap((f) => f.steps.map((st) => [`${f.label} at ${st.connections}`, st.health] as const)),
+      ...r.unicast.flatMap((u) => u.runs.map((run) => [`${run.label} unicast qos ${u.qos}`, run.health] as const)),
+    ],
+  };
+}
+
+function detail(s: UnicastSummary): string {
+  return (
+    `  ${s.label.padEnd(17)} pushed ${s.pushed}, received ${s.received}, push errors ${s.pushErrors}, ` +
+    `p50 ${s.p50Ms.toFixed(2)} ms, p99 ${s.p99Ms.toFixed(2)} ms, p99.9 ${s.p999Ms.toFixed(2)} ms, max ${s.maxMs.toFixed(1)} ms\n`
+  );
+}
+
+async function main(): Promise<void> {
+  installReaper();
+  const m0 = machine();
+  log(`bench:push ${mode}: ${String(m0.cores)} × ${String(m0.cpu)}, node ${process.version}, load ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+  const outcome = tlsCompare ? await tlsVsPlain() : await pushVsBare();
+  const result = {
     mode,
     startedAt: started.toISOString(),
     finishedAt: new Date().toISOString(),
     machine: { ...m0, loadavgAtEnd: loadavg() },
-    config: { fanout: fanoutCfg, unicast: unicastCfg },
-    ...(fanout === undefined ? {} : { fanout }),
-    ...(unicast === undefined ? {} : { unicast }),
-    rows,
+    ...outcome.json,
   };
   const out = resolve(values.out ?? `.bench-out/bench-push-${mode}.json`);
   await mkdir(dirname(out), { recursive: true });
   await writeFile(out, JSON.stringify(result, null, 2) + '\n');
   process.stdout.write(
     `\nlongwire bench:push (${mode}) — ${started.toISOString()}, ${String(m0.cores)} × ${String(m0.cpu)}, node ${process.version}, ` +
-      `commit ${String(m0.commit)} (uncommitted changes: ${String(m0.uncommitted)}), load average at start ${loadavg().length > 0 ? (m0.loadavg as number[]).map((x) => x.toFixed(1)).join(' ') : ''}\n\n`,
+      `commit ${String(m0.commit)} (uncommitted changes: ${String(m0.uncommitted)}), load average at start ${(m0.loadavg as number[]).map((x) => x.toFixed(1)).join(' ')}\n\n`,
   );
-  process.stdout.write(renderRows(rows) + '\n');
-  if (unicast !== undefined) {
-    process.stdout.write('\nunicast detail (all slices pooled):\n');
-    for (const s of unicast.summaries) {
-      process.stdout.write(
-        `  ${s.label.padEnd(17)} pushed ${s.pushed}, received ${s.received}, push errors ${s.pushErrors}, ` +
-          `p50 ${s.p50Ms.toFixed(2)} ms, p99 ${s.p99Ms.toFixed(2)} ms, p99.9 ${s.p999Ms.toFixed(2)} ms, max ${s.maxMs.toFixed(1)} ms\n`,
-      );
-    }
-  }
+  process.stdout.write(outcome.text);
   const problems: string[] = [];
-  const check = (what: string, h: Health): void => {
+  for (const [what, h] of outcome.healths) {
     const closes = Object.entries(h.closes).map(([code, n]) => `${n}× close ${code}`);
     if (h.errorFrames > 0 || closes.length > 0) problems.push(`${what}: ${h.errorFrames} error frames, ${closes.join(', ') || 'no unexpected closes'}; last: ${h.lastError}`);
-  };
-  for (const f of fanout === undefined ? [] : [fanout.bare, fanout.longwire]) for (const st of f.steps) check(`${f.label} at ${st.connections}`, st.health);
-  for (const r of unicast?.runs ?? []) check(`${r.label} unicast`, r.health);
+  }
   process.stdout.write(problems.length === 0 ? '\nclients: no error frames, no unexpected closes\n' : `\nclient problems:\n${problems.map((p) => `  ${p}`).join('\n')}\n`);
   process.stdout.write(`\nJSON: ${out}  (took ${((Date.now() - t0) / 1000).toFixed(0)} s)\n`);
 }

@@ -1,7 +1,7 @@
-// Unicast qos 1: every server is up at once with its own `clients`
-// connections (one user each). The bench pushes one message per request to
-// the users round-robin with at most `inflight` requests open; every client
-// acks each seq; end-to-end latency is (client receive time − push send time
+// Unicast (qos 1, or qos 0 for longwire): every server is up at once with its
+// own `clients` connections (one user each). The bench pushes one message per
+// request to the users round-robin with at most `inflight` requests open;
+// every client acks each seq (qos 1 messages carry one); end-to-end latency is (client receive time − push send time
 // written into the message). After an unmeasured warm-up per server, short
 // measured slices rotate between the servers (a, b, c, c, b, a, …) so a burst
 // of other load on this shared machine hits all of them alike. Each slice is
@@ -16,6 +16,8 @@ import { BENCH_APP, BENCH_TOKEN_SECRET, type Target } from '../lib/target.js';
 export const UNICAST_BYTES = 256;
 
 export interface UnicastConfig {
+  /** qos 1: stored, then delivered and acked; qos 0: written to the open connection only. */
+  readonly qos: 0 | 1;
   readonly clients: number;
   /** Client processes per server. */
   readonly workers: number;
@@ -62,7 +64,7 @@ async function pushFor(t: Target, cfg: UnicastConfig, seconds: number): Promise<
     while (nowMs() < deadline && errors < 100) {
       const user = `u${next++ % cfg.clients}`;
       try {
-        await t.push(user, padded({ k: 'u', s: nowMs() }, UNICAST_BYTES));
+        await t.push(user, padded({ k: 'u', s: nowMs() }, UNICAST_BYTES), cfg.qos);
         pushed++;
       } catch (err) {
         errors++;
@@ -105,7 +107,7 @@ export async function runUnicast(starts: readonly (() => Promise<Target>)[], cfg
       const t = await start();
       const side: Side = { t, fleet: Fleet.start(cfg.workers), pushed: 0, received: 0, errors: 0, firstError: '', spanMs: 0, cpuNs: 0, slices: [], latencies: [] };
       sides.push(side);
-      const c = await side.fleet.connectTo(cfg.clients, { url: t.wsUrl, app: BENCH_APP, secret: BENCH_TOKEN_SECRET, concurrency: 50, timeoutMs: 30_000 });
+      const c = await side.fleet.connectTo(cfg.clients, { url: t.wsUrl, ca: t.ca, app: BENCH_APP, secret: BENCH_TOKEN_SECRET, concurrency: 50, timeoutMs: 30_000 });
       if (c.failed > 0) throw new Error(`${t.label}: ${c.failed} of ${cfg.clients} connections failed (${c.firstFailure})\n${t.stderrTail()}`);
     }
     for (const s of sides) {
