@@ -44,7 +44,13 @@ function validationMessage(fe: FastifyError): string {
 export function buildApp(deps: CenterDeps, tls?: TlsPair) {
   const app = Fastify({
     // https when the node has --tls-cert; the server's context is swapped on SIGHUP (node.ts).
-    ...(tls === undefined ? {} : { serverFactory: (handler: (req: IncomingMessage, res: ServerResponse) => void) => createHttpsServer({ cert: tls.cert, key: tls.key }, handler) as unknown as Server }),
+    ...(tls === undefined
+      ? {}
+      : {
+          serverFactory: (handler: (req: IncomingMessage, res: ServerResponse) => void) => createHttpsServer({ cert: tls.cert, key: tls.key }, handler) as unknown as Server,
+          // Fastify names the scheme from its own `https` option, which a server factory bypasses.
+          listenTextResolver: (address: string) => `Server listening at ${address.replace(/^http:/, 'https:')}`,
+        }),
     loggerInstance: deps.log,
     bodyLimit: BODY_BYTES_MAX,
     // Per-request logs would dominate at push rates; errors are still logged.
