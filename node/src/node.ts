@@ -247,7 +247,12 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
   sweeper.unref();
 
   const gatewayPort = await gateway.listen(cfg.gateway.host, cfg.gateway.port);
-  await api.listen({ host: cfg.api.host, port: cfg.api.port });
+  await api.listen({
+    host: cfg.api.host,
+    port: cfg.api.port,
+    // Fastify names the scheme from its own `https` option, which the server factory bypasses.
+    ...(tlsPair === undefined ? {} : { listenTextResolver: (address: string) => `Server listening at ${address.replace(/^http:/, 'https:')}` }),
+  });
   const apiAddr = api.server.address();
   const apiPort = typeof apiAddr === 'object' && apiAddr !== null ? apiAddr.port : cfg.api.port;
   log.info(
