@@ -103,6 +103,33 @@ describe('saver per-user seal (joins)', () => {
     await to.close();
   });
 
+  it('a handoff mark is reported only once its inbox is readable; a crossing import of it waits for the first', async () => {
+    // Regression (jepsen delivery, SEED=2115006158): a pull and the previous
+    // owner's batch imported the same inbox at once; the mark was visible in
+    // memory before the batch was written, so a bind on the joiner went ahead,
+    // read no cursor and lastSeq 0, and replayed seqs 1..90 the device had acked.
+    const from = (await open()).saver;
+    const to = (await open()).saver;
+    for (let i = 1; i <= 20; i++) await from.append(req(['u'], i));
+    await from.setCursor('app', 'u', 'phone', cursor(20));
+    await from.sealUsers('join-3', [{ app: 'app', user: 'u' }]);
+    const u = await from.exportUser('app', 'u');
+    const batch = to.importUsers('join-3', [u]);
+    const pull = to.importUsers('join-3', [u]);
+    // As soon as the mark shows, the inbox and the cursor it names are readable.
+    for (let i = 0; ; i++) {
+      if ((await to.handoffMark('app', 'u')) === 'join-3') break;
+      assert.ok(i < 10_000, 'the mark never showed');
+      await new Promise((r) => setImmediate(r));
+    }
+    assert.equal(await to.lastSeq('app', 'u'), 20);
+    assert.deepEqual(await to.cursor('app', 'u', 'phone'), cursor(20));
+    assert.deepEqual(await pull, { users: 0, messages: 0 });
+    assert.deepEqual(await batch, { users: 1, messages: 20 });
+    await from.close();
+    await to.close();
+  });
+
   it('a lifted seal serves the user again from where it stopped; another mark does not lift it', async () => {
     const saver = (await open()).saver;
     await saver.append(req(['u'], 1));

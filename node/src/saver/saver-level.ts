@@ -109,6 +109,11 @@ interface UserState {
   readonly meta: UserMeta;
   /** Highest seq whose batch is written: what lastSeq() reports. */
   durableSeq: number;
+  /**
+   * Set while an imported inbox is being written: meta (and its handoff mark)
+   * already show it, the store not yet. A caller that sees the mark waits for it.
+   */
+  importing?: Promise<void>;
 }
 
 type UserEntry = CacheEntry<UserState>;
@@ -612,13 +617,19 @@ class LevelSaver implements Saver {
         ]),
       );
       const loaded = Promise.all(entries.map((e) => e.ready));
-      const { written, replaced, messages } = await this.serial(loaded, (states) => {
+      const { written, waits, replaced, messages } = await this.serial(loaded, (states) => {
         const ops: Op[] = [];
         const replaced: UserState[] = [];
+        // The same inbox imported by a call still being written (a pull and a batch crossing): this one waits for it.
+        const waits: Promise<void>[] = [];
         let messages = 0;
         for (const [i, st] of states.entries()) {
           const u = users[i];
-          if (u === undefined || st.meta.handoff === mark) continue;
+          if (u === undefined) continue;
+          if (st.meta.handoff === mark) {
+            if (st.importing !== undefined) waits.push(st.importing);
+            continue;
+          }
           for (const key of old[i] ?? []) ops.push({ type: 'del', key });
           Object.assign(st.meta, cloneMeta(u.meta), { handoff: mark });
           // The exporter sealed its copy for a join; here it is the live inbox (and a user handed back is no longer moved out).
@@ -636,10 +647,17 @@ class LevelSaver implements Saver {
           replaced.push(st);
           messages += u.messages.length;
         }
-        return { written: this.commit.add(ops, true), replaced, messages };
+        const done: Promise<void> = this.commit.add(ops, true).then(() => {
+          for (const st of replaced) {
+            st.durableSeq = st.meta.lastSeq;
+            if (st.importing === done) delete st.importing;
+          }
+        });
+        for (const st of replaced) st.importing = done;
+        return { written: done, waits, replaced, messages };
       });
       await written;
-      for (const st of replaced) st.durableSeq = st.meta.lastSeq;
+      await Promise.all(waits);
       return { users: replaced.length, messages };
     } finally {
       for (const e of entries) this.users.release(e);
@@ -648,7 +666,11 @@ class LevelSaver implements Saver {
 
   async handoffMark(app: string, user: string): Promise<string | undefined> {
     this.checkOpen();
-    return this.withUser(app, user, (st) => st.meta.handoff);
+    return this.withUser(app, user, async (st) => {
+      // A mark whose inbox is still being written is not reported yet: what it names must be readable.
+      while (st.importing !== undefined) await st.importing;
+      return st.meta.handoff;
+    });
   }
 
   async exportIdempotency(after: { app: string; key: string } | undefined, limit: number): Promise<IdempotencyHandoff[]> {
