@@ -18,7 +18,7 @@ const { values } = parseArgs({
     users: { type: 'string', default: '20' },
     nodes: { type: 'string', default: '1' },
     fsync: { type: 'boolean', default: false },
-    /** The nemeses to draw from, comma-separated (kill, pause, blip, partition, transfer) or 'all'. */
+    /** The nemeses to draw from, comma-separated (kill, pause, blip, partition, transfer, member) or 'all'. */
     faults: { type: 'string', default: 'all' },
     /** Run on the host's loopback and iptables (in chains of the run's own) instead of a namespace. */
     'host-net': { type: 'boolean', default: false },
@@ -46,10 +46,11 @@ for (let r = 0; r < rounds; r++) {
       keepReport: true,
       log: (l) => console.log(l),
     });
-    console.log(`SEED=${seed} ok=${res.result.ok && res.converged} delivery=${res.result.ok ? 'ok' : 'violated'} converged=${res.converged} ${JSON.stringify(res.result.stats)}`);
+    const ok = res.result.ok && res.converged && res.nemesisFailure === undefined;
+    console.log(`SEED=${seed} ok=${ok} delivery=${res.result.ok ? 'ok' : 'violated'} converged=${res.converged}${res.nemesisFailure === undefined ? '' : ` nemesis=FAILED: ${res.nemesisFailure}`} ${JSON.stringify(res.result.stats)}`);
     for (const v of res.result.violations.slice(0, 20)) console.log(describe(v));
     console.log(`report: ${res.reportPath}`);
-    if (!res.result.ok || !res.converged) failed = true;
+    if (!ok) failed = true;
   } catch (err) {
     console.log(`SEED=${seed} error: ${err instanceof Error ? err.message : String(err)}`);
     failed = true;

@@ -1,10 +1,11 @@
 // A seeded fault schedule for the delivery workload: kill -9 and restart,
 // SIGSTOP/SIGCONT, network blips of random devices, and with more than one
-// node partitions and leader-transfer storms. Membership changes are not
-// among them: removing a member does not hand its users' inboxes to another
-// node yet, so a removal would lose them by design, not by a bug. Printed in
-// full so a run can be replayed from its seed.
+// node partitions, leader-transfer storms and membership changes (remove a
+// member, which drains its inboxes to the others, wipe it and rejoin it,
+// which moves its users' inboxes back to it). Printed in full so a run can be
+// replayed from its seed.
 import type { Rng } from '../cluster/rng.js';
+import { formatMemberChange, makeMemberChange, type MemberChange } from './member-change.js';
 import { randomSplit } from './split.js';
 import { formatTransferStorm, makeTransferStorm, type TransferStorm } from './transfer-storm.js';
 
@@ -14,24 +15,25 @@ export type Fault =
   | { readonly at: number; readonly kind: 'blip'; readonly devices: number }
   /** Cuts every link between the sides; with `leader`, the current leader takes the place of left's first node. */
   | { readonly at: number; readonly kind: 'partition'; readonly left: readonly string[]; readonly right: readonly string[]; readonly leader: boolean; readonly healMs: number }
-  | ({ readonly at: number; readonly kind: 'transfer-storm' } & TransferStorm);
+  | ({ readonly at: number; readonly kind: 'transfer-storm' } & TransferStorm)
+  | ({ readonly at: number; readonly kind: 'member-change' } & MemberChange);
 
-export const DELIVERY_NEMESES = ['kill', 'pause', 'blip', 'partition', 'transfer'] as const;
+export const DELIVERY_NEMESES = ['kill', 'pause', 'blip', 'partition', 'transfer', 'member'] as const;
 export type DeliveryNemesis = (typeof DELIVERY_NEMESES)[number];
 
-const WEIGHTS: Readonly<Record<DeliveryNemesis, number>> = { kill: 30, pause: 25, blip: 25, partition: 30, transfer: 15 };
+const WEIGHTS: Readonly<Record<DeliveryNemesis, number>> = { kill: 30, pause: 25, blip: 25, partition: 30, transfer: 15, member: 12 };
 
 export interface ScheduleOptions {
   readonly nodes: readonly string[];
   readonly durationMs: number;
   readonly meanGapMs: number;
-  /** partition and transfer are dropped with one node. */
+  /** partition, transfer and member are dropped with one node. */
   readonly nemeses: ReadonlySet<DeliveryNemesis>;
 }
 
 export function makeSchedule(rng: Rng, o: ScheduleOptions): Fault[] {
   const multi = o.nodes.length > 1;
-  const kinds = DELIVERY_NEMESES.filter((k) => o.nemeses.has(k) && (multi || (k !== 'partition' && k !== 'transfer')));
+  const kinds = DELIVERY_NEMESES.filter((k) => o.nemeses.has(k) && (multi || (k !== 'partition' && k !== 'transfer' && k !== 'member')));
   const total = kinds.reduce((a, k) => a + WEIGHTS[k], 0);
   const out: Fault[] = [];
   if (kinds.length === 0) return out;
@@ -59,6 +61,9 @@ export function makeSchedule(rng: Rng, o: ScheduleOptions): Fault[] {
       case 'transfer':
         out.push({ at: t, kind: 'transfer-storm', ...makeTransferStorm(rng, o.nodes) });
         break;
+      case 'member':
+        out.push({ at: t, kind: 'member-change', ...makeMemberChange(rng, o.nodes) });
+        break;
       case undefined:
         return out;
     }
@@ -80,6 +85,8 @@ export function formatSchedule(s: readonly Fault[]): string {
           return `  +${f.at}ms partition [${f.left.join(',')}] | [${f.right.join(',')}]${f.leader ? ' (the leader in place of the first)' : ''}, heal after ${f.healMs}ms`;
         case 'transfer-storm':
           return `  +${f.at}ms ${formatTransferStorm(f)}`;
+        case 'member-change':
+          return `  +${f.at}ms ${formatMemberChange(f)}`;
       }
     })
     .join('\n');

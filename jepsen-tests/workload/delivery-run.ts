@@ -15,6 +15,7 @@ import { resolvePartition } from '../nemesis/kv-schedule.js';
 import type { NemesisEvent } from '../nemesis/nemesis-event.js';
 import { Partitioner, partitionsAvailable } from '../nemesis/partition.js';
 import { formatSchedule, makeSchedule, type DeliveryNemesis, type Fault } from '../nemesis/schedule.js';
+import { runMemberChange } from '../nemesis/member-change.js';
 import { runTransferStorm } from '../nemesis/transfer-storm.js';
 import { renderDeliveryTimeline } from '../report/delivery-timeline.js';
 import { Device } from './device.js';
@@ -44,6 +45,8 @@ export interface DeliveryRunResult {
   readonly schedule: readonly Fault[];
   readonly result: CheckResult;
   readonly converged: boolean;
+  /** A fault that could not be carried out as an operator would (a removed member that did not come back). */
+  readonly nemesisFailure: string | undefined;
   /** The history JSON; its dir (with timeline.html and the node logs) is kept when the run failed, keepReport or LONGWIRE_JEPSEN_KEEP=1. */
   readonly reportPath: string;
 }
@@ -77,6 +80,7 @@ export async function runDelivery(o: DeliveryRunOptions): Promise<DeliveryRunRes
   const t0 = Date.now();
   const stamp = (): string => `+${Date.now() - t0}ms`;
   const nemesisEvents: NemesisEvent[] = [];
+  let nemesisFailure: string | undefined;
   let interrupted = false;
   const onSigint = (): void => {
     interrupted = true;
@@ -156,6 +160,12 @@ export async function runDelivery(o: DeliveryRunOptions): Promise<DeliveryRunRes
           logged(await runTransferStorm(f, up, ADMIN_TOKEN, rng));
           break;
         }
+        case 'member-change': {
+          const r = await runMemberChange(f, cluster, ADMIN_TOKEN, rng, (l) => o.log(`${stamp()} ${l}`));
+          logged(`membership change of ${r.node}: ${r.kind} (${r.detail})`);
+          if (r.kind === 'failed') nemesisFailure ??= `membership change of ${r.node}: ${r.detail}`;
+          break;
+        }
       }
       lastHealed = Date.now();
     }
@@ -176,11 +186,11 @@ export async function runDelivery(o: DeliveryRunOptions): Promise<DeliveryRunRes
     const histories = devices.map((d) => d.stop());
     const result = checkDelivery({ pushes, devices: histories });
     const reportPath = join(reportDir, 'history.json');
-    await writeFile(reportPath, JSON.stringify({ seed: o.seed, options: { ...o, nemeses: [...o.nemeses], log: undefined }, schedule, nemesis: nemesisEvents, converged, result, pushes, devices: histories }, null, 1));
+    await writeFile(reportPath, JSON.stringify({ seed: o.seed, options: { ...o, nemeses: [...o.nemeses], log: undefined }, schedule, nemesis: nemesisEvents, nemesisFailure, converged, result, pushes, devices: histories }, null, 1));
     await writeFile(join(reportDir, 'timeline.html'), renderDeliveryTimeline({ seed: o.seed, history: { pushes, devices: histories }, nemesis: nemesisEvents, result, converged }));
-    passed = result.ok && converged;
+    passed = result.ok && converged && nemesisFailure === undefined;
     if (!passed) keep = true;
-    return { seed: o.seed, schedule, result, converged, reportPath };
+    return { seed: o.seed, schedule, result, converged, nemesisFailure, reportPath };
   } catch (err) {
     keep = true;
     throw new Error(`delivery run failed (seed ${o.seed}): ${err instanceof Error ? err.message : String(err)}\nreport: ${reportDir}`, { cause: err });

@@ -6,23 +6,16 @@
 // Order: seal the saver first (durably: no seq is given out here any more,
 // even after a restart), then idempotency records (so a push repeated with
 // its key during the move is still answered from its record), then the
-// inboxes in key order, grouped by new owner, in batches of at most
-// HANDOFF_USERS_MAX users and HANDOFF_MSGS_MAX messages per call. An import
-// is idempotent under the drain's mark, so a drain that failed or whose node
+// inboxes in key order, grouped by new owner (handover.ts). An import is
+// idempotent under the drain's mark, so a drain that failed or whose node
 // crashed starts over from the first user and skips nothing it must not.
 import type { Member } from '../../keeper/src/keeper.js';
+import { HANDOFF_USERS_MAX, handIdempotency, handUsers } from './handover.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 import type { Ownership } from './ownership.js';
 import type { Peers } from './peer/peers.js';
-import type { IdempotencyHandoff, Json, Saver, UserHandoff } from './saver/saver.js';
-
-/** Users per import call and per export read. */
-export const HANDOFF_USERS_MAX = 256;
-/** Messages per import call (a user with more goes alone). */
-export const HANDOFF_MSGS_MAX = 4096;
-/** Idempotency records per read and per call. */
-export const HANDOFF_RECORDS_MAX = 1024;
+import type { Saver, UserHandoff } from './saver/saver.js';
 
 export interface DrainProgress {
   readonly mark: string;
@@ -81,11 +74,11 @@ export class Drainer {
     try {
       await this.seal(mark);
       this.progress('idempotency', mark, users, messages);
-      await this.handIdempotency();
+      await handIdempotency(this.saver, this.peers, (app, user) => this.newOwner(app, user));
       this.progress('inboxes', mark, users, messages);
       for (let after: UserHandoff | undefined; ; ) {
         const batch = await this.saver.exportUsers(after, HANDOFF_USERS_MAX);
-        const moved = await this.handUsers(mark, batch);
+        const moved = await handUsers(this.peers, this.metrics, 'drain', mark, batch, (app, user) => this.newOwner(app, user));
         users += moved.users;
         messages += moved.messages;
         this.progress('inboxes', mark, users, messages);
@@ -108,67 +101,4 @@ export class Drainer {
     if (owner === undefined || owner.id === this.nodeId) throw new Error(`no other member to own ${app}/${user}`);
     return owner;
   }
-
-  private async handUsers(mark: string, batch: readonly UserHandoff[]): Promise<{ users: number; messages: number }> {
-    const byOwner = new Map<string, { member: Member; calls: UserHandoff[][]; msgs: number }>();
-    for (const u of batch) {
-      const m = this.newOwner(u.app, u.user);
-      let g = byOwner.get(m.id);
-      if (g === undefined) byOwner.set(m.id, (g = { member: m, calls: [[]], msgs: 0 }));
-      const last = g.calls[g.calls.length - 1];
-      if (last !== undefined && (last.length === 0 || g.msgs + u.messages.length <= HANDOFF_MSGS_MAX)) {
-        last.push(u);
-        g.msgs += u.messages.length;
-      } else {
-        g.calls.push([u]);
-        g.msgs = u.messages.length;
-      }
-    }
-    let users = 0;
-    let messages = 0;
-    // One owner at a time and one call at a time: a drain must not crowd out pushes on the peer links.
-    for (const g of byOwner.values()) {
-      for (const call of g.calls) {
-        const n = await this.peers.of(g.member).call('handoff', { op: 'import', mark, users: call });
-        if (typeof n !== 'object' || n === null || !('users' in n) || !('messages' in n) || typeof n.users !== 'number' || typeof n.messages !== 'number') {
-          throw new Error(`${g.member.id} answered an import without counts`);
-        }
-        users += n.users;
-        messages += n.messages;
-        this.metrics.handoffUsersOut.inc(n.users);
-        this.metrics.handoffMessagesOut.inc(n.messages);
-      }
-    }
-    return { users, messages };
-  }
-
-  /** Each record goes to the new owners of the users in its answer, with only their results. */
-  private async handIdempotency(): Promise<void> {
-    for (let after: IdempotencyHandoff | undefined; ; ) {
-      const records = await this.saver.exportIdempotency(after, HANDOFF_RECORDS_MAX);
-      const byOwner = new Map<string, { member: Member; records: IdempotencyHandoff[] }>();
-      for (const r of records) {
-        const results = resultsOf(r.answer);
-        const parts = new Map<string, Json[]>();
-        for (const x of results) {
-          const user = typeof x === 'object' && x !== null && !Array.isArray(x) ? x.user : undefined;
-          if (typeof user !== 'string') continue;
-          const m = this.newOwner(r.app, user);
-          if (!byOwner.has(m.id)) byOwner.set(m.id, { member: m, records: [] });
-          parts.set(m.id, [...(parts.get(m.id) ?? []), x]);
-        }
-        for (const [id, part] of parts) {
-          const answer = typeof r.answer === 'object' && r.answer !== null && !Array.isArray(r.answer) ? { ...r.answer, results: part } : r.answer;
-          byOwner.get(id)?.records.push({ ...r, answer });
-        }
-      }
-      for (const g of byOwner.values()) await this.peers.of(g.member).call('handoff', { op: 'idempotency', records: g.records });
-      after = records[records.length - 1];
-      if (records.length < HANDOFF_RECORDS_MAX) return;
-    }
-  }
-}
-
-function resultsOf(answer: Json): Json[] {
-  return typeof answer === 'object' && answer !== null && !Array.isArray(answer) && Array.isArray(answer.results) ? answer.results : [];
 }

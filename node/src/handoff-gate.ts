@@ -1,8 +1,9 @@
 // The new owner's side of a handoff: before this node reads or writes the
-// inbox of a user whose previous owner is being drained, the inbox must be
-// here. Most arrive in the draining node's batches (drain.ts); a user needed
-// sooner (a push, a bind, a cursor write) is pulled from the draining node at
-// once, one pull per user at a time. Until the inbox is here nothing is
+// inbox of a user whose previous owner is being drained, or that it owns
+// since it joined, the inbox must be here. Most arrive in the previous
+// owner's batches (drain.ts, join-release.ts); a user needed sooner (a push,
+// a bind, a cursor write) is pulled from the previous owner at once, one pull
+// per user at a time (for a join the previous owner seals that user first). Until the inbox is here nothing is
 // sequenced for the user, so a seq is never given out twice: the caller gets
 // a retryable 503 when the pull does not finish within PULL_WAIT_MS (the
 // draining node down or slow). A user this node does not own (a caller with
@@ -12,7 +13,7 @@ import type { Metrics } from './metrics.js';
 import { ownerKey, type Ownership, type Placement } from './ownership.js';
 import type { Peers } from './peer/peers.js';
 import { parseUserHandoff } from './peer/peer-handoff-codec.js';
-import type { Saver } from './saver/saver.js';
+import type { Saver, SaverUserMovedError } from './saver/saver.js';
 
 /** How long a caller waits for a user's inbox to arrive before it is answered 503. */
 export const PULL_WAIT_MS = 5000;
@@ -47,7 +48,7 @@ export class HandoffGate {
   }
 
   private async arrive(app: string, user: string, p: Extract<Placement, { kind: 'incoming' }>): Promise<void> {
-    if ((await this.saver.handoffMark(app, user)) === p.drain.mark) return;
+    if ((await this.saver.handoffMark(app, user)) === p.mark) return;
     const key = ownerKey(app, user);
     let pull = this.pulls.get(key);
     if (pull === undefined) {
@@ -57,7 +58,8 @@ export class HandoffGate {
     }
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<never>((_res, rej) => {
-      timer = setTimeout(() => rej(new ApiError('notReady', `the inbox of ${user} is still on ${p.from.id}, which is being drained; retry`, { headers: RETRY })), PULL_WAIT_MS);
+      const why = p.move === 'drain' ? 'which is being drained' : `its owner before ${this.nodeId} joined`;
+      timer = setTimeout(() => rej(new ApiError('notReady', `the inbox of ${user} is still on ${p.from.id}, ${why}; retry`, { headers: RETRY })), PULL_WAIT_MS);
     });
     try {
       await Promise.race([pull, late]);
@@ -70,10 +72,25 @@ export class HandoffGate {
   }
 
   private async pull(app: string, user: string, p: Extract<Placement, { kind: 'incoming' }>): Promise<void> {
-    const answer = await this.peers.of(p.from).call('handoff', { op: 'export', app, user, mark: p.drain.mark });
-    const n = await this.saver.importUsers(p.drain.mark, [parseUserHandoff(answer)]);
-    this.metrics.handoffUsersIn.inc(n.users);
-    this.metrics.handoffMessagesIn.inc(n.messages);
-    this.metrics.handoffPulls.inc();
+    const answer = await this.peers.of(p.from).call('handoff', { op: 'export', move: p.move, app, user, mark: p.mark });
+    const n = await this.saver.importUsers(p.mark, [parseUserHandoff(answer)]);
+    this.metrics.handoffUsersIn[p.move].inc(n.users);
+    this.metrics.handoffMessagesIn[p.move].inc(n.messages);
+    this.metrics.handoffPulls.labels(p.move).inc();
+  }
+
+  /**
+   * After a store was refused for a user sealed here by a join: if that join
+   * ended without the user (its joiner was removed by force) and this node
+   * owns the user again, the seal is lifted so the caller's retry goes
+   * through. Checked against a linearizable read of the join records.
+   */
+  async settle(err: SaverUserMovedError): Promise<void> {
+    await this.ownership.refresh();
+    if (this.ownership.joinRecords().some((j) => j.mark === err.mark)) return;
+    if (this.ownership.placement(err.app, err.user).kind !== 'here') return;
+    if ((await this.saver.movedOut(err.app, err.user)) !== err.mark) return;
+    await this.saver.liftSeal(err.app, err.user, err.mark);
+    this.metrics.handoffSealsLifted.inc();
   }
 }

@@ -1,8 +1,9 @@
 // Where a binding reads a user's inbox and writes the device's cursor: the
 // local saver when this node owns the user, else the owner over peer RPC.
 // Only the owner stores a user's inbox and cursors, so a device bound on any
-// node replays and acks against the same state. While a member is drained, an
-// owned inbox that is still on its way here is waited for (handoff-gate.ts).
+// node replays and acks against the same state. While a member is drained, or
+// after this node joined, an owned inbox that is still on its way here from
+// its previous owner is waited for (handoff-gate.ts).
 import type { Member } from '../../keeper/src/keeper.js';
 import type { DeviceCursor, InboxItem, Saver } from './saver/saver.js';
 import type { Peers } from './peer/peers.js';

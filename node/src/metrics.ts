@@ -63,13 +63,15 @@ export class Metrics {
   /** Children by qos, indexed by the qos value. */
   readonly pushRequestsByQos = [this.pushRequests.labels('0'), this.pushRequests.labels('1')] as const;
   readonly pushMessagesByQos = [this.pushMessages.labels('0'), this.pushMessages.labels('1')] as const;
-  readonly handoffUsers = new Counter({ name: 'longwire_handoff_users_total', help: 'Inboxes handed over in member drains, by direction (out: this node was drained, in: this node took them)', labelNames: ['direction'], registers: [this.registry] });
-  readonly handoffMessages = new Counter({ name: 'longwire_handoff_messages_total', help: 'Stored messages moved with those inboxes, by direction', labelNames: ['direction'], registers: [this.registry] });
-  readonly handoffPulls = new Counter({ name: 'longwire_handoff_pulls_total', help: 'Inboxes this node pulled from a draining member ahead of its batches (a push, bind or ack needed them first)', registers: [this.registry] });
-  readonly handoffUsersOut = this.handoffUsers.labels('out');
-  readonly handoffUsersIn = this.handoffUsers.labels('in');
-  readonly handoffMessagesOut = this.handoffMessages.labels('out');
-  readonly handoffMessagesIn = this.handoffMessages.labels('in');
+  readonly handoffUsers = new Counter({ name: 'longwire_handoff_users_total', help: 'Inboxes handed over, by move (drain: a member being removed hands its inboxes out; join: previous owners hand a joining member its users) and direction (out: handed by this node, in: taken by it)', labelNames: ['move', 'direction'], registers: [this.registry] });
+  readonly handoffMessages = new Counter({ name: 'longwire_handoff_messages_total', help: 'Stored messages moved with those inboxes, by move and direction', labelNames: ['move', 'direction'], registers: [this.registry] });
+  readonly handoffPulls = new Counter({ name: 'longwire_handoff_pulls_total', help: 'Inboxes this node pulled from their previous owner ahead of its batches (a push, bind or ack needed them first), by move', labelNames: ['move'], registers: [this.registry] });
+  readonly handoffSealsLifted = new Counter({ name: 'longwire_handoff_seals_lifted_total', help: 'Users sealed for a join that ended without them (the joiner removed by force) and served here again', registers: [this.registry] });
+  readonly joinMoveRunning = new Gauge({ name: 'longwire_join_move_running', help: '1 while this node, having joined, waits for its previous owners to hand its users over; 0 once its join record is cleared', registers: [this.registry] });
+  readonly handoffUsersOut = { drain: this.handoffUsers.labels('drain', 'out'), join: this.handoffUsers.labels('join', 'out') };
+  readonly handoffUsersIn = { drain: this.handoffUsers.labels('drain', 'in'), join: this.handoffUsers.labels('join', 'in') };
+  readonly handoffMessagesOut = { drain: this.handoffMessages.labels('drain', 'out'), join: this.handoffMessages.labels('join', 'out') };
+  readonly handoffMessagesIn = { drain: this.handoffMessages.labels('drain', 'in'), join: this.handoffMessages.labels('join', 'in') };
   readonly broadcastDelivered = new Counter({ name: 'longwire_broadcast_deliveries_total', help: 'Broadcast frames written to connections', registers: [this.registry] });
   readonly broadcastTargets = new Counter({ name: 'longwire_broadcast_targets_total', help: 'Connections broadcast jobs set out to reach (compare with deliveries for progress)', registers: [this.registry] });
   readonly broadcastJobs = new Counter({ name: 'longwire_broadcast_jobs_total', help: 'Broadcast jobs started', registers: [this.registry] });

@@ -31,6 +31,8 @@ import { OwnerMoves } from './owner-moves.js';
 import { Ownership } from './ownership.js';
 import { HandoffGate } from './handoff-gate.js';
 import { Drainer } from './drain.js';
+import { JoinMove } from './join-move.js';
+import { JoinRelease } from './join-release.js';
 import { openSaver } from './saver/saver-level.js';
 import type { Saver } from './saver/saver.js';
 import { DEFAULT_GATEWAY_SETTINGS, DEFAULT_PUSH_SETTINGS, DEFAULT_STATUS_SETTINGS } from './settings.js';
@@ -191,6 +193,8 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
   const peers = new Peers(peerAuth, transport, DEFAULT_PEER_LIMITS);
   const ownership = new Ownership(cfg.id, keeper);
   await ownership.start();
+  // While a join moves users of this node to the joiner, none of them gets a seq or cursor here (ownership.ts).
+  saver.setMovingOut((app, user) => ownership.movingOut(app, user));
   const gate = new HandoffGate(cfg.id, ownership, saver, peers, metrics);
   const inboxes = new Inboxes(cfg.id, ownership, saver, peers, gate);
   const delivery = new Delivery(saver, hub, apps, () => nodeSettings.gateway.inflightMsgsMax, (err) => log.error({ err }, 'delivery failed'), inboxes);
@@ -234,12 +238,14 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
   const gateway = new Gateway(ctx, tlsPair, () => ownership.ringMembers());
   const ownerMoves = new OwnerMoves(ownership, hub, ctx.tls);
   const drainer = new Drainer(cfg.id, ownership, saver, peers, () => gateway.drain('node-removed', DRAIN_WAIT_MS, true), metrics, log);
+  const release = new JoinRelease(ownership, saver, peers, metrics, log);
+  const joinMove = new JoinMove(cfg.id, keeper, ownership, peers, metrics, log);
   const pusher = new Pusher(saver, delivery, hub, now, notifier, gate);
   const router = new PushRouter(cfg.id, keeper, pusher, peers, ownership);
   const broadcasts = new Broadcasts(saver, hub, delivery, metrics, DEFAULT_PUSH_SETTINGS.broadcastJobsMax, now);
   const clusterBroadcasts = new ClusterBroadcasts(cfg.id, keeper, broadcasts, peers);
   metrics.observe({ connectionsByApp: () => hub.connectionsByApp(), broadcastsRunning: () => broadcasts.running() });
-  const api = buildApp({ nodeId: cfg.id, auth, adminTokens, peerHttp, join: peer.join, keeper, apps, pusher, router, broadcasts, clusterBroadcasts, topics, saver, delivery, hub, metrics, log, push: DEFAULT_PUSH_SETTINGS, now, ownership, drainer, gate, peers }, tlsPair);
+  const api = buildApp({ nodeId: cfg.id, auth, adminTokens, peerHttp, join: peer.join, keeper, apps, pusher, router, broadcasts, clusterBroadcasts, topics, saver, delivery, hub, metrics, log, push: DEFAULT_PUSH_SETTINGS, now, ownership, drainer, release, gate, peers }, tlsPair);
 
   const sweeper = setInterval(() => {
     saver.sweep(now()).catch((err: unknown) => log.error({ err }, 'sweep failed'));
@@ -274,6 +280,7 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
     (stopping ??= (async () => {
       clearInterval(sweeper);
       ownerMoves.close();
+      joinMove.close();
       ownership.close();
       await gateway.drain('shutdown', DRAIN_WAIT_MS);
       await api.close();

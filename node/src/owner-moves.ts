@@ -3,8 +3,8 @@
 // told to reconnect (`redirect`, reason `owner-moved`, the new owner first)
 // and closed with 4009, at a paced rate so a ring change does not reconnect
 // everyone at once: its binding then starts afresh against the new owner's
-// inbox (handed over when a member is drained; empty after a join, whose
-// users' old inboxes are not moved).
+// inbox (handed over when a member is drained, and moved to a joining member
+// from the user's previous owner: handoff-gate.ts, join-release.ts).
 import type { Member } from '../../keeper/src/keeper.js';
 import type { Ownership } from './ownership.js';
 import type { Client } from './gateway/client.js';

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { AppConfig } from './apps.js';
 import type { Delivery } from './delivery.js';
 import type { Hub } from './hub.js';
-import { SaverSealedError, type Json, type Saver } from './saver/saver.js';
+import { SaverSealedError, SaverUserMovedError, type Json, type Saver } from './saver/saver.js';
 import { ApiError } from './center/errors.js';
 import { SharedFrame } from './protocol/codec.js';
 
@@ -68,7 +68,7 @@ export class Pusher {
     /** Other nodes holding connections of these users (cross-node delivery); none on a node alone. */
     private readonly remote?: RemoteHolders,
     /** Holds a store until the users are owned here with their inboxes here (handoff-gate.ts). */
-    private readonly gate?: { admit(app: string, users: readonly string[]): Promise<void> },
+    private readonly gate?: { admit(app: string, users: readonly string[]): Promise<void>; settle(err: SaverUserMovedError): Promise<void> },
   ) {}
 
   async push(app: AppConfig, req: PushRequest): Promise<PushAnswer> {
@@ -109,9 +109,14 @@ export class Pusher {
       maxInbox: app.limits.maxInbox,
       ...(idemKey === undefined ? {} : { idempotency: { key: idemKey, answer } }),
       })
-      .catch((err: unknown) => {
+      .catch(async (err: unknown) => {
         // This node is being drained and a caller still had it as the owner.
         if (err instanceof SaverSealedError) throw new ApiError('notReady', `${err.message}; retry`, { headers: { 'retry-after': '1' }, cause: err });
+        if (err instanceof SaverUserMovedError) {
+          // A join moved the user away (a caller with an older ring), or ended without it: then the retry goes through.
+          await this.gate?.settle(err).catch(() => undefined);
+          throw new ApiError('notReady', `${err.message}; retry`, { headers: { 'retry-after': '1' }, cause: err });
+        }
         throw err;
       });
     const results = users.map((user, i) => ({ user, seq: seqs[i] ?? 0 }));

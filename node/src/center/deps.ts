@@ -17,6 +17,7 @@ import type { AdminTokens } from '../admin-tokens.js';
 import type { PeerHttp } from '../peer/peer-http.js';
 import type { JoinCredentials } from '../join-proof.js';
 import type { Drainer } from '../drain.js';
+import type { JoinRelease } from '../join-release.js';
 import type { HandoffGate } from '../handoff-gate.js';
 import type { Ownership } from '../ownership.js';
 import type { Peers } from '../peer/peers.js';
@@ -47,9 +48,10 @@ export interface CenterDeps {
   readonly metrics: Metrics;
   readonly log: Logger;
   readonly push: PushSettings;
-  /** Owners with draining members left out; the drain of this node; the new owner's side of handoffs. */
+  /** Owners with draining and joining members taken into account; the drain of this node; its hand-over to a joiner; the new owner's side of handoffs. */
   readonly ownership: Ownership;
   readonly drainer: Drainer;
+  readonly release: JoinRelease;
   readonly gate: HandoffGate;
   readonly peers: Peers;
   now(): number;

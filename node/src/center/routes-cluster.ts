@@ -10,6 +10,7 @@ import type { CenterDeps } from './deps.js';
 import { ApiError } from './errors.js';
 import { checkJoinProof, claimsJoinProof } from '../join-proof.js';
 import { rawBodyOf } from './raw-body.js';
+import { checkNoJoin, clearJoin, recordJoin } from './member-join.js';
 import { DRAIN_TIMEOUT_S_DEFAULT, DRAIN_TIMEOUT_S_MAX, checkQuorum, clearDrain, drainMember, type Handoff } from './member-removal.js';
 
 /** Marks a call a member forwarded, so the leader does not forward it again. */
@@ -81,7 +82,12 @@ export function clusterRoutes(deps: CenterDeps) {
         // The ring must not change under a drain: its users' new owners were chosen without this member.
         const draining = deps.keeper.cluster().members.find((m) => deps.ownership.drainOf(m.id) !== undefined);
         if (draining !== undefined && draining.id !== b.id) throw new ApiError('conflict', `member ${draining.id} is being drained: finish its removal first`);
-        return onLeader(req, reply, () => deps.keeper.addMember({ id: b.id, peer: b.peer, api: b.api, gateway: b.gateway, zone: b.zone ?? 'default' }));
+        return onLeader(req, reply, async () => {
+          if (deps.keeper.cluster().leader !== deps.nodeId) throw new KeeperError('not-leader', 'members are added by the leader');
+          // Recorded first, so Raft applies it before the promotion (member-join.ts).
+          await recordJoin(deps.keeper, b.id);
+          return deps.keeper.addMember({ id: b.id, peer: b.peer, api: b.api, gateway: b.gateway, zone: b.zone ?? 'default' });
+        });
       },
     );
 
@@ -109,6 +115,7 @@ export function clusterRoutes(deps: CenterDeps) {
         const remove = async (): Promise<unknown> => {
           if (deps.keeper.cluster().leader !== deps.nodeId) throw new KeeperError('not-leader', 'member removal runs on the leader');
           checkQuorum(deps.keeper.cluster().members, id);
+          await checkNoJoin(deps.keeper, id, req.query.force === 'true');
           if (id === deps.nodeId) {
             // The leader does not drain itself: it hands leadership over and the new leader takes the call.
             await deps.keeper.transferLeader();
@@ -122,6 +129,7 @@ export function clusterRoutes(deps: CenterDeps) {
             if (!(err instanceof KeeperError && err.code === 'member-not-found' && deps.ownership.drainOf(id) !== undefined)) throw err;
           }
           await clearDrain(deps.keeper, id);
+          await clearJoin(deps.keeper, id);
           return { removed: id, ...(handoff === undefined ? {} : { handoff }) };
         };
         return onLeader(req, reply, remove, timeoutS * 1000 + FORWARD_TIMEOUT_MS);

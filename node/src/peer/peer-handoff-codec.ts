@@ -2,6 +2,7 @@
 // (plain maps from MessagePack): a malformed body is refused before anything
 // is stored.
 import { ApiError } from '../center/errors.js';
+import type { MoveKind } from '../ownership.js';
 import type { DropRange, UserMeta } from '../saver/drops.js';
 import type { DeviceCursor, IdempotencyHandoff, Json, StoredMessage, UserHandoff } from '../saver/saver.js';
 
@@ -64,32 +65,49 @@ export function parseIdempotencyHandoff(v: unknown): IdempotencyHandoff {
   return { app: str(o, 'app'), key: str(o, 'key'), answer: (o.answer ?? null) as Json, at: int(o, 'at') };
 }
 
-/** A handoff call: the draining node sends batches (`import`, `idempotency`); a new owner pulls one user (`export`). */
+/**
+ * A handoff call: the previous owner sends batches (`import`, `idempotency`);
+ * a new owner pulls one user (`export`): from a draining node (`move`
+ * 'drain', which seals it whole) or from its owner before a join ('join',
+ * which seals that user alone).
+ */
 export type HandoffCall =
-  | { readonly op: 'import'; readonly mark: string; readonly users: readonly UserHandoff[] }
+  | { readonly op: 'import'; readonly move: MoveKind; readonly mark: string; readonly users: readonly UserHandoff[] }
   | { readonly op: 'idempotency'; readonly records: readonly IdempotencyHandoff[] }
-  | { readonly op: 'export'; readonly mark: string; readonly app: string; readonly user: string };
+  | { readonly op: 'export'; readonly move: MoveKind; readonly mark: string; readonly app: string; readonly user: string };
+
+/** Which move a call belongs to; a call without one is from a drain (as before joins moved inboxes). */
+function moveOf(o: Record<string, unknown>): MoveKind {
+  const v = o.move ?? 'drain';
+  if (v !== 'drain' && v !== 'join') throw new ApiError('invalid', 'handoff: bad "move"');
+  return v;
+}
 
 export function parseHandoffCall(v: unknown): HandoffCall {
   const o = record(v, 'call');
   switch (o.op) {
     case 'import':
-      return { op: 'import', mark: str(o, 'mark'), users: list(o, 'users').map(parseUserHandoff) };
+      return { op: 'import', move: moveOf(o), mark: str(o, 'mark'), users: list(o, 'users').map(parseUserHandoff) };
     case 'idempotency':
       return { op: 'idempotency', records: list(o, 'records').map(parseIdempotencyHandoff) };
     case 'export':
-      return { op: 'export', mark: str(o, 'mark'), app: str(o, 'app'), user: str(o, 'user') };
+      return { op: 'export', move: moveOf(o), mark: str(o, 'mark'), app: str(o, 'app'), user: str(o, 'user') };
     default:
       throw new ApiError('invalid', 'handoff: bad "op"');
   }
 }
 
-/** Asks a member to start (or go on with) its drain under `mark`, or for its progress. */
-export type DrainCall = { readonly op: 'start'; readonly mark: string } | { readonly op: 'status' };
+/**
+ * Asks a member to start (or go on with) its drain under `mark`, or for its
+ * progress; or, as a previous owner, to hand the joining member its users
+ * for the join under `mark` (`release`: starts it or answers its progress).
+ */
+export type DrainCall = { readonly op: 'start'; readonly mark: string } | { readonly op: 'status' } | { readonly op: 'release'; readonly mark: string };
 
 export function parseDrainCall(v: unknown): DrainCall {
   const o = record(v, 'call');
   if (o.op === 'start') return { op: 'start', mark: str(o, 'mark') };
   if (o.op === 'status') return { op: 'status' };
+  if (o.op === 'release') return { op: 'release', mark: str(o, 'mark') };
   throw new ApiError('invalid', 'drain: bad "op"');
 }

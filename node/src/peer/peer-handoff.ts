@@ -1,11 +1,14 @@
-// Peer RPC for draining a member (registered from peer-routes.ts): `handoff`
-// carries inboxes and idempotency records from the draining node to their new
+// Peer RPC for moving inboxes (registered from peer-routes.ts): `handoff`
+// carries inboxes and idempotency records from a previous owner to their new
 // owners (`import`, `idempotency`) and lets a new owner pull one user's inbox
-// at once (`export`, which seals the draining node first); `drain` starts a
-// member's drain or reads its progress (drain.ts).
+// at once (`export`, which seals first: a draining node whole, the owner
+// before a join that user alone); `drain` starts a member's drain or reads
+// its progress (drain.ts), or starts a previous owner's hand-over to a
+// joining member (`release`, join-release.ts).
 import type { FastifyInstance } from 'fastify';
 import { answer } from './peer-answer.js';
 import type { Drainer } from '../drain.js';
+import type { JoinRelease } from '../join-release.js';
 import type { Metrics } from '../metrics.js';
 import type { Saver } from '../saver/saver.js';
 import { RPC_PATH_PREFIX } from './peer-client.js';
@@ -14,6 +17,7 @@ import { parseDrainCall, parseHandoffCall } from './peer-handoff-codec.js';
 export interface HandoffDeps {
   readonly saver: Saver;
   readonly drainer: Drainer;
+  readonly release: JoinRelease;
   readonly metrics: Metrics;
 }
 
@@ -25,24 +29,33 @@ export function handoffRoutes(app: FastifyInstance, deps: HandoffDeps): void {
     switch (call.op) {
       case 'import': {
         const n = await deps.saver.importUsers(call.mark, call.users);
-        deps.metrics.handoffUsersIn.inc(n.users);
-        deps.metrics.handoffMessagesIn.inc(n.messages);
+        deps.metrics.handoffUsersIn[call.move].inc(n.users);
+        deps.metrics.handoffMessagesIn[call.move].inc(n.messages);
         return answer(req, reply, n);
       }
       case 'idempotency':
         await deps.saver.importIdempotency(call.records);
         return answer(req, reply, null);
-      case 'export':
-        await deps.drainer.seal(call.mark);
+      case 'export': {
+        if (call.move === 'drain') await deps.drainer.seal(call.mark);
+        else await deps.saver.sealUsers(call.mark, [{ app: call.app, user: call.user }]);
         const u = await deps.saver.exportUser(call.app, call.user);
-        deps.metrics.handoffUsersOut.inc();
-        deps.metrics.handoffMessagesOut.inc(u.messages.length);
+        deps.metrics.handoffUsersOut[call.move].inc();
+        deps.metrics.handoffMessagesOut[call.move].inc(u.messages.length);
         return answer(req, reply, u);
+      }
     }
   });
 
   app.post(RPC_PATH_PREFIX + 'drain', { schema: { hide: true } }, async (req, reply) => {
     const call = parseDrainCall(req.body);
-    return answer(req, reply, call.op === 'start' ? deps.drainer.start(call.mark) : deps.drainer.status());
+    switch (call.op) {
+      case 'start':
+        return answer(req, reply, deps.drainer.start(call.mark));
+      case 'status':
+        return answer(req, reply, deps.drainer.status());
+      case 'release':
+        return answer(req, reply, deps.release.start(call.mark));
+    }
   });
 }

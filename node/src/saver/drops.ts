@@ -24,6 +24,13 @@ export interface UserMeta {
    * mark. The new owner touches the user only once it holds this mark.
    */
   handoff?: string;
+  /**
+   * Set on the previous owner when a join moved this user to the joining
+   * node: that join's mark. From then on nothing is appended or acked here
+   * for the user (a per-user seal, durable like the record itself); an
+   * import (the user handed back) clears it.
+   */
+  movedOut?: string;
 }
 
 /**

@@ -14,6 +14,7 @@
 import { Level } from 'level';
 import {
   SaverSealedError,
+  SaverUserMovedError,
   type AppendRequest,
   type BroadcastRecord,
   type DeviceCursor,
@@ -108,6 +109,11 @@ interface UserState {
   readonly meta: UserMeta;
   /** Highest seq whose batch is written: what lastSeq() reports. */
   durableSeq: number;
+  /**
+   * Set while an imported inbox is being written: meta (and its handoff mark)
+   * already show it, the store not yet. A caller that sees the mark waits for it.
+   */
+  importing?: Promise<void>;
 }
 
 type UserEntry = CacheEntry<UserState>;
@@ -152,6 +158,8 @@ class LevelSaver implements Saver {
   private chain: Promise<unknown> = Promise.resolve();
   private appends = 0;
   private closed = false;
+  /** Set while a join moves some of this node's users away (ownership.ts). */
+  private movingOut: ((app: string, user: string) => string | undefined) | undefined;
 
   constructor(
     private readonly db: Db,
@@ -199,6 +207,7 @@ class LevelSaver implements Saver {
       const { seqs, answer, written, loaded } = await this.serial(states, (loaded) => {
         // Sealed while this append waited for its user records: it must not get a seq.
         if (this.isSealed) throw new SaverSealedError();
+        for (const [i, st] of loaded.entries()) this.checkMoved(req.app, req.users[i] ?? '', st);
         return { ...this.queueAppend(req, loaded), loaded };
       });
       await written;
@@ -208,6 +217,12 @@ class LevelSaver implements Saver {
     } finally {
       for (const e of entries) this.users.release(e);
     }
+  }
+
+  /** A user whose inbox a join moved (or is moving) to another node gets no seq and no cursor here. */
+  private checkMoved(app: string, user: string, st: UserState): void {
+    const mark = st.meta.movedOut ?? this.movingOut?.(app, user);
+    if (mark !== undefined) throw new SaverUserMovedError(app, user, mark);
   }
 
   private queueAppend(req: AppendRequest, states: readonly UserState[]): { seqs: number[]; answer: Json; written: Promise<void> } {
@@ -311,9 +326,21 @@ class LevelSaver implements Saver {
     this.checkOpen();
     if (this.isSealed) throw new SaverSealedError();
     const value: DeviceCursor = { acked: cursor.acked, pendingSeq: cursor.pendingSeq, pendingSends: cursor.pendingSends, broadcastPos: cursor.broadcastPos };
-    // Not fsynced: a cursor lost in a crash only moves the device back, which means
-    // redelivery, and at-least-once delivery allows that.
-    await this.commit.add([{ type: 'put', key: this.cursorKey(app, user, device), value: JSON.stringify(value) }], false);
+    const key = this.cursorKey(app, user, device);
+    const entry = this.acquireUser(app, user);
+    try {
+      // A serial step, so that a seal for a join queued after it finds this write in the store (and one before it refuses it).
+      const { written } = await this.serial(entry.ready, (st) => {
+        if (this.isSealed) throw new SaverSealedError();
+        this.checkMoved(app, user, st);
+        // Not fsynced: a cursor lost in a crash only moves the device back, which means
+        // redelivery, and at-least-once delivery allows that.
+        return { written: this.commit.add([{ type: 'put', key, value: JSON.stringify(value) }], false) };
+      });
+      await written;
+    } finally {
+      this.users.release(entry);
+    }
   }
 
   private cursorKey(app: string, user: string, device: string): Buffer {
@@ -481,13 +508,81 @@ class LevelSaver implements Saver {
   async exportUsers(after: UserKey | undefined, limit: number): Promise<UserHandoff[]> {
     this.checkOpen();
     const lo = after === undefined ? { gte: Buffer.of(KIND_USER) } : { gt: encodeKey(KIND_USER, after.app, after.user) };
-    const rows = await this.db.iterator({ ...lo, lt: Buffer.of(KIND_USER + 1), limit }).all();
-    return Promise.all(
-      rows.map(([key, value]) => {
-        const r = new KeyReader(key, 0);
-        return this.exportOne(r.string(), r.string(), decode<UserMeta>(value));
-      }),
-    );
+    const rows: { app: string; user: string; meta: UserMeta }[] = [];
+    const it = this.db.iterator({ ...lo, lt: Buffer.of(KIND_USER + 1) });
+    try {
+      // A user sealed for a join is left out: its live inbox is on the joiner, and a handed-over copy would replace it.
+      while (rows.length < limit) {
+        const chunk = await it.nextv(limit - rows.length);
+        if (chunk.length === 0) break;
+        for (const [key, value] of chunk) {
+          const meta = decode<UserMeta>(value);
+          if (meta.movedOut !== undefined) continue;
+          const r = new KeyReader(key, 0);
+          rows.push({ app: r.string(), user: r.string(), meta });
+        }
+      }
+    } finally {
+      await it.close();
+    }
+    return Promise.all(rows.map((x) => this.exportOne(x.app, x.user, x.meta)));
+  }
+
+  async listUsers(after: UserKey | undefined, limit: number): Promise<UserKey[]> {
+    this.checkOpen();
+    const lo = after === undefined ? { gte: Buffer.of(KIND_USER) } : { gt: encodeKey(KIND_USER, after.app, after.user) };
+    const keys = await this.db.keys({ ...lo, lt: Buffer.of(KIND_USER + 1), limit }).all();
+    return keys.map((k) => {
+      const r = new KeyReader(k, 0);
+      return { app: r.string(), user: r.string() };
+    });
+  }
+
+  async sealUsers(mark: string, users: readonly UserKey[]): Promise<void> {
+    this.checkOpen();
+    if (this.isSealed) throw new SaverSealedError();
+    const entries = users.map((u) => this.acquireUser(u.app, u.user));
+    try {
+      const loaded = Promise.all(entries.map((e) => e.ready));
+      const { written } = await this.serial(loaded, (states) => {
+        const ops: Op[] = [];
+        for (const [i, st] of states.entries()) {
+          const u = users[i];
+          if (u === undefined || st.meta.movedOut === mark) continue;
+          st.meta.movedOut = mark;
+          ops.push({ type: 'put', key: encodeKey(KIND_USER, u.app, u.user), value: JSON.stringify(st.meta) });
+        }
+        // Batches are written in order: once this one is, every append and cursor queued before it is too.
+        return { written: this.commit.add(ops, true) };
+      });
+      await written;
+    } finally {
+      for (const e of entries) this.users.release(e);
+    }
+  }
+
+  async movedOut(app: string, user: string): Promise<string | undefined> {
+    this.checkOpen();
+    return this.withUser(app, user, (st) => st.meta.movedOut);
+  }
+
+  async liftSeal(app: string, user: string, mark: string): Promise<void> {
+    this.checkOpen();
+    const entry = this.acquireUser(app, user);
+    try {
+      const { written } = await this.serial(entry.ready, (st) => {
+        if (st.meta.movedOut !== mark) return { written: Promise.resolve() };
+        delete st.meta.movedOut;
+        return { written: this.commit.add([{ type: 'put', key: encodeKey(KIND_USER, app, user), value: JSON.stringify(st.meta) }], true) };
+      });
+      await written;
+    } finally {
+      this.users.release(entry);
+    }
+  }
+
+  setMovingOut(check: ((app: string, user: string) => string | undefined) | undefined): void {
+    this.movingOut = check;
   }
 
   async exportUser(app: string, user: string): Promise<UserHandoff> {
@@ -522,15 +617,23 @@ class LevelSaver implements Saver {
         ]),
       );
       const loaded = Promise.all(entries.map((e) => e.ready));
-      const { written, replaced, messages } = await this.serial(loaded, (states) => {
+      const { written, waits, replaced, messages } = await this.serial(loaded, (states) => {
         const ops: Op[] = [];
         const replaced: UserState[] = [];
+        // The same inbox imported by a call still being written (a pull and a batch crossing): this one waits for it.
+        const waits: Promise<void>[] = [];
         let messages = 0;
         for (const [i, st] of states.entries()) {
           const u = users[i];
-          if (u === undefined || st.meta.handoff === mark) continue;
+          if (u === undefined) continue;
+          if (st.meta.handoff === mark) {
+            if (st.importing !== undefined) waits.push(st.importing);
+            continue;
+          }
           for (const key of old[i] ?? []) ops.push({ type: 'del', key });
           Object.assign(st.meta, cloneMeta(u.meta), { handoff: mark });
+          // The exporter sealed its copy for a join; here it is the live inbox (and a user handed back is no longer moved out).
+          delete st.meta.movedOut;
           for (const m of u.messages) {
             const key = encodeKey(KIND_MESSAGE, u.app, u.user, m.seq);
             ops.push({ type: 'put', key, value: JSON.stringify(m) }, { type: 'put', key: expiryKey(clampTime(m.expiresAt), key), value: '' });
@@ -544,10 +647,17 @@ class LevelSaver implements Saver {
           replaced.push(st);
           messages += u.messages.length;
         }
-        return { written: this.commit.add(ops, true), replaced, messages };
+        const done: Promise<void> = this.commit.add(ops, true).then(() => {
+          for (const st of replaced) {
+            st.durableSeq = st.meta.lastSeq;
+            if (st.importing === done) delete st.importing;
+          }
+        });
+        for (const st of replaced) st.importing = done;
+        return { written: done, waits, replaced, messages };
       });
       await written;
-      for (const st of replaced) st.durableSeq = st.meta.lastSeq;
+      await Promise.all(waits);
       return { users: replaced.length, messages };
     } finally {
       for (const e of entries) this.users.release(e);
@@ -556,7 +666,11 @@ class LevelSaver implements Saver {
 
   async handoffMark(app: string, user: string): Promise<string | undefined> {
     this.checkOpen();
-    return this.withUser(app, user, (st) => st.meta.handoff);
+    return this.withUser(app, user, async (st) => {
+      // A mark whose inbox is still being written is not reported yet: what it names must be readable.
+      while (st.importing !== undefined) await st.importing;
+      return st.meta.handoff;
+    });
   }
 
   async exportIdempotency(after: { app: string; key: string } | undefined, limit: number): Promise<IdempotencyHandoff[]> {

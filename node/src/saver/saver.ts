@@ -99,6 +99,21 @@ export class SaverSealedError extends Error {
   }
 }
 
+/**
+ * append or setCursor for a user sealed here because a join moved it to
+ * another node (`mark` names that join), or that `movingOut` says is moving.
+ */
+export class SaverUserMovedError extends Error {
+  constructor(
+    readonly app: string,
+    readonly user: string,
+    readonly mark: string,
+  ) {
+    super(`the inbox of ${user} of ${app} moved to a joining node: it is stored there now`);
+    this.name = 'SaverUserMovedError';
+  }
+}
+
 /** Counters for metrics: how well group commit batches. */
 export interface SaverStats {
   /** LevelDB batches written. */
@@ -149,7 +164,8 @@ export interface Saver {
    */
   sweep(nowMs: number): Promise<void>;
 
-  // ---- Handoff (a node being removed hands its inboxes to their new owners).
+  // ---- Handoff (a node being removed hands its inboxes to their new owners;
+  // a joining node takes its users' inboxes from their previous owners).
 
   /**
    * Durably stops this saver from storing: once it resolves, every append
@@ -158,7 +174,7 @@ export interface Saver {
    */
   seal(): Promise<void>;
   sealed(): boolean;
-  /** Up to `limit` users in key order after `after` (from the first when undefined). */
+  /** Up to `limit` users in key order after `after` (from the first when undefined); users sealed for a join are left out (their inbox lives on the joiner). */
   exportUsers(after: UserKey | undefined, limit: number): Promise<UserHandoff[]>;
   exportUser(app: string, user: string): Promise<UserHandoff>;
   /**
@@ -170,6 +186,25 @@ export interface Saver {
   importUsers(mark: string, users: readonly UserHandoff[]): Promise<{ users: number; messages: number }>;
   /** The handoff mark of the user's inbox, if it was handed over. */
   handoffMark(app: string, user: string): Promise<string | undefined>;
+  /**
+   * Seals each user for the join `mark` (durably; resolves once every write
+   * queued before it is in the store): later appends and cursor writes for
+   * them reject with SaverUserMovedError, so an export after it is final.
+   * With no users it is a barrier: every write queued before it is stored.
+   */
+  sealUsers(mark: string, users: readonly UserKey[]): Promise<void>;
+  /** The join mark a user is sealed under here, if any. */
+  movedOut(app: string, user: string): Promise<string | undefined>;
+  /** Lifts the seal of a join that ended without the user (its joiner removed by force). */
+  liftSeal(app: string, user: string, mark: string): Promise<void>;
+  /**
+   * Consulted inside the step that gives out a seq or stores a cursor: a
+   * mark when a join in progress is moving the user away from this node
+   * (refused like a sealed user, before any export could miss the write).
+   */
+  setMovingOut(check: ((app: string, user: string) => string | undefined) | undefined): void;
+  /** Up to `limit` users (those with an inbox record) in key order after `after`. */
+  listUsers(after: UserKey | undefined, limit: number): Promise<UserKey[]>;
   /** Idempotency records (expired ones not yet swept included) in key order, up to `limit`, after `after` (from the first when undefined). */
   exportIdempotency(after: { app: string; key: string } | undefined, limit: number): Promise<IdempotencyHandoff[]>;
   /** Stores handed-over records; one that exists already gets the union of both answers' results. */
