@@ -3,6 +3,7 @@
 // address changes.
 import type { Member } from '../../../keeper/src/keeper.js';
 import { PeerClient, type PeerLimits } from './peer-client.js';
+import { PeerError } from './errors.js';
 import type { PeerAuth } from './peer-auth.js';
 import type { PeerTransport } from './peer-http.js';
 
@@ -16,8 +17,10 @@ export class Peers {
     private readonly limits: PeerLimits,
   ) {}
 
+  /** The link to `member`; PeerError('unreachable') while its record has no API address yet (a member known from Raft before its record applied). */
   of(member: Member): PeerClient {
     if (this.closed) throw new Error('peer links closed');
+    if (member.api === '') throw new PeerError('unreachable', member.id, 'no API address known for this member yet');
     const c = this.clients.get(member.id);
     if (c !== undefined && c.api === member.api) return c;
     if (c !== undefined) void c.close();
