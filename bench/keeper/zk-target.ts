@@ -46,10 +46,13 @@ export async function zkTarget(size: number, concurrency: number): Promise<KvTar
   const cluster = await startZkCluster(size);
   const sessions: zookeeper.Client[] = [];
   const watchers = new Set<zookeeper.Client>();
+  // The servers stop first: after a leader kill some sessions are still
+  // reconnecting, and node-zookeeper-client throws (uncaught) on a connect
+  // answer that arrives after close(); with the servers gone none can arrive.
   const close = async (): Promise<void> => {
+    await cluster.stop();
     for (const c of [...sessions, ...watchers]) c.close();
     watchers.clear();
-    await cluster.stop();
   };
   try {
     for (let w = 0; w < Math.min(concurrency, SESSIONS_MAX); w++) sessions.push(await connect(cluster.hosts[w % cluster.hosts.length] ?? ''));
