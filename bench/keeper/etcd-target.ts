@@ -60,6 +60,19 @@ export async function etcdTarget(size: number, concurrency: number): Promise<KvT
       }
       return { close };
     },
+    async leader() {
+      // Each member's status names the leader's id and its own; the leader is the one where they agree.
+      for (let m = 0; m < cluster.clientUrls.length; m++) {
+        const a = await http.call(m, 'POST', '/v3/maintenance/status', '{}').catch(() => undefined);
+        if (a?.status !== 200) continue;
+        const s = JSON.parse(a.body) as { leader?: string; header?: { member_id?: string } };
+        if (s.leader !== undefined && s.leader !== '0' && s.leader === s.header?.member_id) return m;
+      }
+      return undefined;
+    },
+    kill(member) {
+      process.kill(cluster.procs[member]?.pid ?? -1, 'SIGKILL');
+    },
     async close() {
       await http.close();
       await cluster.stop();

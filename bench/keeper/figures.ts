@@ -2,6 +2,7 @@
 // latencies pooled before taking percentiles, server CPU per successful
 // operation.
 import { percentile, sorted } from '../lib/stats.js';
+import type { FanoutResult } from './fanout.js';
 import type { PhaseRun, SystemRun } from './run-system.js';
 
 export interface PhaseFigures {
@@ -34,7 +35,7 @@ export interface SystemFigures {
   readonly fanout: FanoutFigures;
 }
 
-function concat(parts: readonly ArrayLike<number>[]): Float64Array {
+export function concat(parts: readonly ArrayLike<number>[]): Float64Array {
   const out = new Float64Array(parts.reduce((n, p) => n + p.length, 0));
   let at = 0;
   for (const p of parts) {
@@ -44,7 +45,7 @@ function concat(parts: readonly ArrayLike<number>[]): Float64Array {
   return out;
 }
 
-function phase(runs: readonly PhaseRun[]): PhaseFigures {
+export function phase(runs: readonly PhaseRun[]): PhaseFigures {
   const asc = sorted(concat(runs.map((r) => r.latenciesMs)));
   const ok = runs.reduce((n, r) => n + r.ok, 0);
   const elapsedMs = runs.reduce((n, r) => n + r.elapsedMs, 0);
@@ -64,18 +65,22 @@ function phase(runs: readonly PhaseRun[]): PhaseFigures {
   };
 }
 
+export function fanoutFigures(runs: readonly FanoutResult[]): FanoutFigures {
+  const lat = sorted(concat(runs.map((r) => r.latenciesMs)));
+  return {
+    rounds: runs.reduce((n, r) => n + r.rounds, 0),
+    deliveries: lat.length,
+    missed: runs.reduce((n, r) => n + r.missed, 0),
+    p50Ms: percentile(lat, 50),
+    p99Ms: percentile(lat, 99),
+    allSeenMedianMs: percentile(sorted(concat(runs.map((r) => r.allSeenMs))), 50),
+  };
+}
+
 export function summarize(runs: readonly SystemRun[]): SystemFigures {
-  const lat = sorted(concat(runs.map((r) => r.fanout.latenciesMs)));
   return {
     put: phase(runs.map((r) => r.put)),
     get: phase(runs.map((r) => r.get)),
-    fanout: {
-      rounds: runs.reduce((n, r) => n + r.fanout.rounds, 0),
-      deliveries: lat.length,
-      missed: runs.reduce((n, r) => n + r.fanout.missed, 0),
-      p50Ms: percentile(lat, 50),
-      p99Ms: percentile(lat, 99),
-      allSeenMedianMs: percentile(sorted(concat(runs.map((r) => r.fanout.allSeenMs))), 50),
-    },
+    fanout: fanoutFigures(runs.map((r) => r.fanout)),
   };
 }

@@ -29,7 +29,8 @@ async function get(url: string): Promise<{ status: number; body: unknown }> {
   return { status: res.status, body: text.startsWith('{') ? (JSON.parse(text) as unknown) : text };
 }
 
-export async function startLongwireCluster(size: number): Promise<LongwireCluster> {
+/** `cpuProf`: a directory for V8 CPU profiles of every node process (all threads, the Raft worker too), written when it stops. */
+export async function startLongwireCluster(size: number, cpuProf?: string): Promise<LongwireCluster> {
   const dir = await mkdtemp(join(tmpdir(), 'longwire-bench-keeper-'));
   trackDir(dir);
   const procs: ServerProcess[] = [];
@@ -44,7 +45,8 @@ export async function startLongwireCluster(size: number): Promise<LongwireCluste
       const [gateway, api, peer] = [await freePort(), await freePort(), await freePort()];
       const first = apiUrls[0];
       const id = `n${i + 1}`;
-      const args = [CLI, 'start', '--id', id, '--data-dir', join(dir, id), '--gateway', `127.0.0.1:${gateway}`, '--api', `127.0.0.1:${api}`, '--peer', `127.0.0.1:${peer}`];
+      const prof = cpuProf === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', cpuProf];
+      const args = [...prof, CLI, 'start', '--id', id, '--data-dir', join(dir, id), '--gateway', `127.0.0.1:${gateway}`, '--api', `127.0.0.1:${api}`, '--peer', `127.0.0.1:${peer}`];
       args.push('--admin-token', LONGWIRE_ADMIN_TOKEN, '--log-level', 'warn', ...(first === undefined ? [] : ['--join', first]));
       const p = ServerProcess.spawn(`longwire ${id}`, process.execPath, args);
       procs.push(p);

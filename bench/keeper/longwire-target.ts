@@ -10,8 +10,8 @@ interface Range {
   readonly kvs: readonly { readonly value: string }[];
 }
 
-export async function longwireTarget(size: number, concurrency: number): Promise<KvTarget> {
-  const cluster = await startLongwireCluster(size);
+export async function longwireTarget(size: number, concurrency: number, cpuProf?: string): Promise<KvTarget> {
+  const cluster = await startLongwireCluster(size, cpuProf);
   const http = new HttpMembers(cluster.apiUrls, concurrency, { authorization: `Bearer ${LONGWIRE_ADMIN_TOKEN}` });
   const put = async (worker: number, key: string, value: string): Promise<void> => {
     await http.ok(worker, 'PUT', `/v1/kv/${key}`, JSON.stringify({ value }));
@@ -35,6 +35,21 @@ export async function longwireTarget(size: number, concurrency: number): Promise
         if (e.type === 'put' && e.value !== undefined) onChange(at, e.value);
       });
       return { close };
+    },
+    async leader() {
+      // Asked of every member in turn (one may be the killed leader): the first that names a leader answers.
+      for (let m = 0; m < cluster.apiUrls.length; m++) {
+        const a = await http.call(m, 'GET', '/v1/cluster').catch(() => undefined);
+        if (a?.status !== 200) continue;
+        const c = JSON.parse(a.body) as { leader?: string; members?: { id?: string }[] };
+        // Member i was started as n(i+1).
+        const i = /^n(\d+)$/.exec(c.leader ?? '')?.[1];
+        if (i !== undefined) return Number(i) - 1;
+      }
+      return undefined;
+    },
+    kill(member) {
+      process.kill(cluster.procs[member]?.pid ?? -1, 'SIGKILL');
     },
     async close() {
       await http.close();

@@ -17,6 +17,7 @@ import { parseOptions, type Options } from './options.js';
 import { summarize } from './figures.js';
 import { errorNotes, renderReport, roundLines, type Results, type RoundResults, type SizeResults } from './report.js';
 import { runSystem, type SystemRun } from './run-system.js';
+import { runSpecBench, specNotes, type StartTarget } from './spec-bench.js';
 import type { KvTarget, System } from './system.js';
 import { zkTarget } from './zk-target.js';
 
@@ -25,7 +26,7 @@ function log(s: string): void {
   process.stderr.write(`[${((Date.now() - t0) / 1000).toFixed(1).padStart(6)} s] ${s}\n`);
 }
 
-const START: Record<System, (nodes: number, concurrency: number) => Promise<KvTarget>> = {
+const START: Record<System, (nodes: number, concurrency: number, cpuProf?: string) => Promise<KvTarget>> = {
   longwire: longwireTarget,
   etcd: etcdTarget,
   zookeeper: zkTarget,
@@ -68,7 +69,25 @@ async function main(): Promise<void> {
     commit: git('rev-parse', '--short', 'HEAD'),
     uncommitted: git('status', '--porcelain', '--', 'node', 'keeper', 'raft') === '' ? 'none in node/, keeper/, raft/' : 'yes, in node/, keeper/ or raft/',
   };
-  log(`bench:keeper${o.quick ? ' (quick)' : ''}: ${o.systems.join(', ')} at ${o.nodes.join(' and ')} member(s); ${JSON.stringify(versions)}; load ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+  const mode = `${o.spec ? ' --spec' : ''}${o.quick ? ' (quick)' : ''}`;
+  log(`bench:keeper${mode}: ${o.systems.join(', ')} at ${o.nodes.join(' and ')} member(s); ${JSON.stringify(versions)}; load ${loadavg().map((x) => x.toFixed(1)).join(' ')}`);
+  const header =
+    `longwire bench:keeper${mode} — ${startedAt.toISOString()}, ${machine.cores} × ${machine.cpu}, node ${process.version}, ` +
+    `commit ${machine.commit} (uncommitted changes: ${machine.uncommitted}), load average at start ${machine.loadavg.map((x) => x.toFixed(1)).join(' ')}`;
+  const out = resolve(o.json);
+  const save = async (lines: readonly string[], notesUsed: readonly string[], data: unknown): Promise<void> => {
+    process.stdout.write('\n' + lines.join('\n') + '\n');
+    await mkdir(dirname(out), { recursive: true });
+    await writeFile(out, JSON.stringify({ startedAt: startedAt.toISOString(), finishedAt: new Date().toISOString(), machine: { ...machine, loadavgAtEnd: loadavg() }, versions, options: o, notes: notesUsed, ...(data as object) }, null, 2) + '\n');
+    process.stdout.write(`\nJSON: ${out}  (took ${((Date.now() - t0) / 1000).toFixed(0)} s)\n`);
+  };
+  if (o.spec) {
+    const start: StartTarget = (system, nodes, concurrency) => START[system](nodes, concurrency, o.cpuProf);
+    const spec = await runSpecBench(o, versions, start, log);
+    const n = specNotes(o);
+    await save([header, '', ...n, '', ...spec.lines], n, spec.json);
+    return;
+  }
   const sizes: SizeResults[] = [];
   for (const nodes of o.nodes) {
     const runs: Partial<Record<System, SystemRun[]>> = {};
@@ -80,7 +99,7 @@ async function main(): Promise<void> {
       const results: Results = {};
       for (const system of order) {
         log(`${nodes} member(s), round ${round}/${o.rounds}: ${system} starting …`);
-        const target = await START[system](nodes, o.concurrency);
+        const target = await START[system](nodes, o.concurrency, o.cpuProf);
         log(`${system}: up (pids ${target.pids.join(', ')})`);
         try {
           const run = await runSystem(target, o, log);
@@ -99,17 +118,10 @@ async function main(): Promise<void> {
     }
     sizes.push({ nodes, results, rounds });
   }
-  const header =
-    `longwire bench:keeper${o.quick ? ' (quick)' : ''} — ${startedAt.toISOString()}, ${machine.cores} × ${machine.cpu}, node ${process.version}, ` +
-    `commit ${machine.commit} (uncommitted changes: ${machine.uncommitted}), load average at start ${machine.loadavg.map((x) => x.toFixed(1)).join(' ')}`;
-  const out = resolve(o.json);
   const lines = [header, '', ...notes(o), '', renderReport(sizes, versions, o.watchers), '', ...roundLines(sizes)];
   const errs = errorNotes(sizes);
   if (errs.length > 0) lines.push('', ...errs);
-  process.stdout.write('\n' + lines.join('\n') + '\n');
-  await mkdir(dirname(out), { recursive: true });
-  await writeFile(out, JSON.stringify({ startedAt: startedAt.toISOString(), finishedAt: new Date().toISOString(), machine: { ...machine, loadavgAtEnd: loadavg() }, versions, options: o, notes: notes(o), sizes }, null, 2) + '\n');
-  process.stdout.write(`\nJSON: ${out}  (took ${((Date.now() - t0) / 1000).toFixed(0)} s)\n`);
+  await save(lines, notes(o), { sizes });
 }
 
 main().then(

@@ -4,6 +4,14 @@ import { SYSTEMS, type System } from './system.js';
 
 export interface Options {
   readonly quick: boolean;
+  /** Issue #5's spec run: 3 members, puts at 1 / 64 / 256 in flight, gets at 64, watch latency, leader kills. */
+  readonly spec: boolean;
+  /** Spec run: the in-flight counts of the put phases. */
+  readonly putConcurrencies: readonly number[];
+  /** Spec run: leader kills per system, each on a freshly started cluster. */
+  readonly kills: number;
+  /** Where longwire's node processes write V8 CPU profiles (every thread), if set. */
+  readonly cpuProf: string | undefined;
   /** Operations per load phase (puts, reads): the count bound. */
   readonly ops: number;
   /** The time bound of one load phase, seconds. */
@@ -23,8 +31,14 @@ export interface Options {
   readonly json: string;
 }
 
-export const USAGE = `usage: npm run bench:keeper -- [--quick] [--ops N] [--seconds S] [--concurrency C] [--value-size B] [--keys K]
+export const USAGE = `usage: npm run bench:keeper -- [--spec] [--quick] [--ops N] [--seconds S] [--concurrency C] [--value-size B] [--keys K]
                              [--watchers N] [--watch-rounds R] [--nodes 1|3] [--systems longwire,etcd,zookeeper] [--rounds R] [--json FILE]
+                             [--kills K] [--cpu-prof DIR]
+  --spec             issue #5's run: 3 members, 100-byte values, puts at 1, 64 and 256 in flight, linearizable gets at 64,
+                     watch latency (1 watcher), K leader kills (kill -9) per system timed to the next write, ratios against the targets;
+                     defaults 1 round, 10 s or 20,000 ops per phase (quick: 3 s, 2 kills)
+  --kills K          spec run: leader kills per system, each on a fresh cluster (default 5; quick 2)
+  --cpu-prof DIR     longwire's node processes run with --cpu-prof into DIR (one profile per thread)
   --quick            ~1 min: 1 round, 2,000 ops or 5 s per phase, 16 watchers x 20 puts
   --ops N            operations per put / read phase (default 20,000; quick 2,000)
   --seconds S        time bound per put / read phase (default 20; quick 5)
@@ -38,6 +52,9 @@ export const USAGE = `usage: npm run bench:keeper -- [--quick] [--ops N] [--seco
   --rounds R         rounds per cluster size, the systems' order rotating (default 3; quick 1)
   --json FILE        JSON output (default .bench-out/keeper.json)`;
 
+/** Issue #5: puts at 1, 64 and 256 in flight. */
+const SPEC_PUT_CONCURRENCIES = [1, 64, 256] as const;
+
 function int(name: string, v: string | undefined, fallback: number, min: number, max: number): number {
   if (v === undefined) return fallback;
   const n = Number(v);
@@ -47,6 +64,9 @@ function int(name: string, v: string | undefined, fallback: number, min: number,
 
 const FLAGS = {
   quick: { type: 'boolean', default: false },
+  spec: { type: 'boolean', default: false },
+  kills: { type: 'string' },
+  'cpu-prof': { type: 'string' },
   ops: { type: 'string' },
   seconds: { type: 'string' },
   concurrency: { type: 'string' },
@@ -72,7 +92,8 @@ function parseArgsOrUsage(argv: readonly string[]): ReturnType<typeof parseArgs<
 export function parseOptions(argv: readonly string[]): Options {
   const { values } = parseArgsOrUsage(argv);
   const quick = values.quick === true;
-  let nodes: (1 | 3)[] = [1, 3];
+  const spec = values.spec === true;
+  let nodes: (1 | 3)[] = spec ? [3] : [1, 3];
   if (values.nodes !== undefined) {
     if (values.nodes !== '1' && values.nodes !== '3') throw new Error(`--nodes must be 1 or 3, got ${values.nodes}\n${USAGE}`);
     nodes = [values.nodes === '1' ? 1 : 3];
@@ -86,16 +107,21 @@ export function parseOptions(argv: readonly string[]): Options {
   }
   return {
     quick,
+    spec,
+    putConcurrencies: SPEC_PUT_CONCURRENCIES,
+    kills: int('kills', values.kills, quick ? 2 : 5, 0, 50),
+    cpuProf: values['cpu-prof'],
     ops: int('ops', values.ops, quick ? 2000 : 20_000, 1, 10_000_000),
-    seconds: int('seconds', values.seconds, quick ? 5 : 20, 1, 600),
-    concurrency: int('concurrency', values.concurrency, 32, 1, 1024),
-    valueBytes: int('value-size', values['value-size'], 256, 16, 64 * 1024),
+    seconds: int('seconds', values.seconds, quick ? (spec ? 3 : 5) : spec ? 10 : 20, 1, 600),
+    // The spec run's get phase runs at 64 in flight.
+    concurrency: int('concurrency', values.concurrency, spec ? 64 : 32, 1, 1024),
+    valueBytes: int('value-size', values['value-size'], spec ? 100 : 256, 16, 64 * 1024),
     keys: int('keys', values.keys, 1000, 1, 100_000),
-    watchers: int('watchers', values.watchers, quick ? 16 : 64, 1, 1000),
+    watchers: int('watchers', values.watchers, spec ? 1 : quick ? 16 : 64, 1, 1000),
     watchRounds: int('watch-rounds', values['watch-rounds'], quick ? 20 : 100, 1, 10_000),
     nodes,
     systems,
-    rounds: int('rounds', values.rounds, quick ? 1 : 3, 1, 20),
-    json: values.json ?? '.bench-out/keeper.json',
+    rounds: int('rounds', values.rounds, quick || spec ? 1 : 3, 1, 20),
+    json: values.json ?? (spec ? '.bench-out/keeper-spec.json' : '.bench-out/keeper.json'),
   };
 }

@@ -26,13 +26,14 @@ function serverCpuNs(pids: readonly number[]): number {
   return pids.reduce((sum, pid) => sum + cpuNs(pid), 0);
 }
 
-async function measured(t: KvTarget, spec: LoadSpec, op: (w: number, i: number) => Promise<void>): Promise<PhaseRun> {
+/** A load phase with the servers' CPU time over it. */
+export async function measured(t: KvTarget, spec: LoadSpec, op: (w: number, i: number) => Promise<void>): Promise<PhaseRun> {
   const cpu0 = serverCpuNs(t.pids);
   const r = await runLoad(spec, op);
   return { ...r, serverCpuNs: serverCpuNs(t.pids) - cpu0 };
 }
 
-const rate = (r: LoadResult): string => `${((r.ok * 1000) / r.elapsedMs).toFixed(0)}/s, ${r.errors} errors`;
+export const rate = (r: LoadResult): string => `${((r.ok * 1000) / r.elapsedMs).toFixed(0)}/s, ${r.errors} errors`;
 
 export async function runSystem(t: KvTarget, o: Options, log: (s: string) => void): Promise<SystemRun> {
   const keys = Array.from({ length: o.keys }, (_, i) => `bench/k${String(i).padStart(6, '0')}`);

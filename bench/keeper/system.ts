@@ -23,6 +23,10 @@ export interface KvTarget {
   get(worker: number, key: string): Promise<string>;
   /** Watches `key` through member `member mod n`; resolves once the watch is established. */
   watch(member: number, key: string, onChange: WatchCallback): Promise<Watch>;
+  /** The index of the member that is the leader now, as the system reports it; undefined while it has none. */
+  leader(): Promise<number | undefined>;
+  /** kill -9 of member `member`'s server process, by its PID. */
+  kill(member: number): void;
   /** Closes the clients and stops every server process by PID. */
   close(): Promise<void>;
 }

@@ -23,17 +23,19 @@ const HEAP = '-Xmx512m';
 export interface ZkCluster {
   /** host:port per member, for node-zookeeper-client connection strings. */
   readonly hosts: readonly string[];
+  /** Client port per member. */
+  readonly ports: readonly number[];
   readonly procs: readonly ServerProcess[];
   stop(): Promise<void>;
 }
 
 /**
- * Whether the member serves clients: the `srvr` four-letter command answers
- * "Mode: leader|follower|standalone" only once it is in a quorum. (A
- * node-zookeeper-client session is no probe: closing one whose connect is
- * still pending makes the library misread the late answer and throw.)
+ * The member's mode from the `srvr` four-letter command — "leader",
+ * "follower" or "standalone", answered only once it is in a quorum — or
+ * undefined. (A node-zookeeper-client session is no probe: closing one whose
+ * connect is still pending makes the library misread the late answer and throw.)
  */
-function serving(port: number, timeoutMs: number): Promise<boolean> {
+export function zkMode(port: number, timeoutMs: number): Promise<string | undefined> {
   return new Promise((resolve) => {
     let text = '';
     const s = connect({ host: '127.0.0.1', port });
@@ -41,7 +43,7 @@ function serving(port: number, timeoutMs: number): Promise<boolean> {
     s.on('connect', () => s.end('srvr'));
     s.on('data', (d: Buffer) => (text += d.toString()));
     s.on('error', () => undefined);
-    s.on('close', () => resolve(/^Mode: (leader|follower|standalone)$/m.test(text)));
+    s.on('close', () => resolve(/^Mode: (leader|follower|standalone)$/m.exec(text)?.[1]));
   });
 }
 
@@ -86,10 +88,10 @@ export async function startZkCluster(size: number): Promise<ZkCluster> {
         ),
       );
     }
-    await waitReady(`zookeeper ensemble of ${size}`, procs, START_TIMEOUT_MS, async () => (await Promise.all(members.map((m) => serving(m.client, 2000)))).every(Boolean));
+    await waitReady(`zookeeper ensemble of ${size}`, procs, START_TIMEOUT_MS, async () => (await Promise.all(members.map((m) => zkMode(m.client, 2000)))).every((mode) => mode !== undefined));
   } catch (err) {
     await stop();
     throw err;
   }
-  return { hosts: members.map((m) => `127.0.0.1:${m.client}`), procs, stop };
+  return { hosts: members.map((m) => `127.0.0.1:${m.client}`), ports: members.map((m) => m.client), procs, stop };
 }

@@ -7,11 +7,17 @@
 import zookeeper from 'node-zookeeper-client';
 import { nowMs } from '../lib/clock.js';
 import type { KvTarget, Watch, WatchCallback } from './system.js';
-import { startZkCluster } from './zk-cluster.js';
+import { startZkCluster, zkMode } from './zk-cluster.js';
 import { zkSync } from './zk-sync.js';
 
 const SESSION_TIMEOUT_MS = 10_000;
 const CONNECT_TIMEOUT_MS = 10_000;
+/**
+ * Sessions at most (a multiple of 3, so that worker w still lands on member
+ * w mod n): a session pipelines, and the leader-kill phase's hundreds of
+ * clients need no session each.
+ */
+const SESSIONS_MAX = 258;
 
 function connect(host: string): Promise<zookeeper.Client> {
   return new Promise((resolve, reject) => {
@@ -40,13 +46,16 @@ export async function zkTarget(size: number, concurrency: number): Promise<KvTar
   const cluster = await startZkCluster(size);
   const sessions: zookeeper.Client[] = [];
   const watchers = new Set<zookeeper.Client>();
+  // The servers stop first: after a leader kill some sessions are still
+  // reconnecting, and node-zookeeper-client throws (uncaught) on a connect
+  // answer that arrives after close(); with the servers gone none can arrive.
   const close = async (): Promise<void> => {
+    await cluster.stop();
     for (const c of [...sessions, ...watchers]) c.close();
     watchers.clear();
-    await cluster.stop();
   };
   try {
-    for (let w = 0; w < concurrency; w++) sessions.push(await connect(cluster.hosts[w % cluster.hosts.length] ?? ''));
+    for (let w = 0; w < Math.min(concurrency, SESSIONS_MAX); w++) sessions.push(await connect(cluster.hosts[w % cluster.hosts.length] ?? ''));
   } catch (err) {
     await close();
     throw err;
@@ -116,6 +125,13 @@ export async function zkTarget(size: number, concurrency: number): Promise<KvTar
           c.close();
         },
       };
+    },
+    async leader() {
+      for (let m = 0; m < cluster.ports.length; m++) if ((await zkMode(cluster.ports[m] ?? 0, 1000)) === 'leader') return m;
+      return undefined;
+    },
+    kill(member) {
+      process.kill(cluster.procs[member]?.pid ?? -1, 'SIGKILL');
     },
     close,
   };

@@ -102,9 +102,13 @@ export interface RaftKeeperOptions {
   readonly onFatal?: (err: unknown) => void;
 }
 
+// A 50 ms tick and an election timeout of 6 ticks (300-600 ms, randomized):
+// a follower stands for election within 300-600 ms of last hearing a dead
+// leader, so writes resume in about half a second (issue #5's leader-kill
+// target); heartbeats go out every tick.
 export const DEFAULT_RAFT_KEEPER_OPTIONS = {
-  tickMs: 100,
-  electionTicks: 10,
+  tickMs: 50,
+  electionTicks: 6,
   snapshotEntries: 10_000,
   compactionKeepEntries: 1_000,
   nodeLeaseTtlSeconds: 10,

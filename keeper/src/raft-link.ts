@@ -31,6 +31,12 @@ export class RaftLink {
   private stopped: Promise<void> | undefined;
   private onStopped: (() => void) | undefined;
   private dead = false;
+  /**
+   * Proposals made in this turn of the event loop (every request whose bytes
+   * arrived in it), posted as one message — and one MsgProp, so one append per
+   * follower — once the turn's I/O callbacks have run (setImmediate).
+   */
+  private proposing: { readonly data: Uint8Array[]; readonly waiters: ((r: StepResult) => void)[] } | undefined;
 
   private constructor(
     private readonly worker: Worker,
@@ -162,7 +168,20 @@ export class RaftLink {
   // where the log entry keeps it (~12 KiB pinned per register write).
   propose(data: Uint8Array): Promise<StepResult> {
     const exact = new Uint8Array(data);
-    return this.call((id) => ({ t: 'propose', id, data: exact }));
+    const batch = this.proposing ?? this.startBatch();
+    batch.data.push(exact);
+    return new Promise<StepResult>((resolve) => batch.waiters.push(resolve));
+  }
+
+  private startBatch(): { readonly data: Uint8Array[]; readonly waiters: ((r: StepResult) => void)[] } {
+    const b = (this.proposing = { data: [] as Uint8Array[], waiters: [] as ((r: StepResult) => void)[] });
+    setImmediate(() => {
+      this.proposing = undefined;
+      void this.call((id) => ({ t: 'propose', id, data: b.data })).then((r) => {
+        for (const w of b.waiters) w(r);
+      });
+    });
+    return b;
   }
 
   readIndex(context: Uint8Array): Promise<StepResult> {

@@ -183,7 +183,7 @@ port.on('message', (m: ToWorker) => {
         storage.bootstrap(m.confState).then(start).catch(fatal);
         return;
       case 'propose':
-        emit({ t: 'result', id: m.id, result: shell?.propose(m.data) ?? NOT_STARTED });
+        emit({ t: 'result', id: m.id, result: shell?.proposeBatch(m.data) ?? NOT_STARTED });
         return;
       case 'read-index':
         emit({ t: 'result', id: m.id, result: shell?.readIndex(m.context) ?? NOT_STARTED });

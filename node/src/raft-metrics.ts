@@ -1,7 +1,8 @@
 // Metrics of the node's Raft member (the keeper), fed by the Raft shell's
-// hooks. The tick lag is the one to watch: the shell runs on the main thread,
-// so a busy gateway delays ticks, and a lag near the election timeout
-// (10 ticks of 100 ms by default) costs leadership.
+// hooks. The tick lag is the one to watch: a starved process (the shell runs
+// in the keeper's worker thread, which still shares the cores) delays ticks,
+// and a lag near the election timeout (6 ticks of 50 ms by default) costs
+// leadership.
 import { Counter, Gauge, Histogram } from 'prom-client';
 import type { RaftKeeper } from '../../keeper/src/raft-keeper.js';
 import type { Registry } from 'prom-client';

@@ -89,6 +89,15 @@ export class RawNode {
     return this.proposeEntry(EntryType.Normal, data);
   }
 
+  /**
+   * Proposes several normal entries as one MsgProp: appended together (or all
+   * dropped), and replicated in one append per follower rather than one each.
+   */
+  proposeBatch(data: readonly Uint8Array[]): StepResult {
+    const entries = data.map((d): Entry => ({ term: term(0), index: index(0), type: EntryType.Normal, data: d }));
+    return this.raft.step({ type: 'MsgProp', from: this.raft.id, to: this.raft.id, term: term(0), entries });
+  }
+
   /** Proposes a membership change; apply it with applyConfChange() once committed. */
   proposeConfChange(cc: ConfChange): StepResult {
     return this.proposeEntry(EntryType.ConfChange, encodeConfChange(cc));

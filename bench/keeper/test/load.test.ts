@@ -63,3 +63,20 @@ test('parseOptions: defaults, --quick, --nodes and --systems, and refusals', () 
   assert.throws(() => parseOptions(['--ops', '0']), /--ops needs an integer/);
   assert.throws(() => parseOptions(['--frobnicate']));
 });
+
+test('parseOptions --spec: issue #5 figures (3 members, 100-byte values, puts at 1/64/256, gets at 64, one watcher, kills), overridable', () => {
+  const s = parseOptions(['--spec']);
+  assert.equal(s.spec, true);
+  assert.deepEqual(s.nodes, [3]);
+  assert.equal(s.valueBytes, 100);
+  assert.deepEqual(s.putConcurrencies, [1, 64, 256]);
+  assert.equal(s.concurrency, 64);
+  assert.equal(s.watchers, 1);
+  assert.equal(s.kills, 5);
+  assert.equal(s.rounds, 1);
+  assert.equal(parseOptions(['--spec', '--quick']).kills, 2);
+  assert.equal(parseOptions(['--spec', '--kills', '0']).kills, 0);
+  assert.equal(parseOptions([]).spec, false);
+  assert.equal(parseOptions([]).valueBytes, 256);
+  assert.throws(() => parseOptions(['--spec', '--kills=-1']), /--kills needs an integer/);
+});

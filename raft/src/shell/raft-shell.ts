@@ -116,6 +116,13 @@ export class RaftShell {
     return r;
   }
 
+  /** Several proposals as one (RawNode.proposeBatch): all appended or all dropped. */
+  proposeBatch(data: readonly Uint8Array[]): StepResult {
+    const r = this.o.node.proposeBatch(data);
+    this.kick();
+    return r;
+  }
+
   proposeConfChange(cc: ConfChange): StepResult {
     const r = this.o.node.proposeConfChange(cc);
     this.kick();
