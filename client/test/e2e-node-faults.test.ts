@@ -116,7 +116,8 @@ test('a node that goes silent is declared dead after two heartbeats and the clie
   const disc = statuses.find((s) => s.type === 'disconnected');
   assert.ok(disc?.type === 'disconnected' && disc.error instanceof HeartbeatTimeoutError && disc.willReconnect);
   node.silent = false;
-  await waitFor('bound again', () => statuses.filter((s) => s.type === 'bound').length === 2);
+  // Generous: on a loaded machine the reconnect may itself be judged silent once before it holds.
+  await waitFor('bound again', () => statuses.filter((s) => s.type === 'bound').length >= 2, 20_000);
 });
 
 test('a failing handler gets its message redelivered, then acked', async (t) => {
