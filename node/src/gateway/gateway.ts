@@ -213,7 +213,7 @@ export class Gateway {
       // Paced (a drain before removal): the other members take the reconnects in steps, as for owner moves.
       if (paced && i > 0 && i % OWNER_REDIRECTS_PER_CHECK === 0) await new Promise((r) => setTimeout(r, OWNER_CHECK_MS));
       if (c.state === 'closed') continue;
-      const b = c.bindings.values().next().value;
+      const b = c.bindings.first();
       const nodes = dispatch(others, b?.app ?? '', b?.user ?? '', NOTHING_TRIED, this.tls);
       c.send({ t: 'redirect', reason, nodes });
       c.close(CloseCode.redirect, reason);
