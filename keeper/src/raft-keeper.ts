@@ -330,7 +330,7 @@ export class RaftKeeper implements Keeper {
     const previous = new Set<string>();
     const recorded = this.state.kvs.get(nodeLeaseKey(member.id))?.lease;
     if (recorded !== undefined) previous.add(recorded);
-    for (const e of registeredSessions(this.state)) if (e.session.node === member.id) previous.add(e.lease);
+    for (const e of registeredSessions(this.state)) if (e.node === member.id) previous.add(e.lease);
     for (const id of previous) if (this.state.leases.has(id)) first.push({ type: 'leaseRevoke', id });
     first.push(...this.nodeLeaseCommands(now));
     for (const c of first) {

@@ -7,7 +7,7 @@ import { assert } from './assert.js';
 import { errorResult } from './command.js';
 import type { Applied, Command } from './command.js';
 import type { RegisterOp, Session } from './keeper.js';
-import { makeSession } from './state.js';
+import { makeRegisteredSession } from './state.js';
 import type { KeeperState, LeaseRecord, RegisteredSession, UserSessions } from './state.js';
 
 type RegisterBatch = Extract<Command, { type: 'registerBatch' }>;
@@ -47,7 +47,8 @@ function entriesOf(us: UserSessions | undefined): readonly RegisteredSession[] {
 
 /** The sessions of one user, in registration order. */
 export function sessionsOf(state: KeeperState, app: string, user: string): Session[] {
-  return entriesOf(state.register.get(app)?.get(user)).map((e) => e.session);
+  // The entries themselves: a RegisteredSession is a Session (readers pick the fields they need).
+  return [...entriesOf(state.register.get(app)?.get(user))];
 }
 
 /** Every register entry: by app, then user, then registration order. */
@@ -57,20 +58,20 @@ export function* registeredSessions(state: KeeperState): Generator<RegisteredSes
 
 /** Whether the user has a session with this id. */
 export function hasSession(state: KeeperState, app: string, user: string, session: string): boolean {
-  return entriesOf(state.register.get(app)?.get(user)).some((e) => e.session.session === session);
+  return entriesOf(state.register.get(app)?.get(user)).some((e) => e.session === session);
 }
 
 /** Drops every session attached to `lease`; returns how many. */
 export function removeLeaseSessions(state: KeeperState, lease: LeaseRecord): number {
   const entries = [...lease.sessions];
-  for (const { session: s } of entries) assert(removeSession(state, s.app, s.user, s.session), `indexed session ${s.session} missing`);
+  for (const s of entries) assert(removeSession(state, s.app, s.user, s.session), `indexed session ${s.session} missing`);
   return entries.length;
 }
 
 export function addSession(state: KeeperState, lease: LeaseRecord, s: Session): void {
   let users = state.register.get(s.app);
   if (users === undefined) state.register.set(s.app, (users = new Map()));
-  const entry: RegisteredSession = { session: makeSession(s, state.members.get(s.node)?.id ?? s.node), lease: lease.id };
+  const entry = makeRegisteredSession(s, state.members.get(s.node)?.id ?? s.node, lease.id);
   const us = users.get(s.user);
   if (us === undefined) {
     users.set(s.user, entry);
@@ -78,11 +79,11 @@ export function addSession(state: KeeperState, lease: LeaseRecord, s: Session): 
     assert(!us.has(s.session), `session ${s.session} already registered`);
     us.set(s.session, entry);
   } else {
-    assert(us.session.session !== s.session, `session ${s.session} already registered`);
+    assert(us.session !== s.session, `session ${s.session} already registered`);
     users.set(
       s.user,
       new Map([
-        [us.session.session, us],
+        [us.session, us],
         [s.session, entry],
       ]),
     );
@@ -103,7 +104,7 @@ function removeSession(state: KeeperState, app: string, user: string, session: s
     const [rest] = us.values();
     if (us.size === 1 && rest !== undefined) users.set(user, rest);
   } else {
-    if (us.session.session !== session) return false;
+    if (us.session !== session) return false;
     entry = us;
     users.delete(user);
   }

@@ -19,7 +19,7 @@ export function snapshot(state: KeeperState): Uint8Array {
   const leases = [...state.leases.values()].map((l) => [l.id, l.ttl, l.deadline]);
   const members = [...state.members.values()].map((m) => [m.id, m.role, m.peer, m.api, m.gateway, m.zone]);
   const sessions: unknown[] = [];
-  for (const { session: s, lease } of registeredSessions(state)) sessions.push([s.app, s.user, s.device, s.session, s.node, s.since, lease]);
+  for (const s of registeredSessions(state)) sessions.push([s.app, s.user, s.device, s.session, s.node, s.since, s.lease]);
   return packr.pack({ format: SNAPSHOT_FORMAT, appliedIndex: state.appliedIndex, revision: state.revision, kvs, leases, members, sessions });
 }
 

@@ -21,8 +21,8 @@ export interface LeaseRecord {
   readonly sessions: Set<RegisteredSession>;
 }
 
-export interface RegisteredSession {
-  readonly session: Session;
+/** A session as registered: the session itself (what reads return) and, in the same object, the lease it hangs on. */
+export interface RegisteredSession extends Session {
   /** Invariant: a key of KeeperState.leases. */
   readonly lease: string;
 }
@@ -75,8 +75,8 @@ export function makeKeyValue(
  * can be slices of a whole decoded entry's text, which a slice keeps alive for
  * as long as the session stays registered.
  */
-export function makeSession(s: Session, node = s.node): Session {
-  return { app: s.app, user: s.user, device: ownCopy(s.device), session: ownCopy(s.session), node, since: s.since };
+export function makeRegisteredSession(s: Session, node: string, lease: string): RegisteredSession {
+  return { app: s.app, user: s.user, device: ownCopy(s.device), session: ownCopy(s.session), node, since: s.since, lease };
 }
 
 /** V8 makes slices only of 13 characters or more; shorter strings are copies already. */

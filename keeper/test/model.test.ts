@@ -188,7 +188,7 @@ function checkState(state: KeeperState, model: Model, where: string): void {
     `${where}: leases`,
   );
   const sessions: string[] = [];
-  for (const e of registeredSessions(state)) sessions.push(`${e.session.app}/${e.session.user}/${e.session.session}=${e.lease}`);
+  for (const e of registeredSessions(state)) sessions.push(`${e.app}/${e.user}/${e.session}=${e.lease}`);
   assert.deepEqual(sessions.sort(), [...model.sessions.entries()].map(([s, l]) => `${s}=${l}`).sort(), `${where}: sessions`);
   for (const l of state.leases.values()) {
     assert.deepEqual([...l.keys].sort(), [...model.kv.entries()].filter(([, v]) => v.lease === l.id).map(([k]) => k).sort(), `${where}: lease ${l.id} key index`);
