@@ -89,7 +89,7 @@ export class Client {
     }
     this.queuedMsgs++;
     this.ws.send(data, this.onSent);
-    this.ctx.metrics.framesOut.inc();
+    this.ctx.metrics.frameOut.add();
   }
 
   close(code: number, reason: string): void {

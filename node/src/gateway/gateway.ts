@@ -40,7 +40,7 @@ async function settledWithin(clients: readonly Client[], waitMs: number): Promis
 function onMessage(this: Socket, data: Buffer, isBinary: boolean): void {
   const c = this[kClient];
   if (c === undefined || c.state === 'closed') return;
-  c.ctx.metrics.framesIn.inc();
+  c.ctx.metrics.frameIn.add();
   const d = decode(c.proto, data, isBinary);
   if (!d.ok) return c.protocolError(d.error);
   let f: ReturnType<typeof toClientFrame>;
