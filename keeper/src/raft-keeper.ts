@@ -50,7 +50,7 @@ import { expiredLeases } from './leases.js';
 import { raftIdOf } from './raft-id.js';
 import { RaftLink } from './raft-link.js';
 import type { PeerRefusal, PeerSecurity } from './raft-worker-messages.js';
-import { invalidRegisterOp, sessionsOf } from './register.js';
+import { invalidRegisterOp, registeredSessions, sessionsOf } from './register.js';
 import { restore, snapshot } from './snapshot.js';
 import { apply } from './state-machine.js';
 import { emptyState } from './state.js';
@@ -334,9 +334,7 @@ export class RaftKeeper implements Keeper {
     const previous = new Set<string>();
     const recorded = this.state.kvs.get(nodeLeaseKey(member.id))?.lease;
     if (recorded !== undefined) previous.add(recorded);
-    for (const users of this.state.register.values()) {
-      for (const sessions of users.values()) for (const e of sessions.values()) if (e.session.node === member.id) previous.add(e.lease);
-    }
+    for (const e of registeredSessions(this.state)) if (e.node === member.id) previous.add(e.lease);
     for (const id of previous) if (this.state.leases.has(id)) first.push({ type: 'leaseRevoke', id });
     first.push(...this.nodeLeaseCommands(now));
     for (const c of first) {

@@ -7,8 +7,8 @@ import { assert } from './assert.js';
 import { errorResult } from './command.js';
 import type { Applied, Command } from './command.js';
 import type { RegisterOp, Session } from './keeper.js';
-import { makeSession, sessionRef } from './state.js';
-import type { KeeperState, LeaseRecord } from './state.js';
+import { makeRegisteredSession } from './state.js';
+import type { KeeperState, LeaseRecord, RegisteredSession, UserSessions } from './state.js';
 
 type RegisterBatch = Extract<Command, { type: 'registerBatch' }>;
 
@@ -39,43 +39,78 @@ export function applyRegisterBatch(state: KeeperState, cmd: RegisterBatch): Appl
   return { result: { type: 'registerBatch', revision, added, removed }, events: [] };
 }
 
+/** The entries of one user's sessions, in registration order. */
+function entriesOf(us: UserSessions | undefined): readonly RegisteredSession[] {
+  if (us === undefined) return [];
+  return us instanceof Map ? [...us.values()] : [us];
+}
+
 /** The sessions of one user, in registration order. */
 export function sessionsOf(state: KeeperState, app: string, user: string): Session[] {
-  const sessions = state.register.get(app)?.get(user);
-  return sessions === undefined ? [] : [...sessions.values()].map((e) => e.session);
+  // The entries themselves: a RegisteredSession is a Session (readers pick the fields they need).
+  return [...entriesOf(state.register.get(app)?.get(user))];
+}
+
+/** Every register entry: by app, then user, then registration order. */
+export function* registeredSessions(state: KeeperState): Generator<RegisteredSession> {
+  for (const users of state.register.values()) for (const us of users.values()) yield* entriesOf(us);
+}
+
+/** Whether the user has a session with this id. */
+export function hasSession(state: KeeperState, app: string, user: string, session: string): boolean {
+  return entriesOf(state.register.get(app)?.get(user)).some((e) => e.session === session);
 }
 
 /** Drops every session attached to `lease`; returns how many. */
 export function removeLeaseSessions(state: KeeperState, lease: LeaseRecord): number {
-  const refs = [...lease.sessions];
-  for (const ref of refs) {
-    const [app, user, session] = ref.split('\u0000');
-    assert(app !== undefined && user !== undefined && session !== undefined, `bad session ref ${ref}`);
-    assert(removeSession(state, app, user, session), `indexed session ${ref} missing`);
-  }
-  return refs.length;
+  const entries = [...lease.sessions];
+  for (const s of entries) assert(removeSession(state, s.app, s.user, s.session), `indexed session ${s.session} missing`);
+  return entries.length;
 }
 
 export function addSession(state: KeeperState, lease: LeaseRecord, s: Session): void {
   let users = state.register.get(s.app);
   if (users === undefined) state.register.set(s.app, (users = new Map()));
-  let sessions = users.get(s.user);
-  if (sessions === undefined) users.set(s.user, (sessions = new Map()));
-  assert(!sessions.has(s.session), `session ${s.session} already registered`);
-  sessions.set(s.session, { session: makeSession(s), lease: lease.id });
-  lease.sessions.add(sessionRef(s.app, s.user, s.session));
+  const entry = makeRegisteredSession(s, state.members.get(s.node)?.id ?? s.node, lease.id);
+  const us = users.get(s.user);
+  if (us === undefined) {
+    users.set(s.user, entry);
+  } else if (us instanceof Map) {
+    assert(!us.has(s.session), `session ${s.session} already registered`);
+    us.set(s.session, entry);
+  } else {
+    assert(us.session !== s.session, `session ${s.session} already registered`);
+    users.set(
+      s.user,
+      new Map([
+        [us.session, us],
+        [s.session, entry],
+      ]),
+    );
+  }
+  lease.sessions.add(entry);
 }
 
 function removeSession(state: KeeperState, app: string, user: string, session: string): boolean {
   const users = state.register.get(app);
-  const sessions = users?.get(user);
-  const entry = sessions?.get(session);
-  if (users === undefined || sessions === undefined || entry === undefined) return false;
-  sessions.delete(session);
-  if (sessions.size === 0) users.delete(user);
+  const us = users?.get(user);
+  if (users === undefined || us === undefined) return false;
+  let entry: RegisteredSession | undefined;
+  if (us instanceof Map) {
+    entry = us.get(session);
+    if (entry === undefined) return false;
+    us.delete(session);
+    // Back to the single-entry form: most users' second session is a short overlap.
+    const [rest] = us.values();
+    if (us.size === 1 && rest !== undefined) users.set(user, rest);
+  } else {
+    if (us.session !== session) return false;
+    entry = us;
+    users.delete(user);
+  }
   if (users.size === 0) state.register.delete(app);
   const lease = state.leases.get(entry.lease);
-  assert(lease !== undefined && lease.sessions.delete(sessionRef(app, user, session)), `session ${session} not indexed under lease ${entry.lease}`);
+  assert(lease !== undefined && lease.sessions.delete(entry), `session ${session} not indexed under lease ${entry.lease}`);
   return true;
 }
 

@@ -7,9 +7,9 @@
 
 import { arr, corrupt, num, obj, packr, str, unpack } from './codec.js';
 import type { Member } from './keeper.js';
-import { addSession } from './register.js';
+import { addSession, hasSession, registeredSessions } from './register.js';
 import { emptyState, makeKeyValue, makeMember } from './state.js';
-import type { KeeperState, LeaseRecord } from './state.js';
+import type { KeeperState, LeaseRecord, RegisteredSession } from './state.js';
 
 /** Bumped on any change to the layout below; restore refuses others. */
 export const SNAPSHOT_FORMAT = 1;
@@ -19,11 +19,7 @@ export function snapshot(state: KeeperState): Uint8Array {
   const leases = [...state.leases.values()].map((l) => [l.id, l.ttl, l.deadline]);
   const members = [...state.members.values()].map((m) => [m.id, m.role, m.peer, m.api, m.gateway, m.zone]);
   const sessions: unknown[] = [];
-  for (const users of state.register.values()) {
-    for (const byId of users.values()) {
-      for (const { session: s, lease } of byId.values()) sessions.push([s.app, s.user, s.device, s.session, s.node, s.since, lease]);
-    }
-  }
+  for (const s of registeredSessions(state)) sessions.push([s.app, s.user, s.device, s.session, s.node, s.since, s.lease]);
   return packr.pack({ format: SNAPSHOT_FORMAT, appliedIndex: state.appliedIndex, revision: state.revision, kvs, leases, members, sessions });
 }
 
@@ -36,7 +32,7 @@ export function restore(bytes: Uint8Array): KeeperState {
   state.revision = num(o['revision'], 'revision');
   for (const row of arr(o['leases'], 'leases')) {
     const [id, ttl, deadline] = arr(row, 'lease');
-    const lease = { id: str(id, 'lease id'), ttl: num(ttl, 'lease ttl'), deadline: num(deadline, 'lease deadline'), keys: new Set<string>(), sessions: new Set<string>() };
+    const lease = { id: str(id, 'lease id'), ttl: num(ttl, 'lease ttl'), deadline: num(deadline, 'lease deadline'), keys: new Set<string>(), sessions: new Set<RegisteredSession>() };
     state.leases.set(lease.id, lease);
   }
   for (const row of arr(o['kvs'], 'kvs')) {
@@ -56,7 +52,7 @@ export function restore(bytes: Uint8Array): KeeperState {
   for (const row of arr(o['sessions'], 'sessions')) {
     const [app, user, device, session, node, since, leaseId] = arr(row, 'session');
     const s = { app: str(app, 'app'), user: str(user, 'user'), device: str(device, 'device'), session: str(session, 'session'), node: str(node, 'node'), since: num(since, 'since') };
-    if (state.register.get(s.app)?.get(s.user)?.has(s.session) === true) throw corrupt(`session ${s.session} stored twice`);
+    if (hasSession(state, s.app, s.user, s.session)) throw corrupt(`session ${s.session} stored twice`);
     addSession(state, leaseOf(state, str(leaseId, 'session lease')), s);
   }
   return state;

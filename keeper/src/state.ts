@@ -17,18 +17,25 @@ export interface LeaseRecord {
   deadline: number;
   /** Derived index. Invariant: k ∈ keys ⇔ kvs.get(k).lease === id. */
   readonly keys: Set<string>;
-  /** Derived index of sessionRef()s. Invariant: r ∈ sessions ⇔ the register entry r has lease === id. */
-  readonly sessions: Set<string>;
+  /** Derived index of register entries. Invariant: e ∈ sessions ⇔ e is in the register with e.lease === id. */
+  readonly sessions: Set<RegisteredSession>;
 }
 
-export interface RegisteredSession {
-  readonly session: Session;
+/** A session as registered: the session itself (what reads return) and, in the same object, the lease it hangs on. */
+export interface RegisteredSession extends Session {
   /** Invariant: a key of KeeperState.leases. */
   readonly lease: string;
 }
 
-/** app → user → session id → entry. Invariant: no empty inner map is kept. */
-export type RegisterIndex = Map<string, Map<string, Map<string, RegisteredSession>>>;
+/**
+ * A user's sessions: almost every user has one, held as the entry itself; a
+ * Map by session id (in registration order) only while there are two or more.
+ * Invariant: a Map here holds at least two entries.
+ */
+export type UserSessions = RegisteredSession | Map<string, RegisteredSession>;
+
+/** app → user → sessions. Invariant: no empty inner map is kept. */
+export type RegisterIndex = Map<string, Map<string, UserSessions>>;
 
 export interface KeeperState {
   /** Log index of the last applied command; stored with the state so a snapshot says where to resume. */
@@ -62,15 +69,23 @@ export function makeKeyValue(
     : { key, value, createRevision, modRevision, version, lease };
 }
 
-export function makeSession(s: Session): Session {
-  return { app: s.app, user: s.user, device: s.device, session: s.session, node: s.node, since: s.since };
+/**
+ * `node` lets the register share the member record's id string instead of a
+ * decoded copy per session. Device and session ids are copied: decoded strings
+ * can be slices of a whole decoded entry's text, which a slice keeps alive for
+ * as long as the session stays registered.
+ */
+export function makeRegisteredSession(s: Session, node: string, lease: string): RegisteredSession {
+  return { app: s.app, user: s.user, device: ownCopy(s.device), session: ownCopy(s.session), node, since: s.since, lease };
+}
+
+/** V8 makes slices only of 13 characters or more; shorter strings are copies already. */
+const SLICE_LENGTH_MIN = 13;
+
+function ownCopy(s: string): string {
+  return s.length < SLICE_LENGTH_MIN ? s : Buffer.from(s, 'utf8').toString('utf8');
 }
 
 export function makeMember(m: Member): Member {
   return { id: m.id, role: m.role, peer: m.peer, api: m.api, gateway: m.gateway, zone: m.zone };
-}
-
-/** A session's identity in the lease index; NUL cannot occur in ids (validated on add). */
-export function sessionRef(app: string, user: string, session: string): string {
-  return `${app}\u0000${user}\u0000${session}`;
 }

@@ -11,6 +11,7 @@ import { decodeCommand, encodeCommand } from '../src/codec.js';
 import type { Command, CommandResult } from '../src/command.js';
 import type { RegisterOp, WatchEvent } from '../src/keeper.js';
 import { range } from '../src/kv.js';
+import { registeredSessions } from '../src/register.js';
 import { restore, snapshot } from '../src/snapshot.js';
 import { apply } from '../src/state-machine.js';
 import { emptyState } from '../src/state.js';
@@ -187,7 +188,7 @@ function checkState(state: KeeperState, model: Model, where: string): void {
     `${where}: leases`,
   );
   const sessions: string[] = [];
-  for (const [app, users] of state.register) for (const [user, byId] of users) for (const [id, e] of byId) sessions.push(`${app}/${user}/${id}=${e.lease}`);
+  for (const e of registeredSessions(state)) sessions.push(`${e.app}/${e.user}/${e.session}=${e.lease}`);
   assert.deepEqual(sessions.sort(), [...model.sessions.entries()].map(([s, l]) => `${s}=${l}`).sort(), `${where}: sessions`);
   for (const l of state.leases.values()) {
     assert.deepEqual([...l.keys].sort(), [...model.kv.entries()].filter(([, v]) => v.lease === l.id).map(([k]) => k).sort(), `${where}: lease ${l.id} key index`);

@@ -63,8 +63,20 @@ function parseConfig(app: string, value: string): AppConfig | undefined {
   return { ...(o as unknown as AppConfig), app, limits: { ...DEFAULT_LIMITS, ...limits } };
 }
 
+/**
+ * The HS256 verification key of an app, imported once per config: given the
+ * secret's bytes, jose imports a WebCrypto key on every verification (a job
+ * on the thread pool and native allocations for each bind).
+ */
+function tokenKey(secret: string): Promise<CryptoKey> {
+  const key = crypto.subtle.importKey('raw', new TextEncoder().encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['verify']);
+  // Awaited by verifyToken; a failure surfaces there, not as an unhandled rejection.
+  key.catch(() => undefined);
+  return key;
+}
+
 export class AppRegistry {
-  private readonly apps = new Map<string, { config: AppConfig; key: Uint8Array; policy: IpPolicy }>();
+  private readonly apps = new Map<string, { config: AppConfig; key: Promise<CryptoKey>; policy: IpPolicy }>();
   private watcher: Watcher | undefined;
   private revision = 0;
   private readonly listeners = new Set<(app: string, config: AppConfig | undefined) => void>();
@@ -119,7 +131,7 @@ export class AppRegistry {
     } catch {
       policy = new IpPolicy(undefined, ['0.0.0.0/0', '::/0']);
     }
-    this.apps.set(app, { config, key: new TextEncoder().encode(config.tokenSecret), policy });
+    this.apps.set(app, { config, key: tokenKey(config.tokenSecret), policy });
   }
 
   onChange(l: (app: string, config: AppConfig | undefined) => void): void {
@@ -157,7 +169,7 @@ export class AppRegistry {
     const a = this.apps.get(app);
     if (a === undefined) return { ok: false, reason: `unknown app ${app}` };
     try {
-      const { payload } = await jwtVerify(token, a.key, { algorithms: ['HS256'], requiredClaims: ['sub', 'exp'] });
+      const { payload } = await jwtVerify(token, await a.key, { algorithms: ['HS256'], requiredClaims: ['sub', 'exp'] });
       if (payload.app !== app) return { ok: false, reason: 'token is for another app' };
       if (typeof payload.sub !== 'string' || payload.sub.length === 0 || payload.sub.length > 256) {
         return { ok: false, reason: 'token "sub" must be a user id' };

@@ -3,8 +3,8 @@
 import type { Binding } from './gateway/binding.js';
 import type { Client } from './gateway/client.js';
 
-function userKey(app: string, user: string): string {
-  return `${app}\u0000${user}`;
+function topicKey(app: string, topic: string): string {
+  return `${app}\u0000${topic}`;
 }
 
 function addTo<K, V>(m: Map<K, Set<V>>, k: K, v: V): void {
@@ -23,55 +23,71 @@ function removeFrom<K, V>(m: Map<K, Set<V>>, k: K, v: V): void {
 const EMPTY: ReadonlySet<never> = new Set();
 const NONE: readonly never[] = [];
 
+/** One app's bindings on this node. */
+interface AppIndex {
+  readonly all: Set<Binding>;
+  /** A user's one binding itself (the common case: no array, no app+user key string), or several in binding order. */
+  readonly byUser: Map<string, Binding | Binding[]>;
+}
+
 export class Hub {
   readonly clients = new Set<Client>();
-  /** A user has one or a few bindings per node: an array costs a fraction of a Set per connection. */
-  private readonly byUser = new Map<string, Binding[]>();
-  private readonly byApp = new Map<string, Set<Binding>>();
+  private readonly apps = new Map<string, AppIndex>();
   private readonly byTopic = new Map<string, Set<Client>>();
 
   addBinding(b: Binding): void {
-    const k = userKey(b.app, b.user);
-    const list = this.byUser.get(k);
-    if (list === undefined) this.byUser.set(k, [b]);
-    else if (!list.includes(b)) list.push(b);
-    addTo(this.byApp, b.app, b);
+    let a = this.apps.get(b.app);
+    if (a === undefined) this.apps.set(b.app, (a = { all: new Set(), byUser: new Map() }));
+    a.all.add(b);
+    const cur = a.byUser.get(b.user);
+    if (cur === undefined) a.byUser.set(b.user, b);
+    else if (Array.isArray(cur)) {
+      if (!cur.includes(b)) cur.push(b);
+    } else if (cur !== b) a.byUser.set(b.user, [cur, b]);
   }
 
   removeBinding(b: Binding): void {
-    const k = userKey(b.app, b.user);
-    const list = this.byUser.get(k);
-    const i = list === undefined ? -1 : list.indexOf(b);
-    if (list !== undefined && i >= 0) {
-      list.splice(i, 1);
-      if (list.length === 0) this.byUser.delete(k);
+    const a = this.apps.get(b.app);
+    if (a === undefined) return;
+    a.all.delete(b);
+    const cur = a.byUser.get(b.user);
+    if (cur === b) {
+      a.byUser.delete(b.user);
+    } else if (Array.isArray(cur)) {
+      const i = cur.indexOf(b);
+      if (i >= 0) cur.splice(i, 1);
+      const [only] = cur;
+      if (cur.length === 1 && only !== undefined) a.byUser.set(b.user, only);
+      else if (cur.length === 0) a.byUser.delete(b.user);
     }
-    removeFrom(this.byApp, b.app, b);
+    if (a.all.size === 0 && a.byUser.size === 0) this.apps.delete(b.app);
   }
 
   bindingsOf(app: string, user: string): readonly Binding[] {
-    return this.byUser.get(userKey(app, user)) ?? NONE;
+    const cur = this.apps.get(app)?.byUser.get(user);
+    if (cur === undefined) return NONE;
+    return Array.isArray(cur) ? cur : [cur];
   }
 
   bindingsOfApp(app: string): ReadonlySet<Binding> {
-    return this.byApp.get(app) ?? EMPTY;
+    return this.apps.get(app)?.all ?? EMPTY;
   }
 
   subscribe(app: string, topic: string, c: Client): void {
-    addTo(this.byTopic, userKey(app, topic), c);
+    addTo(this.byTopic, topicKey(app, topic), c);
   }
 
   unsubscribe(app: string, topic: string, c: Client): void {
-    removeFrom(this.byTopic, userKey(app, topic), c);
+    removeFrom(this.byTopic, topicKey(app, topic), c);
   }
 
   subscribers(app: string, topic: string): ReadonlySet<Client> {
-    return this.byTopic.get(userKey(app, topic)) ?? EMPTY;
+    return this.byTopic.get(topicKey(app, topic)) ?? EMPTY;
   }
 
   connectionsByApp(): Map<string, number> {
     const m = new Map<string, number>();
-    for (const [app, s] of this.byApp) m.set(app, s.size);
+    for (const [app, a] of this.apps) m.set(app, a.all.size);
     return m;
   }
 }

@@ -5,6 +5,7 @@
 // user's inbox is a store scan, too dear per scrape).
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { CloseCode } from './protocol/close-codes.js';
+import { Tally } from './tally.js';
 
 /**
  * Close codes kept as label values: the contract's and the standard ones a
@@ -36,8 +37,21 @@ export class Metrics {
   readonly connections = new Gauge({ name: 'longwire_gateway_connections', help: 'Open WebSocket connections', registers: [this.registry] });
   readonly connects = new Counter({ name: 'longwire_gateway_connects_total', help: 'Accepted WebSocket connections', registers: [this.registry] });
   readonly disconnects = new Counter({ name: 'longwire_gateway_disconnects_total', help: 'Closed WebSocket connections by close code', labelNames: ['code'], registers: [this.registry] });
-  readonly framesIn = new Counter({ name: 'longwire_gateway_frames_in_total', help: 'Frames received from clients', registers: [this.registry] });
-  readonly framesOut = new Counter({ name: 'longwire_gateway_frames_out_total', help: 'Frames sent to clients', registers: [this.registry] });
+  /** Counted per frame on the hot path; added to framesIn / framesOut when they are collected. */
+  readonly frameIn = new Tally();
+  readonly frameOut = new Tally();
+  readonly framesIn: Counter = new Counter({
+    name: 'longwire_gateway_frames_in_total',
+    help: 'Frames received from clients',
+    registers: [this.registry],
+    collect: () => this.frameIn.flushInto(this.framesIn),
+  });
+  readonly framesOut: Counter = new Counter({
+    name: 'longwire_gateway_frames_out_total',
+    help: 'Frames sent to clients',
+    registers: [this.registry],
+    collect: () => this.frameOut.flushInto(this.framesOut),
+  });
   readonly protocolErrors = new Counter({ name: 'longwire_gateway_protocol_errors_total', help: 'Malformed or invalid client frames', registers: [this.registry] });
   readonly authFailures = new Counter({ name: 'longwire_gateway_auth_failures_total', help: 'Rejected bind tokens', registers: [this.registry] });
   readonly slowConsumers = new Counter({ name: 'longwire_gateway_slow_consumers_total', help: 'Connections closed because their send queue was full', registers: [this.registry] });

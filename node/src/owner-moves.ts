@@ -68,7 +68,7 @@ export class OwnerMoves {
       if (n++ >= OWNER_REDIRECTS_PER_CHECK) break;
       this.pending.delete(c);
       if (c.state === 'closed') continue;
-      const b = c.bindings.values().next().value;
+      const b = c.bindings.first();
       c.send({ t: 'redirect', reason: 'owner-moved', nodes: dispatch(members, b?.app ?? '', b?.user ?? '', NOTHING_TRIED, this.tls) });
       c.close(CloseCode.redirect, 'owner-moved');
     }

@@ -11,7 +11,10 @@ function weight(memberId: string, key: string): bigint {
 
 /** Members ranked for `key`, owner first. Learners never own keys. */
 export function rankNodes(members: readonly Member[], key: string): Member[] {
-  const scored = members.filter((m) => m.role === 'voter').map((m) => ({ m, w: weight(m.id, key) }));
+  const voters = members.filter((m) => m.role === 'voter');
+  // One voter (a single node) owns everything: no weight to compute, once per push.
+  if (voters.length <= 1) return voters;
+  const scored = voters.map((m) => ({ m, w: weight(m.id, key) }));
   scored.sort((a, b) => (a.w === b.w ? (a.m.id < b.m.id ? -1 : 1) : a.w > b.w ? -1 : 1));
   return scored.map((s) => s.m);
 }

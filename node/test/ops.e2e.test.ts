@@ -104,6 +104,11 @@ test('stats, broadcast list and metrics follow real traffic', async () => {
   has(/^longwire_broadcast_jobs_total 1$/m);
   has(/^longwire_broadcast_targets_total 1$/m);
   has(/^longwire_broadcast_jobs_running \d+$/m);
+  // Frames are tallied as plain numbers and added to the counters when collected: the stats read and the scrape both see them.
+  assert.ok(Number(stats.framesIn) >= 2, `frames in (hello, ack): ${String(stats.framesIn)}`);
+  assert.ok(Number(stats.framesOut) >= 4, `frames out (welcome, bound, msg, broadcast msg): ${String(stats.framesOut)}`);
+  has(new RegExp(`^longwire_gateway_frames_in_total ${String(stats.framesIn)}$`, 'm'));
+  has(new RegExp(`^longwire_gateway_frames_out_total ${String(stats.framesOut)}$`, 'm'));
   has(/^longwire_process_nodejs_eventloop_lag_p99_seconds /m);
   has(/^longwire_process_nodejs_gc_duration_seconds_count\{kind="\w+"\} /m);
   has(/^# TYPE longwire_delivery_gaps_total counter$/m);

@@ -4,19 +4,34 @@
 // app's apiKey or an admin token; peer RPC takes only a member's signature.
 // Refused peer signatures are counted: an outsider probing the node shows up
 // in metrics.
-import { timingSafeEqual, createHash } from 'node:crypto';
+import { hash, timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import { ApiError } from './errors.js';
 import type { AppConfig, AppRegistry } from '../apps.js';
 import { PeerAuth } from '../peer/peer-auth.js';
 import { rawBodyOf } from './raw-body.js';
 
+// One-shot hash(): no Hash object per call (createHash cost more than the digest itself here).
 function digest(s: string): Buffer {
-  return createHash('sha256').update(s).digest();
+  return hash('sha256', s, 'buffer');
 }
 
-export function sameSecret(a: string, b: string): boolean {
-  return timingSafeEqual(digest(a), digest(b));
+/**
+ * The apiKey digest of each app config, made once: every service request
+ * compares against it. Configs are replaced, never changed, when an app is
+ * updated, so a cached digest cannot go stale; old configs drop out with GC.
+ */
+const apiKeyDigests = new WeakMap<AppConfig, Buffer>();
+
+function apiKeyDigest(config: AppConfig): Buffer {
+  let d = apiKeyDigests.get(config);
+  if (d === undefined) apiKeyDigests.set(config, (d = digest(config.apiKey)));
+  return d;
+}
+
+/** Compares digests, so neither the time taken nor the lengths reveal anything about the secret. */
+function matchesApiKey(token: string, config: AppConfig): boolean {
+  return timingSafeEqual(digest(token), apiKeyDigest(config));
 }
 
 function bearer(req: FastifyRequest): string | undefined {
@@ -62,7 +77,7 @@ export class Auth {
       if (this.admins.check(t)) throw new ApiError('appNotFound', `no app ${app}`);
       throw new ApiError('unauthorized', 'bad apiKey');
     }
-    if (!sameSecret(t, config.apiKey) && !this.admins.check(t)) throw new ApiError('unauthorized', 'bad apiKey');
+    if (!matchesApiKey(t, config) && !this.admins.check(t)) throw new ApiError('unauthorized', 'bad apiKey');
     return config;
   }
 }

@@ -1,12 +1,14 @@
 // One WebSocket connection: the protocol state machine (hello, bind, ack, …),
 // its bounded send queue and its frame-rate limit. Frames of one connection are
-// handled strictly in order through a promise chain.
+// handled strictly in order, one at a time. An idle connection holds no queue,
+// promise or Map: state for the uncommon cases is made when first needed.
 import { randomUUID } from 'node:crypto';
 import type WebSocket from 'ws';
 import { CloseCode } from '../protocol/close-codes.js';
 import { encode, type Encoded, type Subprotocol } from '../protocol/codec.js';
 import type { ClientFrame, ServerFrame } from '../protocol/frames.js';
 import type { Binding } from './binding.js';
+import { AppBindings } from './app-bindings.js';
 import type { GatewayContext } from './context.js';
 import { TokenBucket } from '../token-bucket.js';
 import type { Lingering } from './lingering.js';
@@ -27,9 +29,8 @@ export class Client {
   private serverCloseCode: number | undefined;
   device = '';
   state: State = 'hello';
-  readonly bindings = new Map<string, Binding>();
-  /** app\0topic keys this connection subscribes to. */
-  /** Created on the first `sub`: most connections never subscribe. */
+  readonly bindings = new AppBindings();
+  /** app\0topic keys this connection subscribes to; created on the first `sub`: most connections never subscribe. */
   private topics: Set<string> | undefined;
   /** Unix ms of the last frame received; drives the idle close. */
   lastSeenMs: number;
@@ -38,10 +39,12 @@ export class Client {
   private queuedMsgs = 0;
   private readonly frames: TokenBucket;
   private droppedFrames = 0;
-  private chain: Promise<void> = Promise.resolve();
+  /** Frames received while an earlier one is being handled, oldest first; undefined when idle. Bounded by the frame limit. */
+  private backlog: ClientFrame[] | undefined;
   private readonly onSent: (err?: Error) => void;
-  private cleanedUp: (() => void) | undefined;
-  private readonly cleanedUpPromise: Promise<void>;
+  private cleanup: 'pending' | 'done' = 'pending';
+  /** Made only when someone waits for the cleanup (a drain or shutdown). */
+  private cleanupWaiter: { promise: Promise<void>; resolve: () => void } | undefined;
 
   constructor(
     readonly ws: WebSocket,
@@ -54,12 +57,17 @@ export class Client {
     this.onSent = () => {
       this.queuedMsgs--;
     };
-    this.cleanedUpPromise = new Promise((resolve) => (this.cleanedUp = resolve));
   }
 
   /** Resolves once the socket has closed and closed() has released everything. */
   whenCleanedUp(): Promise<void> {
-    return this.cleanedUpPromise;
+    if (this.cleanup === 'done') return Promise.resolve();
+    if (this.cleanupWaiter === undefined) {
+      let resolve: () => void = () => undefined;
+      const promise = new Promise<void>((r) => (resolve = r));
+      this.cleanupWaiter = { promise, resolve };
+    }
+    return this.cleanupWaiter.promise;
   }
 
   send(frame: ServerFrame): void {
@@ -81,7 +89,7 @@ export class Client {
     }
     this.queuedMsgs++;
     this.ws.send(data, this.onSent);
-    this.ctx.metrics.framesOut.inc();
+    this.ctx.metrics.frameOut.add();
   }
 
   close(code: number, reason: string): void {
@@ -116,10 +124,26 @@ export class Client {
       return;
     }
     this.droppedFrames = 0;
-    this.chain = this.chain.then(() => this.handle(frame)).catch((err: unknown) => {
-      this.ctx.log.error({ err, session: this.session }, 'frame handler failed');
-      this.fail(CloseCode.protocolError, 'internal', 'internal error');
-    });
+    if (this.backlog !== undefined) {
+      this.backlog.push(frame);
+      return;
+    }
+    this.backlog = [];
+    // As a promise chain would: handling starts on a microtask, never inside the socket's event.
+    queueMicrotask(() => void this.handleInOrder(frame));
+  }
+
+  /** Handles `first`, then every frame queued behind it, one at a time. */
+  private async handleInOrder(first: ClientFrame): Promise<void> {
+    for (let f: ClientFrame | undefined = first; f !== undefined; f = this.backlog?.shift()) {
+      try {
+        await this.handle(f);
+      } catch (err) {
+        this.ctx.log.error({ err, session: this.session }, 'frame handler failed');
+        this.fail(CloseCode.protocolError, 'internal', 'internal error');
+      }
+    }
+    this.backlog = undefined;
   }
 
   private async handle(f: ClientFrame): Promise<void> {
@@ -206,7 +230,7 @@ export class Client {
     }
     const { binding, stored } = opened;
     if (this.state !== 'ready') return;
-    this.bindings.set(app, binding);
+    this.bindings.set(binding);
     this.ctx.hub.addBinding(binding);
     // A flash reconnect continues the session: it is still in the register and was never reported offline.
     if (this.adopted?.take(app, check.user) !== true) {
@@ -284,7 +308,8 @@ export class Client {
     try {
       await this.releaseAll(code);
     } finally {
-      this.cleanedUp?.();
+      this.cleanup = 'done';
+      this.cleanupWaiter?.resolve();
     }
   }
 

@@ -40,7 +40,7 @@ async function settledWithin(clients: readonly Client[], waitMs: number): Promis
 function onMessage(this: Socket, data: Buffer, isBinary: boolean): void {
   const c = this[kClient];
   if (c === undefined || c.state === 'closed') return;
-  c.ctx.metrics.framesIn.inc();
+  c.ctx.metrics.frameIn.add();
   const d = decode(c.proto, data, isBinary);
   if (!d.ok) return c.protocolError(d.error);
   let f: ReturnType<typeof toClientFrame>;
@@ -213,7 +213,7 @@ export class Gateway {
       // Paced (a drain before removal): the other members take the reconnects in steps, as for owner moves.
       if (paced && i > 0 && i % OWNER_REDIRECTS_PER_CHECK === 0) await new Promise((r) => setTimeout(r, OWNER_CHECK_MS));
       if (c.state === 'closed') continue;
-      const b = c.bindings.values().next().value;
+      const b = c.bindings.first();
       const nodes = dispatch(others, b?.app ?? '', b?.user ?? '', NOTHING_TRIED, this.tls);
       c.send({ t: 'redirect', reason, nodes });
       c.close(CloseCode.redirect, reason);

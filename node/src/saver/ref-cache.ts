@@ -5,11 +5,28 @@
 // release it only after their writes are in the store, so a reload reads what
 // memory had.
 
-export interface CacheEntry<T> {
-  readonly ready: Promise<T>;
+/**
+ * One record. Once loaded it holds just the value: a settled promise kept per
+ * entry would cost ~50 B for each of up to cacheEntriesMax idle records.
+ */
+export class CacheEntry<T> {
   /** Set once loaded, for synchronous use inside a serial step. */
-  value?: T;
-  refs: number;
+  value: T | undefined;
+  refs = 0;
+  private loading: Promise<T> | undefined;
+
+  constructor(load: Promise<T>) {
+    this.loading = load.then((value) => {
+      this.value = value;
+      this.loading = undefined;
+      return value;
+    });
+  }
+
+  /** Resolves with the value once loaded; rejects if the load failed. */
+  get ready(): Promise<T> {
+    return this.loading ?? Promise.resolve(this.value as T);
+  }
 }
 
 /** Idle entries examined per insertion while the cache is over its cap. */
@@ -25,13 +42,7 @@ export class RefCache<T> {
     let entry = this.entries.get(key);
     if (entry === undefined) {
       this.evictIdle();
-      const created: CacheEntry<T> = {
-        ready: load().then((value) => {
-          created.value = value;
-          return value;
-        }),
-        refs: 0,
-      };
+      const created = new CacheEntry(load());
       entry = created;
       this.entries.set(key, created);
       // A failed load is forgotten so that the next call retries it.

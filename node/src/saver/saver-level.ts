@@ -136,6 +136,25 @@ function decode<T>(text: string): T {
   return JSON.parse(text) as T;
 }
 
+/**
+ * One atomic LevelDB write. A chained batch, not db.batch(array): abstract-level
+ * copies and re-encodes every op of an array batch through several spreads,
+ * which cost ~9–11 µs of CPU per op here against ~2 µs chained.
+ */
+async function writeBatch(db: Db, ops: readonly Op[], sync: boolean): Promise<void> {
+  const batch = db.batch();
+  try {
+    for (const op of ops) {
+      if (op.type === 'put') batch.put(op.key, op.value);
+      else batch.del(op.key);
+    }
+  } catch (err) {
+    await batch.close();
+    throw err;
+  }
+  await batch.write({ sync });
+}
+
 function cacheKey(key: Buffer): string {
   return key.toString('latin1');
 }
@@ -178,7 +197,7 @@ class LevelSaver implements Saver {
     // With sync false, LevelDB has written the batch to its log file (handed to the
     // OS) before batch() resolves, so it survives kill -9 of this process; with
     // sync true the log is fsynced first, so it survives power loss too.
-    this.commit = new GroupCommit((ops, durable) => this.db.batch(ops, { sync: sync && durable }), opts.groupCommitOpsMax ?? DEFAULT_GROUP_COMMIT_OPS_MAX);
+    this.commit = new GroupCommit((ops, durable) => writeBatch(this.db, ops, sync && durable), opts.groupCommitOpsMax ?? DEFAULT_GROUP_COMMIT_OPS_MAX);
   }
 
   async append(req: AppendRequest): Promise<number[]> {
