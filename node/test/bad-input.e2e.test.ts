@@ -211,14 +211,17 @@ test('ack of a seq never sent → error invalid-ack, the connection stays open',
 
 test('a flood of 2,000 pings → error rate-limited, then close 4008; another client is unaffected', async () => {
   const s = await helloed();
-  for (let i = 0; i < 2000; i++) s.send({ t: 'ping' });
+  // The first pings are answered before the flood: a loaded machine could otherwise read all 2,000 in one chunk.
+  for (let i = 0; i < 10; i++) s.send({ t: 'ping' });
+  await s.nextOfType('pong');
+  for (let i = 0; i < 1990; i++) s.send({ t: 'ping' });
   await witness.check();
   await closedWith(s, 4008);
   const first = s.frames.find((f) => f.t === 'error');
   assert.ok(first !== undefined, 'no error frame before close 4008');
   assertErrorFrame(first, 'rate-limited');
-  const pongs = s.frames.filter((f) => f.t === 'pong').length;
-  assert.ok(pongs > 0 && pongs < 2000, `pongs: ${pongs}`);
+  const pongs = s.frames.filter((f) => f.t === 'pong').length + 1;
+  assert.ok(pongs < 2000, `pongs: ${pongs}`);
   await witness.check();
 });
 
