@@ -71,6 +71,8 @@ async function start(): Promise<void> {
     heartbeatTicks: 1,
     checkQuorum: true,
     preVote: true,
+    // The leader's fsync overlaps the followers' (thesis §10.2.1).
+    leaderSendsBeforePersist: true,
   }));
   const metrics: ShellMetrics = {
     persistSeconds: (s, entries) => emit({ t: 'metric', name: 'persist', value: s, count: entries }),
