@@ -44,6 +44,13 @@ export interface Config {
   readonly readOnlyOption: ReadOnlyOption;
   /** Followers drop proposals instead of forwarding them to the leader. */
   readonly disableProposalForwarding: boolean;
+  /**
+   * Thesis §10.2.1: the leader's appends may go out before its own write of
+   * the same entries (Ready.earlyMessages), so that the leader's and the
+   * followers' fsyncs overlap. The leader then counts itself in the commit
+   * quorum only for entries the shell reported durable (advance()).
+   */
+  readonly leaderSendsBeforePersist: boolean;
 }
 
 export const DEFAULT_CONFIG = {
@@ -59,6 +66,7 @@ export const DEFAULT_CONFIG = {
   preVote: true,
   readOnlyOption: ReadOnlyOption.Safe,
   disableProposalForwarding: false,
+  leaderSendsBeforePersist: false,
 } as const;
 
 export type ConfigInput = Pick<Config, 'id' | 'storage' | 'rng'> & Partial<Omit<Config, 'id' | 'storage' | 'rng'>>;
@@ -170,7 +178,10 @@ export class Raft {
       assert(pr.next <= log.lastIndex() + 1, `progress of ${id}: next ${pr.next} <= last + 1`);
     }
     const self = this.trk.progress.get(this.id);
-    assert(self !== undefined && self.match === log.lastIndex(), 'the leader matches its own log');
+    // With leaderSendsBeforePersist the leader matches only its durable log
+    // (the simulator checks after advance(), when that is all of it).
+    const own = this.cfg.leaderSendsBeforePersist ? log.stableLastIndex() : log.lastIndex();
+    assert(self !== undefined && self.match === own, `the leader matches its own log: match ${self?.match} vs ${own}`);
   }
 
   softState(): SoftState {
@@ -275,7 +286,7 @@ export class Raft {
     fresh.applyConf(this.trk.confState(), index(last + 1));
     for (const [id, pr] of fresh.progress) {
       pr.recentActive = false;
-      if (id === this.id) pr.match = last;
+      if (id === this.id) pr.match = this.cfg.leaderSendsBeforePersist ? this.log.stableLastIndex() : last;
     }
     this.trk = fresh;
     this.pendingConfIndex = index(0);
@@ -576,12 +587,26 @@ export class Raft {
     const li = this.log.lastIndex();
     const ents = es.map((e, i): Entry => ({ term: this.term, index: index(li + 1 + i), type: e.type, data: e.data }));
     this.log.append(ents);
-    // The leader's own entries count as matched: the Ready contract makes the
-    // shell persist them before any message (and so any ack) goes out.
-    const self = this.trk.progress.get(this.id);
-    if (self !== undefined) self.maybeUpdate(this.log.lastIndex());
-    this.maybeCommit();
+    // Without leaderSendsBeforePersist the leader's own entries count as
+    // matched at once: the shell persists them before any message (and so
+    // any ack) goes out. With it, they count once durable (persisted()).
+    if (!this.cfg.leaderSendsBeforePersist) {
+      const self = this.trk.progress.get(this.id);
+      if (self !== undefined) self.maybeUpdate(this.log.lastIndex());
+      this.maybeCommit();
+    }
     return true;
+  }
+
+  /**
+   * The shell made the log durable up to its stable index. A leader that
+   * sends before persisting counts itself in the quorum only up to there.
+   */
+  persisted(): void {
+    if (!this.cfg.leaderSendsBeforePersist || this.state !== StateType.Leader) return;
+    const self = this.trk.progress.get(this.id);
+    if (self === undefined || !self.maybeUpdate(this.log.stableLastIndex())) return;
+    if (this.maybeCommit()) this.bcastAppend();
   }
 
   /** Frees uncommitted bytes of entries handed to the application. */

@@ -15,6 +15,8 @@ import { EntryType, hardStateEqual, index, term } from './types.js';
  * Everything the node produced since the last advance(). The shell must
  * handle a Ready in this order, then call advance(ready):
  *
+ * 0. Send `earlyMessages` (empty unless leaderSendsBeforePersist): they
+ *    promise nothing about this Ready's writes.
  * 1. Persist `hardState` (if present), `entries` (replacing any stored
  *    suffix from entries[0].index on) and `snapshot` (if present), durably
  *    when `mustSync` is true. They belong in one atomic write.
@@ -37,6 +39,12 @@ export interface Ready {
   readonly snapshot: Snapshot | undefined;
   /** Entries to apply; they may overlap `entries` (committed by a quorum elsewhere). */
   readonly committedEntries: readonly Entry[];
+  /**
+   * Messages that may go out before the write of step 1: the leader's
+   * appends of a term already durable (thesis §10.2.1). A crash before the
+   * write loses the leader's copy only; it did not count itself for them.
+   */
+  readonly earlyMessages: readonly Message[];
   /** Messages to send after persisting. */
   readonly messages: readonly Message[];
   /** Whether the write in step 1 must be fsynced (term, vote or entries changed). */
@@ -163,6 +171,8 @@ export class RawNode {
     const softChanged = ss.lead !== this.prevSoft.lead || ss.state !== this.prevSoft.state;
     const hardChanged = !hardStateEqual(hs, this.prevHard);
     const entries = [...r.log.unstableEntries()];
+    // prevHard is the last hard state handed out, durable since its advance().
+    const early = r.cfg.leaderSendsBeforePersist ? splitEarly(r.msgs, this.prevHard.term) : { early: NO_MESSAGES, late: r.msgs };
     const rd: Ready = {
       softState: softChanged ? ss : undefined,
       hardState: hardChanged ? hs : undefined,
@@ -170,7 +180,8 @@ export class RawNode {
       entries,
       snapshot: r.log.unstableSnapshot(),
       committedEntries: r.log.nextCommittedEntries(),
-      messages: r.msgs,
+      earlyMessages: early.early,
+      messages: early.late,
       mustSync: entries.length > 0 || hs.term !== this.prevHard.term || hs.vote !== this.prevHard.vote,
     };
     r.msgs = [];
@@ -196,6 +207,7 @@ export class RawNode {
       log.appliedTo(lastApplied.index);
       this.raft.reduceUncommittedBytes(rd.committedEntries);
     }
+    this.raft.persisted();
   }
 
   status(): Status {
@@ -217,4 +229,20 @@ export class RawNode {
       confState: r.trk.confState(),
     };
   }
+}
+
+const NO_MESSAGES: readonly Message[] = [];
+
+/**
+ * The leader's MsgApps of `durableTerm` go early; everything else (votes and
+ * their answers, acks, anything of a term not yet durable) waits for the write.
+ */
+function splitEarly(msgs: readonly Message[], durableTerm: Term): { early: readonly Message[]; late: readonly Message[] } {
+  let early: Message[] | undefined;
+  let late: Message[] | undefined;
+  for (const m of msgs) {
+    if (m.type === 'MsgApp' && m.term === durableTerm) (early ??= []).push(m);
+    else (late ??= []).push(m);
+  }
+  return { early: early ?? NO_MESSAGES, late: late ?? NO_MESSAGES };
 }

@@ -36,6 +36,15 @@ export class RaftLog {
     return this.unstable.maybeLastIndex() ?? this.storage.lastIndex();
   }
 
+  /**
+   * The last index the shell has persisted (and that is still in this log):
+   * everything below the unstable part. Not meaningful while an unstable
+   * snapshot is pending (only followers install snapshots).
+   */
+  stableLastIndex(): Index {
+    return index(this.unstable.offset - 1);
+  }
+
   lastTerm(): Term {
     const t = this.term(this.lastIndex());
     assert(t !== undefined, 'the last term is always known');

@@ -60,8 +60,8 @@ export interface RaftShellOptions {
 export const DEFAULT_SHELL = { tickMs: 100, snapshotEntries: 10_000, compactionKeepEntries: 1_000 } as const;
 
 /**
- * The I/O loop around a RawNode: persist -> send -> apply -> advance, one
- * Ready at a time. Because the core does no I/O, this loop can run on the
+ * The I/O loop around a RawNode: (send the leader's appends ->) persist ->
+ * send -> apply -> advance, one Ready at a time. Because the core does no I/O, this loop can run on the
  * main thread or in a worker thread with its own heap (see ARCHITECTURE.md).
  */
 export class RaftShell {
@@ -188,6 +188,13 @@ export class RaftShell {
   private async handle(rd: Ready): Promise<void> {
     const o = this.o;
     if (rd.softState !== undefined) o.metrics?.softState?.(rd.softState);
+    // 0. The leader's appends go out while it writes the same entries
+    // (thesis §10.2.1); they must be of a term that is already durable.
+    if (rd.earlyMessages.length > 0) {
+      const durableTerm = o.storage.memory.initialState().hardState.term;
+      for (const m of rd.earlyMessages) assert(m.type === 'MsgApp' && m.term === durableTerm, `${m.type} of term ${m.term} sent before term ${durableTerm} is durable`);
+      o.transport.send(rd.earlyMessages);
+    }
     // 1. Persist.
     const t0 = performance.now();
     await o.storage.save(rd);
@@ -198,7 +205,7 @@ export class RaftShell {
       if (m.type === 'MsgAppResp' && !m.reject) assert(m.index <= durable, `MsgAppResp claims ${m.index} but only ${durable} is durable`);
     }
     o.transport.send(rd.messages);
-    // 3. Apply.
+    // 3. Apply (only what is durable here: a snapshot compacts up to the applied index).
     if (rd.snapshot !== undefined) {
       o.stateMachine.restore(rd.snapshot);
       this.applied = rd.snapshot.meta.index;
@@ -206,6 +213,7 @@ export class RaftShell {
       this.confState = rd.snapshot.meta.confState;
     }
     for (const e of rd.committedEntries) {
+      assert(e.index <= durable, `entry ${e.index} applied but only ${durable} is durable`);
       if (e.type === 'conf-change') {
         const cc = decodeConfChange(e.data);
         assert(cc !== undefined, `undecodable conf change at ${e.index}`);

@@ -105,12 +105,11 @@ export class Cluster {
     if (!n.rn.hasReady()) return false;
     const rd = n.rn.ready();
     if (this.verbose) for (const line of fmtReady(rd)) this.log(line);
+    this.send(rd.earlyMessages);
     if (rd.snapshot !== undefined) n.storage.applySnapshot(rd.snapshot);
     n.storage.append(rd.entries);
     if (rd.hardState !== undefined) n.storage.setHardState(rd.hardState);
-    for (const m of rd.messages) {
-      if (!this.cut.has(`${m.from}-${m.to}`)) this.inflight.push(m);
-    }
+    this.send(rd.messages);
     if (rd.snapshot !== undefined) {
       n.applied = JSON.parse(dec.decode(rd.snapshot.data)) as string[];
       n.appliedIndex = rd.snapshot.meta.index;
@@ -129,6 +128,10 @@ export class Cluster {
     n.rn.advance(rd);
     n.rn.raft.checkInvariants();
     return true;
+  }
+
+  private send(msgs: readonly Message[]): void {
+    for (const m of msgs) if (!this.cut.has(`${m.from}-${m.to}`)) this.inflight.push(m);
   }
 
   /** Delivers every in-flight message addressed to `id`, except from the `drop` senders (which are lost). */

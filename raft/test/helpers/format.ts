@@ -80,6 +80,10 @@ export function fmtReady(rd: Ready): string[] {
     out.push('CommittedEntries:');
     for (const e of rd.committedEntries) out.push(`  ${fmtEntry(e)}`);
   }
+  if (rd.earlyMessages.length > 0) {
+    out.push('EarlyMessages:');
+    for (const m of rd.earlyMessages) out.push(`  ${fmtMessage(m)}`);
+  }
   if (rd.messages.length > 0) {
     out.push('Messages:');
     for (const m of rd.messages) out.push(`  ${fmtMessage(m)}`);

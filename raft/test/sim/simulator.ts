@@ -38,6 +38,12 @@ export interface SimSettings extends NetworkFaults {
   readonly readRate: number;
   /** Crash between persisting a Ready and sending its messages. */
   readonly crashMidReadyRate: number;
+  /** The leader sends its appends before persisting its entries (Config.leaderSendsBeforePersist). */
+  readonly leaderSendsBeforePersist: boolean;
+  /** Per step: a Ready's write is still in progress (messages keep arriving meanwhile). */
+  readonly persistDelayRate: number;
+  /** Crash after sending a Ready's early messages, before persisting it. */
+  readonly crashBeforePersistRate: number;
   /** Ticks of the fault phase. */
   readonly safetyTicks: number;
   /** Ticks allowed to commit a new entry once the faults stop. */
@@ -72,6 +78,9 @@ export function settingsFor(seed: number, safetyTicks = 300): SimSettings {
     compactRate: pick([0, 0.02, 0.1]),
     readRate: pick([0, 0.05]),
     crashMidReadyRate: pick([0, 0.002]),
+    leaderSendsBeforePersist: r.float() < 0.75,
+    persistDelayRate: pick([0, 0.3, 0.7]),
+    crashBeforePersistRate: pick([0, 0.005, 0.02]),
     safetyTicks,
     livenessTicksMax: 400,
   };
@@ -101,6 +110,8 @@ interface SimNode {
   commit: number;
   /** Read requests in flight: context -> highest applied index anywhere when asked. */
   readonly reads: Map<string, number>;
+  /** A Ready whose write is in progress: its early messages are out, the rest waits. A crash loses it. */
+  writing: Ready | undefined;
 }
 
 const ELECTION_TICKS = 10;
@@ -189,6 +200,7 @@ export class Simulator {
         leaderLast: 0,
         commit: app.index,
         reads: new Map(),
+        writing: undefined,
       };
       this.nodes.set(id, n);
       this.start(n);
@@ -211,6 +223,7 @@ export class Simulator {
     n.confState = snap.meta.confState;
     n.leaderTerm = 0;
     n.reads.clear();
+    n.writing = undefined;
     n.rn = new RawNode({
       id: n.id,
       storage: n.storage,
@@ -227,6 +240,7 @@ export class Simulator {
       inflightBytesMax: this.s.inflightBytesMax,
       committedBytesMax: this.s.committedBytesMax,
       uncommittedBytesMax: this.s.uncommittedBytesMax,
+      leaderSendsBeforePersist: this.s.leaderSendsBeforePersist,
       // The state machine restarts from the snapshot, which may be past the
       // first stored entry (compaction keeps a few entries before it).
       applied: snap.meta.index,
@@ -238,6 +252,7 @@ export class Simulator {
     this.log(`crash ${n.id}`);
     this.stats.crashes++;
     n.rn = undefined;
+    n.writing = undefined;
     this.net.dropTo(n.id);
   }
 
@@ -256,17 +271,43 @@ export class Simulator {
 
   // ---- the Ready loop -------------------------------------------------------
 
+  /**
+   * Takes a Ready and sends its early messages; its write then finishes now
+   * or in a later step (persistDelayRate), while messages keep arriving and
+   * ticks keep firing, as in the shell awaiting its fsync.
+   */
   private handleReady(n: SimNode): void {
     const rn = n.rn!;
-    if (!rn.hasReady()) return;
-    const rd = rn.ready();
-    this.checkReady(n, rd);
+    if (n.writing === undefined) {
+      if (!rn.hasReady()) return;
+      const rd = rn.ready();
+      this.checkReady(n, rd);
+      for (const m of rd.earlyMessages) {
+        if (m.type !== 'MsgApp' || m.term !== n.storage.initialState().hardState.term) this.fail(`node ${n.id} sends ${m.type} of term ${m.term} before its term is durable`);
+        this.net.send(m, this.now);
+      }
+      n.writing = rd;
+      if (rd.earlyMessages.length > 0 && this.faultsOn && this.rng.float() < this.s.crashBeforePersistRate) {
+        this.log(`crash ${n.id} after sending appends, before persisting`);
+        this.crash(n);
+        return;
+      }
+    }
+    if (this.rng.float() < this.s.persistDelayRate) return;
+    const rd = n.writing;
+    n.writing = undefined;
+    this.finishReady(n, rd);
+  }
+
+  private finishReady(n: SimNode, rd: Ready): void {
+    const rn = n.rn!;
     // 1. persist
     if (rd.snapshot !== undefined) {
       const err = n.storage.applySnapshot(rd.snapshot);
       if (err !== undefined) this.fail(`node ${n.id} could not persist snapshot: ${err.message}`);
     }
     n.storage.append(rd.entries);
+    this.checkLogMatching(n, rd);
     if (rd.hardState !== undefined) {
       if (rd.hardState.commit < n.commit) this.fail(`node ${n.id} commit went back from ${n.commit} to ${rd.hardState.commit}`);
       n.commit = rd.hardState.commit;
@@ -291,6 +332,7 @@ export class Simulator {
       this.log(`node ${n.id} installed snapshot at ${app.index}`);
     }
     for (const e of rd.committedEntries) {
+      if (e.index > n.storage.lastIndex()) this.fail(`node ${n.id} applies ${e.index} before it is durable (last ${n.storage.lastIndex()})`);
       if (e.index !== n.app.index + 1) this.fail(`node ${n.id} applies ${e.index} after ${n.app.index}`);
       const app = applyEntry(n.app, e);
       this.checkApplied(n, app);
@@ -349,9 +391,17 @@ export class Simulator {
       }
       n.leaderLast = r.log.lastIndex();
     }
-    // Log matching: the same (index, term) always has the same payload and predecessor term.
+  }
+
+  /**
+   * Log matching: the same (index, term) always has the same payload and
+   * predecessor term, among entries once durable (checked after each write:
+   * a write lost in a crash let nothing of it out, not even its term).
+   */
+  private checkLogMatching(n: SimNode, rd: Ready): void {
+    const st = n.storage;
     for (const e of rd.entries) {
-      const prevTerm = e.index - 1 >= r.log.firstIndex() - 1 ? r.log.zeroTerm(index(e.index - 1)) : -1;
+      const prevTerm = e.index - 1 >= st.firstIndex() - 1 ? st.term(index(e.index - 1)) : -1;
       let h = 0;
       for (const b of e.data) h = mix(h, b);
       const v = `${e.type}:${h}`;
@@ -518,7 +568,10 @@ export class Simulator {
       last = Math.max(last, n.storage.lastIndex());
       applied = Math.min(applied, n.app.index);
     }
-    const bound = this.s.livenessTicksMax + 4 * Math.max(0, last - applied);
+    // A write still in progress holds back its member's next Ready: each
+    // round trip stretches by 1 / (1 - persistDelayRate).
+    const perEntry = 4 / (1 - this.s.persistDelayRate);
+    const bound = this.s.livenessTicksMax + Math.ceil(perEntry * Math.max(0, last - applied));
     const marker = enc.encode(`live-${this.s.seed}`);
     let proposedAt = -1;
     let markerIndex = -1;
