@@ -9,8 +9,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { randomInt } from 'node:crypto';
 import { AuthError, DropReason, LevelStorage, RaftShell, RawNode, SeededRng, TcpTransport } from '../../raft/src/index.js';
-import type { Entry, LinkSecurity, Message, NodeId, ShellMetrics } from '../../raft/src/index.js';
-import { packEntries } from './packed-entries.js';
+import type { LinkSecurity, Message, NodeId, ShellMetrics } from '../../raft/src/index.js';
 import { raftIdOf } from './raft-id.js';
 import type { FromWorker, MemberView, ToWorker, WorkerEvent, WorkerInit } from './raft-worker-messages.js';
 
@@ -19,41 +18,22 @@ if (port === null) throw new Error('raft-worker runs in a worker thread');
 // Checked by the keeper that starts this worker; structured clone keeps its shape.
 const init = workerData as WorkerInit;
 
-function post(m: FromWorker, transfer: readonly ArrayBuffer[] = []): void {
-  port?.postMessage(m, transfer);
+function post(m: FromWorker): void {
+  port?.postMessage(m);
 }
 
-// Events wait for the end of the current task and go as one message; entries
-// applied in a row go as one packed buffer among them, in order.
 let outbox: WorkerEvent[] = [];
-let applying: Entry[] = [];
 let flushing = false;
-function closeEntries(): void {
-  if (applying.length === 0) return;
-  outbox.push({ t: 'entries', packed: packEntries(applying) });
-  applying = [];
-}
-function scheduleFlush(): void {
+function emit(e: WorkerEvent): void {
+  outbox.push(e);
   if (flushing) return;
   flushing = true;
   queueMicrotask(() => {
     flushing = false;
-    closeEntries();
     const events = outbox;
     outbox = [];
-    const transfer: ArrayBuffer[] = [];
-    for (const e of events) if (e.t === 'entries') transfer.push(e.packed);
-    post({ t: 'events', events }, transfer);
+    post({ t: 'events', events });
   });
-}
-function emit(e: WorkerEvent): void {
-  closeEntries();
-  outbox.push(e);
-  scheduleFlush();
-}
-function emitApplied(e: Entry): void {
-  applying.push(e);
-  scheduleFlush();
 }
 
 const NOT_STARTED = { ok: false, reason: DropReason.NoLeader } as const;
@@ -102,22 +82,12 @@ async function start(): Promise<void> {
       emit({ t: 'view', view: view() });
     },
     snapshotSeconds: (s) => emit({ t: 'metric', name: 'snapshot', value: s }),
-    softState: (ss) => {
-      emit({ t: 'soft-state', softState: ss });
-      emit({ t: 'view', view: view() });
-    },
+    softState: (ss) => emit({ t: 'soft-state', softState: ss }),
   };
-  // The full view goes with ticks and role changes; the commit index, which
-  // the keeper compares with what it applied, with every Ready that moved it.
-  let commitPosted = n.raft.log.committed;
   const send = (msgs: readonly Message[]): void => {
     transport?.send(msgs);
     for (const m of msgs) if (m.type === 'MsgSnap') queueMicrotask(() => n.reportSnapshot(m.to, true));
-    const commit = n.raft.log.committed;
-    if (commit !== commitPosted) {
-      commitPosted = commit;
-      emit({ t: 'commit', commit });
-    }
+    emit({ t: 'view', view: view() });
   };
   shell = new RaftShell({
     node: n,
@@ -125,7 +95,7 @@ async function start(): Promise<void> {
     transport: { send },
     stateMachine: {
       restore: (snapshot) => emit({ t: 'restore', snapshot }),
-      apply: emitApplied,
+      apply: (entry) => emit({ t: 'apply', entry }),
       snapshot: () =>
         new Promise<Uint8Array>((resolve) => {
           const id = (snapshotSeq += 1);
