@@ -7,8 +7,8 @@
 // Each call has a deadline and counts against bounded in-flight calls and
 // bytes: past either bound it fails at once with PeerError('busy') instead of
 // queueing. A lost link fails every pending call with `unreachable`; the next
-// call dials again, at once after a drop, after a growing pause after a
-// failed dial (calls in between fail fast).
+// call dials again: at once after a drop, after a growing pause after a
+// failed dial (calls made meanwhile wait for that dial, within their deadline).
 import { request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import type { Socket } from 'node:net';
@@ -39,7 +39,7 @@ export const DEFAULT_PEER_LIMITS: PeerLimits = { inflightMax: 1024, inflightByte
 const DIAL_MS_MAX = 5000;
 /** Pause after a failed dial before the next, doubled per failure up to REDIAL_MS_MAX. */
 const REDIAL_MS_MIN = 100;
-const REDIAL_MS_MAX = 2000;
+const REDIAL_MS_MAX = 1000;
 /** Bytes of a refused upgrade's body kept for the error message. */
 const REFUSAL_TEXT_MAX = 500;
 
@@ -53,6 +53,7 @@ interface Pending {
 
 type Link =
   | { readonly kind: 'down'; readonly retryAt: number; readonly reason: string }
+  | { readonly kind: 'waiting'; readonly timer: NodeJS.Timeout; readonly queued: Buffer[] }
   | { readonly kind: 'dialing'; readonly req: ClientRequest; readonly queued: Buffer[] }
   | { readonly kind: 'up'; readonly socket: Socket; readonly writer: LinkWriter; readonly decoder: FrameDecoder; lastRecvAt: number };
 
@@ -91,18 +92,11 @@ export class PeerClient {
     if (this.pending.size >= this.limits.inflightMax || this.inflightBytes + bytes > this.limits.inflightBytesMax) {
       throw new PeerError('busy', this.peerId, `queue full (${this.pending.size} calls, ${this.inflightBytes} bytes in flight)`);
     }
-    const now = performance.now();
-    if (this.link.kind === 'down') {
-      if (now < this.link.retryAt) throw new PeerError('unreachable', this.peerId, `${this.link.reason}; next dial in ${Math.ceil(this.link.retryAt - now)} ms`);
-      this.dial();
-    }
     return new Promise((resolve, reject) => {
-      this.pending.set(id, { method, bytes, sentAt: now, resolve, reject });
+      this.pending.set(id, { method, bytes, sentAt: performance.now(), resolve, reject });
       this.inflightBytes += bytes;
-      const link = this.link;
-      if (link.kind === 'up') link.writer.write(frame);
-      else if (link.kind === 'dialing') link.queued.push(...frame);
       if (this.timer === undefined) this.arm();
+      this.send(frame);
     });
   }
 
@@ -111,9 +105,37 @@ export class PeerClient {
     this.drop('link closed');
   }
 
-  private dial(): void {
+  private send(frame: Buffer[]): void {
+    const link = this.link;
+    switch (link.kind) {
+      case 'up':
+        link.writer.write(frame);
+        return;
+      case 'waiting':
+      case 'dialing':
+        link.queued.push(...frame);
+        return;
+      case 'down': {
+        const wait = link.retryAt - performance.now();
+        if (wait > 0) this.link = { kind: 'waiting', timer: setTimeout(redial, wait, this), queued: [...frame] };
+        else this.dial([...frame]);
+      }
+    }
+  }
+
+  /** @internal The pause after a failed dial is over. */
+  redialNow(): void {
+    if (this.link.kind === 'waiting') this.dial(this.link.queued);
+  }
+
+  /** Dials the link; `queued` frames are written once it is up. */
+  private dial(queued: Buffer[]): void {
     const signed = this.auth.sign('GET', LINK_PATH, '');
-    if (signed === undefined) throw new PeerError('unreachable', this.peerId, 'this node has no peer key yet');
+    if (signed === undefined) {
+      this.link = { kind: 'down', retryAt: 0, reason: 'no peer key' };
+      this.failAll('unreachable', 'this node has no peer key yet');
+      return;
+    }
     const req = (this.transport.https ? httpsRequest : httpRequest)({
       ...hostPort(this.api),
       method: 'GET',
@@ -124,7 +146,7 @@ export class PeerClient {
       timeout: Math.min(this.limits.timeoutMs, DIAL_MS_MAX),
       ...peerConnectOptions(this.transport),
     });
-    const dialing: Link = { kind: 'dialing', req, queued: [] };
+    const dialing: Link = { kind: 'dialing', req, queued };
     this.link = dialing;
     req.on('upgrade', (res: IncomingMessage, socket: Socket, head: Buffer) => this.onUpgraded(dialing, res, socket, head));
     req.on('response', (res: IncomingMessage) => {
@@ -203,6 +225,7 @@ export class PeerClient {
   /** Drops the link, whatever its state, failing every pending call. */
   private drop(reason: string): void {
     const link = this.link;
+    if (link.kind === 'waiting') clearTimeout(link.timer);
     if (link.kind === 'dialing') link.req.destroy();
     if (link.kind === 'up') {
       link.writer.close();
@@ -248,4 +271,8 @@ export class PeerClient {
 
 function sweep(c: PeerClient): void {
   c.sweepNow();
+}
+
+function redial(c: PeerClient): void {
+  c.redialNow();
 }
