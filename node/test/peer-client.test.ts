@@ -1,50 +1,63 @@
-// PeerClient against a stand-in peer (node:http on loopback): MessagePack
-// round trip with the request id echoed, one connection for pipelined calls,
-// and each failure with its code: busy (a full queue fails at once), timeout,
-// refused (non-200, or an answer for another request), unreachable.
+// The peer link end to end on loopback: PeerClient dialing a LinkServer on a
+// plain node:http server, both with real PeerAuth. One signed upgrade, one
+// connection for every call; answers out of order (a slow call holds up no
+// other); every bound (in-flight calls and bytes at the caller, running
+// calls per link at the server, frame size both ways); deadlines; a lost link
+// failing its pending calls and the next call dialing again; a refused
+// upgrade counted; handler errors arriving as `refused` with code and status.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { PeerClient, RPC_ID_HEADER, DEFAULT_PEER_LIMITS } from '../src/peer/peer-client.js';
+import { pino } from 'pino';
+import { PeerClient, DEFAULT_PEER_LIMITS, type PeerLimits } from '../src/peer/peer-client.js';
 import { PeerError } from '../src/peer/errors.js';
-import { packPeer, unpackPeer, PEER_CONTENT_TYPE } from '../src/peer/codec.js';
-import { freePort } from './support/node-process.js';
 import { PeerAuth } from '../src/peer/peer-auth.js';
-
-type Handler = (req: IncomingMessage, body: unknown, res: ServerResponse, raw: Buffer) => void;
+import { Auth } from '../src/center/auth.js';
+import { ApiError } from '../src/center/errors.js';
+import { LinkServer, DEFAULT_LINK_SERVER_LIMITS, type LinkServerLimits } from '../src/peer/link-server.js';
+import type { PeerMethod } from '../src/peer/peer-methods.js';
+import { freePort } from './support/node-process.js';
 
 const KEY = Buffer.alloc(32, 7);
-const signer = (): PeerAuth => new PeerAuth({ selfId: 'n1', key: () => KEY, isMember: () => true, now: Date.now });
+const signer = (key = KEY): PeerAuth => new PeerAuth({ selfId: 'n1', key: () => key, isMember: () => true, now: Date.now });
 const PLAIN = { https: false } as const;
 
-async function peer(handler: Handler): Promise<{ api: string; sockets: () => number; close: () => Promise<void> }> {
+interface Peer {
+  readonly api: string;
+  readonly refusals: string[];
+  /** Connections the server accepted. */
+  sockets(): number;
+  /** Drops every link from the server side. */
+  dropLinks(): void;
+  close(): Promise<void>;
+}
+
+async function peer(methods: Record<string, PeerMethod>, limits: LinkServerLimits = DEFAULT_LINK_SERVER_LIMITS, port = 0): Promise<Peer> {
+  const refusals: string[] = [];
+  const verifier = new PeerAuth({ selfId: 'p1', key: () => KEY, isMember: (id) => id === 'n1', now: Date.now });
+  const auth = new Auth({ check: () => false }, verifier, (reason) => refusals.push(reason));
+  const links = new LinkServer({ auth, methods: new Map(Object.entries(methods)), log: pino({ level: 'silent' }), limits });
   let sockets = 0;
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const raw = Buffer.concat(chunks);
-      handler(req, unpackPeer(raw), res, raw);
-    });
-  });
+  const server = createServer((_req, res) => res.writeHead(404).end());
   server.on('connection', () => sockets++);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as AddressInfo).port;
+  links.attach(server);
+  await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
   return {
-    api: `127.0.0.1:${port}`,
+    api: `127.0.0.1:${(server.address() as AddressInfo).port}`,
+    refusals,
     sockets: () => sockets,
+    dropLinks: () => links.close(),
     close: () =>
       new Promise<void>((r) => {
-        server.closeAllConnections();
+        links.close();
         server.close(() => r());
       }),
   };
 }
 
-function answer(req: IncomingMessage, res: ServerResponse, value: unknown, id = req.headers[RPC_ID_HEADER]): void {
-  res.writeHead(200, { 'content-type': PEER_CONTENT_TYPE, [RPC_ID_HEADER]: String(id) });
-  res.end(packPeer(value));
+function client(p: Peer, limits: Partial<PeerLimits> = {}, auth = signer()): PeerClient {
+  return new PeerClient('p1', p.api, auth, PLAIN, { ...DEFAULT_PEER_LIMITS, ...limits });
 }
 
 async function failure(p: Promise<unknown>): Promise<PeerError> {
@@ -56,71 +69,199 @@ async function failure(p: Promise<unknown>): Promise<PeerError> {
   return err;
 }
 
-test('calls round-trip MessagePack signed as this node (no admin token) with a request id, pipelined on one connection', async () => {
-  const verifier = new PeerAuth({ selfId: 'p1', key: () => KEY, isMember: (id) => id === 'n1', now: Date.now });
-  const p = await peer((req, body, res, raw) => {
-    assert.equal(req.headers.authorization, undefined);
-    assert.equal(req.url, '/internal/v1/rpc/echo');
-    assert.deepEqual(verifier.verify(req.headers, 'POST', req.url, raw), { ok: true, peer: 'n1' });
-    answer(req, res, { got: body });
+/** A promise with its resolve, for handlers held until the test lets them go. */
+function gate(): { promise: Promise<void>; open: () => void } {
+  let open = (): void => undefined;
+  const promise = new Promise<void>((r) => (open = r));
+  return { promise, open };
+}
+
+test('calls round-trip MessagePack over one signed connection, and answers come back out of order', async () => {
+  const slow = gate();
+  const froms: string[] = [];
+  const p = await peer({
+    echo: async (body, from) => {
+      froms.push(from);
+      return { got: body };
+    },
+    slow: async () => {
+      await slow.promise;
+      return 'slow done';
+    },
   });
-  const c = new PeerClient('p1', p.api, signer(), PLAIN, DEFAULT_PEER_LIMITS);
+  const c = client(p);
   try {
+    const held = c.call('slow', null);
+    let heldDone = false;
+    void held.then(() => (heldDone = true));
     const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => c.call('echo', { i, big: 2 ** 40 })));
     assert.deepEqual(answers, Array.from({ length: 20 }, (_, i) => ({ got: { i, big: 2 ** 40 } })));
-    assert.equal(p.sockets(), 1);
+    assert.equal(heldDone, false, 'the slow call, sent first, is still running while 20 later calls were answered');
+    slow.open();
+    assert.equal(await held, 'slow done');
+    assert.equal(p.sockets(), 1, 'one connection for all calls');
+    assert.ok(froms.every((f) => f === 'n1'), 'the methods are told which member called');
+    assert.deepEqual(p.refusals, []);
   } finally {
     await c.close();
     await p.close();
   }
 });
 
-test('a full peer queue fails the next call at once with busy; calls bounded by bytes too', async () => {
-  // The first answer is held until the busy check; the peer reads pipelined requests one at a time.
-  let release: (() => void) | undefined;
-  const released = new Promise<void>((r) => (release = r));
-  const p = await peer((req, _body, res) => void released.then(() => answer(req, res, 'ok')));
-  const c = new PeerClient('p1', p.api, signer(), PLAIN, { ...DEFAULT_PEER_LIMITS, inflightMax: 2, inflightBytesMax: 1000 });
+test('a handler\'s ApiError reaches the caller as refused with its status and code; an unknown method is refused 404', async () => {
+  const p = await peer({
+    owner: async () => {
+      throw new ApiError('notReady', 'owner has no app a (yet)');
+    },
+    bug: async () => {
+      throw new Error('a bug');
+    },
+  });
+  const c = client(p);
+  try {
+    const notReady = await failure(c.call('owner', {}));
+    assert.equal(notReady.code, 'refused');
+    assert.match(notReady.message, /owner answered 503: .*"code":"not-ready".*owner has no app a/);
+    assert.match((await failure(c.call('nope', {}))).message, /nope answered 404: .*not-found/);
+    const bug = await failure(c.call('bug', {}));
+    assert.match(bug.message, /bug answered 500: .*internal/);
+    assert.doesNotMatch(bug.message, /a bug/, 'internal details stay on the serving node');
+  } finally {
+    await c.close();
+    await p.close();
+  }
+});
+
+test('a full peer queue fails the next call at once with busy; calls bounded by bytes and by frame size too', async () => {
+  const release = gate();
+  const p = await peer({ x: async () => (await release.promise, 'ok') });
+  const c = client(p, { inflightMax: 2, inflightBytesMax: 1000, frameBytesMax: 1500 });
   try {
     const first = [c.call('x', 1), c.call('x', 2)];
     const busy = await failure(c.call('x', 3));
     assert.equal(busy.code, 'busy');
-    assert.match(busy.message, /queue full/);
-    release?.();
+    assert.match(busy.message, /queue full \(2 calls/);
+    release.open();
     assert.deepEqual(await Promise.all(first), ['ok', 'ok']);
-    // One call larger than the byte bound is refused without being sent.
-    assert.equal((await failure(c.call('x', 'y'.repeat(2000)))).code, 'busy');
+    // Over the bytes in flight (1000), then over the frame size (1500): refused without being sent.
+    assert.equal((await failure(c.call('x', 'y'.repeat(1200)))).code, 'busy');
+    const big = await failure(c.call('x', 'y'.repeat(2000)));
+    assert.equal(big.code, 'refused');
+    assert.match(big.message, /frame limit/);
+    assert.equal(await c.call('x', 4), 'ok', 'the link is still up');
   } finally {
     await c.close();
     await p.close();
   }
 });
 
-test('no answer within the deadline fails with timeout; a non-200 or a foreign id with refused; a dead port with unreachable', async () => {
-  const p = await peer((req, body, res) => {
-    if (body === 'silent') return;
-    if (body === 'bad') {
-      res.writeHead(401, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ error: { code: 'unauthorized', message: 'peer call refused' } }));
-      return;
-    }
-    answer(req, res, 'x', 'someone-else');
-  });
-  const c = new PeerClient('p1', p.api, signer(), PLAIN, { ...DEFAULT_PEER_LIMITS, timeoutMs: 300 });
+test('the server runs at most callsMax calls of a link at once; the rest wait unread and all are answered', async () => {
+  const release = gate();
+  const full = gate();
+  let running = 0;
+  let most = 0;
+  const p = await peer(
+    {
+      held: async (body) => {
+        running++;
+        most = Math.max(most, running);
+        if (running === 3) full.open();
+        await release.promise;
+        running--;
+        return body;
+      },
+      probe: async () => running,
+    },
+    { ...DEFAULT_LINK_SERVER_LIMITS, callsMax: 3 },
+  );
+  const c = client(p);
   try {
-    assert.equal((await failure(c.call('x', 'silent'))).code, 'timeout');
-    const refused = await failure(c.call('x', 'bad'));
-    assert.equal(refused.code, 'refused');
-    assert.match(refused.message, /401.*unauthorized/);
-    assert.equal((await failure(c.call('x', 'other'))).code, 'refused');
+    const calls = Array.from({ length: 10 }, (_, i) => c.call('held', i));
+    // A probe queued behind the held calls is not run either until they finish.
+    let probed = false;
+    const probe = c.call('probe', null).then((v) => ((probed = true), v));
+    await full.promise;
+    assert.equal(probed, false);
+    release.open();
+    assert.deepEqual(await Promise.all(calls), Array.from({ length: 10 }, (_, i) => i));
+    await probe;
+    assert.equal(most, 3, 'never more than callsMax at once');
   } finally {
     await c.close();
     await p.close();
   }
-  const dead = new PeerClient('p2', `127.0.0.1:${await freePort()}`, signer(), PLAIN, DEFAULT_PEER_LIMITS);
+});
+
+test('no answer within the deadline fails with timeout; a link silent that long is redialed for the next call', async () => {
+  const p = await peer({ silent: () => new Promise(() => undefined), echo: async (b) => b });
+  const c = client(p, { timeoutMs: 300 });
   try {
-    assert.equal((await failure(dead.call('x', 1))).code, 'unreachable');
+    const t = await failure(c.call('silent', null));
+    assert.equal(t.code, 'timeout');
+    assert.match(t.message, /no answer within 300 ms/);
+    assert.equal(await c.call('echo', 'again'), 'again');
+    assert.equal(p.sockets(), 2, 'the silent link was dropped and a new one dialed');
+  } finally {
+    await c.close();
+    await p.close();
+  }
+});
+
+test('a lost link fails every pending call with unreachable; the next call dials a new link', async () => {
+  const never = gate();
+  const p = await peer({ hang: async () => never.promise, echo: async (b) => b });
+  const c = client(p);
+  try {
+    assert.equal(await c.call('echo', 1), 1);
+    const pending = [c.call('hang', 1), c.call('hang', 2), c.call('hang', 3)];
+    await new Promise((r) => setTimeout(r, 50));
+    p.dropLinks();
+    for (const e of await Promise.all(pending.map(failure))) assert.equal(e.code, 'unreachable');
+    assert.equal(await c.call('echo', 2), 2);
+    assert.equal(p.sockets(), 2);
+  } finally {
+    never.open();
+    await c.close();
+    await p.close();
+  }
+});
+
+test('a frame over the server\'s limit closes the link: the caller\'s pending calls fail unreachable', async () => {
+  const p = await peer({ echo: async (b) => b }, { callsMax: 8, frameBytesMax: 1000 });
+  const c = client(p);
+  try {
+    assert.equal(await c.call('echo', 'small'), 'small');
+    assert.equal((await failure(c.call('echo', 'y'.repeat(5000)))).code, 'unreachable');
+    assert.equal(await c.call('echo', 'small again'), 'small again');
+  } finally {
+    await c.close();
+    await p.close();
+  }
+});
+
+test('an upgrade signed with another key is refused 401 and counted; a dead port is unreachable, and a call made during the pause before the next dial waits for it', async () => {
+  const p = await peer({ echo: async (b) => b });
+  const c = client(p, {}, signer(Buffer.alloc(32, 9)));
+  try {
+    const refused = await failure(c.call('echo', 1));
+    assert.equal(refused.code, 'refused');
+    assert.match(refused.message, /link refused: 401 .*unauthorized.*bad peer signature/);
+    assert.deepEqual(p.refusals, ['bad peer signature']);
+  } finally {
+    await c.close();
+    await p.close();
+  }
+  // A dead port: unreachable. The peer comes back during the pause before the next dial: a call then waits for that dial (no fast failure).
+  const port = await freePort();
+  const dead = new PeerClient('p2', `127.0.0.1:${port}`, signer(), PLAIN, DEFAULT_PEER_LIMITS);
+  const back = await failure(dead.call('echo', 1)).then((e) => {
+    assert.equal(e.code, 'unreachable');
+    return peer({ echo: async (b) => b }, DEFAULT_LINK_SERVER_LIMITS, port);
+  });
+  try {
+    assert.equal(await dead.call('echo', 2), 2);
   } finally {
     await dead.close();
+    await back.close();
   }
 });

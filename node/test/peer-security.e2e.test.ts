@@ -2,7 +2,8 @@
 // cluster secret and one with mutual TLS (every port TLS), each pushing across
 // nodes; a node with the wrong secret or a certificate from another CA cannot
 // join; crafted handshakes and Raft frames at the peer port are refused,
-// counted, and change nothing; peer RPC takes no admin token; admin tokens
+// counted, and change nothing; the peer link takes no admin token nor an
+// unsigned upgrade; admin tokens
 // rotate on every node without restart; secrets never leave through the kv
 // routes or the logs.
 import { test } from 'node:test';
@@ -13,7 +14,8 @@ import { join } from 'node:path';
 import { createCa, createNodeCert, type PemPair } from '../src/certs.js';
 import { raftIdOf } from '../../keeper/src/raft-id.js';
 import { term as T, index as I } from '../../raft/src/types.js';
-import { packPeer, PEER_CONTENT_TYPE } from '../src/peer/codec.js';
+import { LINK_PATH, LINK_PROTOCOL } from '../src/peer/peer-client.js';
+import { request } from 'node:http';
 import { NodeProcess, tempDir } from './support/node-process.js';
 import { TestSocket, createApp, token } from './support/ws-client.js';
 import { eventually, obj } from './support/contract.js';
@@ -21,6 +23,27 @@ import { metricValue, probePeerPort } from './support/peer-probe.js';
 
 const SECRET = 'correct-horse-battery-staple';
 const RAFT_AUTH_REFUSED = 'longwire_peer_refused_total{link="raft",reason="auth"}';
+const RPC_AUTH_REFUSED = 'longwire_peer_refused_total{link="rpc",reason="auth"}';
+
+/** An upgrade to the peer link at 127.0.0.1:`port`, with `headers` instead of a member's signature: status and body. */
+function upgrade(port: number, path: string, headers: Record<string, string>): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, headers: { ...headers, connection: 'Upgrade', upgrade: LINK_PROTOCOL }, agent: false });
+    req.on('upgrade', (_res, socket) => {
+      socket.destroy();
+      resolve({ status: 101, text: 'upgraded' });
+    });
+    req.on('response', (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (text += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+    });
+    req.on('error', reject);
+    req.setTimeout(10_000, () => req.destroy(new Error('no answer to the upgrade')));
+    req.end();
+  });
+}
 
 async function voters(n: NodeProcess, count: number): Promise<{ leader: string; term: number }> {
   return eventually(
@@ -94,14 +117,17 @@ test('cluster secret: peers join by proof, outsiders are refused and counted, pe
     assert.equal(after.leader, before.leader);
     assert.ok(metricValue(await metrics(n1), RAFT_AUTH_REFUSED) >= 3, 'each refusal is counted');
 
-    // Peer RPC does not take the admin token.
-    const rpc = await n1.fetch(`${n1.apiUrl}/internal/v1/rpc/kick`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${n1.adminToken}`, 'content-type': PEER_CONTENT_TYPE },
-      body: new Uint8Array(packPeer({ app: 'a', user: 'u', reason: 'x' })),
-    });
-    assert.equal(rpc.status, 401);
-    assert.ok(metricValue(await metrics(n1), 'longwire_peer_refused_total{link="rpc",reason="auth"}') >= 1);
+    // The peer link does not take the admin token, nor an unsigned upgrade: both refused 401 and counted.
+    const refusedBefore = metricValue(await metrics(n1), RPC_AUTH_REFUSED);
+    const asks: Record<string, string>[] = [{ authorization: `Bearer ${n1.adminToken}` }, {}];
+    for (const headers of asks) {
+      const up = await upgrade(n1.apiPort, LINK_PATH, headers);
+      assert.equal(up.status, 401, up.text);
+      assert.match(up.text, /unauthorized/);
+    }
+    assert.ok(metricValue(await metrics(n1), RPC_AUTH_REFUSED) >= refusedBefore + 2, 'each refused upgrade is counted');
+    // The HTTP peer routes are gone: the link is the only way in.
+    assert.equal((await n1.fetch(`${n1.apiUrl}/internal/v1/rpc/kick`, { method: 'POST', headers: { authorization: `Bearer ${n1.adminToken}` } })).status, 404);
 
     // Signed peer RPC carries pushes between the nodes.
     const app = await createApp(n1, 'sec');

@@ -4,8 +4,9 @@
 import Fastify, { LogController, type FastifyError } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
-import { KeeperError } from '../../../keeper/src/errors.js';
-import { ApiError } from './errors.js';
+import type { KeeperError } from '../../../keeper/src/errors.js';
+import type { ApiError } from './errors.js';
+import { errorAnswer } from './error-answer.js';
 import type { CenterDeps } from './deps.js';
 import { appRoutes } from './routes-apps.js';
 import { pushRoutes } from './routes-push.js';
@@ -14,7 +15,8 @@ import { clusterRoutes } from './routes-cluster.js';
 import { keeperRoutes } from './routes-keeper.js';
 import { settingsRoutes } from './routes-settings.js';
 import { adminRoutes } from './routes-admin.js';
-import { peerRoutes } from '../peer/peer-routes.js';
+import { peerMethods } from '../peer/peer-methods.js';
+import { LinkServer } from '../peer/link-server.js';
 import { adminTokenRoutes } from './routes-admin-tokens.js';
 import { captureJsonBodies } from './raw-body.js';
 import type { TlsPair } from '../server-tls.js';
@@ -84,31 +86,10 @@ export function buildApp(deps: CenterDeps, tls?: TlsPair) {
   });
 
   app.setErrorHandler((err: FastifyError | ApiError | KeeperError | Error, req, reply) => {
-    if (err instanceof ApiError) {
-      if (err.headers !== undefined) void reply.headers(err.headers);
-      return sendError(reply, err.status, err.code, err.message, err.extra);
-    }
-    if (err instanceof KeeperError) {
-      switch (err.code) {
-        case 'compare-failed':
-          return sendError(reply, 409, 'conflict', err.message);
-        case 'lease-not-found':
-          return sendError(reply, 404, 'lease-not-found', err.message);
-        case 'compacted':
-          return sendError(reply, 410, 'compacted', err.message, { compactRevision: err.compactRevision });
-        case 'conflict':
-          return sendError(reply, 409, 'conflict', err.message);
-        case 'no-leader':
-        case 'not-leader':
-        case 'closed':
-          return sendError(reply, 503, 'not-ready', err.message);
-        case 'invalid':
-          return sendError(reply, 400, 'invalid', err.message);
-        case 'member-not-found':
-          return sendError(reply, 404, 'not-found', err.message);
-        case 'corrupt':
-          break;
-      }
+    const known = errorAnswer(err);
+    if (known !== undefined) {
+      if (known.headers !== undefined) void reply.headers(known.headers);
+      return sendError(reply, known.status, known.code, known.message, known.extra);
     }
     const fe = err as FastifyError;
     if (fe.validation !== undefined) return sendError(reply, 400, 'invalid', validationMessage(fe));
@@ -140,6 +121,9 @@ export function buildApp(deps: CenterDeps, tls?: TlsPair) {
   void app.register(settingsRoutes(deps));
   void app.register(adminRoutes(deps));
   void app.register(adminTokenRoutes(deps));
-  void app.register(peerRoutes(deps));
+  // Peer RPC: the signed upgrade to the peer link, on this port (link-server.ts).
+  const links = new LinkServer({ auth: deps.auth, methods: peerMethods(deps), log: deps.log });
+  links.attach(app.server);
+  app.addHook('preClose', async () => links.close());
   return app;
 }

@@ -1,10 +1,11 @@
 // Who may call a route. Admin routes take an admin token (the keeper-held
 // list, admin-tokens.ts) or a call signed by a member (peer-auth.ts: a call
 // another node forwards or makes for the cluster); service routes take the
-// app's apiKey or an admin token; peer RPC takes only a member's signature.
+// app's apiKey or an admin token; the peer link takes only a member's signature.
 // Refused peer signatures are counted: an outsider probing the node shows up
 // in metrics.
 import { hash, timingSafeEqual } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { FastifyRequest } from 'fastify';
 import { ApiError } from './errors.js';
 import type { AppConfig, AppRegistry } from '../apps.js';
@@ -49,7 +50,12 @@ export class Auth {
 
   /** A member's signature on this request; throws 401 if it is missing or does not verify. */
   peer(req: FastifyRequest): string {
-    const c = this.peers.verify(req.headers, req.method, req.url, rawBodyOf(req));
+    return this.peerSigned(req.headers, req.method, req.url, rawBodyOf(req));
+  }
+
+  /** The same check on a request outside Fastify (the peer link's upgrade, link-server.ts). */
+  peerSigned(headers: IncomingHttpHeaders, method: string, url: string, body: Uint8Array | string): string {
+    const c = this.peers.verify(headers, method, url, body);
     if (!c.ok) {
       this.onPeerRefused(c.reason);
       throw new ApiError('unauthorized', `peer call refused: ${c.reason}`);

@@ -62,6 +62,11 @@ export class PeerAuth {
     return headers[PEER_HEADERS.sig] !== undefined;
   }
 
+  /** Whether `id` is a member now (a link signed by a member is dropped once it is not). */
+  isMember(id: string): boolean {
+    return this.d.isMember(id);
+  }
+
   verify(headers: Headers, method: string, path: string, body: Uint8Array | string): PeerCheck {
     const h = (k: keyof typeof PEER_HEADERS): string | undefined => {
       const v = headers[PEER_HEADERS[k]];

@@ -4,7 +4,7 @@
 // number seen before or older than the window is a replay. Memory is a few
 // bytes per sender boot, whatever the call rate.
 
-/** Calls a sender may have in flight out of order (pipelining over one connection keeps them nearly in order). */
+/** Signed calls a sender may have in flight out of order (link upgrades and forwarded calls; nearly in order in practice). */
 export const WINDOW = 4096;
 /** Boots remembered per sender (restarts within the signature's time window). */
 const BOOTS_PER_SENDER = 4;
