@@ -11,7 +11,7 @@ import type { Ownership } from './ownership.js';
 import type { AppConfig } from './apps.js';
 import { ApiError } from './center/errors.js';
 import { PeerError } from './peer/errors.js';
-import type { PeerPush } from './peer/peer-routes.js';
+import type { PeerPush } from './peer/peer-methods.js';
 import type { Peers } from './peer/peers.js';
 import type { Pusher, PushAnswer, PushRequest, PushResult } from './pusher.js';
 

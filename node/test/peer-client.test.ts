@@ -253,7 +253,7 @@ test('an upgrade signed with another key is refused 401 and counted; a dead port
   }
   // A dead port: unreachable. The peer comes back during the pause before the next dial: a call then waits for that dial (no fast failure).
   const port = await freePort();
-  const dead = new PeerClient('p2', `127.0.0.1:${port}`, signer(), PLAIN, DEFAULT_PEER_LIMITS);
+  const dead = new PeerClient('p1', `127.0.0.1:${port}`, signer(), PLAIN, DEFAULT_PEER_LIMITS);
   const back = await failure(dead.call('echo', 1)).then((e) => {
     assert.equal(e.code, 'unreachable');
     return peer({ echo: async (b) => b }, DEFAULT_LINK_SERVER_LIMITS, port);

@@ -1,7 +1,9 @@
 // Frames of the peer link (peer-client.ts dials it, link-server.ts serves it):
-// a 4-byte big-endian length, then that many bytes of MessagePack (codec.ts).
-// Requests carry an id the answer echoes, so answers may come in any order.
+// a 4-byte big-endian length, then that many bytes: MessagePack (codec.ts)
+// followed by the frame's 16-byte tag (frame-seal.ts). Requests carry an id
+// the answer echoes, so answers may come in any order.
 import { packPeer, unpackPeer } from './codec.js';
+import { TAG_BYTES, type FrameSeal } from './frame-seal.js';
 
 /** The length prefix of every frame. */
 export const FRAME_HEADER_BYTES = 4;
@@ -23,12 +25,21 @@ export interface LinkRefusal {
 
 export type LinkAnswer = { readonly id: number; readonly ok: unknown } | { readonly id: number; readonly err: LinkRefusal };
 
-/** One frame as the two buffers to write (header, MessagePack), so the writer copies them once. */
-export function encodeFrame(value: LinkRequest | LinkAnswer): [Buffer, Buffer] {
-  const body = packPeer(value);
+/** A frame's MessagePack body; sealFrame() makes it ready to write. */
+export function encodeFrame(value: LinkRequest | LinkAnswer): Buffer {
+  return packPeer(value);
+}
+
+/** Bytes a body takes on the wire. */
+export function wireBytes(body: Buffer): number {
+  return FRAME_HEADER_BYTES + body.length + TAG_BYTES;
+}
+
+/** The buffers to write for `body` (length, body, tag), sealed in write order, so the writer copies them once. */
+export function sealFrame(seal: FrameSeal, body: Buffer): [Buffer, Buffer, Buffer] {
   const header = Buffer.allocUnsafe(FRAME_HEADER_BYTES);
-  header.writeUInt32BE(body.length, 0);
-  return [header, body];
+  header.writeUInt32BE(body.length + TAG_BYTES, 0);
+  return [header, body, seal.seal(body)];
 }
 
 export class FrameError extends Error {
@@ -48,7 +59,11 @@ export class FrameDecoder {
   private chunks: Buffer[] = [];
   private buffered = 0;
 
-  constructor(private readonly frameBytesMax: number) {}
+  /** `frameBytesMax` bounds the MessagePack body; every frame's tag is checked with `seal`. */
+  constructor(
+    private readonly frameBytesMax: number,
+    private readonly seal: FrameSeal,
+  ) {}
 
   /** Feeds bytes; calls `onFrame` for each frame they complete, in order. */
   push(chunk: Buffer, onFrame: (frame: unknown) => void): void {
@@ -59,10 +74,14 @@ export class FrameDecoder {
       if (this.buffered < FRAME_HEADER_BYTES) return;
       const head = this.peek(FRAME_HEADER_BYTES);
       const len = head.readUInt32BE(0);
-      if (len > this.frameBytesMax) throw new FrameError(`frame of ${len} bytes over the ${this.frameBytesMax}-byte limit`);
+      if (len < TAG_BYTES) throw new FrameError(`frame of ${len} bytes has no tag`);
+      if (len - TAG_BYTES > this.frameBytesMax) throw new FrameError(`frame of ${len - TAG_BYTES} bytes over the ${this.frameBytesMax}-byte limit`);
       if (this.buffered < FRAME_HEADER_BYTES + len) return;
       this.take(FRAME_HEADER_BYTES);
-      const body = this.take(len);
+      const body = this.take(len - TAG_BYTES);
+      // A copy: the tag may be a view into the next chunk's bytes.
+      const tag = Buffer.from(this.take(TAG_BYTES));
+      if (!this.seal.open(body, tag)) throw new FrameError('a frame failed its integrity check');
       let frame: unknown;
       try {
         frame = unpackPeer(body);

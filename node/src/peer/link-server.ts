@@ -12,7 +12,9 @@ import type { Auth } from '../center/auth.js';
 import { ApiError } from '../center/errors.js';
 import { errorAnswer } from '../center/error-answer.js';
 import type { Logger } from '../logger.js';
-import { FrameDecoder, FrameError, asLinkRequest, encodeFrame, type LinkAnswer, type LinkRequest } from './link-frame.js';
+import { FrameDecoder, FrameError, asLinkRequest, encodeFrame, sealFrame, type LinkAnswer, type LinkRequest } from './link-frame.js';
+import { FrameSeal, LINK_NONCE_HEADER, newLinkNonce } from './frame-seal.js';
+import { PEER_HEADERS } from './peer-auth.js';
 import { LinkWriter } from './link-writer.js';
 import { DEFAULT_PEER_LIMITS, LINK_PATH, LINK_PROTOCOL } from './peer-client.js';
 import type { PeerMethod } from './peer-methods.js';
@@ -70,8 +72,12 @@ export class LinkServer {
       if (!(err instanceof ApiError)) throw err;
       return refuse(socket, err.status, err.code, err.message);
     }
-    socket.write(`HTTP/1.1 101 Switching Protocols\r\nconnection: Upgrade\r\nupgrade: ${LINK_PROTOCOL}\r\n\r\n`);
-    const link = new ServedLink(socket, peer, this.d, this.limits, () => this.links.delete(link));
+    const nonce = newLinkNonce();
+    const sig = req.headers[PEER_HEADERS.sig];
+    const key = this.d.auth.peers.linkKey(peer, this.d.auth.peers.selfId, typeof sig === 'string' ? sig : '', nonce);
+    if (key === undefined) return refuse(socket, 503, 'not-ready', 'this node has no peer key yet');
+    socket.write(`HTTP/1.1 101 Switching Protocols\r\nconnection: Upgrade\r\nupgrade: ${LINK_PROTOCOL}\r\n${LINK_NONCE_HEADER}: ${nonce}\r\n\r\n`);
+    const link = new ServedLink(socket, peer, new FrameSeal(key, 'listener'), this.d, this.limits, () => this.links.delete(link));
     this.links.add(link);
     if (head.length > 0) link.onData(head);
   }
@@ -89,11 +95,12 @@ class ServedLink {
   constructor(
     private readonly socket: Duplex,
     private readonly peer: string,
+    private readonly seal: FrameSeal,
     private readonly d: LinkServerDeps,
     private readonly limits: LinkServerLimits,
     private readonly onClose: () => void,
   ) {
-    this.decoder = new FrameDecoder(limits.frameBytesMax);
+    this.decoder = new FrameDecoder(limits.frameBytesMax, seal);
     this.writer = new LinkWriter((b) => socket.write(b));
     if ('setNoDelay' in socket && typeof socket.setNoDelay === 'function') socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
@@ -156,10 +163,11 @@ class ServedLink {
     }
     if (this.closed) return;
     let frame = encodeFrame(a);
-    if (frame[1].length > this.limits.frameBytesMax) {
-      frame = encodeFrame({ id: req.id, err: { code: 'too-large', status: 413, message: `${req.m}: answer of ${frame[1].length} bytes over the ${this.limits.frameBytesMax}-byte frame limit` } });
+    if (frame.length > this.limits.frameBytesMax) {
+      frame = encodeFrame({ id: req.id, err: { code: 'too-large', status: 413, message: `${req.m}: answer of ${frame.length} bytes over the ${this.limits.frameBytesMax}-byte frame limit` } });
     }
-    this.writer.write(frame);
+    // Sealed here, in the order answers are written.
+    this.writer.write(sealFrame(this.seal, frame));
   }
 
   private refusal(req: LinkRequest, err: unknown): { code: string; status: number; message: string } {

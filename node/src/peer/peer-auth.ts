@@ -6,6 +6,7 @@
 // (the timestamp must be within SKEW_MS of ours).
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { ReplayWindow } from './replay-window.js';
+import { linkKey } from './frame-seal.js';
 
 export const PEER_HEADERS = {
   from: 'x-longwire-peer',
@@ -55,6 +56,17 @@ export class PeerAuth {
       [PEER_HEADERS.n]: n,
       [PEER_HEADERS.sig]: PeerAuth.mac(key, this.d.selfId, ts, this.boot, n, method, path, body),
     };
+  }
+
+  /** This node's id. */
+  get selfId(): string {
+    return this.d.selfId;
+  }
+
+  /** The key of a link `dialer` opened to `listener` with an upgrade signed `upgradeSig` (frame-seal.ts); undefined without the peer key. */
+  linkKey(dialer: string, listener: string, upgradeSig: string, nonce: string): Buffer | undefined {
+    const key = this.d.key();
+    return key === undefined ? undefined : linkKey(key, dialer, listener, upgradeSig, nonce);
   }
 
   /** Whether the request carries peer headers at all (then they must verify). */

@@ -16,7 +16,9 @@ import { performance } from 'node:perf_hooks';
 import { PeerError, type PeerErrorCode } from './errors.js';
 import type { PeerAuth } from './peer-auth.js';
 import { peerConnectOptions, type PeerTransport } from './peer-http.js';
-import { FRAME_HEADER_BYTES, FrameDecoder, FrameError, asLinkAnswer, encodeFrame } from './link-frame.js';
+import { FrameDecoder, FrameError, asLinkAnswer, encodeFrame, sealFrame, wireBytes } from './link-frame.js';
+import { FrameSeal, LINK_NONCE_HEADER } from './frame-seal.js';
+import { PEER_HEADERS } from './peer-auth.js';
 import { LinkWriter } from './link-writer.js';
 
 export const LINK_PATH = '/internal/v1/link';
@@ -54,8 +56,8 @@ interface Pending {
 type Link =
   | { readonly kind: 'down'; readonly retryAt: number; readonly reason: string }
   | { readonly kind: 'waiting'; readonly timer: NodeJS.Timeout; readonly queued: Buffer[] }
-  | { readonly kind: 'dialing'; readonly req: ClientRequest; readonly queued: Buffer[] }
-  | { readonly kind: 'up'; readonly socket: Socket; readonly writer: LinkWriter; readonly decoder: FrameDecoder; lastRecvAt: number };
+  | { readonly kind: 'dialing'; readonly req: ClientRequest; readonly queued: Buffer[]; readonly sig: string }
+  | { readonly kind: 'up'; readonly socket: Socket; readonly writer: LinkWriter; readonly decoder: FrameDecoder; readonly seal: FrameSeal; lastRecvAt: number };
 
 function hostPort(api: string): { host: string; port: number } {
   const at = api.lastIndexOf(':');
@@ -87,8 +89,8 @@ export class PeerClient {
     if (this.closed) throw new PeerError('unreachable', this.peerId, 'link closed');
     const id = this.nextId++;
     const frame = encodeFrame({ id, m: method, b: body });
-    const bytes = FRAME_HEADER_BYTES + frame[1].length;
-    if (frame[1].length > this.limits.frameBytesMax) throw new PeerError('refused', this.peerId, `${method}: call of ${bytes} bytes over the ${this.limits.frameBytesMax}-byte frame limit`);
+    const bytes = wireBytes(frame);
+    if (frame.length > this.limits.frameBytesMax) throw new PeerError('refused', this.peerId, `${method}: call of ${bytes} bytes over the ${this.limits.frameBytesMax}-byte frame limit`);
     if (this.pending.size >= this.limits.inflightMax || this.inflightBytes + bytes > this.limits.inflightBytesMax) {
       throw new PeerError('busy', this.peerId, `queue full (${this.pending.size} calls, ${this.inflightBytes} bytes in flight)`);
     }
@@ -105,20 +107,21 @@ export class PeerClient {
     this.drop('link closed');
   }
 
-  private send(frame: Buffer[]): void {
+  /** Writes a frame body on the link, or queues it (in order) until the link is up: it is sealed when written. */
+  private send(frame: Buffer): void {
     const link = this.link;
     switch (link.kind) {
       case 'up':
-        link.writer.write(frame);
+        link.writer.write(sealFrame(link.seal, frame));
         return;
       case 'waiting':
       case 'dialing':
-        link.queued.push(...frame);
+        link.queued.push(frame);
         return;
       case 'down': {
         const wait = link.retryAt - performance.now();
-        if (wait > 0) this.link = { kind: 'waiting', timer: setTimeout(redial, wait, this), queued: [...frame] };
-        else this.dial([...frame]);
+        if (wait > 0) this.link = { kind: 'waiting', timer: setTimeout(redial, wait, this), queued: [frame] };
+        else this.dial([frame]);
       }
     }
   }
@@ -146,7 +149,7 @@ export class PeerClient {
       timeout: Math.min(this.limits.timeoutMs, DIAL_MS_MAX),
       ...peerConnectOptions(this.transport),
     });
-    const dialing: Link = { kind: 'dialing', req, queued };
+    const dialing: Link = { kind: 'dialing', req, queued, sig: signed[PEER_HEADERS.sig] ?? '' };
     this.link = dialing;
     req.on('upgrade', (res: IncomingMessage, socket: Socket, head: Buffer) => this.onUpgraded(dialing, res, socket, head));
     req.on('response', (res: IncomingMessage) => {
@@ -173,16 +176,24 @@ export class PeerClient {
       this.dialFailed(dialing, 'refused', `link upgraded to ${String(res.headers.upgrade)}, not ${LINK_PROTOCOL}`);
       return;
     }
+    const nonce = res.headers[LINK_NONCE_HEADER];
+    const key = typeof nonce === 'string' ? this.auth.linkKey(this.auth.selfId, this.peerId, dialing.sig, nonce) : undefined;
+    if (key === undefined) {
+      socket.destroy();
+      this.dialFailed(dialing, 'refused', typeof nonce === 'string' ? 'this node has no peer key' : 'link upgrade without a nonce');
+      return;
+    }
     socket.setTimeout(0);
     socket.setNoDelay(true);
-    const up: Link = { kind: 'up', socket, writer: new LinkWriter((b) => socket.write(b)), decoder: new FrameDecoder(this.limits.frameBytesMax), lastRecvAt: -Infinity };
+    const seal = new FrameSeal(key, 'dialer');
+    const up: Link = { kind: 'up', socket, writer: new LinkWriter((b) => socket.write(b)), decoder: new FrameDecoder(this.limits.frameBytesMax, seal), seal, lastRecvAt: -Infinity };
     this.link = up;
     this.redialMs = 0;
     socket.on('data', (chunk: Buffer) => this.onData(up, chunk));
     socket.on('error', (err) => this.lost(up, err.message));
     socket.on('close', () => this.lost(up, 'link closed by the peer'));
     if (head.length > 0) this.onData(up, head);
-    if (dialing.queued.length > 0) up.writer.write(dialing.queued);
+    for (const frame of dialing.queued) up.writer.write(sealFrame(seal, frame));
   }
 
   private dialFailed(dialing: Link, code: PeerErrorCode, reason: string): void {
