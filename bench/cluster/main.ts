@@ -2,11 +2,16 @@
 // alone, started in the same run, on the same machine. Measured:
 //   unicast  qos 1 msgs/s and p99 end to end, pushed through a node that is not
 //            the users' owner to clients connected to the third node (the one-node
-//            baseline: pushes, owner and clients all on the one node);
+//            baseline: pushes, owner and clients all on the one node), with the
+//            node CPU (all node processes) per delivered message, and the peer
+//            calls the three nodes sent per delivered message, by method;
 //   broadcast time until every client has the message, clients spread over all nodes;
 //   register connects/s the keeper absorbs: clients connecting and binding at once,
 //            until the last `bound` (sent after its register write commits).
 // Every phase is bounded in count and time; ratios are cluster / one node.
+// `--cpu-prof DIR` runs the three nodes with --cpu-prof (a profile per node and
+// thread under DIR/<node id>/, written when the node stops); `--unicast-only`
+// skips the broadcast and register phases (a profile of the unicast path).
 import { WebSocket } from 'ws';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { clientToken } from '../upstream/token.js';
@@ -15,9 +20,15 @@ import { fmtInt, fmtMs, fmtRatio, renderTable } from '../lib/table.js';
 import { API_KEY, APP, TOKEN_SECRET, startCluster, type BenchNode } from './nodes.js';
 
 const quick = process.argv.includes('--quick');
+const profIdx = process.argv.indexOf('--cpu-prof');
+const cpuProfDir = profIdx < 0 ? undefined : process.argv[profIdx + 1];
+const unicastOnly = process.argv.includes('--unicast-only');
 const CFG = quick
   ? { users: 50, pushes: 2_000, inflight: 32, broadcastClients: 300, registerClients: 300, phaseMs: 60_000 }
   : { users: 200, pushes: 20_000, inflight: 64, broadcastClients: 1_500, registerClients: 2_000, phaseMs: 180_000 };
+
+/** How long the nodes' idle CPU is measured before the unicast phase. */
+const IDLE_MS = 3000;
 
 interface Client {
   readonly ws: WebSocket;
@@ -52,7 +63,7 @@ function closeAll(cs: readonly Client[]): void {
 }
 
 /** qos 1 pushes of one user each, round robin, at most `inflight` open; clients ack each message. */
-async function unicast(pushVia: BenchNode, clientsOn: BenchNode, users: readonly string[]): Promise<{ msgsPerSec: number; p99: number; errors: number }> {
+async function unicast(pushVia: BenchNode, clientsOn: BenchNode, users: readonly string[]): Promise<{ msgsPerSec: number; p99: number; errors: number; received: number }> {
   const clients = await Promise.all(users.map((u, i) => connect(clientsOn.wsUrl, u, `uni-${i}`)));
   const latencies: number[] = [];
   let received = 0;
@@ -81,7 +92,7 @@ async function unicast(pushVia: BenchNode, clientsOn: BenchNode, users: readonly
   while (received < answered && performance.now() < deadline) await new Promise((r) => setTimeout(r, 5));
   const secs = (performance.now() - start) / 1000;
   closeAll(clients);
-  return { msgsPerSec: received / secs, p99: percentile(sorted(latencies), 99), errors };
+  return { msgsPerSec: received / secs, p99: percentile(sorted(latencies), 99), errors, received };
 }
 
 /** One broadcast to clients spread over `nodes`: ms from the request until the last client has it. */
@@ -114,7 +125,16 @@ async function register(nodes: readonly BenchNode[], tag: string): Promise<numbe
   return clients.length / secs;
 }
 
-async function measure(nodes: readonly BenchNode[]): Promise<{ unicast: Awaited<ReturnType<typeof unicast>>; broadcastMs: number; connectsPerSec: number }> {
+/** Peer calls sent by all `nodes` so far, by method. */
+async function peerCalls(nodes: readonly BenchNode[]): Promise<Map<string, number>> {
+  const sum = new Map<string, number>();
+  for (const n of nodes) for (const [m, v] of await n.peerCalls()) sum.set(m, (sum.get(m) ?? 0) + v);
+  return sum;
+}
+
+async function measure(
+  nodes: readonly BenchNode[],
+): Promise<{ unicast: Awaited<ReturnType<typeof unicast>>; idleCpuPct: number; cpuUsPerMsg: number; peerCallsPerMsg: Record<string, number>; broadcastMs: number; connectsPerSec: number }> {
   const [a, b, c] = nodes;
   if (a === undefined) throw new Error('no node');
   let users: string[];
@@ -124,27 +144,45 @@ async function measure(nodes: readonly BenchNode[]): Promise<{ unicast: Awaited<
     users = [];
     for (let i = 0; users.length < CFG.users && i < CFG.users * 20; i++) if ((await a.ownerOf(`u${i}`)) === a.id) users.push(`u${i}`);
   }
+  // What the nodes use with nothing to do (Raft heartbeats, polls, timers), to read the figure per message against.
+  const idle0 = nodes.reduce((t, n) => t + n.cpuNs(), 0);
+  await new Promise((r) => setTimeout(r, IDLE_MS));
+  const idleCpuPct = (nodes.reduce((t, n) => t + n.cpuNs(), 0) - idle0) / 1e6 / IDLE_MS * 100;
+  const before = await peerCalls(nodes);
+  const cpu0 = nodes.reduce((t, n) => t + n.cpuNs(), 0);
   const uni = await unicast(b ?? a, c ?? a, users);
-  const broadcastMs = await broadcast(nodes);
-  const connectsPerSec = await register(nodes, nodes.length === 1 ? 'one' : 'three');
-  return { unicast: uni, broadcastMs, connectsPerSec };
+  const cpuUsPerMsg = (nodes.reduce((t, n) => t + n.cpuNs(), 0) - cpu0) / 1000 / Math.max(1, uni.received);
+  const after = await peerCalls(nodes);
+  const peerCallsPerMsg: Record<string, number> = {};
+  for (const [m, v] of after) {
+    const d = v - (before.get(m) ?? 0);
+    if (d > 0) peerCallsPerMsg[m] = d / Math.max(1, uni.received);
+  }
+  const broadcastMs = unicastOnly ? NaN : await broadcast(nodes);
+  const connectsPerSec = unicastOnly ? NaN : await register(nodes, nodes.length === 1 ? 'one' : 'three');
+  return { unicast: uni, idleCpuPct, cpuUsPerMsg, peerCallsPerMsg, broadcastMs, connectsPerSec };
 }
 
 async function main(): Promise<void> {
   const one = await startCluster(1, 'solo');
   const solo = await measure(one);
   for (const n of one) await n.stop();
-  const three = await startCluster(3, 'c');
+  const three = await startCluster(3, 'c', cpuProfDir);
   const cluster = await measure(three);
   for (const n of three) await n.stop();
   const rows = [
     ['unicast qos 1 (msgs/s)', fmtInt(solo.unicast.msgsPerSec), fmtInt(cluster.unicast.msgsPerSec), fmtRatio(cluster.unicast.msgsPerSec / solo.unicast.msgsPerSec)],
     ['unicast p99', fmtMs(solo.unicast.p99), fmtMs(cluster.unicast.p99), fmtRatio(cluster.unicast.p99 / solo.unicast.p99)],
+    ['unicast node CPU per message (µs)', fmtInt(solo.cpuUsPerMsg), fmtInt(cluster.cpuUsPerMsg), fmtRatio(cluster.cpuUsPerMsg / solo.cpuUsPerMsg)],
+    ['node CPU when idle, all nodes (% of a core)', solo.idleCpuPct.toFixed(1), cluster.idleCpuPct.toFixed(1), fmtRatio(cluster.idleCpuPct / solo.idleCpuPct)],
     [`broadcast to ${CFG.broadcastClients} clients`, fmtMs(solo.broadcastMs), fmtMs(cluster.broadcastMs), fmtRatio(cluster.broadcastMs / solo.broadcastMs)],
     [`register: ${CFG.registerClients} connects+binds (/s)`, fmtInt(solo.connectsPerSec), fmtInt(cluster.connectsPerSec), fmtRatio(cluster.connectsPerSec / solo.connectsPerSec)],
   ];
   console.log(`bench:cluster${quick ? ' --quick' : ''}: ${CFG.pushes} pushes over ${CFG.users} users (${CFG.inflight} in flight); push errors: one node ${solo.unicast.errors}, three ${cluster.unicast.errors}`);
   console.log(renderTable(['', 'one node', 'three nodes', 'three / one'], rows));
+  const calls = Object.entries(cluster.peerCallsPerMsg).sort(([a], [b]) => a.localeCompare(b));
+  const total = calls.reduce((t, [, v]) => t + v, 0);
+  console.log(`peer calls per delivered message, three nodes, unicast phase: ${calls.map(([m, v]) => `${m} ${v.toFixed(3)}`).join(', ')}; total ${total.toFixed(3)}`);
   mkdirSync('bench/results', { recursive: true });
   const file = `bench/results/cluster-${quick ? 'quick' : 'full'}-${new Date().toISOString().slice(0, 16).replace(/[-:]/g, '')}.json`;
   writeFileSync(file, JSON.stringify({ config: CFG, one: solo, three: cluster }, null, 2) + '\n');

@@ -9,6 +9,7 @@ import type { ChildProcess } from 'node:child_process';
 import { spawnNode } from '../upstream/children.js';
 import { stopChild, trackDir, untrackDir } from '../lib/reaper.js';
 import { freePort } from '../lib/ports.js';
+import { cpuNs } from '../lib/cpu-time.js';
 
 const CLI = fileURLToPath(new URL('../../node/src/cli.js', import.meta.url));
 export const ADMIN_TOKEN = 'bench-cluster-admin-token-0123456789';
@@ -26,11 +27,12 @@ export class BenchNode {
     readonly apiPort: number,
   ) {}
 
-  static async start(id: string, join_?: BenchNode): Promise<BenchNode> {
+  static async start(id: string, join_?: BenchNode, cpuProfDir?: string): Promise<BenchNode> {
     const dataDir = await mkdtemp(join(tmpdir(), 'longwire-bench-cluster-'));
     trackDir(dataDir);
     const [gatewayPort, apiPort, peerPort] = [await freePort(), await freePort(), await freePort()];
     const child = spawnNode([
+      ...(cpuProfDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', join(cpuProfDir, id)]),
       CLI, 'start', '--id', id, '--data-dir', dataDir,
       '--gateway', `127.0.0.1:${gatewayPort}`, '--api', `127.0.0.1:${apiPort}`, '--peer', `127.0.0.1:${peerPort}`,
       '--admin-token', ADMIN_TOKEN, '--log-level', 'warn',
@@ -70,6 +72,19 @@ export class BenchNode {
     }
   }
 
+  /** CPU time this node's process has used so far (all threads), ns. */
+  cpuNs(): number {
+    return this.child.pid === undefined ? 0 : cpuNs(this.child.pid);
+  }
+
+  /** This node's peer calls sent so far, by method (longwire_peer_calls_total). */
+  async peerCalls(): Promise<Map<string, number>> {
+    const text = await (await fetch(`${this.apiUrl}/metrics`)).text();
+    const out = new Map<string, number>();
+    for (const m of text.matchAll(/^longwire_peer_calls_total\{method="([^"]+)"\} (\S+)$/gm)) out.set(m[1] ?? '', Number(m[2]));
+    return out;
+  }
+
   async ownerOf(user: string): Promise<string> {
     const res = await fetch(`http://127.0.0.1:${this.gatewayPort}/v1/dispatch?app=${APP}&user=${encodeURIComponent(user)}`);
     return ((await res.json()) as { nodes: { id: string }[] }).nodes[0]?.id ?? '';
@@ -94,11 +109,11 @@ export async function createApp(via: BenchNode, all: readonly BenchNode[]): Prom
 }
 
 /** A cluster of `size` joined voters (1: a node alone). */
-export async function startCluster(size: number, prefix: string): Promise<BenchNode[]> {
-  const first = await BenchNode.start(`${prefix}1`);
+export async function startCluster(size: number, prefix: string, cpuProfDir?: string): Promise<BenchNode[]> {
+  const first = await BenchNode.start(`${prefix}1`, undefined, cpuProfDir);
   const nodes = [first];
   for (let i = 2; i <= size; i++) {
-    nodes.push(await BenchNode.start(`${prefix}${i}`, first));
+    nodes.push(await BenchNode.start(`${prefix}${i}`, first, cpuProfDir));
     await first.until(async () => {
       const v = (await first.api('GET', '/v1/cluster')).body as { members: { role: string }[] };
       return v.members.filter((m) => m.role === 'voter').length === i;

@@ -69,6 +69,12 @@ export class Metrics {
     labelNames: ['link', 'reason'],
     registers: [this.registry],
   });
+  readonly peerCalls = new Counter({
+    name: 'longwire_peer_calls_total',
+    help: 'Peer RPC calls this node sent, by method (inbox calls by op: inbox.read, inbox.setCursors, ...)',
+    labelNames: ['method'],
+    registers: [this.registry],
+  });
   readonly rateLimited = new Counter({ name: 'longwire_ratelimit_rejections_total', help: 'Requests or frames refused by a rate limit', labelNames: ['kind'], registers: [this.registry] });
   readonly rateLimitedFrames = this.rateLimited.labels('frames');
   readonly rateLimitedAddress = this.rateLimited.labels('address');

@@ -22,7 +22,7 @@ import { keeperGauges, raftMetrics } from './raft-metrics.js';
 import { Pusher } from './pusher.js';
 import { PushRouter } from './push-router.js';
 import { Peers } from './peer/peers.js';
-import { DEFAULT_PEER_LIMITS } from './peer/peer-client.js';
+import { DEFAULT_PEER_LIMITS, peerCallName } from './peer/peer-client.js';
 import { Inboxes } from './inbox.js';
 import { StoredNotifier } from './stored-notifier.js';
 import { ClusterBroadcasts } from './cluster-broadcasts.js';
@@ -190,7 +190,7 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
   });
   const peerHttp = new PeerHttp(peerAuth, transport);
   // Data links to peers go to their API port (docs/PROTOCOL.md, "Where this build differs").
-  const peers = new Peers(peerAuth, transport, DEFAULT_PEER_LIMITS);
+  const peers = new Peers(peerAuth, transport, DEFAULT_PEER_LIMITS, (method, body) => metrics.peerCalls.labels(peerCallName(method, body)).inc());
   const ownership = new Ownership(cfg.id, keeper);
   await ownership.start();
   // While a join moves users of this node to the joiner, none of them gets a seq or cursor here (ownership.ts).

@@ -64,6 +64,13 @@ function hostPort(api: string): { host: string; port: number } {
   return { host: api.slice(0, at).replace(/^\[(.*)\]$/, '$1'), port: Number(api.slice(at + 1)) };
 }
 
+/** A call's name in metrics: its method, and for `inbox` calls the op (a bounded set of names). */
+export function peerCallName(method: string, body: unknown): string {
+  if (method !== 'inbox' || typeof body !== 'object' || body === null) return method;
+  const op = (body as { op?: unknown }).op;
+  return typeof op === 'string' ? `inbox.${op}` : method;
+}
+
 export class PeerClient {
   private link: Link = { kind: 'down', retryAt: 0, reason: 'not dialed' };
   private redialMs = 0;
@@ -82,6 +89,8 @@ export class PeerClient {
     private readonly auth: PeerAuth,
     private readonly transport: PeerTransport,
     private readonly limits: PeerLimits,
+    /** Counts each call sent, by method (metrics). */
+    private readonly onCall: (method: string, body: unknown) => void = () => undefined,
   ) {}
 
   /** Calls `method` on the peer with a MessagePack body; resolves with the decoded answer. */
@@ -94,6 +103,7 @@ export class PeerClient {
     if (this.pending.size >= this.limits.inflightMax || this.inflightBytes + bytes > this.limits.inflightBytesMax) {
       throw new PeerError('busy', this.peerId, `queue full (${this.pending.size} calls, ${this.inflightBytes} bytes in flight)`);
     }
+    this.onCall(method, body);
     return new Promise((resolve, reject) => {
       this.pending.set(id, { method, bytes, sentAt: performance.now(), resolve, reject });
       this.inflightBytes += bytes;

@@ -15,6 +15,7 @@ export class Peers {
     private readonly auth: PeerAuth,
     private readonly transport: PeerTransport,
     private readonly limits: PeerLimits,
+    private readonly onCall?: (method: string, body: unknown) => void,
   ) {}
 
   /** The link to `member`; PeerError('unreachable') while its record has no API address yet (a member known from Raft before its record applied). */
@@ -24,7 +25,7 @@ export class Peers {
     const c = this.clients.get(member.id);
     if (c !== undefined && c.api === member.api) return c;
     if (c !== undefined) void c.close();
-    const fresh = new PeerClient(member.id, member.api, this.auth, this.transport, this.limits);
+    const fresh = new PeerClient(member.id, member.api, this.auth, this.transport, this.limits, this.onCall);
     this.clients.set(member.id, fresh);
     return fresh;
   }
