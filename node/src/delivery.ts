@@ -9,7 +9,7 @@ import type { Client } from './gateway/client.js';
 import type { DeviceCursor } from './saver/saver.js';
 import type { AppRegistry } from './apps.js';
 import { DEFAULT_LIMITS } from './apps.js';
-import type { Inbox, InboxKey } from './inbox.js';
+import type { CursorWrite, Inbox, InboxKey } from './inbox.js';
 import { PeerError } from './peer/errors.js';
 
 /** Where a user's inbox and cursors live: this node's saver, or the owner's over peer RPC. */
@@ -18,6 +18,8 @@ export interface InboxResolver {
   isLocal(app: string, user: string): boolean;
   /** Newest seqs of remote inboxes (undefined: local, or no answer), batched per owner. */
   lastSeqs(keys: readonly InboxKey[]): Promise<(number | undefined)[]>;
+  /** Writes cursors, batched per owner; rejects once all settled if any failed. */
+  setCursors(writes: readonly CursorWrite[]): Promise<void>;
 }
 
 /** Messages read from the saver per pump step. */
@@ -49,7 +51,14 @@ export class Delivery {
     /** Live setting: read on each use. */
     private readonly inflightMax: () => number,
     private readonly onError: (err: unknown) => void,
-    private readonly inboxes: InboxResolver = { of: () => saver, isLocal: () => true, lastSeqs: async (keys) => keys.map(() => undefined) },
+    private readonly inboxes: InboxResolver = {
+      of: () => saver,
+      isLocal: () => true,
+      lastSeqs: async (keys) => keys.map(() => undefined),
+      setCursors: async (writes) => {
+        await Promise.all(writes.map((w) => saver.setCursor(w.app, w.user, w.device, w.cursor)));
+      },
+    },
   ) {
     this.timer = setInterval(() => void this.flushCursors(), CURSOR_FLUSH_MS);
     this.timer.unref();
@@ -225,22 +234,30 @@ export class Delivery {
     }
   }
 
-  private async writeCursor(b: Binding): Promise<void> {
+  /** The binding's cursor as it is to be written; clears its dirty mark. */
+  private cursorWrite(b: Binding): CursorWrite {
     b.dirty = false;
     const pending = b.pendingSeq > b.acked;
-    await this.inboxes.of(b.app, b.user).setCursor(b.app, b.user, b.client.device, {
+    const cursor = {
       acked: b.acked,
       pendingSeq: pending ? b.pendingSeq : 0,
       pendingSends: pending ? b.pendingSends : 0,
       broadcastPos: this.ownerBroadcastPos.get(b) ?? b.broadcastPos,
-    });
+    };
+    return { app: b.app, user: b.user, device: b.client.device, cursor };
   }
 
+  private async writeCursor(b: Binding): Promise<void> {
+    const w = this.cursorWrite(b);
+    await this.inboxes.of(w.app, w.user).setCursor(w.app, w.user, w.device, w.cursor);
+  }
+
+  /** Writes every changed cursor: one saver write each here, one peer call per owner for the rest. */
   async flushCursors(): Promise<void> {
     const batch = [...this.dirty];
     this.dirty.clear();
     try {
-      await Promise.all(batch.map((b) => this.writeCursor(b)));
+      await this.inboxes.setCursors(batch.map((b) => this.cursorWrite(b)));
     } catch (err) {
       this.onError(err);
     }

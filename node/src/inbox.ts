@@ -18,7 +18,16 @@ export type InboxCall =
   | { readonly op: 'read'; readonly app: string; readonly user: string; readonly after: number; readonly limit: number }
   | { readonly op: 'cursor'; readonly app: string; readonly user: string; readonly device: string }
   | { readonly op: 'setCursor'; readonly app: string; readonly user: string; readonly device: string; readonly cursor: DeviceCursor }
-  | { readonly op: 'lastSeqs'; readonly keys: readonly InboxKey[] };
+  | { readonly op: 'lastSeqs'; readonly keys: readonly InboxKey[] }
+  | { readonly op: 'setCursors'; readonly writes: readonly CursorWrite[] };
+
+/** One device's cursor to write (acks flushed together, Delivery.flushCursors). */
+export interface CursorWrite {
+  readonly app: string;
+  readonly user: string;
+  readonly device: string;
+  readonly cursor: DeviceCursor;
+}
 
 export interface InboxKey {
   readonly app: string;
@@ -27,10 +36,12 @@ export interface InboxKey {
 
 /** Keys per 'lastSeqs' call: one poll round asks each owner in calls of at most this many. */
 export const LAST_SEQS_BATCH_MAX = 1024;
+/** Cursors per 'setCursors' call: one flush writes each owner's in calls of at most this many. */
+export const SET_CURSORS_BATCH_MAX = 1024;
 
 /** Serves an InboxCall from this node's saver (the owner's side); a user not owned here is refused with 503. */
 export async function serveInboxCall(saver: Saver, gate: HandoffGate, c: InboxCall): Promise<unknown> {
-  if (c.op !== 'lastSeqs') await gate.admit(c.app, [c.user]);
+  if (c.op !== 'lastSeqs' && c.op !== 'setCursors') await gate.admit(c.app, [c.user]);
   switch (c.op) {
     case 'lastSeq':
       return saver.lastSeq(c.app, c.user);
@@ -51,6 +62,11 @@ export async function serveInboxCall(saver: Saver, gate: HandoffGate, c: InboxCa
           ),
         ),
       );
+    case 'setCursors': {
+      // Each write stands alone: one not servable here (moved, sealed) leaves the others written. Answers how many were not.
+      const done = await Promise.allSettled(c.writes.map(async (w) => (await gate.admit(w.app, [w.user]), saver.setCursor(w.app, w.user, w.device, w.cursor))));
+      return done.filter((d) => d.status === 'rejected').length;
+    }
   }
 }
 
@@ -110,6 +126,39 @@ export class Inboxes {
     // One owner out of reach leaves its keys undefined; the others still count.
     await Promise.allSettled(calls);
     return out;
+  }
+
+  /**
+   * Writes cursors where they live: this node's saver, or each owner's in one
+   * peer call (per SET_CURSORS_BATCH_MAX). Every write is tried; rejects after
+   * all settled if any failed (a lost cursor write only means redelivery).
+   */
+  async setCursors(writes: readonly CursorWrite[]): Promise<void> {
+    const byOwner = new Map<string, { member: Member; writes: CursorWrite[] }>();
+    const calls: Promise<unknown>[] = [];
+    for (const w of writes) {
+      const p = this.ownership.placement(w.app, w.user);
+      if (p.kind !== 'elsewhere') {
+        calls.push(this.of(w.app, w.user).setCursor(w.app, w.user, w.device, w.cursor));
+        continue;
+      }
+      const g = byOwner.get(p.owner.id);
+      if (g === undefined) byOwner.set(p.owner.id, { member: p.owner, writes: [w] });
+      else g.writes.push(w);
+    }
+    for (const g of byOwner.values()) {
+      for (let at = 0; at < g.writes.length; at += SET_CURSORS_BATCH_MAX) {
+        const batch = g.writes.slice(at, at + SET_CURSORS_BATCH_MAX);
+        calls.push(
+          (async () => {
+            const refused = await this.peers.of(g.member).call('inbox', { op: 'setCursors', writes: batch });
+            if (refused !== 0) throw new Error(`owner ${g.member.id} did not write ${String(refused)} of ${batch.length} cursors`);
+          })(),
+        );
+      }
+    }
+    const failed = (await Promise.allSettled(calls)).find((r) => r.status === 'rejected');
+    if (failed !== undefined) throw failed.reason;
   }
 
   of(app: string, user: string): Inbox {

@@ -16,7 +16,7 @@ import type { Pusher, PushRequest } from '../pusher.js';
 import type { AppRegistry } from '../apps.js';
 import type { DeviceCursor, Json, Saver } from '../saver/saver.js';
 import type { Delivery } from '../delivery.js';
-import { serveInboxCall, LAST_SEQS_BATCH_MAX, type InboxCall } from '../inbox.js';
+import { serveInboxCall, LAST_SEQS_BATCH_MAX, SET_CURSORS_BATCH_MAX, type CursorWrite, type InboxCall } from '../inbox.js';
 import type { StoredNotice, VolatileNotice } from '../stored-notifier.js';
 import type { Hub } from '../hub.js';
 import { writeVolatile } from '../pusher.js';
@@ -83,11 +83,21 @@ function record(v: unknown): Record<string, unknown> {
   return v as Record<string, unknown>;
 }
 
+function parseCursorWrite(o: Record<string, unknown>): CursorWrite {
+  const c = record(o.cursor);
+  const cursor: DeviceCursor = { acked: int(c, 'acked'), pendingSeq: int(c, 'pendingSeq'), pendingSends: int(c, 'pendingSends'), broadcastPos: int(c, 'broadcastPos') };
+  return { app: str(o, 'app'), user: str(o, 'user'), device: str(o, 'device'), cursor };
+}
+
 export function parseInboxCall(v: unknown): InboxCall {
   const o = record(v);
   if (o.op === 'lastSeqs') {
     if (!Array.isArray(o.keys) || o.keys.length > LAST_SEQS_BATCH_MAX) throw new ApiError('invalid', 'peer inbox call: bad "keys"');
     return { op: 'lastSeqs', keys: o.keys.map((k: unknown) => ({ app: str(record(k), 'app'), user: str(record(k), 'user') })) };
+  }
+  if (o.op === 'setCursors') {
+    if (!Array.isArray(o.writes) || o.writes.length > SET_CURSORS_BATCH_MAX) throw new ApiError('invalid', 'peer inbox call: bad "writes"');
+    return { op: 'setCursors', writes: o.writes.map((w: unknown) => parseCursorWrite(record(w))) };
   }
   const app = str(o, 'app');
   const user = str(o, 'user');
@@ -98,11 +108,8 @@ export function parseInboxCall(v: unknown): InboxCall {
       return { op: 'read', app, user, after: int(o, 'after'), limit: Math.min(int(o, 'limit'), 1024) };
     case 'cursor':
       return { op: 'cursor', app, user, device: str(o, 'device') };
-    case 'setCursor': {
-      const c = record(o.cursor);
-      const cursor: DeviceCursor = { acked: int(c, 'acked'), pendingSeq: int(c, 'pendingSeq'), pendingSends: int(c, 'pendingSends'), broadcastPos: int(c, 'broadcastPos') };
-      return { op: 'setCursor', app, user, device: str(o, 'device'), cursor };
-    }
+    case 'setCursor':
+      return { op: 'setCursor', ...parseCursorWrite(o) };
     default:
       throw new ApiError('invalid', 'peer inbox call: bad "op"');
   }
