@@ -151,7 +151,11 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
   let tlsPair: TlsPair | undefined = cfg.tls === undefined ? undefined : readTlsPair(cfg.tls);
   const peer = peerSecurityOf(cfg);
   if (peer.security.tls === undefined && peer.security.secret === undefined) {
-    log.warn('peer links are unauthenticated: anyone who reaches the peer port can speak Raft to this node; set --cluster-secret or --peer-ca/--peer-cert/--peer-key');
+    // Only this host can reach a loopback peer port (the demo, tests): not worth alarming anyone.
+    const local = cfg.peer.host === 'localhost' || cfg.peer.host === '::1' || cfg.peer.host.startsWith('127.');
+    const what = 'peer links are unauthenticated: anyone who reaches the peer port can speak Raft to this node; set --cluster-secret or --peer-ca/--peer-cert/--peer-key';
+    if (local) log.info({ peer: addr(cfg.peer) }, `${what} (the peer port is on loopback)`);
+    else log.warn({ peer: addr(cfg.peer) }, what);
   }
   const transport: PeerTransport = { https: tlsPair !== undefined, ...(peer.security.tls === undefined ? {} : { ca: peer.security.tls.ca }) };
   const refusals = refusalLog(log);
