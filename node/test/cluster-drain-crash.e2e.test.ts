@@ -95,6 +95,11 @@ before(async () => {
   await voters(n1, 2);
   await start('n3', n1.apiUrl);
   for (const id of IDS) await voters(node(id), 3);
+  // A removal is refused (409) while a joiner's users are still moved to it.
+  await eventually(async () => {
+    const r = await n1.api('GET', '/v1/kv/sys/joining/?prefix=true');
+    return r.status === 200 && (obj(r.body).kvs as unknown[]).length === 0 ? true : undefined;
+  }, 'joins finished', 200, 100);
   app = await createApp(n1, 'drain-crash', { limits: { maxInbox: 10_000 } });
   for (const id of IDS) {
     await eventually(async () => {
@@ -123,17 +128,18 @@ test('a member killed mid-drain, restarted on its data dir and removed again los
   /** Every answered push: user → seq → data. */
   const answered = new Map<string, Map<number, number>>(users.map((u) => [u, new Map()]));
   let n = 0;
-  const pushOne = async (user: string): Promise<void> => {
+  const pushOne = async (user: string): Promise<boolean> => {
     const data = ++n;
     const r = await node(remaining[n % 2] ?? asker)
       .api('POST', `/v1/apps/${app.app}/push`, { token: app.apiKey, body: { users: [user], data } })
       .catch(() => undefined);
-    if (r?.status !== 200) return; // unanswered (503 while an inbox is on its way or its holder is down): go on
+    if (r?.status !== 200) return false; // unanswered (503 while an inbox is on its way or its holder is down): go on
     const seq = (obj(r.body).results as { seq: number }[])[0]?.seq;
     assert.ok(typeof seq === 'number', JSON.stringify(r.body));
     const prev = answered.get(user)?.get(seq);
     assert.equal(prev, undefined, `seq ${seq} of ${user} answered twice (${prev} and ${data})`);
     answered.get(user)?.set(seq, data);
+    return true;
   };
   for (const u of users) for (let i = 0; i < 8; i++) await pushOne(u);
   for (const u of users) assert.equal(answered.get(u)?.size, 8);
@@ -157,9 +163,14 @@ test('a member killed mid-drain, restarted on its data dir and removed again los
   // The pusher goes on through the remaining nodes until the member is out.
   let removed = false;
   let pushes = 0;
+  let unanswered = 0;
   const pusher = (async () => {
     const deadline = Date.now() + 60_000;
-    for (; !removed && Date.now() < deadline && pushes < 3000; pushes++) await pushOne(users[pushes % users.length] ?? '');
+    for (; !removed && Date.now() < deadline && pushes < 3000; pushes++) {
+      if (!(await pushOne(users[pushes % users.length] ?? ''))) unanswered++;
+      // Paced, so that its bounded count spans the kill, the restart and the repeated call.
+      await new Promise((r) => setTimeout(r, 10));
+    }
   })();
 
   // The removal starts through the asker, not awaited; as soon as the drain is recorded, the member is killed.
@@ -171,6 +182,7 @@ test('a member killed mid-drain, restarted on its data dir and removed again los
       (e: unknown) => (first = e instanceof Error ? e : new Error(String(e))),
     );
   await eventually(async () => {
+    if (first !== undefined) throw new Error(`the removal answered before its drain was recorded: ${JSON.stringify(first)}`);
     const r = await node(asker).api('GET', '/v1/kv/sys/draining/?prefix=true');
     return r.status === 200 && (obj(r.body).kvs as unknown[]).length > 0 ? true : undefined;
   }, 'the drain recorded', 500, 10);
@@ -201,7 +213,7 @@ test('a member killed mid-drain, restarted on its data dir and removed again los
   const inAfter = await Promise.all(remaining.map((id) => handedIn(node(id))));
   const tookIn = inAfter.reduce((a, b) => a + b, 0) - inBefore.reduce((a, b) => a + b, 0);
   assert.ok(tookIn > 0, 'the new owners took inboxes by the drain');
-  t.diagnostic(`inboxes taken by ${remaining.join('+')}: ${inBefore.join('+')} before, ${inAtKill.join('+')} at the kill, ${inAfter.join('+')} after; ${pushes} pushes during the removal; repeated call answered ${JSON.stringify(removal?.body)}`);
+  t.diagnostic(`inboxes taken by ${remaining.join('+')}: ${inBefore.join('+')} before, ${inAtKill.join('+')} at the kill, ${inAfter.join('+')} after; ${pushes} pushes during the removal (${unanswered} unanswered), ${pushes < 3000 ? 'going on until it was done' : 'stopped at its bound before it was done'}; repeated call answered ${JSON.stringify(removal?.body)}`);
   const after2 = await voters(node(remaining[0] ?? ''), 2);
   assert.deepEqual(after2.members.map((m) => m.id).sort(), [...remaining].sort());
   const kv = await node(asker).api('GET', '/v1/kv/sys/draining/?prefix=true');
