@@ -94,6 +94,11 @@ before(async () => {
   await voters(n1, 2);
   await start('n3', n1.apiUrl);
   for (const id of IDS) await voters(node(id), 3);
+  // The joins' user moves finish first: a removal during one is refused (409) by design.
+  await eventually(async () => {
+    const j = await n1.api('GET', '/v1/kv/sys/joining/?prefix=true');
+    return j.status === 200 && (obj(j.body).kvs as unknown[]).length === 0 ? true : undefined;
+  }, 'join moves finished', 200, 100);
   app = await createApp(n1, 'drain', { limits: { maxInbox: 10_000 } });
   for (const id of IDS) await eventually(async () => ((await push(id, 'warmup', 0)).status === 200 ? true : undefined), `app known on ${id}`);
 });
