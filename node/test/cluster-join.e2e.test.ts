@@ -12,26 +12,13 @@ import assert from 'node:assert/strict';
 import type { Member } from '../../keeper/src/keeper.js';
 import { ownerOf as ringOwner } from '../src/ring.js';
 import { ownerKey } from '../src/ownership.js';
-import { NodeProcess, type ApiResponse } from './support/node-process.js';
-import { TestSocket, createApp, token, type Frame, type TestApp } from './support/ws-client.js';
+import { NodeProcess } from './support/node-process.js';
+import { TestCluster } from './support/test-cluster.js';
+import { createApp, type TestApp } from './support/ws-client.js';
 import { eventually, obj, roundTrip } from './support/contract.js';
 
-const nodes = new Map<string, NodeProcess>();
+const cluster = new TestCluster();
 let app: TestApp;
-
-function node(id: string): NodeProcess {
-  const n = nodes.get(id);
-  assert.ok(n !== undefined, `node ${id} is not running`);
-  return n;
-}
-
-async function voters(n: NodeProcess, count: number): Promise<void> {
-  await eventually(async () => {
-    const r = await n.api('GET', '/v1/cluster').catch(() => undefined);
-    const v = r?.status === 200 ? (obj(r.body) as unknown as { leader: string | null; members: { role: string; healthy: boolean }[] }) : undefined;
-    return v !== undefined && v.leader !== null && v.members.filter((m) => m.role === 'voter' && m.healthy).length === count ? true : undefined;
-  }, `${count} healthy voters seen by ${n.apiUrl}`, 300, 100);
-}
 
 /** The owner a ring of these voters gives the user (ring.ts, the same function the nodes use). */
 function owner(ids: readonly string[], user: string): string {
@@ -39,57 +26,19 @@ function owner(ids: readonly string[], user: string): string {
   return ringOwner(members, ownerKey(app.app, user))?.id ?? '';
 }
 
-async function push(via: string, user: string, data: unknown): Promise<ApiResponse> {
-  return node(via).api('POST', `/v1/apps/${app.app}/push`, { token: app.apiKey, body: { users: [user], data } });
-}
-
-async function bindOn(id: string, device: string, user: string): Promise<TestSocket> {
-  const s = await TestSocket.open(node(id).wsUrl);
-  await s.hello(device);
-  const bound = await s.bind(app.app, await token(app.app, app.tokenSecret, user));
-  assert.equal(bound.t, 'bound', JSON.stringify(bound));
-  return s;
-}
-
-/** qos 1 frames up to and including seq `last`, acking each. */
-async function receiveUntil(s: TestSocket, last: number): Promise<Frame[]> {
-  const got: Frame[] = [];
-  for (let seq = 0; seq < last; ) {
-    const m = await s.next((f) => f.t === 'gap' || (f.t === 'msg' && f.qos === 1), 20_000);
-    assert.equal(m.t, 'msg', `no gap expected: ${JSON.stringify(m)}`);
-    got.push(m);
-    seq = m.seq as number;
-    s.send({ t: 'ack', app: app.app, seq });
-  }
-  return got;
-}
-
-async function offline(via: NodeProcess, user: string): Promise<void> {
-  await eventually(async () => {
-    const r = await via.api('GET', `/v1/apps/${app.app}/users/${user}`, { token: app.apiKey });
-    return r.status === 200 && (obj(r.body).sessions as unknown[]).length === 0 ? true : undefined;
-  }, `${user} offline`);
-}
-
-async function joinRecords(via: NodeProcess): Promise<unknown[]> {
-  const r = await via.api('GET', '/v1/kv/sys/joining/?prefix=true');
-  assert.equal(r.status, 200, JSON.stringify(r.body));
-  return obj(r.body).kvs as unknown[];
-}
-
 before(async () => {
-  const n1 = await NodeProcess.start({ args: ['--id', 'n1'] });
-  nodes.set('n1', n1);
-  nodes.set('n2', await NodeProcess.start({ args: ['--id', 'n2', '--join', n1.apiUrl] }));
-  await voters(n1, 2);
+  const n1 = await cluster.start('n1');
+  await cluster.start('n2', n1.apiUrl);
+  await cluster.voters(n1, 2, 300);
   // n2's own join moved nothing (no users yet) and is over before n3 may join.
-  await eventually(async () => ((await joinRecords(n1)).length === 0 ? true : undefined), 'n2 join record cleared');
+  await eventually(async () => ((await cluster.joinRecords(n1)).length === 0 ? true : undefined), 'n2 join record cleared');
   app = await createApp(n1, 'join', { limits: { maxInbox: 10_000 } });
-  for (const id of ['n1', 'n2']) await eventually(async () => ((await push(id, 'warmup', 0)).status === 200 ? true : undefined), `app known on ${id}`);
+  cluster.app = app;
+  for (const id of ['n1', 'n2']) await eventually(async () => ((await cluster.push(id, 'warmup', 0)).status === 200 ? true : undefined), `app known on ${id}`);
 });
 
 after(async () => {
-  for (const n of nodes.values()) await n.stop();
+  await cluster.close();
 });
 
 test('a joining node takes its users with their inboxes, cursors and seqs while pushes go on', async () => {
@@ -119,7 +68,7 @@ test('a joining node takes its users with their inboxes, cursors and seqs while 
   const vias = ['n1', 'n2'];
   const pushOne = async (user: string): Promise<void> => {
     const data = ++n;
-    const r = await push(vias[n % vias.length] ?? 'n1', user, data).catch(() => undefined);
+    const r = await cluster.push(vias[n % vias.length] ?? 'n1', user, data).catch(() => undefined);
     if (r?.status !== 200) return; // unanswered (503 during the move): the pusher goes on
     const seq = (obj(r.body).results as { seq: number }[])[0]?.seq;
     assert.ok(typeof seq === 'number');
@@ -133,8 +82,8 @@ test('a joining node takes its users with their inboxes, cursors and seqs while 
   // Device a of each user acks 4 of 10 on its owner, then leaves.
   for (const u of users) {
     const via = from.get(u) ?? 'n1';
-    const s = await bindOn(via, 'dev-a', u);
-    const first4 = await receiveUntil(s, 4);
+    const s = await cluster.bindOn(via, 'dev-a', u);
+    const first4 = await cluster.receiveUntil(s, 4);
     assert.deepEqual(
       first4.map((f) => f.seq),
       [1, 2, 3, 4],
@@ -142,21 +91,20 @@ test('a joining node takes its users with their inboxes, cursors and seqs while 
     await roundTrip(s);
     s.close();
     await s.closed;
-    await offline(node(via), u);
+    await cluster.offline(cluster.node(via), u);
   }
   // Device c of the first moving user stays bound on its old owner and acks all ten.
   const cUser = moving[0] ?? '';
-  const c = await bindOn(from.get(cUser) ?? 'n1', 'dev-c', cUser);
-  assert.equal((await receiveUntil(c, 10)).length, 10);
+  const c = await cluster.bindOn(from.get(cUser) ?? 'n1', 'dev-c', cUser);
+  assert.equal((await cluster.receiveUntil(c, 10)).length, 10);
   await roundTrip(c);
 
   // n3 joins while the pusher goes on; the pusher stops a little after the join record is cleared.
   let joined: NodeProcess | undefined;
   let joinErr: unknown;
-  const joining = NodeProcess.start({ args: ['--id', 'n3', '--join', node('n1').apiUrl] }).then(
+  const joining = cluster.start('n3', cluster.node('n1').apiUrl).then(
     (p) => {
       joined = p;
-      nodes.set('n3', p);
     },
     (err: unknown) => (joinErr = err),
   );
@@ -165,13 +113,13 @@ test('a joining node takes its users with their inboxes, cursors and seqs while 
   const deadline = Date.now() + 90_000;
   for (let i = 0; afterCleared < 24 && joinErr === undefined && Date.now() < deadline && i < 5000; i++) {
     await pushOne(users[i % users.length] ?? '');
-    if (joined !== undefined && !cleared && i % 8 === 0) cleared = (await joinRecords(node('n1'))).length === 0;
+    if (joined !== undefined && !cleared && i % 8 === 0) cleared = (await cluster.joinRecords(cluster.node('n1'))).length === 0;
     if (cleared) afterCleared++;
   }
   await joining;
   assert.equal(joinErr, undefined, String(joinErr));
   assert.ok(cleared, 'the join record was cleared (every previous owner handed its users over)');
-  for (const id of ['n1', 'n2', 'n3']) await voters(node(id), 3);
+  for (const id of ['n1', 'n2', 'n3']) await cluster.voters(cluster.node(id), 3, 300);
 
   // Device c was told its owner moved, to n3 first.
   const closed = await c.closed;
@@ -180,7 +128,7 @@ test('a joining node takes its users with their inboxes, cursors and seqs while 
   assert.ok(redirect !== undefined, 'dev-c got a redirect');
   assert.equal(redirect.reason, 'owner-moved');
   assert.equal((redirect.nodes as { id: string }[])[0]?.id, 'n3');
-  await offline(node('n3'), cUser);
+  await cluster.offline(cluster.node('n3'), cUser);
 
   for (const u of moving) {
     const seqs = [...(answered.get(u)?.keys() ?? [])];
@@ -188,7 +136,7 @@ test('a joining node takes its users with their inboxes, cursors and seqs while 
       seqs.some((s) => s > 10),
       `${u}: pushes were answered after the first ten, with seqs that go on (${seqs.sort((a, b) => a - b).join(',')})`,
     );
-    const d = await (await fetch(`${node('n1').gatewayUrl}/v1/dispatch?app=${app.app}&user=${u}`)).json();
+    const d = await (await fetch(`${cluster.node('n1').gatewayUrl}/v1/dispatch?app=${app.app}&user=${u}`)).json();
     assert.equal((d as { nodes: { id: string }[] }).nodes[0]?.id, 'n3', `${u} is owned by n3`);
   }
   for (const u of users) {
@@ -198,8 +146,8 @@ test('a joining node takes its users with their inboxes, cursors and seqs while 
       ['dev-a', 5, 'n3'],
       ['dev-b', 1, 'n1'],
     ] as const) {
-      const s = await bindOn(via, device, u);
-      const got = await receiveUntil(s, last);
+      const s = await cluster.bindOn(via, device, u);
+      const got = await cluster.receiveUntil(s, last);
       assert.equal(got[0]?.seq, fromSeq, `${u}/${device} resumes at ${fromSeq}: ${JSON.stringify(got.slice(0, 2))}`);
       for (const [i, f] of got.entries()) assert.equal(f.seq, fromSeq + i, `${u}/${device}: in order, no gap, no repeat`);
       const bySeq = new Map(got.map((f) => [f.seq as number, f.data]));
@@ -209,15 +157,15 @@ test('a joining node takes its users with their inboxes, cursors and seqs while 
       s.close();
     }
   }
-  const sc = await bindOn('n2', 'dev-c', cUser);
+  const sc = await cluster.bindOn('n2', 'dev-c', cUser);
   const cLast = Math.max(...(answered.get(cUser)?.keys() ?? []));
-  const got = await receiveUntil(sc, cLast);
+  const got = await cluster.receiveUntil(sc, cLast);
   assert.equal(got[0]?.seq, 11, `dev-c resumes after its acks, with no replay of them: ${JSON.stringify(got.slice(0, 2))}`);
   for (const [i, f] of got.entries()) assert.equal(f.seq, 11 + i, 'dev-c: in order, no gap');
   sc.close();
 
   // The joiner counts the inboxes it took.
-  const metrics = String((await node('n3').api('GET', '/metrics', { token: null })).body);
+  const metrics = String((await cluster.node('n3').api('GET', '/metrics', { token: null })).body);
   const took = /longwire_handoff_users_total\{move="join",direction="in"\} (\d+)/.exec(metrics);
   assert.ok(took !== null && Number(took[1]) >= moving.length, `n3 took the moved inboxes: ${took?.[0] ?? 'no metric'}`);
 });

@@ -1,0 +1,135 @@
+// A cluster of real `longwire` processes for the membership tests (drain,
+// join, crash mid-drain): nodes by id, restarted on their kept data dir and
+// ports, and the steps those tests share — waiting for voters and for join
+// moves to finish, pushing, binding a device, reading qos 1 messages in order.
+import assert from 'node:assert/strict';
+import { NodeProcess, type ApiResponse } from './node-process.js';
+import { TestSocket, token, type Frame, type TestApp } from './ws-client.js';
+import { eventually, obj } from './contract.js';
+
+export interface ClusterView {
+  leader: string | null;
+  members: { id: string; role: string; healthy: boolean }[];
+}
+
+export class TestCluster {
+  private readonly nodes = new Map<string, NodeProcess>();
+  private readonly kept = new Map<string, { dataDir: string; apiPort: number; gatewayPort: number; peerPort: number }>();
+  /** The app the push and bind helpers use; set once created. */
+  app: TestApp | undefined;
+
+  node(id: string): NodeProcess {
+    const n = this.nodes.get(id);
+    assert.ok(n !== undefined, `node ${id} is not running`);
+    return n;
+  }
+
+  running(): NodeProcess[] {
+    return [...this.nodes.values()];
+  }
+
+  /** Starts a node, on its kept data dir and ports when it ran before. */
+  async start(id: string, join?: string): Promise<NodeProcess> {
+    const k = this.kept.get(id);
+    const n = await NodeProcess.start({ ...(k ?? {}), args: ['--id', id, ...(join === undefined ? [] : ['--join', join])] });
+    this.nodes.set(id, n);
+    if (k === undefined) this.kept.set(id, { dataDir: n.dataDir, apiPort: n.apiPort, gatewayPort: n.gatewayPort, peerPort: n.peerPort });
+    return n;
+  }
+
+  async kill9(id: string): Promise<void> {
+    await this.node(id).kill9();
+    this.nodes.delete(id);
+  }
+
+  async stop(id: string): Promise<void> {
+    await this.node(id).stop({ keepData: true });
+    this.nodes.delete(id);
+  }
+
+  /** Stops every node and removes the data dirs. */
+  async close(): Promise<void> {
+    for (const n of this.nodes.values()) await n.stop({ keepData: true });
+    this.nodes.clear();
+    const { rm } = await import('node:fs/promises');
+    for (const k of this.kept.values()) await rm(k.dataDir, { recursive: true, force: true });
+  }
+
+  async view(n: NodeProcess): Promise<ClusterView | undefined> {
+    const r = await n.api('GET', '/v1/cluster').catch(() => undefined);
+    return r?.status === 200 ? (obj(r.body) as unknown as ClusterView) : undefined;
+  }
+
+  async voters(n: NodeProcess, count: number, attempts = 200): Promise<ClusterView> {
+    return eventually(
+      async () => {
+        const v = await this.view(n);
+        return v !== undefined && v.leader !== null && v.members.filter((m) => m.role === 'voter' && m.healthy).length === count ? v : undefined;
+      },
+      `${count} healthy voters seen by ${n.apiUrl}`,
+      attempts,
+      100,
+    );
+  }
+
+  /** The join records (`/sys/joining/`) `via` sees. */
+  async joinRecords(via: NodeProcess): Promise<unknown[]> {
+    const r = await via.api('GET', '/v1/kv/sys/joining/?prefix=true');
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    return obj(r.body).kvs as unknown[];
+  }
+
+  /** Until every join's user move is over: a removal meanwhile is refused (409) by design. */
+  async joinsFinished(via: NodeProcess): Promise<void> {
+    await eventually(async () => ((await this.joinRecords(via)).length === 0 ? true : undefined), 'join moves finished', 200, 100);
+  }
+
+  private theApp(): TestApp {
+    assert.ok(this.app !== undefined, 'no app yet');
+    return this.app;
+  }
+
+  /** The first node the dispatcher names for the user: its owner. */
+  async ownerOf(via: NodeProcess, user: string): Promise<string> {
+    const res = await fetch(`${via.gatewayUrl}/v1/dispatch?app=${this.theApp().app}&user=${user}`);
+    const first = ((await res.json()) as { nodes: { id: string }[] }).nodes[0];
+    assert.ok(first !== undefined);
+    return first.id;
+  }
+
+  async push(via: string, user: string, data: unknown): Promise<ApiResponse> {
+    const app = this.theApp();
+    return this.node(via).api('POST', `/v1/apps/${app.app}/push`, { token: app.apiKey, body: { users: [user], data } });
+  }
+
+  async bindOn(id: string, device: string, user: string): Promise<TestSocket> {
+    const app = this.theApp();
+    const s = await TestSocket.open(this.node(id).wsUrl);
+    await s.hello(device);
+    const bound = await s.bind(app.app, await token(app.app, app.tokenSecret, user));
+    assert.equal(bound.t, 'bound', JSON.stringify(bound));
+    return s;
+  }
+
+  /** qos 1 frames up to and including seq `last`, acking each; a gap fails. */
+  async receiveUntil(s: TestSocket, last: number): Promise<Frame[]> {
+    const got: Frame[] = [];
+    for (let seq = 0; seq < last; ) {
+      const m = await s.next((f) => f.t === 'gap' || (f.t === 'msg' && f.qos === 1), 20_000);
+      assert.equal(m.t, 'msg', `no gap expected: ${JSON.stringify(m)}`);
+      got.push(m);
+      seq = m.seq as number;
+      s.send({ t: 'ack', app: this.theApp().app, seq });
+    }
+    return got;
+  }
+
+  /** The user's sessions are gone from the register: a closed binding's cursor write is done (it comes first). */
+  async offline(via: NodeProcess, user: string): Promise<void> {
+    const app = this.theApp();
+    await eventually(async () => {
+      const r = await via.api('GET', `/v1/apps/${app.app}/users/${user}`, { token: app.apiKey });
+      return r.status === 200 && (obj(r.body).sessions as unknown[]).length === 0 ? true : undefined;
+    }, `${user} offline`);
+  }
+}
