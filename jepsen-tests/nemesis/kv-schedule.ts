@@ -7,6 +7,7 @@
 import type { Rng } from '../cluster/rng.js';
 import { formatMemberChange, makeMemberChange, type MemberChange } from './member-change.js';
 import { randomSplit } from './split.js';
+import { drawFaults } from './draw-faults.js';
 import { formatTransferStorm, makeTransferStorm, type TransferStorm } from './transfer-storm.js';
 
 export type KvFault =
@@ -44,43 +45,26 @@ export interface KvScheduleOptions {
 export function makeKvSchedule(rng: Rng, o: KvScheduleOptions): KvFault[] {
   if (!(o.meanGapMs >= 1)) throw new Error(`meanGapMs must be at least 1, got ${o.meanGapMs}`);
   const multi = o.nodes.length > 1;
-  const kinds = KV_NEMESES.filter((k) => o.nemeses.has(k) && (multi || (k !== 'partition' && k !== 'transfer' && k !== 'member')));
-  const total = kinds.reduce((a, k) => a + WEIGHTS[k], 0);
-  const out: KvFault[] = [];
-  if (kinds.length === 0) return out;
-  let t = 0;
-  for (;;) {
-    t += Math.floor(o.meanGapMs / 2 + rng.next() * o.meanGapMs);
-    if (t >= o.durationMs) return out;
-    let r = rng.next() * total;
-    const kind = kinds.find((k) => (r -= WEIGHTS[k]) < 0) ?? kinds[kinds.length - 1];
+  return drawFaults(rng, { ...o, all: KV_NEMESES, weights: WEIGHTS }, (kind, at): KvFault => {
     const node = rng.pick(o.nodes);
-    // Pauses reach 3 s and partitions 5 s: past the Raft election timeout (1-2 s), so leaders change under them.
+    // Pauses reach 3 s and partitions 5 s: past the Raft election timeout, so leaders change under them.
     switch (kind) {
       case 'partition': {
         const { left, right } = randomSplit(rng, o.nodes);
-        out.push({ at: t, kind: 'partition', left, right, leader: rng.next() < 0.6, healMs: 1000 + rng.int(4000) });
-        break;
+        return { at, kind: 'partition', left, right, leader: rng.next() < 0.6, healMs: 1000 + rng.int(4000) };
       }
       case 'kill':
-        out.push({ at: t, kind: 'kill-restart', node, leader: multi && rng.next() < 0.5, downMs: 100 + rng.int(900) });
-        break;
+        return { at, kind: 'kill-restart', node, leader: multi && rng.next() < 0.5, downMs: 100 + rng.int(900) };
       case 'pause':
-        out.push({ at: t, kind: 'pause', node, leader: multi && rng.next() < 0.5, pauseMs: 200 + rng.int(2800) });
-        break;
+        return { at, kind: 'pause', node, leader: multi && rng.next() < 0.5, pauseMs: 200 + rng.int(2800) };
       case 'watch':
-        out.push({ at: t, kind: 'watch-blip', streams: 1 + rng.int(2) });
-        break;
+        return { at, kind: 'watch-blip', streams: 1 + rng.int(2) };
       case 'transfer':
-        out.push({ at: t, kind: 'transfer-storm', ...makeTransferStorm(rng, o.nodes) });
-        break;
+        return { at, kind: 'transfer-storm', ...makeTransferStorm(rng, o.nodes) };
       case 'member':
-        out.push({ at: t, kind: 'member-change', ...makeMemberChange(rng, o.nodes) });
-        break;
-      case undefined:
-        return out;
+        return { at, kind: 'member-change', ...makeMemberChange(rng, o.nodes) };
     }
-  }
+  });
 }
 
 export function formatKvSchedule(s: readonly KvFault[]): string {

@@ -7,6 +7,7 @@
 import type { Rng } from '../cluster/rng.js';
 import { formatMemberChange, makeMemberChange, type MemberChange } from './member-change.js';
 import { randomSplit } from './split.js';
+import { drawFaults } from './draw-faults.js';
 import { formatTransferStorm, makeTransferStorm, type TransferStorm } from './transfer-storm.js';
 
 export type Fault =
@@ -32,42 +33,24 @@ export interface ScheduleOptions {
 }
 
 export function makeSchedule(rng: Rng, o: ScheduleOptions): Fault[] {
-  const multi = o.nodes.length > 1;
-  const kinds = DELIVERY_NEMESES.filter((k) => o.nemeses.has(k) && (multi || (k !== 'partition' && k !== 'transfer' && k !== 'member')));
-  const total = kinds.reduce((a, k) => a + WEIGHTS[k], 0);
-  const out: Fault[] = [];
-  if (kinds.length === 0) return out;
-  let t = 0;
-  for (;;) {
-    t += Math.floor(o.meanGapMs / 2 + rng.next() * o.meanGapMs);
-    if (t >= o.durationMs) return out;
-    let r = rng.next() * total;
-    const kind = kinds.find((k) => (r -= WEIGHTS[k]) < 0) ?? kinds[kinds.length - 1];
+  return drawFaults(rng, { ...o, all: DELIVERY_NEMESES, weights: WEIGHTS }, (kind, at): Fault => {
     switch (kind) {
       case 'kill':
-        out.push({ at: t, kind: 'kill-restart', node: rng.pick(o.nodes), downMs: 100 + rng.int(400) });
-        break;
+        return { at, kind: 'kill-restart', node: rng.pick(o.nodes), downMs: 100 + rng.int(400) };
       case 'pause':
-        out.push({ at: t, kind: 'pause', node: rng.pick(o.nodes), pauseMs: 200 + rng.int(1200) });
-        break;
+        return { at, kind: 'pause', node: rng.pick(o.nodes), pauseMs: 200 + rng.int(1200) };
       case 'blip':
-        out.push({ at: t, kind: 'blip', devices: 1 + rng.int(5) });
-        break;
+        return { at, kind: 'blip', devices: 1 + rng.int(5) };
       case 'partition': {
         const { left, right } = randomSplit(rng, o.nodes);
-        out.push({ at: t, kind: 'partition', left, right, leader: rng.next() < 0.5, healMs: 1000 + rng.int(3000) });
-        break;
+        return { at, kind: 'partition', left, right, leader: rng.next() < 0.5, healMs: 1000 + rng.int(3000) };
       }
       case 'transfer':
-        out.push({ at: t, kind: 'transfer-storm', ...makeTransferStorm(rng, o.nodes) });
-        break;
+        return { at, kind: 'transfer-storm', ...makeTransferStorm(rng, o.nodes) };
       case 'member':
-        out.push({ at: t, kind: 'member-change', ...makeMemberChange(rng, o.nodes) });
-        break;
-      case undefined:
-        return out;
+        return { at, kind: 'member-change', ...makeMemberChange(rng, o.nodes) };
     }
-  }
+  });
 }
 
 export function formatSchedule(s: readonly Fault[]): string {
