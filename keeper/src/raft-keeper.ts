@@ -402,10 +402,13 @@ export class RaftKeeper implements Keeper {
 
   private onSoftState(ss: SoftState, metrics: ShellMetrics | undefined): void {
     metrics?.softState?.(ss);
+    const found = ss.lead !== NONE && ss.lead !== this.lead;
     this.lead = ss.lead;
     const leader = ss.state === 'leader';
     if (leader && !this.isLeaderNow) this.refreshLeases = true;
     this.isLeaderNow = leader;
+    // Proposals refused for want of a leader go now rather than at the next tick: after a failover every millisecond counts.
+    if (found) for (const p of this.proposals.values()) if (!p.accepted && !p.submitting) this.submit(p);
   }
 
   /** Points the transport at every member's peer address (from the records, or the join answer until they arrive). */

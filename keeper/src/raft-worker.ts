@@ -125,6 +125,8 @@ async function start(): Promise<void> {
         shell?.step(m);
       },
       onUnreachable: (id) => n.reportUnreachable(id),
+      // A killed leader's links close at once: its followers elect a successor without waiting out the lease.
+      onDisconnected: (id) => shell?.reportDisconnected(id),
       onProtocolError: (err, remote) => emit({ t: 'peer-refused', refusal: { auth: err instanceof AuthError, reason: err.message, remote } }),
       security: linkSecurity(),
     })

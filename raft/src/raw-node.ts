@@ -147,6 +147,11 @@ export class RawNode {
     this.raft.step({ type: 'MsgUnreachable', from: id, to: this.raft.id, term: term(0) });
   }
 
+  /** The shell's connection to `id` closed: a follower whose leader that was stops waiting out its lease (Raft.peerDisconnected). */
+  reportDisconnected(id: NodeId): void {
+    this.raft.peerDisconnected(id);
+  }
+
   /** The shell finished (ok) or failed sending a snapshot to `id`. */
   reportSnapshot(id: NodeId, ok: boolean): void {
     this.raft.step({ type: 'MsgSnapStatus', from: id, to: this.raft.id, term: term(0), reject: !ok });

@@ -90,6 +90,72 @@ describe('CheckQuorum and PreVote', () => {
   });
 });
 
+describe('a lost connection to the leader (reportDisconnected)', () => {
+  // Cluster nodes have electionTicks 10: without the report no follower campaigns before 10 ticks.
+  test('when both followers lose the leader, the lower id campaigns at the next tick and wins, whenever the loss falls', () => {
+    for (let since = 0; since < 10; since++) {
+      const c = cluster(3, { checkQuorum: true, preVote: true });
+      elect(c, 1);
+      c.tickAll(since);
+      c.isolate(1);
+      for (const id of [2, 3]) c.node(id).rn.reportDisconnected(1);
+      for (const id of [2, 3]) c.tick(id, 1);
+      c.stabilize([2, 3]);
+      assert.equal(c.node(2).rn.raft.state, StateType.Leader, `${since} ticks after a heartbeat`);
+      assert.equal(c.node(3).rn.raft.lead, 2);
+    }
+  });
+
+  test('reports that arrive apart still elect at once: the first to campaign is refused while the other hears the leader, then the other wins', () => {
+    const c = cluster(3, { checkQuorum: true, preVote: true });
+    elect(c, 1);
+    c.isolate(1);
+    c.node(2).rn.reportDisconnected(1);
+    c.tick(2, 1);
+    c.stabilize([2, 3]);
+    assert.equal(c.node(2).rn.raft.state, StateType.PreCandidate, 'node 3 is in the lease: no answer');
+    c.node(3).rn.reportDisconnected(1);
+    for (let i = 0; i < 3 && c.node(3).rn.raft.state !== StateType.Leader; i++) {
+      for (const id of [2, 3]) c.tick(id, 1);
+      c.stabilize([2, 3]);
+    }
+    assert.equal(c.node(3).rn.raft.state, StateType.Leader, 'within 1 + 2 ticks of its report');
+  });
+
+  test('without the report the same loss takes at least a full election timeout', () => {
+    const c = cluster(3, { checkQuorum: true, preVote: true });
+    elect(c, 1);
+    c.tickAll(3);
+    c.isolate(1);
+    for (let i = 0; i < 9; i++) {
+      for (const id of [2, 3]) c.tick(id, 1);
+      c.stabilize([2, 3]);
+    }
+    assert.ok([2, 3].every((id) => c.node(id).rn.raft.state === StateType.Follower));
+  });
+
+  test('one follower wrong about a live leader cannot depose it, and follows it again at the next heartbeat', () => {
+    const c = cluster(3, { checkQuorum: true, preVote: true });
+    elect(c, 1);
+    c.node(3).rn.reportDisconnected(1);
+    assert.equal(c.node(3).rn.raft.lead, 0, 'forgot the leader');
+    for (let i = 0; i < 12; i++) c.tickAll(1);
+    assert.equal(c.leader(), 1);
+    assert.equal(c.node(1).rn.raft.term, 1, 'no election reached the leader');
+    assert.equal(c.node(3).rn.raft.lead, 1);
+  });
+
+  test('a report about a member that is not the leader, or on the leader itself, changes nothing', () => {
+    const c = cluster(3, { checkQuorum: true, preVote: true });
+    elect(c, 1);
+    c.node(2).rn.reportDisconnected(3);
+    c.node(1).rn.reportDisconnected(2);
+    assert.equal(c.node(2).rn.raft.lead, 1);
+    assert.equal(c.node(1).rn.raft.state, StateType.Leader);
+    assert.equal(c.node(2).rn.raft.electionElapsed, 0);
+  });
+});
+
 describe('leadership transfer corner cases', () => {
   test('transfer to self, to a stranger, or to a learner is ignored', () => {
     const c = cluster(3);

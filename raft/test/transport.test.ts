@@ -159,9 +159,10 @@ describe('transport/link security', () => {
   const heartbeat = (from: NodeId, to: NodeId): Message => ({ type: 'MsgHeartbeat', from, to, term: T(1), commit: I(0), context: enc('') });
 
   /** A transport on a free loopback port that counts what it is given and keeps what it refused. */
-  async function endpoint(id: NodeId, secret?: string): Promise<{ t: TcpTransport; port: number; delivered: () => number; refused: string[] }> {
+  async function endpoint(id: NodeId, secret?: string): Promise<{ t: TcpTransport; port: number; delivered: () => number; refused: string[]; disconnected: NodeId[] }> {
     let delivered = 0;
     const refused: string[] = [];
+    const disconnected: NodeId[] = [];
     const { transport, port } = await TcpTransport.start({
       selfId: id,
       listen: { host: '127.0.0.1', port: 0 },
@@ -169,9 +170,10 @@ describe('transport/link security', () => {
       onMessage: () => delivered++,
       onUnreachable: () => undefined,
       onProtocolError: (err) => refused.push(err.message),
+      onDisconnected: (peer) => disconnected.push(peer),
       ...(secret === undefined ? {} : { security: { secret: enc(secret) } }),
     });
-    return { t: transport, port, delivered: () => delivered, refused };
+    return { t: transport, port, delivered: () => delivered, refused, disconnected };
   }
 
   /** `a` (id `from`) sends heartbeats to `b` (id 2) until one arrives, `b` refuses the link, or `ms` pass. */
@@ -189,6 +191,27 @@ describe('transport/link security', () => {
     await b.t.close();
     return { delivered: b.delivered(), refusedAtA: a.refused, refusedAtB: b.refused };
   }
+
+  test('a peer that goes away is reported disconnected, on both of its links; closing our own transport reports nothing', async () => {
+    const a = await endpoint(1, 'same-secret-123456');
+    const b = await endpoint(2, 'same-secret-123456');
+    a.t.setPeer(2, { host: '127.0.0.1', port: b.port });
+    b.t.setPeer(1, { host: '127.0.0.1', port: a.port });
+    const deadline = Date.now() + 5000;
+    while ((a.delivered() === 0 || b.delivered() === 0) && Date.now() < deadline) {
+      a.t.send([heartbeat(1, 2)]);
+      b.t.send([heartbeat(2, 1)]);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.ok(a.delivered() > 0 && b.delivered() > 0, 'both links open');
+    assert.deepEqual(b.disconnected, []);
+    await a.t.close();
+    while (b.disconnected.length < 2 && Date.now() < deadline + 5000) await new Promise((r) => setTimeout(r, 20));
+    assert.deepEqual(b.disconnected, [1, 1], 'b saw its link to a and a\'s link to it close');
+    assert.deepEqual(a.disconnected, [], 'a closed its own transport: nothing to report');
+    await b.t.close();
+    assert.deepEqual(b.disconnected, [1, 1]);
+  });
 
   test('with the same cluster secret on both ends, messages flow after the challenge–response', async () => {
     const r = await exchange(1, 'same-secret-123456', 'same-secret-123456');

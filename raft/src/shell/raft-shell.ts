@@ -147,6 +147,12 @@ export class RaftShell {
     return r;
   }
 
+  /** The connection to `id` closed (RawNode.reportDisconnected). */
+  reportDisconnected(id: NodeId): void {
+    this.o.node.reportDisconnected(id);
+    this.kick();
+  }
+
   /**
    * Takes a snapshot once the Ready in progress (or the next one) is applied,
    * whatever snapshotEntries says. Call it when a conf change is applied: a

@@ -44,6 +44,7 @@ async function main(): Promise<void> {
     rng: new SeededRng(cfg.seed + 1),
     onMessage: (m) => shell?.step(m),
     onUnreachable: (peer) => node.reportUnreachable(peer),
+    onDisconnected: (peer) => shell?.reportDisconnected(peer),
   });
   for (const [peer, addr] of cfg.peers) transport.setPeer(peer, addr);
   shell = new RaftShell({

@@ -33,6 +33,8 @@ export interface InboundOptions {
   readonly onMessage: (m: Message) => void;
   /** The connection was closed for this error (protocol or authentication). */
   readonly onError: (err: DecodeError | AuthError) => void;
+  /** An authenticated connection from `peer` closed. */
+  readonly onDisconnected: (peer: NodeId) => void;
 }
 
 type State =
@@ -54,7 +56,10 @@ export class InboundLink {
     this.timer = setTimeout(() => this.fail(new AuthError(`no completed handshake within ${HANDSHAKE_TIMEOUT_MS} ms`)), HANDSHAKE_TIMEOUT_MS);
     this.timer.unref();
     s.on('data', (chunk: Buffer) => this.onData(chunk));
-    s.on('close', () => clearTimeout(this.timer));
+    s.on('close', () => {
+      clearTimeout(this.timer);
+      if (this.state.t === 'open') this.o.onDisconnected(this.state.peer);
+    });
   }
 
   private fail(err: DecodeError | AuthError): void {

@@ -30,6 +30,8 @@ export interface PeerLinkOptions {
   readonly onUnreachable: (peer: NodeId) => void;
   /** Called when the peer failed to prove it is the member we dialed. */
   readonly onAuthError: (err: AuthError) => void;
+  /** Called when an authenticated connection to the peer closed. */
+  readonly onDisconnected: (peer: NodeId) => void;
 }
 
 export const DEFAULT_PEER_LINK = {
@@ -85,8 +87,10 @@ export class PeerLink {
       // 'close' follows and schedules the reconnect.
     });
     s.on('close', () => {
+      const was = this.connected;
       this.connected = false;
       this.socket = undefined;
+      if (was && !this.closed) this.o.onDisconnected(this.o.peerId);
       this.scheduleReconnect();
     });
     if (tls === undefined) s.connect(this.o.port, this.o.host);

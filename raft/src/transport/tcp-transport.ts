@@ -20,6 +20,11 @@ export interface TransportOptions {
   readonly rng: Rng;
   readonly onMessage: (m: Message) => void;
   readonly onUnreachable: (peer: NodeId) => void;
+  /**
+   * An authenticated connection to or from `peer` closed (a crashed process's
+   * sockets close at once): Raft may act before its timeouts (RawNode.reportDisconnected).
+   */
+  readonly onDisconnected?: (peer: NodeId) => void;
   /** Called for a peer connection closed for a protocol error or a failed authentication. */
   readonly onProtocolError?: (err: DecodeError | AuthError, remote: string) => void;
   readonly frameBytesMax?: number;
@@ -36,6 +41,7 @@ export class TcpTransport {
   private readonly server: Server;
   private readonly inbound = new Set<Socket>();
   private readonly security: LinkSecurity;
+  private closing = false;
 
   private constructor(private readonly o: TransportOptions) {
     this.security = o.security ?? NO_SECURITY;
@@ -61,6 +67,10 @@ export class TcpTransport {
     return { transport: t, port };
   }
 
+  private readonly disconnected = (peer: NodeId): void => {
+    if (!this.closing) this.o.onDisconnected?.(peer);
+  };
+
   private reportError(err: DecodeError | AuthError, s: Socket): void {
     this.o.onProtocolError?.(err, `${s.remoteAddress ?? '?'}:${s.remotePort ?? '?'}`);
   }
@@ -82,6 +92,7 @@ export class TcpTransport {
       isPeer: (id) => this.links.has(id),
       onMessage: this.o.onMessage,
       onError: (err) => this.reportError(err, s),
+      onDisconnected: this.disconnected,
     });
   }
 
@@ -99,6 +110,7 @@ export class TcpTransport {
         security: this.security,
         onUnreachable: this.o.onUnreachable,
         onAuthError: (err) => this.o.onProtocolError?.(err, `${addr.host}:${addr.port}`),
+        onDisconnected: this.disconnected,
         ...DEFAULT_PEER_LINK,
       }),
     );
@@ -122,6 +134,7 @@ export class TcpTransport {
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     for (const l of this.links.values()) l.close();
     this.links.clear();
     for (const s of this.inbound) s.destroy();
