@@ -8,10 +8,10 @@
 // a retryable 503 when the pull does not finish within PULL_WAIT_MS (the
 // draining node down or slow). A user this node does not own (a caller with
 // an older view of the ring) is refused with a retryable 503 as well.
+import type { Member } from '../../keeper/src/keeper.js';
 import { ApiError } from './center/errors.js';
 import type { Metrics } from './metrics.js';
 import { ownerKey, type Ownership, type Placement } from './ownership.js';
-import type { Peers } from './peer/peers.js';
 import { parseUserHandoff } from './peer/peer-handoff-codec.js';
 import type { Saver, SaverUserMovedError } from './saver/saver.js';
 
@@ -22,14 +22,21 @@ export const PULLS_MAX = 1024;
 
 const RETRY = { 'retry-after': '1' };
 
+/** What the gate asks of the ring. */
+export type GateOwnership = Pick<Ownership, 'placement' | 'refresh' | 'joinRecords'>;
+/** Where pulls go: the peer links (Peers). */
+export interface PullPeers {
+  of(member: Member): { call(method: string, body: unknown): Promise<unknown> };
+}
+
 export class HandoffGate {
   private readonly pulls = new Map<string, Promise<void>>();
 
   constructor(
     private readonly nodeId: string,
-    private readonly ownership: Ownership,
+    private readonly ownership: GateOwnership,
     private readonly saver: Saver,
-    private readonly peers: Peers,
+    private readonly peers: PullPeers,
     private readonly metrics: Metrics,
   ) {}
 
@@ -38,7 +45,14 @@ export class HandoffGate {
     let waits: Promise<void>[] | undefined;
     for (const user of users) {
       const p = this.ownership.placement(app, user);
-      if (p.kind === 'here') continue;
+      if (p.kind === 'here') {
+        // The move may have ended (its record deleted) while a pull for this
+        // user is still on its way: its import replaces the inbox, so nothing
+        // may be stored before it lands (it would be overwritten, its seq given again).
+        const pulling = this.pulls.get(ownerKey(app, user));
+        if (pulling !== undefined) (waits ??= []).push(pulling.catch(() => undefined));
+        continue;
+      }
       if (p.kind === 'elsewhere') {
         throw new ApiError('notReady', `node ${this.nodeId} does not own user ${user} of ${app} (its owner is ${p.owner.id}); retry`, { headers: RETRY, extra: { owner: p.owner.id } });
       }
@@ -48,12 +62,12 @@ export class HandoffGate {
   }
 
   private async arrive(app: string, user: string, p: Extract<Placement, { kind: 'incoming' }>): Promise<void> {
-    if ((await this.saver.handoffMark(app, user)) === p.mark) return;
     const key = ownerKey(app, user);
+    // Registered before the first await, so an admit that finds the move over meanwhile waits for it (above).
     let pull = this.pulls.get(key);
     if (pull === undefined) {
       if (this.pulls.size >= PULLS_MAX) throw new ApiError('notReady', `too many inboxes being pulled from ${p.from.id}; retry`, { headers: RETRY });
-      pull = this.pull(app, user, p).finally(() => this.pulls.delete(key));
+      pull = this.bring(app, user, p).finally(() => this.pulls.delete(key));
       this.pulls.set(key, pull);
     }
     let timer: NodeJS.Timeout | undefined;
@@ -71,7 +85,9 @@ export class HandoffGate {
     }
   }
 
-  private async pull(app: string, user: string, p: Extract<Placement, { kind: 'incoming' }>): Promise<void> {
+  /** The user's inbox here under the move's mark: already imported, or pulled now. */
+  private async bring(app: string, user: string, p: Extract<Placement, { kind: 'incoming' }>): Promise<void> {
+    if ((await this.saver.handoffMark(app, user)) === p.mark) return;
     const answer = await this.peers.of(p.from).call('handoff', { op: 'export', move: p.move, app, user, mark: p.mark });
     const n = await this.saver.importUsers(p.mark, [parseUserHandoff(answer)]);
     this.metrics.handoffUsersIn[p.move].inc(n.users);
