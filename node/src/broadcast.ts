@@ -55,7 +55,7 @@ export class Broadcasts {
         const b = targets[i];
         // Skips bindings gone since the start, and devices that already got it from the log.
         if (b === undefined || !b.active || !b.started || b.broadcastPos >= rec.pos) continue;
-        b.client.write(frame.get(b.client.proto));
+        b.client.writeShared(frame);
         this.delivery.noteBroadcast(b, rec.pos);
         written++;
       }
