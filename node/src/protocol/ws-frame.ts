@@ -29,7 +29,16 @@ interface FrameOptions {
   readonly readOnly: boolean;
   readonly rsv1: boolean;
 }
-const Sender = (wsModule as unknown as { Sender: { frame(data: Buffer, options: FrameOptions): Buffer[] } }).Sender;
+type Framer = (data: Buffer, options: FrameOptions) => Buffer[];
+
+/** ws's own framer; fails at start, not at the first broadcast, if a ws upgrade drops it. */
+function wsFramer(): Framer {
+  const sender = (wsModule as unknown as { Sender?: { frame?: Framer } }).Sender;
+  const frame = sender?.frame;
+  if (frame === undefined) throw new Error('ws no longer exports Sender.frame (protocol/ws-frame.ts relies on ws 8 internals)');
+  return frame.bind(sender);
+}
+const wsFrame = wsFramer();
 
 /** ws's Sender state when no compression or blob read is in progress. */
 const SENDER_IDLE = 0;
@@ -38,7 +47,7 @@ const OPCODE_BINARY = 2;
 
 /** One unmasked, uncompressed, final data frame: header and payload in one buffer. */
 export function frameOnce(payload: Buffer, binary: boolean): Buffer {
-  return Buffer.concat(Sender.frame(payload, { fin: true, opcode: binary ? OPCODE_BINARY : OPCODE_TEXT, mask: false, readOnly: true, rsv1: false }));
+  return Buffer.concat(wsFrame(payload, { fin: true, opcode: binary ? OPCODE_BINARY : OPCODE_TEXT, mask: false, readOnly: true, rsv1: false }));
 }
 
 /** The socket to write a pre-framed message to, or undefined when it must go through ws.send. */
