@@ -1,7 +1,7 @@
 // Broadcast jobs: a message stored in the app's broadcast log (so devices that
 // bind within its TTL still get it) and written to every local connection of
-// the app at a paced rate, with progress. The frame is encoded once per
-// subprotocol and the same bytes go to every socket.
+// the app at a paced rate, with progress. The frame is encoded and framed
+// once per subprotocol and the same bytes go to every socket (ws-frame.ts).
 import { randomUUID } from 'node:crypto';
 import type { Delivery } from './delivery.js';
 import type { Hub } from './hub.js';
