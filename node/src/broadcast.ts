@@ -1,7 +1,7 @@
 // Broadcast jobs: a message stored in the app's broadcast log (so devices that
 // bind within its TTL still get it) and written to every local connection of
-// the app at a paced rate, with progress. The frame is encoded once per
-// subprotocol and the same bytes go to every socket.
+// the app at a paced rate, with progress. The frame is encoded and framed
+// once per subprotocol and the same bytes go to every socket (ws-frame.ts).
 import { randomUUID } from 'node:crypto';
 import type { Delivery } from './delivery.js';
 import type { Hub } from './hub.js';
@@ -55,7 +55,7 @@ export class Broadcasts {
         const b = targets[i];
         // Skips bindings gone since the start, and devices that already got it from the log.
         if (b === undefined || !b.active || !b.started || b.broadcastPos >= rec.pos) continue;
-        b.client.write(frame.get(b.client.proto));
+        b.client.writeShared(frame);
         this.delivery.noteBroadcast(b, rec.pos);
         written++;
       }

@@ -24,7 +24,7 @@ export interface TopicPub {
 /** Writes a publish to this node's subscribers of the topic. */
 export function writePub(hub: Hub, p: TopicPub): void {
   const frame = new SharedFrame({ t: 'pub', app: p.app, topic: p.topic, offset: p.offset, data: p.data, ts: p.ts });
-  for (const c of hub.subscribers(p.app, p.topic)) c.write(frame.get(c.proto));
+  for (const c of hub.subscribers(p.app, p.topic)) c.writeShared(frame);
 }
 
 function asRecords(v: unknown): TopicRecord[] {

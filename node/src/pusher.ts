@@ -48,7 +48,7 @@ export function writeVolatile(hub: Hub, app: string, users: readonly string[], m
   for (const user of users) {
     let delivered = 0;
     for (const b of hub.bindingsOf(app, user)) {
-      b.client.write(frame.get(b.client.proto));
+      b.client.writeShared(frame);
       delivered++;
     }
     counts.set(user, delivered);

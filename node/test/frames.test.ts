@@ -57,6 +57,8 @@ test('both subprotocols round-trip the same object and refuse the wrong frame ki
 
 test('a shared frame is encoded once per protocol', () => {
   const f = new SharedFrame({ t: 'pong' });
-  assert.equal(f.get(SUBPROTOCOL_JSON), f.get(SUBPROTOCOL_JSON));
-  assert.equal(f.get(SUBPROTOCOL_MSGPACK), f.get(SUBPROTOCOL_MSGPACK));
+  assert.equal(f.payload(SUBPROTOCOL_JSON), f.payload(SUBPROTOCOL_JSON));
+  assert.equal(f.payload(SUBPROTOCOL_MSGPACK), f.payload(SUBPROTOCOL_MSGPACK));
+  assert.equal(f.framed(SUBPROTOCOL_JSON), f.framed(SUBPROTOCOL_JSON));
+  assert.equal(f.framed(SUBPROTOCOL_MSGPACK), f.framed(SUBPROTOCOL_MSGPACK));
 });

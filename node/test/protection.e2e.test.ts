@@ -210,3 +210,29 @@ test('topic subscriptions per connection are capped', async () => {
   s.close();
   await settings({});
 });
+
+test('a connection that stops reading is closed with 4010 once its send queue passes the byte bound; others are unaffected', async () => {
+  await settings({ sendQueueBytesMax: 256 * 1024 });
+  const bystander = await connect(app, 'slow-bystander');
+  const slow = await connect(app, 'slow');
+  // Stop reading: the kernel buffers fill, then ws's buffer (the send queue) grows.
+  slow.ws.pause();
+  const data = 'x'.repeat(30_000);
+  const slowClosed = async (): Promise<boolean> => /^longwire_gateway_slow_consumers_total 1$/m.test(String((await node.api('GET', '/metrics')).body));
+  let closed = false;
+  // Bounded: at most 2,000 qos 0 pushes of 30 kB (60 MB) before giving up.
+  for (let i = 0; i < 2000 && !closed; i++) {
+    const r = await node.api('POST', `/v1/apps/${app.app}/push`, { token: app.apiKey, body: { users: ['slow'], data, qos: 0 } });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    if (i % 20 === 19) closed = await slowClosed();
+  }
+  assert.ok(closed, 'the slow consumer was never closed');
+  slow.ws.resume();
+  assert.equal((await slow.closed).code, 4010);
+  // Everything written before the close arrives whole and in order.
+  const got = slow.frames.filter((f) => f.t === 'msg');
+  assert.ok(got.length > 0 && got.every((f) => f.data === data), 'a message arrived damaged');
+  await stillWorks(bystander, 'slow-bystander');
+  bystander.close();
+  await settings({});
+});

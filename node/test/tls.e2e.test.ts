@@ -63,6 +63,10 @@ test('wss:// and https:// with a custom CA; the dispatcher answers wss://; SIGHU
     };
     await push('before');
     assert.equal((await s.nextOfType('msg')).data, 'before');
+    // A broadcast is written pre-framed straight to the TLS socket (ws-frame.ts).
+    const b = await n.api('POST', '/v1/apps/tlsapp/broadcast', { token: app.apiKey, body: { data: { all: 'over wss' }, ttl: 60 } });
+    assert.equal(b.status, 202, JSON.stringify(b.body));
+    assert.deepEqual((await s.nextOfType('msg')).data, { all: 'over wss' });
 
     const before = await servedSerial(n.gatewayPort, ca.cert);
     assert.equal(before, new (await import('node:crypto')).X509Certificate(first.cert).serialNumber);

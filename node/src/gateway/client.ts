@@ -5,7 +5,8 @@
 import { randomUUID } from 'node:crypto';
 import type WebSocket from 'ws';
 import { CloseCode } from '../protocol/close-codes.js';
-import { encode, type Encoded, type Subprotocol } from '../protocol/codec.js';
+import { encode, SUBPROTOCOL_JSON, type Encoded, type SharedFrame, type Subprotocol } from '../protocol/codec.js';
+import { rawSocketOf } from '../protocol/ws-frame.js';
 import type { ClientFrame, ServerFrame } from '../protocol/frames.js';
 import type { Binding } from './binding.js';
 import { AppBindings } from './app-bindings.js';
@@ -16,6 +17,9 @@ import type { Delivery } from '../delivery.js';
 import { PeerError } from '../peer/errors.js';
 
 type State = 'hello' | 'ready' | 'closed';
+
+const TEXT = { binary: false } as const;
+const BINARY = { binary: true } as const;
 
 /** Topic subscriptions one connection may hold; a further `sub` gets error `too-many-topics`. */
 export const TOPICS_PER_CONNECTION_MAX = 256;
@@ -41,7 +45,7 @@ export class Client {
   private droppedFrames = 0;
   /** Frames received while an earlier one is being handled, oldest first; undefined when idle. Bounded by the frame limit. */
   private backlog: ClientFrame[] | undefined;
-  private readonly onSent: (err?: Error) => void;
+  private readonly onSent: (err?: Error | null) => void;
   private cleanup: 'pending' | 'done' = 'pending';
   /** Made only when someone waits for the cleanup (a drain or shutdown). */
   private cleanupWaiter: { promise: Promise<void>; resolve: () => void } | undefined;
@@ -80,16 +84,32 @@ export class Client {
    * buffered without bound.
    */
   write(data: Encoded): void {
-    if (this.state === 'closed') return;
-    const s = this.ctx.settings;
-    if (this.queuedMsgs >= s.sendQueueMsgsMax || this.ws.bufferedAmount + data.length > s.sendQueueBytesMax) {
-      this.ctx.metrics.slowConsumers.inc();
-      this.close(CloseCode.slowConsumer, 'slow consumer');
-      return;
-    }
-    this.queuedMsgs++;
+    if (!this.admit(data.length)) return;
     this.ws.send(data, this.onSent);
     this.ctx.metrics.frameOut.add();
+  }
+
+  /** Writes a fan-out frame: framed once for every socket, written raw when ws has nothing pending here. */
+  writeShared(frame: SharedFrame): void {
+    const framed = frame.framed(this.proto);
+    if (!this.admit(framed.length)) return;
+    const socket = rawSocketOf(this.ws);
+    if (socket !== undefined) socket.write(framed, this.onSent);
+    else this.ws.send(frame.payload(this.proto), this.proto === SUBPROTOCOL_JSON ? TEXT : BINARY, this.onSent);
+    this.ctx.metrics.frameOut.add();
+  }
+
+  /** Counts one more queued send, or closes a slow consumer (false). */
+  private admit(bytes: number): boolean {
+    if (this.state === 'closed') return false;
+    const s = this.ctx.settings;
+    if (this.queuedMsgs >= s.sendQueueMsgsMax || this.ws.bufferedAmount + bytes > s.sendQueueBytesMax) {
+      this.ctx.metrics.slowConsumers.inc();
+      this.close(CloseCode.slowConsumer, 'slow consumer');
+      return false;
+    }
+    this.queuedMsgs++;
+    return true;
   }
 
   close(code: number, reason: string): void {

@@ -3,6 +3,7 @@
 // once and the same bytes can go to every socket of that protocol.
 import { Packr } from 'msgpackr';
 import type { ServerFrame } from './frames.js';
+import { frameOnce } from './ws-frame.js';
 
 export const SUBPROTOCOL_JSON = 'longwire.v1.json';
 export const SUBPROTOCOL_MSGPACK = 'longwire.v1.msgpack';
@@ -17,14 +18,24 @@ export function encode(proto: Subprotocol, frame: ServerFrame): Encoded {
   return proto === SUBPROTOCOL_JSON ? JSON.stringify(frame) : packr.pack(frame);
 }
 
-/** A frame encoded lazily at most once per protocol, for fan-out. */
+/**
+ * A frame for fan-out, encoded lazily at most once per protocol: its payload
+ * (for ws.send) and the whole WebSocket frame (header + payload, for a raw
+ * socket write, ws-frame.ts).
+ */
 export class SharedFrame {
-  private json: string | undefined;
+  private json: Buffer | undefined;
   private msgpack: Buffer | undefined;
+  private jsonFramed: Buffer | undefined;
+  private msgpackFramed: Buffer | undefined;
   constructor(readonly frame: ServerFrame) {}
-  get(proto: Subprotocol): Encoded {
-    if (proto === SUBPROTOCOL_JSON) return (this.json ??= JSON.stringify(this.frame));
+  payload(proto: Subprotocol): Buffer {
+    if (proto === SUBPROTOCOL_JSON) return (this.json ??= Buffer.from(JSON.stringify(this.frame)));
     return (this.msgpack ??= packr.pack(this.frame));
+  }
+  framed(proto: Subprotocol): Buffer {
+    if (proto === SUBPROTOCOL_JSON) return (this.jsonFramed ??= frameOnce(this.payload(proto), false));
+    return (this.msgpackFramed ??= frameOnce(this.payload(proto), true));
   }
 }
 
