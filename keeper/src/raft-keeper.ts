@@ -49,7 +49,7 @@ import { range } from './kv.js';
 import { expiredLeases } from './leases.js';
 import { raftIdOf } from './raft-id.js';
 import { RaftLink } from './raft-link.js';
-import type { PeerRefusal, PeerSecurity } from './raft-worker-messages.js';
+import type { PeerRefusal, PeerSecurity, PeerTlsPem } from './raft-worker-messages.js';
 import { invalidRegisterOp, registeredSessions, sessionsOf } from './register.js';
 import { restore, snapshot } from './snapshot.js';
 import { apply } from './state-machine.js';
@@ -813,6 +813,12 @@ export class RaftKeeper implements Keeper {
 
   transferLeader(to?: string): Promise<{ leader: string }> {
     return this.transfer(to, 3 * this.electionTimeoutMs());
+  }
+
+  /** Peer links made from now on use this TLS material (a certificate rotation); open links keep theirs. */
+  reloadPeerTls(tls: PeerTlsPem): Promise<void> {
+    if (this.link === undefined) return Promise.reject(new Error('the Raft member has not started'));
+    return this.link.setPeerTls(tls);
   }
 
   private async transfer(to: string | undefined, waitMs: number): Promise<{ leader: string }> {

@@ -6,7 +6,7 @@
 
 import { Worker } from 'node:worker_threads';
 import type { ConfChange, ConfState, Entry, NodeId, Snapshot, SoftState, Status, StepResult } from '../../raft/src/index.js';
-import type { FromWorker, MemberView, PeerRefusal, ToWorker, WorkerInit } from './raft-worker-messages.js';
+import type { FromWorker, MemberView, PeerRefusal, PeerTlsPem, ToWorker, WorkerInit } from './raft-worker-messages.js';
 
 /** What the worker's events turn into on the keeper's side, in log order. */
 export interface LinkHandlers {
@@ -28,6 +28,8 @@ export class RaftLink {
   private viewAt = performance.now();
   private seq = 0;
   private readonly waiting = new Map<number, (r: StepResult) => void>();
+  /** Callers of setPeerTls, oldest first: the worker answers in order. */
+  private readonly tlsWaiting: ((error: string | undefined) => void)[] = [];
   private stopped: Promise<void> | undefined;
   private onStopped: (() => void) | undefined;
   private dead = false;
@@ -123,6 +125,9 @@ export class RaftLink {
                   case 'peer-refused':
                     h.peerRefused(e.refusal);
                     break;
+                  case 'peer-tls':
+                    link?.tlsWaiting.shift()?.(e.error);
+                    break;
                 }
               }
               return;
@@ -205,6 +210,15 @@ export class RaftLink {
     if (!this.dead) this.worker.postMessage({ t: 'peers', peers } satisfies ToWorker);
   }
 
+  /** Peer links made from now on use this TLS material; rejects (the old stays) if the member refused it. */
+  setPeerTls(tls: PeerTlsPem): Promise<void> {
+    if (this.dead) return Promise.reject(new Error('the Raft member has stopped'));
+    return new Promise<void>((resolve, reject) => {
+      this.tlsWaiting.push((error) => (error === undefined ? resolve() : reject(new Error(error))));
+      this.worker.postMessage({ t: 'peer-tls', tls } satisfies ToWorker);
+    });
+  }
+
   /** Stops ticking, waits for the Ready in progress, closes the transport and the log, ends the thread. */
   stop(): Promise<void> {
     this.stopped ??= (async () => {
@@ -216,6 +230,7 @@ export class RaftLink {
       }
       for (const w of this.waiting.values()) w({ ok: false, reason: 'RAFT_ERR_NOT_MEMBER' });
       this.waiting.clear();
+      for (const w of this.tlsWaiting.splice(0)) w('the Raft member has stopped');
       await this.worker.terminate();
     })();
     return this.stopped;

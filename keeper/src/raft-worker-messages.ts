@@ -22,9 +22,15 @@ export interface WorkerInit {
  * that crosses to the worker: certificates name members by their keeper id (CN).
  */
 export interface PeerSecurity {
-  /** PEM: the cluster CA, this member's certificate and key. */
-  readonly tls?: { readonly ca: string; readonly cert: string; readonly key: string };
+  readonly tls?: PeerTlsPem;
   readonly secret?: Uint8Array;
+}
+
+/** PEM: the cluster CA, this member's certificate and key. */
+export interface PeerTlsPem {
+  readonly ca: string;
+  readonly cert: string;
+  readonly key: string;
 }
 
 /** A peer connection the transport closed: `auth` for a failed authentication, else a protocol error. */
@@ -46,6 +52,8 @@ export type ToWorker =
   | { readonly t: 'campaign' }
   | { readonly t: 'peers'; readonly peers: readonly (readonly [NodeId, string])[] }
   | { readonly t: 'snapshot-data'; readonly id: number; readonly data: Uint8Array }
+  /** New peer TLS material for links made from now on (a certificate rotation); answered by a 'peer-tls' event. */
+  | { readonly t: 'peer-tls'; readonly tls: PeerTlsPem }
   | { readonly t: 'stop' };
 
 /** What the keeper mirrors of the member: its status plus when each peer was last heard from. */
@@ -67,6 +75,8 @@ export type WorkerEvent =
   | { readonly t: 'snapshot-request'; readonly id: number }
   | { readonly t: 'view'; readonly view: MemberView }
   | { readonly t: 'peer-refused'; readonly refusal: PeerRefusal }
+  /** The answer to a 'peer-tls' message: `error` if the material was refused (the old stays). */
+  | { readonly t: 'peer-tls'; readonly error?: string }
   /** `count`: for 'persist', the entries in the persisted Ready. */
   | { readonly t: 'metric'; readonly name: 'persist' | 'applied' | 'tick-lag' | 'snapshot'; readonly value: number; readonly count?: number };
 

@@ -204,6 +204,15 @@ port.on('message', (m: ToWorker) => {
       case 'peers':
         setPeers(m.peers);
         return;
+      case 'peer-tls':
+        try {
+          if (transport === undefined) throw new Error('the member has not started');
+          transport.setTls(m.tls);
+          emit({ t: 'peer-tls' });
+        } catch (err) {
+          emit({ t: 'peer-tls', error: err instanceof Error ? err.message : String(err) });
+        }
+        return;
       case 'snapshot-data': {
         const w = snapshotWaiters.get(m.id);
         snapshotWaiters.delete(m.id);

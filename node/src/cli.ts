@@ -2,7 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { SignJWT } from 'jose';
-import { ConfigError, loadConfig } from './config.js';
+import { ConfigError, loadConfig, type NodeConfig } from './config.js';
 // The node (Fastify, LevelDB, the keeper) is imported only by the commands that run one,
 // so API commands such as `status` start fast.
 import type { RunningNode } from './node.js';
@@ -14,7 +14,7 @@ const USAGE = `longwire — a long-connection push cluster
   longwire start [--id n1] [--data-dir DIR] [--gateway H:P] [--api H:P] [--peer H:P]
                  [--admin-token T] [--zone Z] [--fsync] [--heartbeat SECONDS] [--config FILE]
                  [--tls-cert FILE --tls-key FILE]   wss:// and https:// (SIGHUP re-reads them)
-                 [--cluster-secret S] [--peer-ca FILE --peer-cert FILE --peer-key FILE]   peer authentication
+                 [--cluster-secret S] [--peer-ca FILE --peer-cert FILE --peer-key FILE]   peer authentication (SIGHUP re-reads)
                  [--join API_URL]                     join the cluster of that member (proves it with the
                                                       cluster secret or peer certificate; dev: --admin-token)
   longwire certs [--out DIR] [--nodes n1,n2,n3] [--hosts 127.0.0.1,localhost] [--days N]
@@ -49,7 +49,7 @@ function fail(message: string): never {
 /** A graceful stop that takes longer than this exits with status 1 (the stores recover on the next start). */
 export const SHUTDOWN_MS_MAX = 10_000;
 
-function runUntilSignal(node: RunningNode): void {
+function runUntilSignal(node: RunningNode, cfg: NodeConfig): void {
   let signals = 0;
   const onSignal = (sig: string): void => {
     signals++;
@@ -71,10 +71,19 @@ function runUntilSignal(node: RunningNode): void {
     );
   };
   process.on('SIGHUP', () => {
-    try {
-      node.reloadTls();
-    } catch (err) {
-      node.log.error({ err }, 'SIGHUP: TLS reload failed; the previous certificate stays in use');
+    if (cfg.tls === undefined && cfg.peerTls === undefined) {
+      node.log.error('SIGHUP: nothing to reload (no --tls-cert/--tls-key, no --peer-ca/--peer-cert/--peer-key)');
+      return;
+    }
+    if (cfg.tls !== undefined) {
+      try {
+        node.reloadTls();
+      } catch (err) {
+        node.log.error({ err }, 'SIGHUP: TLS reload failed; the previous certificate stays in use');
+      }
+    }
+    if (cfg.peerTls !== undefined) {
+      node.reloadPeerTls().catch((err: unknown) => node.log.error({ err }, 'SIGHUP: peer TLS reload failed; the previous certificate stays in use'));
     }
   });
   process.on('SIGTERM', () => onSignal('SIGTERM'));
@@ -86,7 +95,7 @@ async function start(argv: string[]): Promise<void> {
   const { startNode } = await import('./node.js');
   const node = await startNode(cfg);
   if (node.adminTokenCreated) process.stderr.write(`admin token (saved in ${cfg.dataDir}/admin-token): ${node.adminToken}\n`);
-  runUntilSignal(node);
+  runUntilSignal(node, cfg);
 }
 
 export async function mintToken(app: string, secret: string, user: string, ttlSeconds: number): Promise<string> {
@@ -143,7 +152,7 @@ Or with any WebSocket tool (subprotocol longwire.v1.json):
 
 Ctrl-C stops the node; data stays in ${cfg.dataDir}.
 `);
-  runUntilSignal(node);
+  runUntilSignal(node, cfg);
 }
 
 async function call(method: string, url: string, token: string | undefined, json: boolean, human: (body: unknown) => string, body?: unknown): Promise<void> {

@@ -41,7 +41,7 @@ import { StatusCallbacks } from './status-callbacks.js';
 import { LingeringSessions } from './gateway/lingering.js';
 import { AddressLimiter } from './address-limiter.js';
 import type { GatewayContext } from './gateway/context.js';
-import type { PeerSecurity } from '../../keeper/src/raft-worker-messages.js';
+import type { PeerSecurity, PeerTlsPem } from '../../keeper/src/raft-worker-messages.js';
 import { AdminTokens } from './admin-tokens.js';
 import { Auth } from './center/auth.js';
 import { PeerAuth } from './peer/peer-auth.js';
@@ -67,6 +67,8 @@ export interface RunningNode {
   readonly log: Logger;
   /** Re-reads --tls-cert/--tls-key for new connections (SIGHUP); throws, keeping the old pair, if they do not load. */
   reloadTls(): void;
+  /** Re-reads --peer-ca/--peer-cert/--peer-key for Raft links made from now on (SIGHUP); rejects, keeping the old, if they do not load. */
+  reloadPeerTls(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -279,6 +281,12 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
     log.info({ cert: cfg.tls.certFile }, 'TLS certificate reloaded');
   };
 
+  const reloadPeerTls = async (): Promise<void> => {
+    if (cfg.peerTls === undefined) throw new Error('no --peer-ca/--peer-cert/--peer-key to reload');
+    await raftKeeper.reloadPeerTls(readPeerTls(cfg.id, cfg.peerTls));
+    log.info({ cert: cfg.peerTls.certFile }, 'peer TLS certificate reloaded (links made from now on use it)');
+  };
+
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> =>
     (stopping ??= (async () => {
@@ -305,23 +313,26 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
       await keeper.close();
     })());
 
-  return { adminToken: admin.token, adminTokenCreated: admin.created, gatewayPort, apiPort, keeper, apps, log, reloadTls, stop };
+  return { adminToken: admin.token, adminTokenCreated: admin.created, gatewayPort, apiPort, keeper, apps, log, reloadTls, reloadPeerTls, stop };
+}
+
+/** The peer CA, certificate and key, read and checked (at start, and again on SIGHUP). */
+function readPeerTls(id: string, f: NonNullable<NodeConfig['peerTls']>): PeerTlsPem {
+  let tls: PeerTlsPem;
+  try {
+    tls = { ca: readFileSync(f.caFile, 'utf8'), cert: readFileSync(f.certFile, 'utf8'), key: readFileSync(f.keyFile, 'utf8') };
+  } catch (err) {
+    throw new Error(`cannot read peer TLS files: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  // Peers check that a link's certificate names the member it claims to be: ours must name us.
+  const cn = new X509Certificate(tls.cert).subject.split('\n').find((l) => l.startsWith('CN='));
+  if (cn !== `CN=${id}`) throw new Error(`--peer-cert must name this node (CN=${id}), it has ${cn ?? 'no CN'}`);
+  return tls;
 }
 
 /** How peer links and joins authenticate, from the flags: files read and checked now. */
 function peerSecurityOf(cfg: NodeConfig): { security: PeerSecurity; join: JoinCredentials; mode: 'mtls' | 'secret' | 'mtls+secret' | 'none' } {
-  let tls: { ca: string; cert: string; key: string } | undefined;
-  if (cfg.peerTls !== undefined) {
-    const f = cfg.peerTls;
-    try {
-      tls = { ca: readFileSync(f.caFile, 'utf8'), cert: readFileSync(f.certFile, 'utf8'), key: readFileSync(f.keyFile, 'utf8') };
-    } catch (err) {
-      throw new Error(`cannot read peer TLS files: ${err instanceof Error ? err.message : String(err)}`);
-    }
-    // Peers check that a link's certificate names the member it claims to be: ours must name us.
-    const cn = new X509Certificate(tls.cert).subject.split('\n').find((l) => l.startsWith('CN='));
-    if (cn !== `CN=${cfg.id}`) throw new Error(`--peer-cert must name this node (CN=${cfg.id}), it has ${cn ?? 'no CN'}`);
-  }
+  const tls = cfg.peerTls === undefined ? undefined : readPeerTls(cfg.id, cfg.peerTls);
   const secret = cfg.clusterSecret;
   const security: PeerSecurity = { ...(tls === undefined ? {} : { tls }), ...(secret === undefined ? {} : { secret: Buffer.from(secret, 'utf8') }) };
   const join: JoinCredentials = { ...(tls === undefined ? {} : { tls }), ...(secret === undefined ? {} : { secret }) };

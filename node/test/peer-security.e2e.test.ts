@@ -8,7 +8,7 @@
 // routes or the logs.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHmac } from 'node:crypto';
+import { X509Certificate, createHmac } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createCa, createNodeCert, type PemPair } from '../src/certs.js';
@@ -20,6 +20,7 @@ import { NodeProcess, tempDir } from './support/node-process.js';
 import { TestSocket, createApp, token } from './support/ws-client.js';
 import { eventually, obj } from './support/contract.js';
 import { metricValue, probePeerPort } from './support/peer-probe.js';
+import { servedSerial } from './support/served-serial.js';
 
 const SECRET = 'correct-horse-battery-staple';
 const RAFT_AUTH_REFUSED = 'longwire_peer_refused_total{link="raft",reason="auth"}';
@@ -207,6 +208,30 @@ test('mutual TLS on every port: a three-node cluster forms and pushes; a certifi
     const after = await voters(n1, 3);
     assert.equal(after.term, before.term);
     assert.ok(metricValue(await metrics(n1), RAFT_AUTH_REFUSED) >= 3, 'each refusal is counted');
+
+    // Rotation: n1 gets a new certificate from the same CA; SIGHUP, and its peer port presents it to links made from now on.
+    const asN3 = { cert: n3Pair.cert, key: n3Pair.key };
+    assert.equal(await servedSerial(n1.peerPort, ca.cert, asN3), new X509Certificate((pairs.get('n1') as PemPair).cert).serialNumber);
+    const rotated = await createNodeCert(ca, 'n1', ['127.0.0.1']);
+    await files('n1', rotated);
+    process.kill(n1.pid, 'SIGHUP');
+    const rotatedSerial = new X509Certificate(rotated.cert).serialNumber;
+    await eventually(async () => ((await servedSerial(n1.peerPort, ca.cert, asN3)) === rotatedSerial ? true : undefined), 'the peer port presents the new certificate');
+    // A key that does not match the certificate is refused; the rotated pair stays in use.
+    await writeFile(join(dir, 'n1-key.pem'), n3Pair.key);
+    process.kill(n1.pid, 'SIGHUP');
+    await eventually(async () => (n1.logs.includes('peer TLS reload failed') ? true : undefined), 'the failed peer reload is logged');
+    assert.equal(await servedSerial(n1.peerPort, ca.cert, asN3), rotatedSerial);
+    // Links made after the rotation carry Raft: n3 restarts (both its links with n1 are new, n1 presenting the
+    // rotated certificate each way), and n1 and n3 alone (n2 stopped) are a quorum that elects and pushes.
+    await files('n1', rotated);
+    await n3.stop({ keepData: true });
+    await n2.stop({ keepData: true });
+    started.splice(started.indexOf(n2), 1);
+    const n3again = await NodeProcess.start({ args: await files('n3', n3Pair), dataDir: n3.dataDir, gatewayPort: n3.gatewayPort, apiPort: n3.apiPort, peerPort: n3.peerPort, tlsCa: ca.cert, noAdminToken: true });
+    started.splice(started.indexOf(n3), 1, n3again);
+    await voters(n3again, 3);
+    for (const user of ['e', 'f']) await pushAcross(app, n3again, n1, user, ca.cert);
   } finally {
     for (const n of started.reverse()) await n.stop();
   }

@@ -6,7 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { connect as tlsConnect } from 'node:tls';
+import { servedSerial } from './support/served-serial.js';
 import { createCa, createNodeCert } from '../src/certs.js';
 import { NodeProcess, tempDir } from './support/node-process.js';
 import { TestSocket, createApp, token } from './support/ws-client.js';
@@ -16,18 +16,6 @@ import { fileURLToPath } from 'node:url';
 
 /** dist/node/test → dist/client/src/index.js: the SDK as an app developer imports it. */
 const SDK = fileURLToPath(new URL('../../client/src/index.js', import.meta.url));
-
-/** The serial number of the certificate the server at `port` presents now. */
-function servedSerial(port: number, ca: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const s = tlsConnect({ host: '127.0.0.1', port, ca }, () => {
-      const serial = s.getPeerCertificate().serialNumber;
-      s.end();
-      resolve(serial);
-    });
-    s.once('error', reject);
-  });
-}
 
 test('wss:// and https:// with a custom CA; the dispatcher answers wss://; SIGHUP reloads the certificate and keeps open connections', async () => {
   const dir = await tempDir('longwire-tls-');

@@ -25,7 +25,8 @@ export interface PeerLinkOptions {
   readonly backoffMinMs: number;
   readonly backoffMaxMs: number;
   readonly rng: Rng;
-  readonly security: LinkSecurity;
+  /** Read at each connect: a reload (TcpTransport.setTls) applies to the next connection. */
+  readonly security: () => LinkSecurity;
   /** Called when a message to the peer was dropped (not connected, or queue full). */
   readonly onUnreachable: (peer: NodeId) => void;
   /** Called when the peer failed to prove it is the member we dialed. */
@@ -61,7 +62,8 @@ export class PeerLink {
 
   private connect(): void {
     if (this.closed) return;
-    const tls = this.o.security.tls;
+    const security = this.o.security();
+    const tls = security.tls;
     const s =
       tls === undefined
         ? new Socket()
@@ -81,7 +83,7 @@ export class PeerLink {
     this.socket = s;
     s.setNoDelay(true);
     s.setKeepAlive(true, 5000);
-    s.on(tls === undefined ? 'connect' : 'secureConnect', () => this.handshake(s));
+    s.on(tls === undefined ? 'connect' : 'secureConnect', () => this.handshake(s, security.secret));
     s.on('error', (err) => {
       if (err instanceof AuthError) this.o.onAuthError(err);
       // 'close' follows and schedules the reconnect.
@@ -97,8 +99,7 @@ export class PeerLink {
   }
 
   /** Our side of the handshake; `connected` once the peer is proven. */
-  private handshake(s: Socket): void {
-    const secret = this.o.security.secret;
+  private handshake(s: Socket, secret: Uint8Array | undefined): void {
     if (secret === undefined) {
       s.write(frame(encodeHandshake({ hello: this.o.selfId, to: this.o.peerId })));
       this.opened();

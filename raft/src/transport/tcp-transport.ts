@@ -1,6 +1,6 @@
 import { createServer } from 'node:net';
 import type { Server, Socket } from 'node:net';
-import { createServer as createTlsServer } from 'node:tls';
+import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
 import type { Message } from '../message.js';
 import type { Rng } from '../rng.js';
 import type { NodeId } from '../types.js';
@@ -40,7 +40,7 @@ export class TcpTransport {
   private readonly links = new Map<NodeId, PeerLink>();
   private readonly server: Server;
   private readonly inbound = new Set<Socket>();
-  private readonly security: LinkSecurity;
+  private security: LinkSecurity;
   private closing = false;
 
   private constructor(private readonly o: TransportOptions) {
@@ -107,13 +107,25 @@ export class TcpTransport {
         host: addr.host,
         port: addr.port,
         rng: this.o.rng,
-        security: this.security,
+        security: () => this.security,
         onUnreachable: this.o.onUnreachable,
         onAuthError: (err) => this.o.onProtocolError?.(err, `${addr.host}:${addr.port}`),
         onDisconnected: this.disconnected,
         ...DEFAULT_PEER_LINK,
       }),
     );
+  }
+
+  /**
+   * New PEM material (certificate rotation): the listener and the links
+   * made from now on use it; links already open keep theirs. Throws, changing
+   * nothing, if it does not load or the transport was started without TLS.
+   */
+  setTls(pem: { readonly ca: string; readonly cert: string; readonly key: string }): void {
+    const tls = this.security.tls;
+    if (tls === undefined) throw new Error('peer links were started without TLS: a restart is needed to add it');
+    (this.server as TlsServer).setSecureContext({ ca: pem.ca, cert: pem.cert, key: pem.key });
+    this.security = { ...this.security, tls: { ...tls, ca: pem.ca, cert: pem.cert, key: pem.key } };
   }
 
   removePeer(id: NodeId): void {
