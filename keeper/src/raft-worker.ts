@@ -20,15 +20,11 @@ if (port === null) throw new Error('raft-worker runs in a worker thread');
 // Checked by the keeper that starts this worker; structured clone keeps its shape.
 const init = workerData as WorkerInit;
 
-/** Control messages go after the events queued before them. */
-function post(m: FromWorker): void {
-  flush();
-  port?.postMessage(m);
+function post(m: FromWorker, transfer: readonly ArrayBuffer[] = []): void {
+  port?.postMessage(m, transfer);
 }
 
-// Events wait for the end of the event-loop turn (setImmediate) and go as one
-// message: what one turn's callbacks emit — proposals' results, the entries a
-// Ready applied, a tick's view — wakes the keeper's thread once. Entries
+// Events wait for the end of the current task and go as one message; entries
 // applied in a row go as one packed buffer among them, in order.
 let outbox: WorkerEvent[] = [];
 let applying: Entry[] = [];
@@ -38,21 +34,17 @@ function closeEntries(): void {
   outbox.push({ t: 'entries', packed: packEntries(applying) });
   applying = [];
 }
-function flush(): void {
-  closeEntries();
-  if (outbox.length === 0) return;
-  const events = outbox;
-  outbox = [];
-  const transfer: ArrayBuffer[] = [];
-  for (const e of events) if (e.t === 'entries') transfer.push(e.packed);
-  port?.postMessage({ t: 'events', events } satisfies FromWorker, transfer);
-}
 function scheduleFlush(): void {
   if (flushing) return;
   flushing = true;
-  setImmediate(() => {
+  queueMicrotask(() => {
     flushing = false;
-    flush();
+    closeEntries();
+    const events = outbox;
+    outbox = [];
+    const transfer: ArrayBuffer[] = [];
+    for (const e of events) if (e.t === 'entries') transfer.push(e.packed);
+    post({ t: 'events', events }, transfer);
   });
 }
 function emit(e: WorkerEvent): void {
