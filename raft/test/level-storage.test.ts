@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
+import { Level } from 'level';
 import { RawNode } from '../src/raw-node.js';
 import { SeededRng } from '../src/rng.js';
 import { LevelStorage } from '../src/storage/level-storage.js';
@@ -141,6 +142,43 @@ describe('LevelStorage', () => {
     await st.close();
     const re = await LevelStorage.open(p);
     assert.equal(dump(re), want);
+    await re.close();
+  });
+
+  test('a log in the per-entry layout of earlier builds is migrated to one block on open, compaction offset kept', async () => {
+    const p = dir();
+    const old = new Level<string, Uint8Array>(p, { keyEncoding: 'utf8', valueEncoding: 'view' });
+    const entry = (t: number, type: number, d: string): Uint8Array => {
+      const data = enc(d);
+      const v = new Uint8Array(9 + data.length);
+      new DataView(v.buffer).setFloat64(0, t);
+      v[8] = type;
+      v.set(data, 9);
+      return v;
+    };
+    const key = (i: number): string => `e${i.toString(16).padStart(16, '0')}`;
+    await old.batch([
+      { type: 'put', key: 'o', value: enc(JSON.stringify({ index: 3, term: 1 })) },
+      { type: 'put', key: 'h', value: enc(JSON.stringify({ term: 2, vote: 1, commit: 5 })) },
+      { type: 'put', key: key(4), value: entry(1, 0, 'four') },
+      { type: 'put', key: key(5), value: entry(2, 1, 'five') },
+      { type: 'put', key: key(6), value: entry(2, 0, '') },
+    ]);
+    await old.close();
+    const st = await LevelStorage.open(p);
+    assert.equal(dump(st), '1/4:four 2/5:five 2/6:');
+    assert.equal(st.memory.entries(I(5), I(6), Infinity)[0]?.type, 'conf-change');
+    assert.equal(st.memory.term(I(3)), 1);
+    await st.save({ entries: [ent(3, 6, 'six'), ent(3, 7, 'seven')] });
+    await st.close();
+    const raw = new Level<string, Uint8Array>(p, { keyEncoding: 'utf8', valueEncoding: 'view' });
+    const keys: string[] = [];
+    for await (const k of raw.keys()) keys.push(k);
+    await raw.close();
+    assert.deepEqual(keys.filter((k) => k.startsWith('e')), []);
+    const re = await LevelStorage.open(p);
+    assert.equal(dump(re), '1/4:four 2/5:five 3/6:six 3/7:seven');
+    assert.deepEqual(re.memory.initialState().hardState, { term: 2, vote: 1, commit: 5 });
     await re.close();
   });
 

@@ -50,9 +50,7 @@ export class LevelStorage {
     const snapshot = snapRaw === undefined ? EMPTY_SNAPSHOT : decodeSnapshot(snapRaw);
     // No compaction yet: the log starts at index 1 (a snapshot may still exist).
     const offset = offRaw === undefined ? { index: index(0), term: term(0) } : decodeOffset(offRaw);
-    for await (const k of this.db.keys({ gte: 'e', lt: 'f', limit: 1 })) {
-      throw new StorageError(StorageErrorCode.Io, `raft log at key ${k} is in the per-entry layout of an older build`);
-    }
+    await this.migratePerEntryLayout();
     let entries: Entry[] = [];
     for await (const [k, v] of this.db.iterator({ gte: 'b', lt: 'c' })) {
       const first = index(parseInt(k.slice(1), 16));
@@ -66,6 +64,35 @@ export class LevelStorage {
       this.blocks.push({ first, last: index(first + es.length - 1) });
     }
     this.memory.load({ snapshot, offset, entries, hardState });
+  }
+
+  /**
+   * A log written by a build before blocks (one key `e<16 hex>` per entry,
+   * [term: float64 BE][type: u8][data]) becomes one block, in one synced batch,
+   * so a member restarted on its data dir by a rolling upgrade keeps its log.
+   */
+  private async migratePerEntryLayout(): Promise<void> {
+    const entries: Entry[] = [];
+    const ops: ({ type: 'put'; key: string; value: Uint8Array } | { type: 'del'; key: string })[] = [];
+    for await (const [k, v] of this.db.iterator({ gte: 'e', lt: 'f' })) {
+      const i = index(parseInt(k.slice(1), 16));
+      const first = entries[0]?.index;
+      if (first !== undefined && i !== first + entries.length) {
+        throw new StorageError(StorageErrorCode.Io, `corrupt raft log: entry ${i} where ${first + entries.length} was expected`);
+      }
+      if (v.length < 9) throw new StorageError(StorageErrorCode.Io, `corrupt raft log: entry ${i} is ${v.length} bytes`);
+      const t = new DataView(v.buffer, v.byteOffset, v.byteLength).getFloat64(0);
+      entries.push({ index: i, term: term(t), type: v[8] === 1 ? 'conf-change' : 'normal', data: v.subarray(9) });
+      ops.push({ type: 'del', key: k });
+    }
+    const first = entries[0]?.index;
+    if (first === undefined) return;
+    ops.push({ type: 'put', key: blockKey(first), value: encodeBlock(entries) });
+    try {
+      await this.db.batch(ops, { sync: true });
+    } catch (cause) {
+      throw new StorageError(StorageErrorCode.Io, 'raft log migration to blocks failed', { cause });
+    }
   }
 
   /** Persists the initial membership of a brand-new group (an empty snapshot at index 0). */
