@@ -9,7 +9,6 @@ import { Worker } from 'node:worker_threads';
 import { index } from '../../raft/src/index.js';
 import type { ConfChange, ConfState, Entry, NodeId, Snapshot, SoftState, Status, StepResult } from '../../raft/src/index.js';
 import { unpackEntries } from './packed-entries.js';
-import { packProposals } from './packed-proposals.js';
 import type { FromWorker, MemberView, PeerRefusal, ToWorker, WorkerInit } from './raft-worker-messages.js';
 
 /** What the worker's events turn into on the keeper's side, in log order. */
@@ -168,20 +167,18 @@ export class RaftLink {
     return Infinity;
   }
 
-  private call(m: (id: number) => ToWorker, transfer: readonly ArrayBuffer[] = []): Promise<StepResult> {
+  private call(m: (id: number) => ToWorker): Promise<StepResult> {
     if (this.dead || this.stopped !== undefined) return Promise.resolve({ ok: false, reason: 'RAFT_ERR_NOT_MEMBER' });
     const id = (this.seq += 1);
     return new Promise<StepResult>((resolve) => {
       this.waiting.set(id, resolve);
-      this.worker.postMessage(m(id), transfer);
+      this.worker.postMessage(m(id));
     });
   }
 
   // Both copy their bytes first: msgpackr hands out views into one large
-  // shared buffer that its next pack() overwrites, and postMessage would clone
-  // all of it into the worker, where the log entry keeps it (~12 KiB pinned
-  // per register write). The turn's proposals then go packed into one
-  // transferred buffer of exactly their size (packed-proposals.ts).
+  // shared buffer, and postMessage would clone all of it into the worker,
+  // where the log entry keeps it (~12 KiB pinned per register write).
   propose(data: Uint8Array): Promise<StepResult> {
     const exact = new Uint8Array(data);
     const batch = this.proposing ?? this.startBatch();
@@ -193,8 +190,7 @@ export class RaftLink {
     const b = (this.proposing = { data: [] as Uint8Array[], waiters: [] as ((r: StepResult) => void)[] });
     setImmediate(() => {
       this.proposing = undefined;
-      const packed = packProposals(b.data);
-      void this.call((id) => ({ t: 'propose', id, packed }), [packed]).then((r) => {
+      void this.call((id) => ({ t: 'propose', id, data: b.data })).then((r) => {
         for (const w of b.waiters) w(r);
       });
     });

@@ -38,8 +38,8 @@ export interface PeerRefusal {
 export type ToWorker =
   /** Answer to 'opened' when the log was empty: the configuration to bootstrap with. */
   | { readonly t: 'bootstrap'; readonly confState: ConfState }
-  /** The proposals made in one turn of the keeper's event loop (packed-proposals.ts, transferred), proposed as one (all accepted or all dropped). */
-  | { readonly t: 'propose'; readonly id: number; readonly packed: ArrayBuffer }
+  /** The proposals made in one turn of the keeper's event loop, proposed as one (all accepted or all dropped). */
+  | { readonly t: 'propose'; readonly id: number; readonly data: readonly Uint8Array[] }
   | { readonly t: 'read-index'; readonly id: number; readonly context: Uint8Array }
   | { readonly t: 'conf-change'; readonly id: number; readonly cc: ConfChange }
   | { readonly t: 'transfer-leader'; readonly id: number; readonly to: NodeId }

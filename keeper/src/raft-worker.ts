@@ -11,7 +11,6 @@ import { randomInt } from 'node:crypto';
 import { AuthError, DropReason, LevelStorage, RaftShell, RawNode, SeededRng, TcpTransport } from '../../raft/src/index.js';
 import type { Entry, LinkSecurity, Message, NodeId, ShellMetrics } from '../../raft/src/index.js';
 import { packEntries } from './packed-entries.js';
-import { unpackProposals } from './packed-proposals.js';
 import { raftIdOf } from './raft-id.js';
 import type { FromWorker, MemberView, ToWorker, WorkerEvent, WorkerInit } from './raft-worker-messages.js';
 
@@ -216,7 +215,7 @@ port.on('message', (m: ToWorker) => {
         storage.bootstrap(m.confState).then(start).catch(fatal);
         return;
       case 'propose':
-        emit({ t: 'result', id: m.id, result: shell?.proposeBatch(unpackProposals(m.packed)) ?? NOT_STARTED });
+        emit({ t: 'result', id: m.id, result: shell?.proposeBatch(m.data) ?? NOT_STARTED });
         return;
       case 'read-index':
         emit({ t: 'result', id: m.id, result: shell?.readIndex(m.context) ?? NOT_STARTED });

@@ -6,7 +6,7 @@
 // list. The list is never empty: the first node seeds it with its
 // --admin-token (or the one it generated), and the last token cannot be
 // revoked.
-import { hash, randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import type { Keeper, Watcher, WatchMessage } from '../../keeper/src/keeper.js';
 import { KeeperError } from '../../keeper/src/errors.js';
 import { SECRETS_PREFIX } from './keeper-secrets.js';
@@ -25,9 +25,8 @@ interface Stored extends AdminTokenInfo {
   readonly sha256: string;
 }
 
-// One-shot hash(): every admin request digests its token, and a Hash object per call costs more than the digest.
 export function tokenDigest(token: string): string {
-  return hash('sha256', token, 'hex');
+  return createHash('sha256').update(token, 'utf8').digest('hex');
 }
 
 function parse(value: string): Stored[] {
