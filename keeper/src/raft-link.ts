@@ -1,11 +1,14 @@
 // The keeper's handle on its Raft member running in a worker thread
 // (raft-worker.ts): calls become messages, answers come back as promises, and
 // the member's status is mirrored from the views the worker posts after every
-// tick and Ready, so reads of it (ready(), cluster()) stay synchronous and at
-// most one tick old.
+// tick and role change (and the commit index after every Ready that moves
+// it), so reads of it (ready(), cluster()) stay synchronous and at most one
+// tick old.
 
 import { Worker } from 'node:worker_threads';
+import { index } from '../../raft/src/index.js';
 import type { ConfChange, ConfState, Entry, NodeId, Snapshot, SoftState, Status, StepResult } from '../../raft/src/index.js';
+import { unpackEntries } from './packed-entries.js';
 import type { FromWorker, MemberView, PeerRefusal, PeerTlsPem, ToWorker, WorkerInit } from './raft-worker-messages.js';
 
 /** What the worker's events turn into on the keeper's side, in log order. */
@@ -92,8 +95,11 @@ export class RaftLink {
                   case 'restore':
                     h.restore(e.snapshot);
                     break;
-                  case 'apply':
-                    h.apply(e.entry);
+                  case 'entries':
+                    for (const entry of unpackEntries(e.packed)) h.apply(entry);
+                    break;
+                  case 'commit':
+                    link?.setCommit(e.commit);
                     break;
                   case 'conf-state':
                     h.confState(e.confState);
@@ -147,6 +153,13 @@ export class RaftLink {
 
   status(): Status {
     return this.viewValue.status;
+  }
+
+  /** The commit index between views (it never goes back). */
+  private setCommit(commit: number): void {
+    const v = this.viewValue;
+    if (commit <= v.status.commit) return;
+    this.viewValue = { ...v, status: { ...v.status, commit: index(commit) } };
   }
 
   pendingConfIndex(): number {

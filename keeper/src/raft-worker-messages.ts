@@ -4,7 +4,7 @@
 // keeper before any later event, so a snapshot asked for after them is taken
 // exactly at the worker's applied index.
 
-import type { ConfChange, ConfState, Entry, NodeId, Snapshot, SoftState, Status, StepResult } from '../../raft/src/index.js';
+import type { ConfChange, ConfState, NodeId, Snapshot, SoftState, Status, StepResult } from '../../raft/src/index.js';
 
 export interface WorkerInit {
   readonly dataDir: string;
@@ -67,7 +67,10 @@ export interface MemberView {
 /** One event of the worker's outbox; a batch of them travels in one 'events' message. */
 export type WorkerEvent =
   | { readonly t: 'restore'; readonly snapshot: Snapshot }
-  | { readonly t: 'apply'; readonly entry: Entry }
+  /** Entries applied in a row, packed (packed-entries.ts) into a buffer the port transfers. */
+  | { readonly t: 'entries'; readonly packed: ArrayBuffer }
+  /** The member's commit index moved (between views, which come with ticks and role changes). */
+  | { readonly t: 'commit'; readonly commit: number }
   | { readonly t: 'conf-state'; readonly confState: ConfState }
   | { readonly t: 'read-state'; readonly index: number; readonly context: Uint8Array }
   | { readonly t: 'soft-state'; readonly softState: SoftState }

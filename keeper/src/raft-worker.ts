@@ -9,7 +9,8 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { randomInt } from 'node:crypto';
 import { AuthError, DropReason, LevelStorage, RaftShell, RawNode, SeededRng, TcpTransport } from '../../raft/src/index.js';
-import type { LinkSecurity, Message, NodeId, ShellMetrics } from '../../raft/src/index.js';
+import type { Entry, LinkSecurity, Message, NodeId, ShellMetrics } from '../../raft/src/index.js';
+import { packEntries } from './packed-entries.js';
 import { raftIdOf } from './raft-id.js';
 import type { FromWorker, MemberView, ToWorker, WorkerEvent, WorkerInit } from './raft-worker-messages.js';
 
@@ -18,22 +19,41 @@ if (port === null) throw new Error('raft-worker runs in a worker thread');
 // Checked by the keeper that starts this worker; structured clone keeps its shape.
 const init = workerData as WorkerInit;
 
-function post(m: FromWorker): void {
-  port?.postMessage(m);
+function post(m: FromWorker, transfer: readonly ArrayBuffer[] = []): void {
+  port?.postMessage(m, transfer);
 }
 
+// Events wait for the end of the current task and go as one message; entries
+// applied in a row go as one packed buffer among them, in order.
 let outbox: WorkerEvent[] = [];
+let applying: Entry[] = [];
 let flushing = false;
-function emit(e: WorkerEvent): void {
-  outbox.push(e);
+function closeEntries(): void {
+  if (applying.length === 0) return;
+  outbox.push({ t: 'entries', packed: packEntries(applying) });
+  applying = [];
+}
+function scheduleFlush(): void {
   if (flushing) return;
   flushing = true;
   queueMicrotask(() => {
     flushing = false;
+    closeEntries();
     const events = outbox;
     outbox = [];
-    post({ t: 'events', events });
+    const transfer: ArrayBuffer[] = [];
+    for (const e of events) if (e.t === 'entries') transfer.push(e.packed);
+    post({ t: 'events', events }, transfer);
   });
+}
+function emit(e: WorkerEvent): void {
+  closeEntries();
+  outbox.push(e);
+  scheduleFlush();
+}
+function emitApplied(e: Entry): void {
+  applying.push(e);
+  scheduleFlush();
 }
 
 const NOT_STARTED = { ok: false, reason: DropReason.NoLeader } as const;
@@ -82,12 +102,22 @@ async function start(): Promise<void> {
       emit({ t: 'view', view: view() });
     },
     snapshotSeconds: (s) => emit({ t: 'metric', name: 'snapshot', value: s }),
-    softState: (ss) => emit({ t: 'soft-state', softState: ss }),
+    softState: (ss) => {
+      emit({ t: 'soft-state', softState: ss });
+      emit({ t: 'view', view: view() });
+    },
   };
+  // The full view goes with ticks and role changes; the commit index, which
+  // the keeper compares with what it applied, with every Ready that moved it.
+  let commitPosted = n.raft.log.committed;
   const send = (msgs: readonly Message[]): void => {
     transport?.send(msgs);
     for (const m of msgs) if (m.type === 'MsgSnap') queueMicrotask(() => n.reportSnapshot(m.to, true));
-    emit({ t: 'view', view: view() });
+    const commit = n.raft.log.committed;
+    if (commit !== commitPosted) {
+      commitPosted = commit;
+      emit({ t: 'commit', commit });
+    }
   };
   shell = new RaftShell({
     node: n,
@@ -95,7 +125,7 @@ async function start(): Promise<void> {
     transport: { send },
     stateMachine: {
       restore: (snapshot) => emit({ t: 'restore', snapshot }),
-      apply: (entry) => emit({ t: 'apply', entry }),
+      apply: emitApplied,
       snapshot: () =>
         new Promise<Uint8Array>((resolve) => {
           const id = (snapshotSeq += 1);

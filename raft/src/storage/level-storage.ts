@@ -14,11 +14,18 @@ import { EMPTY_HARD_STATE, EMPTY_SNAPSHOT, index, term } from '../types.js';
  *   h             hard state            {term, vote, commit}
  *   s             snapshot              meta (JSON) + data
  *   o             compaction offset     {index, term} of the last compacted entry
- *   e<16 hex>     entry at that index   term, type, data
- * Invariant: the stored entries are exactly (o.index, lastIndex], contiguous.
+ *   b<16 hex>     block of entries      the entries one save() wrote, from that index on
+ * A block is one key per Ready rather than one per entry: LevelDB's batch
+ * costs CPU per key, and a Ready under load carries dozens of entries.
+ * A later block overrides the entries of earlier ones from its first index on
+ * (a truncated conflicting suffix stays on disk until its block is deleted).
+ * Invariant: the live entries are exactly (o.index, lastIndex], contiguous;
+ * every block with a first index past a new block's is deleted with it.
  */
 export class LevelStorage {
   readonly memory = new MemoryStorage();
+  /** The stored blocks in index order, each with the range of its entries still live. */
+  private blocks: Block[] = [];
 
   private constructor(private readonly db: Level<string, Uint8Array>) {}
 
@@ -43,16 +50,49 @@ export class LevelStorage {
     const snapshot = snapRaw === undefined ? EMPTY_SNAPSHOT : decodeSnapshot(snapRaw);
     // No compaction yet: the log starts at index 1 (a snapshot may still exist).
     const offset = offRaw === undefined ? { index: index(0), term: term(0) } : decodeOffset(offRaw);
-    const entries: Entry[] = [];
-    for await (const [k, v] of this.db.iterator({ gte: 'e', lt: 'f' })) {
-      const i = index(parseInt(k.slice(1), 16));
-      const expected = offset.index + 1 + entries.length;
-      if (i !== expected) {
-        throw new StorageError(StorageErrorCode.Io, `corrupt raft log: entry ${i} where ${expected} was expected`);
-      }
-      entries.push(decodeEntry(i, v));
+    await this.migratePerEntryLayout();
+    let entries: Entry[] = [];
+    for await (const [k, v] of this.db.iterator({ gte: 'b', lt: 'c' })) {
+      const first = index(parseInt(k.slice(1), 16));
+      const last = offset.index + entries.length;
+      if (first > last + 1) throw new StorageError(StorageErrorCode.Io, `corrupt raft log: block at ${first} after entry ${last}`);
+      // This block overrides what earlier blocks hold from `first` on.
+      if (first <= last) entries = entries.slice(0, Math.max(0, first - offset.index - 1));
+      for (const b of this.blocks) if (b.last >= first) b.last = index(first - 1);
+      const es = decodeBlock(first, v);
+      for (const e of es) if (e.index > offset.index) entries.push(e);
+      this.blocks.push({ first, last: index(first + es.length - 1) });
     }
     this.memory.load({ snapshot, offset, entries, hardState });
+  }
+
+  /**
+   * A log written by a build before blocks (one key `e<16 hex>` per entry,
+   * [term: float64 BE][type: u8][data]) becomes one block, in one synced batch,
+   * so a member restarted on its data dir by a rolling upgrade keeps its log.
+   */
+  private async migratePerEntryLayout(): Promise<void> {
+    const entries: Entry[] = [];
+    const ops: ({ type: 'put'; key: string; value: Uint8Array } | { type: 'del'; key: string })[] = [];
+    for await (const [k, v] of this.db.iterator({ gte: 'e', lt: 'f' })) {
+      const i = index(parseInt(k.slice(1), 16));
+      const first = entries[0]?.index;
+      if (first !== undefined && i !== first + entries.length) {
+        throw new StorageError(StorageErrorCode.Io, `corrupt raft log: entry ${i} where ${first + entries.length} was expected`);
+      }
+      if (v.length < 9) throw new StorageError(StorageErrorCode.Io, `corrupt raft log: entry ${i} is ${v.length} bytes`);
+      const t = new DataView(v.buffer, v.byteOffset, v.byteLength).getFloat64(0);
+      entries.push({ index: i, term: term(t), type: v[8] === 1 ? 'conf-change' : 'normal', data: v.subarray(9) });
+      ops.push({ type: 'del', key: k });
+    }
+    const first = entries[0]?.index;
+    if (first === undefined) return;
+    ops.push({ type: 'put', key: blockKey(first), value: encodeBlock(entries) });
+    try {
+      await this.db.batch(ops, { sync: true });
+    } catch (cause) {
+      throw new StorageError(StorageErrorCode.Io, 'raft log migration to blocks failed', { cause });
+    }
   }
 
   /** Persists the initial membership of a brand-new group (an empty snapshot at index 0). */
@@ -77,22 +117,31 @@ export class LevelStorage {
     const ops: Op[] = [];
     let first = this.memory.firstIndex();
     let last = this.memory.lastIndex();
+    const blocks = rd.snapshot === undefined ? this.blocks : [];
     if (rd.snapshot !== undefined) {
       const s = rd.snapshot;
       assert(s.meta.index > this.memory.snapshot().meta.index, `snapshot ${s.meta.index} is not newer than the stored one`);
       ops.push({ type: 'put', key: 's', value: encodeSnapshot(s) });
       ops.push({ type: 'put', key: 'o', value: encodeOffset(s.meta.index, s.meta.term) });
-      for (let i = first; i <= last; i++) ops.push({ type: 'del', key: entryKey(index(i)) });
+      for (const b of this.blocks) ops.push({ type: 'del', key: blockKey(b.first) });
       first = index(s.meta.index + 1);
       last = s.meta.index;
     }
-    if (rd.entries.length > 0) {
-      const from = rd.entries[0]!.index;
+    let kept = rd.entries;
+    if (kept.length > 0 && kept[0]!.index < first) kept = kept.filter((e) => e.index >= first);
+    // blocks[cut..] hold entries from kept[0] on: deleted in the same batch (the
+    // conflicting suffix), but for one that straddles it, which the new block overrides.
+    let cut = blocks.length;
+    let added: readonly Block[] = [];
+    if (kept.length > 0) {
+      const from = kept[0]!.index;
       assert(from <= last + 1, `entries from ${from} leave a gap after ${last}`);
-      const newLast = rd.entries[rd.entries.length - 1]!.index;
-      for (const e of rd.entries) if (e.index >= first) ops.push({ type: 'put', key: entryKey(e.index), value: encodeEntry(e) });
-      // The conflicting suffix past the new entries goes in the same batch.
-      for (let i = newLast + 1; i <= last; i++) ops.push({ type: 'del', key: entryKey(index(i)) });
+      while (cut > 0 && blocks[cut - 1]!.last >= from) cut--;
+      const straddling = blocks[cut];
+      const head = straddling !== undefined && straddling.first < from ? [{ first: straddling.first, last: index(from - 1) }] : [];
+      for (let j = cut + head.length; j < blocks.length; j++) if (blocks[j]!.first !== from) ops.push({ type: 'del', key: blockKey(blocks[j]!.first) });
+      ops.push({ type: 'put', key: blockKey(from), value: encodeBlock(kept) });
+      added = [...head, { first: from, last: kept[kept.length - 1]!.index }];
     }
     if (rd.hardState !== undefined) ops.push({ type: 'put', key: 'h', value: encodeHardState(rd.hardState) });
     if (ops.length === 0) return;
@@ -101,6 +150,9 @@ export class LevelStorage {
     } catch (cause) {
       throw new StorageError(StorageErrorCode.Io, 'raft log write failed', { cause });
     }
+    blocks.length = cut;
+    for (const b of added) blocks.push(b);
+    this.blocks = blocks;
     if (rd.snapshot !== undefined) {
       const err = this.memory.applySnapshot(rd.snapshot);
       assert(err === undefined, 'memory and disk agree on the snapshot');
@@ -124,7 +176,8 @@ export class LevelStorage {
     const doCompact = compactTo >= first;
     if (doCompact) {
       ops.push({ type: 'put', key: 'o', value: encodeOffset(compactTo, this.memory.term(compactTo)) });
-      for (let i = first; i <= compactTo; i++) ops.push({ type: 'del', key: entryKey(index(i)) });
+      // A block that straddles compactTo stays; recovery skips its entries up to the offset.
+      for (const b of this.blocks) if (b.last <= compactTo) ops.push({ type: 'del', key: blockKey(b.first) });
     } else {
       // Without 'o', recovery takes the snapshot index as the offset; the entries kept below it must stay reachable.
       const off = index(first - 1);
@@ -138,6 +191,7 @@ export class LevelStorage {
     const res = this.memory.createSnapshot(at, confState, data);
     assert(!(res instanceof StorageError), 'memory and disk agree on the snapshot');
     if (doCompact) {
+      this.blocks = this.blocks.filter((b) => b.last > compactTo);
       const err = this.memory.compact(compactTo);
       assert(err === undefined, 'memory and disk agree on the compaction');
     }
@@ -149,28 +203,54 @@ export class LevelStorage {
   }
 }
 
-function entryKey(i: Index): string {
-  return `e${i.toString(16).padStart(16, '0')}`;
+interface Block {
+  readonly first: Index;
+  /** The last entry of this block still live (later blocks override the rest). */
+  last: Index;
+}
+
+function blockKey(i: Index): string {
+  return `b${i.toString(16).padStart(16, '0')}`;
 }
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 const TYPE_CODE: Readonly<Record<EntryType, number>> = { normal: 0, 'conf-change': 1 };
+/** Per entry: [term: float64 BE][type: u8][data length: u32 BE]. */
+const ENTRY_HEAD = 13;
 
-/** [term: float64 BE][type: u8][data]. */
-function encodeEntry(e: Entry): Uint8Array {
-  const out = new Uint8Array(9 + e.data.length);
-  new DataView(out.buffer).setFloat64(0, e.term);
-  out[8] = TYPE_CODE[e.type];
-  out.set(e.data, 9);
+/** [entry head][data] for each of the contiguous entries, in order. */
+function encodeBlock(es: readonly Entry[]): Uint8Array {
+  let size = 0;
+  for (const e of es) size += ENTRY_HEAD + e.data.length;
+  const out = new Uint8Array(size);
+  const dv = new DataView(out.buffer);
+  let at = 0;
+  for (const e of es) {
+    dv.setFloat64(at, e.term);
+    out[at + 8] = TYPE_CODE[e.type];
+    dv.setUint32(at + 9, e.data.length);
+    out.set(e.data, at + ENTRY_HEAD);
+    at += ENTRY_HEAD + e.data.length;
+  }
   return out;
 }
 
-function decodeEntry(i: Index, v: Uint8Array): Entry {
-  if (v.length < 9) throw new StorageError(StorageErrorCode.Io, `corrupt raft log: entry ${i} is ${v.length} bytes`);
-  const t = new DataView(v.buffer, v.byteOffset, v.byteLength).getFloat64(0);
-  const type: EntryType = v[8] === 1 ? 'conf-change' : 'normal';
-  return { index: i, term: term(t), type, data: v.slice(9) };
+function decodeBlock(first: Index, v: Uint8Array): Entry[] {
+  const dv = new DataView(v.buffer, v.byteOffset, v.byteLength);
+  const out: Entry[] = [];
+  let at = 0;
+  while (at < v.length) {
+    const i = index(first + out.length);
+    if (v.length - at < ENTRY_HEAD) throw new StorageError(StorageErrorCode.Io, `corrupt raft log: entry ${i} is cut short`);
+    const len = dv.getUint32(at + 9);
+    if (v.length - at - ENTRY_HEAD < len) throw new StorageError(StorageErrorCode.Io, `corrupt raft log: entry ${i} is cut short`);
+    const type: EntryType = v[at + 8] === 1 ? 'conf-change' : 'normal';
+    out.push({ index: i, term: term(dv.getFloat64(at)), type, data: v.slice(at + ENTRY_HEAD, at + ENTRY_HEAD + len) });
+    at += ENTRY_HEAD + len;
+  }
+  if (out.length === 0) throw new StorageError(StorageErrorCode.Io, `corrupt raft log: empty block at ${first}`);
+  return out;
 }
 
 function encodeHardState(hs: HardState): Uint8Array {
