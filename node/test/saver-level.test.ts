@@ -40,6 +40,21 @@ function show(items: InboxItem[]): string[] {
 }
 
 describe('saver-level', () => {
+  it('reports the stored lastSeq of a user whose record is not cached, and appends after it', async () => {
+    const { saver } = await open({ cacheEntriesMax: 1 });
+    for (const d of ['a', 'b', 'c']) await saver.append(req(['u'], d));
+    // Loading v's record evicts u's (at most one idle record cached).
+    assert.deepEqual(await saver.append(req(['v'], 'x')), [1]);
+    assert.equal(await saver.lastSeq('app', 'u'), 3);
+    const [seqs, seen] = await Promise.all([saver.append(req(['u'], 'd')), saver.lastSeq('app', 'u')]);
+    assert.deepEqual(seqs, [4]);
+    assert.ok(seen === 3 || seen === 4, `lastSeq during the append: ${seen}`);
+    assert.equal(await saver.lastSeq('app', 'u'), 4);
+    assert.equal(await saver.lastSeq('app', 'nobody'), 0);
+    assert.deepEqual(show(await saver.read('app', 'u', 2, 10)), ['m3:"c"', 'm4:"d"']);
+    await saver.close();
+  });
+
   it('assigns seqs from 1 in order and continues them after reopen', async () => {
     const { saver, dir } = await open();
     assert.equal(await saver.lastSeq('app', 'u'), 0);

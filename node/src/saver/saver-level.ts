@@ -295,7 +295,16 @@ class LevelSaver implements Saver {
 
   async lastSeq(app: string, user: string): Promise<number> {
     this.checkOpen();
-    return this.withUser(app, user, (st) => st.durableSeq);
+    checkApp(app);
+    checkId('user id', user);
+    const key = encodeKey(KIND_USER, app, user);
+    if (this.users.has(cacheKey(key))) return this.withUser(app, user, (st) => st.durableSeq);
+    // Read, not cached: every bind asks this, and an idle user's record held in
+    // the cache costs ~250 B per connection. Uncached means no operation holds
+    // the record, so the store has what memory would have had (a write racing
+    // this read is seen or not, as if lastSeq were asked just before it).
+    const text = await this.get(key);
+    return text === undefined ? 0 : decode<UserMeta>(text).lastSeq;
   }
 
   async read(app: string, user: string, afterSeq: number, limit: number): Promise<InboxItem[]> {
