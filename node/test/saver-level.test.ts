@@ -289,6 +289,32 @@ describe('saver-level', () => {
     await saver.close();
   });
 
+  it('reads a long broadcast log whole, and nothing past its newest position, also after reopen', async () => {
+    const { saver, dir } = await open();
+    // More than the first read chunks together (16 + 32 + 64): the chunks grow until the log ends.
+    for (let i = 1; i <= 150; i++) await saver.appendBroadcast('app', `b${i}`, i, 60_000);
+    const all = await saver.readBroadcasts('app', 0);
+    assert.deepEqual(
+      all.map((b) => b.pos),
+      Array.from({ length: 150 }, (_, i) => i + 1),
+    );
+    assert.deepEqual(
+      (await saver.readBroadcasts('app', 148)).map((b) => b.id),
+      ['b149', 'b150'],
+    );
+    assert.deepEqual(await saver.readBroadcasts('app', 150), []);
+    assert.deepEqual(await saver.readBroadcasts('app', 151), []);
+    assert.deepEqual(await saver.readBroadcasts('none', 0), []);
+    await saver.close();
+    const { saver: again } = await open({}, dir);
+    assert.deepEqual(await again.readBroadcasts('app', 150), []);
+    assert.deepEqual(
+      (await again.readBroadcasts('app', 149)).map((b) => b.data),
+      [150],
+    );
+    await again.close();
+  });
+
   it('keeps an app broadcast log with increasing positions until expiry', async () => {
     const c = clock();
     const { saver, dir } = await open({ now: c.now });

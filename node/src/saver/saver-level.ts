@@ -64,6 +64,8 @@ export const DEFAULT_CACHE_ENTRIES_MAX = 100_000;
 export const DEFAULT_SWEEP_ENTRIES_MAX = 1_000;
 /** Messages fetched from LevelDB per iterator step in read. */
 const READ_CHUNK_MAX = 256;
+/** The first chunk of a range read (see readValues). */
+const SCAN_CHUNK_MIN = 16;
 
 export interface SaverOptions {
   /** LevelDB directory; created if missing. */
@@ -398,9 +400,11 @@ class LevelSaver implements Saver {
   async readBroadcasts(app: string, afterPos: number): Promise<BroadcastRecord[]> {
     this.checkOpen();
     checkApp(app);
+    // Every bind asks: past the newest position there is nothing to read, and no iterator is opened.
+    if (afterPos >= (await this.lastCounter(encodeKey(KIND_BROADCAST_META, app)))) return [];
     const now = this.now();
     const range = prefixRange(encodeKey(KIND_BROADCAST, app));
-    const values = await this.db.values({ gt: encodeKey(KIND_BROADCAST, app, Math.max(0, afterPos)), lt: range.lt }).all();
+    const values = await this.readValues({ gt: encodeKey(KIND_BROADCAST, app, Math.max(0, afterPos)), lt: range.lt });
     return values.map((v) => decode<BroadcastRecord>(v)).filter((r) => r.expiresAt > now);
   }
 
@@ -427,20 +431,43 @@ class LevelSaver implements Saver {
     this.checkOpen();
     checkApp(app);
     checkId('topic', topic);
-    const metaKey = encodeKey(KIND_TOPIC_META, app, topic);
-    const entry = this.counters.acquire(cacheKey(metaKey), () => this.loadCounter(metaKey));
-    let last: number;
-    try {
-      last = (await entry.ready).last;
-    } finally {
-      this.counters.release(entry);
-    }
+    const last = await this.lastCounter(encodeKey(KIND_TOPIC_META, app, topic));
     const now = this.now();
     // Bounded by the current cap even if a larger cap left older records behind.
     const after = Math.max(0, afterOffset, last - this.topicHistoryMax);
     const range = prefixRange(encodeKey(KIND_TOPIC, app, topic));
-    const values = await this.db.values({ gt: encodeKey(KIND_TOPIC, app, topic, after), lt: range.lt }).all();
+    const values = await this.readValues({ gt: encodeKey(KIND_TOPIC, app, topic, after), lt: range.lt });
     return values.map((v) => decode<TopicRecord>(v)).filter((r) => r.ts + this.topicHistoryMs > now);
+  }
+
+  /** The newest position (broadcasts) or offset (topic) assigned under `metaKey`. */
+  private async lastCounter(metaKey: Buffer): Promise<number> {
+    const entry = this.counters.acquire(cacheKey(metaKey), () => this.loadCounter(metaKey));
+    try {
+      return (await entry.ready).last;
+    } finally {
+      this.counters.release(entry);
+    }
+  }
+
+  /**
+   * Every value in the range, read in chunks that start small: classic-level
+   * reserves native room for a whole chunk on a thread-pool thread and frees it
+   * only when the iterator is garbage-collected (`all()` asks for 1,000
+   * entries, ~28 KB, for a read that finds one record or none).
+   */
+  private async readValues(range: { gt: Buffer; lt: Buffer }): Promise<string[]> {
+    const it = this.db.values(range);
+    try {
+      const out: string[] = [];
+      for (let size = SCAN_CHUNK_MIN; ; size = Math.min(size * 2, READ_CHUNK_MAX)) {
+        const chunk = await it.nextv(size);
+        if (chunk.length === 0) return out;
+        for (const v of chunk) out.push(v);
+      }
+    } finally {
+      await it.close();
+    }
   }
 
   async sweep(nowMs: number): Promise<void> {
