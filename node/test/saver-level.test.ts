@@ -315,6 +315,31 @@ describe('saver-level', () => {
     await again.close();
   });
 
+  it('replays nothing once every broadcast has expired, swept or not, also after reopen', async () => {
+    const c = clock();
+    const { saver, dir } = await open({ now: c.now });
+    await saver.appendBroadcast('app', 'short', 1, 1_000);
+    await saver.appendBroadcast('app', 'long', 2, 5_000);
+    await saver.appendBroadcast('app', 'shorter', 3, 500);
+    c.set(1_000_000 + 4_999);
+    assert.deepEqual(
+      (await saver.readBroadcasts('app', 0)).map((b) => b.id),
+      ['long'],
+    );
+    c.set(1_000_000 + 5_000);
+    assert.deepEqual(await saver.readBroadcasts('app', 0), []);
+    await saver.close();
+    const { saver: again } = await open({ now: c.now }, dir);
+    assert.deepEqual(await again.readBroadcasts('app', 0), []);
+    const next = await again.appendBroadcast('app', 'new', 4, 1_000);
+    assert.equal(next.pos, 4);
+    assert.deepEqual(
+      (await again.readBroadcasts('app', 0)).map((b) => b.id),
+      ['new'],
+    );
+    await again.close();
+  });
+
   it('keeps an app broadcast log with increasing positions until expiry', async () => {
     const c = clock();
     const { saver, dir } = await open({ now: c.now });

@@ -122,6 +122,12 @@ type UserEntry = CacheEntry<UserState>;
 
 interface Counter {
   last: number;
+  /**
+   * Broadcast counters: the latest expiresAt of any record appended under it,
+   * so that a replay past it opens no iterator. Absent in records written
+   * before it was kept (and in topic counters): unknown.
+   */
+  liveUntil?: number;
 }
 
 interface IdempotencyRecord {
@@ -387,6 +393,7 @@ class LevelSaver implements Saver {
     return this.withCounter(metaKey, (c) => {
       const ts = this.now();
       const rec: BroadcastRecord = { pos: ++c.last, id, data, ts, expiresAt: clampTime(ts + ttlMs) };
+      c.liveUntil = Math.max(c.liveUntil ?? 0, rec.expiresAt);
       const key = encodeKey(KIND_BROADCAST, app, rec.pos);
       const ops: Op[] = [
         { type: 'put', key, value: JSON.stringify(rec) },
@@ -400,9 +407,11 @@ class LevelSaver implements Saver {
   async readBroadcasts(app: string, afterPos: number): Promise<BroadcastRecord[]> {
     this.checkOpen();
     checkApp(app);
-    // Every bind asks: past the newest position there is nothing to read, and no iterator is opened.
-    if (afterPos >= (await this.lastCounter(encodeKey(KIND_BROADCAST_META, app)))) return [];
+    // Every bind asks: past the newest position, or once every record has
+    // expired (swept or not), there is nothing to replay and no iterator is opened.
+    const { last, liveUntil } = await this.counter(encodeKey(KIND_BROADCAST_META, app));
     const now = this.now();
+    if (afterPos >= last || (liveUntil !== undefined && liveUntil <= now)) return [];
     const range = prefixRange(encodeKey(KIND_BROADCAST, app));
     const values = await this.readValues({ gt: encodeKey(KIND_BROADCAST, app, Math.max(0, afterPos)), lt: range.lt });
     return values.map((v) => decode<BroadcastRecord>(v)).filter((r) => r.expiresAt > now);
@@ -431,7 +440,7 @@ class LevelSaver implements Saver {
     this.checkOpen();
     checkApp(app);
     checkId('topic', topic);
-    const last = await this.lastCounter(encodeKey(KIND_TOPIC_META, app, topic));
+    const { last } = await this.counter(encodeKey(KIND_TOPIC_META, app, topic));
     const now = this.now();
     // Bounded by the current cap even if a larger cap left older records behind.
     const after = Math.max(0, afterOffset, last - this.topicHistoryMax);
@@ -440,11 +449,11 @@ class LevelSaver implements Saver {
     return values.map((v) => decode<TopicRecord>(v)).filter((r) => r.ts + this.topicHistoryMs > now);
   }
 
-  /** The newest position (broadcasts) or offset (topic) assigned under `metaKey`. */
-  private async lastCounter(metaKey: Buffer): Promise<number> {
+  /** A copy of the counter under `metaKey` (broadcast positions or topic offsets). */
+  private async counter(metaKey: Buffer): Promise<Counter> {
     const entry = this.counters.acquire(cacheKey(metaKey), () => this.loadCounter(metaKey));
     try {
-      return (await entry.ready).last;
+      return { ...(await entry.ready) };
     } finally {
       this.counters.release(entry);
     }
