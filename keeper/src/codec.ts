@@ -104,8 +104,8 @@ function decodeSession(v: unknown): Session {
   return {
     app: str(s['app'], 'session.app'),
     user: str(s['user'], 'session.user'),
-    device: str(s['device'], 'session.device'),
-    session: str(s['session'], 'session.session'),
+    device: ownStr(s['device'], 'session.device'),
+    session: ownStr(s['session'], 'session.session'),
     node: str(s['node'], 'session.node'),
     since: num(s['since'], 'session.since'),
   };
@@ -138,6 +138,19 @@ export function arr(v: unknown, what: string): unknown[] {
 export function str(v: unknown, what: string): string {
   if (typeof v !== 'string') throw corrupt(`${what}: not a string`);
   return v;
+}
+
+/** V8 makes slices only of 13 characters or more; shorter strings are copies already. */
+const SLICE_LENGTH_MIN = 13;
+
+/**
+ * A decoded string to keep for long (a registered session's device and
+ * session ids): decoded strings can be slices of a whole decoded entry's
+ * text, which a slice keeps alive for as long as the string is held.
+ */
+export function ownStr(v: unknown, what: string): string {
+  const s = str(v, what);
+  return s.length < SLICE_LENGTH_MIN ? s : Buffer.from(s, 'utf8').toString('utf8');
 }
 
 export function num(v: unknown, what: string): number {

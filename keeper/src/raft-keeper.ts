@@ -50,7 +50,7 @@ import { expiredLeases } from './leases.js';
 import { raftIdOf } from './raft-id.js';
 import { RaftLink } from './raft-link.js';
 import type { PeerRefusal, PeerSecurity, PeerTlsPem } from './raft-worker-messages.js';
-import { invalidRegisterOp, registeredSessions, sessionsOf } from './register.js';
+import { invalidRegisterOp, registeredSessions, sameRegisterOps, sessionsOf } from './register.js';
 import { restore, snapshot } from './snapshot.js';
 import { apply } from './state-machine.js';
 import { emptyState } from './state.js';
@@ -124,6 +124,7 @@ export function nodeLeaseKey(memberId: string): string {
 }
 
 interface PendingProposal {
+  readonly command: Command;
   readonly data: Uint8Array;
   readonly resolve: (r: CommandResult) => void;
   readonly reject: (e: unknown) => void;
@@ -374,10 +375,16 @@ export class RaftKeeper implements Keeper {
 
   private applyEntry(e: Entry): void {
     if (e.type === 'normal' && e.data.length > 0) {
-      const { requestId, command } = decodeKeeperEntry(e.data);
+      const { requestId, command: decoded } = decodeKeeperEntry(e.data);
+      const p = this.proposals.get(requestId);
+      // A session registered here is applied from the proposed command itself
+      // when its values are the decoded ones (a string with a lone surrogate is
+      // not: UTF-8 replaces it), so the register shares the connection's app,
+      // user, device and session strings instead of holding decoded copies
+      // (~130 B per session).
+      const command = p !== undefined && p.command.type === 'registerBatch' && decoded.type === 'registerBatch' && sameRegisterOps(p.command.ops, decoded.ops) ? p.command : decoded;
       const { result, events } = apply(this.state, command, e.index);
       this.hub?.publish(this.state.revision, events);
-      const p = this.proposals.get(requestId);
       if (p !== undefined) {
         this.proposals.delete(requestId);
         p.resolve(result);
@@ -513,7 +520,7 @@ export class RaftKeeper implements Keeper {
     if (this.closedBy !== undefined) return Promise.reject(this.closedBy);
     const rid = `${this.incarnation}.${(this.seq += 1).toString(36)}`;
     return new Promise<CommandResult>((resolve, reject) => {
-      const p: PendingProposal = { data: encodeKeeperEntry(rid, command), resolve, reject, deadline: mono() + this.o.leaderWaitMs, accepted: false, submitting: false };
+      const p: PendingProposal = { command, data: encodeKeeperEntry(rid, command), resolve, reject, deadline: mono() + this.o.leaderWaitMs, accepted: false, submitting: false };
       this.proposals.set(rid, p);
       this.submit(p);
     });

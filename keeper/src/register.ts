@@ -114,6 +114,22 @@ function removeSession(state: KeeperState, app: string, user: string, session: s
   return true;
 }
 
+/** Whether two op lists have the same values (the fields `apply` reads). */
+export function sameRegisterOps(a: readonly RegisterOp[], b: readonly RegisterOp[]): boolean {
+  if (a.length !== b.length) return false;
+  return a.every((x, i) => {
+    const y = b[i];
+    if (y === undefined) return false;
+    if (x.op === 'add') {
+      if (y.op !== 'add') return false;
+      const s = x.session;
+      const t = y.session;
+      return s.app === t.app && s.user === t.user && s.device === t.device && s.session === t.session && s.node === t.node && Object.is(s.since, t.since);
+    }
+    return y.op === 'remove' && x.app === y.app && x.user === y.user && x.session === y.session;
+  });
+}
+
 /** Why `op` would be rejected, or undefined; proposers check first so one bad call cannot fail a shared batch. */
 export function invalidRegisterOp(op: RegisterOp): string | undefined {
   const ids = op.op === 'add' ? [op.session.app, op.session.user, op.session.session, op.session.node] : [op.app, op.user, op.session];

@@ -5,7 +5,7 @@
 //
 // Invariant: restore(snapshot(s)) is deep-equal to s.
 
-import { arr, corrupt, num, obj, packr, str, unpack } from './codec.js';
+import { arr, corrupt, num, obj, ownStr, packr, str, unpack } from './codec.js';
 import type { Member } from './keeper.js';
 import { addSession, hasSession, registeredSessions } from './register.js';
 import { emptyState, makeKeyValue, makeMember } from './state.js';
@@ -51,7 +51,7 @@ export function restore(bytes: Uint8Array): KeeperState {
   }
   for (const row of arr(o['sessions'], 'sessions')) {
     const [app, user, device, session, node, since, leaseId] = arr(row, 'session');
-    const s = { app: str(app, 'app'), user: str(user, 'user'), device: str(device, 'device'), session: str(session, 'session'), node: str(node, 'node'), since: num(since, 'since') };
+    const s = { app: str(app, 'app'), user: str(user, 'user'), device: ownStr(device, 'device'), session: ownStr(session, 'session'), node: str(node, 'node'), since: num(since, 'since') };
     if (hasSession(state, s.app, s.user, s.session)) throw corrupt(`session ${s.session} stored twice`);
     addSession(state, leaseOf(state, str(leaseId, 'session lease')), s);
   }

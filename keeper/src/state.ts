@@ -70,20 +70,12 @@ export function makeKeyValue(
 }
 
 /**
- * `node` lets the register share the member record's id string instead of a
- * decoded copy per session. Device and session ids are copied: decoded strings
- * can be slices of a whole decoded entry's text, which a slice keeps alive for
- * as long as the session stays registered.
+ * The entry keeps the strings of `s` as they are (decoders hand over own
+ * copies, see codec.ts ownStr); `node` lets the register share the member
+ * record's id string instead of a decoded copy per session.
  */
 export function makeRegisteredSession(s: Session, node: string, lease: string): RegisteredSession {
-  return { app: s.app, user: s.user, device: ownCopy(s.device), session: ownCopy(s.session), node, since: s.since, lease };
-}
-
-/** V8 makes slices only of 13 characters or more; shorter strings are copies already. */
-const SLICE_LENGTH_MIN = 13;
-
-function ownCopy(s: string): string {
-  return s.length < SLICE_LENGTH_MIN ? s : Buffer.from(s, 'utf8').toString('utf8');
+  return { app: s.app, user: s.user, device: s.device, session: s.session, node, since: s.since, lease };
 }
 
 export function makeMember(m: Member): Member {

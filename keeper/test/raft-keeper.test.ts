@@ -212,6 +212,20 @@ test('raft keeper (one member): concurrent register calls share one write', asyn
   await k.close();
 });
 
+test('raft keeper (one member): a session registered here holds the values every member decodes', async () => {
+  const clock = new FakeClock();
+  const k1 = await RaftKeeper.open(options(await tempDir(), clock));
+  // A lone surrogate does not survive UTF-8: every member stores U+FFFD, so this one must too.
+  const odd: Session = { ...session('u1', 's1', clock.ms), device: 'dev-\ud800' };
+  const plain = session('u2', 's2', clock.ms + 1);
+  await k1.register([{ op: 'add', session: odd }]);
+  await k1.register([{ op: 'add', session: plain }]);
+  const fields = (s: Session): Session => ({ app: s.app, user: s.user, device: s.device, session: s.session, node: s.node, since: s.since });
+  assert.deepEqual(k1.sessionsOf('app1', 'u1').map(fields), [{ ...odd, device: 'dev-\ufffd' }]);
+  assert.deepEqual(k1.sessionsOf('app1', 'u2').map(fields), [plain]);
+  await k1.close();
+});
+
 test('raft keeper (one member): watch from a past revision, cancelled/closed on close', async () => {
   const k = await RaftKeeper.open(options(await tempDir(), new FakeClock()));
   const r1 = await k.put('w/a', '1');

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import type { Command, CommandResult } from '../src/command.js';
 import type { RegisterOp, WatchMessage, Watcher } from '../src/keeper.js';
 import { range } from '../src/kv.js';
-import { sessionsOf } from '../src/register.js';
+import { sameRegisterOps, sessionsOf } from '../src/register.js';
 import { restore, snapshot } from '../src/snapshot.js';
 import { apply } from '../src/state-machine.js';
 import { emptyState } from '../src/state.js';
@@ -186,3 +186,14 @@ for (const file of testdataFiles('.txt')) {
     });
   });
 }
+
+test('sameRegisterOps compares the values apply reads', () => {
+  const add = (device: string, since = 5): RegisterOp => ({ op: 'add', session: { app: 'a', user: 'u', device, session: 's', node: 'n', since } });
+  const remove: RegisterOp = { op: 'remove', app: 'a', user: 'u', session: 's' };
+  assert.equal(sameRegisterOps([add('d'), remove], [add('d'), { ...remove }]), true);
+  assert.equal(sameRegisterOps([add('d')], [add('d'), remove]), false);
+  assert.equal(sameRegisterOps([add('d')], [add('e')]), false);
+  assert.equal(sameRegisterOps([add('d', 0)], [add('d', -0)]), false);
+  assert.equal(sameRegisterOps([remove], [add('d')]), false);
+  assert.equal(sameRegisterOps([remove], [{ ...remove, session: 't' }]), false);
+});

@@ -39,7 +39,7 @@ export class Broadcasts {
   /** `id`: the cluster-wide job id when another member started the job. */
   async start(app: string, data: Json, ttlSeconds: number, rate: number, id: string = randomUUID()): Promise<BroadcastJob> {
     const rec = await this.saver.appendBroadcast(app, id, data, ttlSeconds * 1000);
-    const targets = [...this.hub.bindingsOfApp(app)];
+    const targets = this.hub.bindingsOfApp(app);
     const job: BroadcastJob = { job: id, app, state: 'running', delivered: 0, targets: targets.length, startedAt: this.now() };
     this.remember(job);
     this.metrics.broadcastJobs.inc();

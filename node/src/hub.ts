@@ -23,9 +23,14 @@ function removeFrom<K, V>(m: Map<K, Set<V>>, k: K, v: V): void {
 const EMPTY: ReadonlySet<never> = new Set();
 const NONE: readonly never[] = [];
 
-/** One app's bindings on this node. */
+/**
+ * One app's bindings on this node, by user only: a second index of all of
+ * them (a Set) would cost ~35 B per connection, and the one reader of all of
+ * an app's bindings (a broadcast) copies them into an array anyway.
+ */
 interface AppIndex {
-  readonly all: Set<Binding>;
+  /** Bindings in byUser. */
+  count: number;
   /** A user's one binding itself (the common case: no array, no app+user key string), or several in binding order. */
   readonly byUser: Map<string, Binding | Binding[]>;
 }
@@ -37,30 +42,32 @@ export class Hub {
 
   addBinding(b: Binding): void {
     let a = this.apps.get(b.app);
-    if (a === undefined) this.apps.set(b.app, (a = { all: new Set(), byUser: new Map() }));
-    a.all.add(b);
+    if (a === undefined) this.apps.set(b.app, (a = { count: 0, byUser: new Map() }));
     const cur = a.byUser.get(b.user);
+    if (cur === b || (Array.isArray(cur) && cur.includes(b))) return;
     if (cur === undefined) a.byUser.set(b.user, b);
-    else if (Array.isArray(cur)) {
-      if (!cur.includes(b)) cur.push(b);
-    } else if (cur !== b) a.byUser.set(b.user, [cur, b]);
+    else if (Array.isArray(cur)) cur.push(b);
+    else a.byUser.set(b.user, [cur, b]);
+    a.count++;
   }
 
   removeBinding(b: Binding): void {
     const a = this.apps.get(b.app);
     if (a === undefined) return;
-    a.all.delete(b);
     const cur = a.byUser.get(b.user);
     if (cur === b) {
       a.byUser.delete(b.user);
+      a.count--;
     } else if (Array.isArray(cur)) {
       const i = cur.indexOf(b);
-      if (i >= 0) cur.splice(i, 1);
+      if (i < 0) return;
+      cur.splice(i, 1);
+      a.count--;
       const [only] = cur;
       if (cur.length === 1 && only !== undefined) a.byUser.set(b.user, only);
       else if (cur.length === 0) a.byUser.delete(b.user);
     }
-    if (a.all.size === 0 && a.byUser.size === 0) this.apps.delete(b.app);
+    if (a.byUser.size === 0) this.apps.delete(b.app);
   }
 
   bindingsOf(app: string, user: string): readonly Binding[] {
@@ -69,8 +76,14 @@ export class Hub {
     return Array.isArray(cur) ? cur : [cur];
   }
 
-  bindingsOfApp(app: string): ReadonlySet<Binding> {
-    return this.apps.get(app)?.all ?? EMPTY;
+  /** A new array of every binding of `app`, user by user. */
+  bindingsOfApp(app: string): Binding[] {
+    const out: Binding[] = [];
+    for (const cur of this.apps.get(app)?.byUser.values() ?? []) {
+      if (Array.isArray(cur)) out.push(...cur);
+      else out.push(cur);
+    }
+    return out;
   }
 
   subscribe(app: string, topic: string, c: Client): void {
@@ -87,7 +100,7 @@ export class Hub {
 
   connectionsByApp(): Map<string, number> {
     const m = new Map<string, number>();
-    for (const [app, a] of this.apps) m.set(app, a.all.size);
+    for (const [app, a] of this.apps) m.set(app, a.count);
     return m;
   }
 }

@@ -40,6 +40,21 @@ function show(items: InboxItem[]): string[] {
 }
 
 describe('saver-level', () => {
+  it('reports the stored lastSeq of a user whose record is not cached, and appends after it', async () => {
+    const { saver } = await open({ cacheEntriesMax: 1 });
+    for (const d of ['a', 'b', 'c']) await saver.append(req(['u'], d));
+    // Loading v's record evicts u's (at most one idle record cached).
+    assert.deepEqual(await saver.append(req(['v'], 'x')), [1]);
+    assert.equal(await saver.lastSeq('app', 'u'), 3);
+    const [seqs, seen] = await Promise.all([saver.append(req(['u'], 'd')), saver.lastSeq('app', 'u')]);
+    assert.deepEqual(seqs, [4]);
+    assert.ok(seen === 3 || seen === 4, `lastSeq during the append: ${seen}`);
+    assert.equal(await saver.lastSeq('app', 'u'), 4);
+    assert.equal(await saver.lastSeq('app', 'nobody'), 0);
+    assert.deepEqual(show(await saver.read('app', 'u', 2, 10)), ['m3:"c"', 'm4:"d"']);
+    await saver.close();
+  });
+
   it('assigns seqs from 1 in order and continues them after reopen', async () => {
     const { saver, dir } = await open();
     assert.equal(await saver.lastSeq('app', 'u'), 0);
@@ -272,6 +287,57 @@ describe('saver-level', () => {
     await assert.rejects(saver.read('app', '', 0, 1), RangeError);
     await assert.rejects(saver.cursor('app', 'u', ''), RangeError);
     await saver.close();
+  });
+
+  it('reads a long broadcast log whole, and nothing past its newest position, also after reopen', async () => {
+    const { saver, dir } = await open();
+    // More than the first read chunks together (16 + 32 + 64): the chunks grow until the log ends.
+    for (let i = 1; i <= 150; i++) await saver.appendBroadcast('app', `b${i}`, i, 60_000);
+    const all = await saver.readBroadcasts('app', 0);
+    assert.deepEqual(
+      all.map((b) => b.pos),
+      Array.from({ length: 150 }, (_, i) => i + 1),
+    );
+    assert.deepEqual(
+      (await saver.readBroadcasts('app', 148)).map((b) => b.id),
+      ['b149', 'b150'],
+    );
+    assert.deepEqual(await saver.readBroadcasts('app', 150), []);
+    assert.deepEqual(await saver.readBroadcasts('app', 151), []);
+    assert.deepEqual(await saver.readBroadcasts('none', 0), []);
+    await saver.close();
+    const { saver: again } = await open({}, dir);
+    assert.deepEqual(await again.readBroadcasts('app', 150), []);
+    assert.deepEqual(
+      (await again.readBroadcasts('app', 149)).map((b) => b.data),
+      [150],
+    );
+    await again.close();
+  });
+
+  it('replays nothing once every broadcast has expired, swept or not, also after reopen', async () => {
+    const c = clock();
+    const { saver, dir } = await open({ now: c.now });
+    await saver.appendBroadcast('app', 'short', 1, 1_000);
+    await saver.appendBroadcast('app', 'long', 2, 5_000);
+    await saver.appendBroadcast('app', 'shorter', 3, 500);
+    c.set(1_000_000 + 4_999);
+    assert.deepEqual(
+      (await saver.readBroadcasts('app', 0)).map((b) => b.id),
+      ['long'],
+    );
+    c.set(1_000_000 + 5_000);
+    assert.deepEqual(await saver.readBroadcasts('app', 0), []);
+    await saver.close();
+    const { saver: again } = await open({ now: c.now }, dir);
+    assert.deepEqual(await again.readBroadcasts('app', 0), []);
+    const next = await again.appendBroadcast('app', 'new', 4, 1_000);
+    assert.equal(next.pos, 4);
+    assert.deepEqual(
+      (await again.readBroadcasts('app', 0)).map((b) => b.id),
+      ['new'],
+    );
+    await again.close();
   });
 
   it('keeps an app broadcast log with increasing positions until expiry', async () => {

@@ -36,9 +36,12 @@ export class Client {
   readonly bindings = new AppBindings();
   /** app\0topic keys this connection subscribes to; created on the first `sub`: most connections never subscribe. */
   private topics: Set<string> | undefined;
-  /** Unix ms of the last frame received; drives the idle close. */
+  /**
+   * Unix ms of the last frame received; drives the idle close. While the state
+   * is 'hello' it is the connect time, which drives the hello timeout. One
+   * field, not two: each costs a 16 B heap number per connection.
+   */
   lastSeenMs: number;
-  readonly connectedAtMs: number;
   /** Sends not yet handed to the OS. Invariant: 0 <= queuedMsgs <= sendQueueMsgsMax. */
   private queuedMsgs = 0;
   private readonly frames: TokenBucket;
@@ -56,7 +59,7 @@ export class Client {
     readonly ip: string,
     readonly ctx: GatewayContext,
   ) {
-    this.lastSeenMs = this.connectedAtMs = ctx.now();
+    this.lastSeenMs = ctx.now();
     this.frames = new TokenBucket(ctx.settings.clientFramesPerSecond, ctx.settings.clientFramesPerSecond * 2, ctx.now());
     this.onSent = () => {
       this.queuedMsgs--;
@@ -133,7 +136,8 @@ export class Client {
   /** Entry for every valid frame; rate-limits, then queues it behind earlier frames. */
   receive(frame: ClientFrame): void {
     const now = this.ctx.now();
-    this.lastSeenMs = now;
+    // Kept at the connect time until hello is handled, so frames cannot stretch the hello timeout.
+    if (this.state !== 'hello') this.lastSeenMs = now;
     if (!this.frames.take(now)) {
       this.ctx.metrics.rateLimitedFrames.inc();
       this.droppedFrames++;

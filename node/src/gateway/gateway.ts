@@ -185,7 +185,7 @@ export class Gateway {
     const s = this.ctx.settings;
     const idleMs = 2 * s.heartbeatSeconds * 1000 + s.heartbeatGraceMs;
     for (const c of this.ctx.hub.clients) {
-      if (c.state === 'hello' && now - c.connectedAtMs > s.helloTimeoutMs) {
+      if (c.state === 'hello' && now - c.lastSeenMs > s.helloTimeoutMs) {
         c.send({ t: 'error', code: 'no-hello', message: `no hello within ${s.helloTimeoutMs} ms` });
         c.close(CloseCode.noHello, 'no hello in time');
       } else if (c.state === 'ready' && now - c.lastSeenMs > idleMs) {

@@ -54,6 +54,11 @@ export class RefCache<T> {
     return entry;
   }
 
+  /** Whether `key` has an entry (loaded, loading or held). */
+  has(key: string): boolean {
+    return this.entries.has(key);
+  }
+
   release(entry: CacheEntry<T>): void {
     entry.refs--;
   }

@@ -64,6 +64,8 @@ export const DEFAULT_CACHE_ENTRIES_MAX = 100_000;
 export const DEFAULT_SWEEP_ENTRIES_MAX = 1_000;
 /** Messages fetched from LevelDB per iterator step in read. */
 const READ_CHUNK_MAX = 256;
+/** The first chunk of a range read (see readValues). */
+const SCAN_CHUNK_MIN = 16;
 
 export interface SaverOptions {
   /** LevelDB directory; created if missing. */
@@ -120,6 +122,12 @@ type UserEntry = CacheEntry<UserState>;
 
 interface Counter {
   last: number;
+  /**
+   * Broadcast counters: the latest expiresAt of any record appended under it,
+   * so that a replay past it opens no iterator. Absent in records written
+   * before it was kept (and in topic counters): unknown.
+   */
+  liveUntil?: number;
 }
 
 interface IdempotencyRecord {
@@ -295,7 +303,16 @@ class LevelSaver implements Saver {
 
   async lastSeq(app: string, user: string): Promise<number> {
     this.checkOpen();
-    return this.withUser(app, user, (st) => st.durableSeq);
+    checkApp(app);
+    checkId('user id', user);
+    const key = encodeKey(KIND_USER, app, user);
+    if (this.users.has(cacheKey(key))) return this.withUser(app, user, (st) => st.durableSeq);
+    // Read, not cached: every bind asks this, and an idle user's record held in
+    // the cache costs ~250 B per connection. Uncached means no operation holds
+    // the record, so the store has what memory would have had (a write racing
+    // this read is seen or not, as if lastSeq were asked just before it).
+    const text = await this.get(key);
+    return text === undefined ? 0 : decode<UserMeta>(text).lastSeq;
   }
 
   async read(app: string, user: string, afterSeq: number, limit: number): Promise<InboxItem[]> {
@@ -376,6 +393,7 @@ class LevelSaver implements Saver {
     return this.withCounter(metaKey, (c) => {
       const ts = this.now();
       const rec: BroadcastRecord = { pos: ++c.last, id, data, ts, expiresAt: clampTime(ts + ttlMs) };
+      c.liveUntil = Math.max(c.liveUntil ?? 0, rec.expiresAt);
       const key = encodeKey(KIND_BROADCAST, app, rec.pos);
       const ops: Op[] = [
         { type: 'put', key, value: JSON.stringify(rec) },
@@ -389,9 +407,13 @@ class LevelSaver implements Saver {
   async readBroadcasts(app: string, afterPos: number): Promise<BroadcastRecord[]> {
     this.checkOpen();
     checkApp(app);
+    // Every bind asks: past the newest position, or once every record has
+    // expired (swept or not), there is nothing to replay and no iterator is opened.
+    const { last, liveUntil } = await this.counter(encodeKey(KIND_BROADCAST_META, app));
     const now = this.now();
+    if (afterPos >= last || (liveUntil !== undefined && liveUntil <= now)) return [];
     const range = prefixRange(encodeKey(KIND_BROADCAST, app));
-    const values = await this.db.values({ gt: encodeKey(KIND_BROADCAST, app, Math.max(0, afterPos)), lt: range.lt }).all();
+    const values = await this.readValues({ gt: encodeKey(KIND_BROADCAST, app, Math.max(0, afterPos)), lt: range.lt });
     return values.map((v) => decode<BroadcastRecord>(v)).filter((r) => r.expiresAt > now);
   }
 
@@ -418,20 +440,43 @@ class LevelSaver implements Saver {
     this.checkOpen();
     checkApp(app);
     checkId('topic', topic);
-    const metaKey = encodeKey(KIND_TOPIC_META, app, topic);
-    const entry = this.counters.acquire(cacheKey(metaKey), () => this.loadCounter(metaKey));
-    let last: number;
-    try {
-      last = (await entry.ready).last;
-    } finally {
-      this.counters.release(entry);
-    }
+    const { last } = await this.counter(encodeKey(KIND_TOPIC_META, app, topic));
     const now = this.now();
     // Bounded by the current cap even if a larger cap left older records behind.
     const after = Math.max(0, afterOffset, last - this.topicHistoryMax);
     const range = prefixRange(encodeKey(KIND_TOPIC, app, topic));
-    const values = await this.db.values({ gt: encodeKey(KIND_TOPIC, app, topic, after), lt: range.lt }).all();
+    const values = await this.readValues({ gt: encodeKey(KIND_TOPIC, app, topic, after), lt: range.lt });
     return values.map((v) => decode<TopicRecord>(v)).filter((r) => r.ts + this.topicHistoryMs > now);
+  }
+
+  /** A copy of the counter under `metaKey` (broadcast positions or topic offsets). */
+  private async counter(metaKey: Buffer): Promise<Counter> {
+    const entry = this.counters.acquire(cacheKey(metaKey), () => this.loadCounter(metaKey));
+    try {
+      return { ...(await entry.ready) };
+    } finally {
+      this.counters.release(entry);
+    }
+  }
+
+  /**
+   * Every value in the range, read in chunks that start small: classic-level
+   * reserves native room for a whole chunk on a thread-pool thread and frees it
+   * only when the iterator is garbage-collected (`all()` asks for 1,000
+   * entries, ~28 KB, for a read that finds one record or none).
+   */
+  private async readValues(range: { gt: Buffer; lt: Buffer }): Promise<string[]> {
+    const it = this.db.values(range);
+    try {
+      const out: string[] = [];
+      for (let size = SCAN_CHUNK_MIN; ; size = Math.min(size * 2, READ_CHUNK_MAX)) {
+        const chunk = await it.nextv(size);
+        if (chunk.length === 0) return out;
+        for (const v of chunk) out.push(v);
+      }
+    } finally {
+      await it.close();
+    }
   }
 
   async sweep(nowMs: number): Promise<void> {
