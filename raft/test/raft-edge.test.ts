@@ -156,6 +156,24 @@ describe('a lost connection to the leader (reportDisconnected)', () => {
   });
 });
 
+describe('what must be synced (Ready.mustSync)', () => {
+  test('entries, a new term and a vote must be durable; a Ready that only moves the commit index need not be', () => {
+    const c = cluster(3, { checkQuorum: true, preVote: true });
+    elect(c, 1);
+    const elected = c.persisted.filter((p) => p.hardState !== undefined && p.hardState.commit === 0);
+    assert.ok(elected.length > 0 && elected.every((p) => p.mustSync), 'term and vote changes are synced');
+    c.persisted.length = 0;
+    assert.ok(c.propose(1, 'x').ok);
+    c.stabilize();
+    assert.deepEqual(c.node(3).applied, ['x']);
+    const withEntries = c.persisted.filter((p) => p.entries > 0);
+    assert.ok(withEntries.length >= 3 && withEntries.every((p) => p.mustSync), 'every Ready with entries is synced');
+    const commitOnly = c.persisted.filter((p) => p.entries === 0 && p.hardState !== undefined);
+    assert.ok(commitOnly.length >= 3, `each member had a commit-only Ready (${commitOnly.length})`);
+    assert.ok(commitOnly.every((p) => !p.mustSync), 'none of them is synced');
+  });
+});
+
 describe('leadership transfer corner cases', () => {
   test('transfer to self, to a stranger, or to a learner is ignored', () => {
     const c = cluster(3);

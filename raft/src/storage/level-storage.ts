@@ -109,10 +109,13 @@ export class LevelStorage {
 
   /**
    * Persists what a Ready asks for: snapshot, entries (truncating any
-   * conflicting suffix) and hard state, in one synced batch. Resolves once
-   * durable; only then may the Ready's messages be sent.
+   * conflicting suffix) and hard state, in one batch, synced unless
+   * `mustSync` is false (only the commit index moved: as in etcd, it need not
+   * be durable — a member that loses it learns it again — and LevelDB's log
+   * makes it durable with the next synced batch, which a snapshot always is).
+   * Resolves once written; only then may the Ready's messages be sent.
    */
-  async save(rd: { readonly hardState?: HardState | undefined; readonly entries: readonly Entry[]; readonly snapshot?: Snapshot | undefined }): Promise<void> {
+  async save(rd: { readonly hardState?: HardState | undefined; readonly entries: readonly Entry[]; readonly snapshot?: Snapshot | undefined; readonly mustSync?: boolean }): Promise<void> {
     type Op = { type: 'put'; key: string; value: Uint8Array } | { type: 'del'; key: string };
     const ops: Op[] = [];
     let first = this.memory.firstIndex();
@@ -146,7 +149,7 @@ export class LevelStorage {
     if (rd.hardState !== undefined) ops.push({ type: 'put', key: 'h', value: encodeHardState(rd.hardState) });
     if (ops.length === 0) return;
     try {
-      await this.db.batch(ops, { sync: true });
+      await this.db.batch(ops, { sync: rd.mustSync !== false || rd.snapshot !== undefined });
     } catch (cause) {
       throw new StorageError(StorageErrorCode.Io, 'raft log write failed', { cause });
     }

@@ -5,7 +5,7 @@ import type { Message } from '../../src/message.js';
 import type { ConfigInput } from '../../src/raft.js';
 import { RawNode } from '../../src/raw-node.js';
 import { SeededRng } from '../../src/rng.js';
-import type { ConfState, NodeId } from '../../src/types.js';
+import type { ConfState, HardState, NodeId } from '../../src/types.js';
 import { StateType, index } from '../../src/types.js';
 import { fmtMessage, fmtReady } from './format.js';
 
@@ -99,11 +99,15 @@ export class Cluster {
     return this.node(id).rn.propose(enc.encode(data));
   }
 
+  /** What each handled Ready asked to persist, in order (for tests of `mustSync`). */
+  readonly persisted: { readonly node: NodeId; readonly entries: number; readonly hardState: HardState | undefined; readonly mustSync: boolean }[] = [];
+
   /** Handles one Ready of `id`: persist, send, apply, advance. */
   processReady(id: NodeId): boolean {
     const n = this.node(id);
     if (!n.rn.hasReady()) return false;
     const rd = n.rn.ready();
+    this.persisted.push({ node: id, entries: rd.entries.length, hardState: rd.hardState, mustSync: rd.mustSync });
     if (this.verbose) for (const line of fmtReady(rd)) this.log(line);
     this.send(rd.earlyMessages);
     if (rd.snapshot !== undefined) n.storage.applySnapshot(rd.snapshot);
