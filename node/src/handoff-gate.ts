@@ -12,7 +12,7 @@ import type { Member } from '../../keeper/src/keeper.js';
 import { ApiError } from './center/errors.js';
 import type { Metrics } from './metrics.js';
 import { ownerKey, type Ownership, type Placement } from './ownership.js';
-import { parseUserHandoff } from './peer/peer-handoff-codec.js';
+import { parseIdempotencyHandoff, parseUserHandoff } from './peer/peer-handoff-codec.js';
 import type { Saver, SaverUserMovedError } from './saver/saver.js';
 
 /** How long a caller waits for a user's inbox to arrive before it is answered 503. */
@@ -59,6 +59,31 @@ export class HandoffGate {
       (waits ??= []).push(this.arrive(app, user, p));
     }
     if (waits !== undefined) await Promise.all(waits);
+  }
+
+  /**
+   * Brings here the record of an earlier push with idempotency key `key`
+   * from the previous owner of any of `users` still moving here: the batches
+   * bring every record in the end, but a repeat arriving before them would
+   * otherwise be stored again. True if a record came (then ask the saver).
+   */
+  async recall(app: string, users: readonly string[], key: string): Promise<boolean> {
+    const from = new Map<string, Member>();
+    for (const user of users) {
+      const p = this.ownership.placement(app, user);
+      if (p.kind === 'incoming') from.set(p.from.id, p.from);
+    }
+    if (from.size === 0) return false;
+    let answers: unknown[];
+    try {
+      answers = await Promise.all([...from.values()].map((m) => this.peers.of(m).call('handoff', { op: 'idempotency-get', app, key })));
+    } catch (err) {
+      throw new ApiError('notReady', `asking the previous owner for idempotency key ${key} failed: ${err instanceof Error ? err.message : String(err)}; retry`, { headers: RETRY, cause: err });
+    }
+    const records = answers.filter((a) => a !== null).map(parseIdempotencyHandoff);
+    if (records.length === 0) return false;
+    await this.saver.importIdempotency(records);
+    return true;
   }
 
   private async arrive(app: string, user: string, p: Extract<Placement, { kind: 'incoming' }>): Promise<void> {

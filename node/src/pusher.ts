@@ -68,7 +68,11 @@ export class Pusher {
     /** Other nodes holding connections of these users (cross-node delivery); none on a node alone. */
     private readonly remote?: RemoteHolders,
     /** Holds a store until the users are owned here with their inboxes here (handoff-gate.ts). */
-    private readonly gate?: { admit(app: string, users: readonly string[]): Promise<void>; settle(err: SaverUserMovedError): Promise<void> },
+    private readonly gate?: {
+      admit(app: string, users: readonly string[]): Promise<void>;
+      recall(app: string, users: readonly string[], key: string): Promise<boolean>;
+      settle(err: SaverUserMovedError): Promise<void>;
+    },
   ) {}
 
   async push(app: AppConfig, req: PushRequest): Promise<PushAnswer> {
@@ -79,8 +83,11 @@ export class Pusher {
     const pending = this.inflight.get(key);
     if (pending !== undefined) return pending;
     const p = (async () => {
+      const id = req.id ?? '';
       // The saver keeps answers as stored JSON; this is the shape store() built.
-      const earlier = (await this.saver.idempotent(app.app, req.id ?? '')) as PushAnswer | undefined;
+      let earlier = (await this.saver.idempotent(app.app, id)) as PushAnswer | undefined;
+      // A user moving here: the earlier push may be on its previous owner, its record not handed over yet.
+      if (earlier === undefined && (await this.gate?.recall(app.app, users, id)) === true) earlier = (await this.saver.idempotent(app.app, id)) as PushAnswer | undefined;
       return earlier ?? this.store(app, users, req, req.id);
     })();
     this.inflight.set(key, p);

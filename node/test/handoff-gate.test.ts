@@ -3,7 +3,9 @@
 // (a jepsen delivery run found the same seq given twice that way: the join
 // record was deleted while a pull of a user, empty when the previous owner
 // handed its users over, was still running; a push then stored seq 1 as
-// "here", and the pull's import replaced that inbox under another seq 1).
+// "here", and the pull's import replaced that inbox under another seq 1);
+// and a repeated idempotency key for a moving user is answered from the
+// previous owner's record before its batch brings it.
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -29,7 +31,7 @@ function req(data: string): AppendRequest {
 }
 
 /** A ring whose placement of every user the test sets; a previous owner whose export answers when the test says. */
-async function setup(): Promise<{ gate: HandoffGate; saver: Saver; place: (p: Placement) => void; answerExport: () => void; exports: () => number }> {
+async function setup(): Promise<{ gate: HandoffGate; saver: Saver; place: (p: Placement) => void; answerExport: () => void; exports: () => number; recalls: () => number }> {
   const dir = await mkdtemp(join(tmpdir(), 'longwire-gate-'));
   dirs.push(dir);
   const saver = await openSaver({ dir, fsync: false });
@@ -38,9 +40,16 @@ async function setup(): Promise<{ gate: HandoffGate; saver: Saver; place: (p: Pl
   let release: () => void = () => undefined;
   const answered = new Promise<void>((r) => (release = r));
   let exports = 0;
+  let recalls = 0;
   const peers = {
     of: () => ({
       call: async (_method: string, body: unknown) => {
+        const op = (body as { op: string }).op;
+        if (op === 'idempotency-get') {
+          recalls++;
+          const k = (body as { key: string }).key;
+          return k === 'known' ? { app: 'app', key: k, answer: { id: 'first', results: [{ user: 'u', seq: 7 }] }, at: Date.now() } : null;
+        }
         exports++;
         const b = body as { app: string; user: string };
         await answered;
@@ -50,7 +59,7 @@ async function setup(): Promise<{ gate: HandoffGate; saver: Saver; place: (p: Pl
     }),
   };
   const gate = new HandoffGate('n3', ownership, saver, peers, new Metrics());
-  return { gate, saver, place: (p) => (placement = p), answerExport: release, exports: () => exports };
+  return { gate, saver, place: (p) => (placement = p), answerExport: release, exports: () => exports, recalls: () => recalls };
 }
 
 /** The pusher's order: admit, then append. */
@@ -79,6 +88,19 @@ describe('handoff gate', () => {
     const stored = items.flatMap((i) => (i.kind === 'msg' ? [`${i.msg.seq}:${String(i.msg.data)}`] : [])).sort();
     assert.deepEqual(stored.length, 2, `both messages kept: ${stored.join(', ')}`);
     assert.equal(exports(), 1, 'one pull for both');
+    await saver.close();
+  });
+
+  it('a repeated idempotency key whose record is still on the previous owner is answered from it, not stored again', async () => {
+    const { gate, saver, place, recalls } = await setup();
+    assert.equal(await gate.recall('app', ['u'], 'known'), true);
+    assert.deepEqual(await saver.idempotent('app', 'known'), { id: 'first', results: [{ user: 'u', seq: 7 }] });
+    assert.equal(await gate.recall('app', ['u'], 'unknown'), false, 'the previous owner has none: store as new');
+    assert.equal(await saver.idempotent('app', 'unknown'), undefined);
+    // Once the user is here (the move over, every record handed over) nobody is asked.
+    place({ kind: 'here' });
+    assert.equal(await gate.recall('app', ['u'], 'other'), false);
+    assert.equal(recalls(), 2);
     await saver.close();
   });
 

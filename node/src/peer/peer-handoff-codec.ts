@@ -69,12 +69,15 @@ export function parseIdempotencyHandoff(v: unknown): IdempotencyHandoff {
  * A handoff call: the previous owner sends batches (`import`, `idempotency`);
  * a new owner pulls one user (`export`): from a draining node (`move`
  * 'drain', which seals it whole) or from its owner before a join ('join',
- * which seals that user alone).
+ * which seals that user alone), or asks for one idempotency record
+ * (`idempotency-get`).
  */
 export type HandoffCall =
   | { readonly op: 'import'; readonly move: MoveKind; readonly mark: string; readonly users: readonly UserHandoff[] }
   | { readonly op: 'idempotency'; readonly records: readonly IdempotencyHandoff[] }
-  | { readonly op: 'export'; readonly move: MoveKind; readonly mark: string; readonly app: string; readonly user: string };
+  | { readonly op: 'export'; readonly move: MoveKind; readonly mark: string; readonly app: string; readonly user: string }
+  /** One idempotency record (answered with it, or null), asked for by a new owner before the batches bring it. */
+  | { readonly op: 'idempotency-get'; readonly app: string; readonly key: string };
 
 /** Which move a call belongs to; a call without one is from a drain (as before joins moved inboxes). */
 function moveOf(o: Record<string, unknown>): MoveKind {
@@ -92,6 +95,8 @@ export function parseHandoffCall(v: unknown): HandoffCall {
       return { op: 'idempotency', records: list(o, 'records').map(parseIdempotencyHandoff) };
     case 'export':
       return { op: 'export', move: moveOf(o), mark: str(o, 'mark'), app: str(o, 'app'), user: str(o, 'user') };
+    case 'idempotency-get':
+      return { op: 'idempotency-get', app: str(o, 'app'), key: str(o, 'key') };
     default:
       throw new ApiError('invalid', 'handoff: bad "op"');
   }

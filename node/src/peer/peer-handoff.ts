@@ -2,7 +2,7 @@
 // carries inboxes and idempotency records from a previous owner to their new
 // owners (`import`, `idempotency`) and lets a new owner pull one user's inbox
 // at once (`export`, which seals first: a draining node whole, the owner
-// before a join that user alone); `drain` starts a member's drain or reads
+// before a join that user alone) or one idempotency record (`idempotency-get`); `drain` starts a member's drain or reads
 // its progress (drain.ts), or starts a previous owner's hand-over to a
 // joining member (`release`, join-release.ts).
 import type { Drainer } from '../drain.js';
@@ -32,6 +32,8 @@ export function handoffMethods(deps: HandoffDeps): [string, PeerMethod][] {
       case 'idempotency':
         await deps.saver.importIdempotency(call.records);
         return null;
+      case 'idempotency-get':
+        return (await deps.saver.exportIdempotencyRecord(call.app, call.key)) ?? null;
       case 'export': {
         if (call.move === 'drain') await deps.drainer.seal(call.mark);
         else await deps.saver.sealUsers(call.mark, [{ app: call.app, user: call.user }]);

@@ -737,6 +737,16 @@ class LevelSaver implements Saver {
     });
   }
 
+  async exportIdempotencyRecord(app: string, key: string): Promise<IdempotencyHandoff | undefined> {
+    this.checkOpen();
+    checkApp(app);
+    checkId('idempotency key', key);
+    const text = await this.get(encodeKey(KIND_IDEMPOTENCY, app, key));
+    if (text === undefined) return undefined;
+    const rec = decode<IdempotencyRecord>(text);
+    return { app, key, answer: rec.answer, at: rec.at };
+  }
+
   async exportIdempotency(after: { app: string; key: string } | undefined, limit: number): Promise<IdempotencyHandoff[]> {
     this.checkOpen();
     const lo = after === undefined ? { gte: Buffer.of(KIND_IDEMPOTENCY) } : { gt: encodeKey(KIND_IDEMPOTENCY, after.app, after.key) };

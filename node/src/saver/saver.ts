@@ -205,6 +205,8 @@ export interface Saver {
   setMovingOut(check: ((app: string, user: string) => string | undefined) | undefined): void;
   /** Up to `limit` users (those with an inbox record) in key order after `after`. */
   listUsers(after: UserKey | undefined, limit: number): Promise<UserKey[]>;
+  /** The idempotency record of `key`, expired or not, for a new owner asking ahead of the batches; undefined if none. */
+  exportIdempotencyRecord(app: string, key: string): Promise<IdempotencyHandoff | undefined>;
   /** Idempotency records (expired ones not yet swept included) in key order, up to `limit`, after `after` (from the first when undefined). */
   exportIdempotency(after: { app: string; key: string } | undefined, limit: number): Promise<IdempotencyHandoff[]>;
   /** Stores handed-over records; one that exists already gets the union of both answers' results. */
