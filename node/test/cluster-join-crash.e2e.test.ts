@@ -1,0 +1,187 @@
+// A previous owner killed (kill -9) in the middle of a join's user move, then
+// restarted on its data dir (docs/OPERATIONS.md: either side crashing leaves
+// the join record in place; the joiner asks again and the previous owner
+// starts its hand-over again). Users moving from it to the joiner have qos 1
+// messages, some partially acked, and a paced pusher goes on through the
+// leader the whole time. Two kill points: as soon as the joiner is a voter
+// (before the hand-over), and once the joiner has pulled a first inbox (some
+// pulled, the rest still on the previous owner); the diagnostic line says
+// how many the joiner held; each case must lose nothing. Afterwards every answered message reaches
+// each device in seq order from its acked seq (no replay, no gap), no seq was
+// given twice, and seqs go on past the old ones.
+import { test, type TestContext } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Member } from '../../keeper/src/keeper.js';
+import { ownerOf as ringOwner } from '../src/ring.js';
+import { ownerKey } from '../src/ownership.js';
+import { NodeProcess } from './support/node-process.js';
+import { TestCluster } from './support/test-cluster.js';
+import { createApp, type TestApp } from './support/ws-client.js';
+import { eventually, obj, roundTrip } from './support/contract.js';
+
+/** The owner a ring of these voters gives the user (ring.ts, the same function the nodes use). */
+function owner(app: TestApp, ids: readonly string[], user: string): string {
+  const members = ids.map((id): Member => ({ id, role: 'voter', peer: '', api: '', gateway: '', zone: 'default' }));
+  return ringOwner(members, ownerKey(app.app, user))?.id ?? '';
+}
+
+/** longwire_handoff_users_total{move="join",direction="in"} on a node (0 before the first). */
+async function joinedIn(n: NodeProcess): Promise<number> {
+  const r = await n.api('GET', '/metrics', { token: null });
+  const m = /longwire_handoff_users_total\{move="join",direction="in"\} (\d+)/.exec(String(r.body));
+  return m === null ? 0 : Number(m[1]);
+}
+
+/** When the previous owner is killed: as soon as the joiner is a voter, or once it has pulled a first inbox. */
+type KillPoint = 'voter' | 'first-pull';
+
+async function scenario(t: TestContext, killAt: KillPoint): Promise<void> {
+  const cluster = new TestCluster();
+  try {
+    await crashMidJoin(t, cluster, killAt);
+  } finally {
+    await cluster.close();
+  }
+}
+
+test('a previous owner killed as soon as the joiner is a voter, restarted on its data dir: the joiner gets every answered message', async (t) => {
+  await scenario(t, 'voter');
+});
+
+test('a previous owner killed once the joiner has pulled a first inbox, restarted on its data dir: the joiner gets every answered message', async (t) => {
+  await scenario(t, 'first-pull');
+});
+
+async function crashMidJoin(t: TestContext, cluster: TestCluster, killAt: KillPoint): Promise<void> {
+  const n1 = await cluster.start('n1');
+  await cluster.start('n2', n1.apiUrl);
+  await cluster.voters(n1, 2, 300);
+  await cluster.joinsFinished(n1);
+  const app = await createApp(n1, 'join-crash', { limits: { maxInbox: 10_000 } });
+  cluster.app = app;
+  for (const id of ['n1', 'n2']) await eventually(async () => ((await cluster.push(id, 'warmup', 0)).status === 200 ? true : undefined), `app known on ${id}`);
+  const v = await cluster.voters(cluster.node('n1'), 2, 300);
+  const leader = v.leader;
+  assert.ok(leader !== null, 'a leader');
+  const victim = leader === 'n1' ? 'n2' : 'n1';
+  // Six users moving from the follower (killed later) to n3.
+  const users: string[] = [];
+  for (let i = 0; users.length < 6 && i < 1000; i++) {
+    const u = `c${i}`;
+    if (owner(app, ['n1', 'n2'], u) === victim && owner(app, ['n1', 'n2', 'n3'], u) === 'n3') users.push(u);
+  }
+  assert.equal(users.length, 6, `6 users moving from ${victim} to n3`);
+
+  /** Every answered push: user → seq → data. */
+  const answered = new Map<string, Map<number, number>>(users.map((u) => [u, new Map()]));
+  let n = 0;
+  const pushOne = async (user: string): Promise<boolean> => {
+    const data = ++n;
+    const r = await cluster.push(leader, user, data).catch(() => undefined);
+    if (r?.status !== 200) return false; // unanswered (503 while an inbox is on its way or its holder is down)
+    const seq = (obj(r.body).results as { seq: number }[])[0]?.seq;
+    assert.ok(typeof seq === 'number', JSON.stringify(r.body));
+    const prev = answered.get(user)?.get(seq);
+    assert.equal(prev, undefined, `seq ${seq} of ${user} answered twice (${prev} and ${data})`);
+    answered.get(user)?.set(seq, data);
+    return true;
+  };
+  for (const u of users) for (let i = 0; i < 8; i++) await pushOne(u);
+  for (const u of users) assert.equal(answered.get(u)?.size, 8);
+
+  // Device a of half the users acks 3 of 8 on their owner, then leaves.
+  const partly = users.slice(0, 3);
+  for (const u of partly) {
+    const s = await cluster.bindOn(victim, 'dev-a', u);
+    assert.deepEqual(
+      (await cluster.receiveUntil(s, 3)).map((f) => f.seq),
+      [1, 2, 3],
+    );
+    await roundTrip(s);
+    s.close();
+    await s.closed;
+    await cluster.offline(cluster.node(victim), u);
+  }
+  const oldMax = new Map(users.map((u) => [u, Math.max(...(answered.get(u)?.keys() ?? []))]));
+
+  // The pusher goes on through the leader until the move is over.
+  let over = false;
+  let pushes = 0;
+  let unanswered = 0;
+  const pusher = (async () => {
+    const deadline = Date.now() + 60_000;
+    for (; !over && Date.now() < deadline && pushes < 3000; pushes++) {
+      if (!(await pushOne(users[pushes % users.length] ?? ''))) unanswered++;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  })();
+
+  // n3 joins (not awaited); the previous owner is killed at the kill point.
+  let joinErr: unknown;
+  const joining = cluster.start('n3', cluster.node(leader).apiUrl).catch((err: unknown) => (joinErr = err));
+  await eventually(
+    async () => {
+      if (joinErr !== undefined) throw new Error(`the join failed: ${String(joinErr)}`);
+      const view = await cluster.view(cluster.node(leader));
+      return view?.members.some((m) => m.id === 'n3' && m.role === 'voter') === true ? true : undefined;
+    },
+    'n3 a voter',
+    1500,
+    10,
+  );
+  if (killAt === 'first-pull') {
+    // n3's API (its address as the cluster lists it) answers once it is up; its pull counter moves with the first push routed to it.
+    const view = await cluster.view(cluster.node(leader));
+    const n3Api = (view?.members as { id: string; api?: string }[] | undefined)?.find((m) => m.id === 'n3')?.api;
+    assert.ok(n3Api !== undefined, 'n3 listed with its API address');
+    await eventually(
+      async () => {
+        const r = await fetch(`http://${n3Api}/metrics`).catch(() => undefined);
+        const m = r?.ok === true ? /longwire_handoff_pulls_total\{move="join"\} (\d+)/.exec(await r.text()) : null;
+        return m !== null && Number(m[1]) >= 1 ? true : undefined;
+      },
+      'n3 pulled a first inbox',
+      1500,
+      10,
+    );
+  }
+  await cluster.kill9(victim);
+  await joining;
+  assert.equal(joinErr, undefined, String(joinErr));
+  const tookAtKill = await joinedIn(cluster.node('n3'));
+
+  // Restarted on its data dir, the previous owner hands over what is left; the joiner clears the record.
+  await cluster.start(victim);
+  await cluster.joinsFinished(cluster.node(leader));
+  over = true;
+  await pusher;
+  for (const id of ['n1', 'n2', 'n3']) await cluster.voters(cluster.node(id), 3, 300);
+  const tookAfter = await joinedIn(cluster.node('n3'));
+  t.diagnostic(`inboxes n3 had taken from ${victim}: ${tookAtKill} when n3 was up after the kill, ${tookAfter} at the end; ${pushes} pushes during the join (${unanswered} unanswered)`);
+
+  for (const u of users) {
+    // A push after the move: its seq goes on past every answered one.
+    const before = Math.max(...(answered.get(u)?.keys() ?? []));
+    assert.ok(await pushOne(u), `${u}: a push after the move is answered`);
+    const seqs = [...(answered.get(u)?.keys() ?? [])].sort((a, b) => a - b);
+    const last = seqs[seqs.length - 1] ?? 0;
+    assert.ok(last > before && last > (oldMax.get(u) ?? 0), `${u}: seqs go on (${before} -> ${last})`);
+    const d = await (await fetch(`${cluster.node(leader).gatewayUrl}/v1/dispatch?app=${app.app}&user=${u}`)).json();
+    assert.equal((d as { nodes: { id: string }[] }).nodes[0]?.id, 'n3', `${u} is owned by n3`);
+    const acked = partly.includes(u) ? 3 : 0;
+    for (const [device, from, via] of [
+      ['dev-a', acked + 1, 'n3'],
+      ['dev-b', 1, leader],
+    ] as const) {
+      const s = await cluster.bindOn(via, device, u);
+      const got = await cluster.receiveUntil(s, last);
+      assert.equal(got[0]?.seq, from, `${u}/${device} resumes at ${from}: ${JSON.stringify(got.slice(0, 2))}`);
+      for (const [i, f] of got.entries()) assert.equal(f.seq, from + i, `${u}/${device}: in order, no gap, no repeat`);
+      const bySeq = new Map(got.map((f) => [f.seq as number, f.data]));
+      for (const [seq, data] of answered.get(u) ?? []) {
+        if (seq >= from) assert.deepEqual(bySeq.get(seq), data, `${u}/${device}: answered seq ${seq} delivered with its data`);
+      }
+      s.close();
+    }
+  }
+}
