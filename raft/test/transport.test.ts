@@ -213,6 +213,49 @@ describe('transport/link security', () => {
     assert.deepEqual(b.disconnected, [1, 1]);
   });
 
+  test('a peer that comes back and dials us gets our link at once, not after the reconnect backoff', async () => {
+    const start = async (id: NodeId, port: number, got: { n: number }): Promise<TcpTransport> =>
+      (
+        await TcpTransport.start({
+          selfId: id,
+          listen: { host: '127.0.0.1', port },
+          rng: new SeededRng(id),
+          onMessage: () => got.n++,
+          onUnreachable: () => undefined,
+          // Without the prompt, a link that lost its peer would wait a minute before dialing again.
+          backoff: { minMs: 60_000, maxMs: 60_000 },
+        })
+      ).transport;
+    const gotA = { n: 0 };
+    const gotB = { n: 0 };
+    const a = await start(1, 0, gotA);
+    const aPort = (a as unknown as { server: { address(): { port: number } } }).server.address().port;
+    let b = await start(2, 0, gotB);
+    const bPort = (b as unknown as { server: { address(): { port: number } } }).server.address().port;
+    a.setPeer(2, { host: '127.0.0.1', port: bPort });
+    b.setPeer(1, { host: '127.0.0.1', port: aPort });
+    const until = async (cond: () => boolean): Promise<boolean> => {
+      for (let i = 0; i < 250 && !cond(); i++) {
+        a.send([heartbeat(1, 2)]);
+        b.send([heartbeat(2, 1)]);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      return cond();
+    };
+    assert.ok(await until(() => gotA.n > 0 && gotB.n > 0), 'both links open');
+    // b goes away; a's link to it fails and waits out its (one-minute) backoff.
+    await b.close();
+    await new Promise((r) => setTimeout(r, 200));
+    const gotB2 = { n: 0 };
+    b = await start(2, bPort, gotB2);
+    b.setPeer(1, { host: '127.0.0.1', port: aPort });
+    const before = gotA.n;
+    assert.ok(await until(() => gotA.n > before), 'b dialed a');
+    assert.ok(await until(() => gotB2.n > 0), 'a dialed the returned b at once');
+    await a.close();
+    await b.close();
+  });
+
   test('with the same cluster secret on both ends, messages flow after the challenge–response', async () => {
     const r = await exchange(1, 'same-secret-123456', 'same-secret-123456');
     assert.ok(r.delivered > 0);

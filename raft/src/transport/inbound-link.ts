@@ -33,6 +33,8 @@ export interface InboundOptions {
   readonly onMessage: (m: Message) => void;
   /** The connection was closed for this error (protocol or authentication). */
   readonly onError: (err: DecodeError | AuthError) => void;
+  /** `peer` proved itself on this connection. */
+  readonly onOpened: (peer: NodeId) => void;
   /** An authenticated connection from `peer` closed. */
   readonly onDisconnected: (peer: NodeId) => void;
 }
@@ -121,5 +123,6 @@ export class InboundLink {
     clearTimeout(this.timer);
     this.state = { t: 'open', peer };
     this.dec.setFrameBytesMax(this.o.frameBytesMax);
+    this.o.onOpened(peer);
   }
 }

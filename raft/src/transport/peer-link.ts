@@ -149,6 +149,18 @@ export class PeerLink {
     this.attempts = 0;
   }
 
+  /**
+   * The peer just dialed us, so it is up: a connection waiting out its
+   * backoff (up to backoffMaxMs after the peer was down) is made now.
+   */
+  reconnectNow(): void {
+    if (this.closed || this.timer === undefined) return;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.attempts = 0;
+    this.connect();
+  }
+
   private scheduleReconnect(): void {
     if (this.closed) return;
     const base = Math.min(this.o.backoffMaxMs, this.o.backoffMinMs * 2 ** Math.min(this.attempts, 16));

@@ -30,6 +30,8 @@ export interface TransportOptions {
   readonly frameBytesMax?: number;
   /** How links prove their ends (link-security.ts); none by default. */
   readonly security?: LinkSecurity;
+  /** Reconnect backoff of outbound links (DEFAULT_PEER_LINK otherwise). */
+  readonly backoff?: { readonly minMs: number; readonly maxMs: number };
 }
 
 /** Inbound connections held at once: a cluster has a few peers, so more is a flood. */
@@ -92,6 +94,8 @@ export class TcpTransport {
       isPeer: (id) => this.links.has(id),
       onMessage: this.o.onMessage,
       onError: (err) => this.reportError(err, s),
+      // A peer that dials us is up: our link to it need not wait out its backoff.
+      onOpened: (peer) => this.links.get(peer)?.reconnectNow(),
       onDisconnected: this.disconnected,
     });
   }
@@ -112,6 +116,7 @@ export class TcpTransport {
         onAuthError: (err) => this.o.onProtocolError?.(err, `${addr.host}:${addr.port}`),
         onDisconnected: this.disconnected,
         ...DEFAULT_PEER_LINK,
+        ...(this.o.backoff === undefined ? {} : { backoffMinMs: this.o.backoff.minMs, backoffMaxMs: this.o.backoff.maxMs }),
       }),
     );
   }
