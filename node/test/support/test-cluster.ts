@@ -24,6 +24,11 @@ export class TestCluster {
     return n;
   }
 
+  /** Whether `id` runs now (started and not killed or stopped since). */
+  isRunning(id: string): boolean {
+    return this.nodes.has(id);
+  }
+
   running(): NodeProcess[] {
     return [...this.nodes.values()];
   }
