@@ -17,7 +17,8 @@ import assert from 'node:assert/strict';
 import { NodeProcess, type ApiResponse } from './support/node-process.js';
 import { TestCluster } from './support/test-cluster.js';
 import { createApp, type TestApp } from './support/ws-client.js';
-import { eventually, obj, roundTrip } from './support/contract.js';
+import { Answered } from './support/answered.js';
+import { eventually, obj } from './support/contract.js';
 
 const IDS = ['n1', 'n2', 'n3'] as const;
 
@@ -73,42 +74,22 @@ async function drainWithCrash(t: TestContext, cluster: TestCluster, victimKind: 
   for (let i = 0; users.length < 8 && i < 300; i++) if ((await cluster.ownerOf(cluster.node('n1'), `k${i}`)) === drained) users.push(`k${i}`);
   assert.equal(users.length, 8, `8 users owned by ${drained}`);
 
-  /** Every answered push: user → seq → data. */
-  const answered = new Map<string, Map<number, number>>(users.map((u) => [u, new Map()]));
+  const answered = new Answered(users);
   let n = 0;
+  // Unanswered (503 while an inbox is on its way or its holder is down): false, and the pusher goes on.
   const pushOne = async (user: string): Promise<boolean> => {
     const data = ++n;
     // Through the other node while one is down (and nowhere once the cluster is closed on a failure).
     const via = [remaining[n % 2] ?? asker, asker].find((id) => cluster.isRunning(id));
-    if (via === undefined) return false;
-    const r = await cluster.node(via)
-      .api('POST', `/v1/apps/${app.app}/push`, { token: app.apiKey, body: { users: [user], data } })
-      .catch(() => undefined);
-    if (r?.status !== 200) return false; // unanswered (503 while an inbox is on its way or its holder is down): go on
-    const seq = (obj(r.body).results as { seq: number }[])[0]?.seq;
-    assert.ok(typeof seq === 'number', JSON.stringify(r.body));
-    const prev = answered.get(user)?.get(seq);
-    assert.equal(prev, undefined, `seq ${seq} of ${user} answered twice (${prev} and ${data})`);
-    answered.get(user)?.set(seq, data);
-    return true;
+    return via === undefined ? false : cluster.pushAnswered(via, user, data, answered);
   };
   for (const u of users) for (let i = 0; i < 8; i++) await pushOne(u);
-  for (const u of users) assert.equal(answered.get(u)?.size, 8);
+  for (const u of users) assert.equal(answered.of(u).size, 8);
 
   // Device a of the first half of the users acks 3 of 8 on a remaining node, then leaves.
   const partly = users.slice(0, 4);
-  for (const u of partly) {
-    const s = await cluster.bindOn(asker, 'dev-a', u);
-    assert.deepEqual(
-      (await cluster.receiveUntil(s, 3)).map((f) => f.seq),
-      [1, 2, 3],
-    );
-    await roundTrip(s);
-    s.close();
-    await s.closed;
-    await cluster.offline(cluster.node(asker), u);
-  }
-  const oldMax = new Map(users.map((u) => [u, Math.max(...(answered.get(u)?.keys() ?? []))]));
+  for (const u of partly) await cluster.ackFirst(asker, 'dev-a', u, 3);
+  const oldMax = new Map(users.map((u) => [u, answered.last(u)]));
   const inBefore = await Promise.all(remaining.map((id) => handedIn(cluster.node(id))));
 
   // The pusher goes on through the remaining nodes until the member is out.
@@ -176,25 +157,12 @@ async function drainWithCrash(t: TestContext, cluster: TestCluster, victimKind: 
 
   for (const u of users) {
     // New pushes after the removal: seqs continue past every answered one.
-    const before = Math.max(...(answered.get(u)?.keys() ?? []));
+    const before = answered.last(u);
     await pushOne(u);
-    const seqs = [...(answered.get(u)?.keys() ?? [])].sort((a, b) => a - b);
-    const last = seqs[seqs.length - 1] ?? 0;
+    const last = answered.last(u);
     assert.ok(last > before && last > (oldMax.get(u) ?? 0), `${u}: a push after the removal gets a seq past the old ones (${before} -> ${last})`);
     const acked = partly.includes(u) ? 3 : 0;
-    for (const [device, from, via] of [
-      ['dev-a', acked + 1, remaining[0]],
-      ['dev-b', 1, remaining[1]],
-    ] as const) {
-      const s = await cluster.bindOn(via ?? '', device, u);
-      const got = await cluster.receiveUntil(s, last);
-      assert.equal(got[0]?.seq, from, `${u}/${device} resumes at ${from}: ${JSON.stringify(got.slice(0, 2))}`);
-      for (const [i, f] of got.entries()) assert.equal(f.seq, from + i, `${u}/${device}: in order, no gap, no repeat`);
-      const bySeq = new Map(got.map((f) => [f.seq as number, f.data]));
-      for (const [seq, data] of answered.get(u) ?? []) {
-        if (seq >= from) assert.deepEqual(bySeq.get(seq), data, `${u}/${device}: answered seq ${seq} delivered with its data`);
-      }
-      s.close();
-    }
+    await cluster.expectDelivered(remaining[0] ?? '', 'dev-a', u, acked + 1, answered);
+    await cluster.expectDelivered(remaining[1] ?? '', 'dev-b', u, 1, answered);
   }
 }

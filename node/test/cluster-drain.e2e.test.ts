@@ -11,6 +11,7 @@ import assert from 'node:assert/strict';
 import { type ApiResponse } from './support/node-process.js';
 import { TestCluster } from './support/test-cluster.js';
 import { createApp, type TestApp } from './support/ws-client.js';
+import { Answered } from './support/answered.js';
 import { assertApiError, eventually, obj, roundTrip } from './support/contract.js';
 
 const IDS = ['n1', 'n2', 'n3'] as const;
@@ -64,35 +65,18 @@ test('removing a member hands its inboxes and cursors to the new owners while pu
   for (let i = 0; users.length < 4 && i < 200; i++) if ((await cluster.ownerOf(cluster.node('n1'), `d${i}`)) === drained) users.push(`d${i}`);
   assert.equal(users.length, 4, `4 users owned by ${drained}`);
 
-  /** Every answered push: user → seq → data. */
-  const answered = new Map<string, Map<number, number>>(users.map((u) => [u, new Map()]));
+  const answered = new Answered(users);
   let n = 0;
+  // Unanswered (503 during the move): the pusher goes on.
   const pushOne = async (user: string): Promise<void> => {
     const data = ++n;
-    const r = await cluster.push(remaining[n % 2] ?? asker, user, data).catch(() => undefined);
-    if (r?.status !== 200) return; // unanswered (503 during the move): the pusher goes on
-    const seq = (obj(r.body).results as { seq: number }[])[0]?.seq;
-    assert.ok(typeof seq === 'number');
-    const prev = answered.get(user)?.get(seq);
-    assert.equal(prev, undefined, `seq ${seq} of ${user} answered twice (${prev} and ${data})`);
-    answered.get(user)?.set(seq, data);
+    await cluster.pushAnswered(remaining[n % 2] ?? asker, user, data, answered);
   };
   for (const u of users) for (let i = 0; i < 10; i++) await pushOne(u);
-  for (const u of users) assert.equal(answered.get(u)?.size, 10);
+  for (const u of users) assert.equal(answered.of(u).size, 10);
 
   // Device a of each user acks 4 of 10 on a remaining node, then leaves.
-  for (const u of users) {
-    const s = await cluster.bindOn(asker, 'dev-a', u);
-    const first4 = await cluster.receiveUntil(s, 4);
-    assert.deepEqual(
-      first4.map((f) => f.seq),
-      [1, 2, 3, 4],
-    );
-    await roundTrip(s);
-    s.close();
-    await s.closed;
-    await cluster.offline(cluster.node(asker), u);
-  }
+  for (const u of users) await cluster.ackFirst(asker, 'dev-a', u, 4);
   // Device c of the first user is connected to the drained node itself and acks as it goes.
   const cUser = users[0] ?? '';
   const c = await cluster.bindOn(drained, 'dev-c', cUser);
@@ -127,26 +111,12 @@ test('removing a member hands its inboxes and cursors to the new owners while pu
   await cluster.offline(cluster.node(remaining[0] ?? ''), cUser);
 
   for (const u of users) {
-    const seqs = [...(answered.get(u)?.keys() ?? [])].sort((a, b) => a - b);
-    const last = seqs[seqs.length - 1] ?? 0;
-    assert.ok(seqs.some((s) => s > 10), `${u}: pushes were answered after the first ten (seqs go on)`);
-    for (const [device, from, via] of [
-      ['dev-a', 5, remaining[0]],
-      ['dev-b', 1, remaining[1]],
-    ] as const) {
-      const s = await cluster.bindOn(via ?? '', device, u);
-      const got = await cluster.receiveUntil(s, last);
-      assert.equal(got[0]?.seq, from, `${u}/${device} resumes at ${from}: ${JSON.stringify(got.slice(0, 2))}`);
-      for (const [i, f] of got.entries()) assert.equal(f.seq, from + i, `${u}/${device}: in order, no gap, no repeat`);
-      const bySeq = new Map(got.map((f) => [f.seq as number, f.data]));
-      for (const [seq, data] of answered.get(u) ?? []) {
-        if (seq >= from) assert.deepEqual(bySeq.get(seq), data, `${u}/${device}: answered seq ${seq} delivered with its data`);
-      }
-      s.close();
-    }
+    assert.ok(answered.last(u) > 10, `${u}: pushes were answered after the first ten (seqs go on)`);
+    await cluster.expectDelivered(remaining[0] ?? '', 'dev-a', u, 5, answered);
+    await cluster.expectDelivered(remaining[1] ?? '', 'dev-b', u, 1, answered);
   }
   const sc = await cluster.bindOn(remaining[1] ?? '', 'dev-c', cUser);
-  const cLast = Math.max(...(answered.get(cUser)?.keys() ?? []));
+  const cLast = answered.last(cUser);
   const got = await cluster.receiveUntil(sc, cLast);
   assert.equal(got[0]?.seq, 11, `dev-c resumes after its acks, with no replay of them: ${JSON.stringify(got.slice(0, 2))}`);
   for (const [i, f] of got.entries()) assert.equal(f.seq, 11 + i, 'dev-c: in order, no gap');

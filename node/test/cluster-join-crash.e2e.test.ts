@@ -18,7 +18,8 @@ import { ownerKey } from '../src/ownership.js';
 import { NodeProcess } from './support/node-process.js';
 import { TestCluster } from './support/test-cluster.js';
 import { createApp, type TestApp } from './support/ws-client.js';
-import { eventually, obj, roundTrip } from './support/contract.js';
+import { Answered } from './support/answered.js';
+import { eventually } from './support/contract.js';
 
 /** The owner a ring of these voters gives the user (ring.ts, the same function the nodes use). */
 function owner(app: TestApp, ids: readonly string[], user: string): string {
@@ -73,37 +74,17 @@ async function crashMidJoin(t: TestContext, cluster: TestCluster, killAt: KillPo
   }
   assert.equal(users.length, 6, `6 users moving from ${victim} to n3`);
 
-  /** Every answered push: user → seq → data. */
-  const answered = new Map<string, Map<number, number>>(users.map((u) => [u, new Map()]));
+  const answered = new Answered(users);
   let n = 0;
-  const pushOne = async (user: string): Promise<boolean> => {
-    const data = ++n;
-    const r = await cluster.push(leader, user, data).catch(() => undefined);
-    if (r?.status !== 200) return false; // unanswered (503 while an inbox is on its way or its holder is down)
-    const seq = (obj(r.body).results as { seq: number }[])[0]?.seq;
-    assert.ok(typeof seq === 'number', JSON.stringify(r.body));
-    const prev = answered.get(user)?.get(seq);
-    assert.equal(prev, undefined, `seq ${seq} of ${user} answered twice (${prev} and ${data})`);
-    answered.get(user)?.set(seq, data);
-    return true;
-  };
+  // Unanswered (503 while an inbox is on its way or its holder is down): false, and the pusher goes on.
+  const pushOne = (user: string): Promise<boolean> => cluster.pushAnswered(leader, user, ++n, answered);
   for (const u of users) for (let i = 0; i < 8; i++) await pushOne(u);
-  for (const u of users) assert.equal(answered.get(u)?.size, 8);
+  for (const u of users) assert.equal(answered.of(u).size, 8);
 
   // Device a of half the users acks 3 of 8 on their owner, then leaves.
   const partly = users.slice(0, 3);
-  for (const u of partly) {
-    const s = await cluster.bindOn(victim, 'dev-a', u);
-    assert.deepEqual(
-      (await cluster.receiveUntil(s, 3)).map((f) => f.seq),
-      [1, 2, 3],
-    );
-    await roundTrip(s);
-    s.close();
-    await s.closed;
-    await cluster.offline(cluster.node(victim), u);
-  }
-  const oldMax = new Map(users.map((u) => [u, Math.max(...(answered.get(u)?.keys() ?? []))]));
+  for (const u of partly) await cluster.ackFirst(victim, 'dev-a', u, 3);
+  const oldMax = new Map(users.map((u) => [u, answered.last(u)]));
 
   // The pusher goes on through the leader until the move is over.
   let over = false;
@@ -163,27 +144,14 @@ async function crashMidJoin(t: TestContext, cluster: TestCluster, killAt: KillPo
 
   for (const u of users) {
     // A push after the move: its seq goes on past every answered one.
-    const before = Math.max(...(answered.get(u)?.keys() ?? []));
+    const before = answered.last(u);
     assert.ok(await pushOne(u), `${u}: a push after the move is answered`);
-    const seqs = [...(answered.get(u)?.keys() ?? [])].sort((a, b) => a - b);
-    const last = seqs[seqs.length - 1] ?? 0;
+    const last = answered.last(u);
     assert.ok(last > before && last > (oldMax.get(u) ?? 0), `${u}: seqs go on (${before} -> ${last})`);
     const d = await (await fetch(`${cluster.node(leader).gatewayUrl}/v1/dispatch?app=${app.app}&user=${u}`)).json();
     assert.equal((d as { nodes: { id: string }[] }).nodes[0]?.id, 'n3', `${u} is owned by n3`);
     const acked = partly.includes(u) ? 3 : 0;
-    for (const [device, from, via] of [
-      ['dev-a', acked + 1, 'n3'],
-      ['dev-b', 1, leader],
-    ] as const) {
-      const s = await cluster.bindOn(via, device, u);
-      const got = await cluster.receiveUntil(s, last);
-      assert.equal(got[0]?.seq, from, `${u}/${device} resumes at ${from}: ${JSON.stringify(got.slice(0, 2))}`);
-      for (const [i, f] of got.entries()) assert.equal(f.seq, from + i, `${u}/${device}: in order, no gap, no repeat`);
-      const bySeq = new Map(got.map((f) => [f.seq as number, f.data]));
-      for (const [seq, data] of answered.get(u) ?? []) {
-        if (seq >= from) assert.deepEqual(bySeq.get(seq), data, `${u}/${device}: answered seq ${seq} delivered with its data`);
-      }
-      s.close();
-    }
+    await cluster.expectDelivered('n3', 'dev-a', u, acked + 1, answered);
+    await cluster.expectDelivered(leader, 'dev-b', u, 1, answered);
   }
 }

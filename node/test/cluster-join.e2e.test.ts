@@ -15,7 +15,8 @@ import { ownerKey } from '../src/ownership.js';
 import { NodeProcess } from './support/node-process.js';
 import { TestCluster } from './support/test-cluster.js';
 import { createApp, type TestApp } from './support/ws-client.js';
-import { eventually, obj, roundTrip } from './support/contract.js';
+import { Answered } from './support/answered.js';
+import { eventually, roundTrip } from './support/contract.js';
 
 const cluster = new TestCluster();
 let app: TestApp;
@@ -62,37 +63,19 @@ test('a joining node takes its users with their inboxes, cursors and seqs while 
   assert.equal(moving.length, 4);
   const users = [...moving, ...staying];
 
-  /** Every answered push: user → seq → data. */
-  const answered = new Map<string, Map<number, number>>(users.map((u) => [u, new Map()]));
+  const answered = new Answered(users);
   let n = 0;
   const vias = ['n1', 'n2'];
+  // Unanswered (503 during the move): the pusher goes on.
   const pushOne = async (user: string): Promise<void> => {
     const data = ++n;
-    const r = await cluster.push(vias[n % vias.length] ?? 'n1', user, data).catch(() => undefined);
-    if (r?.status !== 200) return; // unanswered (503 during the move): the pusher goes on
-    const seq = (obj(r.body).results as { seq: number }[])[0]?.seq;
-    assert.ok(typeof seq === 'number');
-    const prev = answered.get(user)?.get(seq);
-    assert.equal(prev, undefined, `seq ${seq} of ${user} answered twice (${prev} and ${data})`);
-    answered.get(user)?.set(seq, data);
+    await cluster.pushAnswered(vias[n % vias.length] ?? 'n1', user, data, answered);
   };
   for (const u of users) for (let i = 0; i < 10; i++) await pushOne(u);
-  for (const u of users) assert.equal(answered.get(u)?.size, 10);
+  for (const u of users) assert.equal(answered.of(u).size, 10);
 
   // Device a of each user acks 4 of 10 on its owner, then leaves.
-  for (const u of users) {
-    const via = from.get(u) ?? 'n1';
-    const s = await cluster.bindOn(via, 'dev-a', u);
-    const first4 = await cluster.receiveUntil(s, 4);
-    assert.deepEqual(
-      first4.map((f) => f.seq),
-      [1, 2, 3, 4],
-    );
-    await roundTrip(s);
-    s.close();
-    await s.closed;
-    await cluster.offline(cluster.node(via), u);
-  }
+  for (const u of users) await cluster.ackFirst(from.get(u) ?? 'n1', 'dev-a', u, 4);
   // Device c of the first moving user stays bound on its old owner and acks all ten.
   const cUser = moving[0] ?? '';
   const c = await cluster.bindOn(from.get(cUser) ?? 'n1', 'dev-c', cUser);
@@ -131,7 +114,7 @@ test('a joining node takes its users with their inboxes, cursors and seqs while 
   await cluster.offline(cluster.node('n3'), cUser);
 
   for (const u of moving) {
-    const seqs = [...(answered.get(u)?.keys() ?? [])];
+    const seqs = [...answered.of(u).keys()];
     assert.ok(
       seqs.some((s) => s > 10),
       `${u}: pushes were answered after the first ten, with seqs that go on (${seqs.sort((a, b) => a - b).join(',')})`,
@@ -140,25 +123,11 @@ test('a joining node takes its users with their inboxes, cursors and seqs while 
     assert.equal((d as { nodes: { id: string }[] }).nodes[0]?.id, 'n3', `${u} is owned by n3`);
   }
   for (const u of users) {
-    const seqs = [...(answered.get(u)?.keys() ?? [])].sort((a, b) => a - b);
-    const last = seqs[seqs.length - 1] ?? 0;
-    for (const [device, fromSeq, via] of [
-      ['dev-a', 5, 'n3'],
-      ['dev-b', 1, 'n1'],
-    ] as const) {
-      const s = await cluster.bindOn(via, device, u);
-      const got = await cluster.receiveUntil(s, last);
-      assert.equal(got[0]?.seq, fromSeq, `${u}/${device} resumes at ${fromSeq}: ${JSON.stringify(got.slice(0, 2))}`);
-      for (const [i, f] of got.entries()) assert.equal(f.seq, fromSeq + i, `${u}/${device}: in order, no gap, no repeat`);
-      const bySeq = new Map(got.map((f) => [f.seq as number, f.data]));
-      for (const [seq, data] of answered.get(u) ?? []) {
-        if (seq >= fromSeq) assert.deepEqual(bySeq.get(seq), data, `${u}/${device}: answered seq ${seq} delivered with its data`);
-      }
-      s.close();
-    }
+    await cluster.expectDelivered('n3', 'dev-a', u, 5, answered);
+    await cluster.expectDelivered('n1', 'dev-b', u, 1, answered);
   }
   const sc = await cluster.bindOn('n2', 'dev-c', cUser);
-  const cLast = Math.max(...(answered.get(cUser)?.keys() ?? []));
+  const cLast = answered.last(cUser);
   const got = await cluster.receiveUntil(sc, cLast);
   assert.equal(got[0]?.seq, 11, `dev-c resumes after its acks, with no replay of them: ${JSON.stringify(got.slice(0, 2))}`);
   for (const [i, f] of got.entries()) assert.equal(f.seq, 11 + i, 'dev-c: in order, no gap');

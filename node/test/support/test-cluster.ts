@@ -5,7 +5,8 @@
 import assert from 'node:assert/strict';
 import { NodeProcess, type ApiResponse } from './node-process.js';
 import { TestSocket, token, type Frame, type TestApp } from './ws-client.js';
-import { eventually, obj } from './contract.js';
+import { eventually, obj, roundTrip } from './contract.js';
+import type { Answered } from './answered.js';
 
 export interface ClusterView {
   leader: string | null;
@@ -107,6 +108,16 @@ export class TestCluster {
     return this.node(via).api('POST', `/v1/apps/${app.app}/push`, { token: app.apiKey, body: { users: [user], data } });
   }
 
+  /** Pushes through `via` and records the answered seq; false when it is not answered (an error or a non-200: the caller goes on). */
+  async pushAnswered(via: string, user: string, data: number, answered: Answered): Promise<boolean> {
+    const r = await this.push(via, user, data).catch(() => undefined);
+    if (r?.status !== 200) return false;
+    const seq = (obj(r.body).results as { seq: number }[])[0]?.seq;
+    assert.ok(typeof seq === 'number', JSON.stringify(r.body));
+    answered.record(user, seq, data);
+    return true;
+  }
+
   async bindOn(id: string, device: string, user: string): Promise<TestSocket> {
     const app = this.theApp();
     const s = await TestSocket.open(this.node(id).wsUrl);
@@ -127,6 +138,36 @@ export class TestCluster {
       s.send({ t: 'ack', app: this.theApp().app, seq });
     }
     return got;
+  }
+
+  /** Binds `device` of `user` on `id`, takes and acks seqs 1..`n` (nothing else first), and leaves, its cursor written. */
+  async ackFirst(id: string, device: string, user: string, n: number): Promise<void> {
+    const s = await this.bindOn(id, device, user);
+    assert.deepEqual(
+      (await this.receiveUntil(s, n)).map((f) => f.seq),
+      Array.from({ length: n }, (_, i) => i + 1),
+    );
+    await roundTrip(s);
+    s.close();
+    await s.closed;
+    await this.offline(this.node(id), user);
+  }
+
+  /**
+   * Binds `device` of `user` on `id` and checks what it is sent up to the
+   * user's last answered seq: it starts at `from`, goes on in order with no
+   * gap or repeat, and every answered seq from `from` on comes with its data.
+   */
+  async expectDelivered(id: string, device: string, user: string, from: number, answered: Answered): Promise<void> {
+    const s = await this.bindOn(id, device, user);
+    const got = await this.receiveUntil(s, answered.last(user));
+    assert.equal(got[0]?.seq, from, `${user}/${device} resumes at ${from}: ${JSON.stringify(got.slice(0, 2))}`);
+    for (const [i, f] of got.entries()) assert.equal(f.seq, from + i, `${user}/${device}: in order, no gap, no repeat`);
+    const bySeq = new Map(got.map((f) => [f.seq as number, f.data]));
+    for (const [seq, data] of answered.of(user)) {
+      if (seq >= from) assert.deepEqual(bySeq.get(seq), data, `${user}/${device}: answered seq ${seq} delivered with its data`);
+    }
+    s.close();
   }
 
   /** The user's sessions are gone from the register: a closed binding's cursor write is done (it comes first). */
