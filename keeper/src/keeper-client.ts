@@ -6,6 +6,11 @@
 import { KeeperError } from './errors.js';
 import type { KeyValue, WatchEvent } from './keeper.js';
 
+// The package's `longwire/keeper-client` entry: what a caller needs besides the client.
+export { KeeperError } from './errors.js';
+export type { KeeperErrorCode } from './errors.js';
+export type { KeyValue, WatchEvent } from './keeper.js';
+
 export interface KeeperClientOptions {
   /** API URLs of some members (http://host:port); more are learned from GET /v1/cluster. */
   readonly endpoints: readonly string[];
@@ -32,6 +37,13 @@ export interface WatchHandlers {
 export interface ClientWatch {
   /** The newest revision delivered (events or progress); a resumed stream starts after it. */
   readonly lastRevision: number;
+  /**
+   * Resolves with the revision the watch starts after, once it is fixed: for
+   * a watch "from now" that is the revision a linearizable read saw, so every
+   * write answered after `ready` resolves is delivered. Rejects if the watch
+   * is cancelled first.
+   */
+  readonly ready: Promise<number>;
   cancel(): void;
 }
 
@@ -156,17 +168,32 @@ export class KeeperClient {
     const pos = new StreamPosition((opts.fromRevision ?? 0) - 1);
     let cancelled = false;
     let abort: AbortController | undefined;
+    let settle!: { resolve(rev: number): void; reject(e: Error): void };
+    const ready = new Promise<number>((resolve, reject) => (settle = { resolve, reject }));
+    // A caller that never awaits `ready` must not see an unhandled rejection on cancel.
+    ready.catch(() => undefined);
     const handle: ClientWatch = {
       get lastRevision() {
         return pos.last;
       },
+      ready,
       cancel: () => {
         cancelled = true;
         abort?.abort();
+        settle.reject(new KeeperError('closed', 'watch cancelled before it started'));
       },
     };
     const run = async (): Promise<void> => {
-      if (pos.last < 0) pos.progress((await this.get(key, { prefix: opts.prefix ?? false, consistency: 'linearizable' })).revision);
+      // "From now" is fixed by a linearizable read, retried (the keeper may have
+      // no leader for a moment) until it answers or the watch is cancelled.
+      while (pos.last < 0 && !cancelled) {
+        try {
+          pos.progress((await this.get(key, { prefix: opts.prefix ?? false, consistency: 'linearizable' })).revision);
+        } catch {
+          await new Promise((r) => setTimeout(r, this.retryDelayMs));
+        }
+      }
+      settle.resolve(pos.last);
       let failures = 0;
       while (!cancelled) {
         const base = this.endpoints[this.next % this.endpoints.length] ?? '';

@@ -6,12 +6,14 @@ import assert from 'node:assert/strict';
 import { KeeperClient } from '../../keeper/src/keeper-client.js';
 import { KeeperError } from '../../keeper/src/errors.js';
 import type { WatchEvent } from '../../keeper/src/keeper.js';
+import type { ClientWatch } from '../../keeper/src/keeper-client.js';
 import { NodeProcess } from './support/node-process.js';
 import { eventually } from './support/contract.js';
 
 test('fails over between members and resumes a watch after its member dies', async () => {
   const n1 = await NodeProcess.start({ args: ['--id', 'k1'] });
   const others: NodeProcess[] = [];
+  let w: ClientWatch | undefined;
   try {
     others.push(await NodeProcess.start({ args: ['--id', 'k2', '--join', n1.apiUrl] }));
     others.push(await NodeProcess.start({ args: ['--id', 'k3', '--join', n1.apiUrl] }));
@@ -23,16 +25,18 @@ test('fails over between members and resumes a watch after its member dies', asy
     }, 'three voters', 200, 100);
 
     const seen: WatchEvent[] = [];
-    const w = client.watch('/cfg/', { prefix: true }, { onEvents: (evs) => seen.push(...evs) });
+    w = client.watch('/cfg/', { prefix: true }, { onEvents: (evs) => seen.push(...evs) });
+    // "From now" is fixed by a read: only writes after it are this watch's.
+    const startsAfter = await w.ready;
     const written: number[] = [];
     for (let i = 0; i < 5; i++) written.push((await client.put(`/cfg/k${i}`, `v${i}`)).revision);
+    assert.ok(written[0]! > startsAfter, `first put at ${written[0]} after the watch's start ${startsAfter}`);
     await eventually(async () => (seen.length >= 5 ? true : undefined), 'first five events', 100, 50);
 
     // The watch and the client talk to k1 first: kill it.
     await n1.kill9();
     for (let i = 5; i < 10; i++) written.push((await client.put(`/cfg/k${i}`, `v${i}`)).revision);
     await eventually(async () => (seen.length >= 10 ? true : undefined), 'all ten events after failover', 300, 100);
-    w.cancel();
     assert.deepEqual(seen.map((e) => e.revision), written, 'every put once, in revision order');
     assert.deepEqual(seen.map((e) => (e.type === 'put' ? e.value : '')), Array.from({ length: 10 }, (_, i) => `v${i}`));
     const r = await client.get('/cfg/', { prefix: true });
@@ -40,6 +44,8 @@ test('fails over between members and resumes a watch after its member dies', asy
     const cas = await client.put('/cfg/k0', 'again', { ifModRevision: 1 }).catch((e: unknown) => e);
     assert.ok(cas instanceof KeeperError && cas.code === 'compare-failed');
   } finally {
+    // A watch left running would retry against stopped members and keep the test process alive.
+    w?.cancel();
     for (const n of others) await n.stop();
     await n1.stop();
   }
