@@ -15,6 +15,8 @@ export interface PhaseFigures {
   readonly meanMs: number;
   readonly maxMs: number;
   readonly serverCpuUsPerOp: number;
+  /** The load generator's CPU per successful operation (run-system.ts, clientCpuNs). */
+  readonly clientCpuUsPerOp: number;
   /** Rounds ended by the time bound rather than the count. */
   readonly timeBoundRounds: number;
 }
@@ -50,6 +52,7 @@ export function phase(runs: readonly PhaseRun[]): PhaseFigures {
   const ok = runs.reduce((n, r) => n + r.ok, 0);
   const elapsedMs = runs.reduce((n, r) => n + r.elapsedMs, 0);
   const cpuNs = runs.reduce((n, r) => n + r.serverCpuNs, 0);
+  const clientNs = runs.reduce((n, r) => n + r.clientCpuNs, 0);
   const firstError = runs.find((r) => r.firstError !== undefined)?.firstError;
   return {
     ok,
@@ -61,6 +64,7 @@ export function phase(runs: readonly PhaseRun[]): PhaseFigures {
     meanMs: asc.length > 0 ? asc.reduce((a, b) => a + b, 0) / asc.length : NaN,
     maxMs: asc[asc.length - 1] ?? NaN,
     serverCpuUsPerOp: ok > 0 ? cpuNs / 1000 / ok : NaN,
+    clientCpuUsPerOp: ok > 0 ? clientNs / 1000 / ok : NaN,
     timeBoundRounds: runs.filter((r) => r.timeBound).length,
   };
 }

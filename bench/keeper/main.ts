@@ -49,7 +49,8 @@ function notes(o: Options): string[] {
     'linearizable reads: longwire GET /v1/kv/<key> (default consistency), etcd /v3/kv/range (not serializable), ZooKeeper sync + getData on the same session',
     `watch fan-out: ${o.watchers} watchers (spread over the members, one connection or session each), up to ${o.watchRounds} puts per round one at a time through member 1, latency = put sent → watcher has the value; ZooKeeper's watch fires once and is set again by the getData that reads the value`,
     'durability: all three fsync their log before a write is answered (longwire: the Raft log, always; etcd: its WAL, default; ZooKeeper: forceSync=yes, default)',
-    'ratios are longwire ÷ the other: above 1 is better for longwire in ops/s, worse in latency and CPU; server CPU = all members, all threads',
+    'ratios are longwire ÷ the other: above 1 is better for longwire in ops/s, worse in latency and CPU; server CPU = all members, all threads;',
+    'load generator CPU = the bench process (every client), on the same cores: a CPU-bound phase runs at most cores ÷ (server + load generator CPU per op)',
     `the servers and the load generator share this machine's ${cpus().length} cores, one system at a time`,
   ];
 }

@@ -31,6 +31,7 @@ function phaseFigures(name: string, pick: (f: SystemFigures) => PhaseFigures): F
     { label: `${name}: latency p50`, of: (f) => pick(f).p50Ms, fmt: fmtMs },
     { label: `${name}: latency p99`, of: (f) => pick(f).p99Ms, fmt: fmtMs },
     { label: `${name}: server CPU per op`, of: (f) => pick(f).serverCpuUsPerOp, fmt: fmtUs },
+    { label: `${name}: load generator CPU per op`, of: (f) => pick(f).clientCpuUsPerOp, fmt: fmtUs },
   ];
 }
 

@@ -10,6 +10,12 @@ import type { KvTarget } from './system.js';
 export interface PhaseRun extends LoadResult {
   /** CPU time of all server processes (every member, all threads) over the phase. */
   readonly serverCpuNs: number;
+  /**
+   * CPU time of this process (the load generator: HTTP or ZooKeeper clients)
+   * over the phase. It shares the machine's cores with the servers, so a
+   * CPU-bound phase's ops/s is at most cores ÷ (server + client CPU per op).
+   */
+  readonly clientCpuNs: number;
 }
 
 /** One system's raw results in one round. */
@@ -29,8 +35,10 @@ function serverCpuNs(pids: readonly number[]): number {
 /** A load phase with the servers' CPU time over it. */
 export async function measured(t: KvTarget, spec: LoadSpec, op: (w: number, i: number) => Promise<void>): Promise<PhaseRun> {
   const cpu0 = serverCpuNs(t.pids);
+  const own0 = process.cpuUsage();
   const r = await runLoad(spec, op);
-  return { ...r, serverCpuNs: serverCpuNs(t.pids) - cpu0 };
+  const own = process.cpuUsage(own0);
+  return { ...r, serverCpuNs: serverCpuNs(t.pids) - cpu0, clientCpuNs: (own.user + own.system) * 1000 };
 }
 
 export const rate = (r: LoadResult): string => `${((r.ok * 1000) / r.elapsedMs).toFixed(0)}/s, ${r.errors} errors`;

@@ -26,7 +26,8 @@ export function specNotes(o: Options): string[] {
     '  then kill -9 of the leader process (the leader as the system reports it); figure = first success of a put sent after the kill − the kill',
     'protocols: longwire and etcd (v3 JSON gateway) over HTTP/1.1 + JSON through the same undici client code; ZooKeeper over its binary protocol (node-zookeeper-client)',
     'linearizable reads: longwire GET /v1/kv/<key>, etcd /v3/kv/range (not serializable), ZooKeeper sync + getData; all three fsync their log before answering a write',
-    'ratios are longwire ÷ the other: above 1 is better for longwire in ops/s, worse in latency, CPU and recovery time; server CPU = all members, all threads',
+    'ratios are longwire ÷ the other: above 1 is better for longwire in ops/s, worse in latency, CPU and recovery time; server CPU = all members, all threads;',
+    'load generator CPU = the bench process (every client), on the same cores: a CPU-bound phase runs at most cores ÷ (server + load generator CPU per op)',
   ];
 }
 

@@ -66,6 +66,7 @@ function rows(inFlights: readonly number[], getInFlight: number, watchers: numbe
       { label: `put, ${n} in flight: latency p50`, of: (f) => pick(f, n)?.p50Ms ?? NaN, fmt: fmtMs },
       { label: `put, ${n} in flight: latency p99`, of: (f) => pick(f, n)?.p99Ms ?? NaN, fmt: fmtMs },
       { label: `put, ${n} in flight: server CPU per op`, of: (f) => pick(f, n)?.serverCpuUsPerOp ?? NaN, fmt: fmtUs },
+      { label: `put, ${n} in flight: load generator CPU per op`, of: (f) => pick(f, n)?.clientCpuUsPerOp ?? NaN, fmt: fmtUs },
     );
   }
   out.push(
