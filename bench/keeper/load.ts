@@ -26,7 +26,8 @@ export interface LoadResult {
 const HUNG_AFTER_MS = 20_000;
 
 export async function runLoad(spec: LoadSpec, op: (worker: number, i: number) => Promise<void>): Promise<LoadResult> {
-  const lat = new Float64Array(spec.ops);
+  // Grown by doubling: a time-bound phase may name no useful count.
+  let lat = new Float64Array(Math.min(spec.ops, 1 << 16));
   let next = 0;
   let ok = 0;
   let errors = 0;
@@ -45,6 +46,11 @@ export async function runLoad(spec: LoadSpec, op: (worker: number, i: number) =>
       const i = next++;
       try {
         await op(w, i);
+        if (ok === lat.length) {
+          const grown = new Float64Array(lat.length * 2);
+          grown.set(lat);
+          lat = grown;
+        }
         lat[ok++] = nowMs() - start;
       } catch (err) {
         errors++;

@@ -1,9 +1,10 @@
 // Runs every phase against one started system: the keys created (not
 // measured), then puts, linearizable reads and the watch fan-out, each after a
-// short unmeasured warm-up, with the servers' CPU time over each phase.
+// warm-up until its rate settles (warm-up.ts), with the servers' CPU time over each phase.
 import { cpuNs } from '../lib/cpu-time.js';
 import { runFanout, type FanoutResult } from './fanout.js';
 import { runLoad, type LoadResult, type LoadSpec } from './load.js';
+import { describeWarmUp, warmUp, WARM_UP, WARM_UP_QUICK } from './warm-up.js';
 import type { Options } from './options.js';
 import type { KvTarget } from './system.js';
 
@@ -26,7 +27,6 @@ export interface SystemRun {
 }
 
 const SETUP_TIMEOUT_MS = 120_000;
-const WARMUP_MS = 2000;
 
 function serverCpuNs(pids: readonly number[]): number {
   return pids.reduce((sum, pid) => sum + cpuNs(pid), 0);
@@ -48,24 +48,24 @@ export async function runSystem(t: KvTarget, o: Options, log: (s: string) => voi
   const key = (i: number): string => keys[i % keys.length] ?? '';
   const value = (i: number): string => `v${i}:`.padEnd(o.valueBytes, 'x');
   const spec: LoadSpec = { concurrency: o.concurrency, ops: o.ops, timeBoundMs: o.seconds * 1000 };
-  const warm: LoadSpec = { concurrency: o.concurrency, ops: Math.max(1, Math.ceil(o.ops / 10)), timeBoundMs: WARMUP_MS };
+  const rule = o.quick ? WARM_UP_QUICK : WARM_UP;
 
   const setup = await runLoad({ concurrency: o.concurrency, ops: keys.length, timeBoundMs: SETUP_TIMEOUT_MS }, (w, i) => t.create(w, key(i), value(i)));
   if (setup.ok !== keys.length) throw new Error(`${t.system}: created ${setup.ok} of ${keys.length} keys; first error: ${setup.firstError ?? 'none (time bound)'}`);
 
   const put = (w: number, i: number): Promise<void> => t.put(w, key(i), value(i));
-  await runLoad(warm, put);
+  const warmPuts = await warmUp(o.concurrency, put, rule);
   const puts = await measured(t, spec, put);
-  log(`${t.system}: put ${rate(puts)}`);
+  log(`${t.system}: put ${rate(puts)} (${describeWarmUp(warmPuts, rule.sliceMs)})`);
 
   // Reads spread over the keys in another order than the writes.
   const get = async (w: number, i: number): Promise<void> => {
     const v = await t.get(w, key(i * 7919));
     if (v.length !== o.valueBytes) throw new Error(`${t.system}: read ${v.length} bytes, expected ${o.valueBytes}`);
   };
-  await runLoad(warm, get);
+  const warmGets = await warmUp(o.concurrency, get, rule);
   const gets = await measured(t, spec, get);
-  log(`${t.system}: linearizable get ${rate(gets)}`);
+  log(`${t.system}: linearizable get ${rate(gets)} (${describeWarmUp(warmGets, rule.sliceMs)})`);
 
   const fanout = await runFanout(t, { watchers: o.watchers, rounds: o.watchRounds, valueBytes: o.valueBytes, timeBoundMs: o.seconds * 1000 });
   log(`${t.system}: watch fan-out to ${o.watchers}: ${fanout.rounds} rounds, ${fanout.missed} missed`);
