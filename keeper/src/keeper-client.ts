@@ -5,11 +5,13 @@
 // without missing or repeating a change. Runs on web-standard fetch.
 import { KeeperError } from './errors.js';
 import type { KeyValue, WatchEvent } from './keeper.js';
+import { LeaseKeepAlive } from './lease-keepalive.js';
 
 // The package's `longwire/keeper-client` entry: what a caller needs besides the client.
 export { KeeperError } from './errors.js';
 export type { KeeperErrorCode } from './errors.js';
 export type { KeyValue, WatchEvent } from './keeper.js';
+export type { LeaseEnd, LeaseKeepAlive } from './lease-keepalive.js';
 
 export interface KeeperClientOptions {
   /** API URLs of some members (http://host:port); more are learned from GET /v1/cluster. */
@@ -100,6 +102,15 @@ export class KeeperClient {
 
   async leaseKeepAlive(id: string): Promise<{ ttl: number }> {
     return (await this.json('POST', `/v1/leases/${encodeURIComponent(id)}/keepalive`)) as { ttl: number };
+  }
+
+  /**
+   * Renews the lease every third of its TTL until cancelled; `ended` says
+   * when and why it stopped: 'expired' (the keeper no longer has it),
+   * 'unreachable' (no renewal for a whole TTL), 'cancelled'.
+   */
+  keepAlive(lease: { readonly id: string; readonly ttl: number }): LeaseKeepAlive {
+    return new LeaseKeepAlive(this, lease.id, lease.ttl, this.retryDelayMs);
   }
 
   async leaseRevoke(id: string): Promise<void> {

@@ -1,5 +1,6 @@
-// The keeper client's watch before it has a starting revision: with no member
-// answering it keeps trying, and cancelling it settles `ready` with `closed`.
+// The keeper client with no member reachable: a watch "from now" keeps trying
+// for its starting revision (cancelling it settles `ready` with `closed`), and
+// a kept lease ends as unreachable once a whole TTL passed without a renewal.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
@@ -29,4 +30,15 @@ test('a watch from a given revision is ready at once with the revision before it
   const w = client.watch('/cfg/', { fromRevision: 42 }, { onEvents: () => undefined });
   assert.equal(await w.ready, 41);
   w.cancel();
+});
+
+test('a kept lease with no member reachable ends as unreachable once a whole TTL passed without a renewal; cancel ends it as cancelled', async () => {
+  const client = new KeeperClient({ endpoints: [`http://127.0.0.1:${await deadPort()}`], adminToken: 't', requestTimeoutMs: 200, retryDelayMs: 50, roundsMax: 1 });
+  const t0 = performance.now();
+  const ka = client.keepAlive({ id: 'l1', ttl: 1 });
+  assert.equal(await ka.ended, 'unreachable');
+  assert.ok(performance.now() - t0 >= 1000, 'not before the TTL ran out');
+  const other = client.keepAlive({ id: 'l2', ttl: 1 });
+  other.cancel();
+  assert.equal(await other.ended, 'cancelled');
 });

@@ -1,12 +1,13 @@
 // The keeper client on three real members: it learns the members, fails over
 // when the member it talks to is killed, and its watch resumes on another
-// member from the last revision it saw — every change once, in order.
+// member from the last revision it saw — every change once, in order — and a
+// lease it keeps alive survives the kill.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { KeeperClient } from '../../keeper/src/keeper-client.js';
 import { KeeperError } from '../../keeper/src/errors.js';
 import type { WatchEvent } from '../../keeper/src/keeper.js';
-import type { ClientWatch } from '../../keeper/src/keeper-client.js';
+import type { ClientWatch, LeaseKeepAlive } from '../../keeper/src/keeper-client.js';
 import { NodeProcess } from './support/node-process.js';
 import { eventually } from './support/contract.js';
 
@@ -14,6 +15,7 @@ test('fails over between members and resumes a watch after its member dies', asy
   const n1 = await NodeProcess.start({ args: ['--id', 'k1'] });
   const others: NodeProcess[] = [];
   let w: ClientWatch | undefined;
+  let ka: LeaseKeepAlive | undefined;
   try {
     others.push(await NodeProcess.start({ args: ['--id', 'k2', '--join', n1.apiUrl] }));
     others.push(await NodeProcess.start({ args: ['--id', 'k3', '--join', n1.apiUrl] }));
@@ -32,6 +34,12 @@ test('fails over between members and resumes a watch after its member dies', asy
     for (let i = 0; i < 5; i++) written.push((await client.put(`/cfg/k${i}`, `v${i}`)).revision);
     assert.ok(written[0]! > startsAfter, `first put at ${written[0]} after the watch's start ${startsAfter}`);
     await eventually(async () => (seen.length >= 5 ? true : undefined), 'first five events', 100, 50);
+    // A service's registration, kept alive through the failover below.
+    const lease = await client.leaseGrant(3);
+    await client.put('/svc/a', 'up', { lease: lease.id });
+    ka = client.keepAlive(lease);
+    let kaEnded: string | undefined;
+    void ka.ended.then((why) => (kaEnded = why));
 
     // The watch and the client talk to k1 first: kill it.
     await n1.kill9();
@@ -43,9 +51,22 @@ test('fails over between members and resumes a watch after its member dies', asy
     assert.equal(r.kvs.length, 10);
     const cas = await client.put('/cfg/k0', 'again', { ifModRevision: 1 }).catch((e: unknown) => e);
     assert.ok(cas instanceof KeeperError && cas.code === 'compare-failed');
+
+    // Over two TTLs after the kill, the kept lease and its key are still there.
+    await new Promise((r) => setTimeout(r, 6500));
+    assert.equal(kaEnded, undefined, 'the keepalive is still running');
+    assert.equal((await client.get('/svc/a')).kvs.length, 1, 'the leased key outlived two TTLs');
+    ka.cancel();
+    assert.equal(await ka.ended, 'cancelled');
+    await eventually(async () => ((await client.get('/svc/a')).kvs.length === 0 ? true : undefined), 'the key gone once its lease is no longer renewed', 100, 100);
+    // A lease revoked elsewhere: the keepalive says it expired.
+    const other = client.keepAlive(await client.leaseGrant(3));
+    await client.leaseRevoke(other.id);
+    assert.equal(await other.ended, 'expired');
   } finally {
     // A watch left running would retry against stopped members and keep the test process alive.
     w?.cancel();
+    ka?.cancel();
     for (const n of others) await n.stop();
     await n1.stop();
   }
