@@ -34,6 +34,31 @@ describe('LevelStorage', () => {
     await re.close();
   });
 
+  test('a commit-only hard state writes nothing; it is stored with the next entries or snapshot, never below the snapshot', async () => {
+    const p = dir();
+    const st = await LevelStorage.open(p);
+    await st.save({ hardState: { term: T(1), vote: 1, commit: I(1) }, entries: [1, 2, 3, 4].map((i) => ent(1, i)) });
+    await st.save({ hardState: { term: T(1), vote: 1, commit: I(3) }, entries: [], mustSync: false });
+    assert.equal(st.memory.initialState().hardState.commit, 3, 'the member itself knows the new commit at once');
+    await st.close();
+    let re = await LevelStorage.open(p);
+    assert.equal(re.memory.initialState().hardState.commit, 1, 'the commit-only change was not written');
+    // Again, then entries with no hard state of their own: the pending commit goes with them.
+    await re.save({ hardState: { term: T(1), vote: 1, commit: I(4) }, entries: [], mustSync: false });
+    await re.save({ entries: [ent(1, 5)] });
+    await re.close();
+    re = await LevelStorage.open(p);
+    assert.equal(re.memory.initialState().hardState.commit, 4);
+    // A pending commit goes with a snapshot, so the stored commit is never below it.
+    await re.save({ hardState: { term: T(1), vote: 1, commit: I(5) }, entries: [], mustSync: false });
+    await re.snapshotAndCompact(I(5), { voters: [1], learners: [] }, enc('state@5'), I(4));
+    await re.close();
+    re = await LevelStorage.open(p);
+    assert.equal(re.memory.snapshot().meta.index, 5);
+    assert.equal(re.memory.initialState().hardState.commit, 5);
+    await re.close();
+  });
+
   test('a conflicting suffix is truncated atomically with the new entries', async () => {
     const p = dir();
     const st = await LevelStorage.open(p);

@@ -26,6 +26,13 @@ export class LevelStorage {
   readonly memory = new MemoryStorage();
   /** The stored blocks in index order, each with the range of its entries still live. */
   private blocks: Block[] = [];
+  /**
+   * A hard state that only moved the commit index, kept in memory until the
+   * next write: such a Ready does no I/O at all (no thread-pool hop on the
+   * commit path). Written with the next batch, which a snapshot always is,
+   * so the stored commit is never below the stored snapshot's index.
+   */
+  private unwritten: HardState | undefined;
 
   private constructor(private readonly db: Level<string, Uint8Array>) {}
 
@@ -109,10 +116,10 @@ export class LevelStorage {
 
   /**
    * Persists what a Ready asks for: snapshot, entries (truncating any
-   * conflicting suffix) and hard state, in one batch, synced unless
-   * `mustSync` is false (only the commit index moved: as in etcd, it need not
-   * be durable — a member that loses it learns it again — and LevelDB's log
-   * makes it durable with the next synced batch, which a snapshot always is).
+   * conflicting suffix) and hard state, in one synced batch. A Ready whose
+   * only change is the commit index (`mustSync` false) writes nothing: as in
+   * etcd the commit index need not be durable (a member that loses it learns
+   * it again from the leader), and it goes out with the next batch.
    * Resolves once written; only then may the Ready's messages be sent.
    */
   async save(rd: { readonly hardState?: HardState | undefined; readonly entries: readonly Entry[]; readonly snapshot?: Snapshot | undefined; readonly mustSync?: boolean }): Promise<void> {
@@ -146,13 +153,22 @@ export class LevelStorage {
       ops.push({ type: 'put', key: blockKey(from), value: encodeBlock(kept) });
       added = [...head, { first: from, last: kept[kept.length - 1]!.index }];
     }
-    if (rd.hardState !== undefined) ops.push({ type: 'put', key: 'h', value: encodeHardState(rd.hardState) });
-    if (ops.length === 0) return;
+    if (ops.length === 0) {
+      if (rd.hardState === undefined) return;
+      if (rd.mustSync === false) {
+        this.unwritten = rd.hardState;
+        this.memory.setHardState(rd.hardState);
+        return;
+      }
+    }
+    const hs = rd.hardState ?? this.unwritten;
+    if (hs !== undefined) ops.push({ type: 'put', key: 'h', value: encodeHardState(hs) });
     try {
-      await this.db.batch(ops, { sync: rd.mustSync !== false || rd.snapshot !== undefined });
+      await this.db.batch(ops, { sync: true });
     } catch (cause) {
       throw new StorageError(StorageErrorCode.Io, 'raft log write failed', { cause });
     }
+    this.unwritten = undefined;
     blocks.length = cut;
     for (const b of added) blocks.push(b);
     this.blocks = blocks;
@@ -186,11 +202,14 @@ export class LevelStorage {
       const off = index(first - 1);
       ops.push({ type: 'put', key: 'o', value: encodeOffset(off, this.memory.term(off)) });
     }
+    const hs = this.unwritten;
+    if (hs !== undefined) ops.push({ type: 'put', key: 'h', value: encodeHardState(hs) });
     try {
       await this.db.batch(ops, { sync: true });
     } catch (cause) {
       throw new StorageError(StorageErrorCode.Io, 'raft snapshot write failed', { cause });
     }
+    if (this.unwritten === hs) this.unwritten = undefined;
     const res = this.memory.createSnapshot(at, confState, data);
     assert(!(res instanceof StorageError), 'memory and disk agree on the snapshot');
     if (doCompact) {
