@@ -59,6 +59,17 @@ describe('LevelStorage', () => {
     await re.close();
   });
 
+  test('a stored commit below the stored snapshot is read back as the snapshot index (a snapshot holds only committed entries)', async () => {
+    const p = dir();
+    const st = await LevelStorage.open(p);
+    await st.save({ hardState: { term: T(1), vote: 1, commit: I(2) }, entries: [1, 2, 3, 4, 5, 6].map((i) => ent(1, i)) });
+    await st.snapshotAndCompact(I(5), { voters: [1], learners: [] }, enc('state@5'), I(3));
+    await st.close();
+    const re = await LevelStorage.open(p);
+    assert.deepEqual(re.memory.initialState().hardState, { term: 1, vote: 1, commit: 5 });
+    await re.close();
+  });
+
   test('a conflicting suffix is truncated atomically with the new entries', async () => {
     const p = dir();
     const st = await LevelStorage.open(p);

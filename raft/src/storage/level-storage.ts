@@ -53,8 +53,11 @@ export class LevelStorage {
     const hsRaw = await this.db.get('h');
     const snapRaw = await this.db.get('s');
     const offRaw = await this.db.get('o');
-    const hardState = hsRaw === undefined ? EMPTY_HARD_STATE : decodeHardState(hsRaw);
+    const stored = hsRaw === undefined ? EMPTY_HARD_STATE : decodeHardState(hsRaw);
     const snapshot = snapRaw === undefined ? EMPTY_SNAPSHOT : decodeSnapshot(snapRaw);
+    // A snapshot holds only committed entries: the commit is at least its index
+    // (the commit index is written lazily, see `unwritten`).
+    const hardState = stored.commit < snapshot.meta.index ? { ...stored, commit: snapshot.meta.index } : stored;
     // No compaction yet: the log starts at index 1 (a snapshot may still exist).
     const offset = offRaw === undefined ? { index: index(0), term: term(0) } : decodeOffset(offRaw);
     await this.migratePerEntryLayout();
