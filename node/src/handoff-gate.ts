@@ -68,19 +68,25 @@ export class HandoffGate {
    * otherwise be stored again. True if a record came (then ask the saver).
    */
   async recall(app: string, users: readonly string[], key: string): Promise<boolean> {
-    const from = new Map<string, Member>();
+    const from = new Map<string, { member: Member; users: Set<string> }>();
     for (const user of users) {
       const p = this.ownership.placement(app, user);
-      if (p.kind === 'incoming') from.set(p.from.id, p.from);
+      if (p.kind !== 'incoming') continue;
+      const f = from.get(p.from.id);
+      if (f === undefined) from.set(p.from.id, { member: p.from, users: new Set([user]) });
+      else f.users.add(user);
     }
     if (from.size === 0) return false;
-    let answers: unknown[];
+    let answers: { users: Set<string>; answer: unknown }[];
     try {
-      answers = await Promise.all([...from.values()].map((m) => this.peers.of(m).call('handoff', { op: 'idempotency-get', app, key })));
+      answers = await Promise.all([...from.values()].map(async (f) => ({ users: f.users, answer: await this.peers.of(f.member).call('handoff', { op: 'idempotency-get', app, key }) })));
     } catch (err) {
       throw new ApiError('notReady', `asking the previous owner for idempotency key ${key} failed: ${err instanceof Error ? err.message : String(err)}; retry`, { headers: RETRY, cause: err });
     }
-    const records = answers.filter((a) => a !== null).map(parseIdempotencyHandoff);
+    // A previous owner's record under this key answers for the users it stored
+    // then: one that names none of the users moving from it is another part of
+    // a multicast (its own group, stored at the same time), not this push's.
+    const records = answers.filter((a) => a.answer !== null && answersFor(a.answer, a.users)).map((a) => parseIdempotencyHandoff(a.answer));
     if (records.length === 0) return false;
     await this.saver.importIdempotency(records);
     return true;
@@ -134,4 +140,11 @@ export class HandoffGate {
     await this.saver.liftSeal(err.app, err.user, err.mark);
     this.metrics.handoffSealsLifted.inc();
   }
+}
+
+/** Whether a handed-over idempotency record's answer has a result for one of `users`. */
+function answersFor(record: unknown, users: ReadonlySet<string>): boolean {
+  const answer = typeof record === 'object' && record !== null ? (record as { answer?: unknown }).answer : undefined;
+  const results = typeof answer === 'object' && answer !== null ? (answer as { results?: unknown }).results : undefined;
+  return Array.isArray(results) && results.some((r: unknown) => typeof r === 'object' && r !== null && users.has(String((r as { user?: unknown }).user)));
 }

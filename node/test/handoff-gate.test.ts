@@ -48,7 +48,10 @@ async function setup(): Promise<{ gate: HandoffGate; saver: Saver; place: (p: Pl
         if (op === 'idempotency-get') {
           recalls++;
           const k = (body as { key: string }).key;
-          return k === 'known' ? { app: 'app', key: k, answer: { id: 'first', results: [{ user: 'u', seq: 7 }] }, at: Date.now() } : null;
+          if (k === 'known') return { app: 'app', key: k, answer: { id: 'first', results: [{ user: 'u', seq: 7 }] }, at: Date.now() };
+          // The previous owner's own part of a multicast under the same key: other users.
+          if (k === 'multi') return { app: 'app', key: k, answer: { id: 'm', results: [{ user: 'v', seq: 1 }, { user: 'w', seq: 3 }] }, at: Date.now() };
+          return null;
         }
         exports++;
         const b = body as { app: string; user: string };
@@ -97,10 +100,13 @@ describe('handoff gate', () => {
     assert.deepEqual(await saver.idempotent('app', 'known'), { id: 'first', results: [{ user: 'u', seq: 7 }] });
     assert.equal(await gate.recall('app', ['u'], 'unknown'), false, 'the previous owner has none: store as new');
     assert.equal(await saver.idempotent('app', 'unknown'), undefined);
+    // Its record under the key answers for its own users only (a multicast's other group): not this push's.
+    assert.equal(await gate.recall('app', ['u'], 'multi'), false);
+    assert.equal(await saver.idempotent('app', 'multi'), undefined, 'nothing imported');
     // Once the user is here (the move over, every record handed over) nobody is asked.
     place({ kind: 'here' });
     assert.equal(await gate.recall('app', ['u'], 'other'), false);
-    assert.equal(recalls(), 2);
+    assert.equal(recalls(), 3);
     await saver.close();
   });
 
