@@ -18,6 +18,7 @@ import { NodeProcess, type ApiResponse } from './support/node-process.js';
 import { TestCluster } from './support/test-cluster.js';
 import { createApp, type TestApp } from './support/ws-client.js';
 import { Answered } from './support/answered.js';
+import { BackgroundPushes, BACKGROUND_PUSHES_MAX } from './support/background-pushes.js';
 import { eventually, obj } from './support/contract.js';
 
 const IDS = ['n1', 'n2', 'n3'] as const;
@@ -93,17 +94,7 @@ async function drainWithCrash(t: TestContext, cluster: TestCluster, victimKind: 
   const inBefore = await Promise.all(remaining.map((id) => handedIn(cluster.node(id))));
 
   // The pusher goes on through the remaining nodes until the member is out.
-  let removed = false;
-  let pushes = 0;
-  let unanswered = 0;
-  const pusher = (async () => {
-    const deadline = Date.now() + 60_000;
-    for (; !removed && Date.now() < deadline && pushes < 3000; pushes++) {
-      if (!(await pushOne(users[pushes % users.length] ?? ''))) unanswered++;
-      // Paced, so that its bounded count spans the kill, the restart and the repeated call.
-      await new Promise((r) => setTimeout(r, 10));
-    }
-  })();
+  const pusher = new BackgroundPushes(pushOne, users);
 
   // The removal starts through the asker, not awaited; as soon as the drain is recorded, the victim is killed.
   let first: ApiResponse | Error | undefined;
@@ -151,12 +142,11 @@ async function drainWithCrash(t: TestContext, cluster: TestCluster, victimKind: 
     if (removal.status !== 200) assert.equal(removal.status, 503, JSON.stringify(removal.body));
   }
   assert.equal(removal?.status, 200, JSON.stringify(removal?.body));
-  removed = true;
-  await pusher;
+  await pusher.stop();
   const inAfter = await Promise.all(remaining.map((id) => handedIn(cluster.node(id))));
   const tookIn = inAfter.reduce((a, b) => a + b, 0) - inBefore.reduce((a, b) => a + b, 0);
   assert.ok(tookIn > 0, 'the new owners took inboxes by the drain');
-  t.diagnostic(`${victimKind === 'drained' ? `drained member ${drained}` : `leader ${victim} (draining ${drained})`} killed; inboxes taken by ${remaining.join('+')}: ${inBefore.join('+')} before, ${inAtKill.join('+')} at the kill, ${inAfter.join('+')} after; ${pushes} pushes during the removal (${unanswered} unanswered), ${pushes < 3000 ? 'going on until it was done' : 'stopped at its bound before it was done'}; repeated call answered ${JSON.stringify(removal?.body)}`);
+  t.diagnostic(`${victimKind === 'drained' ? `drained member ${drained}` : `leader ${victim} (draining ${drained})`} killed; inboxes taken by ${remaining.join('+')}: ${inBefore.join('+')} before, ${inAtKill.join('+')} at the kill, ${inAfter.join('+')} after; ${pusher.pushes} pushes during the removal (${pusher.unanswered} unanswered), ${pusher.pushes < BACKGROUND_PUSHES_MAX ? 'going on until it was done' : 'stopped at its bound before it was done'}; repeated call answered ${JSON.stringify(removal?.body)}`);
   const after2 = await cluster.voters(cluster.node(remaining[0] ?? ''), 2);
   assert.deepEqual(after2.members.map((m) => m.id).sort(), [...remaining].sort());
   const kv = await cluster.node(asker).api('GET', '/v1/kv/sys/draining/?prefix=true');

@@ -19,6 +19,7 @@ import { NodeProcess } from './support/node-process.js';
 import { TestCluster } from './support/test-cluster.js';
 import { createApp, type TestApp } from './support/ws-client.js';
 import { Answered } from './support/answered.js';
+import { BackgroundPushes } from './support/background-pushes.js';
 import { eventually } from './support/contract.js';
 
 /** The owner a ring of these voters gives the user (ring.ts, the same function the nodes use). */
@@ -87,16 +88,7 @@ async function crashMidJoin(t: TestContext, cluster: TestCluster, killAt: KillPo
   const oldMax = new Map(users.map((u) => [u, answered.last(u)]));
 
   // The pusher goes on through the leader until the move is over.
-  let over = false;
-  let pushes = 0;
-  let unanswered = 0;
-  const pusher = (async () => {
-    const deadline = Date.now() + 60_000;
-    for (; !over && Date.now() < deadline && pushes < 3000; pushes++) {
-      if (!(await pushOne(users[pushes % users.length] ?? ''))) unanswered++;
-      await new Promise((r) => setTimeout(r, 10));
-    }
-  })();
+  const pusher = new BackgroundPushes(pushOne, users);
 
   // n3 joins (not awaited); the previous owner is killed at the kill point.
   let joinErr: unknown;
@@ -136,11 +128,10 @@ async function crashMidJoin(t: TestContext, cluster: TestCluster, killAt: KillPo
   // Restarted on its data dir, the previous owner hands over what is left; the joiner clears the record.
   await cluster.start(victim);
   await cluster.joinsFinished(cluster.node(leader));
-  over = true;
-  await pusher;
+  await pusher.stop();
   for (const id of ['n1', 'n2', 'n3']) await cluster.voters(cluster.node(id), 3, 300);
   const tookAfter = await joinedIn(cluster.node('n3'));
-  t.diagnostic(`inboxes n3 had taken from ${victim}: ${tookAtKill} when n3 was up after the kill, ${tookAfter} at the end; ${pushes} pushes during the join (${unanswered} unanswered)`);
+  t.diagnostic(`inboxes n3 had taken from ${victim}: ${tookAtKill} when n3 was up after the kill, ${tookAfter} at the end; ${pusher.pushes} pushes during the join (${pusher.unanswered} unanswered)`);
 
   for (const u of users) {
     // A push after the move: its seq goes on past every answered one.
