@@ -86,7 +86,11 @@ export class HandoffGate {
     // A previous owner's record under this key answers for the users it stored
     // then: one that names none of the users moving from it is another part of
     // a multicast (its own group, stored at the same time), not this push's.
-    const records = answers.filter((a) => a.answer !== null && answersFor(a.answer, a.users)).map((a) => parseIdempotencyHandoff(a.answer));
+    const records = answers
+      .filter((a) => a.answer !== null)
+      .map((a) => ({ users: a.users, record: parseIdempotencyHandoff(a.answer) }))
+      .filter((a) => answersFor(a.record.answer, a.users))
+      .map((a) => a.record);
     if (records.length === 0) return false;
     await this.saver.importIdempotency(records);
     return true;
@@ -142,9 +146,8 @@ export class HandoffGate {
   }
 }
 
-/** Whether a handed-over idempotency record's answer has a result for one of `users`. */
-function answersFor(record: unknown, users: ReadonlySet<string>): boolean {
-  const answer = typeof record === 'object' && record !== null ? (record as { answer?: unknown }).answer : undefined;
+/** Whether a stored push answer ({id, results: [{user, …}]}) has a result for one of `users`. */
+function answersFor(answer: unknown, users: ReadonlySet<string>): boolean {
   const results = typeof answer === 'object' && answer !== null ? (answer as { results?: unknown }).results : undefined;
   return Array.isArray(results) && results.some((r: unknown) => typeof r === 'object' && r !== null && users.has(String((r as { user?: unknown }).user)));
 }
