@@ -121,37 +121,41 @@ describe('shell over TCP', () => {
     }
     for (const id of ids) for (const peer of ids) if (peer !== id) members.get(id)!.transport.setPeer(peer, { host: '127.0.0.1', port: ports.get(peer)! });
     for (const m of members.values()) m.shell.start();
-
-    const until = async (cond: () => boolean, what: string): Promise<void> => {
-      // Generous: the machine may be loaded, and ticks are wall-clock here.
-      for (let i = 0; i < 1500; i++) {
-        if (cond()) return;
-        await new Promise((r) => setTimeout(r, 20));
-      }
-      assert.fail(`timed out waiting for ${what}`);
+    // Stopped in `finally` too: a failed assertion must not leave members ticking and keep the file alive.
+    const stop = async (id: NodeId): Promise<void> => {
+      const m = members.get(id)!;
+      await m.shell.stop();
+      await m.transport.close();
     };
-    const leaderOf = (among: NodeId[]): NodeId | undefined => among.find((id) => members.get(id)!.node.status().state === 'leader');
+    try {
+      const until = async (cond: () => boolean, what: string): Promise<void> => {
+        // Generous: the machine may be loaded, and ticks are wall-clock here.
+        for (let i = 0; i < 1500; i++) {
+          if (cond()) return;
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        assert.fail(`timed out waiting for ${what}`);
+      };
+      const leaderOf = (among: NodeId[]): NodeId | undefined => among.find((id) => members.get(id)!.node.status().state === 'leader');
 
-    await until(() => leaderOf(ids) !== undefined, 'a leader');
-    const l1 = leaderOf(ids)!;
-    for (let i = 0; i < 8; i++) assert.ok(members.get(l1)!.shell.propose(enc(`a${i}`)).ok);
-    await until(() => ids.every((id) => members.get(id)!.applied.length === 8), 'replication of 8 entries');
-    assert.ok(members.get(l1)!.storage.memory.firstIndex() > 1, 'the leader took a snapshot and compacted');
+      await until(() => leaderOf(ids) !== undefined, 'a leader');
+      const l1 = leaderOf(ids)!;
+      for (let i = 0; i < 8; i++) assert.ok(members.get(l1)!.shell.propose(enc(`a${i}`)).ok);
+      await until(() => ids.every((id) => members.get(id)!.applied.length === 8), 'replication of 8 entries');
+      // The snapshot is written after the apply, so followers may apply before the leader's snapshot is on disk.
+      await until(() => members.get(l1)!.storage.memory.firstIndex() > 1, 'the leader to take a snapshot and compact');
 
-    // The leader goes away; the other two elect a new leader and go on.
-    const m1 = members.get(l1)!;
-    await m1.shell.stop();
-    await m1.transport.close();
-    const rest = ids.filter((id) => id !== l1);
-    await until(() => leaderOf(rest) !== undefined, 'a new leader');
-    const l2 = leaderOf(rest)!;
-    assert.ok(members.get(l2)!.shell.propose(enc('b')).ok);
-    await until(() => rest.every((id) => members.get(id)!.applied.at(-1) === 'b'), 'replication after failover');
-    for (const id of rest) {
-      await members.get(id)!.shell.stop();
-      await members.get(id)!.transport.close();
+      // The leader goes away; the other two elect a new leader and go on.
+      await stop(l1);
+      const rest = ids.filter((id) => id !== l1);
+      await until(() => leaderOf(rest) !== undefined, 'a new leader');
+      const l2 = leaderOf(rest)!;
+      assert.ok(members.get(l2)!.shell.propose(enc('b')).ok);
+      await until(() => rest.every((id) => members.get(id)!.applied.at(-1) === 'b'), 'replication after failover');
+    } finally {
+      for (const id of ids) await stop(id);
+      for (const m of members.values()) await m.storage.close();
     }
-    for (const m of members.values()) await m.storage.close();
   });
 });
 
