@@ -20,6 +20,8 @@ export class BackgroundPushes {
         await new Promise((r) => setTimeout(r, PACE_MS));
       }
     })();
+    // A failed push check surfaces at stop(), not as an unhandled rejection meanwhile.
+    this.done.catch(() => undefined);
   }
 
   get pushes(): number {
@@ -31,7 +33,7 @@ export class BackgroundPushes {
     return this.lost;
   }
 
-  /** Stops after the push in progress; resolves once it is answered. */
+  /** Stops after the push in progress; resolves once it is answered (rejects if a push's check failed). */
   async stop(): Promise<void> {
     this.stopped = true;
     await this.done;

@@ -39,14 +39,55 @@ export function assertErrorFrame(f: Frame, code: string): void {
   assert.equal(typeof f.message, 'string', JSON.stringify(f));
 }
 
-/** Polls `probe` until it returns a value other than undefined; at most `attempts` tries, `intervalMs` apart. */
-export async function eventually<T>(probe: () => Promise<T | undefined>, what: string, attempts = 100, intervalMs = 50): Promise<T> {
-  for (let i = 0; i < attempts; i++) {
+/**
+ * How long `eventually` polls when the caller names no count. Its waits cross
+ * processes (a register write can wait out an election of up to 3 s), and a
+ * loaded machine stretches them: generous, as a pass costs only its wait.
+ */
+export const EVENTUALLY_DEFAULT_MS = 30_000;
+
+/**
+ * Polls `probe`, `intervalMs` apart, until it returns a value other than
+ * undefined. Gives up after `attempts` tries when the caller names a count;
+ * else after EVENTUALLY_DEFAULT_MS of wall time (slow probes mean fewer tries,
+ * not a longer wait).
+ */
+export async function eventually<T>(probe: () => Promise<T | undefined>, what: string, attempts?: number, intervalMs = 50): Promise<T> {
+  const started = Date.now();
+  const more = (tries: number): boolean => (attempts === undefined ? Date.now() - started < EVENTUALLY_DEFAULT_MS : tries < attempts);
+  let tries = 0;
+  do {
+    tries++;
     const v = await probe();
     if (v !== undefined) return v;
     await new Promise((r) => setTimeout(r, intervalMs));
+  } while (more(tries));
+  throw new Error(`gave up waiting for ${what} after ${tries} tries in ${Date.now() - started} ms`);
+}
+
+/**
+ * Repeats an API call while it answers 503 `not-ready`, which the contract
+ * gives as "no leader for now, retry" (an election, which a loaded machine
+ * can set off at any time); answers the first other answer.
+ */
+export async function unless503(call: () => Promise<ApiResponse>, what: string): Promise<ApiResponse> {
+  return eventually(async () => {
+    const r = await call();
+    return r.status === 503 && isRecord(r.body) && isRecord(r.body.error) && r.body.error.code === 'not-ready' ? undefined : r;
+  }, `${what} answered other than 503`, undefined, 100);
+}
+
+/** Awaits `p`, failing with `what` if it has not settled within `ms` (an await that must not hang the file). */
+export async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: not within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([p, late]);
+  } finally {
+    clearTimeout(timer);
   }
-  throw new Error(`gave up waiting for ${what} after ${attempts} tries`);
 }
 
 /** A round trip on the connection: every frame the server sent before the pong has arrived. */

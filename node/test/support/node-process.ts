@@ -46,8 +46,14 @@ export interface NodeStartOptions {
   readonly noAdminToken?: boolean;
 }
 
+/** How long, and how often, a start on given ports is retried while one of them is in use. */
+const FIXED_PORTS_RETRY_MS = 10_000;
+const FIXED_PORTS_RETRY_PAUSE_MS = 500;
+
 export class NodeProcess {
   private exited: Promise<number | null>;
+  /** The child's stdout and stderr have ended: all it wrote is in `stderr` and `logs`. */
+  private readonly outputDone: Promise<void>;
   stderr = '';
   logs = '';
   private constructor(
@@ -62,6 +68,7 @@ export class NodeProcess {
     private readonly tls: Agent | undefined,
   ) {
     this.exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+    this.outputDone = new Promise((resolve) => child.once('close', () => resolve()));
     child.stderr?.on('data', (d: Buffer) => {
       this.stderr += d.toString();
       if (this.stderr.length > 64 * 1024) this.stderr = this.stderr.slice(-32 * 1024);
@@ -77,15 +84,25 @@ export class NodeProcess {
    * Starts a node and waits until /readyz answers 200. Ports left to the
    * harness come from freePort(), which can race with another process taking
    * the port before the node binds it: on EADDRINUSE the start is retried on
-   * fresh ports (and a fresh data dir, if the harness made it).
+   * fresh ports (and a fresh data dir, if the harness made it). A node
+   * restarted on its previous ports can find one taken for a while (by
+   * another process's connection or listener, while it was down): on
+   * EADDRINUSE it is retried on the same ports, every 500 ms for 10 s.
    */
   static async start(opts: NodeStartOptions = {}): Promise<NodeProcess> {
+    const fixedPorts = opts.gatewayPort !== undefined || opts.apiPort !== undefined || opts.peerPort !== undefined;
+    const retryUntil = Date.now() + FIXED_PORTS_RETRY_MS;
     for (let attempt = 1; ; attempt++) {
       try {
         return await NodeProcess.startOnce(opts);
       } catch (err) {
-        const fixedPorts = opts.gatewayPort !== undefined && opts.apiPort !== undefined && opts.peerPort !== undefined;
-        if (fixedPorts || attempt >= 3 || !(err instanceof Error && err.message.includes('EADDRINUSE'))) throw err;
+        if (!(err instanceof Error && err.message.includes('EADDRINUSE'))) throw err;
+        if (!fixedPorts) {
+          if (attempt >= 3) throw err;
+          continue;
+        }
+        if (Date.now() >= retryUntil) throw err;
+        await new Promise((r) => setTimeout(r, FIXED_PORTS_RETRY_PAUSE_MS));
       }
     }
   }
@@ -153,9 +170,16 @@ export class NodeProcess {
     let exitCode: number | null | undefined;
     void this.exited.then((c) => (exitCode = c ?? -1));
     while (Date.now() < deadline) {
-      if (exitCode !== undefined) throw new Error(`node exited with ${exitCode} before ready:\n${this.stderr}`);
+      if (exitCode !== undefined) {
+        // 'exit' can come before the last of stderr (the EADDRINUSE that start() looks for).
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([this.outputDone, new Promise((r) => (timer = setTimeout(r, 2000)))]);
+        clearTimeout(timer);
+        throw new Error(`node exited with ${exitCode} before ready:\n${this.stderr}`);
+      }
       try {
-        const r = await this.fetch(`${this.apiUrl}/readyz`);
+        // Bounded: whatever else holds the port may take the connection and never answer.
+        const r = await this.fetch(`${this.apiUrl}/readyz`, { signal: AbortSignal.timeout(2000) });
         if (r.status === 200) return;
       } catch {
         // not listening yet

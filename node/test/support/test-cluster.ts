@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { NodeProcess, type ApiResponse } from './node-process.js';
 import { TestSocket, token, type Frame, type TestApp } from './ws-client.js';
-import { eventually, obj, roundTrip } from './contract.js';
+import { eventually, isRecord, obj, roundTrip, unless503 } from './contract.js';
 import type { Answered } from './answered.js';
 
 export interface ClusterView {
@@ -13,9 +13,81 @@ export interface ClusterView {
   members: { id: string; role: string; healthy: boolean }[];
 }
 
+/** GET /v1/cluster on `n`, or undefined when it does not answer 200. */
+export async function clusterView(n: NodeProcess): Promise<ClusterView | undefined> {
+  const r = await n.api('GET', '/v1/cluster').catch(() => undefined);
+  return r?.status === 200 ? (obj(r.body) as unknown as ClusterView) : undefined;
+}
+
+/**
+ * Until the leader `via` names sees itself the leader and every voter healthy
+ * (heard from within 300 ms: what a removal's quorum check counts).
+ */
+export async function leaderSeesVotersHealthy(via: NodeProcess, nodeOf: (id: string) => NodeProcess | undefined): Promise<ClusterView> {
+  return eventually(
+    async () => {
+      const leader = (await clusterView(via))?.leader;
+      const ln = leader === null || leader === undefined ? undefined : nodeOf(leader);
+      const lv = ln === undefined ? undefined : await clusterView(ln);
+      return lv !== undefined && lv.leader === leader && lv.members.every((m) => m.role !== 'voter' || m.healthy) ? lv : undefined;
+    },
+    `every voter healthy in the leader's view (asked ${via.apiUrl})`,
+    undefined,
+    100,
+  );
+}
+
+/**
+ * A removal refusal docs/PROTOCOL.md gives as passing, answered before
+ * anything changes: 409 `conflict` because the leader has not heard from
+ * enough voters within 300 ms ("would leave N healthy of M voters", which a
+ * loaded machine triggers), or because a membership change is still in
+ * progress (one at a time); and 503 `not-ready` (no leader to take the
+ * call, or the drain not done within its timeout: "repeat the call").
+ */
+export function passingRemovalRefusal(r: ApiResponse): boolean {
+  const e = isRecord(r.body) && isRecord(r.body.error) ? r.body.error : undefined;
+  if (r.status === 503) return e?.code === 'not-ready';
+  if (r.status !== 409 || e?.code !== 'conflict' || typeof e.message !== 'string') return false;
+  return /would leave \d+ healthy of \d+ voters/.test(e.message) || e.message === 'a membership change is in progress';
+}
+
+/** How long a removal expected to go through is repeated on passing refusals. */
+export const REMOVAL_REPEAT_MS = 60_000;
+
+/** The last answer to a removal, and the passing refusals before it. */
+export type RemovalAnswer = ApiResponse & { readonly refused: readonly string[] };
+
+/**
+ * DELETE /v1/cluster/members/`id` through `asker`, for a removal the test
+ * expects to go through: repeated while it answers a passing refusal
+ * (passingRemovalRefusal), after a 409 once the leader sees every voter
+ * healthy again, for up to REMOVAL_REPEAT_MS. Answers the last answer (the
+ * caller asserts it); any other answer ends it at once.
+ */
+export async function removeMember(asker: NodeProcess, id: string, nodeOf: (id: string) => NodeProcess | undefined, query = ''): Promise<RemovalAnswer> {
+  const until = Date.now() + REMOVAL_REPEAT_MS;
+  const refused: string[] = [];
+  for (;;) {
+    const r = await asker.api('DELETE', `/v1/cluster/members/${id}${query}`);
+    if (!passingRemovalRefusal(r) || Date.now() >= until) return { ...r, refused };
+    refused.push(`${r.status} ${JSON.stringify(r.body)}`);
+    if (r.status === 409) await leaderSeesVotersHealthy(asker, nodeOf);
+    else await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
+
+/** What TestCluster.close() stops before the nodes (a pusher that would go on pushing). */
+export interface Stoppable {
+  stop(): Promise<void> | void;
+}
+
 export class TestCluster {
   private readonly nodes = new Map<string, NodeProcess>();
   private readonly kept = new Map<string, { dataDir: string; apiPort: number; gatewayPort: number; peerPort: number }>();
+  /** Starts not settled yet: close() waits for them, so no node outlives the test. */
+  private readonly starting = new Set<Promise<unknown>>();
+  private readonly helpers: Stoppable[] = [];
   /** The app the push and bind helpers use; set once created. */
   app: TestApp | undefined;
 
@@ -35,12 +107,31 @@ export class TestCluster {
   }
 
   /** Starts a node, on its kept data dir and ports when it ran before. */
-  async start(id: string, join?: string): Promise<NodeProcess> {
+  start(id: string, join?: string): Promise<NodeProcess> {
     const k = this.kept.get(id);
-    const n = await NodeProcess.start({ ...(k ?? {}), args: ['--id', id, ...(join === undefined ? [] : ['--join', join])] });
-    this.nodes.set(id, n);
-    if (k === undefined) this.kept.set(id, { dataDir: n.dataDir, apiPort: n.apiPort, gatewayPort: n.gatewayPort, peerPort: n.peerPort });
-    return n;
+    const p = NodeProcess.start({ ...(k ?? {}), args: ['--id', id, ...(join === undefined ? [] : ['--join', join])] }).then((n) => {
+      this.nodes.set(id, n);
+      if (k === undefined) this.kept.set(id, { dataDir: n.dataDir, apiPort: n.apiPort, gatewayPort: n.gatewayPort, peerPort: n.peerPort });
+      return n;
+    });
+    const settled = p.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.starting.add(settled);
+    void settled.then(() => this.starting.delete(settled));
+    return p;
+  }
+
+  /** Stopped by close() before the nodes, also when the test failed. */
+  stopOnClose<T extends Stoppable>(helper: T): T {
+    this.helpers.push(helper);
+    return helper;
+  }
+
+  /** DELETE of member `id` through `asker`, repeated on passing refusals (removeMember). */
+  removeMember(asker: string, id: string, query = ''): Promise<RemovalAnswer> {
+    return removeMember(this.node(asker), id, (x) => this.nodes.get(x), query);
   }
 
   async kill9(id: string): Promise<void> {
@@ -53,8 +144,13 @@ export class TestCluster {
     this.nodes.delete(id);
   }
 
-  /** Stops every node and removes the data dirs. */
+  /**
+   * Stops the helpers, waits for starts in progress (a node started but not
+   * awaited when the test failed), stops every node and removes the data dirs.
+   */
   async close(): Promise<void> {
+    for (const h of this.helpers.splice(0)) await Promise.resolve(h.stop()).catch(() => undefined);
+    while (this.starting.size > 0) await Promise.all([...this.starting]);
     for (const n of this.nodes.values()) await n.stop({ keepData: true });
     this.nodes.clear();
     const { rm } = await import('node:fs/promises');
@@ -62,11 +158,11 @@ export class TestCluster {
   }
 
   async view(n: NodeProcess): Promise<ClusterView | undefined> {
-    const r = await n.api('GET', '/v1/cluster').catch(() => undefined);
-    return r?.status === 200 ? (obj(r.body) as unknown as ClusterView) : undefined;
+    return clusterView(n);
   }
 
-  async voters(n: NodeProcess, count: number, attempts = 200): Promise<ClusterView> {
+  /** Until `n` sees a leader and `count` healthy voters (eventually's default wait, unless `attempts` tries are named). */
+  async voters(n: NodeProcess, count: number, attempts?: number): Promise<ClusterView> {
     return eventually(
       async () => {
         const v = await this.view(n);
@@ -78,16 +174,16 @@ export class TestCluster {
     );
   }
 
-  /** The join records (`/sys/joining/`) `via` sees. */
+  /** The join records (`/sys/joining/`) `via` sees; a read answered 503 (no leader for now) is repeated. */
   async joinRecords(via: NodeProcess): Promise<unknown[]> {
-    const r = await via.api('GET', '/v1/kv/sys/joining/?prefix=true');
+    const r = await unless503(() => via.api('GET', '/v1/kv/sys/joining/?prefix=true'), `a read of the join records on ${via.apiUrl}`);
     assert.equal(r.status, 200, JSON.stringify(r.body));
     return obj(r.body).kvs as unknown[];
   }
 
   /** Until every join's user move is over: a removal meanwhile is refused (409) by design. */
   async joinsFinished(via: NodeProcess): Promise<void> {
-    await eventually(async () => ((await this.joinRecords(via)).length === 0 ? true : undefined), 'join moves finished', 200, 100);
+    await eventually(async () => ((await this.joinRecords(via)).length === 0 ? true : undefined), 'join moves finished', undefined, 100);
   }
 
   private theApp(): TestApp {
