@@ -101,18 +101,21 @@ test('broadcasts without seq are delivered once per id', async (t) => {
 });
 
 test('a node that goes silent is declared dead after two heartbeats and the client reconnects', async (t) => {
-  // Wide enough that event-loop lag on a loaded machine does not look like silence.
-  const node = await FakeNode.start({ heartbeat: 0.4 });
+  // Wide enough that event-loop lag on a loaded machine does not look like silence: the client
+  // and the fake node share this process, so a stall of about one heartbeat delays both the
+  // ping and its pong.
+  const node = await FakeNode.start({ heartbeat: 1 });
   t.after(() => node.close());
   const statuses: Status[] = [];
   const c = createClient({ urls: [node.wsUrl], getToken: () => node.token('erin'), ...FAST });
   t.after(() => c.close());
   c.onStatus((s) => statuses.push(s));
   await c.bind(node.app, () => {});
-  await new Promise((r) => setTimeout(r, 1000));
+  // Past the two heartbeats (2 s) after which a connection without pongs would be dead.
+  await new Promise((r) => setTimeout(r, 3000));
   assert.ok(!statuses.some((s) => s.type === 'disconnected'), 'pongs keep it alive');
   node.silent = true;
-  await waitFor('dead connection', () => statuses.some((s) => s.type === 'disconnected'));
+  await waitFor('dead connection', () => statuses.some((s) => s.type === 'disconnected'), 10_000);
   const disc = statuses.find((s) => s.type === 'disconnected');
   assert.ok(disc?.type === 'disconnected' && disc.error instanceof HeartbeatTimeoutError && disc.willReconnect);
   node.silent = false;

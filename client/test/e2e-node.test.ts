@@ -92,7 +92,9 @@ describe(`Node client against a ${process.env.LONGWIRE_E2E_NODE ? 'real' : 'fake
     c.subscribe(node.app, topic, (m) => {
       got.push(m);
     });
-    await new Promise((r) => setTimeout(r, 100)); // the sub frame has no answer to wait for
+    // The sub frame has no answer of its own: an up sent after it on the same connection, answered,
+    // shows the node handled it (a fixed sleep loses to a stall: timers run before the socket is read).
+    assert.deepEqual(await c.up(node.app, { after: 'sub' }), { echo: { after: 'sub' } });
     const offset = await node.publish(topic, 'hello');
     await waitFor('the publish', () => got.length === 1);
     assert.equal(got[0]?.offset, offset);

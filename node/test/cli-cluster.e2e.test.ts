@@ -47,6 +47,8 @@ test('kv watch streams the events of later puts', async () => {
   const child = spawn(process.execPath, [CLI, 'kv', 'watch', '/cli/w/', '--prefix', '--api', node.apiUrl, '--admin-token', node.adminToken], { stdio: ['ignore', 'pipe', 'pipe'] });
   try {
     let out = '';
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
     const seen = new Promise<void>((resolve) => {
       child.stdout.on('data', (d: Buffer) => {
         out += d.toString();
@@ -58,7 +60,12 @@ test('kv watch streams the events of later puts', async () => {
       await cli(['kv', 'put', '/cli/w/x', '1']);
       await Promise.race([seen, new Promise((r) => setTimeout(r, 100))]);
     }
-    await seen;
+    // Bounded: the loop above gives up without the event (or the watch exited); say so, with what it printed.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      seen,
+      new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`the watch never showed put /cli/w/x = 1; it printed:\n${out}\n${err}`)), 5000))),
+    ]).finally(() => clearTimeout(timer));
     assert.match(out, /^\d+ put \/cli\/w\/x = 1$/m);
   } finally {
     child.kill('SIGKILL');

@@ -2,10 +2,26 @@
 // a client snippet whose SDK calls deliver the pushed message.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { rm } from 'node:fs/promises';
 import { CLI, freePort, tempDir } from './support/node-process.js';
-import { createClient } from '../../client/src/index.js';
+import { createClient, type LongwireClient } from '../../client/src/index.js';
+
+/** Bound on the bind and the stored message's delivery, generous for a loaded machine. */
+const BIND_WAIT_MS = 20_000;
+
+/** SIGTERM, and SIGKILL if the demo is not gone within 10 s; returns at once if it already exited. */
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const inTime = await Promise.race([exited.then(() => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), 10_000)))]);
+  clearTimeout(timer);
+  if (inTime) return;
+  child.kill('SIGKILL');
+  await exited;
+}
 
 test('the demo prints keys, a working curl push and a working client snippet', async () => {
   const dir = await tempDir();
@@ -14,12 +30,15 @@ test('the demo prints keys, a working curl push and a working client snippet', a
   const child = spawn(process.execPath, [CLI, 'demo', '--data-dir', dir, '--gateway', `127.0.0.1:${gw}`, '--api', `127.0.0.1:${api}`, '--peer', `127.0.0.1:${await freePort()}`], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  let c: LongwireClient | undefined;
   try {
     let out = '';
+    let err = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
     const deadline = Date.now() + 20_000;
-    while (!out.includes('Ctrl-C') && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    assert.match(out, /Ctrl-C/, 'the demo printed its instructions');
+    while (!out.includes('Ctrl-C') && Date.now() < deadline && child.exitCode === null) await new Promise((r) => setTimeout(r, 50));
+    assert.match(out, /Ctrl-C/, `the demo printed its instructions\n${out}\n${err}`);
     const apiKey = /apiKey\s+(\S+)/.exec(out)?.[1];
     const token = /token for user "alice".*\n\s+(\S+)/.exec(out)?.[1];
     assert.ok(apiKey !== undefined && token !== undefined, out);
@@ -33,15 +52,19 @@ test('the demo prints keys, a working curl push and a working client snippet', a
     });
     assert.equal(r.status, 200);
     // The printed client snippet.
-    const c = createClient({ dispatchUrl: `http://127.0.0.1:${gw}`, device: 'laptop', getToken: () => token });
-    const got = await new Promise<unknown>((resolve) => {
-      void c.bind('demo', (m) => resolve(m.data));
-    });
+    const client = createClient({ dispatchUrl: `http://127.0.0.1:${gw}`, device: 'laptop', getToken: () => token });
+    c = client;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const got = await Promise.race([
+      new Promise<unknown>((resolve, reject) => {
+        client.bind('demo', (m) => resolve(m.data)).catch(reject);
+      }),
+      new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no message through the client snippet within ${BIND_WAIT_MS} ms\n${err}`)), BIND_WAIT_MS))),
+    ]).finally(() => clearTimeout(timer));
     assert.deepEqual(got, { hello: 'world' });
-    c.close();
   } finally {
-    child.kill('SIGTERM');
-    await new Promise((r) => child.once('exit', r));
+    c?.close();
+    await stop(child);
     await rm(dir, { recursive: true, force: true });
   }
 });

@@ -11,6 +11,9 @@ import type { ClientWatch, LeaseKeepAlive } from '../../keeper/src/keeper-client
 import { NodeProcess } from './support/node-process.js';
 import { eventually } from './support/contract.js';
 
+/** TTL of the kept lease, in seconds. */
+const LEASE_TTL_S = 6;
+
 test('fails over between members and resumes a watch after its member dies', async () => {
   const n1 = await NodeProcess.start({ args: ['--id', 'k1'] });
   const others: NodeProcess[] = [];
@@ -34,8 +37,10 @@ test('fails over between members and resumes a watch after its member dies', asy
     for (let i = 0; i < 5; i++) written.push((await client.put(`/cfg/k${i}`, `v${i}`)).revision);
     assert.ok(written[0]! > startsAfter, `first put at ${written[0]} after the watch's start ${startsAfter}`);
     await eventually(async () => (seen.length >= 5 ? true : undefined), 'first five events', 100, 50);
-    // A service's registration, kept alive through the failover below.
-    const lease = await client.leaseGrant(3);
+    // A service's registration, kept alive through the failover below. The TTL leaves
+    // room for one renewal lost to the failover: a renewal forwarded to the dead leader
+    // hangs for the client's 2 s request timeout, then waits out an election.
+    const lease = await client.leaseGrant(LEASE_TTL_S);
     await client.put('/svc/a', 'up', { lease: lease.id });
     ka = client.keepAlive(lease);
     let kaEnded: string | undefined;
@@ -43,6 +48,7 @@ test('fails over between members and resumes a watch after its member dies', asy
 
     // The watch and the client talk to k1 first: kill it.
     await n1.kill9();
+    const killedAt = performance.now();
     for (let i = 5; i < 10; i++) written.push((await client.put(`/cfg/k${i}`, `v${i}`)).revision);
     await eventually(async () => (seen.length >= 10 ? true : undefined), 'all ten events after failover', 300, 100);
     assert.deepEqual(seen.map((e) => e.revision), written, 'every put once, in revision order');
@@ -53,12 +59,12 @@ test('fails over between members and resumes a watch after its member dies', asy
     assert.ok(cas instanceof KeeperError && cas.code === 'compare-failed');
 
     // Over two TTLs after the kill, the kept lease and its key are still there.
-    await new Promise((r) => setTimeout(r, 6500));
+    await new Promise((r) => setTimeout(r, Math.max(0, killedAt + 2 * LEASE_TTL_S * 1000 + 500 - performance.now())));
     assert.equal(kaEnded, undefined, 'the keepalive is still running');
     assert.equal((await client.get('/svc/a')).kvs.length, 1, 'the leased key outlived two TTLs');
     ka.cancel();
     assert.equal(await ka.ended, 'cancelled');
-    await eventually(async () => ((await client.get('/svc/a')).kvs.length === 0 ? true : undefined), 'the key gone once its lease is no longer renewed', 100, 100);
+    await eventually(async () => ((await client.get('/svc/a')).kvs.length === 0 ? true : undefined), 'the key gone once its lease is no longer renewed', 200, 100);
     // A lease revoked elsewhere: the keepalive says it expired.
     const other = client.keepAlive(await client.leaseGrant(3));
     await client.leaseRevoke(other.id);

@@ -60,6 +60,29 @@ async function voters(n: NodeProcess, count: number): Promise<{ leader: string; 
   );
 }
 
+/**
+ * How long a probe waits for the node's answers and its close: the node closes at
+ * once, but a loaded machine can stall either process for a second.
+ */
+const PROBE_WAIT_MS = 3000;
+
+/**
+ * The term of the crafted MsgVotes. They are marked as a leadership transfer, which
+ * Raft obeys even while it hears from a leader (checkQuorum's lease): had one been
+ * stepped, n1's term would be at least this.
+ */
+const CRAFTED_TERM = 1_000_000;
+
+/**
+ * The crafted votes never reached Raft: n1's term is still below theirs. Not equality
+ * with the term before, nor the same leader: on a loaded machine a stalled process
+ * makes the leader step down (checkQuorum) and an honest election adds a term or two.
+ */
+async function noCraftedTerm(n: NodeProcess, count: number, termBefore: number): Promise<void> {
+  const { term } = await voters(n, count);
+  assert.ok(term >= termBefore && term < CRAFTED_TERM, `term ${term} (was ${termBefore}): the crafted vote at term ${CRAFTED_TERM} moved it`);
+}
+
 async function metrics(n: NodeProcess): Promise<string> {
   return (await n.fetch(`${n.apiUrl}/metrics`)).text();
 }
@@ -100,23 +123,23 @@ test('cluster secret: peers join by proof, outsiders are refused and counted, pe
     const n2Id = raftIdOf('n2');
     const wrongProof = await probePeerPort(n1.peerPort, [{ json: { hello: n2Id, to: n1Id, nonce: 'AAAAAAAAAAAAAAAAAAAAAA==' } }], {
       onAnswer: (a) => (typeof a.nonce === 'string' ? { proof: createHmac('sha256', 'guess').update('x').digest('base64') } : undefined),
+      waitMs: PROBE_WAIT_MS,
     });
     assert.equal(wrongProof.answers.length, 1, 'only the challenge, never ok');
     assert.ok(wrongProof.closedByNode);
     // No challenge at all, straight to a vote at a huge term: closed before Raft sees it.
     const vote = await probePeerPort(n1.peerPort, [
       { json: { hello: n2Id, to: n1Id } },
-      { raft: { type: 'MsgVote', from: n2Id, to: n1Id, term: T(1_000_000), index: I(1_000_000), logTerm: T(1_000_000), transfer: false } },
-    ]);
+      { raft: { type: 'MsgVote', from: n2Id, to: n1Id, term: T(CRAFTED_TERM), index: I(CRAFTED_TERM), logTerm: T(CRAFTED_TERM), transfer: true } },
+    ], { waitMs: PROBE_WAIT_MS });
     assert.ok(vote.closedByNode);
     // A non-member claiming any id is refused too.
-    const stranger = await probePeerPort(n1.peerPort, [{ json: { hello: 424242, to: n1Id, nonce: 'AAAAAAAAAAAAAAAAAAAAAA==' } }]);
+    const stranger = await probePeerPort(n1.peerPort, [{ json: { hello: 424242, to: n1Id, nonce: 'AAAAAAAAAAAAAAAAAAAAAA==' } }], { waitMs: PROBE_WAIT_MS });
     assert.equal(stranger.answers.length, 0);
     assert.ok(stranger.closedByNode);
-    const after = await voters(n1, 2);
-    assert.equal(after.term, before.term, 'the crafted vote did not move the term');
-    assert.equal(after.leader, before.leader);
-    assert.ok(metricValue(await metrics(n1), RAFT_AUTH_REFUSED) >= 3, 'each refusal is counted');
+    await noCraftedTerm(n1, 2, before.term);
+    // The Raft worker reports each refusal by message: the count may trail the close the probe saw.
+    await eventually(async () => (metricValue(await metrics(n1), RAFT_AUTH_REFUSED) >= 3 ? true : undefined), 'each refusal counted', 50, 100);
 
     // The peer link does not take the admin token, nor an unsigned upgrade: both refused 401 and counted.
     const refusedBefore = metricValue(await metrics(n1), RPC_AUTH_REFUSED);
@@ -197,17 +220,17 @@ test('mutual TLS on every port: a three-node cluster forms and pushes; a certifi
     await assert.rejects(NodeProcess.start({ args: [...rogueArgs, '--join', n1.apiUrl], tlsCa: rogueCa.cert, noAdminToken: true }), /join|exited|ready/);
     const roguePeer = await createNodeCert(rogueCa, 'n2', ['127.0.0.1']);
     const n1Id = raftIdOf('n1');
-    const vote = { type: 'MsgVote', from: raftIdOf('n2'), to: n1Id, term: T(1_000_000), index: I(1_000_000), logTerm: T(1_000_000), transfer: false } as const;
+    const vote = { type: 'MsgVote', from: raftIdOf('n2'), to: n1Id, term: T(CRAFTED_TERM), index: I(CRAFTED_TERM), logTerm: T(CRAFTED_TERM), transfer: true } as const;
     await probePeerPort(n1.peerPort, [{ json: { hello: raftIdOf('n2'), to: n1Id } }, { raft: vote }], { tls: { ca: ca.cert, ...roguePeer } }).catch(() => undefined);
     // In clear text at a TLS port: refused at the handshake.
     await probePeerPort(n1.peerPort, [{ json: { hello: raftIdOf('n2'), to: n1Id } }, { raft: vote }]);
     // A real member's certificate claiming to be another member: refused after the handshake.
     const n3Pair = pairs.get('n3') as PemPair;
-    const impostor = await probePeerPort(n1.peerPort, [{ json: { hello: raftIdOf('n2'), to: n1Id } }, { raft: vote }], { tls: { ca: ca.cert, ...n3Pair } });
+    const impostor = await probePeerPort(n1.peerPort, [{ json: { hello: raftIdOf('n2'), to: n1Id } }, { raft: vote }], { tls: { ca: ca.cert, ...n3Pair }, waitMs: PROBE_WAIT_MS });
     assert.ok(impostor.closedByNode);
-    const after = await voters(n1, 3);
-    assert.equal(after.term, before.term);
-    assert.ok(metricValue(await metrics(n1), RAFT_AUTH_REFUSED) >= 3, 'each refusal is counted');
+    await noCraftedTerm(n1, 3, before.term);
+    // The Raft worker reports each refusal by message: the count may trail the close the probe saw.
+    await eventually(async () => (metricValue(await metrics(n1), RAFT_AUTH_REFUSED) >= 3 ? true : undefined), 'each refusal counted', 50, 100);
 
     // Rotation: n1 gets a new certificate from the same CA; SIGHUP, and its peer port presents it to links made from now on.
     const asN3 = { cert: n3Pair.cert, key: n3Pair.key };
