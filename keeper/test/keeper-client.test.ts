@@ -19,17 +19,25 @@ async function deadPort(): Promise<number> {
 test('a watch "from now" with no member reachable is not ready until one answers; cancel rejects ready with closed', async () => {
   const client = new KeeperClient({ endpoints: [`http://127.0.0.1:${await deadPort()}`], adminToken: 't', requestTimeoutMs: 200, retryDelayMs: 20, roundsMax: 1 });
   const w = client.watch('/cfg/', { prefix: true }, { onEvents: () => assert.fail('no events without a member') });
-  const early = await Promise.race([w.ready.then(() => 'ready', () => 'rejected'), new Promise((r) => setTimeout(() => r('pending'), 300))]);
-  assert.equal(early, 'pending', 'no revision is known, so the watch has no start yet');
-  w.cancel();
-  await assert.rejects(w.ready, (e: unknown) => e instanceof KeeperError && e.code === 'closed');
+  // Cancelled in `finally` too (cancel is idempotent): an uncancelled watch retries forever and keeps the file alive.
+  try {
+    const early = await Promise.race([w.ready.then(() => 'ready', () => 'rejected'), new Promise((r) => setTimeout(() => r('pending'), 300))]);
+    assert.equal(early, 'pending', 'no revision is known, so the watch has no start yet');
+    w.cancel();
+    await assert.rejects(w.ready, (e: unknown) => e instanceof KeeperError && e.code === 'closed');
+  } finally {
+    w.cancel();
+  }
 });
 
 test('a watch from a given revision is ready at once with the revision before it', async () => {
   const client = new KeeperClient({ endpoints: [`http://127.0.0.1:${await deadPort()}`], adminToken: 't', requestTimeoutMs: 200, retryDelayMs: 20 });
   const w = client.watch('/cfg/', { fromRevision: 42 }, { onEvents: () => undefined });
-  assert.equal(await w.ready, 41);
-  w.cancel();
+  try {
+    assert.equal(await w.ready, 41);
+  } finally {
+    w.cancel();
+  }
 });
 
 test('a kept lease with no member reachable ends as unreachable once a whole TTL passed without a renewal; cancel ends it as cancelled', async () => {

@@ -10,7 +10,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, test } from 'node:test';
+import { after, afterEach, test } from 'node:test';
 import { KeeperError } from '../src/errors.js';
 import type { RangeResult, WatchMessage } from '../src/keeper.js';
 import { RaftKeeper } from '../src/raft-keeper.js';
@@ -18,8 +18,11 @@ import type { RaftKeeperOptions } from '../src/raft-keeper.js';
 
 const dirs: string[] = [];
 const open: RaftKeeper[] = [];
+// After each test (close is idempotent): a failed one must not leave members ticking into the next.
+afterEach(async () => {
+  for (const k of open.splice(0)) await k.close();
+});
 after(async () => {
-  for (const k of open) await k.close();
   for (const d of dirs) await rm(d, { recursive: true, force: true });
 });
 
@@ -40,7 +43,12 @@ class FakeClock {
   readonly now = (): number => this.ms;
 }
 
-/** Opens a member on fresh ports; with `via`, it joins through that member (which must be the leader). */
+/**
+ * Opens a member on fresh ports; with `via`, it joins through that member (which must be the leader).
+ * The election timeout (1-2 s) and the waits for a leader and for a commit (10 s) are long enough
+ * that on a loaded machine (lagging timers, fsyncs of 100s of ms) no election starts unasked and no
+ * write gives up while an election runs; `extra` overrides them.
+ */
 async function member(id: string, clock: FakeClock, extra: Partial<RaftKeeperOptions> = {}, via?: RaftKeeper): Promise<RaftKeeper> {
   const dir = await mkdtemp(join(tmpdir(), `keeper-cluster-${id}-`));
   dirs.push(dir);
@@ -50,10 +58,10 @@ async function member(id: string, clock: FakeClock, extra: Partial<RaftKeeperOpt
     member: self,
     now: clock.now,
     tickMs: 20,
-    electionTicks: 10,
+    electionTicks: 50,
     leaseCheckIntervalMs: 0,
-    leaderWaitMs: 1_000,
-    proposalTimeoutMs: 1_500,
+    leaderWaitMs: 10_000,
+    proposalTimeoutMs: 10_000,
     openTimeoutMs: 10_000,
     ...(via === undefined ? {} : { join: () => via.addMember(self) }),
     ...extra,
@@ -84,7 +92,8 @@ async function threeMembers(clock: FakeClock, extra: Partial<RaftKeeperOptions> 
   const k1 = await member('n1', clock, extra);
   const k2 = await member('n2', clock, extra, k1);
   await eventually(() => (k1.cluster().members.filter((m) => m.role === 'voter').length === 2 ? true : undefined), 'n2 promoted');
-  const k3 = await member('n3', clock, extra, k1);
+  // Through the leader of the two (k1 unless an election moved it).
+  const k3 = await member('n3', clock, extra, leaderOf([k1, k2]) ?? k1);
   await eventually(() => (k1.cluster().members.filter((m) => m.role === 'voter').length === 3 ? true : undefined), 'n3 promoted');
   return [k1, k2, k3];
 }
@@ -104,7 +113,10 @@ test('raft cluster: a far-behind joiner installs a snapshot, and starts its watc
   assert.equal(first[0]?.kind, 'compacted', 'the joiner started from a snapshot, not from entry 1');
   await eventually(() => (k1.cluster().members.find((m) => m.id === 'n2')?.role === 'voter' ? true : undefined), 'n2 promoted');
   // A follower refuses membership changes: the HTTP API forwards them to the leader.
-  await rejectsWith(k2.addMember({ id: 'n9', peer: '127.0.0.1:9', api: 'a', gateway: 'g', zone: 'z' }), 'not-leader');
+  // Asked of whichever is the follower now (an election may have moved the leadership to k2).
+  const follower = [k2, k1].find((k) => k.raftStatus().lead !== k.raftId);
+  assert.ok(follower !== undefined, 'one of the two follows');
+  await rejectsWith(follower.addMember({ id: 'n9', peer: '127.0.0.1:9', api: 'a', gateway: 'g', zone: 'z' }), 'not-leader');
   await k2.close();
   await k1.close();
 });
@@ -133,7 +145,8 @@ test('raft cluster: followers forward writes and read linearizably; a watch on o
 
 test('raft cluster: a lease keeps its remaining TTL across a leader change; a lone member fails writes with no-leader', async () => {
   const clock = new FakeClock();
-  const ks = await threeMembers(clock);
+  // Short waits here: the write without a quorum must fail within a few seconds.
+  const ks = await threeMembers(clock, { leaderWaitMs: 2_000, proposalTimeoutMs: 3_000 });
   const leader = leaderOf(ks);
   assert.ok(leader !== undefined);
   const lease = await leader.leaseGrant(10);

@@ -8,16 +8,28 @@ import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, test } from 'node:test';
+import { after, afterEach, test } from 'node:test';
 import { KeeperError } from '../src/errors.js';
 import type { Session, WatchMessage } from '../src/keeper.js';
 import { nodeLeaseKey, RaftKeeper } from '../src/raft-keeper.js';
 import type { RaftKeeperOptions } from '../src/raft-keeper.js';
 
 const dirs: string[] = [];
+const opened: RaftKeeper[] = [];
+// Every keeper a test opened is closed after it (close is idempotent), pass or fail: one left open
+// by a failed assertion would keep its listener and timers and hang the file to its timeout.
+afterEach(async () => {
+  for (const k of opened.splice(0)) await k.close();
+});
 after(async () => {
   for (const d of dirs) await rm(d, { recursive: true, force: true });
 });
+
+async function openKeeper(o: RaftKeeperOptions): Promise<RaftKeeper> {
+  const k = await RaftKeeper.open(o);
+  opened.push(k);
+  return k;
+}
 
 async function tempDir(): Promise<string> {
   const d = await mkdtemp(join(tmpdir(), 'keeper-raft-'));
@@ -52,7 +64,7 @@ async function rejectsWith(p: Promise<unknown>, code: string): Promise<void> {
 test('raft keeper (one member): write, close, reopen; state and revision intact', async () => {
   const dir = await tempDir();
   const clock = new FakeClock();
-  const k1 = await RaftKeeper.open(options(dir, clock, { snapshotEntries: 7 }));
+  const k1 = await openKeeper(options(dir, clock, { snapshotEntries: 7 }));
   const c = k1.cluster();
   assert.equal(c.leader, 'n1');
   assert.ok(c.term >= 1);
@@ -68,7 +80,7 @@ test('raft keeper (one member): write, close, reopen; state and revision intact'
   assert.equal(k1.ready(), false);
   await rejectsWith(k1.put('a', 'b'), 'closed');
 
-  const k2 = await RaftKeeper.open(options(dir, clock));
+  const k2 = await openKeeper(options(dir, clock));
   const afterReopen = await k2.range('cfg/', { prefix: true });
   assert.deepEqual(afterReopen.kvs, before.kvs);
   // Two revisions: the previous incarnation's node-lease record is revoked, the new one written.
@@ -82,11 +94,11 @@ test('raft keeper (one member): write, close, reopen; state and revision intact'
 test('raft keeper (one member): the log tail stays watchable across a restart; older revisions answer compacted', async () => {
   const dir = await tempDir();
   const clock = new FakeClock();
-  const k1 = await RaftKeeper.open(options(dir, clock, { snapshotEntries: 1000 }));
+  const k1 = await openKeeper(options(dir, clock, { snapshotEntries: 1000 }));
   const first = await k1.put('w/a', '1');
   await k1.put('w/b', '2');
   await k1.close();
-  const k2 = await RaftKeeper.open(options(dir, clock));
+  const k2 = await openKeeper(options(dir, clock));
   const got: string[] = [];
   k2.watch({ key: 'w/', prefix: true, fromRevision: first.revision }, (m) => {
     if (m.kind === 'events') got.push(...m.events.map((e) => `${e.key}@${e.revision}`));
@@ -95,10 +107,10 @@ test('raft keeper (one member): the log tail stays watchable across a restart; o
   assert.deepEqual(got, [`w/a@${first.revision}`, `w/b@${first.revision + 1}`]);
   await k2.close();
 
-  const k3 = await RaftKeeper.open(options(dir, clock, { snapshotEntries: 1 }));
+  const k3 = await openKeeper(options(dir, clock, { snapshotEntries: 1 }));
   await k3.put('w/c', '3'); // snapshots, so the tail is empty on the next open
   await k3.close();
-  const k4 = await RaftKeeper.open(options(dir, clock));
+  const k4 = await openKeeper(options(dir, clock));
   const answers: WatchMessage[] = [];
   k4.watch({ key: 'w/', prefix: true, fromRevision: first.revision }, (m) => {
     answers.push(m);
@@ -109,7 +121,7 @@ test('raft keeper (one member): the log tail stays watchable across a restart; o
 });
 
 test('raft keeper (one member): CAS conflict gives compare-failed', async () => {
-  const k = await RaftKeeper.open(options(await tempDir(), new FakeClock()));
+  const k = await openKeeper(options(await tempDir(), new FakeClock()));
   const { revision } = await k.put('a', '1', { ifModRevision: 0 });
   await rejectsWith(k.put('a', '2', { ifModRevision: 0 }), 'compare-failed');
   await rejectsWith(k.put('a', '2', { ifModRevision: revision + 5 }), 'compare-failed');
@@ -124,7 +136,7 @@ test('raft keeper (one member): CAS conflict gives compare-failed', async () => 
 
 test('raft keeper (one member): lease expiry removes attached keys; the node lease is kept alive', async () => {
   const clock = new FakeClock();
-  const k = await RaftKeeper.open(options(await tempDir(), clock, { nodeLeaseTtlSeconds: 10 }));
+  const k = await openKeeper(options(await tempDir(), clock, { nodeLeaseTtlSeconds: 10 }));
   const lease = await k.leaseGrant(5);
   await k.put('svc/a', '1', { lease: lease.id });
   await k.put('svc/b', '1');
@@ -160,7 +172,7 @@ test('raft keeper (one member): lease expiry removes attached keys; the node lea
 
 test('raft keeper (one member): sessions vanish with the node lease, and a new node lease follows', async () => {
   const clock = new FakeClock();
-  const k = await RaftKeeper.open(options(await tempDir(), clock));
+  const k = await openKeeper(options(await tempDir(), clock));
   await k.register([{ op: 'add', session: session('u1', 's1', clock.ms) }]);
   await k.put('nodes/n1', 'alive', { lease: k.nodeLeaseId });
   const old = k.nodeLeaseId;
@@ -178,11 +190,11 @@ test('raft keeper (one member): sessions vanish with the node lease, and a new n
 test('raft keeper (one member): sessions vanish when the node restarts (its old lease is revoked)', async () => {
   const dir = await tempDir();
   const clock = new FakeClock();
-  const k1 = await RaftKeeper.open(options(dir, clock));
+  const k1 = await openKeeper(options(dir, clock));
   await k1.register([{ op: 'add', session: session('u1', 's1', clock.ms) }]);
   assert.equal(k1.sessionsOf('app1', 'u1').length, 1);
   await k1.close();
-  const k2 = await RaftKeeper.open(options(dir, clock));
+  const k2 = await openKeeper(options(dir, clock));
   assert.deepEqual(k2.sessionsOf('app1', 'u1'), []);
   const record = (await k2.range(nodeLeaseKey('n1'))).kvs;
   assert.deepEqual(record.map((kv) => [kv.value, kv.lease]), [[k2.nodeLeaseId, k2.nodeLeaseId]], 'only the new node lease is recorded');
@@ -192,7 +204,7 @@ test('raft keeper (one member): sessions vanish when the node restarts (its old 
 });
 
 test('raft keeper (one member): concurrent register calls share one write', async () => {
-  const k = await RaftKeeper.open(options(await tempDir(), new FakeClock()));
+  const k = await openKeeper(options(await tempDir(), new FakeClock()));
   const before = k.revision;
   await Promise.all([
     k.register([{ op: 'add', session: session('u1', 's1', 1) }]),
@@ -214,7 +226,7 @@ test('raft keeper (one member): concurrent register calls share one write', asyn
 
 test('raft keeper (one member): a session registered here holds the values every member decodes', async () => {
   const clock = new FakeClock();
-  const k1 = await RaftKeeper.open(options(await tempDir(), clock));
+  const k1 = await openKeeper(options(await tempDir(), clock));
   // A lone surrogate does not survive UTF-8: every member stores U+FFFD, so this one must too.
   const odd: Session = { ...session('u1', 's1', clock.ms), device: 'dev-\ud800' };
   const plain = session('u2', 's2', clock.ms + 1);
@@ -227,7 +239,7 @@ test('raft keeper (one member): a session registered here holds the values every
 });
 
 test('raft keeper (one member): watch from a past revision, cancelled/closed on close', async () => {
-  const k = await RaftKeeper.open(options(await tempDir(), new FakeClock()));
+  const k = await openKeeper(options(await tempDir(), new FakeClock()));
   const r1 = await k.put('w/a', '1');
   await k.put('w/b', '2');
   const got: WatchMessage[] = [];
@@ -258,7 +270,7 @@ test('raft keeper (one member): kill -9 loses no acknowledged write', async () =
     child.on('exit', () => resolve());
   });
   assert.ok(acked.length >= 300, `child acknowledged only ${acked.length} writes before exiting`);
-  const k = await RaftKeeper.open(options(dir, new FakeClock()));
+  const k = await openKeeper(options(dir, new FakeClock()));
   const { kvs } = await k.range('k/', { prefix: true });
   const stored = new Map(kvs.map((kv) => [kv.key, kv.modRevision]));
   for (const line of acked) {
@@ -269,7 +281,7 @@ test('raft keeper (one member): kill -9 loses no acknowledged write', async () =
 });
 
 test('raft keeper (one member): the lease timer expires leases on the real clock', async () => {
-  const k = await RaftKeeper.open({
+  const k = await openKeeper({
     dataDir: await tempDir(),
     member: { id: 'n1', peer: '127.0.0.1:7802', api: 'a', gateway: 'g', zone: 'z' },
     listen: { host: '127.0.0.1', port: 0 },
@@ -289,16 +301,16 @@ test('raft keeper (one member): the lease timer expires leases on the real clock
 test('raft keeper (one member): restarted with other addresses, its member record follows', async () => {
   const dir = await tempDir();
   const clock = new FakeClock();
-  const k1 = await RaftKeeper.open(options(dir, clock));
+  const k1 = await openKeeper(options(dir, clock));
   await k1.close();
   const moved = { id: 'n1', peer: '127.0.0.1:17802', api: '127.0.0.1:17801', gateway: '127.0.0.1:17800', zone: 'other' };
-  const k2 = await RaftKeeper.open({ ...options(dir, clock), member: moved });
+  const k2 = await openKeeper({ ...options(dir, clock), member: moved });
   assert.deepEqual(k2.cluster().members, [{ ...moved, role: 'voter', healthy: true }]);
   await k2.close();
 });
 
 test('raft keeper (one member): membership changes one at a time; the last voter stays; unknown members are not found', async () => {
-  const k = await RaftKeeper.open(options(await tempDir(), new FakeClock()));
+  const k = await openKeeper(options(await tempDir(), new FakeClock()));
   const ghost = (id: string): { id: string; peer: string; api: string; gateway: string; zone: string } => ({ id, peer: '127.0.0.1:9', api: 'a', gateway: 'g', zone: 'z' });
   const [first, second] = await Promise.allSettled([k.addMember(ghost('g1')), k.addMember(ghost('g2'))]);
   assert.equal(first.status, 'fulfilled');

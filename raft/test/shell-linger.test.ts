@@ -14,7 +14,26 @@ import { SeededRng } from '../src/rng.js';
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 const dec = (b: Uint8Array): string => new TextDecoder().decode(b);
 
-async function member(dir: string, linger: { minEntries: number; ms: number } | undefined): Promise<{ shell: RaftShell; node: RawNode; storage: LevelStorage; applied: string[]; persists: number[] }> {
+interface Member {
+  readonly shell: RaftShell;
+  readonly node: RawNode;
+  readonly storage: LevelStorage;
+  readonly applied: string[];
+  /** Entry counts of the persists that wrote entries, in order. */
+  readonly persists: number[];
+}
+
+/** Polls until `cond` holds; wall-clock bound, generous for a loaded machine with a slow fsync. */
+async function until(cond: () => boolean, what: string, ms = 20_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    assert.ok(Date.now() < deadline, `timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/** A one-voter member, leader, with its own empty entry applied (so nothing else is in flight). Pushed to `opened` before anything can fail. */
+async function member(dir: string, linger: { minEntries: number; ms: number } | undefined, opened: Member[]): Promise<Member> {
   const storage = await LevelStorage.open(dir);
   await storage.bootstrap({ voters: [1], learners: [] });
   const node = new RawNode({ id: 1, storage: storage.memory, rng: new SeededRng(1), electionTicks: 10, heartbeatTicks: 1 });
@@ -38,43 +57,63 @@ async function member(dir: string, linger: { minEntries: number; ms: number } | 
       throw err;
     },
   });
+  const m: Member = { shell, node, storage, applied, persists };
+  opened.push(m);
   shell.start();
   shell.campaign();
-  for (let i = 0; i < 500 && node.status().state !== 'leader'; i++) await new Promise((r) => setTimeout(r, 10));
-  assert.equal(node.status().state, 'leader');
-  return { shell, node, storage, applied, persists };
+  await until(() => node.status().state === 'leader', 'leadership');
+  // The leader's empty entry (index 1) goes alone; once applied, the next proposal starts a fresh Ready.
+  await until(() => shell.appliedIndex() >= 1, 'the leader\'s empty entry applied');
+  assert.deepEqual(persists, [1]);
+  return m;
 }
 
-/** Two proposals at once (a busy Ready), then eight more 2 ms apart; answers the entry counts of the persists since. */
-async function burst(m: Awaited<ReturnType<typeof member>>): Promise<number[]> {
-  const before = m.persists.length;
-  assert.ok(m.shell.proposeBatch([enc('b0'), enc('b1')]).ok);
-  for (let i = 0; i < 8; i++) {
-    await new Promise((r) => setTimeout(r, 2));
-    assert.ok(m.shell.propose(enc(`t${i}`)).ok);
+async function close(opened: readonly Member[]): Promise<void> {
+  for (const m of opened) {
+    await m.shell.stop();
+    await m.storage.close();
   }
-  for (let i = 0; i < 500 && m.applied.length < 10; i++) await new Promise((r) => setTimeout(r, 10));
-  assert.deepEqual(m.applied, ['b0', 'b1', ...Array.from({ length: 8 }, (_, i) => `t${i}`)], 'every entry applied once, in order');
-  return m.persists.slice(before);
 }
+
+const all = ['b0', 'b1', ...Array.from({ length: 8 }, (_, i) => `t${i}`)];
 
 test('with a window, the proposals made while it waits share one persist; without, each goes alone', async () => {
   const root = mkdtempSync(join(tmpdir(), 'raft-linger-'));
+  const opened: Member[] = [];
   try {
-    // A window far longer than the burst (16 ms, or a few times that on a busy machine).
-    const slow = await member(join(root, 'with'), { minEntries: 2, ms: 150 });
-    const gathered = await burst(slow);
-    await slow.shell.stop();
-    await slow.storage.close();
-    // The leader's own empty entry may be among them; then the two, then the eight together.
-    assert.ok(gathered.length <= 3, `ten entries took ${gathered.length} persists (${gathered.join(', ')})`);
+    // Without a window: each of the eight proposals is made once the previous one
+    // was persisted, so nothing else is pending when it arrives, and it goes alone.
+    const plain = await member(join(root, 'without'), undefined, opened);
+    const p0 = plain.persists.length;
+    assert.ok(plain.shell.proposeBatch([enc('b0'), enc('b1')]).ok);
+    await until(() => plain.persists.length > p0, 'the two persisted');
+    for (let i = 0; i < 8; i++) {
+      const n = plain.persists.length;
+      assert.ok(plain.shell.propose(enc(`t${i}`)).ok);
+      await until(() => plain.persists.length > n, `t${i} persisted`);
+    }
+    await until(() => plain.applied.length >= 10, 'ten entries applied');
+    assert.deepEqual(plain.applied, all, 'every entry applied once, in order');
+    assert.deepEqual(plain.persists.slice(p0), [2, 1, 1, 1, 1, 1, 1, 1, 1], 'without a window, a proposal arriving alone is persisted alone');
 
-    const plain = await member(join(root, 'without'), undefined);
-    const alone = await burst(plain);
-    await plain.shell.stop();
-    await plain.storage.close();
-    assert.ok(alone.length >= gathered.length + 3, `without a window: ${alone.length} persists (${alone.join(', ')})`);
+    // With a window: the two make a Ready of minEntries, so the next Ready (the
+    // one t0 starts) waits 1 s, far longer than eight event-loop turns even on a
+    // loaded machine. The eight arrive one per turn, as above with no persist in
+    // flight, and all go in the one persist the window ends with.
+    const slow = await member(join(root, 'with'), { minEntries: 2, ms: 1_000 }, opened);
+    const s0 = slow.persists.length;
+    assert.ok(slow.shell.proposeBatch([enc('b0'), enc('b1')]).ok);
+    await until(() => slow.persists.length > s0, 'the two persisted');
+    for (let i = 0; i < 8; i++) {
+      await new Promise((r) => setImmediate(r));
+      assert.ok(slow.shell.propose(enc(`t${i}`)).ok);
+    }
+    assert.equal(slow.persists.length, s0 + 1, 'all eight were proposed while the window was open');
+    await until(() => slow.applied.length >= 10, 'ten entries applied');
+    assert.deepEqual(slow.applied, all, 'every entry applied once, in order');
+    assert.deepEqual(slow.persists.slice(s0), [2, 8], 'the window gathered the eight into one persist');
   } finally {
+    await close(opened);
     rmSync(root, { recursive: true, force: true });
   }
 });

@@ -180,84 +180,116 @@ describe('transport/link security', () => {
     return { t: transport, port, delivered: () => delivered, refused, disconnected };
   }
 
-  /** `a` (id `from`) sends heartbeats to `b` (id 2) until one arrives, `b` refuses the link, or `ms` pass. */
+  /**
+   * `a` (id `from`) sends heartbeats to `b` (id 2) until one arrives or `b` refuses the link; else for
+   * at least `ms`, and on until either end refused it (a handshake on a loaded machine may take longer), up to 10 s.
+   */
   async function exchange(from: NodeId, secretA: string | undefined, secretB: string | undefined, ms = 1500): Promise<{ delivered: number; refusedAtB: string[]; refusedAtA: string[] }> {
     const b = await endpoint(2, secretB);
-    const a = await endpoint(from, secretA);
-    b.t.setPeer(1, { host: '127.0.0.1', port: a.port });
-    a.t.setPeer(2, { host: '127.0.0.1', port: b.port });
-    const deadline = Date.now() + ms;
-    while (b.delivered() === 0 && b.refused.length === 0 && Date.now() < deadline) {
-      a.t.send([heartbeat(from, 2)]);
-      await new Promise((r) => setTimeout(r, 20));
+    try {
+      const a = await endpoint(from, secretA);
+      try {
+        b.t.setPeer(1, { host: '127.0.0.1', port: a.port });
+        a.t.setPeer(2, { host: '127.0.0.1', port: b.port });
+        const start = Date.now();
+        while (b.delivered() === 0 && b.refused.length === 0 && (Date.now() < start + ms || a.refused.length === 0) && Date.now() < start + 10_000) {
+          a.t.send([heartbeat(from, 2)]);
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      } finally {
+        await a.t.close();
+      }
+      return { delivered: b.delivered(), refusedAtA: a.refused, refusedAtB: b.refused };
+    } finally {
+      await b.t.close();
     }
-    await a.t.close();
-    await b.t.close();
-    return { delivered: b.delivered(), refusedAtA: a.refused, refusedAtB: b.refused };
   }
 
   test('a peer that goes away is reported disconnected, on both of its links; closing our own transport reports nothing', async () => {
     const a = await endpoint(1, 'same-secret-123456');
     const b = await endpoint(2, 'same-secret-123456');
-    a.t.setPeer(2, { host: '127.0.0.1', port: b.port });
-    b.t.setPeer(1, { host: '127.0.0.1', port: a.port });
-    const deadline = Date.now() + 5000;
-    while ((a.delivered() === 0 || b.delivered() === 0) && Date.now() < deadline) {
-      a.t.send([heartbeat(1, 2)]);
-      b.t.send([heartbeat(2, 1)]);
-      await new Promise((r) => setTimeout(r, 20));
+    // Closed in `finally` too (closing twice is harmless): a failed assertion must not leave links redialing.
+    try {
+      a.t.setPeer(2, { host: '127.0.0.1', port: b.port });
+      b.t.setPeer(1, { host: '127.0.0.1', port: a.port });
+      const deadline = Date.now() + 5000;
+      while ((a.delivered() === 0 || b.delivered() === 0) && Date.now() < deadline) {
+        a.t.send([heartbeat(1, 2)]);
+        b.t.send([heartbeat(2, 1)]);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      assert.ok(a.delivered() > 0 && b.delivered() > 0, 'both links open');
+      assert.deepEqual(b.disconnected, []);
+      await a.t.close();
+      while (b.disconnected.length < 2 && Date.now() < deadline + 5000) await new Promise((r) => setTimeout(r, 20));
+      assert.deepEqual(b.disconnected, [1, 1], 'b saw its link to a and a\'s link to it close');
+      assert.deepEqual(a.disconnected, [], 'a closed its own transport: nothing to report');
+      await b.t.close();
+      assert.deepEqual(b.disconnected, [1, 1]);
+    } finally {
+      await a.t.close();
+      await b.t.close();
     }
-    assert.ok(a.delivered() > 0 && b.delivered() > 0, 'both links open');
-    assert.deepEqual(b.disconnected, []);
-    await a.t.close();
-    while (b.disconnected.length < 2 && Date.now() < deadline + 5000) await new Promise((r) => setTimeout(r, 20));
-    assert.deepEqual(b.disconnected, [1, 1], 'b saw its link to a and a\'s link to it close');
-    assert.deepEqual(a.disconnected, [], 'a closed its own transport: nothing to report');
-    await b.t.close();
-    assert.deepEqual(b.disconnected, [1, 1]);
   });
 
   test('a peer that comes back and dials us gets our link at once, not after the reconnect backoff', async () => {
-    const start = async (id: NodeId, port: number, got: { n: number }): Promise<TcpTransport> =>
-      (
-        await TcpTransport.start({
-          selfId: id,
-          listen: { host: '127.0.0.1', port },
-          rng: new SeededRng(id),
-          onMessage: () => got.n++,
-          onUnreachable: () => undefined,
-          // Without the prompt, a link that lost its peer would wait a minute before dialing again.
-          backoff: { minMs: 60_000, maxMs: 60_000 },
-        })
-      ).transport;
-    const gotA = { n: 0 };
-    const gotB = { n: 0 };
-    const a = await start(1, 0, gotA);
-    const aPort = (a as unknown as { server: { address(): { port: number } } }).server.address().port;
-    let b = await start(2, 0, gotB);
-    const bPort = (b as unknown as { server: { address(): { port: number } } }).server.address().port;
-    a.setPeer(2, { host: '127.0.0.1', port: bPort });
-    b.setPeer(1, { host: '127.0.0.1', port: aPort });
-    const until = async (cond: () => boolean): Promise<boolean> => {
-      for (let i = 0; i < 250 && !cond(); i++) {
-        a.send([heartbeat(1, 2)]);
-        b.send([heartbeat(2, 1)]);
-        await new Promise((r) => setTimeout(r, 20));
+    const start = async (id: NodeId, port: number, got: { n: number; disconnected: number }): Promise<{ transport: TcpTransport; port: number }> =>
+      TcpTransport.start({
+        selfId: id,
+        listen: { host: '127.0.0.1', port },
+        rng: new SeededRng(id),
+        onMessage: () => got.n++,
+        onUnreachable: () => undefined,
+        onDisconnected: () => got.disconnected++,
+        // Without the prompt, a link that lost its peer would wait a minute before dialing again.
+        backoff: { minMs: 60_000, maxMs: 60_000 },
+      });
+    const gotA = { n: 0, disconnected: 0 };
+    const gotB = { n: 0, disconnected: 0 };
+    const { transport: a, port: aPort } = await start(1, 0, gotA);
+    const opened = [a];
+    try {
+      const first = await start(2, 0, gotB);
+      opened.push(first.transport);
+      let b = first.transport;
+      const bPort = first.port;
+      a.setPeer(2, { host: '127.0.0.1', port: bPort });
+      b.setPeer(1, { host: '127.0.0.1', port: aPort });
+      const until = async (cond: () => boolean): Promise<boolean> => {
+        for (let i = 0; i < 250 && !cond(); i++) {
+          a.send([heartbeat(1, 2)]);
+          b.send([heartbeat(2, 1)]);
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        return cond();
+      };
+      assert.ok(await until(() => gotA.n > 0 && gotB.n > 0), 'both links open');
+      // b goes away; a's link to it fails and waits out its (one-minute) backoff. Both of a's
+      // links to b (its own and b's) report the close: from then on a's own one is in its backoff.
+      await b.close();
+      assert.ok(await until(() => gotA.disconnected >= 2), 'a saw both links to b close');
+      // b comes back on the same port (a dials that address). Another process may hold the port
+      // for a moment after the close: retry the bind on EADDRINUSE for a few seconds.
+      const gotB2 = { n: 0, disconnected: 0 };
+      const bindBy = Date.now() + 5_000;
+      for (;;) {
+        try {
+          b = (await start(2, bPort, gotB2)).transport;
+          break;
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE' || Date.now() > bindBy) throw err;
+          await new Promise((r) => setTimeout(r, 50));
+        }
       }
-      return cond();
-    };
-    assert.ok(await until(() => gotA.n > 0 && gotB.n > 0), 'both links open');
-    // b goes away; a's link to it fails and waits out its (one-minute) backoff.
-    await b.close();
-    await new Promise((r) => setTimeout(r, 200));
-    const gotB2 = { n: 0 };
-    b = await start(2, bPort, gotB2);
-    b.setPeer(1, { host: '127.0.0.1', port: aPort });
-    const before = gotA.n;
-    assert.ok(await until(() => gotA.n > before), 'b dialed a');
-    assert.ok(await until(() => gotB2.n > 0), 'a dialed the returned b at once');
-    await a.close();
-    await b.close();
+      opened.push(b);
+      b.setPeer(1, { host: '127.0.0.1', port: aPort });
+      const before = gotA.n;
+      assert.ok(await until(() => gotA.n > before), 'b dialed a');
+      assert.ok(await until(() => gotB2.n > 0), 'a dialed the returned b at once');
+    } finally {
+      // Closing one already closed is harmless.
+      for (const t of opened) await t.close();
+    }
   });
 
   test('with the same cluster secret on both ends, messages flow after the challenge–response', async () => {
