@@ -8,6 +8,8 @@ runs=${1:-3}
 hogs=${2:-1}
 repo=$(git rev-parse --show-toplevel)
 dir=$(mktemp -d -t longwire-stress-XXXXXX)
+# mktemp makes it 0700; the Jepsen rounds run their nodes as other users, which must read the clone.
+chmod 755 "$dir"
 pids=()
 stop_hogs() {
   for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
