@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import { CLI, NodeProcess, freePort } from './support/node-process.js';
+import { within } from './support/contract.js';
 
 const run = promisify(execFile);
 
@@ -61,11 +62,7 @@ test('kv watch streams the events of later puts', async () => {
       await Promise.race([seen, new Promise((r) => setTimeout(r, 100))]);
     }
     // Bounded: the loop above gives up without the event (or the watch exited); say so, with what it printed.
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([
-      seen,
-      new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`the watch never showed put /cli/w/x = 1; it printed:\n${out}\n${err}`)), 5000))),
-    ]).finally(() => clearTimeout(timer));
+    await within(seen, 5000, 'the watch showing put /cli/w/x = 1').catch((e: unknown) => assert.fail(`${String(e)}; it printed:\n${out}\n${err}`));
     assert.match(out, /^\d+ put \/cli\/w\/x = 1$/m);
   } finally {
     child.kill('SIGKILL');

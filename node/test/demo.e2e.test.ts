@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { rm } from 'node:fs/promises';
 import { CLI, freePort, tempDir } from './support/node-process.js';
+import { within } from './support/contract.js';
 import { createClient, type LongwireClient } from '../../client/src/index.js';
 
 /** Bound on the bind and the stored message's delivery, generous for a loaded machine. */
@@ -15,12 +16,10 @@ async function stop(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise((r) => child.once('exit', r));
   child.kill('SIGTERM');
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const inTime = await Promise.race([exited.then(() => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), 10_000)))]);
-  clearTimeout(timer);
-  if (inTime) return;
-  child.kill('SIGKILL');
-  await exited;
+  await within(exited, 10_000, 'the demo exiting on SIGTERM').catch(() => {
+    child.kill('SIGKILL');
+    return exited;
+  });
 }
 
 test('the demo prints keys, a working curl push and a working client snippet', async () => {
@@ -54,13 +53,10 @@ test('the demo prints keys, a working curl push and a working client snippet', a
     // The printed client snippet.
     const client = createClient({ dispatchUrl: `http://127.0.0.1:${gw}`, device: 'laptop', getToken: () => token });
     c = client;
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const got = await Promise.race([
-      new Promise<unknown>((resolve, reject) => {
-        client.bind('demo', (m) => resolve(m.data)).catch(reject);
-      }),
-      new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no message through the client snippet within ${BIND_WAIT_MS} ms\n${err}`)), BIND_WAIT_MS))),
-    ]).finally(() => clearTimeout(timer));
+    const message = new Promise<unknown>((resolve, reject) => {
+      client.bind('demo', (m) => resolve(m.data)).catch(reject);
+    });
+    const got = await within(message, BIND_WAIT_MS, 'a message through the client snippet').catch((e: unknown) => assert.fail(`${String(e)}\n${err}`));
     assert.deepEqual(got, { hello: 'world' });
   } finally {
     c?.close();

@@ -10,6 +10,7 @@ import { LevelStorage } from '../src/storage/level-storage.js';
 import { RawNode } from '../src/raw-node.js';
 import { RaftShell } from '../src/shell/raft-shell.js';
 import { SeededRng } from '../src/rng.js';
+import { until } from './helpers/until.js';
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 const dec = (b: Uint8Array): string => new TextDecoder().decode(b);
@@ -21,15 +22,6 @@ interface Member {
   readonly applied: string[];
   /** Entry counts of the persists that wrote entries, in order. */
   readonly persists: number[];
-}
-
-/** Polls until `cond` holds; wall-clock bound, generous for a loaded machine with a slow fsync. */
-async function until(cond: () => boolean, what: string, ms = 20_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!cond()) {
-    assert.ok(Date.now() < deadline, `timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }
 
 /** A one-voter member, leader, with its own empty entry applied (so nothing else is in flight). Pushed to `opened` before anything can fail. */

@@ -13,6 +13,7 @@ import { DecodeError, FrameDecoder, decodeMessage, encodeMessage, frame } from '
 import { TcpTransport } from '../src/transport/tcp-transport.js';
 import type { Entry, NodeId, Snapshot } from '../src/types.js';
 import { index as I, term as T } from '../src/types.js';
+import { until } from './helpers/until.js';
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 const dec = (b: Uint8Array): string => new TextDecoder().decode(b);
@@ -128,14 +129,6 @@ describe('shell over TCP', () => {
       await m.transport.close();
     };
     try {
-      const until = async (cond: () => boolean, what: string): Promise<void> => {
-        // Generous: the machine may be loaded, and ticks are wall-clock here.
-        for (let i = 0; i < 1500; i++) {
-          if (cond()) return;
-          await new Promise((r) => setTimeout(r, 20));
-        }
-        assert.fail(`timed out waiting for ${what}`);
-      };
       const leaderOf = (among: NodeId[]): NodeId | undefined => among.find((id) => members.get(id)!.node.status().state === 'leader');
 
       await until(() => leaderOf(ids) !== undefined, 'a leader');
@@ -255,7 +248,8 @@ describe('transport/link security', () => {
       const bPort = first.port;
       a.setPeer(2, { host: '127.0.0.1', port: bPort });
       b.setPeer(1, { host: '127.0.0.1', port: aPort });
-      const until = async (cond: () => boolean): Promise<boolean> => {
+      /** Heartbeats both ways until `cond` holds (about 5 s at most). */
+      const pumpUntil = async (cond: () => boolean): Promise<boolean> => {
         for (let i = 0; i < 250 && !cond(); i++) {
           a.send([heartbeat(1, 2)]);
           b.send([heartbeat(2, 1)]);
@@ -263,11 +257,11 @@ describe('transport/link security', () => {
         }
         return cond();
       };
-      assert.ok(await until(() => gotA.n > 0 && gotB.n > 0), 'both links open');
+      assert.ok(await pumpUntil(() => gotA.n > 0 && gotB.n > 0), 'both links open');
       // b goes away; a's link to it fails and waits out its (one-minute) backoff. Both of a's
       // links to b (its own and b's) report the close: from then on a's own one is in its backoff.
       await b.close();
-      assert.ok(await until(() => gotA.disconnected >= 2), 'a saw both links to b close');
+      assert.ok(await pumpUntil(() => gotA.disconnected >= 2), 'a saw both links to b close');
       // b comes back on the same port (a dials that address). Another process may hold the port
       // for a moment after the close: retry the bind on EADDRINUSE for a few seconds.
       const gotB2 = { n: 0, disconnected: 0 };
@@ -284,8 +278,8 @@ describe('transport/link security', () => {
       opened.push(b);
       b.setPeer(1, { host: '127.0.0.1', port: aPort });
       const before = gotA.n;
-      assert.ok(await until(() => gotA.n > before), 'b dialed a');
-      assert.ok(await until(() => gotB2.n > 0), 'a dialed the returned b at once');
+      assert.ok(await pumpUntil(() => gotA.n > before), 'b dialed a');
+      assert.ok(await pumpUntil(() => gotB2.n > 0), 'a dialed the returned b at once');
     } finally {
       // Closing one already closed is harmless.
       for (const t of opened) await t.close();

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { RaftWorkerHost } from '../src/shell/raft-worker-host.js';
 import type { NodeId } from '../src/types.js';
+import { until } from './helpers/until.js';
 
 const root = mkdtempSync(join(tmpdir(), 'raft-worker-'));
 after(() => rmSync(root, { recursive: true, force: true }));
@@ -45,13 +46,6 @@ test('members hosted in worker threads elect a leader and apply proposals', asyn
     const ports = new Map<NodeId, number>();
     for (const id of ids) ports.set(id, await hosts.get(id)!.port);
     for (const id of ids) for (const p of ids) if (p !== id) hosts.get(id)!.setPeer(p, { host: '127.0.0.1', port: ports.get(p)! });
-    const until = async (cond: () => boolean, what: string): Promise<void> => {
-      for (let i = 0; i < 1500; i++) {
-        if (cond()) return;
-        await new Promise((r) => setTimeout(r, 20));
-      }
-      assert.fail(`timed out waiting for ${what}`);
-    };
     await until(() => ids.some((id) => roles.get(id) === 'leader'), 'a leader');
     const lead = ids.find((id) => roles.get(id) === 'leader')!;
     assert.deepEqual(await hosts.get(lead)!.propose(new TextEncoder().encode('w1')), { ok: true });
