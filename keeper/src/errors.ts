@@ -12,6 +12,8 @@ export const KeeperErrorCode = {
   closed: 'closed',
   /** No member with that id (memberPromote, memberRemove). */
   memberNotFound: 'member-not-found',
+  /** A write would take the keys and values past the keeper's space quota. */
+  noSpace: 'no-space',
   /** Stored bytes (snapshot, log entry) do not decode to a valid value. */
   corrupt: 'corrupt',
 } as const;

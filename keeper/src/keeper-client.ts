@@ -165,6 +165,7 @@ export class KeeperClient {
     if (res.status === 409) throw new KeeperError('compare-failed', message);
     if (res.status === 410) throw new KeeperError('compacted', message, e?.compactRevision === undefined ? undefined : { compactRevision: e.compactRevision });
     if (res.status === 404 && e?.code === 'lease-not-found') throw new KeeperError('lease-not-found', message);
+    if (res.status === 507) throw new KeeperError('no-space', message);
     throw new KeeperError('invalid', message);
   }
 

@@ -5,7 +5,7 @@ import { assert } from './assert.js';
 import { errorResult } from './command.js';
 import type { Applied, Command } from './command.js';
 import type { KeyValue, WatchEvent } from './keeper.js';
-import { makeKeyValue } from './state.js';
+import { kvBytes, makeKeyValue } from './state.js';
 import type { KeeperState } from './state.js';
 
 type Put = Extract<Command, { type: 'put' }>;
@@ -33,6 +33,7 @@ export function applyPut(state: KeeperState, cmd: Put): Applied {
   lease?.keys.add(cmd.key);
   const version = (prev?.version ?? 0) + 1;
   state.kvs.set(cmd.key, makeKeyValue(cmd.key, cmd.value, prev?.createRevision ?? revision, revision, version, cmd.lease));
+  state.kvBytes += kvBytes(cmd.key, cmd.value) - (prev === undefined ? 0 : kvBytes(prev.key, prev.value));
   return { result: { type: 'put', revision }, events: [{ type: 'put', revision, key: cmd.key, value: cmd.value }] };
 }
 
@@ -52,6 +53,7 @@ export function deleteKeys(state: KeeperState, keys: readonly string[], revision
     assert(kv !== undefined, `deleteKeys: ${key} absent`);
     if (kv.lease !== undefined) detachKey(state, kv);
     state.kvs.delete(key);
+    state.kvBytes -= kvBytes(kv.key, kv.value);
     events.push({ type: 'delete', revision, key });
   }
   return events;

@@ -53,7 +53,7 @@ import type { PeerRefusal, PeerSecurity, PeerTlsPem } from './raft-worker-messag
 import { invalidRegisterOp, registeredSessions, sameRegisterOps, sessionsOf } from './register.js';
 import { restore, snapshot } from './snapshot.js';
 import { apply } from './state-machine.js';
-import { emptyState } from './state.js';
+import { emptyState, kvBytes } from './state.js';
 import type { KeeperState } from './state.js';
 import { WatchHub } from './watch-hub.js';
 import type { WatchHubOptions } from './watch-hub.js';
@@ -91,6 +91,12 @@ export interface RaftKeeperOptions {
   readonly proposalTimeoutMs?: number;
   /** How long open() waits for a leader and catch-up. */
   readonly openTimeoutMs?: number;
+  /**
+   * Bytes of keys and values (UTF-8) the store may hold; a put that would
+   * grow it past this is refused with 'no-space' (deletes and puts that do
+   * not grow it still go). 0: no quota. Set the same on every member.
+   */
+  readonly quotaBytes?: number;
   readonly watch?: Partial<Pick<WatchHubOptions, 'watchHistoryEventsMax' | 'watcherQueueEventsMax'>>;
   /** Raft shell metrics (persist time, applied entries, tick lag, role changes). */
   readonly metrics?: ShellMetrics;
@@ -115,6 +121,7 @@ export const DEFAULT_RAFT_KEEPER_OPTIONS = {
   leaseCheckIntervalMs: 500,
   leaderWaitMs: 3_000,
   proposalTimeoutMs: 10_000,
+  quotaBytes: 256 * 1024 * 1024,
   openTimeoutMs: 60_000,
 } as const;
 
@@ -233,8 +240,9 @@ export class RaftKeeper implements Keeper {
       leaderWaitMs: opts.leaderWaitMs ?? d.leaderWaitMs,
       proposalTimeoutMs: opts.proposalTimeoutMs ?? d.proposalTimeoutMs,
       openTimeoutMs: opts.openTimeoutMs ?? d.openTimeoutMs,
+      quotaBytes: opts.quotaBytes ?? d.quotaBytes,
     };
-    assert(this.o.tickMs >= 1 && this.o.electionTicks >= 2 && this.o.nodeLeaseTtlSeconds >= 1, 'RaftKeeper limits');
+    assert(this.o.tickMs >= 1 && this.o.electionTicks >= 2 && this.o.nodeLeaseTtlSeconds >= 1 && this.o.quotaBytes >= 0, 'RaftKeeper limits');
     this.raftId = raftIdOf(opts.member.id);
   }
 
@@ -617,6 +625,7 @@ export class RaftKeeper implements Keeper {
   }
 
   async put(key: string, value: string, opts?: PutOptions): Promise<{ revision: number }> {
+    this.checkSpace(key, value);
     const cmd: Command = {
       type: 'put',
       key,
@@ -626,6 +635,25 @@ export class RaftKeeper implements Keeper {
     };
     const r = expect(await this.propose(cmd), 'put');
     return { revision: r.revision };
+  }
+
+  /**
+   * The space quota, checked by the member a put reaches against the state it
+   * has applied (as etcd checks its quota before proposing): writes already
+   * in flight are not counted, so the store may pass the quota by at most
+   * those. Not in `apply`, where members configured differently would
+   * disagree on the result.
+   */
+  private checkSpace(key: string, value: string): void {
+    const quota = this.o.quotaBytes;
+    if (quota === 0) return;
+    const prev = this.state.kvs.get(key);
+    const growth = kvBytes(key, value) - (prev === undefined ? 0 : kvBytes(prev.key, prev.value));
+    if (growth <= 0 || this.state.kvBytes + growth <= quota) return;
+    throw new KeeperError(
+      'no-space',
+      `the keeper holds ${this.state.kvBytes} bytes of keys and values and this put adds ${growth}, over its quota of ${quota}: delete keys, or raise the quota on every member`,
+    );
   }
 
   async delete(key: string, opts?: { prefix?: boolean }): Promise<{ revision: number; deleted: number }> {
@@ -944,6 +972,11 @@ export class RaftKeeper implements Keeper {
   /** The store's current revision. */
   get revision(): number {
     return this.state.revision;
+  }
+
+  /** Bytes of keys and values the store holds, and its quota (0: none). */
+  get space(): { readonly bytes: number; readonly quotaBytes: number } {
+    return { bytes: this.state.kvBytes, quotaBytes: this.o.quotaBytes };
   }
 
   /** Open watch streams on this member. */

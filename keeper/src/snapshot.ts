@@ -1,6 +1,6 @@
 // Snapshots of the whole keeper state, applied index included, so that the
 // state and the point in the log it reflects are always stored together.
-// Derived indexes (a lease's keys and sessions) are not stored; restore
+// Derived indexes (a lease's keys and sessions, the bytes of keys and values) are not stored; restore
 // rebuilds them, so they cannot disagree with the data on disk.
 //
 // Invariant: restore(snapshot(s)) is deep-equal to s.
@@ -8,7 +8,7 @@
 import { arr, corrupt, num, obj, ownStr, packr, str, unpack } from './codec.js';
 import type { Member } from './keeper.js';
 import { addSession, hasSession, registeredSessions } from './register.js';
-import { emptyState, makeKeyValue, makeMember } from './state.js';
+import { emptyState, kvBytes, makeKeyValue, makeMember } from './state.js';
 import type { KeeperState, LeaseRecord, RegisteredSession } from './state.js';
 
 /** Bumped on any change to the layout below; restore refuses others. */
@@ -41,6 +41,7 @@ export function restore(bytes: Uint8Array): KeeperState {
     const kv = makeKeyValue(str(key, 'key'), str(value, 'value'), num(create, 'createRevision'), num(mod, 'modRevision'), num(version, 'version'), lease?.id);
     if (kv.modRevision > state.revision) throw corrupt(`key ${kv.key} modified after the snapshot revision`);
     state.kvs.set(kv.key, kv);
+    state.kvBytes += kvBytes(kv.key, kv.value);
     lease?.keys.add(kv.key);
   }
   for (const row of arr(o['members'], 'members')) {

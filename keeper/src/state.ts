@@ -43,13 +43,20 @@ export interface KeeperState {
   /** Invariant: ≥ every modRevision in kvs; advances by one per command that changes kvs, members or the register. */
   revision: number;
   readonly kvs: Map<string, KeyValue>;
+  /** Derived. Invariant: the sum of kvBytes(key, value) over kvs (what the space quota counts). */
+  kvBytes: number;
   readonly leases: Map<string, LeaseRecord>;
   readonly members: Map<string, Member>;
   readonly register: RegisterIndex;
 }
 
 export function emptyState(): KeeperState {
-  return { appliedIndex: 0, revision: 0, kvs: new Map(), leases: new Map(), members: new Map(), register: new Map() };
+  return { appliedIndex: 0, revision: 0, kvs: new Map(), kvBytes: 0, leases: new Map(), members: new Map(), register: new Map() };
+}
+
+/** What a key and its value count against the keeper's space quota: their UTF-8 bytes. */
+export function kvBytes(key: string, value: string): number {
+  return Buffer.byteLength(key) + Buffer.byteLength(value);
 }
 
 /**

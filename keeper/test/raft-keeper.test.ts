@@ -134,6 +134,34 @@ test('raft keeper (one member): CAS conflict gives compare-failed', async () => 
   await k.close();
 });
 
+test('raft keeper (one member): the space quota refuses puts that grow the store past it, and nothing else', async () => {
+  const dir = await tempDir();
+  const clock = new FakeClock();
+  const quotaBytes = 4096;
+  const k = await openKeeper(options(dir, clock, { quotaBytes }));
+  const base = k.space.bytes; // the node's own records (its lease key)
+  assert.ok(base > 0 && base < 500, `base ${base}`);
+  const big = 'x'.repeat(1500);
+  await k.put('/big/1', big);
+  await k.put('/big/2', big);
+  assert.equal(k.space.bytes, base + 2 * (6 + 1500));
+  await assert.rejects(k.put('/big/3', big), (e: unknown) => e instanceof KeeperError && e.code === 'no-space' && e.message.includes(`quota of ${quotaBytes}`));
+  assert.deepEqual((await k.range('/big/3')).kvs, [], 'a refused put writes nothing');
+  await k.put('/big/2', 'y'.repeat(1500)); // no growth: allowed at the quota
+  await k.put('/big/1', 'short'); // shrinks
+  await k.put('/big/3', big); // room again
+  await rejectsWith(k.put('/big/4', big), 'no-space');
+  const { deleted } = await k.delete('/big/', { prefix: true }); // deletes always go
+  assert.equal(deleted, 3);
+  assert.equal(k.space.bytes, base);
+  await k.put('/big/4', big);
+  const held = k.space.bytes;
+  await k.close();
+  const again = await openKeeper(options(dir, clock, { quotaBytes }));
+  assert.equal(again.space.bytes, held, 'recounted from the log on restart');
+  assert.deepEqual(again.space, { bytes: held, quotaBytes });
+});
+
 test('raft keeper (one member): lease expiry removes attached keys; the node lease is kept alive', async () => {
   const clock = new FakeClock();
   const k = await openKeeper(options(await tempDir(), clock, { nodeLeaseTtlSeconds: 10 }));

@@ -8,7 +8,7 @@ import { range } from '../src/kv.js';
 import { sameRegisterOps, sessionsOf } from '../src/register.js';
 import { restore, snapshot } from '../src/snapshot.js';
 import { apply } from '../src/state-machine.js';
-import { emptyState } from '../src/state.js';
+import { emptyState, kvBytes } from '../src/state.js';
 import type { KeeperState } from '../src/state.js';
 import { WatchHub } from '../src/watch-hub.js';
 import { intArg, pos, runFile, testdataFiles } from './datadriven.js';
@@ -39,6 +39,13 @@ interface Stream {
   readonly flags: { paused: boolean };
 }
 
+/** The quota's count recomputed from scratch: what the incrementally kept kvBytes must equal. */
+function bytesOf(state: KeeperState): number {
+  let n = 0;
+  for (const kv of state.kvs.values()) n += Buffer.byteLength(kv.key) + Buffer.byteLength(kv.value);
+  return n;
+}
+
 class Script {
   state: KeeperState = emptyState();
   index = 0;
@@ -58,6 +65,7 @@ class Script {
     this.index += 1;
     const { result, events } = apply(this.state, cmd, this.index);
     this.hub.publish(this.state.revision, events);
+    assert.equal(this.state.kvBytes, bytesOf(this.state), `line ${this.index}: kvBytes is the sum over the keys held`);
     return [renderResult(result), ...events.map((e) => `event ${e.type} ${e.key}${e.type === 'put' ? `=${e.value}` : ''} rev=${e.revision}`)];
   }
 
@@ -196,4 +204,29 @@ test('sameRegisterOps compares the values apply reads', () => {
   assert.equal(sameRegisterOps([add('d', 0)], [add('d', -0)]), false);
   assert.equal(sameRegisterOps([remove], [add('d')]), false);
   assert.equal(sameRegisterOps([remove], [{ ...remove, session: 't' }]), false);
+});
+
+test('kvBytes counts UTF-8 bytes of keys and values through puts, overwrites, deletes, lease expiry and restore', () => {
+  const state = emptyState();
+  let index = 0;
+  const run = (cmd: Command): void => {
+    index += 1;
+    apply(state, cmd, index);
+  };
+  run({ type: 'leaseGrant', id: 'L', ttl: 10, now: 0 });
+  run({ type: 'put', key: '/a', value: 'xxxx' });
+  assert.equal(state.kvBytes, 2 + 4);
+  run({ type: 'put', key: '/a', value: 'é' }); // two bytes in UTF-8, one code unit
+  assert.equal(state.kvBytes, 2 + 2);
+  assert.equal(kvBytes('/a', 'é'), 4);
+  run({ type: 'put', key: '/b/1', value: 'v'.repeat(100), lease: 'L' });
+  run({ type: 'put', key: '/b/2', value: '€' }); // three bytes
+  assert.equal(state.kvBytes, 4 + 104 + 7);
+  run({ type: 'put', key: '/b/2', value: 'old', ifModRevision: 1 }); // a failed compare changes nothing
+  assert.equal(state.kvBytes, 4 + 104 + 7);
+  assert.equal(restore(snapshot(state)).kvBytes, state.kvBytes);
+  run({ type: 'leaseExpire', id: 'L', now: 20_000 });
+  assert.equal(state.kvBytes, 4 + 7);
+  run({ type: 'delete', key: '/', prefix: true });
+  assert.equal(state.kvBytes, 0);
 });

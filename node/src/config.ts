@@ -17,6 +17,8 @@ export interface NodeConfig {
   /** fsync every inbox write before answering: survives power loss, not only kill -9. */
   readonly fsync: boolean;
   readonly heartbeatSeconds: number;
+  /** The keeper's space quota: MiB of keys and values it may hold (0: none). The same on every member. */
+  readonly keeperQuotaMb: number;
   readonly logLevel: string;
   readonly prettyLogs: boolean;
   /** Serve wss:// and https:// with this certificate and key (PEM files; re-read on SIGHUP). */
@@ -57,6 +59,7 @@ const OPTIONS = {
   'peer-key': { type: 'string' },
   fsync: { type: 'boolean' },
   heartbeat: { type: 'string' },
+  'keeper-quota-mb': { type: 'string' },
   'log-level': { type: 'string' },
   pretty: { type: 'boolean' },
 } as const;
@@ -130,6 +133,9 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Nod
   }
   const heartbeatSeconds = Number(str('heartbeat', '25'));
   if (!Number.isInteger(heartbeatSeconds) || heartbeatSeconds < 1 || heartbeatSeconds > 3600) throw new ConfigError('--heartbeat must be 1..3600 seconds');
+  const keeperQuotaMb = Number(str('keeper-quota-mb', '256'));
+  // Every member holds the whole store in memory: more than 16 GiB is not a quota.
+  if (!Number.isInteger(keeperQuotaMb) || keeperQuotaMb < 0 || keeperQuotaMb > 16_384) throw new ConfigError('--keeper-quota-mb must be 0..16384 (0: no quota)');
   return {
     id,
     dataDir: str('data-dir', `./data/${id}`),
@@ -141,6 +147,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Nod
     zone: str('zone', 'default'),
     fsync: get('fsync') === true,
     heartbeatSeconds,
+    keeperQuotaMb,
     logLevel: str('log-level', 'info'),
     prettyLogs: get('pretty') === true,
     tls: tlsCert === undefined || tlsKey === undefined ? undefined : { certFile: tlsCert, keyFile: tlsKey },

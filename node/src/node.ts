@@ -167,6 +167,7 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
     // Used only on an empty data dir; a restarted member finds its cluster in its Raft log.
     ...(joinUrl === undefined ? {} : { join: () => requestJoin(cfg, joinUrl, peer.join, admin.token, transport, log) }),
     metrics: raftMetrics(metrics.registry),
+    quotaBytes: cfg.keeperQuotaMb * 1024 * 1024,
     peerSecurity: peer.security,
     onPeerRefused: (r) => {
       metrics.peerRefused.labels('raft', r.auth ? 'auth' : 'protocol').inc();

@@ -74,5 +74,7 @@ export function keeperGauges(registry: Registry, keeper: RaftKeeper): void {
     return Math.max(0, st.commit - st.applied);
   });
   gauge('longwire_keeper_revision', 'The keeper store revision', () => keeper.revision);
+  gauge('longwire_keeper_kv_bytes', 'Bytes of keys and values in the keeper store (what its quota counts)', () => keeper.space.bytes);
+  gauge('longwire_keeper_quota_bytes', 'The keeper space quota on this member (0: none)', () => keeper.space.quotaBytes);
   gauge('longwire_keeper_watchers', 'Open watch streams on this member', () => keeper.watcherCount);
 }

@@ -5,6 +5,8 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { SignJWT } from 'jose';
 import { NodeProcess } from './support/node-process.js';
+import { KeeperClient } from '../../keeper/src/keeper-client.js';
+import { KeeperError } from '../../keeper/src/errors.js';
 import { TestSocket, createApp, token, type Frame, type Proto, type TestApp } from './support/ws-client.js';
 import { Witness, assertApiError, assertErrorFrame, headOnly, obj, rawUpgrade, roundTrip } from './support/contract.js';
 
@@ -449,4 +451,45 @@ test('an unknown route → 404 in the error shape; the node is still healthy', a
   assert.equal(h.status, 200);
   assertApiError(await node.api('GET', '/v1/no-such-route'), 404);
   await witness.check();
+});
+
+function kvBytesHeld(metrics: string): number {
+  const held = /^longwire_keeper_kv_bytes (\d+)$/m.exec(metrics)?.[1];
+  assert.ok(held !== undefined, 'longwire_keeper_kv_bytes in /metrics');
+  return Number(held);
+}
+
+test('keeper writes past the space quota → 507 no-space; deletes go, and connections and pushes are untouched', async () => {
+  const own = await NodeProcess.start({ args: ['--keeper-quota-mb', '1'] });
+  try {
+    const a = await createApp(own, 'quota');
+    const s = await TestSocket.open(own.wsUrl, 'json');
+    await s.hello('quota-device');
+    await s.bind(a.app, await token(a.app, a.tokenSecret, 'u1'));
+    const value = 'v'.repeat(256 * 1024 - 16); // under the 256 KiB value limit
+    for (let i = 0; i < 3; i++) assert.equal((await own.api('PUT', `/v1/kv/fill/${i}`, { body: { value } })).status, 200);
+    const refused = await own.api('PUT', '/v1/kv/fill/3', { body: { value } });
+    assertApiError(refused, 507, 'no-space');
+    assert.match(String(obj(obj(refused.body).error).message), /quota of 1048576/);
+    const client = new KeeperClient({ endpoints: [own.apiUrl], adminToken: own.adminToken });
+    await assert.rejects(client.put('/fill/3', value), (e: unknown) => e instanceof KeeperError && e.code === 'no-space');
+    assert.deepEqual(obj((await own.api('GET', '/v1/kv/fill/3')).body).kvs, [], 'the refused put wrote nothing');
+    // Filled to within 10 bytes of the quota, then: the node's own records live in the same store, and a new app is refused the same way.
+    const room = 1048576 - kvBytesHeld(String((await own.api('GET', '/metrics', { token: null })).body));
+    assert.equal((await own.api('PUT', '/v1/kv/pad', { body: { value: 'p'.repeat(room - '/pad'.length - 10) } })).status, 200);
+    assertApiError(await own.api('PUT', '/v1/apps/quota2', { body: { apiKey: 'key-quota2-0123456789abcdef', tokenSecret: 'secret-quota2-0123456789abcdef' } }), 507, 'no-space');
+    // Connections (the register is not counted) and pushes go on.
+    const pushed = await own.api('POST', `/v1/apps/${a.app}/push`, { token: a.apiKey, body: { users: ['u1'], data: 'still here' } });
+    assert.equal(pushed.status, 200, JSON.stringify(pushed.body));
+    assert.equal((await s.nextOfType('msg')).data, 'still here');
+    const metrics = String((await own.api('GET', '/metrics', { token: null })).body);
+    assert.match(metrics, /^longwire_keeper_quota_bytes 1048576$/m);
+    assert.equal(kvBytesHeld(metrics), 1048576 - 10);
+    // Deletes always go, and free the room.
+    assert.equal((await own.api('DELETE', '/v1/kv/fill/0')).status, 200);
+    assert.equal((await own.api('PUT', '/v1/kv/fill/3', { body: { value } })).status, 200);
+    s.close();
+  } finally {
+    await own.stop();
+  }
 });

@@ -40,7 +40,8 @@ test('flags beat env vars, which beat the --config file, which beats defaults', 
   assert.equal(cfg.heartbeatSeconds, 7);
   assert.equal(cfg.dataDir, '/tmp/x');
   const d = loadConfig([], {});
-  assert.deepEqual([d.id, d.gateway, d.api, d.zone, d.fsync], ['n1', { host: '127.0.0.1', port: 7800 }, { host: '127.0.0.1', port: 7801 }, 'default', false]);
+  assert.deepEqual([d.id, d.gateway, d.api, d.zone, d.fsync, d.keeperQuotaMb], ['n1', { host: '127.0.0.1', port: 7800 }, { host: '127.0.0.1', port: 7801 }, 'default', false, 256]);
+  assert.equal(loadConfig(['--keeper-quota-mb', '0'], {}).keeperQuotaMb, 0);
 });
 
 test('bad flags are refused with a clear error', async () => {
@@ -59,6 +60,11 @@ test('bad flags are refused with a clear error', async () => {
   const badAddr = await cli(['start', '--gateway', 'nope']);
   assert.equal(badAddr.code, 2);
   assert.match(badAddr.stderr, /--gateway must be host:port/);
+  for (const q of ['-1', '1.5', 'lots', '16385']) {
+    const quota = await cli(['start', `--keeper-quota-mb=${q}`]);
+    assert.equal(quota.code, 2, q);
+    assert.match(quota.stderr, /--keeper-quota-mb must be 0\.\.16384/);
+  }
 });
 
 test('start takes its settings from env vars', async () => {

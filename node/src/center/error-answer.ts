@@ -34,6 +34,8 @@ export function errorAnswer(err: unknown): ErrorAnswer | undefined {
         return { status: 503, code: 'not-ready', message: err.message };
       case 'invalid':
         return { status: 400, code: 'invalid', message: err.message };
+      case 'no-space':
+        return { status: 507, code: 'no-space', message: err.message };
       case 'member-not-found':
         return { status: 404, code: 'not-found', message: err.message };
       case 'corrupt':
