@@ -35,6 +35,12 @@ import type { WatchEvent, WatchListener, WatchMessage, WatchRequest, Watcher } f
 export interface WatchHubOptions {
   /** Events kept for streams that start in the past; when exceeded the oldest revisions are dropped and answer `compacted`. */
   readonly watchHistoryEventsMax: number;
+  /**
+   * The same bound in size, as values may be large: key length + value
+   * length per event (a delete has no value), counted in UTF-16 code units
+   * (string .length), not encoded bytes.
+   */
+  readonly watchHistoryBytesMax: number;
   /** Undelivered events one watcher may have queued; beyond it the watcher is cancelled with reason 'slow'. */
   readonly watcherQueueEventsMax: number;
   /** Runs a delivery pass soon. The default is queueMicrotask; tests pass their own and call flush(). */
@@ -43,6 +49,7 @@ export interface WatchHubOptions {
 
 export const DEFAULT_WATCH_HUB_OPTIONS: WatchHubOptions = {
   watchHistoryEventsMax: 10_000,
+  watchHistoryBytesMax: 64 * 1024 * 1024,
   watcherQueueEventsMax: 1_000,
   schedule: queueMicrotask,
 };
@@ -50,6 +57,12 @@ export const DEFAULT_WATCH_HUB_OPTIONS: WatchHubOptions = {
 interface RevisionEvents {
   readonly revision: number;
   readonly events: readonly WatchEvent[];
+  /** The events' size as watchHistoryBytesMax counts it. */
+  readonly bytes: number;
+}
+
+function eventBytes(e: WatchEvent): number {
+  return e.key.length + (e.type === 'put' ? e.value.length : 0);
 }
 
 class Stream implements Watcher {
@@ -97,9 +110,14 @@ export class WatchHub {
   private readonly streams = new Set<Stream>();
   /** Streams with something to deliver. */
   private readonly pending = new Set<Stream>();
-  /** Invariant: holds every event with revision in (compactRevision, revision], oldest first; total ≤ watchHistoryEventsMax. */
+  /**
+   * Invariant: holds every event with revision in (compactRevision, revision],
+   * oldest first; historyEvents ≤ watchHistoryEventsMax and historyBytes ≤
+   * watchHistoryBytesMax (a revision is kept or dropped whole).
+   */
   private readonly history: RevisionEvents[] = [];
   private historyEvents = 0;
+  private historyBytes = 0;
   private revisionValue: number;
   private compactRevisionValue: number;
   private scheduled = false;
@@ -108,7 +126,7 @@ export class WatchHub {
   /** `startRevision`: the store's revision now; nothing at or before it can be replayed. */
   constructor(startRevision: number, opts: Partial<WatchHubOptions> = {}) {
     this.opts = { ...DEFAULT_WATCH_HUB_OPTIONS, ...opts };
-    assert(this.opts.watchHistoryEventsMax >= 0 && this.opts.watcherQueueEventsMax >= 1, 'watch hub limits');
+    assert(this.opts.watchHistoryEventsMax >= 0 && this.opts.watchHistoryBytesMax >= 0 && this.opts.watcherQueueEventsMax >= 1, 'watch hub limits');
     this.revisionValue = startRevision;
     this.compactRevisionValue = startRevision;
   }
@@ -135,8 +153,10 @@ export class WatchHub {
     assert(events.every((e) => e.revision === revision), 'publish: events carry their revision');
     this.revisionValue = revision;
     if (events.length === 0) return;
-    this.history.push({ revision, events });
+    const bytes = events.reduce((n, e) => n + eventBytes(e), 0);
+    this.history.push({ revision, events, bytes });
     this.historyEvents += events.length;
+    this.historyBytes += bytes;
     this.trimHistory();
     for (const s of this.streams) {
       if (s.ended || revision < s.nextRevision) continue;
@@ -218,6 +238,7 @@ export class WatchHub {
     for (const s of this.streams) if (!s.ended && s.nextRevision <= revision) this.end(s, { kind: 'compacted', compactRevision: revision });
     this.history.length = 0;
     this.historyEvents = 0;
+    this.historyBytes = 0;
     this.revisionValue = revision;
     this.compactRevisionValue = revision;
   }
@@ -296,10 +317,11 @@ export class WatchHub {
   }
 
   private trimHistory(): void {
-    while (this.historyEvents > this.opts.watchHistoryEventsMax) {
+    while (this.historyEvents > this.opts.watchHistoryEventsMax || this.historyBytes > this.opts.watchHistoryBytesMax) {
       const oldest = this.history.shift();
       assert(oldest !== undefined, 'history count without history');
       this.historyEvents -= oldest.events.length;
+      this.historyBytes -= oldest.bytes;
       this.compactRevisionValue = oldest.revision;
     }
   }

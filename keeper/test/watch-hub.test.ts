@@ -230,6 +230,24 @@ test('watch hub: a revision dropped from the bounded history answers compacted, 
   assert.deepEqual(got.map((m) => (m.kind === 'events' ? m.events[0]?.revision : m)), [{ kind: 'compacted', compactRevision: 2 }, 3, 4, 5]);
 });
 
+test('watch hub: a revision dropped by the byte bound of the history answers compacted; what is kept replays', () => {
+  // Each revision: key 'k' (1) + a value of 99 = 100; a delete counts its key only.
+  const hub = new WatchHub(0, { watchHistoryEventsMax: 1_000, watchHistoryBytesMax: 250, schedule: () => undefined });
+  for (let rev = 1; rev <= 4; rev++) hub.publish(rev, [{ type: 'put', revision: rev, key: 'k', value: String(rev).padEnd(99, '.') }]);
+  assert.equal(hub.compactRevision, 2, 'two revisions of 100 fit in 250, so 1 and 2 went; the event bound is far off');
+  hub.publish(5, [{ type: 'delete', revision: 5, key: 'k' }]);
+  assert.equal(hub.compactRevision, 2, 'a delete of 1 still fits (201)');
+  const got: WatchMessage[] = [];
+  hub.watch({ key: 'k', fromRevision: 2 }, (m) => {
+    got.push(m);
+  });
+  hub.watch({ key: 'k', fromRevision: 3 }, (m) => {
+    got.push(m);
+  });
+  hub.flush();
+  assert.deepEqual(got.map((m) => (m.kind === 'events' ? m.events[0]?.revision : m)), [{ kind: 'compacted', compactRevision: 2 }, 3, 4, 5]);
+});
+
 test('watch hub: a slow watcher is cancelled with reason slow and its last revision, while writes continue', () => {
   const hub = new WatchHub(0, { watcherQueueEventsMax: 10, schedule: () => undefined });
   const slow: WatchMessage[] = [];

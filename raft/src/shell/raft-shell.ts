@@ -48,8 +48,17 @@ export interface RaftShellOptions {
   readonly tickMs: number;
   /** Take a snapshot and compact after this many applied entries (0 = never). */
   readonly snapshotEntries: number;
+  /**
+   * Also once the entries applied since the last snapshot carry this many
+   * bytes of data (0 = never): the log since the last compaction is held in
+   * memory, and with large entries a count alone would let it reach
+   * gigabytes. Default DEFAULT_SHELL.snapshotBytes.
+   */
+  readonly snapshotBytes?: number;
   /** Entries kept before the snapshot so that slightly slow followers need no snapshot. */
   readonly compactionKeepEntries: number;
+  /** The most bytes of data those kept entries may carry. Default DEFAULT_SHELL.compactionKeepBytes. */
+  readonly compactionKeepBytes?: number;
   /**
    * A group-commit window for busy times: when the last Ready persisted at
    * least `minEntries` entries, wait `ms` before taking the next one, so the
@@ -65,7 +74,13 @@ export interface RaftShellOptions {
   readonly onFatal: (err: unknown) => void;
 }
 
-export const DEFAULT_SHELL = { tickMs: 100, snapshotEntries: 10_000, compactionKeepEntries: 1_000 } as const;
+export const DEFAULT_SHELL = {
+  tickMs: 100,
+  snapshotEntries: 10_000,
+  snapshotBytes: 64 * 1024 * 1024,
+  compactionKeepEntries: 1_000,
+  compactionKeepBytes: 16 * 1024 * 1024,
+} as const;
 
 /**
  * The I/O loop around a RawNode: (send the leader's appends ->) persist ->
@@ -82,6 +97,8 @@ export class RaftShell {
   private lastTickAt = 0;
   private applied: Index;
   private snapshotIndex: Index;
+  /** Bytes of entry data applied since the last snapshot (taken or restored). */
+  private appliedBytes = 0;
   private confState: ConfState;
   private idle: Promise<void> = Promise.resolve();
   private snapshotRequested = false;
@@ -233,6 +250,7 @@ export class RaftShell {
       o.stateMachine.restore(rd.snapshot);
       this.applied = rd.snapshot.meta.index;
       this.snapshotIndex = rd.snapshot.meta.index;
+      this.appliedBytes = 0;
       this.confState = rd.snapshot.meta.confState;
     }
     for (const e of rd.committedEntries) {
@@ -245,6 +263,7 @@ export class RaftShell {
       }
       o.stateMachine.apply(e, this.confState);
       this.applied = e.index;
+      this.appliedBytes += e.data.length;
     }
     if (rd.committedEntries.length > 0) o.metrics?.appliedEntries?.(rd.committedEntries.length);
     for (const rs of rd.readStates) o.onReadState?.(rs);
@@ -255,15 +274,40 @@ export class RaftShell {
 
   private async maybeSnapshot(): Promise<void> {
     const o = this.o;
-    const due = this.snapshotRequested || (o.snapshotEntries > 0 && this.applied - this.snapshotIndex >= o.snapshotEntries);
+    const snapshotBytes = o.snapshotBytes ?? DEFAULT_SHELL.snapshotBytes;
+    const due =
+      this.snapshotRequested ||
+      (o.snapshotEntries > 0 && this.applied - this.snapshotIndex >= o.snapshotEntries) ||
+      (snapshotBytes > 0 && this.appliedBytes >= snapshotBytes);
     if (!due || this.applied <= this.snapshotIndex) return;
     this.snapshotRequested = false;
     const t0 = performance.now();
     const at = this.applied;
     const data = await o.stateMachine.snapshot();
-    const compactTo = index(Math.max(0, at - o.compactionKeepEntries));
-    await o.storage.snapshotAndCompact(at, this.confState, data, compactTo);
+    await o.storage.snapshotAndCompact(at, this.confState, data, this.compactTo(at));
     this.snapshotIndex = at;
+    this.appliedBytes = 0;
     o.metrics?.snapshotSeconds?.((performance.now() - t0) / 1000);
+  }
+
+  /**
+   * Where to compact behind a snapshot at `at`: keep at most
+   * compactionKeepEntries entries and at most compactionKeepBytes of their
+   * data. Walks back from `at`, so it reads only the entries it keeps (and
+   * the first one it drops).
+   */
+  private compactTo(at: Index): Index {
+    const mem = this.o.storage.memory;
+    const keepBytes = this.o.compactionKeepBytes ?? DEFAULT_SHELL.compactionKeepBytes;
+    // Below firstIndex the entries are gone already: compacting there is a no-op.
+    const floor = Math.max(0, at - this.o.compactionKeepEntries, mem.firstIndex() - 1);
+    let to = at;
+    for (let bytes = 0; to > floor; to--) {
+      const e = mem.entries(index(to), index(to + 1), Infinity)[0];
+      assert(e !== undefined, `entry ${to} missing below the snapshot`);
+      bytes += e.data.length;
+      if (bytes > keepBytes) break;
+    }
+    return index(to);
   }
 }
