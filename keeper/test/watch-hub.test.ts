@@ -215,19 +215,23 @@ test('watch guarantee: bookmarkable — a progress at p means every matching eve
   assert.ok(progresses > 50, `bookmarkable: too few progress messages (${progresses})`);
 });
 
+/** Histories trimmed to (2, 5]: a watch from 2 answers compacted at 2, one from 3 replays 3, 4 and 5. */
+function assertCompactedAt2ThenReplaysFrom3(hub: WatchHub): void {
+  const got: WatchMessage[] = [];
+  for (const fromRevision of [2, 3]) {
+    hub.watch({ key: 'k', fromRevision }, (m) => {
+      got.push(m);
+    });
+  }
+  hub.flush();
+  assert.deepEqual(got.map((m) => (m.kind === 'events' ? m.events[0]?.revision : m)), [{ kind: 'compacted', compactRevision: 2 }, 3, 4, 5]);
+}
+
 test('watch hub: a revision dropped from the bounded history answers compacted, never a silent gap', () => {
   const hub = new WatchHub(0, { watchHistoryEventsMax: 3, schedule: () => undefined });
   for (let rev = 1; rev <= 5; rev++) hub.publish(rev, [{ type: 'put', revision: rev, key: 'k', value: String(rev) }]);
   assert.equal(hub.compactRevision, 2);
-  const got: WatchMessage[] = [];
-  hub.watch({ key: 'k', fromRevision: 2 }, (m) => {
-    got.push(m);
-  });
-  hub.watch({ key: 'k', fromRevision: 3 }, (m) => {
-    got.push(m);
-  });
-  hub.flush();
-  assert.deepEqual(got.map((m) => (m.kind === 'events' ? m.events[0]?.revision : m)), [{ kind: 'compacted', compactRevision: 2 }, 3, 4, 5]);
+  assertCompactedAt2ThenReplaysFrom3(hub);
 });
 
 test('watch hub: a revision dropped by the byte bound of the history answers compacted; what is kept replays', () => {
@@ -237,15 +241,7 @@ test('watch hub: a revision dropped by the byte bound of the history answers com
   assert.equal(hub.compactRevision, 2, 'two revisions of 100 fit in 250, so 1 and 2 went; the event bound is far off');
   hub.publish(5, [{ type: 'delete', revision: 5, key: 'k' }]);
   assert.equal(hub.compactRevision, 2, 'a delete of 1 still fits (201)');
-  const got: WatchMessage[] = [];
-  hub.watch({ key: 'k', fromRevision: 2 }, (m) => {
-    got.push(m);
-  });
-  hub.watch({ key: 'k', fromRevision: 3 }, (m) => {
-    got.push(m);
-  });
-  hub.flush();
-  assert.deepEqual(got.map((m) => (m.kind === 'events' ? m.events[0]?.revision : m)), [{ kind: 'compacted', compactRevision: 2 }, 3, 4, 5]);
+  assertCompactedAt2ThenReplaysFrom3(hub);
 });
 
 test('watch hub: a slow watcher is cancelled with reason slow and its last revision, while writes continue', () => {

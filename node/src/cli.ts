@@ -14,6 +14,7 @@ const USAGE = `longwire — a long-connection push cluster
   longwire start [--id n1] [--data-dir DIR] [--gateway H:P] [--api H:P] [--peer H:P]
                  [--admin-token T] [--zone Z] [--fsync] [--heartbeat SECONDS] [--config FILE]
                  [--keeper-quota-mb MB]               keeper space quota (default 256; 0: none)
+                 [--api-connections-max N]            open API connections held (default 10000)
                  [--tls-cert FILE --tls-key FILE]   wss:// and https:// (SIGHUP re-reads them)
                  [--cluster-secret S] [--peer-ca FILE --peer-cert FILE --peer-key FILE]   peer authentication (SIGHUP re-reads)
                  [--join API_URL]                     join the cluster of that member (proves it with the

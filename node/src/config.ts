@@ -19,6 +19,8 @@ export interface NodeConfig {
   readonly heartbeatSeconds: number;
   /** The keeper's space quota: MiB of keys and values it may hold (0: none). The same on every member. */
   readonly keeperQuotaMb: number;
+  /** Open connections the API port holds (services, watch streams, peer links); past it new ones are closed at once. */
+  readonly apiConnectionsMax: number;
   readonly logLevel: string;
   readonly prettyLogs: boolean;
   /** Serve wss:// and https:// with this certificate and key (PEM files; re-read on SIGHUP). */
@@ -60,6 +62,7 @@ const OPTIONS = {
   fsync: { type: 'boolean' },
   heartbeat: { type: 'string' },
   'keeper-quota-mb': { type: 'string' },
+  'api-connections-max': { type: 'string' },
   'log-level': { type: 'string' },
   pretty: { type: 'boolean' },
 } as const;
@@ -136,6 +139,8 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Nod
   const keeperQuotaMb = Number(str('keeper-quota-mb', '256'));
   // Every member holds the whole store in memory: more than 16 GiB is not a quota.
   if (!Number.isInteger(keeperQuotaMb) || keeperQuotaMb < 0 || keeperQuotaMb > 16_384) throw new ConfigError('--keeper-quota-mb must be 0..16384 (0: no quota)');
+  const apiConnectionsMax = Number(str('api-connections-max', '10000'));
+  if (!Number.isInteger(apiConnectionsMax) || apiConnectionsMax < 1 || apiConnectionsMax > 1_000_000) throw new ConfigError('--api-connections-max must be 1..1000000');
   return {
     id,
     dataDir: str('data-dir', `./data/${id}`),
@@ -148,6 +153,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Nod
     fsync: get('fsync') === true,
     heartbeatSeconds,
     keeperQuotaMb,
+    apiConnectionsMax,
     logLevel: str('log-level', 'info'),
     prettyLogs: get('pretty') === true,
     tls: tlsCert === undefined || tlsKey === undefined ? undefined : { certFile: tlsCert, keyFile: tlsKey },

@@ -69,6 +69,11 @@ export class Metrics {
     labelNames: ['link', 'reason'],
     registers: [this.registry],
   });
+  readonly apiConnectionsRefused = new Counter({
+    name: 'longwire_api_connections_refused_total',
+    help: 'Connections to the API port closed at once because it held --api-connections-max',
+    registers: [this.registry],
+  });
   readonly peerCalls = new Counter({
     name: 'longwire_peer_calls_total',
     help: 'Peer RPC calls this node sent, by method (inbox calls by op: inbox.read, inbox.setCursors, ...)',

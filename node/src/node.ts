@@ -53,6 +53,8 @@ import type { Server as HttpsServer } from 'node:https';
 
 /** How often the saver drops expired messages and old records. */
 const SWEEP_MS = 10_000;
+/** A full API port is logged at most this often (every refusal is counted). */
+const DROP_WARN_EVERY_MS = 10_000;
 /** On stop, how long clients get to finish their close handshake after `redirect` before they are cut. */
 export const DRAIN_WAIT_MS = 5000;
 
@@ -260,6 +262,17 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
   sweeper.unref();
 
   const gatewayPort = await gateway.listen(cfg.gateway.host, cfg.gateway.port);
+  // Bounded so that a flood of API connections (or watch streams) cannot take
+  // the file descriptors the gateway's clients and the peer links need.
+  api.server.maxConnections = cfg.apiConnectionsMax;
+  let dropWarnedAt = -Infinity;
+  api.server.on('drop', (conn?: { remoteAddress?: string }) => {
+    metrics.apiConnectionsRefused.inc();
+    const t = performance.now();
+    if (t - dropWarnedAt < DROP_WARN_EVERY_MS) return;
+    dropWarnedAt = t;
+    log.warn({ remote: conn?.remoteAddress, max: cfg.apiConnectionsMax }, 'API port at --api-connections-max: new connections are closed (longwire_api_connections_refused_total counts them)');
+  });
   await api.listen({
     host: cfg.api.host,
     port: cfg.api.port,

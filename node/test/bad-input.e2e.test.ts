@@ -8,7 +8,8 @@ import { NodeProcess } from './support/node-process.js';
 import { KeeperClient } from '../../keeper/src/keeper-client.js';
 import { KeeperError } from '../../keeper/src/errors.js';
 import { TestSocket, createApp, token, type Frame, type Proto, type TestApp } from './support/ws-client.js';
-import { Witness, assertApiError, assertErrorFrame, headOnly, obj, rawUpgrade, roundTrip } from './support/contract.js';
+import { Witness, assertApiError, assertErrorFrame, eventually, headOnly, obj, rawUpgrade, roundTrip } from './support/contract.js';
+import { connect, type Socket } from 'node:net';
 
 let node: NodeProcess;
 let app: TestApp;
@@ -490,6 +491,49 @@ test('keeper writes past the space quota → 507 no-space; deletes go, and conne
     assert.equal((await own.api('PUT', '/v1/kv/fill/3', { body: { value } })).status, 200);
     s.close();
   } finally {
+    await own.stop();
+  }
+});
+
+test('API connections past --api-connections-max are closed at once; the gateway goes on, and the API once they go', async () => {
+  const own = await NodeProcess.start({ args: ['--api-connections-max', '8'] });
+  const idle: Socket[] = [];
+  try {
+    const a = await createApp(own, 'conns');
+    const s = await TestSocket.open(own.wsUrl, 'json');
+    await s.hello('conns-device');
+    await s.bind(a.app, await token(a.app, a.tokenSecret, 'u1'));
+    // Twelve connections that never send a request; the test's own keep-alive connection may hold a slot too.
+    const closed = new Set<Socket>();
+    for (let i = 0; i < 12; i++) {
+      const c = connect(own.apiPort, '127.0.0.1');
+      c.on('error', () => undefined);
+      c.on('close', () => closed.add(c));
+      idle.push(c);
+      await new Promise<void>((resolve) => {
+        c.once('connect', resolve);
+        c.once('close', resolve);
+      });
+    }
+    await eventually(async () => (closed.size >= 4 ? true : undefined), 'at least the four past the cap closed by the node');
+    assert.ok(idle.length - closed.size <= 8, `${idle.length - closed.size} idle connections held open past the cap of 8`);
+    // The gateway's port is another listener: a new client connects and says hello.
+    const other = await TestSocket.open(own.wsUrl, 'json');
+    await other.hello('conns-other');
+    other.close();
+    for (const c of idle) c.destroy();
+    const pushed = await eventually(async () => {
+      const r = await own.api('POST', `/v1/apps/${a.app}/push`, { token: a.apiKey, body: { users: ['u1'], data: 'after the flood' } }).catch(() => undefined);
+      return r?.status === 200 ? r : undefined;
+    }, 'a push once the idle connections are gone');
+    assert.equal(pushed.status, 200);
+    assert.equal((await s.nextOfType('msg')).data, 'after the flood');
+    const metrics = String((await own.api('GET', '/metrics', { token: null })).body);
+    const refused = Number(/^longwire_api_connections_refused_total (\d+)$/m.exec(metrics)?.[1]);
+    assert.ok(refused >= 4, `longwire_api_connections_refused_total ${refused}`);
+    s.close();
+  } finally {
+    for (const c of idle) c.destroy();
     await own.stop();
   }
 });

@@ -40,7 +40,7 @@ test('flags beat env vars, which beat the --config file, which beats defaults', 
   assert.equal(cfg.heartbeatSeconds, 7);
   assert.equal(cfg.dataDir, '/tmp/x');
   const d = loadConfig([], {});
-  assert.deepEqual([d.id, d.gateway, d.api, d.zone, d.fsync, d.keeperQuotaMb], ['n1', { host: '127.0.0.1', port: 7800 }, { host: '127.0.0.1', port: 7801 }, 'default', false, 256]);
+  assert.deepEqual([d.id, d.gateway, d.api, d.zone, d.fsync, d.keeperQuotaMb, d.apiConnectionsMax], ['n1', { host: '127.0.0.1', port: 7800 }, { host: '127.0.0.1', port: 7801 }, 'default', false, 256, 10_000]);
   assert.equal(loadConfig(['--keeper-quota-mb', '0'], {}).keeperQuotaMb, 0);
 });
 
@@ -65,6 +65,9 @@ test('bad flags are refused with a clear error', async () => {
     assert.equal(quota.code, 2, q);
     assert.match(quota.stderr, /--keeper-quota-mb must be 0\.\.16384/);
   }
+  const conns = await cli(['start', '--api-connections-max', '0']);
+  assert.equal(conns.code, 2);
+  assert.match(conns.stderr, /--api-connections-max must be 1\.\.1000000/);
 });
 
 test('start takes its settings from env vars', async () => {
