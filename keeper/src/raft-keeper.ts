@@ -97,6 +97,12 @@ export interface RaftKeeperOptions {
    * not grow it still go). 0: no quota. Set the same on every member.
    */
   readonly quotaBytes?: number;
+  /**
+   * Leases the store may hold (the nodes' own among them); a grant past it is
+   * refused with 'no-space'. Leases are not in quotaBytes, and each holds
+   * indexes of its keys and sessions.
+   */
+  readonly leasesMax?: number;
   readonly watch?: Partial<Pick<WatchHubOptions, 'watchHistoryEventsMax' | 'watcherQueueEventsMax'>>;
   /** Raft shell metrics (persist time, applied entries, tick lag, role changes). */
   readonly metrics?: ShellMetrics;
@@ -122,6 +128,7 @@ export const DEFAULT_RAFT_KEEPER_OPTIONS = {
   leaderWaitMs: 3_000,
   proposalTimeoutMs: 10_000,
   quotaBytes: 256 * 1024 * 1024,
+  leasesMax: 100_000,
   openTimeoutMs: 60_000,
 } as const;
 
@@ -241,8 +248,9 @@ export class RaftKeeper implements Keeper {
       proposalTimeoutMs: opts.proposalTimeoutMs ?? d.proposalTimeoutMs,
       openTimeoutMs: opts.openTimeoutMs ?? d.openTimeoutMs,
       quotaBytes: opts.quotaBytes ?? d.quotaBytes,
+      leasesMax: opts.leasesMax ?? d.leasesMax,
     };
-    assert(this.o.tickMs >= 1 && this.o.electionTicks >= 2 && this.o.nodeLeaseTtlSeconds >= 1 && this.o.quotaBytes >= 0, 'RaftKeeper limits');
+    assert(this.o.tickMs >= 1 && this.o.electionTicks >= 2 && this.o.nodeLeaseTtlSeconds >= 1 && this.o.quotaBytes >= 0 && this.o.leasesMax >= 1, 'RaftKeeper limits');
     this.raftId = raftIdOf(opts.member.id);
   }
 
@@ -673,6 +681,10 @@ export class RaftKeeper implements Keeper {
   }
 
   async leaseGrant(ttlSeconds: number): Promise<Lease> {
+    // Checked like the space quota, before proposing; a node's own lease is granted past it (nodeLeaseCommands).
+    if (this.state.leases.size >= this.o.leasesMax) {
+      throw new KeeperError('no-space', `the keeper holds ${this.state.leases.size} leases, the most it keeps (${this.o.leasesMax}): revoke leases first`);
+    }
     const r = expect(await this.propose({ type: 'leaseGrant', id: newId(), ttl: ttlSeconds, now: this.now() }), 'leaseGrant');
     return { id: r.id, ttl: r.ttl };
   }

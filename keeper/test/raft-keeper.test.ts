@@ -162,6 +162,16 @@ test('raft keeper (one member): the space quota refuses puts that grow the store
   assert.deepEqual(again.space, { bytes: held, quotaBytes });
 });
 
+test('raft keeper (one member): lease grants past leasesMax are refused with no-space; a revoke makes room', async () => {
+  const k = await openKeeper(options(await tempDir(), new FakeClock(), { leasesMax: 3 }));
+  // The node's own lease is one of the three.
+  const a = await k.leaseGrant(30);
+  await k.leaseGrant(30);
+  await assert.rejects(k.leaseGrant(30), (e: unknown) => e instanceof KeeperError && e.code === 'no-space' && e.message.includes('(3)'));
+  await k.leaseRevoke(a.id);
+  await k.leaseGrant(30);
+});
+
 test('raft keeper (one member): lease expiry removes attached keys; the node lease is kept alive', async () => {
   const clock = new FakeClock();
   const k = await openKeeper(options(await tempDir(), clock, { nodeLeaseTtlSeconds: 10 }));
