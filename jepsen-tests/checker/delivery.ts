@@ -86,7 +86,7 @@ function checkDevice(d: DeviceHistory, answered: ReadonlyMap<number, string>, un
         if (expected !== undefined && expected !== e.value) {
           v('faithful', `seq ${e.seq} carried ${e.value}, but push answered seq ${e.seq} was ${expected}`);
         } else if (expected === undefined && !unknownValues.has(e.value)) {
-          v('faithful', `seq ${e.seq} carried ${e.value}, which no push produced`);
+          v('faithful', `seq ${e.seq} carried ${e.value}, which no push to user ${d.user} produced`);
         }
         if (seen.has(e.seq)) {
           redelivered++;
@@ -108,12 +108,19 @@ function checkDevice(d: DeviceHistory, answered: ReadonlyMap<number, string>, un
 
 export function checkDelivery(h: DeliveryHistory): CheckResult {
   const answered = answeredByUser(h.pushes);
-  const unknownValues = new Set(h.pushes.filter((p) => p.outcome.kind === 'unknown').map((p) => p.value));
+  // Per user: a multicast push shares its value among its users, and a message is faithful only to a push to its own user.
+  const unknownValues = new Map<string, Set<string>>();
+  for (const p of h.pushes) {
+    if (p.outcome.kind !== 'unknown') continue;
+    let u = unknownValues.get(p.user);
+    if (u === undefined) unknownValues.set(p.user, (u = new Set()));
+    u.add(p.value);
+  }
   const violations: Violation[] = [];
   let delivered = 0;
   let redelivered = 0;
   for (const d of h.devices) {
-    const r = checkDevice(d, answered.get(d.user) ?? new Map(), unknownValues, violations);
+    const r = checkDevice(d, answered.get(d.user) ?? new Map(), unknownValues.get(d.user) ?? new Set(), violations);
     delivered += r.delivered;
     redelivered += r.redelivered;
   }
@@ -125,7 +132,7 @@ export function checkDelivery(h: DeliveryHistory): CheckResult {
       answered: h.pushes.filter((p) => p.outcome.kind === 'ok').length,
       delivered,
       redelivered,
-      unknownPushes: unknownValues.size,
+      unknownPushes: h.pushes.filter((p) => p.outcome.kind === 'unknown').length,
     },
   };
 }

@@ -11,7 +11,7 @@ export type PushOutcome =
 
 export interface PushOp {
   readonly user: string;
-  /** Unique per push, so a delivered message names the push it came from. */
+  /** Unique per push (its users share it when it went to several), so a delivered message names the push it came from. */
   readonly value: string;
   readonly call: number;
   readonly return: number;

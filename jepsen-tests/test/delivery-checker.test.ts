@@ -54,6 +54,27 @@ test('a payload from a push with unknown outcome is allowed', () => {
   assert.deepEqual(broken(history(1, [conn(1), msg(1, 1), msg(1, 2, 'maybe')], [unknown])), []);
 });
 
+test('a payload from a push with unknown outcome to another user breaks "faithful"', () => {
+  const elsewhere: PushOp = { user: 'other', value: 'maybe', call: 9, return: Infinity, outcome: { kind: 'unknown' } };
+  assert.deepEqual(broken(history(1, [conn(1), msg(1, 1), msg(1, 2, 'maybe')], [elsewhere])), ['faithful']);
+});
+
+test('one value pushed to two users (a multicast) is faithful under each user\'s own seq', () => {
+  const h: DeliveryHistory = {
+    pushes: [
+      { user: 'a', value: 'm', call: 0, return: 1, outcome: { kind: 'ok', seq: 1 } },
+      { user: 'b', value: 'm', call: 0, return: 1, outcome: { kind: 'ok', seq: 7 } },
+    ],
+    devices: [
+      { device: 'da', user: 'a', events: [conn(1), msg(1, 1, 'm')] },
+      { device: 'db', user: 'b', events: [conn(1), gap(1, 1, 6), msg(1, 7, 'm')] },
+    ],
+  };
+  assert.deepEqual(broken(h), []);
+  const swapped: DeliveryHistory = { ...h, devices: [{ device: 'db', user: 'b', events: [conn(1), msg(1, 1, 'm')] }] };
+  assert.deepEqual(broken(swapped), ['faithful', 'complete']);
+});
+
 test('redelivery of an acked message breaks "redelivery"', () => {
   assert.deepEqual(broken(history(2, [conn(1), msg(1, 1), msg(1, 2), ack(1, 2), bye(1), conn(2), msg(2, 2)])), ['redelivery']);
 });
