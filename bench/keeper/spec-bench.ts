@@ -5,7 +5,7 @@
 import type { Options } from './options.js';
 import { KILL_CONCURRENCY, killLeaderOnce, type KillOutcome } from './leader-kill.js';
 import { runSpecSystem, specConcurrency, type SpecSystemRun } from './spec-run.js';
-import { killLines, renderSpecReport, specFigures, targetLines, type SpecResults } from './spec-report.js';
+import { killLines, renderSpecReport, roundLines, specFigures, targetLines, type SpecResults } from './spec-report.js';
 import type { KvTarget, System } from './system.js';
 
 export type StartTarget = (system: System, nodes: number, concurrency: number) => Promise<KvTarget>;
@@ -71,6 +71,16 @@ export async function runSpecBench(o: Options, versions: Readonly<Record<string,
     for (const p of f.puts) if (p.figures.firstError !== undefined) errors.push(`${system} put at ${p.inFlight}: ${p.figures.errors} errors, first: ${p.figures.firstError}`);
     if (f.get.firstError !== undefined) errors.push(`${system} get: ${f.get.errors} errors, first: ${f.get.firstError}`);
   }
-  const lines = [renderSpecReport(results, versions, o.putConcurrencies, o.concurrency, o.watchers), '', ...targetLines(results), '', ...killLines(kills), ...(errors.length > 0 ? ['', ...errors] : [])];
+  const busiest = o.putConcurrencies[o.putConcurrencies.length - 1] ?? 0;
+  const perRound = roundLines(runs, busiest);
+  const lines = [
+    renderSpecReport(results, versions, o.putConcurrencies, o.concurrency, o.watchers),
+    '',
+    ...targetLines(results),
+    ...(perRound.length > 0 ? ['', ...perRound] : []),
+    '',
+    ...killLines(kills),
+    ...(errors.length > 0 ? ['', ...errors] : []),
+  ];
   return { lines, json: { results, kills } };
 }

@@ -124,6 +124,29 @@ export function targetLines(r: SpecResults): string[] {
   return out;
 }
 
+/**
+ * The busiest put phase round by round, with the ratios of each round's own
+ * runs: the pooled figures above hide how far rounds on a shared machine
+ * spread.
+ */
+export function roundLines(runs: Partial<Record<System, readonly SpecSystemRun[]>>, inFlight: number): string[] {
+  const rate = (system: System, i: number): number | undefined => {
+    const run = runs[system]?.[i]?.puts.find((p) => p.inFlight === inFlight)?.run;
+    return run === undefined ? undefined : phase([run]).opsPerSec;
+  };
+  const rounds = runs.longwire?.length ?? 0;
+  if (rounds < 2) return [];
+  const out = [`puts/s at ${inFlight} in flight, round by round:`];
+  for (let i = 0; i < rounds; i++) {
+    const [l, e, z] = [rate('longwire', i), rate('etcd', i), rate('zookeeper', i)];
+    const parts = [`longwire ${l === undefined ? '-' : fmtInt(l)}`, `etcd ${e === undefined ? '-' : fmtInt(e)}`, `ZooKeeper ${z === undefined ? '-' : fmtInt(z)}`];
+    if (l !== undefined && e !== undefined) parts.push(`longwire/etcd ${fmtRatio(l / e)}`);
+    if (l !== undefined && z !== undefined) parts.push(`longwire/zk ${fmtRatio(l / z)}`);
+    out.push(`  round ${i + 1}: ${parts.join(', ')}`);
+  }
+  return out;
+}
+
 /** Every kill's recovery per system, the killed and the new leader, and anything that did not recover. */
 export function killLines(kills: Partial<Record<System, readonly KillOutcome[]>>): string[] {
   const out: string[] = [];
