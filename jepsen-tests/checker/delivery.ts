@@ -5,7 +5,9 @@
 //   gap-free   — on one connection, each seq follows the previous one or a gap;
 //   resumed    — a new connection starts right after the last acked seq;
 //   faithful   — the message under seq s is the push answered with seq s;
-//   redelivery — a seq is received again only if it was not yet acked.
+//   redelivery — a seq is received again only if it was not yet acked;
+//   idempotent — a push (repeated with its id) is stored once per user: its
+//                value arrives under one seq only.
 import type { DeliveryHistory, DeviceHistory, PushOp } from './history.js';
 
 export const GUARANTEES = {
@@ -15,6 +17,7 @@ export const GUARANTEES = {
   resumed: 'delivery resumes from the device cursor: after the last acked seq',
   faithful: 'the message delivered under a seq is the one the push was answered with',
   redelivery: 'duplicates occur only as redelivery of unacked messages',
+  idempotent: 'repeating a push with the same id returns the first answer and stores nothing new',
 } as const;
 export type Guarantee = keyof typeof GUARANTEES;
 
@@ -53,6 +56,8 @@ function checkDevice(d: DeviceHistory, answered: ReadonlyMap<number, string>, un
   let delivered = 0;
   let redelivered = 0;
   const seen = new Set<number>();
+  /** The seq each value first arrived under. */
+  const seqOf = new Map<string, number>();
   for (const e of d.events) {
     switch (e.type) {
       case 'connected':
@@ -88,6 +93,9 @@ function checkDevice(d: DeviceHistory, answered: ReadonlyMap<number, string>, un
         } else if (expected === undefined && !unknownValues.has(e.value)) {
           v('faithful', `seq ${e.seq} carried ${e.value}, which no push to user ${d.user} produced`);
         }
+        const first = seqOf.get(e.value);
+        if (first === undefined) seqOf.set(e.value, e.seq);
+        else if (first !== e.seq) v('idempotent', `${e.value} arrived under seq ${first} and again under seq ${e.seq}`);
         if (seen.has(e.seq)) {
           redelivered++;
           if (e.seq <= everAcked) v('redelivery', `seq ${e.seq} received again after the device acked ${everAcked}`);

@@ -46,7 +46,7 @@ test('a reconnect that skips past the acked seq breaks "resumed"', () => {
 });
 
 test('the wrong payload under a seq breaks "faithful"', () => {
-  assert.deepEqual(broken(history(2, [conn(1), msg(1, 1), msg(1, 2, 'v1')])), ['faithful']);
+  assert.deepEqual(broken(history(2, [conn(1), msg(1, 1, 'v2'), msg(1, 2, 'v1')])), ['faithful']);
 });
 
 test('a payload from a push with unknown outcome is allowed', () => {
@@ -73,6 +73,11 @@ test('one value pushed to two users (a multicast) is faithful under each user\'s
   assert.deepEqual(broken(h), []);
   const swapped: DeliveryHistory = { ...h, devices: [{ device: 'db', user: 'b', events: [conn(1), msg(1, 1, 'm')] }] };
   assert.deepEqual(broken(swapped), ['faithful', 'complete']);
+});
+
+test('one push stored twice (a repeat that was not recognized) breaks "idempotent"', () => {
+  const retried: PushOp = { user: 'u', value: 'again', call: 5, return: 6, outcome: { kind: 'ok', seq: 3 } };
+  assert.deepEqual(broken(history(1, [conn(1), msg(1, 1), msg(1, 2, 'again'), msg(1, 3, 'again')], [retried])), ['faithful', 'idempotent']);
 });
 
 test('redelivery of an acked message breaks "redelivery"', () => {
