@@ -134,6 +134,8 @@ export interface Keeper {
   sessionsOf(app: string, user: string): readonly Session[];
 
   cluster(): ClusterStatus;
+  /** Bytes of keys and values this member's store holds, and its space quota (0: none). */
+  readonly space: { readonly bytes: number; readonly quotaBytes: number };
   /** True when this member has a leader and has applied what it knows is committed. */
   ready(): boolean;
 

@@ -100,6 +100,16 @@ function duration(seconds: number): string {
   return h > 0 ? `${h}h${String(m).padStart(2, '0')}m` : m > 0 ? `${m}m${String(s).padStart(2, '0')}s` : `${s}s`;
 }
 
+const MIB = 1024 * 1024;
+
+/** The store's keys and values against its quota, in MiB. */
+function keeperSpace(k: Record<string, unknown>): string {
+  const [bytes, quota] = [Number(k.bytes), Number(k.quotaBytes)];
+  if (!Number.isFinite(bytes)) return 'n/a';
+  const used = `${(bytes / MIB).toFixed(1)} MiB`;
+  return quota > 0 ? `${used} of ${(quota / MIB).toFixed(0)} MiB (${((100 * bytes) / quota).toFixed(0)} %)` : `${used} (no quota)`;
+}
+
 /** `members` holds each member's /v1/stats answer by id (undefined: it did not answer). */
 export function describeStatus(cluster: unknown, stats: unknown, members: Readonly<Record<string, unknown>> = {}): string {
   const c = rec(cluster);
@@ -127,6 +137,7 @@ export function describeStatus(cluster: unknown, stats: unknown, members: Readon
     `  rate limited  ${counts(s.rateLimited)}`,
     `  webhooks      ${counts(s.webhooks)}`,
     `  broadcasts    ${String(rec(s.broadcasts).running)} running`,
+    `  keeper        ${keeperSpace(rec(s.keeper))}`,
     `  event loop    p99 lag ${lag}`,
   );
   return lines.join('\n');

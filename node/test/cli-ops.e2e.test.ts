@@ -38,6 +38,7 @@ test('status summarizes the cluster and the node; --json gives both documents', 
   assert.match(text.stdout, /^cluster {2}leader n1, term \d+, 1 member$/m);
   assert.match(text.stdout, /^ {2}n1 \(leader\) {2}voter {2}zone default .* healthy {2}connections 1$/m);
   assert.match(text.stdout, /^ {2}connections {3}1 {2}\(cliops 1\)$/m);
+  assert.match(text.stdout, /^ {2}keeper {8}0\.0 MiB of 256 MiB \(0 %\)$/m);
 
   const json = await cli(['status', '--api', node.apiUrl, '--admin-token', node.adminToken, '--json']);
   assert.equal(json.code, 0, json.stderr);
@@ -45,6 +46,9 @@ test('status summarizes the cluster and the node; --json gives both documents', 
   assert.equal(obj(doc.cluster).leader, 'n1');
   assert.equal(obj(doc.stats).connections, 1);
   assert.deepEqual(obj(doc.stats).byApp, { cliops: 1 });
+  const space = obj(obj(doc.stats).keeper);
+  assert.equal(space.quotaBytes, 256 * 1024 * 1024);
+  assert.ok(typeof space.bytes === 'number' && space.bytes > 0, 'the node\'s own records (its app, its lease key) are counted');
   assert.deepEqual(doc.members, {}, 'a one-node cluster has no other member');
 
   const denied = await cli(['status', '--api', node.apiUrl, '--admin-token', 'wrong']);

@@ -91,6 +91,7 @@ export function adminRoutes(deps: CenterDeps) {
           rateLimited: await byLabel(m.rateLimited, 'kind'),
           webhooks: await byLabel(m.webhookCalls, 'outcome'),
           broadcasts: { running: deps.broadcasts.running() },
+          keeper: deps.keeper.space,
           ...(lagValue === undefined ? {} : { eventLoopLagP99Seconds: lagValue }),
         };
       },
