@@ -1,7 +1,8 @@
 // Snapshots of the whole keeper state, applied index included, so that the
 // state and the point in the log it reflects are always stored together.
-// Derived indexes (a lease's keys and sessions, the bytes of keys and values) are not stored; restore
-// rebuilds them, so they cannot disagree with the data on disk.
+// Derived values (a lease's keys and sessions, the bytes of keys and
+// values) are not stored; restore rebuilds them, so they cannot disagree
+// with the data on disk.
 //
 // Invariant: restore(snapshot(s)) is deep-equal to s.
 
