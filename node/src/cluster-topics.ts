@@ -12,6 +12,7 @@ import { PeerError } from './peer/errors.js';
 import { ApiError } from './center/errors.js';
 import { SharedFrame } from './protocol/codec.js';
 import { ownerOf } from './ring.js';
+import { TopicOffsets } from './topic-offsets.js';
 
 export interface TopicPub {
   readonly app: string;
@@ -38,13 +39,17 @@ function asRecords(v: unknown): TopicRecord[] {
 }
 
 export class ClusterTopics {
+  private readonly offsets: TopicOffsets;
+
   constructor(
     private readonly nodeId: string,
     private readonly keeper: Keeper,
     private readonly saver: Saver,
     private readonly hub: Hub,
     private readonly peers: Peers,
-  ) {}
+  ) {
+    this.offsets = new TopicOffsets(keeper, (app, topic) => saver.topicLast(app, topic));
+  }
 
   private owner(app: string, topic: string) {
     const o = ownerOf(this.keeper.cluster().members, `${app}\u0000${topic}\u0000topic`);
@@ -67,7 +72,8 @@ export class ClusterTopics {
 
   /** The owner's side: store, write to local subscribers, send to the other members. */
   async publishHere(app: string, topic: string, data: Json): Promise<number> {
-    const r = await this.saver.publish(app, topic, data);
+    const members = this.keeper.cluster().members.map((m) => m.id).join(',');
+    const r = await this.saver.publish(app, topic, data, await this.offsets.next(app, topic, members));
     const pub: TopicPub = { app, topic, offset: r.offset, data, ts: r.ts };
     writePub(this.hub, pub);
     const others = this.keeper.cluster().members.filter((m) => m.id !== this.nodeId);

@@ -379,6 +379,28 @@ describe('saver-level', () => {
     await again.close();
   });
 
+  it('stores a publish under a given offset above the last; the history cap counts records across skipped offsets', async () => {
+    const c = clock();
+    const { saver } = await open({ now: c.now, topicHistoryMax: 4, topicHistoryMs: 1_000 });
+    for (let i = 1; i <= 3; i++) await saver.publish('app', 't', i);
+    assert.equal((await saver.publish('app', 't', 'moved', 1025)).offset, 1025, 'a new block of offsets (another owner)');
+    assert.equal((await saver.publish('app', 't', 'next')).offset, 1026, 'by default the next one');
+    assert.equal(await saver.topicLast('app', 't'), 1026);
+    assert.equal(await saver.topicLast('app', 'never'), 0);
+    await assert.rejects(saver.publish('app', 't', 'old', 1026), /not above the last/);
+    assert.equal(await saver.topicLast('app', 't'), 1026, 'a refused offset changes nothing');
+    // Four newest records, though the offsets 4..1024 never existed.
+    assert.deepEqual(
+      (await saver.readTopic('app', 't', 0)).map((r) => r.offset),
+      [2, 3, 1025, 1026],
+    );
+    assert.deepEqual(
+      (await saver.readTopic('app', 't', 3)).map((r) => r.offset),
+      [1025, 1026],
+    );
+    await saver.close();
+  });
+
   it('gives topic offsets that persist and keeps a bounded history', async () => {
     const c = clock();
     const { saver, dir } = await open({ now: c.now, topicHistoryMax: 5, topicHistoryMs: 1_000 });

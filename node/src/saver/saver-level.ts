@@ -417,36 +417,49 @@ class LevelSaver implements Saver {
     return values.map((v) => decode<BroadcastRecord>(v)).filter((r) => r.expiresAt > now);
   }
 
-  async publish(app: string, topic: string, data: Json): Promise<TopicRecord> {
+  async publish(app: string, topic: string, data: Json, offset?: number): Promise<TopicRecord> {
     this.checkOpen();
     checkApp(app);
     checkId('topic', topic);
     const metaKey = encodeKey(KIND_TOPIC_META, app, topic);
     return this.withCounter(metaKey, (c) => {
-      const rec: TopicRecord = { offset: ++c.last, data, ts: this.now() };
+      if (offset !== undefined && !(Number.isSafeInteger(offset) && offset > c.last)) throw new Error(`topic ${topic}: offset ${offset} is not above the last, ${c.last}`);
+      c.last = offset ?? c.last + 1;
+      const rec: TopicRecord = { offset: c.last, data, ts: this.now() };
       const key = encodeKey(KIND_TOPIC, app, topic, rec.offset);
       const ops: Op[] = [
         { type: 'put', key, value: JSON.stringify(rec) },
         { type: 'put', key: expiryKey(clampTime(rec.ts + this.topicHistoryMs), key), value: '' },
         { type: 'put', key: metaKey, value: JSON.stringify(c) },
       ];
+      // Offsets skip where the topic changed owner, so this can miss a record past the cap:
+      // reads never return it (they count records) and its expiry deletes it.
       const evicted = rec.offset - this.topicHistoryMax;
       if (evicted >= 1) ops.push({ type: 'del', key: encodeKey(KIND_TOPIC, app, topic, evicted) });
       return { result: rec, written: this.commit.add(ops, true) };
     });
   }
 
+  async topicLast(app: string, topic: string): Promise<number> {
+    this.checkOpen();
+    checkApp(app);
+    checkId('topic', topic);
+    return (await this.counter(encodeKey(KIND_TOPIC_META, app, topic))).last;
+  }
+
   async readTopic(app: string, topic: string, afterOffset: number): Promise<TopicRecord[]> {
     this.checkOpen();
     checkApp(app);
     checkId('topic', topic);
-    const { last } = await this.counter(encodeKey(KIND_TOPIC_META, app, topic));
     const now = this.now();
-    // Bounded by the current cap even if a larger cap left older records behind.
-    const after = Math.max(0, afterOffset, last - this.topicHistoryMax);
+    // The newest records up to the current cap, counted in records: offsets skip
+    // where the topic changed owner (topic-offsets.ts), and a larger cap may have left older ones behind.
     const range = prefixRange(encodeKey(KIND_TOPIC, app, topic));
-    const values = await this.readValues({ gt: encodeKey(KIND_TOPIC, app, topic, after), lt: range.lt });
-    return values.map((v) => decode<TopicRecord>(v)).filter((r) => r.ts + this.topicHistoryMs > now);
+    const newest = await this.db.values({ gt: encodeKey(KIND_TOPIC, app, topic, Math.max(0, afterOffset)), lt: range.lt, reverse: true, limit: this.topicHistoryMax }).all();
+    return newest
+      .reverse()
+      .map((v) => decode<TopicRecord>(v))
+      .filter((r) => r.ts + this.topicHistoryMs > now);
   }
 
   /** A copy of the counter under `metaKey` (broadcast positions or topic offsets). */

@@ -154,7 +154,14 @@ export interface Saver {
   /** Unexpired broadcasts after `afterPos`, oldest first. */
   readBroadcasts(app: string, afterPos: number): Promise<BroadcastRecord[]>;
 
-  publish(app: string, topic: string, data: Json): Promise<TopicRecord>;
+  /**
+   * Stores a publish under `offset` (above the topic's last; by default the
+   * next one). Offsets may skip: the cluster reserves them in blocks
+   * (topic-offsets.ts).
+   */
+  publish(app: string, topic: string, data: Json, offset?: number): Promise<TopicRecord>;
+  /** The highest offset stored for the topic here (0: none). */
+  topicLast(app: string, topic: string): Promise<number>;
   /** Kept history after `afterOffset` (the last `topicHistoryMax` records, within `topicHistoryMs`). */
   readTopic(app: string, topic: string, afterOffset: number): Promise<TopicRecord[]>;
 

@@ -1,0 +1,80 @@
+// A topic's offsets keep growing when its owner changes: a join hands the
+// topic to the new node, which must not start again at 1 (a subscriber, and
+// the client SDK, would take those offsets for ones already seen), and a
+// restarted owner goes on above what it handed out before.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { TestCluster } from './support/test-cluster.js';
+import { TestSocket, createApp, token } from './support/ws-client.js';
+import { eventually, obj, roundTrip } from './support/contract.js';
+import { ownerOf } from '../src/ring.js';
+import { ownerKey } from '../src/ownership.js';
+import type { Member } from '../../keeper/src/keeper.js';
+
+const cluster = new TestCluster();
+after(async () => {
+  await cluster.close();
+});
+
+const voter = (id: string): Member => ({ id, role: 'voter', peer: '', api: '', gateway: '', zone: 'default' });
+
+const ownerAfterJoin = (key: string): string | undefined => ownerOf([voter('n1'), voter('n2')], key)?.id;
+
+/** A topic that n1 owns alone and n2 owns once it joined. */
+function movingTopic(app: string): string {
+  for (let i = 0; ; i++) if (ownerAfterJoin(`${app}\u0000news-${i}\u0000topic`) === 'n2') return `news-${i}`;
+}
+
+/** A user n1 keeps after the join: its subscriber's connection is not redirected. */
+function stayingUser(app: string, prefix: string): string {
+  for (let i = 0; ; i++) if (ownerAfterJoin(ownerKey(app, `${prefix}-${i}`)) === 'n1') return `${prefix}-${i}`;
+}
+
+test("a topic's offsets keep growing across a change of owner and a restart of the owner", async () => {
+  const n1 = await cluster.start('n1');
+  const app = await createApp(n1, 'topics');
+  const topic = movingTopic(app.app);
+  const s = await TestSocket.open(n1.wsUrl, 'json');
+  await s.hello('topic-device');
+  await s.bind(app.app, await token(app.app, app.tokenSecret, stayingUser(app.app, 'reader')));
+  s.send({ t: 'sub', app: app.app, topic });
+  await roundTrip(s);
+  const publish = async (data: number): Promise<number> => {
+    // Through n1 each time: after the join it forwards to the owner, n2 (a 503 while the join settles is repeated).
+    const r = await eventually(async () => {
+      const a = await cluster.node('n1').api('POST', `/v1/apps/${app.app}/topics/${topic}`, { token: app.apiKey, body: { data } });
+      return a.status === 200 ? a : undefined;
+    }, `publish ${data}`);
+    return Number(obj(r.body).offset);
+  };
+
+  const offsets = [await publish(1), await publish(2), await publish(3)];
+  assert.deepEqual(offsets, [1, 2, 3], 'a new topic starts at 1 and is consecutive on one owner');
+
+  await cluster.start('n2', n1.apiUrl);
+  await cluster.voters(n1, 2);
+  await cluster.joinsFinished(n1);
+  const moved = [await publish(4), await publish(5)];
+  const restartedAt = offsets.length + moved.length;
+  await cluster.stop('n2');
+  await cluster.start('n2');
+  await cluster.voters(n1, 2);
+  const restarted = [await publish(6)];
+  const all = [...offsets, ...moved, ...restarted];
+  for (let i = 1; i < all.length; i++) assert.ok((all[i] ?? 0) > (all[i - 1] ?? 0), `offsets must grow: ${all.join(', ')}`);
+  assert.equal(moved[1], (moved[0] ?? 0) + 1, 'consecutive again on the new owner');
+
+  // The subscriber on n1 saw every publish, in offset order, each once.
+  const got: number[] = [];
+  while (got.length < all.length) got.push(Number((await s.nextOfType('pub')).offset));
+  assert.deepEqual(got, all, `after ${restartedAt} publishes the owner restarted`);
+  // History comes from the owner (n2, asked by n1): from its own first offset on.
+  const late = await TestSocket.open(n1.wsUrl, 'json');
+  await late.hello('late-device');
+  await late.bind(app.app, await token(app.app, app.tokenSecret, stayingUser(app.app, 'late')));
+  late.send({ t: 'sub', app: app.app, topic, after: offsets[2] });
+  const history = [Number((await late.nextOfType('pub')).offset), Number((await late.nextOfType('pub')).offset), Number((await late.nextOfType('pub')).offset)];
+  assert.deepEqual(history, [...moved, ...restarted]);
+  s.close();
+  late.close();
+});
