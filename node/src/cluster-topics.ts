@@ -72,11 +72,12 @@ export class ClusterTopics {
 
   /** The owner's side: store, write to local subscribers, send to the other members. */
   async publishHere(app: string, topic: string, data: Json): Promise<number> {
-    const members = this.keeper.cluster().members.map((m) => m.id).join(',');
-    const r = await this.saver.publish(app, topic, data, await this.offsets.next(app, topic, members));
+    const members = this.keeper.cluster().members;
+    const offset = await this.offsets.next(app, topic, members.map((m) => m.id).join(','));
+    const r = await this.saver.publish(app, topic, data, offset);
     const pub: TopicPub = { app, topic, offset: r.offset, data, ts: r.ts };
     writePub(this.hub, pub);
-    const others = this.keeper.cluster().members.filter((m) => m.id !== this.nodeId);
+    const others = members.filter((m) => m.id !== this.nodeId);
     await Promise.all(others.map((m) => this.peers.of(m).call('pub', pub).catch(() => undefined)));
     return r.offset;
   }

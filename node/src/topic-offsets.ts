@@ -32,7 +32,7 @@ interface Block {
 export class TopicOffsets {
   private readonly blocks = new Map<string, Block>();
   /** Reservations in progress, so concurrent publishes of a topic share one. */
-  private readonly reserving = new Map<string, Promise<Block>>();
+  private readonly reserving = new Map<string, Promise<void>>();
 
   constructor(
     private readonly keeper: Keeper,
@@ -46,26 +46,26 @@ export class TopicOffsets {
     for (;;) {
       const b = this.blocks.get(key);
       if (b !== undefined && b.members === members && b.next <= b.last) return b.next++;
-      await this.reserve(key, app, topic, members, b);
+      await this.reserve(key, app, topic, members);
     }
   }
 
-  private reserve(key: string, app: string, topic: string, members: string, used: Block | undefined): Promise<Block> {
+  private reserve(key: string, app: string, topic: string, members: string): Promise<void> {
     let p = this.reserving.get(key);
     if (p === undefined) {
-      p = this.reserveOnce(key, app, topic, members, used).finally(() => this.reserving.delete(key));
+      p = this.reserveOnce(key, app, topic, members).finally(() => this.reserving.delete(key));
       this.reserving.set(key, p);
     }
     return p;
   }
 
-  private async reserveOnce(key: string, app: string, topic: string, members: string, used: Block | undefined): Promise<Block> {
+  private async reserveOnce(key: string, app: string, topic: string, members: string): Promise<void> {
     const stored = await this.storedLast(app, topic);
     for (let attempt = 1; ; attempt++) {
       const kv = (await this.keeper.range(key)).kvs[0];
       const bound = kv === undefined ? 0 : Number(kv.value);
-      // The same owner's next block continues where it stopped; any other start is past every offset handed out.
-      const from = Math.max(Number.isSafeInteger(bound) ? bound : 0, stored, used?.members === members ? used.last : 0) + 1;
+      // Past every offset handed out: the bound is this owner's own last block when nobody reserved since, so it goes on without a gap.
+      const from = Math.max(Number.isSafeInteger(bound) ? bound : 0, stored) + 1;
       const b: Block = { next: from, last: from + TOPIC_OFFSET_BLOCK - 1, members };
       try {
         await this.keeper.put(key, String(b.last), { ifModRevision: kv?.modRevision ?? 0 });
@@ -75,7 +75,7 @@ export class TopicOffsets {
           const oldest = this.blocks.keys().next().value;
           if (oldest !== undefined) this.blocks.delete(oldest);
         }
-        return b;
+        return;
       } catch (err) {
         if (!(err instanceof KeeperError && err.code === 'compare-failed') || attempt >= RESERVE_ATTEMPTS_MAX) throw err;
       }
