@@ -82,9 +82,32 @@ export class KeeperClient {
     return this.endpoints;
   }
 
-  async get(key: string, opts: { prefix?: boolean; consistency?: 'linearizable' | 'serializable' } = {}): Promise<{ revision: number; kvs: KeyValue[] }> {
-    const q = new URLSearchParams({ ...(opts.prefix === true ? { prefix: 'true' } : {}), consistency: opts.consistency ?? 'linearizable' });
-    return (await this.json('GET', `/v1/kv/${keyPath(key)}?${q}`)) as { revision: number; kvs: KeyValue[] };
+  /**
+   * A key, or the keys under a prefix in key order. A page ends at `limit`
+   * keys (or at the node's bound on an answer's size) with `more` true: ask
+   * again with `after` set to its last key. Pages are read at their own
+   * revisions; to follow the prefix from there, watch from the first page's
+   * revision + 1.
+   */
+  async get(key: string, opts: { prefix?: boolean; consistency?: 'linearizable' | 'serializable'; after?: string; limit?: number } = {}): Promise<{ revision: number; kvs: KeyValue[]; more: boolean }> {
+    const q = new URLSearchParams({
+      ...(opts.prefix === true ? { prefix: 'true' } : {}),
+      consistency: opts.consistency ?? 'linearizable',
+      ...(opts.after === undefined ? {} : { after: opts.after }),
+      ...(opts.limit === undefined ? {} : { limit: String(opts.limit) }),
+    });
+    return (await this.json('GET', `/v1/kv/${keyPath(key)}?${q}`)) as { revision: number; kvs: KeyValue[]; more: boolean };
+  }
+
+  /** How many keys `get` with the same options and no limit would answer. */
+  async count(key: string, opts: { prefix?: boolean; consistency?: 'linearizable' | 'serializable'; after?: string } = {}): Promise<{ revision: number; count: number }> {
+    const q = new URLSearchParams({
+      ...(opts.prefix === true ? { prefix: 'true' } : {}),
+      consistency: opts.consistency ?? 'linearizable',
+      ...(opts.after === undefined ? {} : { after: opts.after }),
+      countOnly: 'true',
+    });
+    return (await this.json('GET', `/v1/kv/${keyPath(key)}?${q}`)) as { revision: number; count: number };
   }
 
   /** Rejects with KeeperError 'compare-failed' when ifModRevision does not match. */

@@ -16,9 +16,30 @@ export interface KeyValue {
   readonly lease?: string;
 }
 
+/** A range read: one key, or the keys under a prefix in key order, a page at a time. */
+export interface RangeOptions {
+  readonly prefix?: boolean;
+  readonly consistency?: Consistency;
+  /** With `prefix`: start after this key (the last one of the previous page). */
+  readonly after?: string;
+  /** At most this many keys (default: no count bound). */
+  readonly limit?: number;
+  /** Stop once the keys (and values, unless `keysOnly`) taken add up to this many UTF-16 units; at least one is always taken. */
+  readonly unitsMax?: number;
+  /** The caller drops the values, so they do not count against `unitsMax`. */
+  readonly keysOnly?: boolean;
+}
+
 export interface RangeResult {
   readonly revision: number;
   readonly kvs: readonly KeyValue[];
+  /** True when keys of the range remain past the last one in `kvs` (ask again with `after` set to it). */
+  readonly more: boolean;
+}
+
+export interface CountResult {
+  readonly revision: number;
+  readonly count: number;
 }
 
 export interface PutOptions {
@@ -116,7 +137,9 @@ export interface JoinInfo {
 }
 
 export interface Keeper {
-  range(key: string, opts?: { prefix?: boolean; consistency?: Consistency }): Promise<RangeResult>;
+  range(key: string, opts?: RangeOptions): Promise<RangeResult>;
+  /** How many keys a range read with these options and no limit would answer. */
+  count(key: string, opts?: Pick<RangeOptions, 'prefix' | 'after' | 'consistency'>): Promise<CountResult>;
   /** Rejects with KeeperError code 'compare-failed' when ifModRevision does not match. */
   put(key: string, value: string, opts?: PutOptions): Promise<{ revision: number }>;
   delete(key: string, opts?: { prefix?: boolean }): Promise<{ revision: number; deleted: number }>;

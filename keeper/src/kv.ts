@@ -4,7 +4,7 @@
 import { assert } from './assert.js';
 import { errorResult } from './command.js';
 import type { Applied, Command } from './command.js';
-import type { KeyValue, WatchEvent } from './keeper.js';
+import type { KeyValue, RangeOptions, WatchEvent } from './keeper.js';
 import { kvBytes, makeKeyValue } from './state.js';
 import type { KeeperState } from './state.js';
 
@@ -59,27 +59,43 @@ export function deleteKeys(state: KeeperState, keys: readonly string[], revision
   return events;
 }
 
-/** The kvs at `key`, or under it when `prefix`, sorted by key. */
-export function range(state: KeeperState, key: string, prefix: boolean): KeyValue[] {
-  const out: KeyValue[] = [];
-  for (const k of matchingKeys(state, key, prefix)) {
+export interface RangePage {
+  readonly kvs: KeyValue[];
+  /** True when keys of the range remain past the last one in `kvs`. */
+  readonly more: boolean;
+}
+
+/** The kvs at `key`, or under it when `prefix`, sorted by key; a page of them when `limit` or `unitsMax` stops it. */
+export function range(state: KeeperState, key: string, req: RangeOptions = {}): RangePage {
+  if (req.prefix !== true) {
+    const kv = state.kvs.get(key);
+    return { kvs: kv === undefined ? [] : [kv], more: false };
+  }
+  const limit = req.limit ?? Infinity;
+  const unitsMax = req.unitsMax ?? Infinity;
+  const kvs: KeyValue[] = [];
+  let units = 0;
+  for (const k of state.kvs.keysUnder(key, req.after)) {
+    if (kvs.length >= limit || (kvs.length > 0 && units >= unitsMax)) return { kvs, more: true };
     const kv = state.kvs.get(k);
     assert(kv !== undefined, `range: ${k} vanished`);
-    out.push(kv);
+    kvs.push(kv);
+    units += kv.key.length + (req.keysOnly === true ? 0 : kv.value.length);
   }
-  return out;
+  return { kvs, more: false };
+}
+
+/** The number of keys at `key`, or under it when `prefix` (after `after`). */
+export function countRange(state: KeeperState, key: string, req: Pick<RangeOptions, 'prefix' | 'after'> = {}): number {
+  if (req.prefix !== true) return state.kvs.has(key) ? 1 : 0;
+  let n = 0;
+  for (const _ of state.kvs.keysUnder(key, req.after)) n++;
+  return n;
 }
 
 function matchingKeys(state: KeeperState, key: string, prefix: boolean): string[] {
   if (!prefix) return state.kvs.has(key) ? [key] : [];
-  const keys: string[] = [];
-  for (const k of state.kvs.keys()) if (k.startsWith(key)) keys.push(k);
-  return keys.sort(compareKeys);
-}
-
-/** Code-unit order, the same on every replica (localeCompare is not). */
-export function compareKeys(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
+  return [...state.kvs.keysUnder(key)];
 }
 
 function detachKey(state: KeeperState, kv: KeyValue): void {

@@ -15,7 +15,8 @@
 
 import { errorResult } from './command.js';
 import type { Applied, Command } from './command.js';
-import { compareKeys, deleteKeys } from './kv.js';
+import { compareKeys } from './key-space.js';
+import { deleteKeys } from './kv.js';
 import { removeLeaseSessions } from './register.js';
 import type { KeeperState, LeaseRecord } from './state.js';
 import type { WatchEvent } from './keeper.js';

@@ -32,12 +32,13 @@ import type { KeeperErrorCode } from './errors.js';
 import type {
   ClusterMember,
   ClusterStatus,
-  Consistency,
+  CountResult,
   JoinInfo,
   Keeper,
   Lease,
   Member,
   PutOptions,
+  RangeOptions,
   RangeResult,
   RegisterOp,
   Session,
@@ -45,7 +46,7 @@ import type {
   WatchRequest,
   Watcher,
 } from './keeper.js';
-import { range } from './kv.js';
+import { countRange, range } from './kv.js';
 import { expiredLeases } from './leases.js';
 import { raftIdOf } from './raft-id.js';
 import { RaftLink } from './raft-link.js';
@@ -626,10 +627,16 @@ export class RaftKeeper implements Keeper {
 
   // ---- Keeper.
 
-  async range(key: string, opts?: { prefix?: boolean; consistency?: Consistency }): Promise<RangeResult> {
+  async range(key: string, opts: RangeOptions = {}): Promise<RangeResult> {
     if (this.closedBy !== undefined) throw this.closedBy;
-    if (opts?.consistency !== 'serializable') await this.linearizable();
-    return { revision: this.state.revision, kvs: range(this.state, key, opts?.prefix === true) };
+    if (opts.consistency !== 'serializable') await this.linearizable();
+    return { revision: this.state.revision, ...range(this.state, key, opts) };
+  }
+
+  async count(key: string, opts: Pick<RangeOptions, 'prefix' | 'after' | 'consistency'> = {}): Promise<CountResult> {
+    if (this.closedBy !== undefined) throw this.closedBy;
+    if (opts.consistency !== 'serializable') await this.linearizable();
+    return { revision: this.state.revision, count: countRange(this.state, key, opts) };
   }
 
   async put(key: string, value: string, opts?: PutOptions): Promise<{ revision: number }> {

@@ -4,6 +4,7 @@
 // but this and the command.
 
 import type { KeyValue, Member, Session } from './keeper.js';
+import { KeySpace } from './key-space.js';
 
 export interface LeaseRecord {
   readonly id: string;
@@ -42,7 +43,8 @@ export interface KeeperState {
   appliedIndex: number;
   /** Invariant: ≥ every modRevision in kvs; advances by one per command that changes kvs, members or the register. */
   revision: number;
-  readonly kvs: Map<string, KeyValue>;
+  /** Keys in order besides (key-space.ts), for prefix reads. */
+  readonly kvs: KeySpace;
   /** Derived. Invariant: the sum of kvBytes(key, value) over kvs (what the space quota counts). */
   kvBytes: number;
   readonly leases: Map<string, LeaseRecord>;
@@ -51,7 +53,7 @@ export interface KeeperState {
 }
 
 export function emptyState(): KeeperState {
-  return { appliedIndex: 0, revision: 0, kvs: new Map(), kvBytes: 0, leases: new Map(), members: new Map(), register: new Map() };
+  return { appliedIndex: 0, revision: 0, kvs: new KeySpace(), kvBytes: 0, leases: new Map(), members: new Map(), register: new Map() };
 }
 
 /** What a key and its value count against the keeper's space quota: their UTF-8 bytes. */

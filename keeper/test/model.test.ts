@@ -179,7 +179,7 @@ function renderEvents(events: readonly WatchEvent[]): string[] {
 
 function checkState(state: KeeperState, model: Model, where: string): void {
   assert.equal(state.revision, model.revision, `${where}: revision`);
-  const kvs = range(state, '', true).map((kv) => [kv.key, kv.value, kv.createRevision, kv.modRevision, kv.version, kv.lease]);
+  const kvs = range(state, '', { prefix: true }).kvs.map((kv) => [kv.key, kv.value, kv.createRevision, kv.modRevision, kv.version, kv.lease]);
   const expected = [...model.kv.entries()].sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => [k, v.value, v.create, v.mod, v.version, v.lease]);
   assert.deepEqual(kvs, expected, `${where}: kvs`);
   assert.deepEqual(

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Command, CommandResult } from '../src/command.js';
 import type { RegisterOp, WatchMessage, Watcher } from '../src/keeper.js';
-import { range } from '../src/kv.js';
+import { countRange, range } from '../src/kv.js';
 import { sameRegisterOps, sessionsOf } from '../src/register.js';
 import { restore, snapshot } from '../src/snapshot.js';
 import { apply } from '../src/state-machine.js';
@@ -85,9 +85,22 @@ class Script {
       case 'del':
         return this.propose({ type: 'delete', key: pos(c, 0), prefix: c.positional[1] === 'prefix' });
       case 'get': {
-        const kvs = range(this.state, pos(c, 0), c.positional[1] === 'prefix');
-        const lines = kvs.map((kv) => `${kv.key}=${kv.value} create=${kv.createRevision} mod=${kv.modRevision} ver=${kv.version}${kv.lease === undefined ? '' : ` lease=${kv.lease}`}`);
-        return [`rev=${this.state.revision}`, ...(lines.length === 0 ? ['(none)'] : lines)];
+        const after = c.args.get('after');
+        const limit = intArg(c, 'limit');
+        const unitsMax = intArg(c, 'units');
+        const page = range(this.state, pos(c, 0), {
+          prefix: c.positional[1] === 'prefix',
+          keysOnly: c.positional.includes('keys-only'),
+          ...(after === undefined ? {} : { after }),
+          ...(limit === undefined ? {} : { limit }),
+          ...(unitsMax === undefined ? {} : { unitsMax }),
+        });
+        const lines = page.kvs.map((kv) => `${kv.key}=${kv.value} create=${kv.createRevision} mod=${kv.modRevision} ver=${kv.version}${kv.lease === undefined ? '' : ` lease=${kv.lease}`}`);
+        return [`rev=${this.state.revision}`, ...(lines.length === 0 ? ['(none)'] : lines), ...(page.more ? ['more'] : [])];
+      }
+      case 'count': {
+        const after = c.args.get('after');
+        return [`count=${countRange(this.state, pos(c, 0), { prefix: c.positional[1] === 'prefix', ...(after === undefined ? {} : { after }) })}`];
       }
       case 'advance':
         this.now += Number(pos(c, 0));

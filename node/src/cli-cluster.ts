@@ -80,6 +80,10 @@ export async function kv(argv: string[]): Promise<void> {
       lease: { type: 'string' },
       'if-mod-revision': { type: 'string' },
       'from-revision': { type: 'string' },
+      after: { type: 'string' },
+      limit: { type: 'string' },
+      'keys-only': { type: 'boolean', default: false },
+      count: { type: 'boolean', default: false },
     },
   });
   const token = values['admin-token'];
@@ -87,10 +91,22 @@ export async function kv(argv: string[]): Promise<void> {
   const prefix = values.prefix ? 'prefix=true' : '';
   switch (verb) {
     case 'get': {
-      const q = [prefix, values.serializable ? 'consistency=serializable' : ''].filter((s) => s !== '').join('&');
+      const q = new URLSearchParams({
+        ...(values.prefix ? { prefix: 'true' } : {}),
+        ...(values.serializable ? { consistency: 'serializable' } : {}),
+        ...(values.after === undefined ? {} : { after: values.after }),
+        ...(values.limit === undefined ? {} : { limit: values.limit }),
+        ...(values['keys-only'] ? { keysOnly: 'true' } : {}),
+        ...(values.count ? { countOnly: 'true' } : {}),
+      }).toString();
       const human = (b: unknown): string => {
+        if (values.count) return `${String(rec(b).count)} keys at revision ${String(rec(b).revision)}`;
         const kvs = Array.isArray(rec(b).kvs) ? (rec(b).kvs as unknown[]).map(rec) : [];
-        return kvs.length === 0 ? `(no key) at revision ${String(rec(b).revision)}` : kvs.map((k) => `${String(k.key)} = ${String(k.value)}  (mod ${String(k.modRevision)})`).join('\n');
+        const lines = kvs.map((k) => (values['keys-only'] ? String(k.key) : `${String(k.key)} = ${String(k.value)}  (mod ${String(k.modRevision)})`));
+        if (lines.length === 0) return `(no key) at revision ${String(rec(b).revision)}`;
+        const last = kvs[kvs.length - 1];
+        if (rec(b).more === true && last !== undefined) lines.push(`(more keys: continue with --after ${String(last.key)})`);
+        return lines.join('\n');
       };
       return output(await apiCall('GET', q === '' ? url : `${url}?${q}`, token), values.json, human);
     }

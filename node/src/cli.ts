@@ -34,7 +34,8 @@ const USAGE = `longwire — a long-connection push cluster
   longwire members list|transfer-leader [--to ID]             Raft members, roles, health; move leadership
   longwire members add ID --peer H:P --member-api H:P --gateway H:P [--zone Z]
   longwire members remove ID
-  longwire kv get KEY [--prefix] [--serializable] | put KEY VALUE [--lease ID] [--if-mod-revision N]
+  longwire kv get KEY [--prefix [--limit N] [--after KEY] [--keys-only] [--count]] [--serializable]
+  longwire kv put KEY VALUE [--lease ID] [--if-mod-revision N]
   longwire kv del KEY [--prefix] | watch KEY [--prefix] [--from-revision N]
                                        (members and kv take [--admin-token T] [--api URL] [--json])
 

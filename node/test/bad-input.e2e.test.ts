@@ -373,6 +373,20 @@ test('invalid push bodies → 400 with a message naming the field', async () => 
   await witness.check();
 });
 
+test('invalid range read parameters → 400 naming them; the node goes on', async () => {
+  for (const q of ['limit=0', 'limit=-1', 'limit=1.5', 'limit=lots', 'limit=1000001', 'keysOnly=yes', 'countOnly=1', `after=${'k'.repeat(1025)}`]) {
+    const r = await node.api('GET', `/v1/kv/x/?prefix=true&${q}`);
+    assertApiError(r, 400, 'invalid');
+    const name = q.split('=')[0] ?? '';
+    assert.match(String(obj(obj(r.body).error).message), new RegExp(name), `${q}: the message names ${name}`);
+  }
+  const single = await node.api('GET', '/v1/kv/x?after=a');
+  assertApiError(single, 400, 'invalid');
+  assert.match(String(obj(obj(single.body).error).message), /prefix=true/);
+  assert.equal((await node.api('GET', '/v1/kv/x/?prefix=true&limit=1000000')).status, 200, 'the largest limit is taken');
+  await witness.check();
+});
+
 test('a WebSocket upgrade with no or an unknown subprotocol is closed', async () => {
   const none = await rawUpgrade(node.wsUrl, []);
   assert.equal(none.code, 4000);

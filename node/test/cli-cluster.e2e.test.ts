@@ -44,6 +44,24 @@ test('kv put, get (text and --json), del', async () => {
   assert.equal((JSON.parse(del.stdout) as { deleted: number }).deleted, 1);
 });
 
+test('kv get --prefix a page at a time: --limit, the --after to go on with, --keys-only, --count', async () => {
+  for (const k of ['c', 'a', 'b']) assert.equal((await cli(['kv', 'put', `/pg/${k}`, `v${k}`])).code, 0);
+  const page = await cli(['kv', 'get', 'pg/', '--prefix', '--limit', '2']);
+  assert.equal(page.code, 0, page.stderr);
+  const lines = page.stdout.trim().split('\n');
+  assert.equal(lines.length, 3, page.stdout);
+  assert.match(lines[0] ?? '', /^\/pg\/a = va {2}\(mod \d+\)$/);
+  assert.match(lines[1] ?? '', /^\/pg\/b = vb /);
+  assert.equal(lines[2], '(more keys: continue with --after /pg/b)');
+  const rest = await cli(['kv', 'get', 'pg/', '--prefix', '--limit', '2', '--after', '/pg/b', '--keys-only']);
+  assert.equal(rest.stdout.trim(), '/pg/c', 'the last page, keys only, with no continuation line');
+  const count = await cli(['kv', 'get', 'pg/', '--prefix', '--count']);
+  assert.match(count.stdout, /^3 keys at revision \d+/);
+  const bad = await cli(['kv', 'get', 'pg/', '--prefix', '--limit', '0']);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr + bad.stdout, /400/);
+});
+
 test('kv watch streams the events of later puts', async () => {
   const child = spawn(process.execPath, [CLI, 'kv', 'watch', '/cli/w/', '--prefix', '--api', node.apiUrl, '--admin-token', node.adminToken], { stdio: ['ignore', 'pipe', 'pipe'] });
   try {

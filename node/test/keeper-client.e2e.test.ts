@@ -54,7 +54,17 @@ test('fails over between members and resumes a watch after its member dies', asy
     assert.deepEqual(seen.map((e) => e.revision), written, 'every put once, in revision order');
     assert.deepEqual(seen.map((e) => (e.type === 'put' ? e.value : '')), Array.from({ length: 10 }, (_, i) => `v${i}`));
     const r = await client.get('/cfg/', { prefix: true });
-    assert.equal(r.kvs.length, 10);
+    assert.deepEqual([r.kvs.length, r.more], [10, false]);
+    // Paged: four pages of three, each going on after the last key of the one before.
+    const paged: string[] = [];
+    for (let after: string | undefined, more = true; more; ) {
+      const page = await client.get('/cfg/', { prefix: true, limit: 3, ...(after === undefined ? {} : { after }) });
+      paged.push(...page.kvs.map((kv) => kv.key));
+      after = page.kvs.at(-1)?.key;
+      more = page.more;
+    }
+    assert.deepEqual(paged, r.kvs.map((kv) => kv.key));
+    assert.equal((await client.count('/cfg/', { prefix: true, after: '/cfg/k4' })).count, 5);
     const cas = await client.put('/cfg/k0', 'again', { ifModRevision: 1 }).catch((e: unknown) => e);
     assert.ok(cas instanceof KeeperError && cas.code === 'compare-failed');
 

@@ -333,6 +333,39 @@ test('kv: put, get, prefix get, CAS with ifModRevision (409), delete', async () 
   assert.deepEqual(obj((await node.api('GET', '/v1/kv/cfg/?prefix=true')).body).kvs, []);
 });
 
+test('kv: a prefix read a page at a time (limit, after, more), keys only, and a count', async () => {
+  // Keys beside the prefix on both sides: never answered.
+  for (const k of ['pagd', 'page', 'pages/e', 'pages/a', 'pages/c', 'pages/b', 'pages/d', 'pagf']) {
+    assert.equal((await node.api('PUT', `/v1/kv/${k}`, { body: { value: `v-${k}` } })).status, 200);
+  }
+  const keys = (b: unknown): unknown[] => (obj(b).kvs as unknown[]).map((x) => obj(x).key);
+  const p1 = obj((await node.api('GET', '/v1/kv/pages/?prefix=true&limit=2')).body);
+  assert.deepEqual([keys(p1), p1.more], [['/pages/a', '/pages/b'], true]);
+  // `after` takes either key form.
+  const p2 = obj((await node.api('GET', '/v1/kv/pages/?prefix=true&limit=2&after=pages/b')).body);
+  assert.deepEqual([keys(p2), p2.more], [['/pages/c', '/pages/d'], true]);
+  const p3 = obj((await node.api('GET', '/v1/kv/pages/?prefix=true&limit=2&after=/pages/d')).body);
+  assert.deepEqual([keys(p3), p3.more], [['/pages/e'], false]);
+  // A full read says there is no more; a single key read too.
+  const all = obj((await node.api('GET', '/v1/kv/pages/?prefix=true')).body);
+  assert.deepEqual([keys(all).length, all.more], [5, false]);
+  assert.equal(obj((await node.api('GET', '/v1/kv/page')).body).more, false);
+
+  const ko = obj((await node.api('GET', '/v1/kv/pages/?prefix=true&keysOnly=true&limit=1&consistency=serializable')).body);
+  const first = obj((ko.kvs as unknown[])[0]);
+  assert.deepEqual(Object.keys(first).sort(), ['createRevision', 'key', 'modRevision', 'version']);
+  assert.equal(ko.more, true);
+
+  const count = obj((await node.api('GET', '/v1/kv/pages/?prefix=true&countOnly=true')).body);
+  assert.deepEqual(Object.keys(count).sort(), ['count', 'revision']);
+  assert.equal(count.count, 5);
+  assert.equal(obj((await node.api('GET', '/v1/kv/pages/?prefix=true&countOnly=true&after=pages/c')).body).count, 2);
+  assert.equal(obj((await node.api('GET', '/v1/kv/page?countOnly=true')).body).count, 1);
+  assert.equal(obj((await node.api('GET', '/v1/kv/pages/?prefix=true&countOnly=true&limit=1')).body).count, 5, 'a count ignores limit');
+  assert.equal(obj((await node.api('DELETE', '/v1/kv/pages/?prefix=true')).body).deleted, 5);
+  assert.equal(obj((await node.api('GET', '/v1/kv/pag?prefix=true&countOnly=true')).body).count, 3);
+});
+
 test('leases: grant, keepalive, a leased key, revoke removes it; an expired lease removes its key', async () => {
   const g = await node.api('POST', '/v1/leases', { body: { ttl: 30 } });
   assert.equal(g.status, 200, JSON.stringify(g.body));

@@ -15,6 +15,14 @@ const VALUE_BYTES_MAX = 256 * 1024;
  */
 const queryFlag = { type: 'string', enum: ['true', 'false'] } as const;
 const queryRevision = { type: 'string', pattern: '^[1-9][0-9]{0,14}$' } as const;
+/** A page's key count: 1 to 1,000,000. */
+const queryLimit = { type: 'string', pattern: '^([1-9][0-9]{0,5}|1000000)$' } as const;
+/**
+ * A prefix read stops (answering "more") once its keys and values reach this
+ * many UTF-16 units, so one request cannot build an answer near V8's string
+ * limit (2^29 units) out of a store the quota lets grow to 256 MiB and more.
+ */
+export const RANGE_UNITS_MAX = 32 * 1024 * 1024;
 
 function keyOf(raw: string | undefined): string {
   const key = '/' + (raw ?? '');
@@ -28,15 +36,36 @@ export function keeperRoutes(deps: CenterDeps) {
 
     const kvQuery = {
       type: 'object',
-      properties: { prefix: queryFlag, consistency: { type: 'string', enum: ['linearizable', 'serializable'] } },
+      properties: {
+        prefix: queryFlag,
+        consistency: { type: 'string', enum: ['linearizable', 'serializable'] },
+        after: { type: 'string', maxLength: KEY_CHARS_MAX },
+        limit: queryLimit,
+        keysOnly: queryFlag,
+        countOnly: queryFlag,
+      },
     } as const;
+    type KvQuery = { prefix?: 'true' | 'false'; consistency?: 'linearizable' | 'serializable'; after?: string; limit?: string; keysOnly?: 'true' | 'false'; countOnly?: 'true' | 'false' };
 
-    app.get<{ Params: { '*': string }; Querystring: { prefix?: 'true' | 'false'; consistency?: 'linearizable' | 'serializable' } }>(
+    app.get<{ Params: { '*': string }; Querystring: KvQuery }>(
       '/v1/kv/*',
-      { schema: { tags: ['kv'], summary: 'Read a key or a prefix (admin)', querystring: kvQuery } },
+      { schema: { tags: ['kv'], summary: 'Read a key, or the keys under a prefix a page at a time, or count them (admin)', querystring: kvQuery } },
       async (req) => {
-        const r = await deps.keeper.range(keyOf(req.params['*']), { prefix: req.query.prefix === 'true', consistency: req.query.consistency ?? 'linearizable' });
-        return { revision: r.revision, kvs: r.kvs.map((kv) => ({ ...kv, value: shownValue(kv.key, kv.value) })) };
+        const q = req.query;
+        const key = keyOf(req.params['*']);
+        const prefix = q.prefix === 'true';
+        if (q.after !== undefined && !prefix) throw new ApiError('invalid', 'after pages through a prefix: it needs prefix=true');
+        const consistency = q.consistency ?? 'linearizable';
+        const after = q.after === undefined ? {} : { after: q.after.startsWith('/') ? q.after : '/' + q.after };
+        if (q.countOnly === 'true') return deps.keeper.count(key, { prefix, consistency, ...after });
+        const keysOnly = q.keysOnly === 'true';
+        const r = await deps.keeper.range(key, { prefix, consistency, keysOnly, unitsMax: RANGE_UNITS_MAX, ...after, ...(q.limit === undefined ? {} : { limit: Number(q.limit) }) });
+        const kvs = r.kvs.map((kv) => {
+          if (!keysOnly) return { ...kv, value: shownValue(kv.key, kv.value) };
+          const { value: _dropped, ...rest } = kv;
+          return rest;
+        });
+        return { revision: r.revision, kvs, more: r.more };
       },
     );
 
