@@ -230,6 +230,8 @@ export class KeeperClient {
       }
       settle.resolve(pos.last);
       let failures = 0;
+      // The longest Retry-After of this round's refusals (a member serving all the watch streams it may answers 429).
+      let retryAfterMs = 0;
       while (!cancelled) {
         const base = this.endpoints[this.next % this.endpoints.length] ?? '';
         abort = new AbortController();
@@ -247,6 +249,7 @@ export class KeeperClient {
             failures = 0;
             if (await readStream(res.body, h, pos)) return;
           } else {
+            if (res.status === 429) retryAfterMs = Math.max(retryAfterMs, 1000 * (Number(res.headers.get('retry-after')) || 0));
             await res.body?.cancel();
           }
         } catch {
@@ -256,7 +259,9 @@ export class KeeperClient {
         this.next++;
         if (!streamed && ++failures >= this.endpoints.length) {
           failures = 0;
-          await new Promise((r) => setTimeout(r, this.retryDelayMs));
+          const pause = Math.max(this.retryDelayMs, retryAfterMs);
+          retryAfterMs = 0;
+          await new Promise((r) => setTimeout(r, pause));
         }
       }
     };

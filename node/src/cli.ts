@@ -15,6 +15,7 @@ const USAGE = `longwire — a long-connection push cluster
                  [--admin-token T] [--zone Z] [--fsync] [--heartbeat SECONDS] [--config FILE]
                  [--keeper-quota-mb MB]               keeper space quota (default 256; 0: none)
                  [--api-connections-max N]            open API connections held (default 10000)
+                 [--watches-max N]                    watch streams served at once (default 1000)
                  [--tls-cert FILE --tls-key FILE]   wss:// and https:// (SIGHUP re-reads them)
                  [--cluster-secret S] [--peer-ca FILE --peer-cert FILE --peer-key FILE]   peer authentication (SIGHUP re-reads)
                  [--join API_URL]                     join the cluster of that member (proves it with the

@@ -21,6 +21,8 @@ export interface NodeConfig {
   readonly keeperQuotaMb: number;
   /** Open connections the API port holds (services, watch streams, peer links); past it new ones are closed at once. */
   readonly apiConnectionsMax: number;
+  /** Watch streams (GET /v1/watch) this node serves at once; past it a new one is refused with 429. */
+  readonly watchesMax: number;
   readonly logLevel: string;
   readonly prettyLogs: boolean;
   /** Serve wss:// and https:// with this certificate and key (PEM files; re-read on SIGHUP). */
@@ -63,6 +65,7 @@ const OPTIONS = {
   heartbeat: { type: 'string' },
   'keeper-quota-mb': { type: 'string' },
   'api-connections-max': { type: 'string' },
+  'watches-max': { type: 'string' },
   'log-level': { type: 'string' },
   pretty: { type: 'boolean' },
 } as const;
@@ -141,6 +144,8 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Nod
   if (!Number.isInteger(keeperQuotaMb) || keeperQuotaMb < 0 || keeperQuotaMb > 16_384) throw new ConfigError('--keeper-quota-mb must be 0..16384 (0: no quota)');
   const apiConnectionsMax = Number(str('api-connections-max', '10000'));
   if (!Number.isInteger(apiConnectionsMax) || apiConnectionsMax < 1 || apiConnectionsMax > 1_000_000) throw new ConfigError('--api-connections-max must be 1..1000000');
+  const watchesMax = Number(str('watches-max', '1000'));
+  if (!Number.isInteger(watchesMax) || watchesMax < 1 || watchesMax > 100_000) throw new ConfigError('--watches-max must be 1..100000');
   return {
     id,
     dataDir: str('data-dir', `./data/${id}`),
@@ -154,6 +159,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Nod
     heartbeatSeconds,
     keeperQuotaMb,
     apiConnectionsMax,
+    watchesMax,
     logLevel: str('log-level', 'info'),
     prettyLogs: get('pretty') === true,
     tls: tlsCert === undefined || tlsKey === undefined ? undefined : { certFile: tlsCert, keyFile: tlsKey },

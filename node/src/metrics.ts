@@ -74,6 +74,11 @@ export class Metrics {
     help: 'Connections to the API port closed at once because it held --api-connections-max',
     registers: [this.registry],
   });
+  readonly watchStreamsRefused = new Counter({
+    name: 'longwire_keeper_watch_streams_refused_total',
+    help: 'Watch streams (GET /v1/watch) refused because this node served --watches-max',
+    registers: [this.registry],
+  });
   readonly peerCalls = new Counter({
     name: 'longwire_peer_calls_total',
     help: 'Peer RPC calls this node sent, by method (inbox calls by op: inbox.read, inbox.setCursors, ...)',

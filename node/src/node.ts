@@ -254,7 +254,7 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
   const broadcasts = new Broadcasts(saver, hub, delivery, metrics, DEFAULT_PUSH_SETTINGS.broadcastJobsMax, now);
   const clusterBroadcasts = new ClusterBroadcasts(cfg.id, keeper, broadcasts, peers);
   metrics.observe({ connectionsByApp: () => hub.connectionsByApp(), broadcastsRunning: () => broadcasts.running() });
-  const api = buildApp({ nodeId: cfg.id, auth, adminTokens, peerHttp, join: peer.join, keeper, apps, pusher, router, broadcasts, clusterBroadcasts, topics, saver, delivery, hub, metrics, log, push: DEFAULT_PUSH_SETTINGS, now, ownership, drainer, release, gate, peers }, tlsPair);
+  const api = buildApp({ nodeId: cfg.id, auth, adminTokens, peerHttp, join: peer.join, keeper, watchesMax: cfg.watchesMax, apps, pusher, router, broadcasts, clusterBroadcasts, topics, saver, delivery, hub, metrics, log, push: DEFAULT_PUSH_SETTINGS, now, ownership, drainer, release, gate, peers }, tlsPair);
 
   const sweeper = setInterval(() => {
     saver.sweep(now()).catch((err: unknown) => log.error({ err }, 'sweep failed'));

@@ -551,3 +551,46 @@ test('API connections past --api-connections-max are closed at once; the gateway
     await own.stop();
   }
 });
+
+test('watch streams past --watches-max → 429 too-many-watches with Retry-After; writes go on, and a closed stream frees its place', async () => {
+  const own = await NodeProcess.start({ args: ['--watches-max', '2'] });
+  const streams: { close(): void }[] = [];
+  try {
+    const open = async (): Promise<{ status: number; close(): void; body(): Promise<string> }> => {
+      const ac = new AbortController();
+      const res = await fetch(`${own.apiUrl}/v1/watch?key=w/`, { headers: { authorization: `Bearer ${own.adminToken}` }, signal: ac.signal });
+      return { status: res.status, close: () => ac.abort(), body: () => res.text() };
+    };
+    for (let i = 0; i < 2; i++) {
+      const s = await open();
+      assert.equal(s.status, 200);
+      streams.push(s);
+    }
+    const refused = await fetch(`${own.apiUrl}/v1/watch?key=w/`, { headers: { authorization: `Bearer ${own.adminToken}` } });
+    assert.equal(refused.status, 429);
+    assert.equal(refused.headers.get('retry-after'), '5');
+    const body = obj(await refused.json());
+    assert.equal(obj(body.error).code, 'too-many-watches');
+    assert.match(String(obj(body.error).message), /--watches-max/);
+    assert.equal((await own.api('PUT', '/v1/kv/w/x', { body: { value: 'still written' } })).status, 200);
+    const metrics = String((await own.api('GET', '/metrics', { token: null })).body);
+    assert.match(metrics, /^longwire_keeper_watch_streams_refused_total 1$/m);
+    // The keeper client waits out the refusals (Retry-After) and, once a stream closes and frees
+    // its place, streams from where its watch stood: a put made while it waited is not missed.
+    const client = new KeeperClient({ endpoints: [own.apiUrl], adminToken: own.adminToken });
+    const seen: string[] = [];
+    const w = client.watch('/w/', { prefix: true }, { onEvents: (es) => seen.push(...es.map((e) => e.key)) });
+    streams.push({ close: () => w.cancel() });
+    await w.ready;
+    // Refused, it waits the 5 s the node asked for rather than its 200 ms retry delay.
+    await new Promise((r) => setTimeout(r, 1500));
+    const refusals = Number(/^longwire_keeper_watch_streams_refused_total (\d+)$/m.exec(String((await own.api('GET', '/metrics', { token: null })).body))?.[1]);
+    assert.ok(refusals >= 2 && refusals <= 3, `the client was refused ${refusals - 1} times in 1.5 s`);
+    assert.equal((await own.api('PUT', '/v1/kv/w/late', { body: { value: 'written while the watch waited' } })).status, 200);
+    streams.shift()?.close();
+    await eventually(async () => (seen.includes('/w/late') ? true : undefined), 'the client watch streaming once a place freed', 200, 100);
+  } finally {
+    for (const s of streams) s.close();
+    await own.stop();
+  }
+});

@@ -40,7 +40,7 @@ test('flags beat env vars, which beat the --config file, which beats defaults', 
   assert.equal(cfg.heartbeatSeconds, 7);
   assert.equal(cfg.dataDir, '/tmp/x');
   const d = loadConfig([], {});
-  assert.deepEqual([d.id, d.gateway, d.api, d.zone, d.fsync, d.keeperQuotaMb, d.apiConnectionsMax], ['n1', { host: '127.0.0.1', port: 7800 }, { host: '127.0.0.1', port: 7801 }, 'default', false, 256, 10_000]);
+  assert.deepEqual([d.id, d.gateway, d.api, d.zone, d.fsync, d.keeperQuotaMb, d.apiConnectionsMax, d.watchesMax], ['n1', { host: '127.0.0.1', port: 7800 }, { host: '127.0.0.1', port: 7801 }, 'default', false, 256, 10_000, 1000]);
   assert.equal(loadConfig(['--keeper-quota-mb', '0'], {}).keeperQuotaMb, 0);
 });
 
@@ -68,6 +68,11 @@ test('bad flags are refused with a clear error', async () => {
   const conns = await cli(['start', '--api-connections-max', '0']);
   assert.equal(conns.code, 2);
   assert.match(conns.stderr, /--api-connections-max must be 1\.\.1000000/);
+  for (const w of ['0', '100001', 'many']) {
+    const watches = await cli(['start', `--watches-max=${w}`]);
+    assert.equal(watches.code, 2, w);
+    assert.match(watches.stderr, /--watches-max must be 1\.\.100000/);
+  }
 });
 
 test('start takes its settings from env vars', async () => {

@@ -31,6 +31,8 @@ export interface CenterDeps {
   /** What a joining node's proof is checked against. */
   readonly join: JoinCredentials;
   readonly keeper: Keeper;
+  /** Watch streams served at once (--watches-max). */
+  readonly watchesMax: number;
   readonly apps: AppRegistry;
   /** Node-local push paths (topics, kick, and the owner's side of a routed push). */
   readonly pusher: Pusher;

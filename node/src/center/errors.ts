@@ -12,6 +12,7 @@ export const ApiErrors = {
   compacted: { status: 410, code: 'compacted' },
   tooLarge: { status: 413, code: 'too-large' },
   rateLimited: { status: 429, code: 'rate-limited' },
+  tooManyWatches: { status: 429, code: 'too-many-watches' },
   internal: { status: 500, code: 'internal' },
   notReady: { status: 503, code: 'not-ready' },
   peerUnavailable: { status: 503, code: 'peer-unavailable' },

@@ -125,6 +125,13 @@ export function keeperRoutes(deps: CenterDeps) {
         },
       },
       (req, reply) => {
+        // Every stream costs a check on every write this member applies: their number is bounded.
+        if (openStreams.size >= deps.watchesMax) {
+          deps.metrics.watchStreamsRefused.inc();
+          throw new ApiError('tooManyWatches', `this node serves ${deps.watchesMax} watch streams (--watches-max): watch through another member, or later`, {
+            headers: { 'retry-after': '5' },
+          });
+        }
         const q = req.query;
         const fromRevision = q.fromRevision === undefined ? undefined : Number(q.fromRevision);
         let started = false;
