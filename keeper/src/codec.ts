@@ -6,7 +6,7 @@
 import { Packr } from 'msgpackr';
 import type { Command } from './command.js';
 import { KeeperError } from './errors.js';
-import type { Member, RegisterOp, Session } from './keeper.js';
+import type { CompareOp, Member, RegisterOp, Session, TxnCompare, TxnOp } from './keeper.js';
 
 /**
  * Pinned so that the bytes do not change with msgpackr's defaults: no records
@@ -58,6 +58,13 @@ export function decodeCommand(bytes: Uint8Array): Command {
     }
     case 'delete':
       return { type, key: str(o['key'], 'delete.key'), prefix: bool(o['prefix'], 'delete.prefix') };
+    case 'txn':
+      return {
+        type,
+        compare: arr(o['compare'], 'txn.compare').map(decodeCompare),
+        success: arr(o['success'], 'txn.success').map(decodeTxnOp),
+        failure: arr(o['failure'], 'txn.failure').map(decodeTxnOp),
+      };
     case 'leaseGrant':
       return { type, id: str(o['id'], 'lease id'), ttl: num(o['ttl'], 'lease ttl'), now: num(o['now'], 'now') };
     case 'leaseKeepAlive':
@@ -74,6 +81,29 @@ export function decodeCommand(bytes: Uint8Array): Command {
     default:
       throw corrupt(`unknown command type ${JSON.stringify(type)}`);
   }
+}
+
+const COMPARE_OPS: readonly CompareOp[] = ['=', '!=', '<', '>'];
+
+function decodeCompare(v: unknown): TxnCompare {
+  const c = obj(v, 'txn compare');
+  const key = str(c['key'], 'compare.key');
+  const op = COMPARE_OPS.find((x) => x === c['op']);
+  if (op === undefined) throw corrupt(`bad compare op ${JSON.stringify(c['op'])}`);
+  const target = c['target'];
+  if (target === 'value') return { key, target, op, value: str(c['value'], 'compare.value') };
+  if (target === 'modRevision' || target === 'createRevision' || target === 'version') return { key, target, op, value: num(c['value'], 'compare.value') };
+  throw corrupt(`bad compare target ${JSON.stringify(target)}`);
+}
+
+function decodeTxnOp(v: unknown): TxnOp {
+  const o = obj(v, 'txn op');
+  if (o['type'] === 'put') {
+    const lease = o['lease'] === undefined ? undefined : str(o['lease'], 'txn put.lease');
+    return { type: 'put', key: str(o['key'], 'txn put.key'), value: str(o['value'], 'txn put.value'), ...(lease === undefined ? {} : { lease }) };
+  }
+  if (o['type'] === 'delete') return { type: 'delete', key: str(o['key'], 'txn delete.key'), prefix: bool(o['prefix'], 'txn delete.prefix') };
+  throw corrupt(`bad txn op ${JSON.stringify(o['type'])}`);
 }
 
 function decodeMember(v: unknown): Member {

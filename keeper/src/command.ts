@@ -5,7 +5,7 @@
 // so every replica reaches the same state from the same log.
 
 import type { KeeperErrorCode } from './errors.js';
-import type { Member, RegisterOp, WatchEvent } from './keeper.js';
+import type { Member, RegisterOp, TxnCompare, TxnOp, WatchEvent } from './keeper.js';
 
 export type Command =
   | {
@@ -17,6 +17,8 @@ export type Command =
       readonly ifModRevision?: number;
     }
   | { readonly type: 'delete'; readonly key: string; readonly prefix: boolean }
+  /** If every compare holds, the `success` writes, else the `failure` ones: all at one revision, or none. */
+  | { readonly type: 'txn'; readonly compare: readonly TxnCompare[]; readonly success: readonly TxnOp[]; readonly failure: readonly TxnOp[] }
   /** `now` is the proposer's unix ms: the lease's deadline is now + ttl. */
   | { readonly type: 'leaseGrant'; readonly id: string; readonly ttl: number; readonly now: number }
   | { readonly type: 'leaseKeepAlive'; readonly id: string; readonly now: number }
@@ -40,6 +42,7 @@ export type Command =
 export type CommandResult =
   | { readonly type: 'put'; readonly revision: number }
   | { readonly type: 'delete'; readonly revision: number; readonly deleted: number }
+  | { readonly type: 'txn'; readonly revision: number; readonly succeeded: boolean; readonly deleted: number }
   | { readonly type: 'leaseGrant'; readonly revision: number; readonly id: string; readonly ttl: number }
   | { readonly type: 'leaseKeepAlive'; readonly revision: number; readonly id: string; readonly ttl: number }
   | { readonly type: 'leaseRevoke'; readonly revision: number; readonly deleted: number; readonly sessionsRemoved: number }

@@ -4,13 +4,16 @@
 // seen, so a service that hot-reloads config survives a member's death
 // without missing or repeating a change. Runs on web-standard fetch.
 import { KeeperError } from './errors.js';
-import type { KeyValue, WatchEvent } from './keeper.js';
+import type { KeyValue, TxnCompare, TxnResult, WatchEvent } from './keeper.js';
 import { LeaseKeepAlive } from './lease-keepalive.js';
 
 // The package's `longwire/keeper-client` entry: what a caller needs besides the client.
 export { KeeperError } from './errors.js';
 export type { KeeperErrorCode } from './errors.js';
-export type { KeyValue, WatchEvent } from './keeper.js';
+export type { CompareOp, KeyValue, TxnCompare, TxnResult, WatchEvent } from './keeper.js';
+
+/** A write of a transaction, as the API takes it. */
+export type TxnWrite = { readonly put: { readonly key: string; readonly value: string; readonly lease?: string } } | { readonly delete: { readonly key: string; readonly prefix?: boolean } };
 export type { LeaseEnd, LeaseKeepAlive } from './lease-keepalive.js';
 
 export interface KeeperClientOptions {
@@ -113,6 +116,15 @@ export class KeeperClient {
   /** Rejects with KeeperError 'compare-failed' when ifModRevision does not match. */
   async put(key: string, value: string, opts: { lease?: string; ifModRevision?: number } = {}): Promise<{ revision: number }> {
     return (await this.json('PUT', `/v1/kv/${keyPath(key)}`, { value, ...opts })) as { revision: number };
+  }
+
+  /**
+   * If every compare holds, the `success` writes, else the `failure` ones,
+   * atomically at one revision. Rejects with KeeperError 'invalid' for a
+   * branch that writes a key twice, 'lease-not-found', 'no-space'.
+   */
+  async txn(t: { compare?: readonly TxnCompare[]; success?: readonly TxnWrite[]; failure?: readonly TxnWrite[] }): Promise<TxnResult> {
+    return (await this.json('POST', '/v1/txn', t)) as TxnResult;
   }
 
   async delete(key: string, opts: { prefix?: boolean } = {}): Promise<{ revision: number; deleted: number }> {

@@ -37,6 +37,32 @@ export interface RangeResult {
   readonly more: boolean;
 }
 
+/** What a transaction compares: a key's revisions or version (0 when it is absent), or its value (no value compare holds for an absent key). */
+export type TxnCompare =
+  | { readonly key: string; readonly target: 'modRevision' | 'createRevision' | 'version'; readonly op: CompareOp; readonly value: number }
+  | { readonly key: string; readonly target: 'value'; readonly op: CompareOp; readonly value: string };
+
+export type CompareOp = '=' | '!=' | '<' | '>';
+
+/** A write of a transaction. No two writes of one branch may touch the same key. */
+export type TxnOp =
+  | { readonly type: 'put'; readonly key: string; readonly value: string; readonly lease?: string }
+  | { readonly type: 'delete'; readonly key: string; readonly prefix: boolean };
+
+export interface TxnRequest {
+  readonly compare: readonly TxnCompare[];
+  readonly success: readonly TxnOp[];
+  readonly failure: readonly TxnOp[];
+}
+
+export interface TxnResult {
+  readonly revision: number;
+  /** Whether every compare held (so the `success` writes were made). */
+  readonly succeeded: boolean;
+  /** Keys the writes made deleted. */
+  readonly deleted: number;
+}
+
 export interface CountResult {
   readonly revision: number;
   readonly count: number;
@@ -143,6 +169,8 @@ export interface Keeper {
   /** Rejects with KeeperError code 'compare-failed' when ifModRevision does not match. */
   put(key: string, value: string, opts?: PutOptions): Promise<{ revision: number }>;
   delete(key: string, opts?: { prefix?: boolean }): Promise<{ revision: number; deleted: number }>;
+  /** Rejects with KeeperError 'invalid' for a branch that writes one key twice, 'lease-not-found', 'no-space'. */
+  txn(req: TxnRequest): Promise<TxnResult>;
   /** Throws KeeperError 'invalid' for a fromRevision below 1, 'closed' after close(). */
   watch(req: WatchRequest, listener: WatchListener): Watcher;
 

@@ -24,17 +24,26 @@ export function applyPut(state: KeeperState, cmd: Put): Applied {
       return { result: errorResult(state.revision, 'compare-failed', message), events: [] };
     }
   }
-  const lease = cmd.lease === undefined ? undefined : state.leases.get(cmd.lease);
-  if (cmd.lease !== undefined && lease === undefined) {
+  if (cmd.lease !== undefined && !state.leases.has(cmd.lease)) {
     return { result: errorResult(state.revision, 'lease-not-found', `lease ${cmd.lease} not found`), events: [] };
   }
   const revision = (state.revision += 1);
-  if (prev?.lease !== undefined && prev.lease !== cmd.lease) detachKey(state, prev);
-  lease?.keys.add(cmd.key);
-  const version = (prev?.version ?? 0) + 1;
-  state.kvs.set(cmd.key, makeKeyValue(cmd.key, cmd.value, prev?.createRevision ?? revision, revision, version, cmd.lease));
-  state.kvBytes += kvBytes(cmd.key, cmd.value) - (prev === undefined ? 0 : kvBytes(prev.key, prev.value));
-  return { result: { type: 'put', revision }, events: [{ type: 'put', revision, key: cmd.key, value: cmd.value }] };
+  return { result: { type: 'put', revision }, events: [writeKey(state, cmd.key, cmd.value, cmd.lease, revision)] };
+}
+
+/**
+ * Sets `key` at `revision` (the caller advanced state.revision to it and
+ * checked that `lease`, if any, exists); returns its put event.
+ */
+export function writeKey(state: KeeperState, key: string, value: string, leaseId: string | undefined, revision: number): WatchEvent {
+  const prev = state.kvs.get(key);
+  const lease = leaseId === undefined ? undefined : state.leases.get(leaseId);
+  assert(leaseId === undefined || lease !== undefined, `writeKey: lease ${leaseId} absent`);
+  if (prev?.lease !== undefined && prev.lease !== leaseId) detachKey(state, prev);
+  lease?.keys.add(key);
+  state.kvs.set(key, makeKeyValue(key, value, prev?.createRevision ?? revision, revision, (prev?.version ?? 0) + 1, leaseId));
+  state.kvBytes += kvBytes(key, value) - (prev === undefined ? 0 : kvBytes(prev.key, prev.value));
+  return { type: 'put', revision, key, value };
 }
 
 export function applyDelete(state: KeeperState, cmd: Delete): Applied {
@@ -93,7 +102,8 @@ export function countRange(state: KeeperState, key: string, req: Pick<RangeOptio
   return n;
 }
 
-function matchingKeys(state: KeeperState, key: string, prefix: boolean): string[] {
+/** The keys a delete of `key` (a prefix when `prefix`) removes, in key order. */
+export function matchingKeys(state: KeeperState, key: string, prefix: boolean): string[] {
   if (!prefix) return state.kvs.has(key) ? [key] : [];
   return [...state.kvs.keysUnder(key)];
 }

@@ -42,6 +42,9 @@ import type {
   RangeResult,
   RegisterOp,
   Session,
+  TxnOp,
+  TxnRequest,
+  TxnResult,
   WatchListener,
   WatchRequest,
   Watcher,
@@ -660,10 +663,17 @@ export class RaftKeeper implements Keeper {
    * disagree on the result.
    */
   private checkSpace(key: string, value: string): void {
+    this.checkGrowth(this.growthOf(key, value));
+  }
+
+  private growthOf(key: string, value: string): number {
+    const prev = this.state.kvs.get(key);
+    return kvBytes(key, value) - (prev === undefined ? 0 : kvBytes(prev.key, prev.value));
+  }
+
+  private checkGrowth(growth: number): void {
     const quota = this.o.quotaBytes;
     if (quota === 0) return;
-    const prev = this.state.kvs.get(key);
-    const growth = kvBytes(key, value) - (prev === undefined ? 0 : kvBytes(prev.key, prev.value));
     if (growth <= 0 || this.state.kvBytes + growth <= quota) return;
     throw new KeeperError(
       'no-space',
@@ -674,6 +684,14 @@ export class RaftKeeper implements Keeper {
   async delete(key: string, opts?: { prefix?: boolean }): Promise<{ revision: number; deleted: number }> {
     const r = expect(await this.propose({ type: 'delete', key, prefix: opts?.prefix === true }), 'delete');
     return { revision: r.revision, deleted: r.deleted };
+  }
+
+  /** The space check counts the puts of the branch that grows the store most (which one runs is decided at apply). */
+  async txn(req: TxnRequest): Promise<TxnResult> {
+    const growth = (ops: readonly TxnOp[]): number => ops.reduce((n, op) => n + (op.type === 'put' ? this.growthOf(op.key, op.value) : 0), 0);
+    this.checkGrowth(Math.max(growth(req.success), growth(req.failure)));
+    const r = expect(await this.propose({ type: 'txn', compare: req.compare, success: req.success, failure: req.failure }), 'txn');
+    return { revision: r.revision, succeeded: r.succeeded, deleted: r.deleted };
   }
 
   /** The listener may return false to pause the stream until resume() (see WatchListener). */

@@ -16,6 +16,7 @@ import { applyDelete, applyPut } from './kv.js';
 import { applyLeaseExpire, applyLeaseGrant, applyLeaseKeepAlive, applyLeaseRevoke } from './leases.js';
 import { applyMemberAdd, applyMemberPromote, applyMemberRemove } from './members.js';
 import { applyRegisterBatch } from './register.js';
+import { applyTxn } from './txn.js';
 import type { KeeperState } from './state.js';
 
 /**
@@ -40,6 +41,8 @@ function dispatch(state: KeeperState, command: Command): Applied {
       return applyPut(state, command);
     case 'delete':
       return applyDelete(state, command);
+    case 'txn':
+      return applyTxn(state, command);
     case 'leaseGrant':
       return applyLeaseGrant(state, command);
     case 'leaseKeepAlive':

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { decodeCommand, encodeCommand } from '../src/codec.js';
 import type { Command, CommandResult } from '../src/command.js';
-import type { RegisterOp, WatchEvent } from '../src/keeper.js';
+import type { RegisterOp, TxnCompare, TxnOp, WatchEvent } from '../src/keeper.js';
 import { range } from '../src/kv.js';
 import { registeredSessions } from '../src/register.js';
 import { restore, snapshot } from '../src/snapshot.js';
@@ -62,6 +62,37 @@ class Model {
           events.push(`delete ${k}@${this.revision}`);
         }
         return same('delete');
+      }
+      case 'txn': {
+        const holds = cmd.compare.every((c) => {
+          const kv = this.kv.get(c.key);
+          if (c.target === 'value' && kv === undefined) return false;
+          const actual = c.target === 'value' ? kv?.value : kv === undefined ? 0 : { modRevision: kv.mod, createRevision: kv.create, version: kv.version }[c.target];
+          if (actual === undefined) return false;
+          return { '=': actual === c.value, '!=': actual !== c.value, '<': actual < c.value, '>': actual > c.value }[c.op];
+        });
+        const ops = holds ? cmd.success : cmd.failure;
+        const puts = ops.flatMap((op) => (op.type === 'put' ? [op] : []));
+        const putKeys = puts.map((p) => p.key);
+        const deletes = ops.flatMap((op) => (op.type === 'delete' ? [op] : []));
+        const under = (d: { key: string; prefix: boolean }, k: string): boolean => (d.prefix ? k.startsWith(d.key) : k === d.key);
+        if (ops.some((op) => op.key === '') || new Set(putKeys).size !== putKeys.length || deletes.some((d) => putKeys.some((k) => under(d, k)))) return same('invalid');
+        if (puts.some((p) => p.lease !== undefined && !this.leases.has(p.lease))) return same('lease-not-found');
+        const gone = [...this.kv.keys()].filter((k) => deletes.some((d) => under(d, k)));
+        if (puts.length === 0 && gone.length === 0) return same('txn');
+        this.revision += 1;
+        const lines: [string, string][] = [];
+        for (const k of gone) {
+          this.kv.delete(k);
+          lines.push([k, `delete ${k}@${this.revision}`]);
+        }
+        for (const p of puts) {
+          const prev = this.kv.get(p.key);
+          this.kv.set(p.key, { value: p.value, create: prev?.create ?? this.revision, mod: this.revision, version: (prev?.version ?? 0) + 1, lease: p.lease });
+          lines.push([p.key, `put ${p.key}=${p.value}@${this.revision}`]);
+        }
+        events.push(...lines.sort(([a], [b]) => (a < b ? -1 : 1)).map(([, line]) => line));
+        return same('txn');
       }
       case 'leaseGrant':
         if (this.leases.has(cmd.id) || cmd.ttl <= 0) return same('invalid');
@@ -149,6 +180,7 @@ function randomCommand(rng: Rng, model: Model, now: number): Command {
     };
   }
   if (roll < 45) return { type: 'delete', key: rng.pick(KEYS), prefix: rng.chance(0.4) };
+  if (roll < 52) return randomTxn(rng, model);
   if (roll < 55) return { type: 'leaseGrant', id: rng.pick(LEASES), ttl: rng.int(4), now };
   if (roll < 62) return { type: 'leaseKeepAlive', id: rng.pick(LEASES), now };
   if (roll < 67) return { type: 'leaseRevoke', id: rng.pick(LEASES) };
@@ -167,6 +199,25 @@ function randomCommand(rng: Rng, model: Model, now: number): Command {
     ops.push(rng.chance(0.7) ? { op: 'add', session: { app, user, device: `d${rng.int(3)}`, session, node: rng.pick(MEMBERS), since: now } } : { op: 'remove', app, user, session });
   }
   return { type: 'registerBatch', lease: rng.pick(LEASES), ops };
+}
+
+function randomTxn(rng: Rng, model: Model): Command {
+  const compare = Array.from({ length: rng.int(3) }, (): TxnCompare => {
+    const key = rng.pick(KEYS);
+    const kv = model.kv.get(key);
+    const op = rng.pick(['=', '!=', '<', '>'] as const);
+    if (rng.chance(0.3)) return { key, target: 'value', op, value: rng.chance(0.5) && kv !== undefined ? kv.value : `v${rng.int(1000)}` };
+    const target = rng.pick(['modRevision', 'createRevision', 'version'] as const);
+    const actual = kv === undefined ? 0 : { modRevision: kv.mod, createRevision: kv.create, version: kv.version }[target];
+    return { key, target, op, value: Math.max(0, actual + rng.int(3) - 1) };
+  });
+  const ops = (): TxnOp[] =>
+    Array.from({ length: rng.int(4) }, (): TxnOp =>
+      rng.chance(0.7)
+        ? { type: 'put', key: rng.pick(KEYS), value: `t${rng.int(1000)}`, ...(rng.chance(0.2) ? { lease: rng.pick(LEASES) } : {}) }
+        : { type: 'delete', key: rng.pick(KEYS), prefix: rng.chance(0.4) },
+    );
+  return { type: 'txn', compare, success: ops(), failure: ops() };
 }
 
 function outcome(r: CommandResult): string {
@@ -201,6 +252,8 @@ function checkState(state: KeeperState, model: Model, where: string): void {
 }
 
 test('apply agrees with the reference model on random command sequences', () => {
+  // How transactions ended, so the generator is seen to reach every case.
+  const txns = new Map<string, number>();
   for (const seed of seeds(30)) {
     const rng = new Rng(seed);
     const state = emptyState();
@@ -214,7 +267,14 @@ test('apply agrees with the reference model on random command sequences', () => 
       const expected = model.step(cmd);
       assert.deepEqual({ outcome: outcome(result), revision: result.revision, events: renderEvents(events) }, expected, where);
       checkState(state, model, where);
+      if (cmd.type === 'txn') {
+        const how = result.type === 'txn' ? `${result.succeeded ? 'success' : 'failure'} ${events.length > 0 ? 'writes' : 'no-op'}` : outcome(result);
+        txns.set(how, (txns.get(how) ?? 0) + 1);
+      }
     }
+  }
+  if (process.env['SEED'] === undefined) {
+    for (const how of ['success writes', 'failure writes', 'success no-op', 'invalid', 'lease-not-found']) assert.ok((txns.get(how) ?? 0) > 0, `no transaction ended ${how}: ${JSON.stringify([...txns])}`);
   }
 });
 

@@ -1,6 +1,7 @@
 // The CLI's cluster and keeper commands: `members list|add|remove|transfer-leader`
 // and `kv get|put|del|watch`, over the admin API. Text for people, the API's
 // JSON with --json (for `kv watch`, its NDJSON lines as they come).
+import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { KeeperClient } from '../../keeper/src/keeper-client.js';
 import { DEFAULT_API_URL, apiCall, output } from './cli-api.js';
@@ -69,7 +70,7 @@ function kvPath(key: string): string {
 
 export async function kv(argv: string[]): Promise<void> {
   const [verb, key, ...rest] = argv;
-  if (key === undefined) usage('kv get|put|del|watch KEY');
+  if (key === undefined) usage('kv get|put|del|watch KEY | kv txn FILE');
   const putValue = verb === 'put' ? rest[0] : undefined;
   const { values } = parseArgs({
     args: verb === 'put' ? rest.slice(1) : rest,
@@ -120,8 +121,21 @@ export async function kv(argv: string[]): Promise<void> {
       return output(await apiCall('DELETE', prefix === '' ? url : `${url}?${prefix}`, token), values.json, (b) => `deleted ${String(rec(b).deleted)} at revision ${String(rec(b).revision)}`);
     case 'watch':
       return watch(values.api, key, values.prefix, values['from-revision'], token, values.json);
+    case 'txn': {
+      // The API's body, from a file or (with -) from stdin.
+      const text = key === '-' ? await readStdin() : await readFile(key, 'utf8').catch((e: unknown) => usage(`kv txn: cannot read ${key}: ${String(e)}`));
+      let body: unknown;
+      try {
+        body = JSON.parse(text);
+      } catch (e) {
+        usage(`kv txn: ${key} is not JSON: ${String(e)}`);
+      }
+      const human = (b: unknown): string =>
+        `${rec(b).succeeded === true ? 'compares held: success writes made' : 'a compare failed: failure writes made'} at revision ${String(rec(b).revision)} (${String(rec(b).deleted)} deleted)`;
+      return output(await apiCall('POST', `${values.api}/v1/txn`, token, body), values.json, human);
+    }
     default:
-      usage('kv get|put|del|watch KEY');
+      usage('kv get|put|del|watch KEY | kv txn FILE');
   }
 }
 
@@ -177,4 +191,10 @@ export async function adminTokens(argv: string[]): Promise<void> {
     default:
       usage('admin-tokens list | create [--label L] | revoke ID');
   }
+}
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of process.stdin) chunks.push(Buffer.isBuffer(c) ? c : Buffer.from(String(c)));
+  return Buffer.concat(chunks).toString('utf8');
 }

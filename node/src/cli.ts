@@ -38,6 +38,7 @@ const USAGE = `longwire — a long-connection push cluster
   longwire kv get KEY [--prefix [--limit N] [--after KEY] [--keys-only] [--count]] [--serializable]
   longwire kv put KEY VALUE [--lease ID] [--if-mod-revision N]
   longwire kv del KEY [--prefix] | watch KEY [--prefix] [--from-revision N]
+  longwire kv txn FILE|-               a transaction: POST /v1/txn's JSON body from a file or stdin
                                        (members and kv take [--admin-token T] [--api URL] [--json])
 
 Every start flag is also an env var LONGWIRE_<FLAG> and a key of the --config JSON file.

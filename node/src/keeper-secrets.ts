@@ -12,6 +12,11 @@ export function reachesSecrets(key: string, prefix: boolean): boolean {
   return key.startsWith(SECRETS_PREFIX) || (prefix && SECRETS_PREFIX.startsWith(key));
 }
 
+/** Whether the kv API shows values under `key` other than they are (so a transaction may not compare them). */
+export function valueHidden(key: string): boolean {
+  return key.startsWith(SECRETS_PREFIX) || key.startsWith(APPS_PREFIX);
+}
+
 /** The value as the kv API shows it. */
 export function shownValue(key: string, value: string): string {
   if (key.startsWith(SECRETS_PREFIX)) return REDACTED;

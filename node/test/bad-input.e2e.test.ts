@@ -387,6 +387,38 @@ test('invalid range read parameters → 400 naming them; the node goes on', asyn
   await witness.check();
 });
 
+test('invalid transactions → 400 naming the fault, secrets → 403; nothing is written', async () => {
+  const before = obj((await node.api('GET', '/v1/kv/?prefix=true&countOnly=true')).body).count;
+  const cases: [unknown, RegExp][] = [
+    [{ compare: [{ key: '/a', target: 'colour', op: '=', value: 1 }] }, /target/],
+    [{ compare: [{ key: '/a', target: 'version', op: '~', value: 1 }] }, /op/],
+    [{ compare: [{ key: '/a', target: 'version', op: '=', value: 'one' }] }, /integer/],
+    [{ compare: [{ key: '/a', target: 'modRevision', op: '=', value: -1 }] }, /integer of 0 or more/],
+    [{ compare: [{ key: '/a', target: 'value', op: '=', value: 7 }] }, /string value/],
+    [{ compare: [{ key: '/a', target: 'value', op: '=' }] }, /value/],
+    [{ success: [{ put: { key: '/a' } }] }, /value/],
+    [{ success: [{ get: { key: '/a' } }] }, /get/],
+    [{ success: [{ put: { key: '/a', value: '1' }, delete: { key: '/b' } }] }, /more than 1|maxProperties|properties/],
+    [{ success: [{}] }, /fewer than 1|minProperties|properties/],
+    [{ success: Array.from({ length: 129 }, (_, i) => ({ put: { key: `/many/${i}`, value: '1' } })) }, /128/],
+    [{ success: [{ put: { key: '', value: '1' } }] }, /key|fewer than 1/],
+    [{ extra: true }, /extra/],
+  ];
+  for (const [body, why] of cases) {
+    const r = await node.api('POST', '/v1/txn', { body });
+    assertApiError(r, 400, 'invalid');
+    assert.match(String(obj(obj(r.body).error).message), why, JSON.stringify(body).slice(0, 120));
+  }
+  // A value compare on an app record or a secret would answer whether a guess was right.
+  for (const key of [`/sys/apps/${app.app}`, '/sys/secrets/peer']) {
+    assertApiError(await node.api('POST', '/v1/txn', { body: { compare: [{ key, target: 'value', op: '=', value: 'guess' }] } }), 403, 'forbidden');
+  }
+  assertApiError(await node.api('POST', '/v1/txn', { body: { success: [{ put: { key: '/sys/secrets/x', value: '1' } }] } }), 403, 'forbidden');
+  assertApiError(await node.api('POST', '/v1/txn', { body: { failure: [{ delete: { key: '/sys/', prefix: true } }] } }), 403, 'forbidden');
+  assert.equal(obj((await node.api('GET', '/v1/kv/?prefix=true&countOnly=true')).body).count, before, 'nothing was written');
+  await witness.check();
+});
+
 test('a WebSocket upgrade with no or an unknown subprotocol is closed', async () => {
   const none = await rawUpgrade(node.wsUrl, []);
   assert.equal(none.code, 4000);
@@ -488,6 +520,11 @@ test('keeper writes past the space quota → 507 no-space; deletes go, and conne
     assert.match(String(obj(obj(refused.body).error).message), /quota of 1048576/);
     const client = new KeeperClient({ endpoints: [own.apiUrl], adminToken: own.adminToken });
     await assert.rejects(client.put('/fill/3', value), (e: unknown) => e instanceof KeeperError && e.code === 'no-space');
+    // A transaction is counted by the branch that would grow the store most, whichever runs.
+    await assert.rejects(
+      client.txn({ compare: [{ key: '/fill/0', target: 'version', op: '=', value: 99 }], success: [{ put: { key: '/fill/3', value } }], failure: [] }),
+      (e: unknown) => e instanceof KeeperError && e.code === 'no-space',
+    );
     assert.deepEqual(obj((await own.api('GET', '/v1/kv/fill/3')).body).kvs, [], 'the refused put wrote nothing');
     // Filled to within 10 bytes of the quota, then: the node's own records live in the same store, and a new app is refused the same way.
     const room = 1048576 - kvBytesHeld(String((await own.api('GET', '/metrics', { token: null })).body));

@@ -5,7 +5,9 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
-import { CLI, NodeProcess, freePort } from './support/node-process.js';
+import { rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { CLI, NodeProcess, freePort, tempDir } from './support/node-process.js';
 import { within } from './support/contract.js';
 
 const run = promisify(execFile);
@@ -60,6 +62,34 @@ test('kv get --prefix a page at a time: --limit, the --after to go on with, --ke
   const bad = await cli(['kv', 'get', 'pg/', '--prefix', '--limit', '0']);
   assert.equal(bad.code, 1);
   assert.match(bad.stderr + bad.stdout, /400/);
+});
+
+test('kv txn FILE and kv txn - (stdin): the API body in, the branch taken out', async () => {
+  const dir = await tempDir();
+  after(() => rm(dir, { recursive: true, force: true }));
+  const file = join(dir, 'take-lock.json');
+  await writeFile(file, JSON.stringify({ compare: [{ key: '/cli/lock', target: 'createRevision', op: '=', value: 0 }], success: [{ put: { key: '/cli/lock', value: 'cli' } }] }));
+  const first = await cli(['kv', 'txn', file]);
+  assert.equal(first.code, 0, first.stderr);
+  assert.match(first.stdout, /^compares held: success writes made at revision \d+ \(0 deleted\)/);
+  const again = await cli(['kv', 'txn', file, '--json']);
+  assert.equal((JSON.parse(again.stdout) as { succeeded: boolean }).succeeded, false);
+  const piped = await new Promise<string>((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, 'kv', 'txn', '-', '--api', node.apiUrl, '--admin-token', node.adminToken], { stdio: ['pipe', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.on('error', reject);
+    child.on('exit', () => resolve(out));
+    child.stdin.end(JSON.stringify({ success: [{ delete: { key: '/cli/lock' } }] }));
+  });
+  assert.match(piped, /success writes made at revision \d+ \(1 deleted\)/);
+  const notJson = await cli(['kv', 'txn', file + '.missing']);
+  assert.equal(notJson.code, 2);
+  assert.match(notJson.stderr, /cannot read/);
+  await writeFile(file, '{"success": [');
+  const broken = await cli(['kv', 'txn', file]);
+  assert.equal(broken.code, 2);
+  assert.match(broken.stderr, /is not JSON/);
 });
 
 test('kv watch streams the events of later puts', async () => {

@@ -65,6 +65,10 @@ test('fails over between members and resumes a watch after its member dies', asy
     }
     assert.deepEqual(paged, r.kvs.map((kv) => kv.key));
     assert.equal((await client.count('/cfg/', { prefix: true, after: '/cfg/k4' })).count, 5);
+    // A transaction as a lock: taken only if nobody holds it, and once only.
+    const take = () => client.txn({ compare: [{ key: '/lock', target: 'createRevision', op: '=', value: 0 }], success: [{ put: { key: '/lock', value: 'me' } }], failure: [] });
+    assert.equal((await take()).succeeded, true);
+    assert.equal((await take()).succeeded, false);
     const cas = await client.put('/cfg/k0', 'again', { ifModRevision: 1 }).catch((e: unknown) => e);
     assert.ok(cas instanceof KeeperError && cas.code === 'compare-failed');
 

@@ -366,6 +366,66 @@ test('kv: a prefix read a page at a time (limit, after, more), keys only, and a 
   assert.equal(obj((await node.api('GET', '/v1/kv/pag?prefix=true&countOnly=true')).body).count, 3);
 });
 
+test('txn: compares choose the branch; its writes land at one revision, seen by a watch as one revision', async () => {
+  const base = obj((await node.api('PUT', '/v1/kv/tx/config', { body: { value: 'v1' } })).body).revision as number;
+  assert.equal((await node.api('PUT', '/v1/kv/tx/old/1', { body: { value: 'x' } })).status, 200);
+  assert.equal((await node.api('PUT', '/v1/kv/tx/old/2', { body: { value: 'y' } })).status, 200);
+  const ac = new AbortController();
+  const timer = setTimeout(() => ac.abort(), 20_000);
+  const watch = await fetch(`${node.apiUrl}/v1/watch?key=/tx/&prefix=true`, { headers: { authorization: `Bearer ${node.adminToken}` }, signal: ac.signal });
+  assert.equal(watch.status, 200);
+  try {
+    // Every compare holds: the success branch, two puts and a prefix delete at one revision.
+    const ok = await node.api('POST', '/v1/txn', {
+      body: {
+        compare: [
+          { key: '/tx/config', target: 'value', op: '=', value: 'v1' },
+          { key: 'tx/config', target: 'modRevision', op: '=', value: base },
+          { key: '/tx/absent', target: 'createRevision', op: '=', value: 0 },
+          { key: '/tx/config', target: 'version', op: '<', value: 2 },
+        ],
+        success: [{ put: { key: '/tx/config', value: 'v2' } }, { put: { key: 'tx/absent', value: 'now here' } }, { delete: { key: '/tx/old/', prefix: true } }],
+        failure: [{ put: { key: '/tx/failed', value: 'no' } }],
+      },
+    });
+    assert.equal(ok.status, 200, JSON.stringify(ok.body));
+    const r = obj(ok.body);
+    assert.deepEqual([r.succeeded, r.deleted], [true, 2]);
+    const rev = r.revision as number;
+    const lines = (await readLines(watch, 4)).map((l) => obj(l));
+    assert.deepEqual(
+      lines.map((l) => [l.revision, l.type, l.key]),
+      [
+        [rev, 'put', '/tx/absent'],
+        [rev, 'put', '/tx/config'],
+        [rev, 'delete', '/tx/old/1'],
+        [rev, 'delete', '/tx/old/2'],
+      ],
+      'one revision, its events in key order',
+    );
+    // A compare that fails: the failure branch.
+    const no = obj((await node.api('POST', '/v1/txn', { body: { compare: [{ key: '/tx/config', target: 'value', op: '=', value: 'v1' }], success: [{ put: { key: '/tx/s', value: '1' } }], failure: [{ put: { key: '/tx/f', value: '1' } }] } })).body);
+    assert.deepEqual([no.succeeded, no.revision], [false, rev + 1]);
+    assert.deepEqual(obj((await node.api('GET', '/v1/kv/tx/s')).body).kvs, []);
+    assert.equal((obj((await node.api('GET', '/v1/kv/tx/f')).body).kvs as unknown[]).length, 1);
+    // Nothing to write: no new revision.
+    const none = obj((await node.api('POST', '/v1/txn', { body: { compare: [{ key: '/tx/config', target: 'version', op: '>', value: 5 }], success: [{ put: { key: '/tx/s', value: '1' } }] } })).body);
+    assert.deepEqual([none.succeeded, none.revision, none.deleted], [false, rev + 1, 0]);
+  } finally {
+    clearTimeout(timer);
+    ac.abort();
+  }
+});
+
+test('txn: a branch that cannot be made as a whole changes nothing', async () => {
+  const before = obj((await node.api('GET', '/v1/kv/tx2/?prefix=true&countOnly=true')).body);
+  assertApiError(await node.api('POST', '/v1/txn', { body: { success: [{ put: { key: '/tx2/a', value: '1' } }, { put: { key: 'tx2/a', value: '2' } }] } }), 400, 'invalid');
+  assertApiError(await node.api('POST', '/v1/txn', { body: { success: [{ put: { key: '/tx2/a/b', value: '1' } }, { delete: { key: '/tx2/a/', prefix: true } }] } }), 400, 'invalid');
+  assertApiError(await node.api('POST', '/v1/txn', { body: { success: [{ put: { key: '/tx2/a', value: '1' } }, { put: { key: '/tx2/b', value: '1', lease: 'no-such-lease' } }] } }), 404, 'lease-not-found');
+  const after = obj((await node.api('GET', '/v1/kv/tx2/?prefix=true&countOnly=true')).body);
+  assert.deepEqual([after.count, after.revision], [before.count, before.revision], 'no write, no revision');
+});
+
 test('leases: grant, keepalive, a leased key, revoke removes it; an expired lease removes its key', async () => {
   const g = await node.api('POST', '/v1/leases', { body: { ttl: 30 } });
   assert.equal(g.status, 200, JSON.stringify(g.body));

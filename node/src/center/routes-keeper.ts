@@ -1,14 +1,16 @@
 // The keeper's key/value, watch and lease routes (admin), following etcd v3.
 import type { FastifyInstance } from 'fastify';
-import type { WatchMessage } from '../../../keeper/src/keeper.js';
+import type { CompareOp, TxnCompare, TxnOp, WatchMessage } from '../../../keeper/src/keeper.js';
 import type { CenterDeps } from './deps.js';
 import { ApiError } from './errors.js';
-import { SECRETS_PREFIX, reachesSecrets, shownValue } from '../keeper-secrets.js';
+import { SECRETS_PREFIX, reachesSecrets, shownValue, valueHidden } from '../keeper-secrets.js';
 
 /** Progress notifications on an idle watch stream, at least this often (contract: every 5 s). */
 export const WATCH_PROGRESS_MS = 5000;
 const KEY_CHARS_MAX = 1024;
 const VALUE_BYTES_MAX = 256 * 1024;
+/** Compares, and writes per branch, of one transaction (etcd's --max-txn-ops default). */
+const TXN_OPS_MAX = 128;
 /**
  * Query values are strings and the API's ajv does not coerce types, so flags
  * and revisions are validated as strings here and converted in the handler.
@@ -23,6 +25,11 @@ const queryLimit = { type: 'string', pattern: '^([1-9][0-9]{0,5}|1000000)$' } as
  * limit (2^29 units) out of a store the quota lets grow to 256 MiB and more.
  */
 export const RANGE_UNITS_MAX = 32 * 1024 * 1024;
+
+/** A key as a request body or query names it: `a/b` and `/a/b` are the same key. */
+function fullKey(key: string): string {
+  return key.startsWith('/') ? key : '/' + key;
+}
 
 function keyOf(raw: string | undefined): string {
   const key = '/' + (raw ?? '');
@@ -56,7 +63,7 @@ export function keeperRoutes(deps: CenterDeps) {
         const prefix = q.prefix === 'true';
         if (q.after !== undefined && !prefix) throw new ApiError('invalid', 'after pages through a prefix: it needs prefix=true');
         const consistency = q.consistency ?? 'linearizable';
-        const after = q.after === undefined ? {} : { after: q.after.startsWith('/') ? q.after : '/' + q.after };
+        const after = q.after === undefined ? {} : { after: fullKey(q.after) };
         if (q.countOnly === 'true') return deps.keeper.count(key, { prefix, consistency, ...after });
         const keysOnly = q.keysOnly === 'true';
         const r = await deps.keeper.range(key, { prefix, consistency, keysOnly, unitsMax: RANGE_UNITS_MAX, ...after, ...(q.limit === undefined ? {} : { limit: Number(q.limit) }) });
@@ -102,6 +109,92 @@ export function keeperRoutes(deps: CenterDeps) {
         const prefix = req.query.prefix === 'true';
         if (reachesSecrets(key, prefix)) throw new ApiError('forbidden', `the range reaches ${SECRETS_PREFIX}, which is longwire's own`);
         return deps.keeper.delete(key, { prefix });
+      },
+    );
+
+    const keyProp = { type: 'string', minLength: 1, maxLength: KEY_CHARS_MAX } as const;
+    const txnOps = {
+      type: 'array',
+      maxItems: TXN_OPS_MAX,
+      items: {
+        type: 'object',
+        minProperties: 1,
+        maxProperties: 1,
+        additionalProperties: false,
+        properties: {
+          put: {
+            type: 'object',
+            required: ['key', 'value'],
+            additionalProperties: false,
+            properties: { key: keyProp, value: { type: 'string', maxLength: VALUE_BYTES_MAX }, lease: { type: 'string', minLength: 1 } },
+          },
+          delete: { type: 'object', required: ['key'], additionalProperties: false, properties: { key: keyProp, prefix: { type: 'boolean' } } },
+        },
+      },
+    } as const;
+    type TxnBodyOp = { put?: { key: string; value: string; lease?: string }; delete?: { key: string; prefix?: boolean } };
+    type TxnBody = { compare?: { key: string; target: TxnCompare['target']; op: CompareOp; value: number | string }[]; success?: TxnBodyOp[]; failure?: TxnBodyOp[] };
+
+    app.post<{ Body: TxnBody }>(
+      '/v1/txn',
+      {
+        schema: {
+          tags: ['kv'],
+          summary: 'If every compare holds, make the success writes, else the failure ones: atomically, at one revision (admin)',
+          body: {
+            type: 'object',
+            additionalProperties: false,
+            properties: {
+              compare: {
+                type: 'array',
+                maxItems: TXN_OPS_MAX,
+                items: {
+                  type: 'object',
+                  required: ['key', 'target', 'op', 'value'],
+                  additionalProperties: false,
+                  properties: {
+                    key: keyProp,
+                    target: { type: 'string', enum: ['modRevision', 'createRevision', 'version', 'value'] },
+                    op: { type: 'string', enum: ['=', '!=', '<', '>'] },
+                    value: { type: ['integer', 'string'] },
+                  },
+                },
+              },
+              success: txnOps,
+              failure: txnOps,
+            },
+          },
+        },
+      },
+      async (req) => {
+        const b = req.body;
+        const compare = (b.compare ?? []).map((c, i): TxnCompare => {
+          const key = fullKey(c.key);
+          if (c.target === 'value') {
+            if (typeof c.value !== 'string') throw new ApiError('invalid', `compare[${i}]: a value compare takes a string value`);
+            // A value compare would tell a guess of a secret from a miss.
+            if (valueHidden(key)) throw new ApiError('forbidden', `compare[${i}]: the values under ${key} are not shown, so they cannot be compared`);
+            return { key, target: 'value', op: c.op, value: c.value };
+          }
+          if (typeof c.value !== 'number' || c.value < 0) throw new ApiError('invalid', `compare[${i}]: a ${c.target} compare takes an integer of 0 or more`);
+          return { key, target: c.target, op: c.op, value: c.value };
+        });
+        const ops = (branch: 'success' | 'failure'): TxnOp[] =>
+          (b[branch] ?? []).map((o, i): TxnOp => {
+            if (o.put !== undefined) {
+              const key = fullKey(o.put.key);
+              if (reachesSecrets(key, false)) throw new ApiError('forbidden', `${branch}[${i}]: ${SECRETS_PREFIX} is longwire's own: use the admin token routes`);
+              return { type: 'put', key, value: o.put.value, ...(o.put.lease === undefined ? {} : { lease: o.put.lease }) };
+            }
+            if (o.delete !== undefined) {
+              const key = fullKey(o.delete.key);
+              const prefix = o.delete.prefix === true;
+              if (reachesSecrets(key, prefix)) throw new ApiError('forbidden', `${branch}[${i}]: the range reaches ${SECRETS_PREFIX}, which is longwire's own`);
+              return { type: 'delete', key, prefix };
+            }
+            throw new ApiError('invalid', `${branch}[${i}]: a write is {"put":{…}} or {"delete":{…}}`);
+          });
+        return deps.keeper.txn({ compare, success: ops('success'), failure: ops('failure') });
       },
     );
 
@@ -181,7 +274,7 @@ export function keeperRoutes(deps: CenterDeps) {
         };
         const watcher = deps.keeper.watch(
           // Keys live under "/" (keyOf): key=a/b watches what /v1/kv/a/b writes, as key=/a/b does.
-          { key: q.key.startsWith('/') ? q.key : '/' + q.key, prefix: q.prefix === 'true', ...(fromRevision === undefined ? {} : { fromRevision }) },
+          { key: fullKey(q.key), prefix: q.prefix === 'true', ...(fromRevision === undefined ? {} : { fromRevision }) },
           onMsg,
         );
         // Send headers now so the client knows the watch is established.
