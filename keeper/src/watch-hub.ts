@@ -21,7 +21,9 @@
  *   event up to p was delivered, so resuming from p + 1 loses nothing.
  *
  * Writers are never slowed by watchers: `publish` appends to bounded queues and
- * schedules delivery. A watcher that lets its queue grow past
+ * schedules delivery. It finds the streams an event matches through an index
+ * (key watchers by key, prefix watchers by prefix, probed at each prefix
+ * length in use), so its cost follows the matching streams, not all of them. A watcher that lets its queue grow past
  * `watcherQueueEventsMax` (its listener returned false and it did not resume)
  * is cut off with `cancelled`/`slow` and the last revision it was given. A
  * watcher that is not paused is drained on the spot instead, so batching
@@ -71,8 +73,8 @@ class Stream implements Watcher {
   queuedEvents = 0;
   /** Invariant: every matching event with revision ≤ deliveredRevision has been handed to the listener, none above it. */
   deliveredRevision: number;
-  /** Invariant: every matching event with revision < nextRevision is delivered or queued. */
-  nextRevision: number;
+  /** Events before it were replayed from the history (or precede fromRevision); `publish` queues those from it on. */
+  readonly startsAt: number;
   paused = false;
   /** Set once a terminal message is queued or the owner cancelled; nothing more is queued after it. */
   ended = false;
@@ -82,10 +84,11 @@ class Stream implements Watcher {
     readonly key: string,
     readonly prefix: boolean,
     fromRevision: number,
+    hubRevision: number,
     readonly listener: WatchListener,
   ) {
     this.deliveredRevision = fromRevision - 1;
-    this.nextRevision = fromRevision;
+    this.startsAt = Math.max(fromRevision, hubRevision + 1);
   }
 
   matches(key: string): boolean {
@@ -108,6 +111,10 @@ class Stream implements Watcher {
 export class WatchHub {
   private readonly opts: WatchHubOptions;
   private readonly streams = new Set<Stream>();
+  /** Index of the live streams: key watchers by key, prefix watchers by prefix, and how many prefixes of each length. */
+  private readonly byKey = new Map<string, Set<Stream>>();
+  private readonly byPrefix = new Map<string, Set<Stream>>();
+  private readonly prefixLengths = new Map<number, number>();
   /** Streams with something to deliver. */
   private readonly pending = new Set<Stream>();
   /**
@@ -158,11 +165,8 @@ export class WatchHub {
     this.historyEvents += events.length;
     this.historyBytes += bytes;
     this.trimHistory();
-    for (const s of this.streams) {
-      if (s.ended || revision < s.nextRevision) continue;
-      s.nextRevision = revision + 1;
-      const mine = events.filter((e) => s.matches(e.key));
-      if (mine.length === 0) continue;
+    for (const [s, mine] of this.matching(events)) {
+      if (s.ended || revision < s.startsAt) continue;
       // A stream that keeps up is not slow just because delivery is batched
       // (a group commit publishes many revisions before the next flush).
       if (this.wouldOverflow(s, mine.length) && !s.paused) this.drain(s);
@@ -174,6 +178,45 @@ export class WatchHub {
     }
   }
 
+  /** The streams the events match, each with its events in their order (a stream sits in the index once, so it is found once per event). */
+  private matching(events: readonly WatchEvent[]): Map<Stream, WatchEvent[]> {
+    const out = new Map<Stream, WatchEvent[]>();
+    const add = (set: Set<Stream> | undefined, e: WatchEvent): void => {
+      if (set === undefined) return;
+      for (const s of set) {
+        const list = out.get(s);
+        if (list === undefined) out.set(s, [e]);
+        else list.push(e);
+      }
+    };
+    for (const e of events) {
+      add(this.byKey.get(e.key), e);
+      for (const length of this.prefixLengths.keys()) if (length <= e.key.length) add(this.byPrefix.get(e.key.slice(0, length)), e);
+    }
+    return out;
+  }
+
+  private index(s: Stream): void {
+    const map = s.prefix ? this.byPrefix : this.byKey;
+    let set = map.get(s.key);
+    if (set === undefined) {
+      map.set(s.key, (set = new Set()));
+      if (s.prefix) this.prefixLengths.set(s.key.length, (this.prefixLengths.get(s.key.length) ?? 0) + 1);
+    }
+    set.add(s);
+  }
+
+  private unindex(s: Stream): void {
+    const map = s.prefix ? this.byPrefix : this.byKey;
+    const set = map.get(s.key);
+    if (set === undefined || !set.delete(s) || set.size > 0) return;
+    map.delete(s.key);
+    if (!s.prefix) return;
+    const n = (this.prefixLengths.get(s.key.length) ?? 0) - 1;
+    if (n > 0) this.prefixLengths.set(s.key.length, n);
+    else this.prefixLengths.delete(s.key.length);
+  }
+
   /**
    * Opens a stream. `fromRevision` defaults to the next revision. A stream from
    * a compacted revision receives one `compacted` message and ends.
@@ -183,8 +226,9 @@ export class WatchHub {
     if (this.closed) throw new KeeperError('closed', 'watch hub closed');
     const from = req.fromRevision ?? this.revisionValue + 1;
     if (!Number.isSafeInteger(from) || from < 1) throw new KeeperError('invalid', `fromRevision ${from} is not a revision`);
-    const s = new Stream(this, req.key, req.prefix === true, from, listener);
+    const s = new Stream(this, req.key, req.prefix === true, from, this.revisionValue, listener);
     this.streams.add(s);
+    this.index(s);
     if (from <= this.compactRevisionValue) {
       this.end(s, { kind: 'compacted', compactRevision: this.compactRevisionValue });
       return s;
@@ -195,7 +239,6 @@ export class WatchHub {
       const mine = h.events.filter((e) => s.matches(e.key));
       if (mine.length > 0) this.enqueue(s, { kind: 'events', events: mine });
     }
-    s.nextRevision = Math.max(from, this.revisionValue + 1);
     return s;
   }
 
@@ -235,7 +278,8 @@ export class WatchHub {
   reset(revision: number): void {
     assert(!this.closed, 'reset after close');
     assert(revision >= this.revisionValue, `reset: revision ${revision} before ${this.revisionValue}`);
-    for (const s of this.streams) if (!s.ended && s.nextRevision <= revision) this.end(s, { kind: 'compacted', compactRevision: revision });
+    // A stream has every event up to this.revisionValue (or waits for a later start): it misses some if it wants any of (that, revision].
+    for (const s of this.streams) if (!s.ended && Math.max(s.startsAt, this.revisionValue + 1) <= revision) this.end(s, { kind: 'compacted', compactRevision: revision });
     this.history.length = 0;
     this.historyEvents = 0;
     this.historyBytes = 0;
@@ -257,6 +301,7 @@ export class WatchHub {
     s.queue.length = 0;
     s.queuedEvents = 0;
     this.streams.delete(s);
+    this.unindex(s);
     this.pending.delete(s);
   }
 
@@ -311,7 +356,10 @@ export class WatchHub {
         assert(msg.revision >= s.deliveredRevision, `watch: progress ${msg.revision} below ${s.deliveredRevision} (bookmarkable)`);
         s.deliveredRevision = msg.revision;
       }
-      if (terminal) this.streams.delete(s);
+      if (terminal) {
+        this.streams.delete(s);
+        this.unindex(s);
+      }
       if (s.listener(msg) === false) s.paused = true;
     }
   }

@@ -218,7 +218,7 @@ export function keeperRoutes(deps: CenterDeps) {
         },
       },
       (req, reply) => {
-        // Every stream costs a check on every write this member applies: their number is bounded.
+        // Every stream holds a queue and a socket here: their number is bounded.
         if (openStreams.size >= deps.watchesMax) {
           deps.metrics.watchStreamsRefused.inc();
           throw new ApiError('tooManyWatches', `this node serves ${deps.watchesMax} watch streams (--watches-max): watch through another member, or later`, {
