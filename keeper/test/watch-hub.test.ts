@@ -316,3 +316,26 @@ test('watch hub: reset (a snapshot installed) ends with compacted the streams th
   assert.deepEqual(late, [{ kind: 'compacted', compactRevision: 10 }]);
   assert.equal(hub.revision, 12);
 });
+
+test('watch hub: a reset that skips nothing ends no stream, though revisions without events went by', () => {
+  const hub = new WatchHub(0, { schedule: () => undefined });
+  hub.publish(1, [{ type: 'put', revision: 1, key: 'k', value: 'a' }]);
+  const got: WatchMessage[] = [];
+  hub.watch({ key: 'k' }, (m) => {
+    got.push(m);
+  });
+  // Revisions that changed members or the register: no key events.
+  hub.publish(2, []);
+  hub.publish(3, []);
+  // A snapshot at the revision this member is at already (the entries it skips advanced no revision).
+  hub.reset(3);
+  hub.publish(4, [{ type: 'put', revision: 4, key: 'k', value: 'b' }]);
+  hub.flush();
+  // One that skips revision 5, which the stream wants: compacted, not a silent gap.
+  hub.reset(5);
+  hub.flush();
+  assert.deepEqual(
+    got.map((m) => (m.kind === 'events' ? `events ${m.events[0]?.revision}` : m.kind)),
+    ['events 4', 'compacted'],
+  );
+});
