@@ -4,6 +4,7 @@
 // report dir; stops at the first failure with a non-zero exit, printing that
 // round's whole log (also saved as run.log in its report dir, which is kept
 // with the data dirs). Runs in a network namespace of its own when it can.
+import { BANK_GUARANTEE } from './checker/bank.js';
 import { writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -55,13 +56,14 @@ for (;;) {
   let report: string | undefined;
   try {
     if (workload === 'kv') {
-      const r = await runKv({ seed, nodes, faultMs, meanFaultGapMs: 2500, clients: 6, watchers: 3, keys: 3, nemeses: new Set(KV_NEMESES), healMs: 30_000, opTimeoutMs: 1500, reads: 'linearizable', stepsMax: 20_000_000, keepReport: true, log });
+      const r = await runKv({ seed, nodes, faultMs, meanFaultGapMs: 2500, clients: 6, watchers: 3, keys: 3, bankClients: 2, nemeses: new Set(KV_NEMESES), healMs: 30_000, opTimeoutMs: 1500, reads: 'linearizable', stepsMax: 20_000_000, keepReport: true, log });
       ok = r.ok;
       report = r.reportDir;
-      verdict = `linearizable=${r.linearizable.verdict} revisions=${r.revisionOrder.ok ? 'ok' : 'violated'} watch=${r.watch.ok ? 'ok' : 'violated'} liveness=${r.livenessFailure ?? 'ok'}${r.nemesisFailure === undefined ? '' : ` nemesis=FAILED: ${r.nemesisFailure}`} ops=${r.stats.ops}`;
+      verdict = `linearizable=${r.linearizable.verdict} revisions=${r.revisionOrder.ok ? 'ok' : 'violated'} watch=${r.watch.ok ? 'ok' : 'violated'} bank=${r.bank.ok ? 'ok' : 'violated'} liveness=${r.livenessFailure ?? 'ok'}${r.nemesisFailure === undefined ? '' : ` nemesis=FAILED: ${r.nemesisFailure}`} ops=${r.stats.ops}`;
       for (const p of r.linearizable.partitions) if (p.explanation !== undefined) lines.push(`key ${p.partition}: ${p.verdict}\n${p.explanation}`);
       for (const v of r.revisionOrder.violations) lines.push(`[revision order] ${v}`);
       for (const v of r.watch.violations.slice(0, 20)) lines.push(describeWatchViolation(v));
+      for (const v of r.bank.violations.slice(0, 20)) lines.push(`[bank] ${v}\n    guarantee: ${BANK_GUARANTEE}`);
     } else {
       const r = await runDelivery({ seed, nodes, faultMs, users: 20, devicesPerUser: 2, pushers: 4, meanFaultGapMs: 2000, healMs: 30_000, fsync: false, nemeses: new Set(DELIVERY_NEMESES), keepReport: true, log });
       ok = r.result.ok && r.converged;

@@ -1,5 +1,6 @@
 // A short keeper round in `npm test`: clients doing reads, writes, cas and
-// deletes through the HTTP API and watchers on the prefix, under kill -9,
+// deletes through the HTTP API and watchers on the prefix, bank clients moving
+// money between accounts by transactions, under kill -9,
 // SIGSTOP/SIGCONT and watch blips (and on three nodes partitions,
 // leader-transfer storms and membership changes); the history must be
 // linearizable per key, every watch guarantee must hold, and the healed
@@ -27,6 +28,7 @@ isolatedTest('keeper linearizability and watch guarantees under faults (short ro
     clients: 4,
     watchers: 2,
     keys: 3,
+    bankClients: 2,
     nemeses: new Set(KV_NEMESES),
     healMs: 15_000,
     opTimeoutMs: 1500,
@@ -40,6 +42,8 @@ isolatedTest('keeper linearizability and watch guarantees under faults (short ro
     ...r.linearizable.partitions.map((p) => `key ${p.partition}: ${p.verdict} (${p.operations} ops)${p.explanation === undefined ? '' : `\n${p.explanation}`}`),
     ...r.revisionOrder.violations.map((v) => `[revision order] ${v}`),
     ...r.watch.violations.slice(0, 10).map(describeWatchViolation),
+    ...r.bank.violations.slice(0, 10).map((v) => `[bank] ${v}`),
+    `bank: ${JSON.stringify(r.bank.stats)}`,
     `liveness: ${r.livenessFailure ?? 'ok'}`,
     `nemesis: ${r.nemesisFailure ?? 'ok'}`,
     `report: ${r.reportDir}`,
@@ -50,6 +54,8 @@ isolatedTest('keeper linearizability and watch guarantees under faults (short ro
   assert.equal(r.linearizable.verdict, 'ok', why);
   assert.ok(r.revisionOrder.ok, why);
   assert.ok(r.watch.ok, why);
+  assert.ok(r.bank.ok, why);
+  assert.ok(r.bank.stats.done > 0 && r.bank.stats.finalReads === 1, `the bank moved no money, or has no final read\n${why}`);
   assert.ok(r.stats.okOps > 50, `the workload did too little: ${JSON.stringify(r.stats)}\n${why}`);
   assert.ok(r.watch.stats.events > 0, `the watchers saw nothing\n${why}`);
 });

@@ -5,11 +5,14 @@
 // membership changes), then a healed liveness
 // phase that must converge within a bound (every node ready, a write through
 // each node, a final linearizable read, every watcher caught up), then the
-// linearizability and watch checkers.
+// linearizability and watch checkers. Beside them, bank clients move money
+// between accounts with transactions (bank-client.ts), checked for atomicity
+// by checker/bank.ts.
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { checkBank, type BankCheckResult, type BankRead, type BankTransfer } from '../checker/bank.js';
 import type { FinalRead, KvHistory, KvOperation, WatchStream } from '../checker/kv-history.js';
 import { checkLinearizable, type LinearizabilityResult } from '../checker/linearizable.js';
 import { checkRevisionOrder, type RevisionOrderResult } from '../checker/revision-order.js';
@@ -26,6 +29,7 @@ import { runTransferStorm } from '../nemesis/transfer-storm.js';
 import { renderKvTimeline } from '../report/kv-timeline.js';
 import { httpJson, kvClientLoop, kvPath, runKvOp, type KvTarget, type ReadConsistency } from './kv-client.js';
 import { KvWatcher } from './kv-watcher.js';
+import { BANK_PREFIX, bankClientLoop, openAccounts, readBank } from './bank-client.js';
 
 export interface KvRunOptions {
   readonly seed: number;
@@ -35,6 +39,8 @@ export interface KvRunOptions {
   readonly clients: number;
   readonly watchers: number;
   readonly keys: number;
+  /** Clients moving money between BANK_ACCOUNTS accounts by transactions (0: no bank). */
+  readonly bankClients: number;
   /** The nemeses the schedule draws from (partitions only when iptables is usable). */
   readonly nemeses: ReadonlySet<KvNemesis>;
   /** Bound on the healed phase: every node ready, writes through each, final read, watchers caught up. */
@@ -57,6 +63,7 @@ export interface KvRunResult {
   /** The cross-key part: one store revision, unique per write and increasing in real time. */
   readonly revisionOrder: RevisionOrderResult;
   readonly watch: WatchCheckResult;
+  readonly bank: BankCheckResult;
   /** Undefined when the healed phase converged; else which step did not. */
   readonly livenessFailure: string | undefined;
   /** A fault that could not be carried out as an operator would (a removed member that did not come back). */
@@ -68,6 +75,10 @@ export interface KvRunResult {
 }
 
 const ADMIN_TOKEN = 'jepsen-admin-token-0123456789';
+const BANK_ACCOUNTS = 5;
+const BANK_OPENING_BALANCE = 100;
+/** Bound on opening the accounts before the faults start. */
+const BANK_OPEN_MS = 20_000;
 export const KEY_PREFIX = '/jepsen/';
 /** Client ids of the liveness-phase writes (one per node). */
 const LIVENESS_CLIENT_BASE = 90_000;
@@ -104,6 +115,9 @@ export async function runKv(o: KvRunOptions): Promise<KvRunResult> {
   const nemesisEvents: NemesisEvent[] = [];
   let nemesisFailure: string | undefined;
   const keys = Array.from({ length: o.keys }, (_, i) => `${KEY_PREFIX}k${i}`);
+  const accounts = o.bankClients > 0 ? Array.from({ length: BANK_ACCOUNTS }, (_, i) => `${BANK_PREFIX}a${i}`) : [];
+  const bankReads: BankRead[] = [];
+  const bankTransfers: BankTransfer[] = [];
   const targets = (): KvTarget[] => cluster.nodes.map((n) => ({ id: n.spec.id, apiUrl: n.apiUrl }));
   let finalReadValue: FinalRead | undefined;
   let passed = false;
@@ -122,11 +136,21 @@ export async function runKv(o: KvRunOptions): Promise<KvRunResult> {
       watchers.push(watcher);
       watcher.start();
     }
+    if (accounts.length > 0) {
+      const bank = { accounts, targets, adminToken: ADMIN_TOKEN, rng: new Rng(o.seed * 13 + 5), opTimeoutMs: o.opTimeoutMs, now, reads: bankReads };
+      await openAccounts({ ...bank, balance: BANK_OPENING_BALANCE, deadlineMs: now() + BANK_OPEN_MS });
+      o.log(`${stamp()} bank: ${accounts.length} accounts of ${BANK_OPENING_BALANCE}`);
+    }
     const faultStart = performance.now();
     const faultsOver = (): boolean => interrupted || performance.now() - faultStart >= o.faultMs;
-    const clients = Array.from({ length: o.clients }, (_, c) =>
-      kvClientLoop({ clientId: c + 1, keys, targets, adminToken: ADMIN_TOKEN, rng: new Rng(o.seed * 31 + c + 1), until: faultsOver, opsMax: 1_000_000, opTimeoutMs: o.opTimeoutMs, reads: o.reads, now, out: operations }),
-    );
+    const clients = [
+      ...Array.from({ length: o.clients }, (_, c) =>
+        kvClientLoop({ clientId: c + 1, keys, targets, adminToken: ADMIN_TOKEN, rng: new Rng(o.seed * 31 + c + 1), until: faultsOver, opsMax: 1_000_000, opTimeoutMs: o.opTimeoutMs, reads: o.reads, now, out: operations }),
+      ),
+      ...Array.from({ length: o.bankClients }, (_, c) =>
+        bankClientLoop({ clientId: 1000 + c + 1, accounts, targets, adminToken: ADMIN_TOKEN, rng: new Rng(o.seed * 37 + c + 1), until: faultsOver, opTimeoutMs: o.opTimeoutMs, now, reads: bankReads, transfers: bankTransfers }),
+      ),
+    ];
 
     // Safety phase: the faults, one after another.
     let lastHealed = performance.now();
@@ -211,20 +235,21 @@ export async function runKv(o: KvRunOptions): Promise<KvRunResult> {
     const linearizable = checkLinearizable(registerModel, operations, (op) => op.key, { stepsMax: o.stepsMax });
     const revisionOrder = checkRevisionOrder(operations);
     const watch = checkWatches(history);
+    const bank = checkBank({ accounts, total: accounts.length * BANK_OPENING_BALANCE, reads: bankReads, transfers: bankTransfers });
     const stats = {
       ops: operations.length,
       okOps: operations.filter((x) => x.return !== Infinity).length,
       unknownOps: operations.filter((x) => x.return === Infinity).length,
       streams: watches.length,
     };
-    passed = linearizable.verdict === 'ok' && revisionOrder.ok && watch.ok && livenessFailure === undefined && nemesisFailure === undefined;
+    passed = linearizable.verdict === 'ok' && revisionOrder.ok && watch.ok && bank.ok && livenessFailure === undefined && nemesisFailure === undefined;
     await writeFile(
       join(reportDir, 'history.json'),
-      JSON.stringify({ seed: o.seed, options: { ...o, nemeses: [...o.nemeses], log: undefined }, schedule, nemesis: nemesisEvents, history }, (_k, v: unknown) => (v === Infinity ? 'Infinity' : v), 1),
+      JSON.stringify({ seed: o.seed, options: { ...o, nemeses: [...o.nemeses], log: undefined }, schedule, nemesis: nemesisEvents, history, bank: { accounts, reads: bankReads, transfers: bankTransfers } }, (_k, v: unknown) => (v === Infinity ? 'Infinity' : v), 1),
     );
-    await writeFile(join(reportDir, 'result.json'), JSON.stringify({ seed: o.seed, passed, livenessFailure, nemesisFailure, stats, linearizable, revisionOrder, watch }, null, 1));
+    await writeFile(join(reportDir, 'result.json'), JSON.stringify({ seed: o.seed, passed, livenessFailure, nemesisFailure, stats, linearizable, revisionOrder, watch, bank }, null, 1));
     await writeFile(join(reportDir, 'timeline.html'), renderKvTimeline({ seed: o.seed, history, nemesis: nemesisEvents, linearizable, revisionOrder, watch, livenessFailure: livenessFailure ?? nemesisFailure, ok: passed }));
-    return { seed: o.seed, schedule, partitions, linearizable, revisionOrder, watch, livenessFailure, nemesisFailure, stats, ok: passed, reportDir };
+    return { seed: o.seed, schedule, partitions, linearizable, revisionOrder, watch, bank, livenessFailure, nemesisFailure, stats, ok: passed, reportDir };
 
     async function converge(): Promise<string | undefined> {
       const left = (): number => healDeadline - performance.now();
@@ -270,6 +295,13 @@ export async function runKv(o: KvRunOptions): Promise<KvRunResult> {
         }
       }
       if (finalReadValue === undefined) return `no final linearizable read succeeded within ${o.healMs}ms of healing`;
+      // The final read of the bank's accounts.
+      let bankRead = accounts.length === 0;
+      for (let attempt = 0; !bankRead && left() > 0 && attempt < 1000; attempt++) {
+        bankRead = (await readBank(rng.pick(targets()), { clientId: FINAL_READ_CLIENT, adminToken: ADMIN_TOKEN, opTimeoutMs: Math.min(o.opTimeoutMs, Math.max(1, left())), now, reads: bankReads }, true)) !== undefined;
+        if (!bankRead) await sleep(100);
+      }
+      if (!bankRead) return `no final read of the bank accounts succeeded within ${o.healMs}ms of healing`;
       // Every watcher catches up with the final read (events, or a progress at least every 5 s).
       const target = finalReadValue.revision;
       for (let i = 0; left() > 0 && i < 100_000; i++) {

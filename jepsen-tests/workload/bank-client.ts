@@ -1,0 +1,118 @@
+// The bank workload's clients: each reads every account (one linearizable
+// prefix read through a random node), picks two and an amount, and moves it
+// with one keeper transaction through a random node, compare-and-swapping
+// both accounts' modRevisions as read, so a transfer made on stale balances
+// fails its compare instead of creating or destroying money. Every read that
+// answered and every transfer tried is recorded for checker/bank.ts.
+import type { BankRead, BankTransfer, TransferOutcome } from '../checker/bank.js';
+import type { Rng } from '../cluster/rng.js';
+import { httpJson, kvPath, type KvTarget } from './kv-client.js';
+
+/** Outside the kv workload's prefix, so its watchers and final read see none of it. */
+export const BANK_PREFIX = '/jepsen-bank/';
+
+export interface BankClientOptions {
+  readonly clientId: number;
+  readonly accounts: readonly string[];
+  readonly targets: () => readonly KvTarget[];
+  readonly adminToken: string;
+  readonly rng: Rng;
+  readonly until: () => boolean;
+  readonly opTimeoutMs: number;
+  readonly now: () => number;
+  readonly reads: BankRead[];
+  readonly transfers: BankTransfer[];
+}
+
+interface Account {
+  readonly balance: number;
+  readonly modRevision: number;
+}
+
+interface RangeBody {
+  readonly revision?: unknown;
+  readonly kvs?: readonly { readonly key?: unknown; readonly value?: unknown; readonly modRevision?: unknown }[];
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * One linearizable read of every account through `t`, recorded when the node
+ * answered it; the accounts by key, or undefined when it did not answer.
+ */
+export async function readBank(
+  t: KvTarget,
+  o: Pick<BankClientOptions, 'clientId' | 'adminToken' | 'opTimeoutMs' | 'now' | 'reads'>,
+  final = false,
+): Promise<Map<string, Account> | undefined> {
+  const call = o.now();
+  const r = await httpJson(`${t.apiUrl}${kvPath(BANK_PREFIX)}?prefix=true&consistency=linearizable`, { method: 'GET', adminToken: o.adminToken, timeoutMs: o.opTimeoutMs });
+  if (r.kind !== 'answer' || r.status !== 200 || typeof r.body !== 'object' || r.body === null) return undefined;
+  // The route's answer shape (GET /v1/kv); a malformed one throws and fails the run.
+  const b = r.body as RangeBody;
+  if (typeof b.revision !== 'number' || !Array.isArray(b.kvs)) throw new Error(`bank read through ${t.id}: malformed answer ${JSON.stringify(r.body).slice(0, 200)}`);
+  const accounts = new Map<string, Account>();
+  const balances: Record<string, number> = {};
+  for (const kv of b.kvs) {
+    if (typeof kv.key !== 'string' || typeof kv.value !== 'string' || typeof kv.modRevision !== 'number') throw new Error(`bank read through ${t.id}: malformed kv ${JSON.stringify(kv)}`);
+    const balance = /^-?\d+$/.test(kv.value) ? Number(kv.value) : NaN;
+    balances[kv.key] = balance;
+    accounts.set(kv.key, { balance, modRevision: kv.modRevision });
+  }
+  o.reads.push({ clientId: o.clientId, node: t.id, call, return: o.now(), revision: b.revision, balances, ...(final ? { final } : {}) });
+  return accounts;
+}
+
+/** Opens every account with `balance` in one transaction (only if none exists), retried through random nodes until the accounts are there. */
+export async function openAccounts(o: Omit<BankClientOptions, 'clientId' | 'until' | 'transfers'> & { readonly balance: number; readonly deadlineMs: number }): Promise<void> {
+  const body = {
+    compare: o.accounts.map((key) => ({ key, target: 'createRevision', op: '=', value: 0 })),
+    success: o.accounts.map((key) => ({ put: { key, value: String(o.balance) } })),
+  };
+  for (let attempt = 0; o.now() < o.deadlineMs && attempt < 1000; attempt++) {
+    const t = o.rng.pick(o.targets());
+    await httpJson(`${t.apiUrl}/v1/txn`, { method: 'POST', adminToken: o.adminToken, body, timeoutMs: o.opTimeoutMs });
+    // Whatever the answer, a read says whether they are open (an unanswered attempt may have opened them).
+    const seen = await readBank(t, { ...o, clientId: 0 });
+    if (seen !== undefined && o.accounts.every((a) => seen.has(a))) return;
+    await sleep(100);
+  }
+  throw new Error('bank: the accounts could not be opened');
+}
+
+export async function bankClientLoop(o: BankClientOptions): Promise<void> {
+  for (let i = 0; !o.until() && i < 1_000_000; i++) {
+    const accounts = await readBank(o.rng.pick(o.targets()), o);
+    if (accounts === undefined) {
+      await sleep(50);
+      continue;
+    }
+    const from = o.rng.pick(o.accounts);
+    const to = o.rng.pick(o.accounts.filter((a) => a !== from));
+    const amount = 1 + o.rng.int(10);
+    const a = accounts.get(from);
+    const b = accounts.get(to);
+    const t = o.rng.pick(o.targets());
+    const call = o.now();
+    let outcome: TransferOutcome;
+    if (a === undefined || b === undefined || a.balance < amount) {
+      outcome = 'insufficient';
+    } else {
+      const r = await httpJson(`${t.apiUrl}/v1/txn`, {
+        method: 'POST',
+        adminToken: o.adminToken,
+        timeoutMs: o.opTimeoutMs,
+        body: {
+          compare: [
+            { key: from, target: 'modRevision', op: '=', value: a.modRevision },
+            { key: to, target: 'modRevision', op: '=', value: b.modRevision },
+          ],
+          success: [{ put: { key: from, value: String(a.balance - amount) } }, { put: { key: to, value: String(b.balance + amount) } }],
+        },
+      });
+      const succeeded = r.kind === 'answer' && r.status === 200 && typeof r.body === 'object' && r.body !== null ? (r.body as { succeeded?: unknown }).succeeded : undefined;
+      outcome = r.kind === 'refused' ? 'refused' : succeeded === true ? 'done' : succeeded === false ? 'compare-failed' : 'unknown';
+    }
+    o.transfers.push({ clientId: o.clientId, node: t.id, call, return: o.now(), from, to, amount, outcome });
+  }
+}
