@@ -4,13 +4,13 @@
 // seen, so a service that hot-reloads config survives a member's death
 // without missing or repeating a change. Runs on web-standard fetch.
 import { KeeperError } from './errors.js';
-import type { KeyValue, TxnCompare, TxnResult, WatchEvent } from './keeper.js';
+import type { KeyValue, LeaseInfo, LeaseList, TxnCompare, TxnResult, WatchEvent } from './keeper.js';
 import { LeaseKeepAlive } from './lease-keepalive.js';
 
 // The package's `longwire/keeper-client` entry: what a caller needs besides the client.
 export { KeeperError } from './errors.js';
 export type { KeeperErrorCode } from './errors.js';
-export type { CompareOp, KeyValue, TxnCompare, TxnResult, WatchEvent } from './keeper.js';
+export type { CompareOp, KeyValue, LeaseInfo, LeaseList, TxnCompare, TxnResult, WatchEvent } from './keeper.js';
 
 /** A write of a transaction, as the API takes it. */
 export type TxnWrite = { readonly put: { readonly key: string; readonly value: string; readonly lease?: string } } | { readonly delete: { readonly key: string; readonly prefix?: boolean } };
@@ -125,6 +125,17 @@ export class KeeperClient {
    */
   async txn(t: { compare?: readonly TxnCompare[]; success?: readonly TxnWrite[]; failure?: readonly TxnWrite[] }): Promise<TxnResult> {
     return (await this.json('POST', '/v1/txn', t)) as TxnResult;
+  }
+
+  /** A lease's TTL, the time left and its keys; rejects with KeeperError 'lease-not-found'. */
+  async leaseInfo(id: string): Promise<LeaseInfo> {
+    return (await this.json('GET', `/v1/leases/${encodeURIComponent(id)}`)) as LeaseInfo;
+  }
+
+  /** Leases in id order, a page at a time (`more`: ask again with `after` the last id). */
+  async leases(opts: { after?: string; limit?: number } = {}): Promise<LeaseList> {
+    const q = new URLSearchParams({ ...(opts.after === undefined ? {} : { after: opts.after }), ...(opts.limit === undefined ? {} : { limit: String(opts.limit) }) });
+    return (await this.json('GET', `/v1/leases?${q}`)) as LeaseList;
   }
 
   async delete(key: string, opts: { prefix?: boolean } = {}): Promise<{ revision: number; deleted: number }> {

@@ -122,6 +122,23 @@ export interface Lease {
   readonly ttl: number;
 }
 
+/** A lease as an operator inspects it (etcd's lease timetolive). */
+export interface LeaseInfo extends Lease {
+  /** Milliseconds until the leader may expire it, on this member's clock against the replicated deadline (0 when past it). */
+  readonly remainingMs: number;
+  /** The keys attached to it, in key order. */
+  readonly keys: readonly string[];
+  /** Sessions of the register attached to it (a node's own lease). */
+  readonly sessions: number;
+}
+
+export interface LeaseList {
+  readonly revision: number;
+  /** In id order, after `after`, at most `limit`. */
+  readonly leases: readonly Omit<LeaseInfo, 'keys'>[];
+  readonly more: boolean;
+}
+
 export interface Session {
   readonly app: string;
   readonly user: string;
@@ -178,6 +195,9 @@ export interface Keeper {
   /** Rejects with KeeperError code 'lease-not-found' for an unknown or expired lease. */
   leaseKeepAlive(id: string): Promise<Lease>;
   leaseRevoke(id: string): Promise<void>;
+  /** Rejects with KeeperError code 'lease-not-found' for an unknown or expired lease. */
+  leaseInfo(id: string, opts?: { consistency?: Consistency }): Promise<LeaseInfo>;
+  leaseList(opts: { after?: string; limit: number; consistency?: Consistency }): Promise<LeaseList>;
 
   /** Batched: concurrent calls share one write. Sessions are attached to this node's lease. */
   register(ops: readonly RegisterOp[]): Promise<void>;

@@ -32,10 +32,13 @@ import type { KeeperErrorCode } from './errors.js';
 import type {
   ClusterMember,
   ClusterStatus,
+  Consistency,
   CountResult,
   JoinInfo,
   Keeper,
   Lease,
+  LeaseInfo,
+  LeaseList,
   Member,
   PutOptions,
   RangeOptions,
@@ -58,7 +61,8 @@ import { invalidRegisterOp, registeredSessions, sameRegisterOps, sessionsOf } fr
 import { restore, snapshot } from './snapshot.js';
 import { apply } from './state-machine.js';
 import { emptyState, kvBytes } from './state.js';
-import type { KeeperState } from './state.js';
+import type { KeeperState, LeaseRecord } from './state.js';
+import { compareKeys } from './key-space.js';
 import { WatchHub } from './watch-hub.js';
 import type { WatchHubOptions } from './watch-hub.js';
 
@@ -631,14 +635,12 @@ export class RaftKeeper implements Keeper {
   // ---- Keeper.
 
   async range(key: string, opts: RangeOptions = {}): Promise<RangeResult> {
-    if (this.closedBy !== undefined) throw this.closedBy;
-    if (opts.consistency !== 'serializable') await this.linearizable();
+    await this.readBarrier(opts.consistency);
     return { revision: this.state.revision, ...range(this.state, key, opts) };
   }
 
   async count(key: string, opts: Pick<RangeOptions, 'prefix' | 'after' | 'consistency'> = {}): Promise<CountResult> {
-    if (this.closedBy !== undefined) throw this.closedBy;
-    if (opts.consistency !== 'serializable') await this.linearizable();
+    await this.readBarrier(opts.consistency);
     return { revision: this.state.revision, count: countRange(this.state, key, opts) };
   }
 
@@ -717,6 +719,34 @@ export class RaftKeeper implements Keeper {
   async leaseKeepAlive(id: string): Promise<Lease> {
     const r = expect(await this.propose({ type: 'leaseKeepAlive', id, now: this.now() }), 'leaseKeepAlive');
     return { id: r.id, ttl: r.ttl };
+  }
+
+  async leaseInfo(id: string, opts: { consistency?: Consistency } = {}): Promise<LeaseInfo> {
+    await this.readBarrier(opts.consistency);
+    const l = this.state.leases.get(id);
+    if (l === undefined) throw new KeeperError('lease-not-found', `lease ${id} not found`);
+    return { ...this.leaseSummary(l), keys: [...l.keys].sort(compareKeys) };
+  }
+
+  async leaseList(opts: { after?: string; limit: number; consistency?: Consistency }): Promise<LeaseList> {
+    await this.readBarrier(opts.consistency);
+    const after = opts.after;
+    const ids = [...this.state.leases.keys()].filter((id) => after === undefined || compareKeys(id, after) > 0).sort(compareKeys);
+    const page = ids.slice(0, opts.limit).flatMap((id) => {
+      const l = this.state.leases.get(id);
+      return l === undefined ? [] : [this.leaseSummary(l)];
+    });
+    return { revision: this.state.revision, leases: page, more: ids.length > opts.limit };
+  }
+
+  private leaseSummary(l: LeaseRecord): Omit<LeaseInfo, 'keys'> {
+    return { id: l.id, ttl: l.ttl, remainingMs: Math.max(0, l.deadline - this.now()), sessions: l.sessions.size };
+  }
+
+  /** What a read waits for: nothing when serializable, else a ReadIndex round. */
+  private async readBarrier(consistency: Consistency | undefined): Promise<void> {
+    if (this.closedBy !== undefined) throw this.closedBy;
+    if (consistency !== 'serializable') await this.linearizable();
   }
 
   async leaseRevoke(id: string): Promise<void> {

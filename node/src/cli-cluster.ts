@@ -1,5 +1,5 @@
-// The CLI's cluster and keeper commands: `members list|add|remove|transfer-leader`
-// and `kv get|put|del|watch`, over the admin API. Text for people, the API's
+// The CLI's cluster and keeper commands: `members list|add|remove|transfer-leader`,
+// `kv get|put|del|watch|txn` and `leases list|get`, over the admin API. Text for people, the API's
 // JSON with --json (for `kv watch`, its NDJSON lines as they come).
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
@@ -136,6 +136,36 @@ export async function kv(argv: string[]): Promise<void> {
     }
     default:
       usage('kv get|put|del|watch KEY | kv txn FILE');
+  }
+}
+
+/** `leases list [--limit N] [--after ID]` and `leases get ID`: what is attached to the keeper's leases. */
+export async function leases(argv: string[]): Promise<void> {
+  const [verb, ...rest] = argv;
+  const id = verb === 'get' ? rest[0] : undefined;
+  if (verb === 'get' && id === undefined) usage('leases get ID');
+  const { values } = parseArgs({ args: verb === 'get' ? rest.slice(1) : rest, options: { ...COMMON, after: { type: 'string' }, limit: { type: 'string' } } });
+  const token = values['admin-token'];
+  const secondsLeft = (l: Record<string, unknown>): string => `${(Number(l.remainingMs) / 1000).toFixed(1)} s of ${String(l.ttl)} s left`;
+  switch (verb) {
+    case 'list': {
+      const q = new URLSearchParams({ ...(values.after === undefined ? {} : { after: values.after }), ...(values.limit === undefined ? {} : { limit: values.limit }) });
+      return output(await apiCall('GET', `${values.api}/v1/leases?${q}`, token), values.json, (b) => {
+        const list = Array.isArray(rec(b).leases) ? (rec(b).leases as unknown[]).map(rec) : [];
+        const lines = list.map((l) => `${String(l.id)}  ${secondsLeft(l)}  ${String(l.sessions)} sessions`);
+        const last = list[list.length - 1];
+        if (rec(b).more === true && last !== undefined) lines.push(`(more leases: continue with --after ${String(last.id)})`);
+        return lines.length === 0 ? `(no lease) at revision ${String(rec(b).revision)}` : lines.join('\n');
+      });
+    }
+    case 'get':
+      return output(await apiCall('GET', `${values.api}/v1/leases/${encodeURIComponent(id ?? '')}`, token), values.json, (b) => {
+        const l = rec(b);
+        const keys = Array.isArray(l.keys) ? l.keys.map(String) : [];
+        return [`${String(l.id)}  ${secondsLeft(l)}  ${String(l.sessions)} sessions  ${keys.length} keys`, ...keys.map((k) => `  ${k}`)].join('\n');
+      });
+    default:
+      usage('leases list|get');
   }
 }
 

@@ -7,7 +7,7 @@ import { ConfigError, loadConfig, type NodeConfig } from './config.js';
 // so API commands such as `status` start fast.
 import type { RunningNode } from './node.js';
 import { DEFAULT_API_URL, apiCall, broadcast, describe, describePush, output, status } from './cli-api.js';
-import { adminTokens, kv, members } from './cli-cluster.js';
+import { adminTokens, kv, leases, members } from './cli-cluster.js';
 
 const USAGE = `longwire — a long-connection push cluster
 
@@ -39,7 +39,8 @@ const USAGE = `longwire — a long-connection push cluster
   longwire kv put KEY VALUE [--lease ID] [--if-mod-revision N]
   longwire kv del KEY [--prefix] | watch KEY [--prefix] [--from-revision N]
   longwire kv txn FILE|-               a transaction: POST /v1/txn's JSON body from a file or stdin
-                                       (members and kv take [--admin-token T] [--api URL] [--json])
+  longwire leases list [--limit N] [--after ID] | get ID   leases: time left, sessions, keys
+                                       (members, kv and leases take [--admin-token T] [--api URL] [--json])
 
 Every start flag is also an env var LONGWIRE_<FLAG> and a key of the --config JSON file.
 --admin-token defaults to $LONGWIRE_ADMIN_TOKEN; --api defaults to ${DEFAULT_API_URL}.
@@ -264,6 +265,8 @@ async function main(): Promise<void> {
       return members(rest);
     case 'kv':
       return kv(rest);
+    case 'leases':
+      return leases(rest);
     case 'admin-tokens':
       return adminTokens(rest);
     case 'certs': {

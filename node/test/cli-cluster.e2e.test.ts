@@ -92,6 +92,21 @@ test('kv txn FILE and kv txn - (stdin): the API body in, the branch taken out', 
   assert.match(broken.stderr, /is not JSON/);
 });
 
+test('leases list and get: time left, sessions, keys', async () => {
+  const grant = await fetch(`${node.apiUrl}/v1/leases`, { method: 'POST', headers: { authorization: `Bearer ${node.adminToken}`, 'content-type': 'application/json' }, body: JSON.stringify({ ttl: 60 }) });
+  const id = ((await grant.json()) as { id: string }).id;
+  assert.equal((await cli(['kv', 'put', '/cli/leased', 'v', '--lease', id])).code, 0);
+  const got = await cli(['leases', 'get', id]);
+  assert.equal(got.code, 0, got.stderr);
+  assert.match(got.stdout, new RegExp(`^${id} {2}\\d+\\.\\d s of 60 s left {2}0 sessions {2}1 keys\\n {2}/cli/leased\\n$`));
+  const list = await cli(['leases', 'list', '--limit', '1']);
+  assert.equal(list.code, 0, list.stderr);
+  assert.match(list.stdout, /\(more leases: continue with --after \S+\)/, 'the node\'s own lease and this one: two, so a page of one has more');
+  const missing = await cli(['leases', 'get', 'no-such-lease']);
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr + missing.stdout, /404/);
+});
+
 test('kv watch streams the events of later puts', async () => {
   const child = spawn(process.execPath, [CLI, 'kv', 'watch', '/cli/w/', '--prefix', '--api', node.apiUrl, '--admin-token', node.adminToken], { stdio: ['ignore', 'pipe', 'pipe'] });
   try {

@@ -76,6 +76,9 @@ test('fails over between members and resumes a watch after its member dies', asy
     await new Promise((r) => setTimeout(r, Math.max(0, killedAt + 2 * LEASE_TTL_S * 1000 + 500 - performance.now())));
     assert.equal(kaEnded, undefined, 'the keepalive is still running');
     assert.equal((await client.get('/svc/a')).kvs.length, 1, 'the leased key outlived two TTLs');
+    const info = await client.leaseInfo(lease.id);
+    assert.deepEqual([info.keys, info.ttl], [['/svc/a'], LEASE_TTL_S]);
+    assert.ok((await client.leases()).leases.some((l) => l.id === lease.id));
     ka.cancel();
     assert.equal(await ka.ended, 'cancelled');
     await eventually(async () => ((await client.get('/svc/a')).kvs.length === 0 ? true : undefined), 'the key gone once its lease is no longer renewed', 200, 100);

@@ -482,6 +482,31 @@ async function readLines(res: Response, want: number): Promise<unknown[]> {
   return lines;
 }
 
+test('leases inspected: one with its time left and keys; the list in id order, a page at a time, with the node\'s own', async () => {
+  const granted = obj((await node.api('POST', '/v1/leases', { body: { ttl: 30 } })).body);
+  const id = String(granted.id);
+  for (const k of ['lz/b', 'lz/a']) assert.equal((await node.api('PUT', `/v1/kv/${k}`, { body: { value: 'v', lease: id } })).status, 200);
+  const info = obj((await node.api('GET', `/v1/leases/${id}`)).body);
+  assert.deepEqual([info.id, info.ttl, info.keys, info.sessions], [id, 30, ['/lz/a', '/lz/b'], 0]);
+  assert.ok(typeof info.remainingMs === 'number' && info.remainingMs > 20_000 && info.remainingMs <= 30_000, `remainingMs ${String(info.remainingMs)}`);
+  assert.equal(obj((await node.api('GET', `/v1/leases/${id}?consistency=serializable`)).body).id, id);
+  assertApiError(await node.api('GET', '/v1/leases/no-such-lease'), 404, 'lease-not-found');
+
+  const all = obj((await node.api('GET', '/v1/leases')).body);
+  const ids = (all.leases as unknown[]).map((l) => String(obj(l).id));
+  assert.deepEqual(ids, [...ids].sort(), 'in id order');
+  assert.ok(ids.includes(id));
+  assert.ok((all.leases as unknown[]).some((l) => (obj(l).sessions as number) >= 0 && obj(l).id !== id), "the node's own lease is listed too");
+  assert.equal(all.more, false);
+  const first = obj((await node.api('GET', '/v1/leases?limit=1')).body);
+  assert.deepEqual([(first.leases as unknown[]).length, first.more], [1, true]);
+  const rest = obj((await node.api('GET', `/v1/leases?after=${encodeURIComponent(String(obj((first.leases as unknown[])[0]).id))}`)).body);
+  assert.deepEqual([String(obj((first.leases as unknown[])[0]).id), ...(rest.leases as unknown[]).map((l) => String(obj(l).id))], ids);
+  for (const bad of ['limit=0', 'limit=10001', 'limit=x', 'consistency=eventual']) assertApiError(await node.api('GET', `/v1/leases?${bad}`), 400, 'invalid');
+  assert.equal((await node.api('DELETE', `/v1/leases/${id}`)).status, 200);
+  assertApiError(await node.api('GET', `/v1/leases/${id}`), 404, 'lease-not-found');
+});
+
 test('watch: an NDJSON stream with a line per put and delete, in revision order, and replay from fromRevision', async () => {
   const ac = new AbortController();
   const timer = setTimeout(() => ac.abort(), 20_000);

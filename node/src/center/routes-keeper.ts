@@ -9,6 +9,8 @@ import { SECRETS_PREFIX, reachesSecrets, shownValue, valueHidden } from '../keep
 export const WATCH_PROGRESS_MS = 5000;
 const KEY_CHARS_MAX = 1024;
 const VALUE_BYTES_MAX = 256 * 1024;
+/** Leases per page of GET /v1/leases when the request names no limit (at most 10,000). */
+const LEASE_PAGE_DEFAULT = 1000;
 /** Compares, and writes per branch, of one transaction (etcd's --max-txn-ops default). */
 const TXN_OPS_MAX = 128;
 /**
@@ -304,6 +306,26 @@ export function keeperRoutes(deps: CenterDeps) {
       '/v1/leases',
       { schema: { tags: ['leases'], summary: 'Grant a lease (admin)', body: { type: 'object', required: ['ttl'], additionalProperties: false, properties: { ttl: { type: 'integer', minimum: 1, maximum: 86400 } } } } },
       async (req) => deps.keeper.leaseGrant(req.body.ttl),
+    );
+    const consistency = { type: 'string', enum: ['linearizable', 'serializable'] } as const;
+    app.get<{ Querystring: { after?: string; limit?: string; consistency?: 'linearizable' | 'serializable' } }>(
+      '/v1/leases',
+      {
+        schema: {
+          tags: ['leases'],
+          summary: 'List leases in id order, a page at a time (admin)',
+          querystring: { type: 'object', properties: { after: { type: 'string', maxLength: KEY_CHARS_MAX }, limit: { type: 'string', pattern: '^([1-9][0-9]{0,3}|10000)$' }, consistency } },
+        },
+      },
+      async (req) => {
+        const q = req.query;
+        return deps.keeper.leaseList({ limit: q.limit === undefined ? LEASE_PAGE_DEFAULT : Number(q.limit), consistency: q.consistency ?? 'linearizable', ...(q.after === undefined ? {} : { after: q.after }) });
+      },
+    );
+    app.get<{ Params: { id: string }; Querystring: { consistency?: 'linearizable' | 'serializable' } }>(
+      '/v1/leases/:id',
+      { schema: { tags: ['leases'], summary: "A lease's TTL, time left and attached keys (admin)", querystring: { type: 'object', properties: { consistency } } } },
+      async (req) => deps.keeper.leaseInfo(req.params.id, { consistency: req.query.consistency ?? 'linearizable' }),
     );
     app.post<{ Params: { id: string } }>('/v1/leases/:id/keepalive', { schema: { tags: ['leases'], summary: 'Renew a lease (admin)' } }, async (req) => {
       const l = await deps.keeper.leaseKeepAlive(req.params.id);
