@@ -1,9 +1,11 @@
 // Operability on a three-node cluster of real processes: the admin page and
-// `longwire status` show every member, and a member stopped with SIGTERM
-// redirects its clients to the other members' gateways.
+// `longwire status` show every member, a member stopped with SIGTERM
+// redirects its clients to the other members' gateways, and a removal asked
+// for while a member restarts waits for it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { rm } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import { chromium, type Browser } from 'playwright-core';
 import { CLI, NodeProcess } from './support/node-process.js';
@@ -114,5 +116,42 @@ test('three members: the admin page and status list them all, and SIGTERM redire
   } finally {
     await browser?.close();
     for (const n of nodes.reverse()) await n.stop();
+  }
+});
+
+test('a removal asked for while a member restarts waits for it to show healthy, then goes through', async () => {
+  const nodes = new Map<string, NodeProcess>();
+  const restartedDirs: string[] = [];
+  try {
+    const n1 = await NodeProcess.start({ args: ['--id', 'n1'] });
+    nodes.set('n1', n1);
+    nodes.set('n2', await NodeProcess.start({ args: ['--id', 'n2', '--join', n1.apiUrl] }));
+    nodes.set('n3', await NodeProcess.start({ args: ['--id', 'n3', '--join', n1.apiUrl] }));
+    const { leader: leaderId } = await voters(n1, 3);
+    const leader = nodes.get(leaderId);
+    const [restartedId, removedId] = ['n1', 'n2', 'n3'].filter((id) => id !== leaderId);
+    const down = restartedId === undefined ? undefined : nodes.get(restartedId);
+    assert.ok(leader !== undefined && down !== undefined && restartedId !== undefined && removedId !== undefined);
+    // The joins' moves of users done (none to move, but each is recorded until it ends).
+    await eventually(async () => ((obj((await leader.api('GET', '/v1/kv/sys/joining/?prefix=true')).body).kvs as unknown[]).length === 0 ? true : undefined), 'the joins done', 200, 100);
+    // kill -9 one follower; once the leader counts it unhealthy, removing the other would leave one healthy voter of two.
+    await down.kill9();
+    await eventually(async () => {
+      const members = obj((await leader.api('GET', '/v1/cluster')).body).members as { id: string; healthy: boolean }[];
+      return members.find((m) => m.id === restartedId)?.healthy === false ? true : undefined;
+    }, `the leader seeing ${restartedId} down`, 100, 100);
+    // Restart it and ask for the removal at once: the removal waits for the restarted member rather than answering 409.
+    restartedDirs.push(down.dataDir);
+    const [restarted, removal] = await Promise.all([
+      NodeProcess.start({ dataDir: down.dataDir, gatewayPort: down.gatewayPort, apiPort: down.apiPort, peerPort: down.peerPort, args: ['--id', restartedId] }),
+      leader.api('DELETE', `/v1/cluster/members/${removedId}`),
+    ]);
+    nodes.set(restartedId, restarted);
+    assert.equal(removal.status, 200, JSON.stringify(removal.body));
+    assert.equal(obj(removal.body).removed, removedId);
+    await voters(leader, 2);
+  } finally {
+    for (const n of [...nodes.values()].reverse()) await n.stop();
+    for (const d of restartedDirs) await rm(d, { recursive: true, force: true });
   }
 });

@@ -43,15 +43,37 @@ export interface Handoff {
   readonly messages: number;
 }
 
-/** Refuses a removal that Raft would refuse anyway, before anything is drained. */
-export function checkQuorum(members: readonly ClusterMember[], id: string): void {
-  if (!members.some((m) => m.id === id && m.role === 'voter')) return;
-  const voters = members.filter((m) => m.role === 'voter');
-  const remaining = voters.filter((m) => m.id !== id);
-  if (remaining.length === 0) throw new ApiError('conflict', `${id} is the last voter`);
+/**
+ * How long a removal waits for enough voters to show healthy before it is
+ * refused: a member restarted a moment ago (or a leader just elected, which
+ * has not heard from everyone yet) shows unhealthy for a few heartbeats.
+ */
+export const QUORUM_WAIT_MS = 10_000;
+const QUORUM_POLL_MS = 50;
+
+/** Why removing `id` would break the cluster now: for good (the last voter), or until more voters show healthy. */
+function quorumRefusal(members: readonly ClusterMember[], id: string): { readonly lasting: boolean; readonly message: string } | undefined {
+  if (!members.some((m) => m.id === id && m.role === 'voter')) return undefined;
+  const remaining = members.filter((m) => m.role === 'voter' && m.id !== id);
+  if (remaining.length === 0) return { lasting: true, message: `${id} is the last voter` };
   const healthy = remaining.filter((m) => m.healthy).length;
-  if (healthy < Math.floor(remaining.length / 2) + 1) {
-    throw new ApiError('conflict', `removing ${id} would leave ${healthy} healthy of ${remaining.length} voters: no quorum`);
+  if (healthy >= Math.floor(remaining.length / 2) + 1) return undefined;
+  return { lasting: false, message: `removing ${id} would leave ${healthy} healthy of ${remaining.length} voters: no quorum` };
+}
+
+/**
+ * Refuses (409) a removal that Raft would refuse anyway, before anything is
+ * drained; while too few voters show healthy it waits up to `waitMs` for
+ * them first.
+ */
+export async function awaitQuorum(keeper: Keeper, id: string, waitMs = QUORUM_WAIT_MS): Promise<void> {
+  const until = Date.now() + waitMs;
+  for (;;) {
+    const refusal = quorumRefusal(keeper.cluster().members, id);
+    if (refusal === undefined) return;
+    if (refusal.lasting) throw new ApiError('conflict', refusal.message);
+    if (Date.now() >= until) throw new ApiError('conflict', `${refusal.message} (waited ${waitMs / 1000} s for the voters to show healthy)`);
+    await new Promise((r) => setTimeout(r, QUORUM_POLL_MS));
   }
 }
 
@@ -82,10 +104,9 @@ async function markDrain(keeper: Keeper, id: string): Promise<string> {
  * nothing (a learner, or not a member: Raft's removal then answers).
  */
 export async function drainMember(deps: RemovalDeps, id: string, timeoutS: number): Promise<Handoff | undefined> {
-  const members = deps.keeper.cluster().members;
-  const m = members.find((x) => x.id === id);
+  const m = deps.keeper.cluster().members.find((x) => x.id === id);
   if (m === undefined || m.role !== 'voter') return undefined;
-  checkQuorum(members, id);
+  await awaitQuorum(deps.keeper, id);
   const mark = await markDrain(deps.keeper, id);
   const call = async (body: { op: 'start'; mark: string } | { op: 'status' }): Promise<DrainStatus> => {
     if (id === deps.nodeId) return body.op === 'start' ? deps.drainer.start(body.mark) : deps.drainer.status();

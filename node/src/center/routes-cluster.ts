@@ -11,7 +11,7 @@ import { ApiError } from './errors.js';
 import { checkJoinProof, claimsJoinProof } from '../join-proof.js';
 import { rawBodyOf } from './raw-body.js';
 import { checkNoJoin, clearJoin, recordJoin } from './member-join.js';
-import { DRAIN_TIMEOUT_S_DEFAULT, DRAIN_TIMEOUT_S_MAX, checkQuorum, clearDrain, drainMember, type Handoff } from './member-removal.js';
+import { DRAIN_TIMEOUT_S_DEFAULT, DRAIN_TIMEOUT_S_MAX, awaitQuorum, clearDrain, drainMember, type Handoff } from './member-removal.js';
 
 /** Marks a call a member forwarded, so the leader does not forward it again. */
 const FORWARDED_HEADER = 'x-longwire-forwarded';
@@ -97,7 +97,7 @@ export function clusterRoutes(deps: CenterDeps) {
         schema: {
           tags: ['cluster'],
           summary:
-            'Remove a member (admin): a voter is drained first (its inboxes and cursors handed to their new owners, its clients redirected), then leaves Raft; answers when done. 409 if it would remove the last voter or lose quorum, or while another change or drain is pending; 503 when the drain is not done within `timeout` seconds (repeat the call: it goes on). `force=true` skips the drain (for a member lost for good: its inboxes are lost).',
+            'Remove a member (admin): a voter is drained first (its inboxes and cursors handed to their new owners, its clients redirected), then leaves Raft; answers when done. 409 if it would remove the last voter or lose quorum (after waiting up to 10 s for the voters to show healthy), or while another change or drain is pending; 503 when the drain is not done within `timeout` seconds (repeat the call: it goes on). `force=true` skips the drain (for a member lost for good: its inboxes are lost).',
           params: { type: 'object', required: ['id'], properties: { id: memberId } },
           querystring: {
             type: 'object',
@@ -114,7 +114,7 @@ export function clusterRoutes(deps: CenterDeps) {
         if (timeoutS > DRAIN_TIMEOUT_S_MAX) throw new ApiError('invalid', `timeout is at most ${DRAIN_TIMEOUT_S_MAX} seconds`);
         const remove = async (): Promise<unknown> => {
           if (deps.keeper.cluster().leader !== deps.nodeId) throw new KeeperError('not-leader', 'member removal runs on the leader');
-          checkQuorum(deps.keeper.cluster().members, id);
+          await awaitQuorum(deps.keeper, id);
           await checkNoJoin(deps.keeper, id, req.query.force === 'true');
           if (id === deps.nodeId) {
             // The leader does not drain itself: it hands leadership over and the new leader takes the call.
