@@ -73,7 +73,8 @@ export async function openAccounts(o: Omit<BankClientOptions, 'clientId' | 'unti
     const t = o.rng.pick(o.targets());
     await httpJson(`${t.apiUrl}/v1/txn`, { method: 'POST', adminToken: o.adminToken, body, timeoutMs: o.opTimeoutMs });
     // Whatever the answer, a read says whether they are open (an unanswered attempt may have opened them).
-    const seen = await readBank(t, { ...o, clientId: 0 });
+    // Not recorded: before they are open, a read rightly shows none of them.
+    const seen = await readBank(t, { ...o, clientId: 0, reads: [] });
     if (seen !== undefined && o.accounts.every((a) => seen.has(a))) return;
     await sleep(100);
   }
