@@ -24,7 +24,8 @@ export interface KvTimelineInput {
 
 function opLine(op: KvOperation): string {
   const i = op.input;
-  const call = i.op === 'read' ? 'read' : i.op === 'write' ? `write ${i.value}` : i.op === 'cas' ? `cas @${i.ifModRevision}→${i.value}` : 'delete';
+  const txn = (i.op === 'write' || i.op === 'cas') && i.via === 'txn' ? ' (txn)' : '';
+  const call = (i.op === 'read' ? 'read' : i.op === 'write' ? `write ${i.value}` : i.op === 'cas' ? `cas @${i.ifModRevision}→${i.value}` : 'delete') + txn;
   const o = op.output;
   const out = o.kind === 'read' ? `${o.value ?? 'nil'}@${o.modRevision}` : o.kind === 'written' ? `rev ${o.revision}` : o.kind === 'deleted' ? `rev ${o.revision} (${o.deleted})` : o.kind;
   return `${op.key} ${call} via ${op.node} → ${out}`;

@@ -1,4 +1,5 @@
 // A keeper client of the workload: random reads, writes, compare-and-swaps
+// (a third of the writes and cas as one-key transactions, POST /v1/txn)
 // and deletes on a few keys, each through a random node's HTTP API, with a
 // unique value per write. Every call is recorded as a Porcupine interval:
 // a definite answer closes it; no answer (timeout, reset, node killed or
@@ -107,6 +108,17 @@ export async function runKvOp(target: KvTarget, key: string, input: RegisterInpu
     }
     case 'write':
     case 'cas': {
+      if (input.via === 'txn') {
+        const compare = input.op === 'cas' ? [{ key, target: 'modRevision', op: '=', value: input.ifModRevision }] : [];
+        const r = await httpJson(`${target.apiUrl}/v1/txn`, { method: 'POST', adminToken, body: { compare, success: [{ put: { key, value: input.value } }] }, timeoutMs });
+        if (r.kind === 'refused') return undefined;
+        if (r.kind === 'unknown') return { kind: 'unknown' };
+        const revision = numberField(r.body, 'revision');
+        const succeeded = typeof r.body === 'object' && r.body !== null ? (r.body as { succeeded?: unknown }).succeeded : undefined;
+        if (r.status === 200 && revision !== undefined && succeeded === true) return { kind: 'written', revision };
+        if (r.status === 200 && succeeded === false && input.op === 'cas') return { kind: 'cas-failed' };
+        return r.status >= 500 ? { kind: 'unknown' } : undefined;
+      }
       const body = input.op === 'cas' ? { value: input.value, ifModRevision: input.ifModRevision } : { value: input.value };
       const r = await httpJson(url, { method: 'PUT', adminToken, body, timeoutMs });
       if (r.kind === 'refused') return undefined;
@@ -140,8 +152,10 @@ export async function kvClientLoop(o: KvClientOptions): Promise<void> {
     const target = o.rng.pick(o.targets());
     const r = o.rng.next();
     const value = `c${o.clientId}-${i}`;
+    // A third of the writes and compare-and-swaps go as one-key transactions.
+    const via = o.rng.int(3) === 0 ? { via: 'txn' as const } : {};
     const input: RegisterInput =
-      r < 0.4 ? { op: 'read' } : r < 0.65 ? { op: 'write', value } : r < 0.92 ? { op: 'cas', value, ifModRevision: seen.get(key) ?? 0 } : { op: 'delete' };
+      r < 0.4 ? { op: 'read' } : r < 0.65 ? { op: 'write', value, ...via } : r < 0.92 ? { op: 'cas', value, ifModRevision: seen.get(key) ?? 0, ...via } : { op: 'delete' };
     const call = o.now();
     const output = await runKvOp(target, key, input, o.adminToken, o.opTimeoutMs, o.reads);
     if (output !== undefined) {
