@@ -14,6 +14,8 @@ export interface WorkerInit {
   readonly electionTicks: number;
   readonly snapshotEntries: number;
   readonly compactionKeepEntries: number;
+  /** The group-commit wait in ms (RaftKeeperOptions.groupCommitMs); 0: none. */
+  readonly groupCommitMs: number;
   readonly security: PeerSecurity;
 }
 

@@ -134,6 +134,20 @@ test('raft keeper (one member): CAS conflict gives compare-failed', async () => 
   await k.close();
 });
 
+test('raft keeper (one member): with no group-commit wait and with a long one, waves of concurrent puts all land, each at its own revision', async () => {
+  for (const groupCommitMs of [0, 20]) {
+    const k = await openKeeper(options(await tempDir(), new FakeClock(), { groupCommitMs }));
+    const revisions: number[] = [];
+    for (let wave = 0; wave < 4; wave++) {
+      const rs = await Promise.all(Array.from({ length: 50 }, (_, i) => k.put(`w/${wave}/${i}`, 'v')));
+      revisions.push(...rs.map((r) => r.revision));
+    }
+    assert.equal((await k.count('w/', { prefix: true })).count, 200, `groupCommitMs ${groupCommitMs}`);
+    assert.equal(new Set(revisions).size, 200, `groupCommitMs ${groupCommitMs}: one revision per put`);
+    await k.close();
+  }
+});
+
 test('raft keeper (one member): the space quota refuses puts that grow the store past it, and nothing else', async () => {
   const dir = await tempDir();
   const clock = new FakeClock();

@@ -16,6 +16,7 @@ const USAGE = `longwire — a long-connection push cluster
                  [--keeper-quota-mb MB]               keeper space quota (default 256; 0: none)
                  [--api-connections-max N]            open API connections held (default 10000)
                  [--watches-max N]                    watch streams served at once (default 1000)
+                 [--keeper-group-commit-ms N]         under load, gather proposals this long per synced write (0..20, default 1)
                  [--tls-cert FILE --tls-key FILE]   wss:// and https:// (SIGHUP re-reads them)
                  [--cluster-secret S] [--peer-ca FILE --peer-cert FILE --peer-key FILE]   peer authentication (SIGHUP re-reads)
                  [--join API_URL]                     join the cluster of that member (proves it with the

@@ -23,6 +23,8 @@ export interface NodeConfig {
   readonly apiConnectionsMax: number;
   /** Watch streams (GET /v1/watch) this node serves at once; past it a new one is refused with 429. */
   readonly watchesMax: number;
+  /** The keeper's group-commit wait in ms under load (0: none). */
+  readonly keeperGroupCommitMs: number;
   readonly logLevel: string;
   readonly prettyLogs: boolean;
   /** Serve wss:// and https:// with this certificate and key (PEM files; re-read on SIGHUP). */
@@ -66,6 +68,7 @@ const OPTIONS = {
   'keeper-quota-mb': { type: 'string' },
   'api-connections-max': { type: 'string' },
   'watches-max': { type: 'string' },
+  'keeper-group-commit-ms': { type: 'string' },
   'log-level': { type: 'string' },
   pretty: { type: 'boolean' },
 } as const;
@@ -146,6 +149,9 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Nod
   if (!Number.isInteger(apiConnectionsMax) || apiConnectionsMax < 1 || apiConnectionsMax > 1_000_000) throw new ConfigError('--api-connections-max must be 1..1000000');
   const watchesMax = Number(str('watches-max', '1000'));
   if (!Number.isInteger(watchesMax) || watchesMax < 1 || watchesMax > 100_000) throw new ConfigError('--watches-max must be 1..100000');
+  const keeperGroupCommitMs = Number(str('keeper-group-commit-ms', '1'));
+  // Past an election timeout's worth a wait would cost leadership under load.
+  if (!Number.isInteger(keeperGroupCommitMs) || keeperGroupCommitMs < 0 || keeperGroupCommitMs > 20) throw new ConfigError('--keeper-group-commit-ms must be 0..20 (0: no wait)');
   return {
     id,
     dataDir: str('data-dir', `./data/${id}`),
@@ -160,6 +166,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Nod
     keeperQuotaMb,
     apiConnectionsMax,
     watchesMax,
+    keeperGroupCommitMs,
     logLevel: str('log-level', 'info'),
     prettyLogs: get('pretty') === true,
     tls: tlsCert === undefined || tlsKey === undefined ? undefined : { certFile: tlsCert, keyFile: tlsKey },

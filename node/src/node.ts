@@ -170,6 +170,7 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
     ...(joinUrl === undefined ? {} : { join: () => requestJoin(cfg, joinUrl, peer.join, admin.token, transport, log) }),
     metrics: raftMetrics(metrics.registry),
     quotaBytes: cfg.keeperQuotaMb * 1024 * 1024,
+    groupCommitMs: cfg.keeperGroupCommitMs,
     peerSecurity: peer.security,
     onPeerRefused: (r) => {
       metrics.peerRefused.labels('raft', r.auth ? 'auth' : 'protocol').inc();

@@ -40,7 +40,8 @@ test('flags beat env vars, which beat the --config file, which beats defaults', 
   assert.equal(cfg.heartbeatSeconds, 7);
   assert.equal(cfg.dataDir, '/tmp/x');
   const d = loadConfig([], {});
-  assert.deepEqual([d.id, d.gateway, d.api, d.zone, d.fsync, d.keeperQuotaMb, d.apiConnectionsMax, d.watchesMax], ['n1', { host: '127.0.0.1', port: 7800 }, { host: '127.0.0.1', port: 7801 }, 'default', false, 256, 10_000, 1000]);
+  assert.deepEqual([d.id, d.gateway, d.api, d.zone, d.fsync, d.keeperQuotaMb, d.apiConnectionsMax, d.watchesMax, d.keeperGroupCommitMs], ['n1', { host: '127.0.0.1', port: 7800 }, { host: '127.0.0.1', port: 7801 }, 'default', false, 256, 10_000, 1000, 1]);
+  assert.equal(loadConfig(['--keeper-group-commit-ms', '0'], {}).keeperGroupCommitMs, 0);
   assert.equal(loadConfig(['--keeper-quota-mb', '0'], {}).keeperQuotaMb, 0);
 });
 
@@ -68,6 +69,11 @@ test('bad flags are refused with a clear error', async () => {
   const conns = await cli(['start', '--api-connections-max', '0']);
   assert.equal(conns.code, 2);
   assert.match(conns.stderr, /--api-connections-max must be 1\.\.1000000/);
+  for (const g of ['-1', '21', '1.5']) {
+    const wait = await cli(['start', `--keeper-group-commit-ms=${g}`]);
+    assert.equal(wait.code, 2, g);
+    assert.match(wait.stderr, /--keeper-group-commit-ms must be 0\.\.20/);
+  }
   for (const w of ['0', '100001', 'many']) {
     const watches = await cli(['start', `--watches-max=${w}`]);
     assert.equal(watches.code, 2, w);
