@@ -198,6 +198,8 @@ export interface Keeper {
   /** Rejects with KeeperError code 'lease-not-found' for an unknown or expired lease. */
   leaseInfo(id: string, opts?: { consistency?: Consistency }): Promise<LeaseInfo>;
   leaseList(opts: { after?: string; limit: number; consistency?: Consistency }): Promise<LeaseList>;
+  /** The whole state (keys, leases, register, members) as a keeper snapshot, read linearizably: a backup for disaster recovery. */
+  backup(): Promise<{ revision: number; bytes: Uint8Array }>;
 
   /** Batched: concurrent calls share one write. Sessions are attached to this node's lease. */
   register(ops: readonly RegisterOp[]): Promise<void>;

@@ -752,6 +752,12 @@ export class RaftKeeper implements Keeper {
     return { id: l.id, ttl: l.ttl, remainingMs: Math.max(0, l.deadline - this.now()), sessions: l.sessions.size };
   }
 
+  /** The whole state as a keeper snapshot, after a linearizable read: a backup to restore a new cluster from (RaftKeeperOptions.restoreFrom). */
+  async backup(): Promise<{ revision: number; bytes: Uint8Array }> {
+    await this.readBarrier('linearizable');
+    return { revision: this.state.revision, bytes: snapshot(this.state) };
+  }
+
   /** What a read waits for: nothing when serializable, else a ReadIndex round. */
   private async readBarrier(consistency: Consistency | undefined): Promise<void> {
     if (this.closedBy !== undefined) throw this.closedBy;

@@ -9,6 +9,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, afterEach, test } from 'node:test';
+import { restoreBackup } from '../src/restore-backup.js';
 import { KeeperError } from '../src/errors.js';
 import type { Session, WatchMessage } from '../src/keeper.js';
 import { nodeLeaseKey, RaftKeeper } from '../src/raft-keeper.js';
@@ -89,6 +90,42 @@ test('raft keeper (one member): write, close, reopen; state and revision intact'
   const { revision } = await k2.put('cfg/1', 'next');
   assert.equal(revision, before.revision + 3);
   await k2.close();
+});
+
+test('raft keeper: a backup restored into an empty data dir starts a new one-member cluster; not into a used one', async () => {
+  const clock = new FakeClock();
+  const old = await openKeeper(options(await tempDir(), clock, { snapshotEntries: 7 }));
+  for (let i = 0; i < 12; i++) await old.put(`cfg/${i % 4}`, `v${i}`);
+  const lease = await old.leaseGrant(600);
+  await old.put('cfg/leased', 'x', { lease: lease.id });
+  await old.put('moves/n9', 'a record of the old cluster');
+  const { revision, bytes } = await old.backup();
+  const before = await old.range('cfg/', { prefix: true });
+  await old.close();
+
+  // Another member id, another machine: the old cluster's members do not come along, nor the dropped prefix.
+  const dir = await tempDir();
+  const member = { id: 'r1', peer: '127.0.0.1:7812', api: '127.0.0.1:7811', gateway: '127.0.0.1:7810', zone: 'dr' };
+  // Five cfg/ keys and the old member's node-lease record (its lease expires in the new cluster).
+  assert.deepEqual(await restoreBackup(dir, 'r1', bytes, ['moves/']), { revision, keys: 6 });
+  const k = await openKeeper({ ...options(dir, clock), member });
+  assert.deepEqual((await k.range('cfg/', { prefix: true })).kvs, before.kvs, 'the keys as they were, revisions and lease included');
+  assert.deepEqual((await k.range('moves/', { prefix: true })).kvs, []);
+  assert.deepEqual(k.cluster().members.map((m) => [m.id, m.role]), [['r1', 'voter']]);
+  assert.deepEqual((await k.leaseInfo(lease.id)).keys, ['cfg/leased']);
+  const next = await k.put('cfg/new', 'after');
+  assert.ok(next.revision > revision, `revisions go on from the backup's (${revision}), got ${next.revision}`);
+  await k.close();
+
+  // Not into a data dir that holds a log, nor from bytes that are not a keeper snapshot (nothing written then).
+  await rejectsWith(restoreBackup(dir, 'r1', bytes), 'conflict');
+  const again = await openKeeper({ ...options(dir, clock), member });
+  assert.equal((await again.range('cfg/new')).kvs[0]?.value, 'after');
+  await again.close();
+  const empty = await tempDir();
+  await rejectsWith(restoreBackup(empty, 'r1', new Uint8Array([1, 2, 3])), 'corrupt');
+  const fresh = await openKeeper({ ...options(empty, clock), member });
+  assert.equal((await fresh.range('cfg/', { prefix: true })).kvs.length, 0, 'the data dir was left empty');
 });
 
 test('raft keeper (one member): the log tail stays watchable across a restart; older revisions answer compacted', async () => {

@@ -1,9 +1,12 @@
 // The CLI's cluster and keeper commands: `members list|add|remove|transfer-leader`,
-// `kv get|put|del|watch|txn` and `leases list|get`, over the admin API. Text for people, the API's
+// `kv get|put|del|watch|txn`, `leases list|get` and `keeper backup|restore`, over the admin API. Text for people, the API's
 // JSON with --json (for `kv watch`, its NDJSON lines as they come).
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { restoreBackup } from '../../keeper/src/restore-backup.js';
 import { KeeperClient } from '../../keeper/src/keeper-client.js';
+import { DRAINING_PREFIX, JOINING_PREFIX } from './ownership.js';
 import { DEFAULT_API_URL, apiCall, output } from './cli-api.js';
 
 function usage(message: string): never {
@@ -166,6 +169,48 @@ export async function leases(argv: string[]): Promise<void> {
       });
     default:
       usage('leases list|get');
+  }
+}
+
+/**
+ * `keeper backup FILE` saves the keeper's state from a running cluster;
+ * `keeper restore FILE --data-dir DIR --id ID` writes it, offline, into an
+ * empty data dir, where `longwire start --id ID --data-dir DIR` then opens a
+ * new one-member cluster with it (disaster recovery, docs/OPERATIONS.md).
+ */
+export async function keeperCommand(argv: string[]): Promise<void> {
+  const [verb, file, ...rest] = argv;
+  if ((verb !== 'backup' && verb !== 'restore') || file === undefined) usage('keeper backup FILE | keeper restore FILE --data-dir DIR --id ID');
+  const { values } = parseArgs({ args: rest, options: { ...COMMON, 'data-dir': { type: 'string' }, id: { type: 'string' } } });
+  if (verb === 'backup') {
+    let res: Response;
+    try {
+      res = await fetch(`${values.api}/v1/keeper/backup`, { headers: values['admin-token'] === undefined ? {} : { authorization: `Bearer ${values['admin-token']}` } });
+    } catch (err) {
+      process.stderr.write(`longwire: cannot reach the API at ${values.api}: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.exit(1);
+    }
+    if (!res.ok) {
+      process.stderr.write(`longwire: GET /v1/keeper/backup: ${res.status} ${(await res.text()).slice(0, 300)}\n`);
+      process.exit(1);
+    }
+    const bytes = new Uint8Array(await res.arrayBuffer());
+    // Owner-only: the backup holds the apps' secrets and the admin token digests.
+    await writeFile(file, bytes, { mode: 0o600 });
+    process.stdout.write(`keeper backup at revision ${res.headers.get('x-longwire-revision') ?? '?'}: ${bytes.length} bytes in ${file}\n`);
+    return;
+  }
+  const dataDir = values['data-dir'];
+  const id = values.id;
+  if (dataDir === undefined || id === undefined) usage('keeper restore FILE --data-dir DIR --id ID');
+  const backup = await readFile(file).catch((e: unknown) => usage(`keeper restore: cannot read ${file}: ${String(e)}`));
+  try {
+    // Moves and drains the old cluster's members had under way do not go on in the new cluster.
+    const r = await restoreBackup(join(dataDir, 'raft'), id, backup, [JOINING_PREFIX, DRAINING_PREFIX]);
+    process.stdout.write(`restored ${r.keys} keys at revision ${r.revision} for member ${id} into ${dataDir}: start it with longwire start --id ${id} --data-dir ${dataDir}, then join the others to it\n`);
+  } catch (err) {
+    process.stderr.write(`longwire: keeper restore: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
   }
 }
 

@@ -7,7 +7,7 @@ import { ConfigError, loadConfig, type NodeConfig } from './config.js';
 // so API commands such as `status` start fast.
 import type { RunningNode } from './node.js';
 import { DEFAULT_API_URL, apiCall, broadcast, describe, describePush, output, status } from './cli-api.js';
-import { adminTokens, kv, leases, members } from './cli-cluster.js';
+import { adminTokens, keeperCommand, kv, leases, members } from './cli-cluster.js';
 
 const USAGE = `longwire — a long-connection push cluster
 
@@ -41,7 +41,9 @@ const USAGE = `longwire — a long-connection push cluster
   longwire kv del KEY [--prefix] | watch KEY [--prefix] [--from-revision N]
   longwire kv txn FILE|-               a transaction: POST /v1/txn's JSON body from a file or stdin
   longwire leases list [--limit N] [--after ID] | get ID   leases: time left, sessions, keys
-                                       (members, kv and leases take [--admin-token T] [--api URL] [--json])
+  longwire keeper backup FILE          save the keeper's state (holds secrets: kept owner-only)
+  longwire keeper restore FILE --data-dir DIR --id ID   into an empty data dir: a new one-member cluster
+                                       (members, kv, leases and keeper backup take [--admin-token T] [--api URL] [--json])
 
 Every start flag is also an env var LONGWIRE_<FLAG> and a key of the --config JSON file.
 --admin-token defaults to $LONGWIRE_ADMIN_TOKEN; --api defaults to ${DEFAULT_API_URL}.
@@ -268,6 +270,8 @@ async function main(): Promise<void> {
       return kv(rest);
     case 'leases':
       return leases(rest);
+    case 'keeper':
+      return keeperCommand(rest);
     case 'admin-tokens':
       return adminTokens(rest);
     case 'certs': {

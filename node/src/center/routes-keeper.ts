@@ -307,6 +307,16 @@ export function keeperRoutes(deps: CenterDeps) {
       { schema: { tags: ['leases'], summary: 'Grant a lease (admin)', body: { type: 'object', required: ['ttl'], additionalProperties: false, properties: { ttl: { type: 'integer', minimum: 1, maximum: 86400 } } } } },
       async (req) => deps.keeper.leaseGrant(req.body.ttl),
     );
+    app.get(
+      '/v1/keeper/backup',
+      { schema: { tags: ['kv'], summary: "The keeper's whole state, read linearizably, for disaster recovery (`longwire keeper restore`); it holds secrets (admin)" } },
+      async (_req, reply) => {
+        const b = await deps.keeper.backup();
+        void reply.header('content-type', 'application/octet-stream').header('x-longwire-revision', String(b.revision)).header('cache-control', 'no-store');
+        return Buffer.from(b.bytes.buffer, b.bytes.byteOffset, b.bytes.byteLength);
+      },
+    );
+
     const consistency = { type: 'string', enum: ['linearizable', 'serializable'] } as const;
     app.get<{ Querystring: { after?: string; limit?: string; consistency?: 'linearizable' | 'serializable' } }>(
       '/v1/leases',

@@ -3,7 +3,7 @@ import { assert } from '../assert.js';
 import { StorageError, StorageErrorCode } from '../errors.js';
 import { MemoryStorage } from '../log/memory-storage.js';
 import type { ConfState, Entry, EntryType, HardState, Index, Snapshot, Term } from '../types.js';
-import { EMPTY_HARD_STATE, EMPTY_SNAPSHOT, index, term } from '../types.js';
+import { EMPTY_HARD_STATE, EMPTY_SNAPSHOT, NONE, index, term } from '../types.js';
 
 /**
  * The Raft log in LevelDB. The core reads through `memory` (a synchronous
@@ -105,16 +105,39 @@ export class LevelStorage {
     }
   }
 
-  /** Persists the initial membership of a brand-new group (an empty snapshot at index 0). */
-  async bootstrap(cs: ConfState): Promise<void> {
+  /**
+   * Persists the initial membership of a brand-new group: an empty snapshot
+   * at index 0, or, with `data` (a state machine restored from a backup),
+   * that state as the snapshot at index 1 of term 1, committed.
+   */
+  async bootstrap(cs: ConfState, data?: Uint8Array): Promise<void> {
     assert(this.memory.lastIndex() === 0 && this.memory.snapshot().meta.index === 0, 'bootstrap of a non-empty raft log');
-    const snap: Snapshot = { meta: { index: index(0), term: term(0), confState: cs }, data: new Uint8Array(0) };
+    if (data === undefined) {
+      const snap: Snapshot = { meta: { index: index(0), term: term(0), confState: cs }, data: new Uint8Array(0) };
+      try {
+        await this.db.batch([{ type: 'put', key: 's', value: encodeSnapshot(snap) }], { sync: true });
+      } catch (cause) {
+        throw new StorageError(StorageErrorCode.Io, 'raft bootstrap write failed', { cause });
+      }
+      this.memory.bootstrap(cs);
+      return;
+    }
+    const at = { index: index(1), term: term(1) };
+    const snap: Snapshot = { meta: { ...at, confState: cs }, data };
+    const hardState: HardState = { term: at.term, vote: NONE, commit: at.index };
     try {
-      await this.db.batch([{ type: 'put', key: 's', value: encodeSnapshot(snap) }], { sync: true });
+      await this.db.batch(
+        [
+          { type: 'put', key: 's', value: encodeSnapshot(snap) },
+          { type: 'put', key: 'o', value: encodeOffset(at.index, at.term) },
+          { type: 'put', key: 'h', value: encodeHardState(hardState) },
+        ],
+        { sync: true },
+      );
     } catch (cause) {
       throw new StorageError(StorageErrorCode.Io, 'raft bootstrap write failed', { cause });
     }
-    this.memory.bootstrap(cs);
+    this.memory.load({ snapshot: snap, offset: at, entries: [], hardState });
   }
 
   /**
