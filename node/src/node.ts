@@ -1,6 +1,7 @@
 // The composition root: opens the stores, wires the parts and listens. Shut
 // down in order: stop accepting, close connections, flush cursors and the
 // saver, close the keeper.
+import { announceFeatures } from './member-features.js';
 import { X509Certificate, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -193,6 +194,7 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
   await adminTokens.start(admin.token);
   const peerKey = new PeerKey(keeper);
   await peerKey.start();
+  await announceFeatures(keeper, cfg.id);
   const peerAuth = new PeerAuth({ selfId: cfg.id, key: () => peerKey.value, isMember: (id) => keeper.cluster().members.some((m) => m.id === id), now });
   const auth = new Auth(adminTokens, peerAuth, (reason) => {
     metrics.peerRefused.labels('rpc', 'auth').inc();

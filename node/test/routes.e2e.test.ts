@@ -417,6 +417,22 @@ test('txn: compares choose the branch; its writes land at one revision, seen by 
   }
 });
 
+test('txn: refused while a member has not announced it can apply transactions (a rolling upgrade), taken once it has', async () => {
+  const member = 'n1'; // started without --id: the default
+  const key = `/v1/kv/sys/features/${member}`;
+  const announced = obj((obj((await node.api('GET', key)).body).kvs as unknown[])[0]);
+  assert.deepEqual(JSON.parse(String(announced.value)), { features: ['txn'] }, 'the node announced what it applies at start');
+  const body = { success: [{ put: { key: '/tx3/a', value: '1' } }] };
+  // As an older member would look: no announcement.
+  assert.equal((await node.api('DELETE', key)).status, 200);
+  const refused = await node.api('POST', '/v1/txn', { body });
+  assertApiError(refused, 409, 'conflict');
+  assert.match(String(obj(obj(refused.body).error).message), new RegExp(`not every member can apply transactions yet \\(${member}`));
+  assert.deepEqual(obj((await node.api('GET', '/v1/kv/tx3/a')).body).kvs, [], 'nothing proposed');
+  assert.equal((await node.api('PUT', key, { body: { value: String(announced.value) } })).status, 200);
+  assert.equal((await node.api('POST', '/v1/txn', { body })).status, 200);
+});
+
 test('txn: a branch that cannot be made as a whole changes nothing', async () => {
   const before = obj((await node.api('GET', '/v1/kv/tx2/?prefix=true&countOnly=true')).body);
   assertApiError(await node.api('POST', '/v1/txn', { body: { success: [{ put: { key: '/tx2/a', value: '1' } }, { put: { key: 'tx2/a', value: '2' } }] } }), 400, 'invalid');

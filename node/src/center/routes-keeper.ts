@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { CompareOp, TxnCompare, TxnOp, WatchMessage } from '../../../keeper/src/keeper.js';
 import type { CenterDeps } from './deps.js';
 import { ApiError } from './errors.js';
+import { lacking } from '../member-features.js';
 import { SECRETS_PREFIX, reachesSecrets, shownValue, valueHidden } from '../keeper-secrets.js';
 
 /** Progress notifications on an idle watch stream, at least this often (contract: every 5 s). */
@@ -196,7 +197,11 @@ export function keeperRoutes(deps: CenterDeps) {
             }
             throw new ApiError('invalid', `${branch}[${i}]: a write is {"put":{…}} or {"delete":{…}}`);
           });
-        return deps.keeper.txn({ compare, success: ops('success'), failure: ops('failure') });
+        const request = { compare, success: ops('success'), failure: ops('failure') };
+        // An older member would stop at a log entry it cannot decode: none is proposed until every member announced it.
+        const behind = await lacking(deps.keeper, 'txn');
+        if (behind.length > 0) throw new ApiError('conflict', `not every member can apply transactions yet (${behind.join(', ')}: upgrade them first)`);
+        return deps.keeper.txn(request);
       },
     );
 
