@@ -112,7 +112,9 @@ export async function bankClientLoop(o: BankClientOptions): Promise<void> {
         },
       });
       const succeeded = r.kind === 'answer' && r.status === 200 && typeof r.body === 'object' && r.body !== null ? (r.body as { succeeded?: unknown }).succeeded : undefined;
-      outcome = r.kind === 'refused' ? 'refused' : succeeded === true ? 'done' : succeeded === false ? 'compare-failed' : 'unknown';
+      // A 4xx (a member that has not announced transactions yet, mid-rejoin) was not applied; a 5xx or no answer may have been.
+      const definitelyNot = r.kind === 'refused' || (r.kind === 'answer' && r.status >= 400 && r.status < 500);
+      outcome = definitelyNot ? 'refused' : succeeded === true ? 'done' : succeeded === false ? 'compare-failed' : 'unknown';
     }
     o.transfers.push({ clientId: o.clientId, node: t.id, call, return: o.now(), from, to, amount, outcome });
   }
