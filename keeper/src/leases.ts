@@ -15,7 +15,7 @@
 
 import { errorResult } from './command.js';
 import type { Applied, Command } from './command.js';
-import { compareKeys } from './key-space.js';
+import { compareKeys } from './ordered-map.js';
 import { deleteKeys } from './kv.js';
 import { removeLeaseSessions } from './register.js';
 import type { KeeperState, LeaseRecord } from './state.js';

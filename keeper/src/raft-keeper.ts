@@ -62,7 +62,7 @@ import { restore, snapshot } from './snapshot.js';
 import { apply } from './state-machine.js';
 import { emptyState, kvBytes } from './state.js';
 import type { KeeperState, LeaseRecord } from './state.js';
-import { compareKeys } from './key-space.js';
+import { compareKeys } from './ordered-map.js';
 import { WatchHub } from './watch-hub.js';
 import type { WatchHubOptions } from './watch-hub.js';
 
@@ -739,13 +739,13 @@ export class RaftKeeper implements Keeper {
 
   async leaseList(opts: { after?: string; limit: number; consistency?: Consistency }): Promise<LeaseList> {
     await this.readBarrier(opts.consistency);
-    const after = opts.after;
-    const ids = [...this.state.leases.keys()].filter((id) => after === undefined || compareKeys(id, after) > 0).sort(compareKeys);
-    const page = ids.slice(0, opts.limit).flatMap((id) => {
+    const page: Omit<LeaseInfo, 'keys'>[] = [];
+    for (const id of this.state.leases.keysUnder('', opts.after)) {
+      if (page.length >= opts.limit) return { revision: this.state.revision, leases: page, more: true };
       const l = this.state.leases.get(id);
-      return l === undefined ? [] : [this.leaseSummary(l)];
-    });
-    return { revision: this.state.revision, leases: page, more: ids.length > opts.limit };
+      if (l !== undefined) page.push(this.leaseSummary(l));
+    }
+    return { revision: this.state.revision, leases: page, more: false };
   }
 
   private leaseSummary(l: LeaseRecord): Omit<LeaseInfo, 'keys'> {

@@ -4,7 +4,7 @@
 // but this and the command.
 
 import type { KeyValue, Member, Session } from './keeper.js';
-import { KeySpace } from './key-space.js';
+import { OrderedMap } from './ordered-map.js';
 
 export interface LeaseRecord {
   readonly id: string;
@@ -44,16 +44,17 @@ export interface KeeperState {
   /** Invariant: ≥ every modRevision in kvs; advances by one per command that changes kvs, members or the register. */
   revision: number;
   /** Keys in order besides (key-space.ts), for prefix reads. */
-  readonly kvs: KeySpace;
+  readonly kvs: OrderedMap<KeyValue>;
   /** Derived. Invariant: the sum of kvBytes(key, value) over kvs (what the space quota counts). */
   kvBytes: number;
-  readonly leases: Map<string, LeaseRecord>;
+  /** In id order besides, for listing leases a page at a time. */
+  readonly leases: OrderedMap<LeaseRecord>;
   readonly members: Map<string, Member>;
   readonly register: RegisterIndex;
 }
 
 export function emptyState(): KeeperState {
-  return { appliedIndex: 0, revision: 0, kvs: new KeySpace(), kvBytes: 0, leases: new Map(), members: new Map(), register: new Map() };
+  return { appliedIndex: 0, revision: 0, kvs: new OrderedMap(), kvBytes: 0, leases: new OrderedMap(), members: new Map(), register: new Map() };
 }
 
 /** What a key and its value count against the keeper's space quota: their UTF-8 bytes. */

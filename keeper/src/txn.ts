@@ -8,7 +8,7 @@
 import { errorResult } from './command.js';
 import type { Applied, Command } from './command.js';
 import type { TxnCompare, TxnOp, WatchEvent } from './keeper.js';
-import { compareKeys } from './key-space.js';
+import { compareKeys } from './ordered-map.js';
 import { deleteKeys, matchingKeys, writeKey } from './kv.js';
 import type { KeeperState } from './state.js';
 

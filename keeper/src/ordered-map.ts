@@ -1,12 +1,11 @@
-// The keeper's keys and values: a Map for point reads and writes, with the
-// keys also held in order (a B+ tree) so a prefix read or delete visits only
-// the keys under the prefix, not every key in the store, and a page of one
-// starts where the last ended. The order is derived from the Map and private
-// to it, so two key spaces with the same entries compare deep-equal however
-// they were built (restore(snapshot(s)) deep-equals s).
+// A Map with string keys that also holds its keys in order (a B+ tree), for
+// the keeper's keys and its leases: a prefix read or delete visits only the
+// keys under the prefix, not every key in the store, and a page starts
+// where the last ended. The order is derived from the Map and private to
+// it, so two maps with the same entries compare deep-equal however they
+// were built (restore(snapshot(s)) deep-equals s).
 
 import sortedBtree from 'sorted-btree';
-import type { KeyValue } from './keeper.js';
 
 // A CommonJS module: its class is the `default` of what Node hands an ES module.
 const BTree = sortedBtree.default;
@@ -16,12 +15,12 @@ export function compareKeys(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-export class KeySpace extends Map<string, KeyValue> {
+export class OrderedMap<V> extends Map<string, V> {
   readonly #order = new BTree<string, undefined>(undefined, compareKeys);
 
-  override set(key: string, kv: KeyValue): this {
+  override set(key: string, value: V): this {
     if (!super.has(key)) this.#order.set(key, undefined);
-    return super.set(key, kv);
+    return super.set(key, value);
   }
 
   override delete(key: string): boolean {

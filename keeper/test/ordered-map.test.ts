@@ -1,8 +1,8 @@
-// The key space against a naive model (a Map whose keys are sorted on every
+// The ordered map against a naive model (a Map whose keys are sorted on every
 // read): random puts and deletes, then prefix reads from random places.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { KeySpace, compareKeys } from '../src/key-space.js';
+import { OrderedMap, compareKeys } from '../src/ordered-map.js';
 import type { KeyValue } from '../src/keeper.js';
 import { Rng } from './rng.js';
 
@@ -13,7 +13,7 @@ test('keysUnder answers what a sorted scan answers, after random puts and delete
     const rng = new Rng(seed);
     const alphabet = ['a', 'b', '/', 'é', '\u{1F600}', 'z'];
     const word = (): string => Array.from({ length: 1 + rng.int(4) }, () => alphabet[rng.int(alphabet.length)]).join('');
-    const space = new KeySpace();
+    const space = new OrderedMap<KeyValue>();
     const model = new Map<string, KeyValue>();
     for (let step = 1; step <= 400; step++) {
       const k = word();
@@ -33,9 +33,9 @@ test('keysUnder answers what a sorted scan answers, after random puts and delete
   }
 });
 
-test('two key spaces with the same entries are deep-equal however they were built; different entries are not', () => {
-  const a = new KeySpace();
-  const b = new KeySpace();
+test('two ordered maps with the same entries are deep-equal however they were built; different entries are not', () => {
+  const a = new OrderedMap<KeyValue>();
+  const b = new OrderedMap<KeyValue>();
   const keys = Array.from({ length: 300 }, (_, i) => `k${i}`);
   for (const k of keys) a.set(k, kv(k, 1));
   for (const k of [...keys].reverse()) b.set(k, kv(k, 1));
