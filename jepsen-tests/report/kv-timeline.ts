@@ -1,6 +1,8 @@
 // The keeper round's timeline: a lane per kv client (the healed phase's writes
-// and final read share one lane) and a lane per watcher with a bar per watch
-// stream; the first anomaly is the first the checkers name.
+// and final read share one lane), a lane per watcher with a bar per watch
+// stream, and a lane per bank client with its reads and transfers; the first
+// anomaly is the first the checkers name.
+import type { BankCheckResult, BankHistory, BankRead, BankTransfer } from '../checker/bank.js';
 import type { KvHistory, KvOperation, WatchStream } from '../checker/kv-history.js';
 import type { LinearizabilityResult } from '../checker/linearizable.js';
 import type { RevisionOrderResult } from '../checker/revision-order.js';
@@ -18,6 +20,7 @@ export interface KvTimelineInput {
   readonly linearizable: LinearizabilityResult;
   readonly revisionOrder: RevisionOrderResult;
   readonly watch: WatchCheckResult;
+  readonly bank: { readonly history: BankHistory; readonly result: BankCheckResult };
   readonly livenessFailure: string | undefined;
   readonly ok: boolean;
 }
@@ -42,11 +45,25 @@ function streamOp(s: WatchStream): TimelineOp {
   return { lane: s.watcher, start: s.startedAt, end: s.end.at, status: ok ? 'ok' : 'fail', label: `stream ${s.stream} on ${s.node} from ${s.fromRevision}: ${events} events, ended ${s.end.reason}` };
 }
 
+function bankReadOp(r: BankRead, total: number): TimelineOp {
+  const sum = Object.values(r.balances).reduce((n, b) => n + b, 0);
+  const balances = Object.entries(r.balances).map(([k, b]) => `${k.slice(k.lastIndexOf('/') + 1)}=${b}`).join(' ');
+  return { lane: `bank ${r.clientId}`, start: r.call, end: r.return, status: sum === total ? 'ok' : 'fail', label: `read via ${r.node} at rev ${r.revision}: ${balances} (sum ${sum})${r.final === true ? ', final' : ''}` };
+}
+
+function transferOp(x: BankTransfer): TimelineOp {
+  const status: TimelineOp['status'] = x.outcome === 'done' ? 'ok' : x.outcome === 'unknown' ? 'unknown' : 'fail';
+  return { lane: `bank ${x.clientId}`, start: x.call, end: x.outcome === 'unknown' ? Infinity : x.return, status, label: `move ${x.amount} ${x.from} → ${x.to} via ${x.node}: ${x.outcome}` };
+}
+
 export function renderKvTimeline(t: KvTimelineInput): string {
   const ops: TimelineOp[] = [
     ...t.history.operations.map((op) => ({ lane: op.clientId >= HEALED_CLIENT_BASE ? 'healed' : `c${op.clientId}`, start: op.call, end: op.return, status: opStatus(op), label: opLine(op) })),
     ...t.history.watches.map(streamOp),
+    ...t.bank.history.reads.map((r) => bankReadOp(r, t.bank.history.total)),
+    ...t.bank.history.transfers.filter((x) => x.outcome !== 'insufficient').map(transferOp),
   ];
+  const firstBank = t.bank.result.violations[0];
   const badKey = t.linearizable.partitions.find((p) => p.verdict !== 'ok');
   const firstWatch = t.watch.violations[0];
   const firstOrder = t.revisionOrder.violations[0];
@@ -57,13 +74,15 @@ export function renderKvTimeline(t: KvTimelineInput): string {
         ? `revision order: ${firstOrder}`
         : firstWatch !== undefined
           ? describeWatchViolation(firstWatch)
-          : t.livenessFailure !== undefined
-            ? `liveness: ${t.livenessFailure}`
-            : undefined;
+          : firstBank !== undefined
+            ? `bank: ${firstBank}`
+            : t.livenessFailure !== undefined
+              ? `liveness: ${t.livenessFailure}`
+              : undefined;
   return renderTimeline({
     title: `keeper round, seed ${t.seed}`,
     ok: t.ok,
-    verdict: `linearizable=${t.linearizable.verdict} revisions=${t.revisionOrder.ok ? 'ok' : 'violated'} watch=${t.watch.ok ? 'ok' : 'violated'} liveness=${t.livenessFailure ?? 'ok'}`,
+    verdict: `linearizable=${t.linearizable.verdict} revisions=${t.revisionOrder.ok ? 'ok' : 'violated'} watch=${t.watch.ok ? 'ok' : 'violated'} bank=${t.bank.result.ok ? 'ok' : 'violated'} liveness=${t.livenessFailure ?? 'ok'}`,
     firstAnomaly,
     ops,
     nemesis: t.nemesis,

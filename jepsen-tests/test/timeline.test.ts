@@ -4,6 +4,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { renderTimeline } from '../report/timeline.js';
+import { renderKvTimeline } from '../report/kv-timeline.js';
+import { checkBank, type BankHistory } from '../checker/bank.js';
 
 const html = renderTimeline({
   title: 'round <7>',
@@ -39,4 +41,39 @@ test('timeline: lanes, bars by outcome, nemesis bands, verdict on top', () => {
   assert.ok(html.includes('<title>round &#60;7&#62;</title>'));
   // Self-contained: no external resources.
   assert.doesNotMatch(html, /\b(src|href)=|https?:\/\//);
+});
+
+test('keeper timeline: a lane per bank client, a read with a wrong total in red and named as the first anomaly', () => {
+  const accounts = ['/jepsen-bank/a0', '/jepsen-bank/a1'];
+  const bankHistory: BankHistory = {
+    accounts,
+    total: 200,
+    reads: [
+      { clientId: 1001, node: 'n1', call: 0, return: 5, revision: 4, balances: { '/jepsen-bank/a0': 100, '/jepsen-bank/a1': 100 } },
+      { clientId: 1001, node: 'n2', call: 20, return: 25, revision: 6, balances: { '/jepsen-bank/a0': 90, '/jepsen-bank/a1': 100 } },
+    ],
+    transfers: [
+      { clientId: 1001, node: 'n1', call: 6, return: 10, from: '/jepsen-bank/a0', to: '/jepsen-bank/a1', amount: 10, outcome: 'done' },
+      { clientId: 1002, node: 'n3', call: 12, return: 30, from: '/jepsen-bank/a1', to: '/jepsen-bank/a0', amount: 5, outcome: 'unknown' },
+    ],
+  };
+  const kv = renderKvTimeline({
+    seed: 7,
+    history: { operations: [], watches: [], finalRead: undefined },
+    nemesis: [],
+    linearizable: { verdict: 'ok', partitions: [] },
+    revisionOrder: { ok: true, violations: [] },
+    watch: { ok: true, violations: [], stats: { streams: 0, events: 0, progress: 0, truthEvents: 0 } },
+    bank: { history: bankHistory, result: checkBank(bankHistory) },
+    livenessFailure: undefined,
+    ok: false,
+  });
+  const lanes = [...kv.matchAll(/<div class="name">([^<]*)<\/div>/g)].map((m) => m[1]);
+  assert.deepEqual(lanes, ['bank 1001', 'bank 1002']);
+  const bars = [...kv.matchAll(/<div class="op ([a-z ]+)" style="[^"]*" title="([^"]*)"/g)].map((m) => [m[1], m[2]]);
+  assert.equal(bars.length, 4);
+  assert.ok(bars.some(([cls, title]) => cls === 'fail' && /a0=90 a1=100 \(sum 190\)/.test(title ?? '')), JSON.stringify(bars));
+  assert.ok(bars.some(([cls, title]) => cls === 'unknown open' && /move 5 .* unknown/.test(title ?? '')), JSON.stringify(bars));
+  assert.match(kv, /bank=violated/);
+  assert.match(kv, /bank: read by client 1001 through n2 at revision 6 .* add up to 190, not 200/);
 });

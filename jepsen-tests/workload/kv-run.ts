@@ -235,7 +235,8 @@ export async function runKv(o: KvRunOptions): Promise<KvRunResult> {
     const linearizable = checkLinearizable(registerModel, operations, (op) => op.key, { stepsMax: o.stepsMax });
     const revisionOrder = checkRevisionOrder(operations);
     const watch = checkWatches(history);
-    const bank = checkBank({ accounts, total: accounts.length * BANK_OPENING_BALANCE, reads: bankReads, transfers: bankTransfers });
+    const bankHistory = { accounts, total: accounts.length * BANK_OPENING_BALANCE, reads: bankReads, transfers: bankTransfers };
+    const bank = checkBank(bankHistory);
     const stats = {
       ops: operations.length,
       okOps: operations.filter((x) => x.return !== Infinity).length,
@@ -248,7 +249,7 @@ export async function runKv(o: KvRunOptions): Promise<KvRunResult> {
       JSON.stringify({ seed: o.seed, options: { ...o, nemeses: [...o.nemeses], log: undefined }, schedule, nemesis: nemesisEvents, history, bank: { accounts, reads: bankReads, transfers: bankTransfers } }, (_k, v: unknown) => (v === Infinity ? 'Infinity' : v), 1),
     );
     await writeFile(join(reportDir, 'result.json'), JSON.stringify({ seed: o.seed, passed, livenessFailure, nemesisFailure, stats, linearizable, revisionOrder, watch, bank }, null, 1));
-    await writeFile(join(reportDir, 'timeline.html'), renderKvTimeline({ seed: o.seed, history, nemesis: nemesisEvents, linearizable, revisionOrder, watch, livenessFailure: livenessFailure ?? nemesisFailure, ok: passed }));
+    await writeFile(join(reportDir, 'timeline.html'), renderKvTimeline({ seed: o.seed, history, nemesis: nemesisEvents, linearizable, revisionOrder, watch, bank: { history: bankHistory, result: bank }, livenessFailure: livenessFailure ?? nemesisFailure, ok: passed }));
     return { seed: o.seed, schedule, partitions, linearizable, revisionOrder, watch, bank, livenessFailure, nemesisFailure, stats, ok: passed, reportDir };
 
     async function converge(): Promise<string | undefined> {
