@@ -654,7 +654,7 @@ export class RaftKeeper implements Keeper {
   }
 
   async put(key: string, value: string, opts?: PutOptions): Promise<{ revision: number }> {
-    this.checkSpace(key, value);
+    this.checkGrowth(this.growthOf(key, value));
     const cmd: Command = {
       type: 'put',
       key,
@@ -666,29 +666,26 @@ export class RaftKeeper implements Keeper {
     return { revision: r.revision };
   }
 
-  /**
-   * The space quota, checked by the member a put reaches against the state it
-   * has applied (as etcd checks its quota before proposing): writes already
-   * in flight are not counted, so the store may pass the quota by at most
-   * those. Not in `apply`, where members configured differently would
-   * disagree on the result.
-   */
-  private checkSpace(key: string, value: string): void {
-    this.checkGrowth(this.growthOf(key, value));
-  }
-
+  /** How many bytes putting `value` at `key` adds to the store (negative when it shrinks it). */
   private growthOf(key: string, value: string): number {
     const prev = this.state.kvs.get(key);
     return kvBytes(key, value) - (prev === undefined ? 0 : kvBytes(prev.key, prev.value));
   }
 
+  /**
+   * The space quota for a put's or a transaction's growth, checked by the
+   * member the write reaches against the state it has applied (as etcd
+   * checks its quota before proposing): writes already in flight are not
+   * counted, so the store may pass the quota by at most those. Not in
+   * `apply`, where members configured differently would disagree.
+   */
   private checkGrowth(growth: number): void {
     const quota = this.o.quotaBytes;
     if (quota === 0) return;
     if (growth <= 0 || this.state.kvBytes + growth <= quota) return;
     throw new KeeperError(
       'no-space',
-      `the keeper holds ${this.state.kvBytes} bytes of keys and values and this put adds ${growth}, over its quota of ${quota}: delete keys, or raise the quota on every member`,
+      `the keeper holds ${this.state.kvBytes} bytes of keys and values and this write adds ${growth}, over its quota of ${quota}: delete keys, or raise the quota on every member`,
     );
   }
 
@@ -752,7 +749,7 @@ export class RaftKeeper implements Keeper {
     return { id: l.id, ttl: l.ttl, remainingMs: Math.max(0, l.deadline - this.now()), sessions: l.sessions.size };
   }
 
-  /** The whole state as a keeper snapshot, after a linearizable read: a backup to restore a new cluster from (RaftKeeperOptions.restoreFrom). */
+  /** The whole state as a keeper snapshot, after a linearizable read: a backup to restore a new cluster from (restore-backup.ts). */
   async backup(): Promise<{ revision: number; bytes: Uint8Array }> {
     await this.readBarrier('linearizable');
     return { revision: this.state.revision, bytes: snapshot(this.state) };

@@ -23,8 +23,8 @@
  * Writers are never slowed by watchers: `publish` appends to bounded queues and
  * schedules delivery. It finds the streams an event matches through an index
  * (key watchers by key, prefix watchers by prefix, probed at each prefix
- * length in use), so its cost follows the matching streams, not all of them. A watcher that lets its queue grow past
- * `watcherQueueEventsMax` (its listener returned false and it did not resume)
+ * length in use), so its cost follows the matching streams, not all of them.
+ * A watcher that lets its queue grow past `watcherQueueEventsMax` (its listener returned false and it did not resume)
  * is cut off with `cancelled`/`slow` and the last revision it was given. A
  * watcher that is not paused is drained on the spot instead, so batching
  * alone never makes a stream slow.

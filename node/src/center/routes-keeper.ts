@@ -19,6 +19,7 @@ const TXN_OPS_MAX = 128;
  * and revisions are validated as strings here and converted in the handler.
  */
 const queryFlag = { type: 'string', enum: ['true', 'false'] } as const;
+const queryConsistency = { type: 'string', enum: ['linearizable', 'serializable'] } as const;
 const queryRevision = { type: 'string', pattern: '^[1-9][0-9]{0,14}$' } as const;
 /** A page's key count: 1 to 1,000,000. */
 const queryLimit = { type: 'string', pattern: '^([1-9][0-9]{0,5}|1000000)$' } as const;
@@ -48,7 +49,7 @@ export function keeperRoutes(deps: CenterDeps) {
       type: 'object',
       properties: {
         prefix: queryFlag,
-        consistency: { type: 'string', enum: ['linearizable', 'serializable'] },
+        consistency: queryConsistency,
         after: { type: 'string', maxLength: KEY_CHARS_MAX },
         limit: queryLimit,
         keysOnly: queryFlag,
@@ -322,14 +323,13 @@ export function keeperRoutes(deps: CenterDeps) {
       },
     );
 
-    const consistency = { type: 'string', enum: ['linearizable', 'serializable'] } as const;
     app.get<{ Querystring: { after?: string; limit?: string; consistency?: 'linearizable' | 'serializable' } }>(
       '/v1/leases',
       {
         schema: {
           tags: ['leases'],
           summary: 'List leases in id order, a page at a time (admin)',
-          querystring: { type: 'object', properties: { after: { type: 'string', maxLength: KEY_CHARS_MAX }, limit: { type: 'string', pattern: '^([1-9][0-9]{0,3}|10000)$' }, consistency } },
+          querystring: { type: 'object', properties: { after: { type: 'string', maxLength: KEY_CHARS_MAX }, limit: { type: 'string', pattern: '^([1-9][0-9]{0,3}|10000)$' }, consistency: queryConsistency } },
         },
       },
       async (req) => {
@@ -339,7 +339,7 @@ export function keeperRoutes(deps: CenterDeps) {
     );
     app.get<{ Params: { id: string }; Querystring: { consistency?: 'linearizable' | 'serializable' } }>(
       '/v1/leases/:id',
-      { schema: { tags: ['leases'], summary: "A lease's TTL, time left and attached keys (admin)", querystring: { type: 'object', properties: { consistency } } } },
+      { schema: { tags: ['leases'], summary: "A lease's TTL, time left and attached keys (admin)", querystring: { type: 'object', properties: { consistency: queryConsistency } } } },
       async (req) => deps.keeper.leaseInfo(req.params.id, { consistency: req.query.consistency ?? 'linearizable' }),
     );
     app.post<{ Params: { id: string } }>('/v1/leases/:id/keepalive', { schema: { tags: ['leases'], summary: 'Renew a lease (admin)' } }, async (req) => {
