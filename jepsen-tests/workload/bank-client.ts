@@ -5,21 +5,13 @@
 // fails its compare instead of creating or destroying money. Every read that
 // answered and every transfer tried is recorded for checker/bank.ts.
 import type { BankRead, BankTransfer, TransferOutcome } from '../checker/bank.js';
-import type { Rng } from '../cluster/rng.js';
-import { httpJson, kvPath, type KvTarget } from './kv-client.js';
+import { httpJson, kvPath, type KeeperClientLoop, type KvTarget } from './kv-client.js';
 
 /** Outside the kv workload's prefix, so its watchers and final read see none of it. */
 export const BANK_PREFIX = '/jepsen-bank/';
 
-export interface BankClientOptions {
-  readonly clientId: number;
+export interface BankClientOptions extends KeeperClientLoop {
   readonly accounts: readonly string[];
-  readonly targets: () => readonly KvTarget[];
-  readonly adminToken: string;
-  readonly rng: Rng;
-  readonly until: () => boolean;
-  readonly opTimeoutMs: number;
-  readonly now: () => number;
   readonly reads: BankRead[];
   readonly transfers: BankTransfer[];
 }

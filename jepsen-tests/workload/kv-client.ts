@@ -13,19 +13,23 @@ export interface KvTarget {
   readonly apiUrl: string;
 }
 
-export interface KvClientOptions {
+/** What every keeper workload client (kv, bank) runs with. */
+export interface KeeperClientLoop {
   readonly clientId: number;
-  /** Keeper keys, each starting with "/". */
-  readonly keys: readonly string[];
   readonly targets: () => readonly KvTarget[];
   readonly adminToken: string;
   readonly rng: Rng;
   readonly until: () => boolean;
-  readonly opsMax: number;
   readonly opTimeoutMs: number;
-  readonly reads: ReadConsistency;
   /** Monotonic clock in ms (performance.now). */
   readonly now: () => number;
+}
+
+export interface KvClientOptions extends KeeperClientLoop {
+  /** Keeper keys, each starting with "/". */
+  readonly keys: readonly string[];
+  readonly opsMax: number;
+  readonly reads: ReadConsistency;
   readonly out: KvOperation[];
 }
 
