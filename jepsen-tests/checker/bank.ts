@@ -20,6 +20,8 @@ export interface BankRead {
   readonly balances: Readonly<Record<string, number>>;
   /** The read after the healed phase. */
   readonly final?: boolean;
+  /** A prefix read, a read-only transaction, or the failure branch of a transfer whose compare failed. */
+  readonly via?: 'get' | 'txn' | 'transfer';
 }
 
 export type TransferOutcome = 'done' | 'compare-failed' | 'insufficient' | 'unknown' | 'refused';
@@ -45,7 +47,12 @@ export interface BankHistory {
 export interface BankCheckResult {
   readonly ok: boolean;
   readonly violations: readonly string[];
-  readonly stats: { readonly reads: number; readonly finalReads: number } & Readonly<Record<TransferOutcome, number>>;
+  readonly stats: {
+    readonly reads: number;
+    readonly finalReads: number;
+    /** Reads by how they were made (a record without `via` counts as 'get'). */
+    readonly readsVia: Readonly<Record<NonNullable<BankRead['via']>, number>>;
+  } & Readonly<Record<TransferOutcome, number>>;
 }
 
 export function checkBank(h: BankHistory): BankCheckResult {
@@ -68,6 +75,7 @@ export function checkBank(h: BankHistory): BankCheckResult {
     stats: {
       reads: h.reads.length,
       finalReads: h.reads.filter((r) => r.final === true).length,
+      readsVia: { get: h.reads.filter((r) => (r.via ?? 'get') === 'get').length, txn: h.reads.filter((r) => r.via === 'txn').length, transfer: h.reads.filter((r) => r.via === 'transfer').length },
       done: count('done'),
       'compare-failed': count('compare-failed'),
       insufficient: count('insufficient'),

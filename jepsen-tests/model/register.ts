@@ -25,9 +25,9 @@
 // deterministic for the checker's cache.
 import type { Model } from './model.js';
 
-/** `via: 'txn'`: the write goes as a one-key transaction (POST /v1/txn) instead of a PUT; the model is the same. */
+/** `via: 'txn'`: the operation goes as a one-key transaction (POST /v1/txn) instead of a GET or PUT; the model is the same. */
 export type RegisterInput =
-  | { readonly op: 'read' }
+  | { readonly op: 'read'; readonly via?: 'txn' }
   | { readonly op: 'write'; readonly value: string; readonly via?: 'txn' }
   | { readonly op: 'cas'; readonly value: string; readonly ifModRevision: number; readonly via?: 'txn' }
   | { readonly op: 'delete' };

@@ -27,7 +27,7 @@ export interface KvTimelineInput {
 
 function opLine(op: KvOperation): string {
   const i = op.input;
-  const txn = (i.op === 'write' || i.op === 'cas') && i.via === 'txn' ? ' (txn)' : '';
+  const txn = i.op !== 'delete' && i.via === 'txn' ? ' (txn)' : '';
   const call = (i.op === 'read' ? 'read' : i.op === 'write' ? `write ${i.value}` : i.op === 'cas' ? `cas @${i.ifModRevision}→${i.value}` : 'delete') + txn;
   const o = op.output;
   const out = o.kind === 'read' ? `${o.value ?? 'nil'}@${o.modRevision}` : o.kind === 'written' ? `rev ${o.revision}` : o.kind === 'deleted' ? `rev ${o.revision} (${o.deleted})` : o.kind;
@@ -48,7 +48,7 @@ function streamOp(s: WatchStream): TimelineOp {
 function bankReadOp(r: BankRead, total: number): TimelineOp {
   const sum = Object.values(r.balances).reduce((n, b) => n + b, 0);
   const balances = Object.entries(r.balances).map(([k, b]) => `${k.slice(k.lastIndexOf('/') + 1)}=${b}`).join(' ');
-  return { lane: `bank ${r.clientId}`, start: r.call, end: r.return, status: sum === total ? 'ok' : 'fail', label: `read via ${r.node} at rev ${r.revision}: ${balances} (sum ${sum})${r.final === true ? ', final' : ''}` };
+  return { lane: `bank ${r.clientId}`, start: r.call, end: r.return, status: sum === total ? 'ok' : 'fail', label: `${r.via === 'transfer' ? 'failed transfer\'s read' : r.via === 'txn' ? 'read (txn)' : 'read'} via ${r.node} at rev ${r.revision}: ${balances} (sum ${sum})${r.final === true ? ', final' : ''}` };
 }
 
 function transferOp(x: BankTransfer): TimelineOp {

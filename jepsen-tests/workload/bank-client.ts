@@ -1,9 +1,13 @@
 // The bank workload's clients: each reads every account (one linearizable
-// prefix read through a random node), picks two and an amount, and moves it
-// with one keeper transaction through a random node, compare-and-swapping
-// both accounts' modRevisions as read, so a transfer made on stale balances
-// fails its compare instead of creating or destroying money. Every read that
-// answered and every transfer tried is recorded for checker/bank.ts.
+// prefix read, or a read-only transaction of a get per account, through a
+// random node), picks two and an amount, and moves it with one keeper
+// transaction through a random node, compare-and-swapping both accounts'
+// modRevisions as read, so a transfer made on stale balances fails its
+// compare instead of creating or destroying money. A transfer whose compare
+// fails reads every account in its failure branch (a transaction that reads
+// and writes, through the log), and the next transfer starts from that read.
+// Every read that answered and every transfer tried is recorded for
+// checker/bank.ts.
 import type { BankRead, BankTransfer, TransferOutcome } from '../checker/bank.js';
 import { httpJson, kvPath, type KeeperClientLoop, type KvTarget } from './kv-client.js';
 
@@ -21,37 +25,58 @@ interface Account {
   readonly modRevision: number;
 }
 
-interface RangeBody {
+type KvsBody = readonly { readonly key?: unknown; readonly value?: unknown; readonly modRevision?: unknown }[];
+
+interface ReadBody {
   readonly revision?: unknown;
-  readonly kvs?: readonly { readonly key?: unknown; readonly value?: unknown; readonly modRevision?: unknown }[];
+  /** A range read's answer. */
+  readonly kvs?: KvsBody;
+  /** A transaction's: its gets. */
+  readonly responses?: readonly { readonly kvs?: KvsBody }[];
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /**
- * One linearizable read of every account through `t`, recorded when the node
- * answered it; the accounts by key, or undefined when it did not answer.
+ * One linearizable read of every account through `t` (a prefix read, or with
+ * `via: 'txn'` a read-only transaction of a get per account), recorded when
+ * the node answered it; the accounts by key, or undefined when it did not
+ * answer.
  */
 export async function readBank(
   t: KvTarget,
-  o: Pick<BankClientOptions, 'clientId' | 'adminToken' | 'opTimeoutMs' | 'now' | 'reads'>,
-  final = false,
+  o: Pick<BankClientOptions, 'clientId' | 'adminToken' | 'opTimeoutMs' | 'now' | 'reads' | 'accounts'>,
+  how: { readonly via?: 'get' | 'txn'; readonly final?: boolean } = {},
 ): Promise<Map<string, Account> | undefined> {
+  const via = how.via ?? 'get';
   const call = o.now();
-  const r = await httpJson(`${t.apiUrl}${kvPath(BANK_PREFIX)}?prefix=true&consistency=linearizable`, { method: 'GET', adminToken: o.adminToken, timeoutMs: o.opTimeoutMs });
+  const r =
+    via === 'txn'
+      ? await httpJson(`${t.apiUrl}/v1/txn`, { method: 'POST', adminToken: o.adminToken, body: { success: o.accounts.map((key) => ({ get: { key } })) }, timeoutMs: o.opTimeoutMs })
+      : await httpJson(`${t.apiUrl}${kvPath(BANK_PREFIX)}?prefix=true&consistency=linearizable`, { method: 'GET', adminToken: o.adminToken, timeoutMs: o.opTimeoutMs });
   if (r.kind !== 'answer' || r.status !== 200 || typeof r.body !== 'object' || r.body === null) return undefined;
-  // The route's answer shape (GET /v1/kv); a malformed one throws and fails the run.
-  const b = r.body as RangeBody;
-  if (typeof b.revision !== 'number' || !Array.isArray(b.kvs)) throw new Error(`bank read through ${t.id}: malformed answer ${JSON.stringify(r.body).slice(0, 200)}`);
+  return recordRead(t, o, r.body as ReadBody, { call, via, final: how.final === true });
+}
+
+/** Records an answered read of the accounts (a range read's or a transaction's answer) and returns them by key. */
+function recordRead(
+  t: KvTarget,
+  o: Pick<BankClientOptions, 'clientId' | 'now' | 'reads'>,
+  b: ReadBody,
+  at: { readonly call: number; readonly via: NonNullable<BankRead['via']>; readonly final: boolean },
+): Map<string, Account> {
+  // The route's answer shape; a malformed one throws and fails the run.
+  const kvs = b.responses !== undefined && Array.isArray(b.responses) ? b.responses.flatMap((x) => x.kvs ?? [{}]) : b.kvs;
+  if (typeof b.revision !== 'number' || !Array.isArray(kvs)) throw new Error(`bank read through ${t.id}: malformed answer ${JSON.stringify(b).slice(0, 200)}`);
   const accounts = new Map<string, Account>();
   const balances: Record<string, number> = {};
-  for (const kv of b.kvs) {
+  for (const kv of kvs) {
     if (typeof kv.key !== 'string' || typeof kv.value !== 'string' || typeof kv.modRevision !== 'number') throw new Error(`bank read through ${t.id}: malformed kv ${JSON.stringify(kv)}`);
     const balance = /^-?\d+$/.test(kv.value) ? Number(kv.value) : NaN;
     balances[kv.key] = balance;
     accounts.set(kv.key, { balance, modRevision: kv.modRevision });
   }
-  o.reads.push({ clientId: o.clientId, node: t.id, call, return: o.now(), revision: b.revision, balances, ...(final ? { final } : {}) });
+  o.reads.push({ clientId: o.clientId, node: t.id, call: at.call, return: o.now(), revision: b.revision, balances, via: at.via, ...(at.final ? { final: true } : {}) });
   return accounts;
 }
 
@@ -74,8 +99,11 @@ export async function openAccounts(o: Omit<BankClientOptions, 'clientId' | 'unti
 }
 
 export async function bankClientLoop(o: BankClientOptions): Promise<void> {
+  /** What the last transfer's failure branch read, to start the next one from. */
+  let fresh: Map<string, Account> | undefined;
   for (let i = 0; !o.until() && i < 1_000_000; i++) {
-    const accounts = await readBank(o.rng.pick(o.targets()), o);
+    const accounts = fresh ?? (await readBank(o.rng.pick(o.targets()), o, { via: o.rng.int(2) === 0 ? 'txn' : 'get' }));
+    fresh = undefined;
     if (accounts === undefined) {
       await sleep(50);
       continue;
@@ -101,9 +129,11 @@ export async function bankClientLoop(o: BankClientOptions): Promise<void> {
             { key: to, target: 'modRevision', op: '=', value: b.modRevision },
           ],
           success: [{ put: { key: from, value: String(a.balance - amount) } }, { put: { key: to, value: String(b.balance + amount) } }],
+          failure: [{ get: { key: BANK_PREFIX, prefix: true } }],
         },
       });
       const succeeded = r.kind === 'answer' && r.status === 200 && typeof r.body === 'object' && r.body !== null ? (r.body as { succeeded?: unknown }).succeeded : undefined;
+      if (succeeded === false && r.kind === 'answer') fresh = recordRead(t, o, r.body as ReadBody, { call, via: 'transfer', final: false });
       // A 4xx (a member that has not announced transactions yet, mid-rejoin) was not applied; a 5xx or no answer may have been.
       const definitelyNot = r.kind === 'refused' || (r.kind === 'answer' && r.status >= 400 && r.status < 500);
       outcome = definitelyNot ? 'refused' : succeeded === true ? 'done' : succeeded === false ? 'compare-failed' : 'unknown';

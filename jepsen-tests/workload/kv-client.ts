@@ -103,9 +103,16 @@ export async function runKvOp(target: KvTarget, key: string, input: RegisterInpu
   const url = target.apiUrl + kvPath(key);
   switch (input.op) {
     case 'read': {
-      const r = await httpJson(`${url}?consistency=${reads}`, { method: 'GET', adminToken, timeoutMs });
+      const r =
+        input.via === 'txn'
+          ? await httpJson(`${target.apiUrl}/v1/txn?consistency=${reads}`, { method: 'POST', adminToken, body: { success: [{ get: { key } }] }, timeoutMs })
+          : await httpJson(`${url}?consistency=${reads}`, { method: 'GET', adminToken, timeoutMs });
       if (r.kind !== 'answer' || r.status !== 200) return undefined;
-      const kv = asKvs(r.body).kvs?.find((x) => x.key === key);
+      // A transaction answers the get as its first response, in a range read's shape.
+      const body = input.via === 'txn' && typeof r.body === 'object' && r.body !== null ? (r.body as { responses?: unknown[] }).responses?.[0] : r.body;
+      const kvs = asKvs(body).kvs;
+      if (!Array.isArray(kvs)) throw new Error(`malformed read answer ${JSON.stringify(r.body)}`);
+      const kv = kvs.find((x) => x.key === key);
       if (kv === undefined) return { kind: 'read', value: null, modRevision: 0 };
       if (typeof kv.value !== 'string' || typeof kv.modRevision !== 'number') throw new Error(`malformed read answer ${JSON.stringify(r.body)}`);
       return { kind: 'read', value: kv.value, modRevision: kv.modRevision };
@@ -156,10 +163,10 @@ export async function kvClientLoop(o: KvClientOptions): Promise<void> {
     const target = o.rng.pick(o.targets());
     const r = o.rng.next();
     const value = `c${o.clientId}-${i}`;
-    // A third of the writes and compare-and-swaps go as one-key transactions.
+    // A third of the reads, writes and compare-and-swaps go as one-key transactions.
     const via = o.rng.int(3) === 0 ? { via: 'txn' as const } : {};
     const input: RegisterInput =
-      r < 0.4 ? { op: 'read' } : r < 0.65 ? { op: 'write', value, ...via } : r < 0.92 ? { op: 'cas', value, ifModRevision: seen.get(key) ?? 0, ...via } : { op: 'delete' };
+      r < 0.4 ? { op: 'read', ...via } : r < 0.65 ? { op: 'write', value, ...via } : r < 0.92 ? { op: 'cas', value, ifModRevision: seen.get(key) ?? 0, ...via } : { op: 'delete' };
     const call = o.now();
     const output = await runKvOp(target, key, input, o.adminToken, o.opTimeoutMs, o.reads);
     if (output !== undefined) {

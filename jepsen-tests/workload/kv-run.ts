@@ -299,7 +299,7 @@ export async function runKv(o: KvRunOptions): Promise<KvRunResult> {
       // The final read of the bank's accounts.
       let bankRead = accounts.length === 0;
       for (let attempt = 0; !bankRead && left() > 0 && attempt < 1000; attempt++) {
-        bankRead = (await readBank(rng.pick(targets()), { clientId: FINAL_READ_CLIENT, adminToken: ADMIN_TOKEN, opTimeoutMs: Math.min(o.opTimeoutMs, Math.max(1, left())), now, reads: bankReads }, true)) !== undefined;
+        bankRead = (await readBank(rng.pick(targets()), { clientId: FINAL_READ_CLIENT, adminToken: ADMIN_TOKEN, opTimeoutMs: Math.min(o.opTimeoutMs, Math.max(1, left())), now, reads: bankReads, accounts }, { final: true })) !== undefined;
         if (!bankRead) await sleep(100);
       }
       if (!bankRead) return `no final read of the bank accounts succeeded within ${o.healMs}ms of healing`;

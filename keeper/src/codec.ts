@@ -103,6 +103,17 @@ function decodeTxnOp(v: unknown): TxnOp {
     return { type: 'put', key: str(o['key'], 'txn put.key'), value: str(o['value'], 'txn put.value'), ...(lease === undefined ? {} : { lease }) };
   }
   if (o['type'] === 'delete') return { type: 'delete', key: str(o['key'], 'txn delete.key'), prefix: bool(o['prefix'], 'txn delete.prefix') };
+  if (o['type'] === 'get') {
+    const limit = o['limit'] === undefined ? undefined : num(o['limit'], 'txn get.limit');
+    const keysOnly = o['keysOnly'] === undefined ? undefined : bool(o['keysOnly'], 'txn get.keysOnly');
+    return {
+      type: 'get',
+      key: str(o['key'], 'txn get.key'),
+      prefix: bool(o['prefix'], 'txn get.prefix'),
+      ...(limit === undefined ? {} : { limit }),
+      ...(keysOnly === undefined ? {} : { keysOnly }),
+    };
+  }
   throw corrupt(`bad txn op ${JSON.stringify(o['type'])}`);
 }
 

@@ -5,7 +5,7 @@
 // so every replica reaches the same state from the same log.
 
 import type { KeeperErrorCode } from './errors.js';
-import type { Member, RegisterOp, TxnCompare, TxnOp, WatchEvent } from './keeper.js';
+import type { Member, RegisterOp, TxnCompare, TxnOp, TxnResponse, WatchEvent } from './keeper.js';
 
 export type Command =
   | {
@@ -42,7 +42,7 @@ export type Command =
 export type CommandResult =
   | { readonly type: 'put'; readonly revision: number }
   | { readonly type: 'delete'; readonly revision: number; readonly deleted: number }
-  | { readonly type: 'txn'; readonly revision: number; readonly succeeded: boolean; readonly deleted: number }
+  | { readonly type: 'txn'; readonly revision: number; readonly succeeded: boolean; readonly deleted: number; readonly responses: readonly TxnResponse[] }
   | { readonly type: 'leaseGrant'; readonly revision: number; readonly id: string; readonly ttl: number }
   | { readonly type: 'leaseKeepAlive'; readonly revision: number; readonly id: string; readonly ttl: number }
   | { readonly type: 'leaseRevoke'; readonly revision: number; readonly deleted: number; readonly sessionsRemoved: number }

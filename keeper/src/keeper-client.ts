@@ -10,10 +10,13 @@ import { LeaseKeepAlive } from './lease-keepalive.js';
 // The package's `longwire/keeper-client` entry: what a caller needs besides the client.
 export { KeeperError } from './errors.js';
 export type { KeeperErrorCode } from './errors.js';
-export type { CompareOp, KeyValue, LeaseInfo, LeaseList, TxnCompare, TxnResult, WatchEvent } from './keeper.js';
+export type { CompareOp, KeyValue, LeaseInfo, LeaseList, TxnCompare, TxnResponse, TxnResult, WatchEvent } from './keeper.js';
 
-/** A write of a transaction, as the API takes it. */
-export type TxnWrite = { readonly put: { readonly key: string; readonly value: string; readonly lease?: string } } | { readonly delete: { readonly key: string; readonly prefix?: boolean } };
+/** An operation of a transaction, as the API takes it. */
+export type TxnOperation =
+  | { readonly put: { readonly key: string; readonly value: string; readonly lease?: string } }
+  | { readonly delete: { readonly key: string; readonly prefix?: boolean } }
+  | { readonly get: { readonly key: string; readonly prefix?: boolean; readonly limit?: number; readonly keysOnly?: boolean } };
 export type { LeaseEnd, LeaseKeepAlive } from './lease-keepalive.js';
 
 export interface KeeperClientOptions {
@@ -119,12 +122,18 @@ export class KeeperClient {
   }
 
   /**
-   * If every compare holds, the `success` writes, else the `failure` ones,
-   * atomically at one revision. Rejects with KeeperError 'invalid' for a
-   * branch that writes a key twice, 'lease-not-found', 'no-space'.
+   * If every compare holds, the `success` operations, else the `failure`
+   * ones, atomically at one revision; `responses` answers the branch taken,
+   * in order. Rejects with KeeperError 'invalid' for a branch that writes a
+   * key twice, 'lease-not-found', 'no-space'. `consistency` is for a
+   * transaction that only reads.
    */
-  async txn(t: { compare?: readonly TxnCompare[]; success?: readonly TxnWrite[]; failure?: readonly TxnWrite[] }): Promise<TxnResult> {
-    return (await this.json('POST', '/v1/txn', t)) as TxnResult;
+  async txn(
+    t: { compare?: readonly TxnCompare[]; success?: readonly TxnOperation[]; failure?: readonly TxnOperation[] },
+    opts: { consistency?: 'linearizable' | 'serializable' } = {},
+  ): Promise<TxnResult> {
+    const q = opts.consistency === undefined ? '' : `?consistency=${opts.consistency}`;
+    return (await this.json('POST', `/v1/txn${q}`, t)) as TxnResult;
   }
 
   /** A lease's TTL, the time left and its keys; rejects with KeeperError 'lease-not-found'. */

@@ -44,23 +44,37 @@ export type TxnCompare =
 
 export type CompareOp = '=' | '!=' | '<' | '>';
 
-/** A write of a transaction. No two writes of one branch may touch the same key. */
+/**
+ * An operation of a transaction: a write, or a read of a key or a prefix that
+ * sees the writes before it in its branch. No two writes of one branch may
+ * touch the same key.
+ */
 export type TxnOp =
   | { readonly type: 'put'; readonly key: string; readonly value: string; readonly lease?: string }
-  | { readonly type: 'delete'; readonly key: string; readonly prefix: boolean };
+  | { readonly type: 'delete'; readonly key: string; readonly prefix: boolean }
+  | { readonly type: 'get'; readonly key: string; readonly prefix: boolean; readonly limit?: number; readonly keysOnly?: boolean };
+
+/** What one operation of the branch taken answered, in the branch's order. */
+export type TxnResponse =
+  | { readonly type: 'put' }
+  | { readonly type: 'delete'; readonly deleted: number }
+  | { readonly type: 'get'; readonly kvs: readonly KeyValue[]; readonly more: boolean };
 
 export interface TxnRequest {
   readonly compare: readonly TxnCompare[];
   readonly success: readonly TxnOp[];
   readonly failure: readonly TxnOp[];
+  /** Only for a transaction without writes, which is read without the log: linearizable by default. */
+  readonly consistency?: Consistency;
 }
 
 export interface TxnResult {
   readonly revision: number;
-  /** Whether every compare held (so the `success` writes were made). */
+  /** Whether every compare held (so the `success` operations ran). */
   readonly succeeded: boolean;
   /** Keys the writes made deleted. */
   readonly deleted: number;
+  readonly responses: readonly TxnResponse[];
 }
 
 export interface CountResult {

@@ -74,6 +74,14 @@ export interface RangePage {
   readonly more: boolean;
 }
 
+/**
+ * A prefix read (and the reads of one transaction together) stops, answering
+ * "more", once its keys and values reach this many UTF-16 units, so one
+ * request cannot build an answer near V8's string limit (2^29 units) out of a
+ * store the quota lets grow to 256 MiB and more.
+ */
+export const RANGE_UNITS_MAX = 32 * 1024 * 1024;
+
 /** The kvs at `key`, or under it when `prefix`, sorted by key; a page of them when `limit` or `unitsMax` stops it. */
 export function range(state: KeeperState, key: string, req: RangeOptions = {}): RangePage {
   if (req.prefix !== true) {

@@ -63,6 +63,7 @@ import { apply } from './state-machine.js';
 import { emptyState, kvBytes } from './state.js';
 import type { KeeperState, LeaseRecord } from './state.js';
 import { compareKeys } from './ordered-map.js';
+import { applyTxn } from './txn.js';
 import { WatchHub } from './watch-hub.js';
 import type { WatchHubOptions } from './watch-hub.js';
 
@@ -694,12 +695,23 @@ export class RaftKeeper implements Keeper {
     return { revision: r.revision, deleted: r.deleted };
   }
 
-  /** The space check counts the puts of the branch that grows the store most (which one runs is decided at apply). */
+  /**
+   * A transaction that writes goes through the log; the space check counts
+   * the puts of the branch that grows the store most (which one runs is
+   * decided at apply). One that only reads is answered from the applied state
+   * after the read barrier, as a range read is (etcd does the same).
+   */
   async txn(req: TxnRequest): Promise<TxnResult> {
+    const cmd: Command = { type: 'txn', compare: req.compare, success: req.success, failure: req.failure };
+    const writes = (ops: readonly TxnOp[]): boolean => ops.some((op) => op.type !== 'get');
+    if (!writes(req.success) && !writes(req.failure)) {
+      await this.readBarrier(req.consistency);
+      return txnResult(expect(applyTxn(this.state, cmd).result, 'txn'));
+    }
+    if (req.consistency === 'serializable') throw new KeeperError('invalid', 'a transaction that writes goes through the log: serializable is for transactions that only read');
     const growth = (ops: readonly TxnOp[]): number => ops.reduce((n, op) => n + (op.type === 'put' ? this.growthOf(op.key, op.value) : 0), 0);
     this.checkGrowth(Math.max(growth(req.success), growth(req.failure)));
-    const r = expect(await this.propose({ type: 'txn', compare: req.compare, success: req.success, failure: req.failure }), 'txn');
-    return { revision: r.revision, succeeded: r.succeeded, deleted: r.deleted };
+    return txnResult(expect(await this.propose(cmd), 'txn'));
   }
 
   /** The listener may return false to pause the stream until resume() (see WatchListener). */
@@ -1086,6 +1098,10 @@ function expect<T extends Exclude<CommandResult['type'], 'error'>>(r: CommandRes
   assert(r.type === type, `expected a ${type} result, got ${r.type}`);
   // r.type === type was just checked; TypeScript does not narrow a union through a generic comparison.
   return r as Extract<CommandResult, { type: T }>;
+}
+
+function txnResult(r: Extract<CommandResult, { type: 'txn' }>): TxnResult {
+  return { revision: r.revision, succeeded: r.succeeded, deleted: r.deleted, responses: r.responses };
 }
 
 function ignoreExpected(e: unknown): void {

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { decodeCommand, encodeCommand } from '../src/codec.js';
 import type { Command, CommandResult } from '../src/command.js';
-import type { RegisterOp, TxnCompare, TxnOp, WatchEvent } from '../src/keeper.js';
+import type { RegisterOp, TxnCompare, TxnOp, TxnResponse, WatchEvent } from '../src/keeper.js';
 import { range } from '../src/kv.js';
 import { registeredSessions } from '../src/register.js';
 import { restore, snapshot } from '../src/snapshot.js';
@@ -31,6 +31,8 @@ interface Expected {
   readonly outcome: string;
   readonly revision: number;
   readonly events: readonly string[];
+  /** A transaction's responses, rendered. */
+  readonly responses?: readonly string[];
 }
 
 class Model {
@@ -79,20 +81,32 @@ class Model {
         if (ops.some((op) => op.key === '') || new Set(putKeys).size !== putKeys.length || deletes.some((d) => putKeys.some((k) => under(d, k)))) return same('invalid');
         if (puts.some((p) => p.lease !== undefined && !this.leases.has(p.lease))) return same('lease-not-found');
         const gone = [...this.kv.keys()].filter((k) => deletes.some((d) => under(d, k)));
-        if (puts.length === 0 && gone.length === 0) return same('txn');
-        this.revision += 1;
+        if (puts.length > 0 || gone.length > 0) this.revision += 1;
+        // The branch runs in order: a get sees the writes before it.
         const lines: [string, string][] = [];
-        for (const k of gone) {
-          this.kv.delete(k);
-          lines.push([k, `delete ${k}@${this.revision}`]);
-        }
-        for (const p of puts) {
-          const prev = this.kv.get(p.key);
-          this.kv.set(p.key, { value: p.value, create: prev?.create ?? this.revision, mod: this.revision, version: (prev?.version ?? 0) + 1, lease: p.lease });
-          lines.push([p.key, `put ${p.key}=${p.value}@${this.revision}`]);
+        const responses: string[] = [];
+        for (const op of ops) {
+          if (op.type === 'delete') {
+            const keys = [...this.kv.keys()].filter((k) => under(op, k));
+            for (const k of keys) {
+              this.kv.delete(k);
+              lines.push([k, `delete ${k}@${this.revision}`]);
+            }
+            responses.push(`delete ${keys.length}`);
+          } else if (op.type === 'put') {
+            const prev = this.kv.get(op.key);
+            this.kv.set(op.key, { value: op.value, create: prev?.create ?? this.revision, mod: this.revision, version: (prev?.version ?? 0) + 1, lease: op.lease });
+            lines.push([op.key, `put ${op.key}=${op.value}@${this.revision}`]);
+            responses.push('put');
+          } else {
+            const found = [...this.kv.entries()].filter(([k]) => under(op, k)).sort(([a], [b]) => (a < b ? -1 : 1));
+            const taken = found.slice(0, op.limit ?? Infinity);
+            const shown = taken.map(([k, v]) => `${k}=${v.value}@${v.mod}`);
+            responses.push(`get ${shown.join(',')}${taken.length < found.length ? ' more' : ''}`);
+          }
         }
         events.push(...lines.sort(([a], [b]) => (a < b ? -1 : 1)).map(([, line]) => line));
-        return same('txn');
+        return { ...same('txn'), responses };
       }
       case 'leaseGrant':
         if (this.leases.has(cmd.id) || cmd.ttl <= 0) return same('invalid');
@@ -215,13 +229,26 @@ function randomTxn(rng: Rng, model: Model): Command {
     Array.from({ length: rng.int(4) }, (): TxnOp =>
       rng.chance(0.7)
         ? { type: 'put', key: rng.pick(KEYS), value: `t${rng.int(1000)}`, ...(rng.chance(0.2) ? { lease: rng.pick(LEASES) } : {}) }
-        : { type: 'delete', key: rng.pick(KEYS), prefix: rng.chance(0.4) },
+        : rng.chance(0.5)
+          ? { type: 'delete', key: rng.pick(KEYS), prefix: rng.chance(0.4) }
+          : { type: 'get', key: rng.pick(KEYS), prefix: rng.chance(0.5), ...(rng.chance(0.3) ? { limit: 1 + rng.int(2) } : {}), ...(rng.chance(0.3) ? { keysOnly: true } : {}) },
     );
   return { type: 'txn', compare, success: ops(), failure: ops() };
 }
 
 function outcome(r: CommandResult): string {
   return r.type === 'error' ? r.code : r.type;
+}
+
+function renderResponse(r: TxnResponse): string {
+  switch (r.type) {
+    case 'put':
+      return 'put';
+    case 'delete':
+      return `delete ${r.deleted}`;
+    case 'get':
+      return `get ${r.kvs.map((kv) => `${kv.key}=${kv.value}@${kv.modRevision}`).join(',')}${r.more ? ' more' : ''}`;
+  }
 }
 
 function renderEvents(events: readonly WatchEvent[]): string[] {
@@ -265,16 +292,23 @@ test('apply agrees with the reference model on random command sequences', () => 
       const where = `SEED=${seed} step ${step} ${JSON.stringify(cmd)}`;
       const { result, events } = apply(state, cmd, step);
       const expected = model.step(cmd);
-      assert.deepEqual({ outcome: outcome(result), revision: result.revision, events: renderEvents(events) }, expected, where);
+      const responses = result.type === 'txn' ? { responses: result.responses.map((r) => renderResponse(r)) } : {};
+      assert.deepEqual({ outcome: outcome(result), revision: result.revision, events: renderEvents(events), ...responses }, expected, where);
       checkState(state, model, where);
       if (cmd.type === 'txn') {
         const how = result.type === 'txn' ? `${result.succeeded ? 'success' : 'failure'} ${events.length > 0 ? 'writes' : 'no-op'}` : outcome(result);
         txns.set(how, (txns.get(how) ?? 0) + 1);
+        if (result.type === 'txn') {
+          const firstWrite = result.responses.findIndex((r) => r.type !== 'get');
+          const gets = result.responses.flatMap((r, i) => (r.type === 'get' ? [{ r, i }] : []));
+          if (gets.some(({ r }) => r.more)) txns.set('a get with more', 1);
+          if (firstWrite >= 0 && events.length > 0 && gets.some(({ i }) => i > firstWrite)) txns.set('a get after a write', 1);
+        }
       }
     }
   }
   if (process.env['SEED'] === undefined) {
-    for (const how of ['success writes', 'failure writes', 'success no-op', 'invalid', 'lease-not-found']) assert.ok((txns.get(how) ?? 0) > 0, `no transaction ended ${how}: ${JSON.stringify([...txns])}`);
+    for (const how of ['success writes', 'failure writes', 'success no-op', 'invalid', 'lease-not-found', 'a get with more', 'a get after a write']) assert.ok((txns.get(how) ?? 0) > 0, `no transaction ended ${how}: ${JSON.stringify([...txns])}`);
   }
 });
 

@@ -71,6 +71,11 @@ function kvPath(key: string): string {
   return key.replace(/^\/+/, '').split('/').map(encodeURIComponent).join('/');
 }
 
+/** A key as `kv get` and `kv txn` print it: with its value and modRevision unless the read was keys-only. */
+function kvLine(k: Record<string, unknown>): string {
+  return k.value === undefined ? String(k.key) : `${String(k.key)} = ${String(k.value)}  (mod ${String(k.modRevision)})`;
+}
+
 export async function kv(argv: string[]): Promise<void> {
   const [verb, key, ...rest] = argv;
   if (key === undefined) usage('kv get|put|del|watch KEY | kv txn FILE');
@@ -106,7 +111,7 @@ export async function kv(argv: string[]): Promise<void> {
       const human = (b: unknown): string => {
         if (values.count) return `${String(rec(b).count)} keys at revision ${String(rec(b).revision)}`;
         const kvs = Array.isArray(rec(b).kvs) ? (rec(b).kvs as unknown[]).map(rec) : [];
-        const lines = kvs.map((k) => (values['keys-only'] ? String(k.key) : `${String(k.key)} = ${String(k.value)}  (mod ${String(k.modRevision)})`));
+        const lines = kvs.map(kvLine);
         if (lines.length === 0) return `(no key) at revision ${String(rec(b).revision)}`;
         const last = kvs[kvs.length - 1];
         if (rec(b).more === true && last !== undefined) lines.push(`(more keys: continue with --after ${String(last.key)})`);
@@ -133,9 +138,19 @@ export async function kv(argv: string[]): Promise<void> {
       } catch (e) {
         usage(`kv txn: ${key} is not JSON: ${String(e)}`);
       }
-      const human = (b: unknown): string =>
-        `${rec(b).succeeded === true ? 'compares held: success writes made' : 'a compare failed: failure writes made'} at revision ${String(rec(b).revision)} (${String(rec(b).deleted)} deleted)`;
-      return output(await apiCall('POST', `${values.api}/v1/txn`, token, body), values.json, human);
+      const human = (b: unknown): string => {
+        const r = rec(b);
+        const lines = [`${r.succeeded === true ? 'compares held: success branch ran' : 'a compare failed: failure branch ran'} at revision ${String(r.revision)} (${String(r.deleted)} deleted)`];
+        const responses = Array.isArray(r.responses) ? (r.responses as unknown[]).map(rec) : [];
+        responses.forEach((x, i) => {
+          if (x.type !== 'get') return;
+          const kvs = Array.isArray(x.kvs) ? (x.kvs as unknown[]).map(rec) : [];
+          lines.push(`[${i}] get: ${kvs.length} key${kvs.length === 1 ? '' : 's'}${x.more === true ? ', more remain' : ''}`, ...kvs.map((k) => `  ${kvLine(k)}`));
+        });
+        return lines.join('\n');
+      };
+      const q = values.serializable ? '?consistency=serializable' : '';
+      return output(await apiCall('POST', `${values.api}/v1/txn${q}`, token, body), values.json, human);
     }
     default:
       usage('kv get|put|del|watch KEY | kv txn FILE');

@@ -39,7 +39,7 @@ const USAGE = `longwire — a long-connection push cluster
   longwire kv get KEY [--prefix [--limit N] [--after KEY] [--keys-only] [--count]] [--serializable]
   longwire kv put KEY VALUE [--lease ID] [--if-mod-revision N]
   longwire kv del KEY [--prefix] | watch KEY [--prefix] [--from-revision N]
-  longwire kv txn FILE|-               a transaction: POST /v1/txn's JSON body from a file or stdin
+  longwire kv txn FILE|- [--serializable]   a transaction: POST /v1/txn's JSON body from a file or stdin
   longwire leases list [--limit N] [--after ID] | get ID   leases: time left, sessions, keys
   longwire keeper backup FILE          save the keeper's state (holds secrets: kept owner-only)
   longwire keeper restore FILE --data-dir DIR --id ID   into an empty data dir: a new one-member cluster

@@ -8,7 +8,7 @@ import type { Keeper } from '../../keeper/src/keeper.js';
 export const FEATURES_PREFIX = '/sys/features/';
 
 /** Log commands this build added after the first release; every member must announce one before it is proposed. */
-export const FEATURES = ['txn'] as const;
+export const FEATURES = ['txn', 'txn-get'] as const;
 export type Feature = (typeof FEATURES)[number];
 
 export function featuresKey(memberId: string): string {

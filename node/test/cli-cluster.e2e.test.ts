@@ -71,9 +71,18 @@ test('kv txn FILE and kv txn - (stdin): the API body in, the branch taken out', 
   await writeFile(file, JSON.stringify({ compare: [{ key: '/cli/lock', target: 'createRevision', op: '=', value: 0 }], success: [{ put: { key: '/cli/lock', value: 'cli' } }] }));
   const first = await cli(['kv', 'txn', file]);
   assert.equal(first.code, 0, first.stderr);
-  assert.match(first.stdout, /^compares held: success writes made at revision \d+ \(0 deleted\)/);
+  assert.match(first.stdout, /^compares held: success branch ran at revision \d+ \(0 deleted\)/);
   const again = await cli(['kv', 'txn', file, '--json']);
   assert.equal((JSON.parse(again.stdout) as { succeeded: boolean }).succeeded, false);
+  // Reads: each get's keys under its index in the branch.
+  for (const k of ['/cli/r/1', '/cli/r/2']) assert.equal((await cli(['kv', 'put', k, 'x'])).code, 0);
+  const reads = join(dir, 'read.json');
+  await writeFile(reads, JSON.stringify({ success: [{ get: { key: '/cli/lock' } }, { get: { key: '/cli/none' } }, { get: { key: '/cli/r/', prefix: true, limit: 1, keysOnly: true } }] }));
+  for (const flags of [[], ['--serializable']]) {
+    const read = await cli(['kv', 'txn', reads, ...flags]);
+    assert.equal(read.code, 0, read.stderr);
+    assert.match(read.stdout, /^compares held: success branch ran at revision \d+ \(0 deleted\)\n\[0\] get: 1 key\n {2}\/cli\/lock = cli {2}\(mod \d+\)\n\[1\] get: 0 keys\n\[2\] get: 1 key, more remain\n {2}\/cli\/r\/1\n$/, flags.join(' '));
+  }
   const piped = await new Promise<string>((resolve, reject) => {
     const child = spawn(process.execPath, [CLI, 'kv', 'txn', '-', '--api', node.apiUrl, '--admin-token', node.adminToken], { stdio: ['pipe', 'pipe', 'inherit'] });
     let out = '';
@@ -82,7 +91,7 @@ test('kv txn FILE and kv txn - (stdin): the API body in, the branch taken out', 
     child.on('exit', () => resolve(out));
     child.stdin.end(JSON.stringify({ success: [{ delete: { key: '/cli/lock' } }] }));
   });
-  assert.match(piped, /success writes made at revision \d+ \(1 deleted\)/);
+  assert.match(piped, /success branch ran at revision \d+ \(1 deleted\)/);
   const notJson = await cli(['kv', 'txn', file + '.missing']);
   assert.equal(notJson.code, 2);
   assert.match(notJson.stderr, /cannot read/);

@@ -69,6 +69,15 @@ test('fails over between members and resumes a watch after its member dies', asy
     const take = () => client.txn({ compare: [{ key: '/lock', target: 'createRevision', op: '=', value: 0 }], success: [{ put: { key: '/lock', value: 'me' } }], failure: [] });
     assert.equal((await take()).succeeded, true);
     assert.equal((await take()).succeeded, false);
+    // A read of two places at one revision: the lock's holder and the config it guards.
+    for (const consistency of ['linearizable', 'serializable'] as const) {
+      const both = await client.txn({ success: [{ get: { key: '/lock' } }, { get: { key: '/cfg/', prefix: true, limit: 2 } }] }, { consistency });
+      assert.deepEqual(
+        both.responses.map((x) => (x.type === 'get' ? [x.kvs.map((kv) => `${kv.key}=${kv.value}`), x.more] : x.type)),
+        [[['/lock=me'], false], [['/cfg/k0=v0', '/cfg/k1=v1'], true]],
+        consistency,
+      );
+    }
     const cas = await client.put('/cfg/k0', 'again', { ifModRevision: 1 }).catch((e: unknown) => e);
     assert.ok(cas instanceof KeeperError && cas.code === 'compare-failed');
 

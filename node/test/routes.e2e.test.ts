@@ -421,16 +421,75 @@ test('txn: refused while a member has not announced it can apply transactions (a
   const member = 'n1'; // started without --id: the default
   const key = `/v1/kv/sys/features/${member}`;
   const announced = obj((obj((await node.api('GET', key)).body).kvs as unknown[])[0]);
-  assert.deepEqual(JSON.parse(String(announced.value)), { features: ['txn'] }, 'the node announced what it applies at start');
+  assert.deepEqual(JSON.parse(String(announced.value)), { features: ['txn', 'txn-get'] }, 'the node announced what it applies at start');
   const body = { success: [{ put: { key: '/tx3/a', value: '1' } }] };
+  const readWrite = { success: [{ put: { key: '/tx3/b', value: '1' } }, { get: { key: '/tx3/', prefix: true } }] };
+  const readOnly = { success: [{ get: { key: '/tx3/', prefix: true } }] };
   // As an older member would look: no announcement.
   assert.equal((await node.api('DELETE', key)).status, 200);
   const refused = await node.api('POST', '/v1/txn', { body });
   assertApiError(refused, 409, 'conflict');
   assert.match(String(obj(obj(refused.body).error).message), new RegExp(`not every member can apply transactions yet \\(${member}`));
   assert.deepEqual(obj((await node.api('GET', '/v1/kv/tx3/a')).body).kvs, [], 'nothing proposed');
-  assert.equal((await node.api('PUT', key, { body: { value: String(announced.value) } })).status, 200);
+  assert.equal((await node.api('POST', '/v1/txn', { body: readOnly })).status, 200, 'a transaction that only reads is no log entry: taken');
+  // A member of the build before reads inside transactions: writes alone go, writes with reads wait.
+  assert.equal((await node.api('PUT', key, { body: { value: JSON.stringify({ features: ['txn'] }) } })).status, 200);
   assert.equal((await node.api('POST', '/v1/txn', { body })).status, 200);
+  const refusedRead = await node.api('POST', '/v1/txn', { body: readWrite });
+  assertApiError(refusedRead, 409, 'conflict');
+  assert.match(String(obj(obj(refusedRead.body).error).message), /transactions that read and write/);
+  assert.deepEqual(obj((await node.api('GET', '/v1/kv/tx3/b')).body).kvs, [], 'nothing proposed');
+  assert.equal((await node.api('PUT', key, { body: { value: String(announced.value) } })).status, 200);
+  assert.equal((await node.api('POST', '/v1/txn', { body: readWrite })).status, 200);
+});
+
+test('txn: gets see the writes before them, at the revision of the transaction; one that only reads takes no revision', async () => {
+  assert.equal((await node.api('PUT', '/v1/kv/tr/a', { body: { value: '1' } })).status, 200);
+  const b = obj((await node.api('PUT', '/v1/kv/tr/b', { body: { value: '2' } })).body).revision as number;
+  const rw = await node.api('POST', '/v1/txn', {
+    body: {
+      compare: [{ key: '/tr/b', target: 'modRevision', op: '=', value: b }],
+      success: [{ get: { key: '/tr/', prefix: true } }, { put: { key: '/tr/b', value: '3' } }, { get: { key: 'tr/b' } }, { delete: { key: '/tr/a' } }, { get: { key: '/tr/', prefix: true, keysOnly: true } }],
+    },
+  });
+  assert.equal(rw.status, 200, JSON.stringify(rw.body));
+  const r = obj(rw.body);
+  assert.deepEqual([r.succeeded, r.revision, r.deleted], [true, b + 1, 1]);
+  const shown = (r.responses as unknown[]).map((x) => {
+    const o = obj(x);
+    const kvLine = (kv: Record<string, unknown>): string => (kv.value === undefined ? `${String(kv.key)} mod ${String(kv.modRevision)}` : `${String(kv.key)}=${String(kv.value)}`);
+    return o.type === 'get' ? { get: (o.kvs as unknown[]).map((kv) => kvLine(obj(kv))), more: o.more } : o;
+  });
+  assert.deepEqual(shown, [
+    { get: ['/tr/a=1', '/tr/b=2'], more: false },
+    { type: 'put' },
+    { get: ['/tr/b=3'], more: false },
+    { type: 'delete', deleted: 1 },
+    { get: [`/tr/b mod ${b + 1}`], more: false },
+  ], 'in order; the keys-only read without values');
+  const ro = obj((await node.api('POST', '/v1/txn', {
+    body: { compare: [{ key: '/tr/b', target: 'value', op: '=', value: '2' }], success: [{ put: { key: '/tr/x', value: '1' } }], failure: [{ get: { key: '/tr/', prefix: true, limit: 1 } }, { get: { key: '/tr/a' } }] },
+  })).body);
+  // A failed compare with writes only in the other branch: this one still goes through the log (it could have written), at no new revision.
+  assert.deepEqual([ro.succeeded, ro.revision], [false, b + 1]);
+  assert.deepEqual((ro.responses as unknown[]).map((y) => [(obj(y).kvs as unknown[]).map((kv) => obj(kv).key), obj(y).more]), [[['/tr/b'], false], [[], false]]);
+  // Only reads: answered at the current revision, through the read barrier and not the log.
+  const readOnly = { compare: [{ key: '/tr/b', target: 'value', op: '=', value: '3' }], success: [{ get: { key: '/tr/', prefix: true, limit: 1 } }], failure: [] };
+  for (const q of ['', '?consistency=serializable', '?consistency=linearizable']) {
+    const x = obj((await node.api('POST', `/v1/txn${q}`, { body: readOnly })).body);
+    assert.deepEqual([x.succeeded, x.revision, x.deleted], [true, b + 1, 0], q);
+    assert.deepEqual((x.responses as unknown[]).map((y) => [(obj(y).kvs as unknown[]).map((kv) => obj(kv).key), obj(y).more]), [[['/tr/b'], false]], q);
+  }
+  assert.equal(obj((await node.api('GET', '/v1/kv/tr/?prefix=true&countOnly=true')).body).revision, b + 1, 'no revision taken');
+  // serializable is for reads only.
+  const ser = await node.api('POST', '/v1/txn?consistency=serializable', { body: { success: [{ put: { key: '/tr/x', value: '1' } }] } });
+  assertApiError(ser, 400, 'invalid');
+  assert.match(String(obj(obj(ser.body).error).message), /only read/);
+  // Values the kv API does not show stay hidden inside a transaction.
+  const secrets = obj((await node.api('POST', '/v1/txn', { body: { success: [{ get: { key: '/sys/secrets/', prefix: true } }] } })).body);
+  const kvs = (obj((secrets.responses as unknown[])[0]).kvs as unknown[]).map((kv) => obj(kv));
+  assert.ok(kvs.length > 0, 'the node keeps secrets');
+  assert.deepEqual(new Set(kvs.map((kv) => kv.value)), new Set(['<redacted>']));
 });
 
 test('txn: a branch that cannot be made as a whole changes nothing', async () => {

@@ -1,6 +1,7 @@
 // The keeper's key/value, watch and lease routes (admin), following etcd v3.
 import type { FastifyInstance } from 'fastify';
-import type { CompareOp, TxnCompare, TxnOp, WatchMessage } from '../../../keeper/src/keeper.js';
+import type { CompareOp, KeyValue, TxnCompare, TxnOp, TxnResponse, WatchMessage } from '../../../keeper/src/keeper.js';
+import { RANGE_UNITS_MAX } from '../../../keeper/src/kv.js';
 import type { CenterDeps } from './deps.js';
 import { ApiError } from './errors.js';
 import { lacking } from '../member-features.js';
@@ -12,7 +13,7 @@ const KEY_CHARS_MAX = 1024;
 const VALUE_BYTES_MAX = 256 * 1024;
 /** Leases per page of GET /v1/leases when the request names no limit (at most 10,000). */
 const LEASE_PAGE_DEFAULT = 1000;
-/** Compares, and writes per branch, of one transaction (etcd's --max-txn-ops default). */
+/** Compares, and operations per branch, of one transaction (etcd's --max-txn-ops default). */
 const TXN_OPS_MAX = 128;
 /**
  * Query values are strings and the API's ajv does not coerce types, so flags
@@ -23,12 +24,6 @@ const queryConsistency = { type: 'string', enum: ['linearizable', 'serializable'
 const queryRevision = { type: 'string', pattern: '^[1-9][0-9]{0,14}$' } as const;
 /** A page's key count: 1 to 1,000,000. */
 const queryLimit = { type: 'string', pattern: '^([1-9][0-9]{0,5}|1000000)$' } as const;
-/**
- * A prefix read stops (answering "more") once its keys and values reach this
- * many UTF-16 units, so one request cannot build an answer near V8's string
- * limit (2^29 units) out of a store the quota lets grow to 256 MiB and more.
- */
-export const RANGE_UNITS_MAX = 32 * 1024 * 1024;
 
 /** A key as a request body or query names it: `a/b` and `/a/b` are the same key. */
 function fullKey(key: string): string {
@@ -39,6 +34,20 @@ function keyOf(raw: string | undefined): string {
   const key = '/' + (raw ?? '');
   if (key.length > KEY_CHARS_MAX) throw new ApiError('invalid', `key longer than ${KEY_CHARS_MAX} characters`);
   return key;
+}
+
+/** Kvs as the API answers them: values redacted where they are not shown, or dropped for a keys-only read. */
+function shownKvs(kvs: readonly KeyValue[], keysOnly: boolean): object[] {
+  return kvs.map((kv) => {
+    if (!keysOnly) return { ...kv, value: shownValue(kv.key, kv.value) };
+    const { value: _dropped, ...rest } = kv;
+    return rest;
+  });
+}
+
+/** A transaction's answer to a get as the API shows it (the values as a range read shows them); other answers as they are. */
+function shownResponse(r: TxnResponse, op: TxnOp | undefined): object {
+  return r.type === 'get' ? { ...r, kvs: shownKvs(r.kvs, op?.type === 'get' && op.keysOnly === true) } : r;
 }
 
 export function keeperRoutes(deps: CenterDeps) {
@@ -71,12 +80,7 @@ export function keeperRoutes(deps: CenterDeps) {
         if (q.countOnly === 'true') return deps.keeper.count(key, { prefix, consistency, ...after });
         const keysOnly = q.keysOnly === 'true';
         const r = await deps.keeper.range(key, { prefix, consistency, keysOnly, unitsMax: RANGE_UNITS_MAX, ...after, ...(q.limit === undefined ? {} : { limit: Number(q.limit) }) });
-        const kvs = r.kvs.map((kv) => {
-          if (!keysOnly) return { ...kv, value: shownValue(kv.key, kv.value) };
-          const { value: _dropped, ...rest } = kv;
-          return rest;
-        });
-        return { revision: r.revision, kvs, more: r.more };
+        return { revision: r.revision, kvs: shownKvs(r.kvs, keysOnly), more: r.more };
       },
     );
 
@@ -133,18 +137,29 @@ export function keeperRoutes(deps: CenterDeps) {
             properties: { key: keyProp, value: { type: 'string', maxLength: VALUE_BYTES_MAX }, lease: { type: 'string', minLength: 1 } },
           },
           delete: { type: 'object', required: ['key'], additionalProperties: false, properties: { key: keyProp, prefix: { type: 'boolean' } } },
+          get: {
+            type: 'object',
+            required: ['key'],
+            additionalProperties: false,
+            properties: { key: keyProp, prefix: { type: 'boolean' }, limit: { type: 'integer', minimum: 1, maximum: 1_000_000 }, keysOnly: { type: 'boolean' } },
+          },
         },
       },
     } as const;
-    type TxnBodyOp = { put?: { key: string; value: string; lease?: string }; delete?: { key: string; prefix?: boolean } };
+    type TxnBodyOp = {
+      put?: { key: string; value: string; lease?: string };
+      delete?: { key: string; prefix?: boolean };
+      get?: { key: string; prefix?: boolean; limit?: number; keysOnly?: boolean };
+    };
     type TxnBody = { compare?: { key: string; target: TxnCompare['target']; op: CompareOp; value: number | string }[]; success?: TxnBodyOp[]; failure?: TxnBodyOp[] };
 
-    app.post<{ Body: TxnBody }>(
+    app.post<{ Body: TxnBody; Querystring: { consistency?: 'linearizable' | 'serializable' } }>(
       '/v1/txn',
       {
         schema: {
           tags: ['kv'],
-          summary: 'If every compare holds, make the success writes, else the failure ones: atomically, at one revision (admin)',
+          summary: 'If every compare holds, run the success operations, else the failure ones: atomically, at one revision (admin)',
+          querystring: { type: 'object', properties: { consistency: queryConsistency } },
           body: {
             type: 'object',
             additionalProperties: false,
@@ -196,13 +211,26 @@ export function keeperRoutes(deps: CenterDeps) {
               if (reachesSecrets(key, prefix)) throw new ApiError('forbidden', `${branch}[${i}]: the range reaches ${SECRETS_PREFIX}, which is longwire's own`);
               return { type: 'delete', key, prefix };
             }
-            throw new ApiError('invalid', `${branch}[${i}]: a write is {"put":{…}} or {"delete":{…}}`);
+            if (o.get !== undefined) {
+              const g = o.get;
+              return { type: 'get', key: fullKey(g.key), prefix: g.prefix === true, ...(g.limit === undefined ? {} : { limit: g.limit }), ...(g.keysOnly === true ? { keysOnly: true } : {}) };
+            }
+            throw new ApiError('invalid', `${branch}[${i}]: an operation is {"put":{…}}, {"delete":{…}} or {"get":{…}}`);
           });
-        const request = { compare, success: ops('success'), failure: ops('failure') };
-        // An older member would stop at a log entry it cannot decode: none is proposed until every member announced it.
-        const behind = await lacking(deps.keeper, 'txn');
-        if (behind.length > 0) throw new ApiError('conflict', `not every member can apply transactions yet (${behind.join(', ')}: upgrade them first)`);
-        return deps.keeper.txn(request);
+        const request = { compare, success: ops('success'), failure: ops('failure'), consistency: req.query.consistency ?? 'linearizable' };
+        const all = [...request.success, ...request.failure];
+        if (all.some((op) => op.type !== 'get')) {
+          if (request.consistency === 'serializable') throw new ApiError('invalid', 'consistency=serializable is for transactions that only read: one that writes goes through the log');
+          // An older member would stop at a log entry it cannot decode: none is proposed until every member announced it.
+          const needs = all.some((op) => op.type === 'get') ? (['txn', 'txn-get'] as const) : (['txn'] as const);
+          for (const feature of needs) {
+            const behind = await lacking(deps.keeper, feature);
+            if (behind.length > 0) throw new ApiError('conflict', `not every member can apply ${feature === 'txn' ? 'transactions' : 'transactions that read and write'} yet (${behind.join(', ')}: upgrade them first)`);
+          }
+        }
+        const r = await deps.keeper.txn(request);
+        const taken = r.succeeded ? request.success : request.failure;
+        return { ...r, responses: r.responses.map((x, i) => shownResponse(x, taken[i])) };
       },
     );
 
