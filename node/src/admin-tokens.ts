@@ -3,13 +3,15 @@
 // on every node within a watch round trip, with no restart, and no node stores
 // or sends a token itself. Every change is a compare-and-swap on that key's
 // modRevision, so concurrent changes cannot lose one another or empty the
-// list. The list is never empty: the first node seeds it with its
-// --admin-token (or the one it generated), and the last token cannot be
-// revoked.
+// list. The list always holds an unscoped token: the first node seeds it
+// with its --admin-token (or the one it generated), and the last unscoped
+// token cannot be revoked. A scoped token (keeper-scope.ts) is kept in the
+// same list and reaches only the keeper keys of its scope.
 import { hash, randomBytes } from 'node:crypto';
 import type { Keeper, Watcher, WatchMessage } from '../../keeper/src/keeper.js';
 import { KeeperError } from '../../keeper/src/errors.js';
 import { SECRETS_PREFIX } from './keeper-secrets.js';
+import { parseScope, type KeeperScope } from './keeper-scope.js';
 
 export const ADMIN_TOKENS_KEY = `${SECRETS_PREFIX}admin-tokens`;
 /** Tokens a cluster may hold; enough for rotation with overlap, bounded so the key stays small. */
@@ -19,6 +21,8 @@ export interface AdminTokenInfo {
   readonly id: string;
   readonly label: string;
   readonly createdAt: number;
+  /** Set for a scoped token: it may only use the keeper's kv, transaction, watch and lease routes within it. */
+  readonly scope?: KeeperScope;
 }
 
 interface Stored extends AdminTokenInfo {
@@ -38,7 +42,14 @@ function parse(value: string): Stored[] {
     if (!Array.isArray(v)) return [];
     return v.filter(
       (s): s is Stored =>
-        typeof s === 'object' && s !== null && typeof s.id === 'string' && typeof s.sha256 === 'string' && typeof s.label === 'string' && typeof s.createdAt === 'number',
+        typeof s === 'object' &&
+        s !== null &&
+        typeof s.id === 'string' &&
+        typeof s.sha256 === 'string' &&
+        typeof s.label === 'string' &&
+        typeof s.createdAt === 'number' &&
+        // A scope that does not read back is not taken as no scope: the token is dropped.
+        (s.scope === undefined || parseScope(s.scope) !== undefined),
     );
   } catch {
     return [];
@@ -58,8 +69,8 @@ export class AdminTokenError extends Error {
 export class AdminTokens {
   /** digest → record. A lookup by digest gives a timing attack nothing about the token. */
   private byDigest = new Map<string, Stored>();
-  /** Tokens that matched the current list; emptied whenever the list changes, never holds a wrong token. */
-  private verified = new Set<string>();
+  /** Tokens that matched the current list, with their record; emptied whenever the list changes, never holds a wrong token. */
+  private verified = new Map<string, Stored>();
   private watcher: Watcher | undefined;
 
   constructor(
@@ -93,19 +104,22 @@ export class AdminTokens {
 
   private apply(value: string | undefined): void {
     this.byDigest = new Map(parse(value ?? '[]').map((s) => [s.sha256, s]));
-    this.verified = new Set();
+    this.verified = new Map();
   }
 
-  check(token: string): boolean {
-    if (this.verified.has(token)) return true;
-    if (!this.byDigest.has(tokenDigest(token))) return false;
+  /** The token's record (with its scope, if it has one), or undefined when it is not a token of the cluster. */
+  lookup(token: string): AdminTokenInfo | undefined {
+    const cached = this.verified.get(token);
+    if (cached !== undefined) return cached;
+    const s = this.byDigest.get(tokenDigest(token));
+    if (s === undefined) return undefined;
     if (this.verified.size >= VERIFIED_CACHE_MAX) this.verified.clear();
-    this.verified.add(token);
-    return true;
+    this.verified.set(token, s);
+    return s;
   }
 
   list(): AdminTokenInfo[] {
-    return [...this.byDigest.values()].map(({ id, label, createdAt }) => ({ id, label, createdAt }));
+    return [...this.byDigest.values()].map(({ id, label, createdAt, scope }) => ({ id, label, createdAt, ...(scope === undefined ? {} : { scope }) }));
   }
 
   /** Applies `change` to the stored list with a compare-and-swap, retrying when another change won. */
@@ -124,21 +138,22 @@ export class AdminTokens {
     }
   }
 
-  /** Makes a token; the answer is the only place it ever appears. */
-  async create(label: string): Promise<AdminTokenInfo & { token: string }> {
+  /** Makes a token (scoped when `scope` is given, which the caller checked with scopeProblem); the answer is the only place it ever appears. */
+  async create(label: string, scope?: KeeperScope): Promise<AdminTokenInfo & { token: string }> {
     const token = randomBytes(24).toString('base64url');
-    const s: Stored = { id: randomBytes(6).toString('hex'), label, createdAt: this.now(), sha256: tokenDigest(token) };
+    const s: Stored = { id: randomBytes(6).toString('hex'), label, createdAt: this.now(), sha256: tokenDigest(token), ...(scope === undefined ? {} : { scope }) };
     await this.update((list) => {
       if (list.length >= ADMIN_TOKENS_MAX) throw new AdminTokenError('full', `at most ${ADMIN_TOKENS_MAX} admin tokens; revoke one first`);
       return [...list, s];
     });
-    return { id: s.id, label: s.label, createdAt: s.createdAt, token };
+    const { sha256: _digest, ...info } = s;
+    return { ...info, token };
   }
 
   async revoke(id: string): Promise<void> {
     await this.update((list) => {
       if (!list.some((s) => s.id === id)) throw new AdminTokenError('unknown', `no admin token ${id}`);
-      if (list.length === 1) throw new AdminTokenError('last', 'the last admin token cannot be revoked: create another first');
+      if (!list.some((s) => s.id !== id && s.scope === undefined)) throw new AdminTokenError('last', 'the last unscoped admin token cannot be revoked: create another first');
       return list.filter((s) => s.id !== id);
     });
   }

@@ -260,27 +260,40 @@ async function watch(api: string, key: string, prefix: boolean, from: string | u
   });
 }
 
-/** `admin-tokens list|create|revoke`: rotation without restart; a created token is printed once. */
+/** `admin-tokens list|create|revoke`: rotation without restart, and tokens scoped to keeper keys; a created token is printed once. */
 export async function adminTokens(argv: string[]): Promise<void> {
   const [verb, ...rest] = argv;
   const id = verb === 'revoke' ? rest[0] : undefined;
-  const { values } = parseArgs({ args: verb === 'revoke' ? rest.slice(1) : rest, options: { ...COMMON, label: { type: 'string' } } });
+  const { values } = parseArgs({
+    args: verb === 'revoke' ? rest.slice(1) : rest,
+    options: { ...COMMON, label: { type: 'string' }, read: { type: 'string', multiple: true }, write: { type: 'string', multiple: true } },
+  });
   const base = `${values.api}/v1/admin/tokens`;
   const token = values['admin-token'];
   switch (verb) {
     case 'list':
       return output(await apiCall('GET', base, token), values.json, (b) => {
         const list = Array.isArray(rec(b).tokens) ? (rec(b).tokens as unknown[]).map(rec) : [];
-        return list.map((t) => `${String(t.id)}  ${new Date(Number(t.createdAt)).toISOString()}  ${String(t.label)}`).join('\n');
+        return list.map((t) => `${String(t.id)}  ${new Date(Number(t.createdAt)).toISOString()}  ${String(t.label)}${scopeText(t.scope)}`).join('\n');
       });
-    case 'create':
-      return output(await apiCall('POST', base, token, values.label === undefined ? {} : { label: values.label }), values.json, (b) => `created ${String(rec(b).id)}; the token (shown only now):\n${String(rec(b).token)}`);
+    case 'create': {
+      const scoped = values.read !== undefined || values.write !== undefined;
+      const body = { ...(values.label === undefined ? {} : { label: values.label }), ...(scoped ? { scope: { read: values.read ?? [], write: values.write ?? [] } } : {}) };
+      return output(await apiCall('POST', base, token, body), values.json, (b) => `created ${String(rec(b).id)}${scopeText(rec(b).scope)}; the token (shown only now):\n${String(rec(b).token)}`);
+    }
     case 'revoke':
       if (id === undefined) usage('admin-tokens revoke ID');
       return output(await apiCall('DELETE', `${base}/${encodeURIComponent(id)}`, token), values.json, () => `revoked ${id} on every node`);
     default:
-      usage('admin-tokens list | create [--label L] | revoke ID');
+      usage('admin-tokens list | create [--label L] [--read PREFIX]... [--write PREFIX]... | revoke ID');
   }
+}
+
+/** A token's scope as `admin-tokens` prints it, or nothing for an unscoped token. */
+function scopeText(scope: unknown): string {
+  if (scope === undefined) return '';
+  const list = (v: unknown): string => (Array.isArray(v) && v.length > 0 ? v.map(String).join(',') : '-');
+  return `  scoped: read ${list(rec(scope).read)} write ${list(rec(scope).write)}`;
 }
 
 async function readStdin(): Promise<string> {

@@ -23,7 +23,8 @@ const USAGE = `longwire — a long-connection push cluster
                                                       cluster secret or peer certificate; dev: --admin-token)
   longwire certs [--out DIR] [--nodes n1,n2,n3] [--hosts 127.0.0.1,localhost] [--days N]
                                        a development CA and node certificates (CN = node id)
-  longwire admin-tokens list | create [--label L] | revoke ID   rotate admin tokens without restart
+  longwire admin-tokens list | create [--label L] [--read PREFIX]... [--write PREFIX]... | revoke ID
+                                       rotate admin tokens without restart; --read/--write: a token scoped to keeper keys
   longwire demo                        one node with a demo app; prints keys and examples
   longwire status [--admin-token T] [--api URL] [--json]      cluster members, leader, this node's counters
   longwire push --app A --key APIKEY --user U [--user U2…] --data JSON [--qos 0|1] [--ttl S] [--id K] [--api URL] [--json]

@@ -1,4 +1,4 @@
-// `longwire members` and `longwire kv` as real commands against a real node:
+// `longwire members`, `longwire kv` and `longwire admin-tokens` as real commands against a real node:
 // text for people, the API's JSON with --json, a watch that streams, and the
 // exit codes of a refused call.
 import { test, before, after } from 'node:test';
@@ -158,4 +158,24 @@ test('members list, add (a learner), remove; the last voter cannot be removed', 
   assert.match(last.stderr + last.stdout, /409 conflict/);
   const bad = await cli(['members', 'frobnicate']);
   assert.equal(bad.code, 2);
+});
+
+test('admin-tokens create --read/--write makes a scoped token; list shows its scope; revoke ends it', async () => {
+  const made = await cli(['admin-tokens', 'create', '--label', 'svc', '--read', '/cli/config/', '--read', '/cli/flags/', '--write', '/cli/svc/']);
+  assert.equal(made.code, 0, made.stderr);
+  const m = /^created (\w+) {2}scoped: read \/cli\/config\/,\/cli\/flags\/ write \/cli\/svc\/; the token \(shown only now\):\n(\S+)\n$/.exec(made.stdout);
+  assert.ok(m !== null, made.stdout);
+  const [, id, token] = m;
+  const read = await fetch(`${node.apiUrl}/v1/kv/cli/config/?prefix=true`, { headers: { authorization: `Bearer ${String(token)}` } });
+  assert.equal(read.status, 200);
+  const outside = await fetch(`${node.apiUrl}/v1/kv/cli/?prefix=true`, { headers: { authorization: `Bearer ${String(token)}` } });
+  assert.equal(outside.status, 403);
+  const list = await cli(['admin-tokens', 'list']);
+  assert.equal(list.code, 0, list.stderr);
+  assert.match(list.stdout, new RegExp(`^${String(id)} {2}\\S+ {2}svc {2}scoped: read /cli/config/,/cli/flags/ write /cli/svc/$`, 'm'));
+  assert.match(list.stdout, /^initial {2}\S+ {2}initial$/m, 'an unscoped token shows no scope');
+  const bad = await cli(['admin-tokens', 'create', '--read', '/sys/']);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr + bad.stdout, /\/sys\//);
+  assert.equal((await cli(['admin-tokens', 'revoke', String(id)])).code, 0);
 });

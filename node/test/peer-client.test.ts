@@ -36,7 +36,7 @@ interface Peer {
 async function peer(methods: Record<string, PeerMethod>, limits: LinkServerLimits = DEFAULT_LINK_SERVER_LIMITS, port = 0): Promise<Peer> {
   const refusals: string[] = [];
   const verifier = new PeerAuth({ selfId: 'p1', key: () => KEY, isMember: (id) => id === 'n1', now: Date.now });
-  const auth = new Auth({ check: () => false }, verifier, (reason) => refusals.push(reason));
+  const auth = new Auth({ lookup: () => undefined }, verifier, (reason) => refusals.push(reason));
   const links = new LinkServer({ auth, methods: new Map(Object.entries(methods)), log: pino({ level: 'silent' }), limits });
   let sockets = 0;
   const server = createServer((_req, res) => res.writeHead(404).end());

@@ -1,14 +1,18 @@
 // Who may call a route. Admin routes take an admin token (the keeper-held
 // list, admin-tokens.ts) or a call signed by a member (peer-auth.ts: a call
-// another node forwards or makes for the cluster); service routes take the
-// app's apiKey or an admin token; the peer link takes only a member's signature.
+// another node forwards or makes for the cluster); the keeper's routes also
+// take a scoped token, within its scope (keeper-scope.ts); service routes take
+// the app's apiKey or an admin token; the peer link takes only a member's
+// signature.
 // Refused peer signatures are counted: an outsider probing the node shows up
 // in metrics.
 import { hash, timingSafeEqual } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { FastifyRequest } from 'fastify';
 import { ApiError } from './errors.js';
+import type { AdminTokenInfo } from '../admin-tokens.js';
 import type { AppConfig, AppRegistry } from '../apps.js';
+import type { KeeperScope } from '../keeper-scope.js';
 import { PeerAuth } from '../peer/peer-auth.js';
 import { rawBodyOf } from './raw-body.js';
 
@@ -43,7 +47,7 @@ function bearer(req: FastifyRequest): string | undefined {
 
 export class Auth {
   constructor(
-    private readonly admins: { check(token: string): boolean },
+    private readonly admins: { lookup(token: string): AdminTokenInfo | undefined },
     readonly peers: PeerAuth,
     private readonly onPeerRefused: (reason: string) => void,
   ) {}
@@ -63,14 +67,31 @@ export class Auth {
     return c.peer;
   }
 
+  /** An unscoped admin token or a member's signature; a scoped token is a 403 here. */
   admin(req: FastifyRequest): void {
+    const scope = this.keeper(req);
+    if (scope !== undefined) throw new ApiError('forbidden', 'this token is scoped to keeper keys: this route takes an unscoped admin token');
+  }
+
+  /**
+   * The keeper routes: what `admin` takes, or a scoped token, whose scope is
+   * returned for the route to check each key against (undefined: no bound).
+   */
+  keeper(req: FastifyRequest): KeeperScope | undefined {
     if (PeerAuth.claims(req.headers)) {
       this.peer(req);
-      return;
+      return undefined;
     }
     const t = bearer(req);
     if (t === undefined) throw new ApiError('unauthorized', 'missing Authorization: Bearer <admin token>');
-    if (!this.admins.check(t)) throw new ApiError('unauthorized', 'bad admin token');
+    const info = this.admins.lookup(t);
+    if (info === undefined) throw new ApiError('unauthorized', 'bad admin token');
+    return info.scope;
+  }
+
+  private isAdmin(token: string): boolean {
+    const info = this.admins.lookup(token);
+    return info !== undefined && info.scope === undefined;
   }
 
   /** Resolves the app of a service route and checks its apiKey. */
@@ -80,10 +101,10 @@ export class Auth {
     const config = apps.get(app);
     if (config === undefined) {
       // Do not reveal which apps exist to a caller without an admin token.
-      if (this.admins.check(t)) throw new ApiError('appNotFound', `no app ${app}`);
+      if (this.isAdmin(t)) throw new ApiError('appNotFound', `no app ${app}`);
       throw new ApiError('unauthorized', 'bad apiKey');
     }
-    if (!matchesApiKey(t, config) && !this.admins.check(t)) throw new ApiError('unauthorized', 'bad apiKey');
+    if (!matchesApiKey(t, config) && !this.isAdmin(t)) throw new ApiError('unauthorized', 'bad apiKey');
     return config;
   }
 }

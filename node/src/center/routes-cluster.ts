@@ -46,8 +46,9 @@ export function clusterRoutes(deps: CenterDeps) {
   }
 
   return async function plugin(app: FastifyInstance): Promise<void> {
-    app.get('/v1/cluster', { schema: { tags: ['cluster'], summary: 'Leader, term and members with role, addresses, zone and health (admin)' } }, async (req) => {
-      deps.auth.admin(req);
+    app.get('/v1/cluster', { schema: { tags: ['cluster'], summary: 'Leader, term and members with role, addresses, zone and health (admin, or a scoped token)' } }, async (req) => {
+      // A scoped token's keeper client learns the members from it, to fail over between them.
+      deps.auth.keeper(req);
       const c = deps.keeper.cluster();
       return { leader: c.leader, term: c.term, members: c.members };
     });

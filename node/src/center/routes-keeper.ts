@@ -1,11 +1,12 @@
 // The keeper's key/value, watch and lease routes (admin), following etcd v3.
-import type { FastifyInstance } from 'fastify';
-import type { CompareOp, KeyValue, TxnCompare, TxnOp, TxnResponse, WatchMessage } from '../../../keeper/src/keeper.js';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { CompareOp, KeyValue, LeaseInfo, TxnCompare, TxnOp, TxnResponse, WatchMessage } from '../../../keeper/src/keeper.js';
 import { RANGE_UNITS_MAX } from '../../../keeper/src/kv.js';
 import type { CenterDeps } from './deps.js';
 import { ApiError } from './errors.js';
 import { lacking } from '../member-features.js';
 import { SECRETS_PREFIX, reachesSecrets, shownValue, valueHidden } from '../keeper-secrets.js';
+import { allows, type Access, type KeeperScope } from '../keeper-scope.js';
 
 /** Progress notifications on an idle watch stream, at least this often (contract: every 5 s). */
 export const WATCH_PROGRESS_MS = 5000;
@@ -52,7 +53,33 @@ function shownResponse(r: TxnResponse, op: TxnOp | undefined): object {
 
 export function keeperRoutes(deps: CenterDeps) {
   return async function plugin(app: FastifyInstance): Promise<void> {
-    app.addHook('onRequest', async (req) => deps.auth.admin(req));
+    // The scope of a scoped token, checked by each route against the keys it touches; no entry: any key.
+    const scopes = new WeakMap<FastifyRequest, KeeperScope>();
+    app.addHook('onRequest', async (req) => {
+      const scope = deps.auth.keeper(req);
+      if (scope !== undefined) scopes.set(req, scope);
+    });
+    /** Throws 403 unless the request's token may `access` `key` (every key under it, with `prefix`). */
+    const need = (req: FastifyRequest, access: Access, key: string, prefix: boolean, where = ''): void => {
+      const scope = scopes.get(req);
+      if (scope === undefined || allows(scope, access, key)) return;
+      throw new ApiError('forbidden', `${where}this token's scope does not let it ${access} ${prefix ? 'the keys under ' : ''}${key}`);
+    };
+    /**
+     * A scoped token reaches a lease only through its keys: one with keys,
+     * all in its write scope, and no sessions. A node's own lease always
+     * holds a key under /sys/, which no scope reaches.
+     */
+    const ownLease = (req: FastifyRequest, info: LeaseInfo): void => {
+      const scope = scopes.get(req);
+      if (scope === undefined) return;
+      if (info.keys.length > 0 && info.sessions === 0 && info.keys.every((k) => allows(scope, 'write', k))) return;
+      throw new ApiError('forbidden', `this token's scope reaches a lease only when every key attached to it is in its write scope (lease ${info.id} holds ${info.keys.length} keys, ${info.sessions} sessions)`);
+    };
+    /** Routes that only an unscoped token may use (they show every lease, or every key). */
+    const unscoped = (req: FastifyRequest): void => {
+      if (scopes.has(req)) throw new ApiError('forbidden', 'this token is scoped to keeper keys: this route takes an unscoped admin token');
+    };
 
     const kvQuery = {
       type: 'object',
@@ -76,6 +103,7 @@ export function keeperRoutes(deps: CenterDeps) {
         const prefix = q.prefix === 'true';
         if (q.after !== undefined && !prefix) throw new ApiError('invalid', 'after pages through a prefix: it needs prefix=true');
         const consistency = q.consistency ?? 'linearizable';
+        need(req, 'read', key, prefix);
         const after = q.after === undefined ? {} : { after: fullKey(q.after) };
         if (q.countOnly === 'true') return deps.keeper.count(key, { prefix, consistency, ...after });
         const keysOnly = q.keysOnly === 'true';
@@ -102,6 +130,7 @@ export function keeperRoutes(deps: CenterDeps) {
         const b = req.body;
         const key = keyOf(req.params['*']);
         if (reachesSecrets(key, false)) throw new ApiError('forbidden', `${SECRETS_PREFIX} is longwire's own: use the admin token routes`);
+        need(req, 'write', key, false);
         return deps.keeper.put(key, b.value, {
           ...(b.lease === undefined ? {} : { lease: b.lease }),
           ...(b.ifModRevision === undefined ? {} : { ifModRevision: b.ifModRevision }),
@@ -116,6 +145,7 @@ export function keeperRoutes(deps: CenterDeps) {
         const key = keyOf(req.params['*']);
         const prefix = req.query.prefix === 'true';
         if (reachesSecrets(key, prefix)) throw new ApiError('forbidden', `the range reaches ${SECRETS_PREFIX}, which is longwire's own`);
+        need(req, 'write', key, prefix);
         return deps.keeper.delete(key, { prefix });
       },
     );
@@ -189,6 +219,7 @@ export function keeperRoutes(deps: CenterDeps) {
         const b = req.body;
         const compare = (b.compare ?? []).map((c, i): TxnCompare => {
           const key = fullKey(c.key);
+          need(req, 'read', key, false, `compare[${i}]: `);
           if (c.target === 'value') {
             if (typeof c.value !== 'string') throw new ApiError('invalid', `compare[${i}]: a value compare takes a string value`);
             // A value compare would tell a guess of a secret from a miss.
@@ -203,16 +234,19 @@ export function keeperRoutes(deps: CenterDeps) {
             if (o.put !== undefined) {
               const key = fullKey(o.put.key);
               if (reachesSecrets(key, false)) throw new ApiError('forbidden', `${branch}[${i}]: ${SECRETS_PREFIX} is longwire's own: use the admin token routes`);
+              need(req, 'write', key, false, `${branch}[${i}]: `);
               return { type: 'put', key, value: o.put.value, ...(o.put.lease === undefined ? {} : { lease: o.put.lease }) };
             }
             if (o.delete !== undefined) {
               const key = fullKey(o.delete.key);
               const prefix = o.delete.prefix === true;
               if (reachesSecrets(key, prefix)) throw new ApiError('forbidden', `${branch}[${i}]: the range reaches ${SECRETS_PREFIX}, which is longwire's own`);
+              need(req, 'write', key, prefix, `${branch}[${i}]: `);
               return { type: 'delete', key, prefix };
             }
             if (o.get !== undefined) {
               const g = o.get;
+              need(req, 'read', fullKey(g.key), g.prefix === true, `${branch}[${i}]: `);
               return { type: 'get', key: fullKey(g.key), prefix: g.prefix === true, ...(g.limit === undefined ? {} : { limit: g.limit }), ...(g.keysOnly === true ? { keysOnly: true } : {}) };
             }
             throw new ApiError('invalid', `${branch}[${i}]: an operation is {"put":{…}}, {"delete":{…}} or {"get":{…}}`);
@@ -254,6 +288,7 @@ export function keeperRoutes(deps: CenterDeps) {
         },
       },
       (req, reply) => {
+        need(req, 'read', fullKey(req.query.key), req.query.prefix === 'true');
         // Every stream holds a queue and a socket here: their number is bounded.
         if (openStreams.size >= deps.watchesMax) {
           deps.metrics.watchStreamsRefused.inc();
@@ -339,12 +374,17 @@ export function keeperRoutes(deps: CenterDeps) {
     app.post<{ Body: { ttl: number } }>(
       '/v1/leases',
       { schema: { tags: ['leases'], summary: 'Grant a lease (admin)', body: { type: 'object', required: ['ttl'], additionalProperties: false, properties: { ttl: { type: 'integer', minimum: 1, maximum: 86400 } } } } },
-      async (req) => deps.keeper.leaseGrant(req.body.ttl),
+      async (req) => {
+        const scope = scopes.get(req);
+        if (scope !== undefined && scope.write.length === 0) throw new ApiError('forbidden', "this token's scope writes no keys, so it has nothing to attach a lease to");
+        return deps.keeper.leaseGrant(req.body.ttl);
+      },
     );
     app.get(
       '/v1/keeper/backup',
       { schema: { tags: ['kv'], summary: "The keeper's whole state, read linearizably, for disaster recovery (`longwire keeper restore`); it holds secrets (admin)" } },
-      async (_req, reply) => {
+      async (req, reply) => {
+        unscoped(req);
         const b = await deps.keeper.backup();
         void reply.header('content-type', 'application/octet-stream').header('x-longwire-revision', String(b.revision)).header('cache-control', 'no-store');
         return Buffer.from(b.bytes.buffer, b.bytes.byteOffset, b.bytes.byteLength);
@@ -361,6 +401,7 @@ export function keeperRoutes(deps: CenterDeps) {
         },
       },
       async (req) => {
+        unscoped(req);
         const q = req.query;
         return deps.keeper.leaseList({ limit: q.limit === undefined ? LEASE_PAGE_DEFAULT : Number(q.limit), consistency: q.consistency ?? 'linearizable', ...(q.after === undefined ? {} : { after: q.after }) });
       },
@@ -368,13 +409,19 @@ export function keeperRoutes(deps: CenterDeps) {
     app.get<{ Params: { id: string }; Querystring: { consistency?: 'linearizable' | 'serializable' } }>(
       '/v1/leases/:id',
       { schema: { tags: ['leases'], summary: "A lease's TTL, time left and attached keys (admin)", querystring: { type: 'object', properties: { consistency: queryConsistency } } } },
-      async (req) => deps.keeper.leaseInfo(req.params.id, { consistency: req.query.consistency ?? 'linearizable' }),
+      async (req) => {
+        const info = await deps.keeper.leaseInfo(req.params.id, { consistency: req.query.consistency ?? 'linearizable' });
+        ownLease(req, info);
+        return info;
+      },
     );
     app.post<{ Params: { id: string } }>('/v1/leases/:id/keepalive', { schema: { tags: ['leases'], summary: 'Renew a lease (admin)' } }, async (req) => {
+      if (scopes.has(req)) ownLease(req, await deps.keeper.leaseInfo(req.params.id));
       const l = await deps.keeper.leaseKeepAlive(req.params.id);
       return { ttl: l.ttl };
     });
     app.delete<{ Params: { id: string } }>('/v1/leases/:id', { schema: { tags: ['leases'], summary: 'Revoke a lease and delete its keys (admin)' } }, async (req) => {
+      if (scopes.has(req)) ownLease(req, await deps.keeper.leaseInfo(req.params.id));
       await deps.keeper.leaseRevoke(req.params.id);
       return { revoked: true };
     });
