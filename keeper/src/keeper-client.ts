@@ -95,22 +95,27 @@ export class KeeperClient {
    * revisions; to follow the prefix from there, watch from the first page's
    * revision + 1.
    */
-  async get(key: string, opts: { prefix?: boolean; consistency?: 'linearizable' | 'serializable'; after?: string; limit?: number } = {}): Promise<{ revision: number; kvs: KeyValue[]; more: boolean }> {
+  async get(
+    key: string,
+    opts: { prefix?: boolean; consistency?: 'linearizable' | 'serializable'; after?: string; limit?: number; revision?: number } = {},
+  ): Promise<{ revision: number; kvs: KeyValue[]; more: boolean }> {
     const q = new URLSearchParams({
       ...(opts.prefix === true ? { prefix: 'true' } : {}),
       consistency: opts.consistency ?? 'linearizable',
       ...(opts.after === undefined ? {} : { after: opts.after }),
       ...(opts.limit === undefined ? {} : { limit: String(opts.limit) }),
+      ...(opts.revision === undefined ? {} : { revision: String(opts.revision) }),
     });
     return (await this.json('GET', `/v1/kv/${keyPath(key)}?${q}`)) as { revision: number; kvs: KeyValue[]; more: boolean };
   }
 
   /** How many keys `get` with the same options and no limit would answer. */
-  async count(key: string, opts: { prefix?: boolean; consistency?: 'linearizable' | 'serializable'; after?: string } = {}): Promise<{ revision: number; count: number }> {
+  async count(key: string, opts: { prefix?: boolean; consistency?: 'linearizable' | 'serializable'; after?: string; revision?: number } = {}): Promise<{ revision: number; count: number }> {
     const q = new URLSearchParams({
       ...(opts.prefix === true ? { prefix: 'true' } : {}),
       consistency: opts.consistency ?? 'linearizable',
       ...(opts.after === undefined ? {} : { after: opts.after }),
+      ...(opts.revision === undefined ? {} : { revision: String(opts.revision) }),
       countOnly: 'true',
     });
     return (await this.json('GET', `/v1/kv/${keyPath(key)}?${q}`)) as { revision: number; count: number };
@@ -231,7 +236,8 @@ export class KeeperClient {
    * between two lines of one revision, so the watch resumes from that revision
    * and skips the keys of it already delivered.
    */
-  watch(key: string, opts: { prefix?: boolean; fromRevision?: number }, h: WatchHandlers): ClientWatch {
+  /** With `prevKv`, each event carries the key as it was before (absent for a put that created it). */
+  watch(key: string, opts: { prefix?: boolean; fromRevision?: number; prevKv?: boolean }, h: WatchHandlers): ClientWatch {
     const pos = new StreamPosition((opts.fromRevision ?? 0) - 1);
     let cancelled = false;
     let abort: AbortController | undefined;
@@ -267,7 +273,7 @@ export class KeeperClient {
       while (!cancelled) {
         const base = this.endpoints[this.next % this.endpoints.length] ?? '';
         abort = new AbortController();
-        const q = new URLSearchParams({ key, ...(opts.prefix === true ? { prefix: 'true' } : {}), fromRevision: String(pos.resumeFrom) });
+        const q = new URLSearchParams({ key, ...(opts.prefix === true ? { prefix: 'true' } : {}), ...(opts.prevKv === true ? { prevKv: 'true' } : {}), fromRevision: String(pos.resumeFrom) });
         let streamed = false;
         try {
           const res = await fetch(`${base}/v1/watch?${q}`, { headers: { authorization: `Bearer ${this.o.adminToken}` }, signal: abort.signal });
@@ -351,10 +357,11 @@ async function readStream(body: ReadableStream<Uint8Array>, h: WatchHandlers, po
         pos.progress(line.progress);
         h.onProgress?.(line.progress);
       } else if (typeof line.revision === 'number' && typeof line.key === 'string') {
+        const prev = typeof line.prevKv === 'object' && line.prevKv !== null ? { prevKv: line.prevKv as KeyValue } : {};
         const e: WatchEvent =
           line.type === 'delete'
-            ? { type: 'delete', revision: line.revision, key: line.key }
-            : { type: 'put', revision: line.revision, key: line.key, value: String(line.value ?? '') };
+            ? { type: 'delete', revision: line.revision, key: line.key, ...prev }
+            : { type: 'put', revision: line.revision, key: line.key, value: String(line.value ?? ''), ...prev };
         if (pos.admit(e)) events.push(e);
       } else if (typeof line.error === 'object' && line.error !== null) {
         const err = line.error as { code?: string; compactRevision?: number };

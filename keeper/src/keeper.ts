@@ -20,6 +20,8 @@ export interface KeyValue {
 export interface RangeOptions {
   readonly prefix?: boolean;
   readonly consistency?: Consistency;
+  /** Read the keys as they were at this revision (the watch history must still hold every change since: else 'compacted'). */
+  readonly revision?: number;
   /** With `prefix`: start after this key (the last one of the previous page). */
   readonly after?: string;
   /** At most this many keys (default: no count bound). */
@@ -88,9 +90,14 @@ export interface PutOptions {
   readonly ifModRevision?: number;
 }
 
+/**
+ * A change of one key. `prevKv` is the key as it was before (absent for a
+ * put that created it): the keeper's events always carry it; the API and the
+ * keeper client only when the watch asked for it.
+ */
 export type WatchEvent =
-  | { readonly type: 'put'; readonly revision: number; readonly key: string; readonly value: string }
-  | { readonly type: 'delete'; readonly revision: number; readonly key: string };
+  | { readonly type: 'put'; readonly revision: number; readonly key: string; readonly value: string; readonly prevKv?: KeyValue }
+  | { readonly type: 'delete'; readonly revision: number; readonly key: string; readonly prevKv?: KeyValue };
 
 /** What a watch stream delivers. Events come in revision order, each once per stream. */
 export type WatchMessage =
@@ -196,7 +203,7 @@ export interface JoinInfo {
 export interface Keeper {
   range(key: string, opts?: RangeOptions): Promise<RangeResult>;
   /** How many keys a range read with these options and no limit would answer. */
-  count(key: string, opts?: Pick<RangeOptions, 'prefix' | 'after' | 'consistency'>): Promise<CountResult>;
+  count(key: string, opts?: Pick<RangeOptions, 'prefix' | 'after' | 'consistency' | 'revision'>): Promise<CountResult>;
   /** Rejects with KeeperError code 'compare-failed' when ifModRevision does not match. */
   put(key: string, value: string, opts?: PutOptions): Promise<{ revision: number }>;
   delete(key: string, opts?: { prefix?: boolean }): Promise<{ revision: number; deleted: number }>;

@@ -43,7 +43,7 @@ export function writeKey(state: KeeperState, key: string, value: string, leaseId
   lease?.keys.add(key);
   state.kvs.set(key, makeKeyValue(key, value, prev?.createRevision ?? revision, revision, (prev?.version ?? 0) + 1, leaseId));
   state.kvBytes += kvBytes(key, value) - (prev === undefined ? 0 : kvBytes(prev.key, prev.value));
-  return { type: 'put', revision, key, value };
+  return prev === undefined ? { type: 'put', revision, key, value } : { type: 'put', revision, key, value, prevKv: prev };
 }
 
 export function applyDelete(state: KeeperState, cmd: Delete): Applied {
@@ -63,7 +63,7 @@ export function deleteKeys(state: KeeperState, keys: readonly string[], revision
     if (kv.lease !== undefined) detachKey(state, kv);
     state.kvs.delete(key);
     state.kvBytes -= kvBytes(kv.key, kv.value);
-    events.push({ type: 'delete', revision, key });
+    events.push({ type: 'delete', revision, key, prevKv: kv });
   }
   return events;
 }
@@ -88,18 +88,30 @@ export function range(state: KeeperState, key: string, req: RangeOptions = {}): 
     const kv = state.kvs.get(key);
     return { kvs: kv === undefined ? [] : [kv], more: false };
   }
-  const limit = req.limit ?? Infinity;
-  const unitsMax = req.unitsMax ?? Infinity;
-  const kvs: KeyValue[] = [];
-  let units = 0;
-  for (const k of state.kvs.keysUnder(key, req.after)) {
-    if (kvs.length >= limit || (kvs.length > 0 && units >= unitsMax)) return { kvs, more: true };
+  return takePage(kvsUnder(state, key, req.after), req);
+}
+
+/** The kvs under `prefix` (after `after`) in key order, lazily. */
+export function* kvsUnder(state: KeeperState, prefix: string, after: string | undefined): Generator<KeyValue, void, undefined> {
+  for (const k of state.kvs.keysUnder(prefix, after)) {
     const kv = state.kvs.get(k);
     assert(kv !== undefined, `range: ${k} vanished`);
-    kvs.push(kv);
+    yield kv;
+  }
+}
+
+/** The first page of `kvs` (in key order) that `limit` and `unitsMax` let through. */
+export function takePage(kvs: Iterable<KeyValue>, req: Pick<RangeOptions, 'limit' | 'unitsMax' | 'keysOnly'>): RangePage {
+  const limit = req.limit ?? Infinity;
+  const unitsMax = req.unitsMax ?? Infinity;
+  const page: KeyValue[] = [];
+  let units = 0;
+  for (const kv of kvs) {
+    if (page.length >= limit || (page.length > 0 && units >= unitsMax)) return { kvs: page, more: true };
+    page.push(kv);
     units += kv.key.length + (req.keysOnly === true ? 0 : kv.value.length);
   }
-  return { kvs, more: false };
+  return { kvs: page, more: false };
 }
 
 /** The number of keys at `key`, or under it when `prefix` (after `after`). */

@@ -48,11 +48,13 @@ import type {
   TxnOp,
   TxnRequest,
   TxnResult,
+  WatchEvent,
   WatchListener,
   WatchRequest,
   Watcher,
 } from './keeper.js';
 import { countRange, range } from './kv.js';
+import { countAt, rangeAt } from './range-at.js';
 import { expiredLeases } from './leases.js';
 import { raftIdOf } from './raft-id.js';
 import { RaftLink } from './raft-link.js';
@@ -644,14 +646,32 @@ export class RaftKeeper implements Keeper {
 
   // ---- Keeper.
 
+  /** With `revision`, the keys as they were at it; the answer's revision is the one read at. */
   async range(key: string, opts: RangeOptions = {}): Promise<RangeResult> {
     await this.readBarrier(opts.consistency);
-    return { revision: this.state.revision, ...range(this.state, key, opts) };
+    const at = opts.revision;
+    if (at === undefined || at === this.state.revision) return { revision: this.state.revision, ...range(this.state, key, opts) };
+    return { revision: at, ...rangeAt(this.state, this.eventsAfter(at), key, opts) };
   }
 
-  async count(key: string, opts: Pick<RangeOptions, 'prefix' | 'after' | 'consistency'> = {}): Promise<CountResult> {
+  async count(key: string, opts: Pick<RangeOptions, 'prefix' | 'after' | 'consistency' | 'revision'> = {}): Promise<CountResult> {
     await this.readBarrier(opts.consistency);
-    return { revision: this.state.revision, count: countRange(this.state, key, opts) };
+    const at = opts.revision;
+    if (at === undefined || at === this.state.revision) return { revision: this.state.revision, count: countRange(this.state, key, opts) };
+    return { revision: at, count: countAt(this.state, this.eventsAfter(at), key, opts) };
+  }
+
+  /** The changes since `revision`, to read the store as it was then: 'compacted' once the watch history no longer holds them all. */
+  private eventsAfter(revision: number): readonly (readonly WatchEvent[])[] {
+    if (revision > this.state.revision) throw new KeeperError('invalid', `revision ${revision} is ahead of this member's ${this.state.revision}`);
+    const hub = this.hub;
+    if (hub === undefined) throw this.closedBy ?? new KeeperError('closed', 'keeper not open');
+    if (revision < hub.compactRevision) {
+      throw new KeeperError('compacted', `revision ${revision} is compacted: this member keeps the changes after ${hub.compactRevision} (its watch history, since it started)`, {
+        compactRevision: hub.compactRevision,
+      });
+    }
+    return hub.eventsAfter(revision);
   }
 
   async put(key: string, value: string, opts?: PutOptions): Promise<{ revision: number }> {

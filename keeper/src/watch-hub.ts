@@ -39,8 +39,8 @@ export interface WatchHubOptions {
   readonly watchHistoryEventsMax: number;
   /**
    * The same bound in size, as values may be large: key length + value
-   * length per event (a delete has no value), counted in UTF-16 code units
-   * (string .length), not encoded bytes.
+   * length + the previous value's length per event (a delete has no value),
+   * counted in UTF-16 code units (string .length), not encoded bytes.
    */
   readonly watchHistoryBytesMax: number;
   /** Undelivered events one watcher may have queued; beyond it the watcher is cancelled with reason 'slow'. */
@@ -64,7 +64,7 @@ interface RevisionEvents {
 }
 
 function eventBytes(e: WatchEvent): number {
-  return e.key.length + (e.type === 'put' ? e.value.length : 0);
+  return e.key.length + (e.type === 'put' ? e.value.length : 0) + (e.prevKv?.value.length ?? 0);
 }
 
 class Stream implements Watcher {
@@ -146,6 +146,18 @@ export class WatchHub {
   /** Streams from a revision ≤ this answer `compacted`. */
   get compactRevision(): number {
     return this.compactRevisionValue;
+  }
+
+  /**
+   * The events of every revision after `revision`, oldest first: what a read
+   * at `revision` undoes. `revision` must be at least compactRevision (the
+   * history holds nothing at or before it).
+   */
+  eventsAfter(revision: number): readonly (readonly WatchEvent[])[] {
+    assert(revision >= this.compactRevisionValue, `eventsAfter: revision ${revision} is compacted (${this.compactRevisionValue})`);
+    let i = this.history.length;
+    while (i > 0 && (this.history[i - 1]?.revision ?? 0) > revision) i--;
+    return this.history.slice(i).map((r) => r.events);
   }
 
   get watcherCount(): number {

@@ -3,18 +3,22 @@
 // semantics, leases by deadline, register on leases); results, events and
 // the whole state must agree after every step. The same histories check
 // that restore(snapshot(s)) is deep-equal to s and keeps applying the same
-// way, and that every command survives its log encoding.
+// way, that every command survives its log encoding, and that a read at a
+// past revision (the current state with the watch history's changes undone)
+// answers the state of that revision.
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { decodeCommand, encodeCommand } from '../src/codec.js';
 import type { Command, CommandResult } from '../src/command.js';
-import type { RegisterOp, TxnCompare, TxnOp, TxnResponse, WatchEvent } from '../src/keeper.js';
+import type { KeyValue, RegisterOp, TxnCompare, TxnOp, TxnResponse, WatchEvent } from '../src/keeper.js';
 import { range } from '../src/kv.js';
+import { countAt, rangeAt } from '../src/range-at.js';
 import { registeredSessions } from '../src/register.js';
 import { restore, snapshot } from '../src/snapshot.js';
 import { apply } from '../src/state-machine.js';
 import { emptyState } from '../src/state.js';
+import { WatchHub } from '../src/watch-hub.js';
 import type { KeeperState } from '../src/state.js';
 import { Rng, seeds } from './rng.js';
 
@@ -334,4 +338,44 @@ test('restore(snapshot(s)) is deep-equal to s after random histories, and applie
     }
     assert.ok(state.appliedIndex === 400);
   }
+});
+
+test('a read at a past revision answers the keys as they were then, back to the start of the watch history', () => {
+  let compacted = 0;
+  for (const seed of seeds(20)) {
+    const rng = new Rng(seed);
+    const state = emptyState();
+    const model = new Model();
+    // A short history, so reads reach its start and it moves on.
+    const hub = new WatchHub(0, { watchHistoryEventsMax: 60, schedule: () => undefined });
+    /** Every revision's keys: a command advances the revision by at most one. */
+    const past = new Map<number, readonly KeyValue[]>([[0, []]]);
+    let now = 0;
+    for (let step = 1; step <= 300; step++) {
+      now += rng.int(1500);
+      const cmd = randomCommand(rng, model, now);
+      model.step(cmd);
+      const { events } = apply(state, cmd, step);
+      hub.publish(state.revision, events);
+      past.set(state.revision, range(state, '', { prefix: true }).kvs);
+      for (let probe = 0; probe < 3; probe++) {
+        const at = hub.compactRevision + rng.int(state.revision - hub.compactRevision + 1);
+        const then = past.get(at) ?? assert.fail(`no keys recorded at revision ${at}`);
+        const prefix = rng.pick(['', 'a', 'a/', 'b', 'c', 'z']);
+        const after = rng.chance(0.3) ? rng.pick(KEYS) : undefined;
+        const limit = rng.chance(0.5) ? 1 + rng.int(3) : undefined;
+        const where = `SEED=${seed} step ${step}: at ${at} (history from ${hub.compactRevision}) prefix ${prefix} after ${after} limit ${limit}`;
+        const want = then.filter((kv) => kv.key.startsWith(prefix) && (after === undefined || kv.key > after));
+        const later = hub.eventsAfter(at);
+        const req = { prefix: true, ...(after === undefined ? {} : { after }), ...(limit === undefined ? {} : { limit }) };
+        assert.deepStrictEqual(rangeAt(state, later, prefix, req), { kvs: want.slice(0, limit ?? Infinity), more: want.length > (limit ?? Infinity) }, where);
+        assert.equal(countAt(state, later, prefix, req), want.length, where);
+        const key = rng.pick(KEYS);
+        assert.deepStrictEqual(rangeAt(state, later, key).kvs, then.filter((kv) => kv.key === key), `${where} key ${key}`);
+        assert.equal(countAt(state, later, key), then.filter((kv) => kv.key === key).length, `${where} key ${key}`);
+      }
+    }
+    compacted = Math.max(compacted, hub.compactRevision);
+  }
+  if (process.env['SEED'] === undefined) assert.ok(compacted > 0, 'the history never moved on');
 });

@@ -89,6 +89,8 @@ export async function kv(argv: string[]): Promise<void> {
       lease: { type: 'string' },
       'if-mod-revision': { type: 'string' },
       'from-revision': { type: 'string' },
+      'prev-kv': { type: 'boolean', default: false },
+      revision: { type: 'string' },
       after: { type: 'string' },
       limit: { type: 'string' },
       'keys-only': { type: 'boolean', default: false },
@@ -107,6 +109,7 @@ export async function kv(argv: string[]): Promise<void> {
         ...(values.limit === undefined ? {} : { limit: values.limit }),
         ...(values['keys-only'] ? { keysOnly: 'true' } : {}),
         ...(values.count ? { countOnly: 'true' } : {}),
+        ...(values.revision === undefined ? {} : { revision: values.revision }),
       }).toString();
       const human = (b: unknown): string => {
         if (values.count) return `${String(rec(b).count)} keys at revision ${String(rec(b).revision)}`;
@@ -114,7 +117,8 @@ export async function kv(argv: string[]): Promise<void> {
         const lines = kvs.map(kvLine);
         if (lines.length === 0) return `(no key) at revision ${String(rec(b).revision)}`;
         const last = kvs[kvs.length - 1];
-        if (rec(b).more === true && last !== undefined) lines.push(`(more keys: continue with --after ${String(last.key)})`);
+        // The next pages read at this page's revision: together, one snapshot.
+        if (rec(b).more === true && last !== undefined) lines.push(`(more keys: continue with --after ${String(last.key)} --revision ${String(rec(b).revision)})`);
         return lines.join('\n');
       };
       return output(await apiCall('GET', q === '' ? url : `${url}?${q}`, token), values.json, human);
@@ -128,7 +132,7 @@ export async function kv(argv: string[]): Promise<void> {
     case 'del':
       return output(await apiCall('DELETE', prefix === '' ? url : `${url}?${prefix}`, token), values.json, (b) => `deleted ${String(rec(b).deleted)} at revision ${String(rec(b).revision)}`);
     case 'watch':
-      return watch(values.api, key, values.prefix, values['from-revision'], token, values.json);
+      return watch(values.api, key, values.prefix, values['from-revision'], values['prev-kv'], token, values.json);
     case 'txn': {
       // The API's body, from a file or (with -) from stdin.
       const text = key === '-' ? await readStdin() : await readFile(key, 'utf8').catch((e: unknown) => usage(`kv txn: cannot read ${key}: ${String(e)}`));
@@ -234,18 +238,19 @@ export async function keeperCommand(argv: string[]): Promise<void> {
  * fails over to another member (from `--api`, comma-separated, and the
  * cluster view) and resumes from the last revision, so no change is missed.
  */
-async function watch(api: string, key: string, prefix: boolean, from: string | undefined, token: string | undefined, json: boolean): Promise<void> {
+async function watch(api: string, key: string, prefix: boolean, from: string | undefined, prevKv: boolean, token: string | undefined, json: boolean): Promise<void> {
   const client = new KeeperClient({ endpoints: api.split(','), adminToken: token ?? '' });
   await client.discover().catch((err: unknown) => {
     process.stderr.write(`longwire: cannot reach the API at ${api}: ${err instanceof Error ? err.message : String(err)}\n`);
     process.exit(1);
   });
   await new Promise<void>((resolve) => {
-    client.watch('/' + key.replace(/^\/+/, ''), { prefix, ...(from === undefined ? {} : { fromRevision: Number(from) }) }, {
+    client.watch('/' + key.replace(/^\/+/, ''), { prefix, prevKv, ...(from === undefined ? {} : { fromRevision: Number(from) }) }, {
       onEvents: (events) => {
         for (const e of events) {
+          const was = e.prevKv === undefined ? '' : ` (was ${e.prevKv.value})`;
           if (json) process.stdout.write(JSON.stringify(e) + '\n');
-          else process.stdout.write(e.type === 'put' ? `${e.revision} put ${e.key} = ${e.value}\n` : `${e.revision} delete ${e.key}\n`);
+          else process.stdout.write(e.type === 'put' ? `${e.revision} put ${e.key} = ${e.value}${was}\n` : `${e.revision} delete ${e.key}${was}\n`);
         }
       },
       onProgress: (revision) => {

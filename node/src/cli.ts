@@ -37,9 +37,9 @@ const USAGE = `longwire — a long-connection push cluster
   longwire members list|transfer-leader [--to ID]             Raft members, roles, health; move leadership
   longwire members add ID --peer H:P --member-api H:P --gateway H:P [--zone Z]
   longwire members remove ID
-  longwire kv get KEY [--prefix [--limit N] [--after KEY] [--keys-only] [--count]] [--serializable]
+  longwire kv get KEY [--prefix [--limit N] [--after KEY] [--keys-only] [--count]] [--revision R] [--serializable]
   longwire kv put KEY VALUE [--lease ID] [--if-mod-revision N]
-  longwire kv del KEY [--prefix] | watch KEY [--prefix] [--from-revision N]
+  longwire kv del KEY [--prefix] | watch KEY [--prefix] [--from-revision N] [--prev-kv]
   longwire kv txn FILE|- [--serializable]   a transaction: POST /v1/txn's JSON body from a file or stdin
   longwire leases list [--limit N] [--after ID] | get ID   leases: time left, sessions, keys
   longwire keeper backup FILE          save the keeper's state (holds secrets: kept owner-only)

@@ -46,7 +46,7 @@ test('kv put, get (text and --json), del', async () => {
   assert.equal((JSON.parse(del.stdout) as { deleted: number }).deleted, 1);
 });
 
-test('kv get --prefix a page at a time: --limit, the --after to go on with, --keys-only, --count', async () => {
+test('kv get --prefix a page at a time: --limit, the --after and --revision to go on with, --keys-only, --count', async () => {
   for (const k of ['c', 'a', 'b']) assert.equal((await cli(['kv', 'put', `/pg/${k}`, `v${k}`])).code, 0);
   const page = await cli(['kv', 'get', 'pg/', '--prefix', '--limit', '2']);
   assert.equal(page.code, 0, page.stderr);
@@ -54,11 +54,18 @@ test('kv get --prefix a page at a time: --limit, the --after to go on with, --ke
   assert.equal(lines.length, 3, page.stdout);
   assert.match(lines[0] ?? '', /^\/pg\/a = va {2}\(mod \d+\)$/);
   assert.match(lines[1] ?? '', /^\/pg\/b = vb /);
-  assert.equal(lines[2], '(more keys: continue with --after /pg/b)');
-  const rest = await cli(['kv', 'get', 'pg/', '--prefix', '--limit', '2', '--after', '/pg/b', '--keys-only']);
-  assert.equal(rest.stdout.trim(), '/pg/c', 'the last page, keys only, with no continuation line');
+  const go = /^\(more keys: continue with --after \/pg\/b --revision (\d+)\)$/.exec(lines[2] ?? '');
+  assert.ok(go !== null, page.stdout);
+  // Changed between the pages: the next page still reads as the first one did.
+  assert.equal((await cli(['kv', 'put', '/pg/c', 'changed'])).code, 0);
+  assert.equal((await cli(['kv', 'put', '/pg/d', 'new'])).code, 0);
+  const rest = await cli(['kv', 'get', 'pg/', '--prefix', '--limit', '2', '--after', '/pg/b', '--revision', String(go[1]), '--keys-only']);
+  assert.equal(rest.stdout.trim(), '/pg/c', 'the last page at that revision, keys only, with no continuation line');
+  const then = await cli(['kv', 'get', 'pg/c', '--revision', String(go[1])]);
+  assert.match(then.stdout, /^\/pg\/c = vc /);
   const count = await cli(['kv', 'get', 'pg/', '--prefix', '--count']);
-  assert.match(count.stdout, /^3 keys at revision \d+/);
+  assert.match(count.stdout, /^4 keys at revision \d+/);
+  assert.match((await cli(['kv', 'get', 'pg/', '--prefix', '--count', '--revision', String(go[1])])).stdout, new RegExp(`^3 keys at revision ${String(go[1])}`));
   const bad = await cli(['kv', 'get', 'pg/', '--prefix', '--limit', '0']);
   assert.equal(bad.code, 1);
   assert.match(bad.stderr + bad.stdout, /400/);
@@ -116,8 +123,8 @@ test('leases list and get: time left, sessions, keys', async () => {
   assert.match(missing.stderr + missing.stdout, /404/);
 });
 
-test('kv watch streams the events of later puts', async () => {
-  const child = spawn(process.execPath, [CLI, 'kv', 'watch', '/cli/w/', '--prefix', '--api', node.apiUrl, '--admin-token', node.adminToken], { stdio: ['ignore', 'pipe', 'pipe'] });
+test('kv watch streams the events of later puts, with --prev-kv what they replaced', async () => {
+  const child = spawn(process.execPath, [CLI, 'kv', 'watch', '/cli/w/', '--prefix', '--prev-kv', '--api', node.apiUrl, '--admin-token', node.adminToken], { stdio: ['ignore', 'pipe', 'pipe'] });
   try {
     let out = '';
     let err = '';
@@ -135,7 +142,10 @@ test('kv watch streams the events of later puts', async () => {
     }
     // Bounded: the loop above gives up without the event (or the watch exited); say so, with what it printed.
     await within(seen, 5000, 'the watch showing put /cli/w/x = 1').catch((e: unknown) => assert.fail(`${String(e)}; it printed:\n${out}\n${err}`));
-    assert.match(out, /^\d+ put \/cli\/w\/x = 1$/m);
+    assert.match(out, /^\d+ put \/cli\/w\/x = 1( \(was 1\))?$/m);
+    await cli(['kv', 'put', '/cli/w/x', '2']);
+    for (let i = 0; i < 100 && !out.includes('put /cli/w/x = 2 (was 1)'); i++) await new Promise((r) => setTimeout(r, 50));
+    assert.ok(out.includes('put /cli/w/x = 2 (was 1)'), `the watch did not show put /cli/w/x = 2 (was 1) within 5 s; it printed:\n${out}\n${err}`);
   } finally {
     child.kill('SIGKILL');
   }

@@ -90,13 +90,22 @@ export function keeperRoutes(deps: CenterDeps) {
         limit: queryLimit,
         keysOnly: queryFlag,
         countOnly: queryFlag,
+        revision: queryRevision,
       },
     } as const;
-    type KvQuery = { prefix?: 'true' | 'false'; consistency?: 'linearizable' | 'serializable'; after?: string; limit?: string; keysOnly?: 'true' | 'false'; countOnly?: 'true' | 'false' };
+    type KvQuery = {
+      prefix?: 'true' | 'false';
+      consistency?: 'linearizable' | 'serializable';
+      after?: string;
+      limit?: string;
+      keysOnly?: 'true' | 'false';
+      countOnly?: 'true' | 'false';
+      revision?: string;
+    };
 
     app.get<{ Params: { '*': string }; Querystring: KvQuery }>(
       '/v1/kv/*',
-      { schema: { tags: ['kv'], summary: 'Read a key, or the keys under a prefix a page at a time, or count them (admin)', querystring: kvQuery } },
+      { schema: { tags: ['kv'], summary: 'Read a key, or the keys under a prefix a page at a time, or count them, now or at a past revision (admin)', querystring: kvQuery } },
       async (req) => {
         const q = req.query;
         const key = keyOf(req.params['*']);
@@ -105,9 +114,10 @@ export function keeperRoutes(deps: CenterDeps) {
         const consistency = q.consistency ?? 'linearizable';
         need(req, 'read', key, prefix);
         const after = q.after === undefined ? {} : { after: fullKey(q.after) };
-        if (q.countOnly === 'true') return deps.keeper.count(key, { prefix, consistency, ...after });
+        const at = q.revision === undefined ? {} : { revision: Number(q.revision) };
+        if (q.countOnly === 'true') return deps.keeper.count(key, { prefix, consistency, ...after, ...at });
         const keysOnly = q.keysOnly === 'true';
-        const r = await deps.keeper.range(key, { prefix, consistency, keysOnly, unitsMax: RANGE_UNITS_MAX, ...after, ...(q.limit === undefined ? {} : { limit: Number(q.limit) }) });
+        const r = await deps.keeper.range(key, { prefix, consistency, keysOnly, unitsMax: RANGE_UNITS_MAX, ...after, ...at, ...(q.limit === undefined ? {} : { limit: Number(q.limit) }) });
         return { revision: r.revision, kvs: shownKvs(r.kvs, keysOnly), more: r.more };
       },
     );
@@ -274,16 +284,16 @@ export function keeperRoutes(deps: CenterDeps) {
       for (const end of [...openStreams]) end();
     });
 
-    app.get<{ Querystring: { key: string; prefix?: 'true' | 'false'; fromRevision?: string } }>(
+    app.get<{ Querystring: { key: string; prefix?: 'true' | 'false'; fromRevision?: string; prevKv?: 'true' | 'false' } }>(
       '/v1/watch',
       {
         schema: {
           tags: ['kv'],
-          summary: 'Watch a key or prefix: newline-delimited JSON events (admin)',
+          summary: 'Watch a key or prefix: newline-delimited JSON events, with prevKv on request (admin)',
           querystring: {
             type: 'object',
             required: ['key'],
-            properties: { key: { type: 'string', minLength: 1, maxLength: KEY_CHARS_MAX }, prefix: queryFlag, fromRevision: queryRevision },
+            properties: { key: { type: 'string', minLength: 1, maxLength: KEY_CHARS_MAX }, prefix: queryFlag, fromRevision: queryRevision, prevKv: queryFlag },
           },
         },
       },
@@ -298,6 +308,7 @@ export function keeperRoutes(deps: CenterDeps) {
         }
         const q = req.query;
         const fromRevision = q.fromRevision === undefined ? undefined : Number(q.fromRevision);
+        const withPrev = q.prevKv === 'true';
         let started = false;
         let lastRevision = 0;
         const raw = reply.raw;
@@ -318,7 +329,8 @@ export function keeperRoutes(deps: CenterDeps) {
               let more = true;
               for (const e of m.events) {
                 lastRevision = e.revision;
-                more = line(e.type === 'put' ? { revision: e.revision, type: 'put', key: e.key, value: shownValue(e.key, e.value) } : { revision: e.revision, type: 'delete', key: e.key });
+                const prev = withPrev && e.prevKv !== undefined ? { prevKv: shownKvs([e.prevKv], false)[0] } : {};
+                more = line(e.type === 'put' ? { revision: e.revision, type: 'put', key: e.key, value: shownValue(e.key, e.value), ...prev } : { revision: e.revision, type: 'delete', key: e.key, ...prev });
               }
               if (!more) raw.once('drain', () => watcher.resume());
               return more;
