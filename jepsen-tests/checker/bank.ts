@@ -20,8 +20,8 @@ export interface BankRead {
   readonly balances: Readonly<Record<string, number>>;
   /** The read after the healed phase. */
   readonly final?: boolean;
-  /** A prefix read, a read-only transaction, or the failure branch of a transfer whose compare failed. */
-  readonly via?: 'get' | 'txn' | 'transfer';
+  /** A prefix read, a read-only transaction, pages at one revision (node: the members asked, in order), or the failure branch of a transfer whose compare failed. */
+  readonly via?: 'get' | 'txn' | 'pages' | 'transfer';
 }
 
 export type TransferOutcome = 'done' | 'compare-failed' | 'insufficient' | 'unknown' | 'refused';
@@ -75,7 +75,7 @@ export function checkBank(h: BankHistory): BankCheckResult {
     stats: {
       reads: h.reads.length,
       finalReads: h.reads.filter((r) => r.final === true).length,
-      readsVia: { get: h.reads.filter((r) => (r.via ?? 'get') === 'get').length, txn: h.reads.filter((r) => r.via === 'txn').length, transfer: h.reads.filter((r) => r.via === 'transfer').length },
+      readsVia: { get: h.reads.filter((r) => (r.via ?? 'get') === 'get').length, txn: h.reads.filter((r) => r.via === 'txn').length, pages: h.reads.filter((r) => r.via === 'pages').length, transfer: h.reads.filter((r) => r.via === 'transfer').length },
       done: count('done'),
       'compare-failed': count('compare-failed'),
       insufficient: count('insufficient'),

@@ -48,7 +48,7 @@ function streamOp(s: WatchStream): TimelineOp {
 function bankReadOp(r: BankRead, total: number): TimelineOp {
   const sum = Object.values(r.balances).reduce((n, b) => n + b, 0);
   const balances = Object.entries(r.balances).map(([k, b]) => `${k.slice(k.lastIndexOf('/') + 1)}=${b}`).join(' ');
-  return { lane: `bank ${r.clientId}`, start: r.call, end: r.return, status: sum === total ? 'ok' : 'fail', label: `${r.via === 'transfer' ? 'failed transfer\'s read' : r.via === 'txn' ? 'read (txn)' : 'read'} via ${r.node} at rev ${r.revision}: ${balances} (sum ${sum})${r.final === true ? ', final' : ''}` };
+  return { lane: `bank ${r.clientId}`, start: r.call, end: r.return, status: sum === total ? 'ok' : 'fail', label: `${r.via === 'transfer' ? 'failed transfer\'s read' : r.via === 'txn' ? 'read (txn)' : r.via === 'pages' ? 'read in pages' : 'read'} via ${r.node} at rev ${r.revision}: ${balances} (sum ${sum})${r.final === true ? ', final' : ''}` };
 }
 
 function transferOp(x: BankTransfer): TimelineOp {

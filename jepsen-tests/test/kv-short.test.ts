@@ -57,7 +57,7 @@ isolatedTest('keeper linearizability and watch guarantees under faults (short ro
   assert.ok(r.bank.ok, why);
   assert.ok(r.bank.stats.done > 0 && r.bank.stats.finalReads === 1, `the bank moved no money, or has no final read\n${why}`);
   const via = r.bank.stats.readsVia;
-  assert.ok(via.get > 0 && via.txn > 0 && via.transfer > 0, `the bank did not read every way (prefix read, read-only transaction, a failed transfer's read): ${JSON.stringify(via)}\n${why}`);
+  assert.ok(via.get > 0 && via.txn > 0 && via.pages > 0 && via.transfer > 0, `the bank did not read every way (prefix read, read-only transaction, pages at one revision, a failed transfer's read): ${JSON.stringify(via)}\n${why}`);
   assert.ok(r.stats.okOps > 50, `the workload did too little: ${JSON.stringify(r.stats)}\n${why}`);
   assert.ok(r.watch.stats.events > 0, `the watchers saw nothing\n${why}`);
 });
