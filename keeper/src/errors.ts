@@ -3,7 +3,10 @@ export const KeeperErrorCode = {
   compareFailed: 'compare-failed',
   leaseNotFound: 'lease-not-found',
   compacted: 'compacted',
+  /** No leader took the write (or read) in time: a write was not proposed, so it is safe to retry. */
   noLeader: 'no-leader',
+  /** A write was proposed but not seen applied in time (lost in a leader change, or the member stopped): it may or may not take effect. */
+  timeout: 'timeout',
   /** A membership call reached a member that is not the leader. */
   notLeader: 'not-leader',
   /** A membership change conflicts with the configuration (one pending, last voter, quorum). */

@@ -56,7 +56,24 @@ export interface ClientWatch {
 }
 
 /** Why a member was skipped: only these are retried on another member. */
-type Attempt = { readonly ok: true; readonly res: Response } | { readonly ok: false; readonly why: string };
+/** `unsent`: the member surely applied nothing (the connection was refused, or it answered 503: it proposed nothing). */
+type Attempt = { readonly ok: true; readonly res: Response } | { readonly ok: false; readonly why: string; readonly unsent: boolean };
+
+/**
+ * When a request goes on to the next member: 'any' after any failure (reads,
+ * renewals and plain puts: repeating them is harmless, a put at most writes
+ * its value twice); 'unsent' only when the failed attempt surely applied
+ * nothing, as etcd's client retries a write. A write that timed out or lost
+ * its connection may have been applied: retried, a compare-and-swap that took
+ * effect would answer compare-failed, a lock taken would look lost, a prefix
+ * delete would also take keys made since.
+ */
+type Retry = 'any' | 'unsent';
+
+function causeCode(err: unknown): string | undefined {
+  const cause = err instanceof Error ? (err.cause as { code?: unknown } | undefined) : undefined;
+  return typeof cause?.code === 'string' ? cause.code : undefined;
+}
 
 function keyPath(key: string): string {
   return key.replace(/^\/+/, '').split('/').map(encodeURIComponent).join('/');
@@ -121,24 +138,31 @@ export class KeeperClient {
     return (await this.json('GET', `/v1/kv/${keyPath(key)}?${q}`)) as { revision: number; count: number };
   }
 
-  /** Rejects with KeeperError 'compare-failed' when ifModRevision does not match. */
+  /**
+   * Rejects with KeeperError 'compare-failed' when ifModRevision does not
+   * match; with ifModRevision, 'timeout' when the member it went to failed
+   * after it may have applied it (not retried elsewhere: read to find out).
+   */
   async put(key: string, value: string, opts: { lease?: string; ifModRevision?: number } = {}): Promise<{ revision: number }> {
-    return (await this.json('PUT', `/v1/kv/${keyPath(key)}`, { value, ...opts })) as { revision: number };
+    return (await this.json('PUT', `/v1/kv/${keyPath(key)}`, { value, ...opts }, opts.ifModRevision === undefined ? 'any' : 'unsent')) as { revision: number };
   }
 
   /**
    * If every compare holds, the `success` operations, else the `failure`
    * ones, atomically at one revision; `responses` answers the branch taken,
    * in order. Rejects with KeeperError 'invalid' for a branch that writes a
-   * key twice, 'lease-not-found', 'no-space'. `consistency` is for a
-   * transaction that only reads.
+   * key twice, 'lease-not-found', 'no-space', and 'timeout' when one that
+   * writes may have been applied by a member that then failed (it is not
+   * retried elsewhere: read to find out). `consistency` is for a transaction
+   * that only reads.
    */
   async txn(
     t: { compare?: readonly TxnCompare[]; success?: readonly TxnOperation[]; failure?: readonly TxnOperation[] },
     opts: { consistency?: 'linearizable' | 'serializable' } = {},
   ): Promise<TxnResult> {
     const q = opts.consistency === undefined ? '' : `?consistency=${opts.consistency}`;
-    return (await this.json('POST', `/v1/txn${q}`, t)) as TxnResult;
+    const readOnly = [...(t.success ?? []), ...(t.failure ?? [])].every((op) => 'get' in op);
+    return (await this.json('POST', `/v1/txn${q}`, t, readOnly ? 'any' : 'unsent')) as TxnResult;
   }
 
   /** A lease's TTL, the time left and its keys; rejects with KeeperError 'lease-not-found'. */
@@ -161,7 +185,7 @@ export class KeeperClient {
   }
 
   async leaseKeepAlive(id: string): Promise<{ ttl: number }> {
-    return (await this.json('POST', `/v1/leases/${encodeURIComponent(id)}/keepalive`)) as { ttl: number };
+    return (await this.json('POST', `/v1/leases/${encodeURIComponent(id)}/keepalive`, undefined, 'any')) as { ttl: number };
   }
 
   /**
@@ -179,19 +203,20 @@ export class KeeperClient {
 
   /**
    * Tries members in turn. A member is skipped when it cannot be reached or
-   * answers 503 (no leader, not ready). A write skipped after a timeout may
-   * have been applied there: puts are idempotent by value, a CAS retried after
-   * its first attempt applied answers compare-failed.
+   * answers 503 (no leader, not ready); a write only when its attempt surely
+   * applied nothing (see Retry), else it rejects with 'timeout': the outcome is
+   * unknown, read to find out.
    */
-  private async request(method: string, path: string, body?: unknown): Promise<Response> {
+  private async request(method: string, path: string, body: unknown, retry: Retry): Promise<Response> {
     const why: string[] = [];
     for (let round = 0; round < this.roundsMax; round++) {
       for (let i = 0; i < this.endpoints.length; i++) {
         const base = this.endpoints[this.next % this.endpoints.length] ?? '';
         const a = await this.attempt(base, method, path, body, this.timeoutMs);
         if (a.ok) return a.res;
-        why.push(`${base}: ${a.why}`);
         this.next++;
+        if (!a.unsent && retry === 'unsent') throw new KeeperError('timeout', `${method} ${path} through ${base}: ${a.why}; not retried, as it may have been applied (outcome unknown)`);
+        why.push(`${base}: ${a.why}`);
       }
       await new Promise((r) => setTimeout(r, this.retryDelayMs));
     }
@@ -208,21 +233,22 @@ export class KeeperClient {
       });
       if (res.status === 503) {
         await res.body?.cancel();
-        return { ok: false, why: '503' };
+        return { ok: false, why: '503', unsent: true };
       }
       return { ok: true, res };
     } catch (err) {
-      return { ok: false, why: err instanceof Error ? err.message : String(err) };
+      return { ok: false, why: err instanceof Error ? `${err.message}${causeCode(err) === undefined ? '' : ` (${causeCode(err)})`}` : String(err), unsent: causeCode(err) === 'ECONNREFUSED' };
     }
   }
 
-  private async json(method: string, path: string, body?: unknown): Promise<unknown> {
-    const res = await this.request(method, path, body);
+  private async json(method: string, path: string, body?: unknown, retry: Retry = method === 'GET' ? 'any' : 'unsent'): Promise<unknown> {
+    const res = await this.request(method, path, body, retry);
     const parsed: unknown = await res.json().catch(() => undefined);
     if (res.ok) return parsed;
     const e = (parsed as { error?: { code?: string; message?: string; compactRevision?: number } } | undefined)?.error;
     const message = `${method} ${path}: ${res.status} ${e?.message ?? ''}`;
     if (res.status === 409) throw new KeeperError('compare-failed', message);
+    if (res.status === 504) throw new KeeperError('timeout', message);
     if (res.status === 410) throw new KeeperError('compacted', message, e?.compactRevision === undefined ? undefined : { compactRevision: e.compactRevision });
     if (res.status === 404 && e?.code === 'lease-not-found') throw new KeeperError('lease-not-found', message);
     if (res.status === 507) throw new KeeperError('no-space', message);

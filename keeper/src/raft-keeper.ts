@@ -15,9 +15,10 @@
 //
 // Writes resolve once applied on this member. A follower forwards proposals
 // to the leader (Raft proposal forwarding). Without a leader a write waits up
-// to leaderWaitMs, then rejects with 'no-leader'; a proposal accepted but not
-// applied within proposalTimeoutMs (lost in a leader change) rejects with
-// 'no-leader' too: its outcome is unknown, as with an etcd timeout.
+// to leaderWaitMs, then rejects with 'no-leader' (it was not proposed: safe to
+// retry); a proposal accepted but not applied within proposalTimeoutMs (lost
+// in a leader change), or pending when the member stops, rejects with
+// 'timeout': its outcome is unknown, as with an etcd timeout.
 // Linearizable reads use ReadIndex, batched: one ReadIndex in flight, and the
 // reads that arrive meanwhile share the next one.
 
@@ -98,7 +99,7 @@ export interface RaftKeeperOptions {
   readonly leaseCheckIntervalMs?: number;
   /** How long a write or linearizable read waits for a leader before 'no-leader'. */
   readonly leaderWaitMs?: number;
-  /** How long an accepted proposal may take to apply before 'no-leader' (outcome unknown). */
+  /** How long an accepted proposal may take to apply before 'timeout' (outcome unknown). */
   readonly proposalTimeoutMs?: number;
   /** How long open() waits for a leader and catch-up. */
   readonly openTimeoutMs?: number;
@@ -160,7 +161,7 @@ interface PendingProposal {
   readonly data: Uint8Array;
   readonly resolve: (r: CommandResult) => void;
   readonly reject: (e: unknown) => void;
-  /** Monotonic ms after which the proposal fails ('no-leader'). */
+  /** Monotonic ms after which the proposal fails ('no-leader' if no member took it, else 'timeout'). */
   deadline: number;
   /** Accepted by Raft (on a leader, or forwarded); false while it waits for a leader. */
   accepted: boolean;
@@ -482,7 +483,10 @@ export class RaftKeeper implements Keeper {
       if (t > p.deadline) {
         this.proposals.delete(rid);
         p.reject(
-          new KeeperError('no-leader', p.accepted ? `not applied within ${this.o.proposalTimeoutMs} ms (outcome unknown)` : `no leader within ${this.o.leaderWaitMs} ms`),
+          // One still being handed to the Raft member may be in its log already.
+          p.accepted || p.submitting
+            ? new KeeperError('timeout', `not applied within ${p.accepted ? this.o.proposalTimeoutMs : this.o.leaderWaitMs} ms (outcome unknown)`)
+            : new KeeperError('no-leader', `no leader within ${this.o.leaderWaitMs} ms (not proposed)`),
         );
       } else if (!p.accepted && !p.submitting) {
         this.submit(p);
@@ -1007,7 +1011,7 @@ export class RaftKeeper implements Keeper {
       const r = await (this.link?.proposeConfChange(cc) ?? Promise.resolve(dropped()));
       if (!r.ok) throw dropError(r);
       const timeout = new Promise<never>((_res, rej) => {
-        timer = setTimeout(() => rej(new KeeperError('no-leader', 'the membership change was not applied in time (outcome unknown)')), this.o.proposalTimeoutMs);
+        timer = setTimeout(() => rej(new KeeperError('timeout', 'the membership change was not applied in time (outcome unknown)')), this.o.proposalTimeoutMs);
       });
       await Promise.race([applied, timeout]);
     } finally {
@@ -1049,7 +1053,8 @@ export class RaftKeeper implements Keeper {
   }
 
   private failAll(e: KeeperError): void {
-    for (const p of this.proposals.values()) p.reject(e);
+    // A proposal a member took may still commit without this one: its outcome is unknown.
+    for (const p of this.proposals.values()) p.reject(p.accepted || p.submitting ? new KeeperError('timeout', `${e.message} (a write in flight: outcome unknown)`, { cause: e }) : e);
     this.proposals.clear();
     for (const w of this.readQueue) w.reject(e);
     this.readQueue = [];
@@ -1125,6 +1130,6 @@ function txnResult(r: Extract<CommandResult, { type: 'txn' }>): TxnResult {
 }
 
 function ignoreExpected(e: unknown): void {
-  if (e instanceof KeeperError && (e.code === 'closed' || e.code === 'no-leader')) return;
+  if (e instanceof KeeperError && (e.code === 'closed' || e.code === 'no-leader' || e.code === 'timeout')) return;
   throw e;
 }

@@ -103,3 +103,32 @@ test('fails over between members and resumes a watch after its member dies', asy
     await n1.stop();
   }
 });
+
+test('a write that may have been applied is not retried on another member; one surely not sent is, and reads always are', async () => {
+  // Two one-member clusters: `hung` accepts connections but answers nothing (SIGSTOP), `live` answers.
+  const hung = await NodeProcess.start({ args: ['--id', 'hung'] });
+  const live = await NodeProcess.start({ args: ['--id', 'live'] });
+  process.kill(hung.pid, 'SIGSTOP');
+  try {
+    const through = (first: string): KeeperClient => new KeeperClient({ endpoints: [first, live.apiUrl], adminToken: live.adminToken, requestTimeoutMs: 500, retryDelayMs: 20 });
+    const timedOut = (e: unknown): boolean => e instanceof KeeperError && e.code === 'timeout' && /outcome unknown/.test(e.message);
+    await assert.rejects(through(hung.apiUrl).put('/r/cas', 'x', { ifModRevision: 0 }), timedOut, 'a compare-and-swap is not retried');
+    await assert.rejects(through(hung.apiUrl).txn({ success: [{ put: { key: '/r/txn', value: 'x' } }] }), timedOut, 'a transaction that writes is not retried');
+    await assert.rejects(through(hung.apiUrl).leaseGrant(5), timedOut, 'a lease grant is not retried');
+    const direct = new KeeperClient({ endpoints: [live.apiUrl], adminToken: live.adminToken });
+    assert.equal((await direct.count('/r/', { prefix: true })).count, 0, 'none of them reached the live member');
+    // Harmless to repeat: a plain put, a read, a read-only transaction go on to the live member.
+    await through(hung.apiUrl).put('/r/plain', 'x');
+    assert.equal((await through(hung.apiUrl).get('/r/plain')).kvs[0]?.value, 'x');
+    assert.equal((await through(hung.apiUrl).txn({ success: [{ get: { key: '/r/plain' } }] })).responses.length, 1);
+    // A connection refused sent nothing: even a compare-and-swap goes on.
+    const gone = await NodeProcess.start({ args: ['--id', 'gone'] });
+    await gone.stop();
+    assert.ok((await through(gone.apiUrl).put('/r/cas', 'y', { ifModRevision: 0 })).revision > 0);
+    assert.equal((await direct.get('/r/cas')).kvs[0]?.value, 'y');
+  } finally {
+    process.kill(hung.pid, 'SIGCONT');
+    await hung.stop();
+    await live.stop();
+  }
+});

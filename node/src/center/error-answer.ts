@@ -32,6 +32,9 @@ export function errorAnswer(err: unknown): ErrorAnswer | undefined {
       case 'not-leader':
       case 'closed':
         return { status: 503, code: 'not-ready', message: err.message };
+      // Proposed, not seen applied: a caller must not assume either way (nor retry blindly).
+      case 'timeout':
+        return { status: 504, code: 'timeout', message: err.message };
       case 'invalid':
         return { status: 400, code: 'invalid', message: err.message };
       case 'no-space':
