@@ -1011,7 +1011,8 @@ export class RaftKeeper implements Keeper {
       const r = await (this.link?.proposeConfChange(cc) ?? Promise.resolve(dropped()));
       if (!r.ok) throw dropError(r);
       const timeout = new Promise<never>((_res, rej) => {
-        timer = setTimeout(() => rej(new KeeperError('timeout', 'the membership change was not applied in time (outcome unknown)')), this.o.proposalTimeoutMs);
+        // 'no-leader' (503, "repeat the call"), not 'timeout': a membership change is safe to repeat, and the routes say so.
+        timer = setTimeout(() => rej(new KeeperError('no-leader', 'the membership change was not applied in time (outcome unknown)')), this.o.proposalTimeoutMs);
       });
       await Promise.race([applied, timeout]);
     } finally {

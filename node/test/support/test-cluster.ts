@@ -43,11 +43,13 @@ export async function leaderSeesVotersHealthy(via: NodeProcess, nodeOf: (id: str
  * enough voters within 300 ms ("would leave N healthy of M voters", which a
  * loaded machine triggers), or because a membership change is still in
  * progress (one at a time); and 503 `not-ready` (no leader to take the
- * call, or the drain not done within its timeout: "repeat the call").
+ * call, or the drain not done within its timeout) or 504 `timeout` (a keeper
+ * write of the drain lost in a leader change): "repeat the call".
  */
 export function passingRemovalRefusal(r: ApiResponse): boolean {
   const e = isRecord(r.body) && isRecord(r.body.error) ? r.body.error : undefined;
   if (r.status === 503) return e?.code === 'not-ready';
+  if (r.status === 504) return e?.code === 'timeout';
   if (r.status !== 409 || e?.code !== 'conflict' || typeof e.message !== 'string') return false;
   return /would leave \d+ healthy of \d+ voters/.test(e.message) || e.message === 'a membership change is in progress';
 }
