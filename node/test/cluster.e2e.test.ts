@@ -43,11 +43,11 @@ async function view(n: NodeProcess): Promise<ClusterView> {
   return r.body as ClusterView;
 }
 
-/** Retries a call while it answers 503 (no leader yet, or an election in progress). */
+/** Retries a call while it answers 503 (no leader yet, or an election in progress) or 504 (a write lost in one; the calls here are safe to repeat). */
 async function until2xx(call: () => Promise<ApiResponse>, what: string): Promise<ApiResponse> {
   return eventually(async () => {
     const r = await call().catch(() => undefined);
-    return r !== undefined && r.status !== 503 ? r : undefined;
+    return r !== undefined && r.status !== 503 && r.status !== 504 ? r : undefined;
   }, what, undefined, 100);
 }
 
