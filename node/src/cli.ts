@@ -17,6 +17,7 @@ const USAGE = `longwire — a long-connection push cluster
                  [--api-connections-max N]            open API connections held (default 10000)
                  [--watches-max N]                    watch streams served at once (default 1000)
                  [--keeper-group-commit-ms N]         under load, gather proposals this long per synced write (0..20, default 1)
+                 [--topic-idle-s N]                   delete a topic's offset key from the keeper after N s without a publish (default 86400; 0: never)
                  [--tls-cert FILE --tls-key FILE]   wss:// and https:// (SIGHUP re-reads them)
                  [--cluster-secret S] [--peer-ca FILE --peer-cert FILE --peer-key FILE]   peer authentication (SIGHUP re-reads)
                  [--join API_URL]                     join the cluster of that member (proves it with the

@@ -25,6 +25,8 @@ export interface NodeConfig {
   readonly watchesMax: number;
   /** The keeper's group-commit wait in ms under load (0: none). */
   readonly keeperGroupCommitMs: number;
+  /** A topic's offset key leaves the keeper once nobody published to it for this many seconds (0: never). */
+  readonly topicIdleS: number;
   readonly logLevel: string;
   readonly prettyLogs: boolean;
   /** Serve wss:// and https:// with this certificate and key (PEM files; re-read on SIGHUP). */
@@ -69,6 +71,7 @@ const OPTIONS = {
   'api-connections-max': { type: 'string' },
   'watches-max': { type: 'string' },
   'keeper-group-commit-ms': { type: 'string' },
+  'topic-idle-s': { type: 'string' },
   'log-level': { type: 'string' },
   pretty: { type: 'boolean' },
 } as const;
@@ -152,6 +155,8 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Nod
   const keeperGroupCommitMs = Number(str('keeper-group-commit-ms', '1'));
   // Past an election timeout's worth a wait would cost leadership under load.
   if (!Number.isInteger(keeperGroupCommitMs) || keeperGroupCommitMs < 0 || keeperGroupCommitMs > 20) throw new ConfigError('--keeper-group-commit-ms must be 0..20 (0: no wait)');
+  const topicIdleS = Number(str('topic-idle-s', '86400'));
+  if (!Number.isInteger(topicIdleS) || topicIdleS < 0 || topicIdleS > 365 * 86400) throw new ConfigError('--topic-idle-s must be 0..31536000 (0: keep topic keys)');
   return {
     id,
     dataDir: str('data-dir', `./data/${id}`),
@@ -167,6 +172,7 @@ export function loadConfig(argv: readonly string[], env: NodeJS.ProcessEnv): Nod
     apiConnectionsMax,
     watchesMax,
     keeperGroupCommitMs,
+    topicIdleS,
     logLevel: str('log-level', 'info'),
     prettyLogs: get('pretty') === true,
     tls: tlsCert === undefined || tlsKey === undefined ? undefined : { certFile: tlsCert, keyFile: tlsKey },

@@ -7,8 +7,13 @@ import type { Keeper } from '../../keeper/src/keeper.js';
 
 export const FEATURES_PREFIX = '/sys/features/';
 
-/** Log commands this build added after the first release; every member must announce one before it is proposed. */
-export const FEATURES = ['txn', 'txn-get'] as const;
+/**
+ * What this build added after the first release that every member must know
+ * before it is used: log commands (txn, txn-get), and topic offsets above the
+ * floor of reaped topics (topic-floor: an older owner would start such a
+ * topic at its own stored offset).
+ */
+export const FEATURES = ['txn', 'txn-get', 'topic-floor'] as const;
 export type Feature = (typeof FEATURES)[number];
 
 export function featuresKey(memberId: string): string {

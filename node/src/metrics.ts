@@ -74,6 +74,11 @@ export class Metrics {
     help: 'Connections to the API port closed at once because it held --api-connections-max',
     registers: [this.registry],
   });
+  readonly topicKeysReaped = new Counter({
+    name: 'longwire_topic_keys_reaped_total',
+    help: 'Offset keys of topics idle past --topic-idle-s deleted from the keeper by this node as leader',
+    registers: [this.registry],
+  });
   readonly watchStreamsRefused = new Counter({
     name: 'longwire_keeper_watch_streams_refused_total',
     help: 'Watch streams (GET /v1/watch) refused because this node served --watches-max',

@@ -28,6 +28,7 @@ import { Inboxes } from './inbox.js';
 import { StoredNotifier } from './stored-notifier.js';
 import { ClusterBroadcasts } from './cluster-broadcasts.js';
 import { ClusterTopics } from './cluster-topics.js';
+import { TopicReaper } from './topic-reaper.js';
 import { OwnerMoves } from './owner-moves.js';
 import { Ownership } from './ownership.js';
 import { HandoffGate } from './handoff-gate.js';
@@ -212,6 +213,17 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
   const delivery = new Delivery(saver, hub, apps, () => nodeSettings.gateway.inflightMsgsMax, (err) => log.error({ err }, 'delivery failed'), inboxes);
   const notifier = new StoredNotifier(cfg.id, keeper, peers, (err) => log.error({ err }, 'stored notice failed'));
   const topics = new ClusterTopics(cfg.id, keeper, saver, hub, peers);
+  const topicReaper = new TopicReaper(keeper, {
+    nodeId: cfg.id,
+    idleMs: cfg.topicIdleS * 1000,
+    now,
+    onReaped: (n) => {
+      metrics.topicKeysReaped.inc(n);
+      log.info({ keys: n }, 'idle topic keys deleted');
+    },
+    onError: (err) => log.warn({ err }, 'idle topic keys: check failed'),
+  });
+  topicReaper.start();
   const coordinator = new Coordinator(apps, metrics, now);
   const status = new StatusCallbacks(apps, DEFAULT_STATUS_SETTINGS, metrics, now);
   const lingering = new LingeringSessions(
@@ -321,6 +333,7 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
       await peers.close();
       await peerHttp.close();
       adminTokens.close();
+      topicReaper.close();
       peerKey.close();
       lingering.close();
       status.close();

@@ -7,7 +7,9 @@
 // have used: a new owner (or this one after a restart, or after the members
 // changed) reserves a fresh block above it by compare-and-swap, and an owner
 // that uses up its block reserves the next one before going on. Offsets only
-// grow; they skip the rest of a block when the owner changes or restarts.
+// grow; they skip the rest of a block when the owner changes or restarts. The
+// key of a topic idle for long is deleted (topic-reaper.ts), raising a floor
+// above its offsets: a topic without a key starts above that floor.
 import type { Keeper } from '../../keeper/src/keeper.js';
 import { KeeperError } from '../../keeper/src/errors.js';
 
@@ -18,8 +20,12 @@ const RESERVE_ATTEMPTS_MAX = 10;
 /** Blocks held in memory; past it the oldest is forgotten (its topic's next publish reserves again, skipping its rest). */
 const BLOCKS_MAX = 10_000;
 
+export const TOPICS_PREFIX = '/sys/topics/';
+/** Above every offset of the topics whose keys were deleted. */
+export const TOPIC_FLOOR_KEY = '/sys/topics-floor';
+
 export function topicOffsetsKey(app: string, topic: string): string {
-  return `/sys/topics/${app}/${topic}`;
+  return `${TOPICS_PREFIX}${app}/${topic}`;
 }
 
 interface Block {
@@ -63,7 +69,8 @@ export class TopicOffsets {
     const stored = await this.storedLast(app, topic);
     for (let attempt = 1; ; attempt++) {
       const kv = (await this.keeper.range(key)).kvs[0];
-      const bound = kv === undefined ? 0 : Number(kv.value);
+      // No key: a new topic, or one whose key was reaped (and the floor raised past it in the same write).
+      const bound = Number(kv === undefined ? ((await this.keeper.range(TOPIC_FLOOR_KEY)).kvs[0]?.value ?? 0) : kv.value);
       // Past every offset handed out: the bound is this owner's own last block when nobody reserved since, so it goes on without a gap.
       const from = Math.max(Number.isSafeInteger(bound) ? bound : 0, stored) + 1;
       const b: Block = { next: from, last: from + TOPIC_OFFSET_BLOCK - 1, members };

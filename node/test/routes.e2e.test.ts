@@ -421,7 +421,7 @@ test('txn: refused while a member has not announced it can apply transactions (a
   const member = 'n1'; // started without --id: the default
   const key = `/v1/kv/sys/features/${member}`;
   const announced = obj((obj((await node.api('GET', key)).body).kvs as unknown[])[0]);
-  assert.deepEqual(JSON.parse(String(announced.value)), { features: ['txn', 'txn-get'] }, 'the node announced what it applies at start');
+  assert.deepEqual(JSON.parse(String(announced.value)), { features: ['txn', 'txn-get', 'topic-floor'] }, 'the node announced what it applies at start');
   const body = { success: [{ put: { key: '/tx3/a', value: '1' } }] };
   const readWrite = { success: [{ put: { key: '/tx3/b', value: '1' } }, { get: { key: '/tx3/', prefix: true } }] };
   const readOnly = { success: [{ get: { key: '/tx3/', prefix: true } }] };
