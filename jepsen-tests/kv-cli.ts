@@ -82,7 +82,7 @@ for (let r = 0; r < rounds; r++) {
       keepReport: true,
       log: (l) => console.log(l),
     });
-    console.log(`SEED=${seed} ok=${res.ok} linearizable=${res.linearizable.verdict} revisions=${res.revisionOrder.ok ? 'ok' : 'violated'} watch=${res.watch.ok ? 'ok' : 'violated'} bank=${res.bank.ok ? 'ok' : 'violated'} liveness=${res.livenessFailure ?? 'ok'}${res.nemesisFailure === undefined ? '' : ` nemesis=FAILED: ${res.nemesisFailure}`} ${JSON.stringify({ ...res.stats, ...res.watch.stats, bank: res.bank.stats })}`);
+    console.log(`SEED=${seed} ok=${res.ok} linearizable=${res.linearizable.verdict} revisions=${res.revisionOrder.ok ? 'ok' : 'violated'} watch=${res.watch.ok ? 'ok' : 'violated'} bank=${res.bank.ok ? 'ok' : 'violated'} agree=${res.agreement.ok ? 'ok' : 'violated'} liveness=${res.livenessFailure ?? 'ok'}${res.nemesisFailure === undefined ? '' : ` nemesis=FAILED: ${res.nemesisFailure}`} ${JSON.stringify({ ...res.stats, ...res.watch.stats, bank: res.bank.stats })}`);
     for (const p of res.linearizable.partitions) {
       console.log(`  key ${p.partition}: ${p.verdict} (${p.operations} ops, ${p.steps} steps)`);
       if (p.explanation !== undefined) console.log(p.explanation.replace(/^/gm, '    '));
@@ -90,6 +90,7 @@ for (let r = 0; r < rounds; r++) {
     for (const v of res.revisionOrder.violations) console.log(`[revision order] ${v}\n    guarantee: ${REVISION_ORDER_GUARANTEE}`);
     for (const v of res.watch.violations.slice(0, 20)) console.log(describeWatchViolation(v));
     for (const v of res.bank.violations.slice(0, 20)) console.log(`[bank] ${v}\n    guarantee: ${BANK_GUARANTEE}`);
+    console.log(`  members at revision ${res.agreement.revision ?? '?'}: ${Object.entries(res.agreement.digests).map(([id, d]) => `${id} ${d.slice(0, 16)}`).join(', ')}${res.agreement.why === undefined ? '' : ` (${res.agreement.why})`}`);
     console.log(`report: ${res.reportDir}`);
     if (!res.ok) failed = true;
   } catch (err) {

@@ -44,6 +44,7 @@ isolatedTest('keeper linearizability and watch guarantees under faults (short ro
     ...r.watch.violations.slice(0, 10).map(describeWatchViolation),
     ...r.bank.violations.slice(0, 10).map((v) => `[bank] ${v}`),
     `bank: ${JSON.stringify(r.bank.stats)}`,
+    `agreement: ${JSON.stringify(r.agreement)}`,
     `liveness: ${r.livenessFailure ?? 'ok'}`,
     `nemesis: ${r.nemesisFailure ?? 'ok'}`,
     `report: ${r.reportDir}`,
@@ -55,6 +56,7 @@ isolatedTest('keeper linearizability and watch guarantees under faults (short ro
   assert.ok(r.revisionOrder.ok, why);
   assert.ok(r.watch.ok, why);
   assert.ok(r.bank.ok, why);
+  assert.ok(r.agreement.ok, why);
   assert.ok(r.bank.stats.done > 0 && r.bank.stats.finalReads === 1, `the bank moved no money, or has no final read\n${why}`);
   const via = r.bank.stats.readsVia;
   assert.ok(via.get > 0 && via.txn > 0 && via.pages > 0 && via.transfer > 0, `the bank did not read every way (prefix read, read-only transaction, pages at one revision, a failed transfer's read): ${JSON.stringify(via)}\n${why}`);

@@ -30,6 +30,7 @@ import { renderKvTimeline } from '../report/kv-timeline.js';
 import { httpJson, kvClientLoop, kvPath, runKvOp, type KvTarget, type ReadConsistency } from './kv-client.js';
 import { KvWatcher } from './kv-watcher.js';
 import { BANK_PREFIX, bankClientLoop, openAccounts, readBank } from './bank-client.js';
+import { checkAgreement, type AgreementResult } from './kv-agreement.js';
 
 export interface KvRunOptions {
   readonly seed: number;
@@ -64,6 +65,8 @@ export interface KvRunResult {
   readonly revisionOrder: RevisionOrderResult;
   readonly watch: WatchCheckResult;
   readonly bank: BankCheckResult;
+  /** The members' digests of their keys and values at one revision, after healing (kv-agreement.ts). */
+  readonly agreement: AgreementResult;
   /** Undefined when the healed phase converged; else which step did not. */
   readonly livenessFailure: string | undefined;
   /** A fault that could not be carried out as an operator would (a removed member that did not come back). */
@@ -229,6 +232,7 @@ export async function runKv(o: KvRunOptions): Promise<KvRunResult> {
     const healDeadline = performance.now() + o.healMs;
     const livenessFailure = await converge();
     for (const w of watchers) await w.stop();
+    const agreement = livenessFailure === undefined ? await checkAgreement(await currentMembers(), ADMIN_TOKEN, o.opTimeoutMs, healDeadline + 10_000) : { ok: false, digests: {}, why: 'not checked: the cluster did not converge' };
 
     const finalRead = finalReadValue;
     const history: KvHistory = { operations, watches, finalRead };
@@ -243,14 +247,26 @@ export async function runKv(o: KvRunOptions): Promise<KvRunResult> {
       unknownOps: operations.filter((x) => x.return === Infinity).length,
       streams: watches.length,
     };
-    passed = linearizable.verdict === 'ok' && revisionOrder.ok && watch.ok && bank.ok && livenessFailure === undefined && nemesisFailure === undefined;
+    passed = linearizable.verdict === 'ok' && revisionOrder.ok && watch.ok && bank.ok && agreement.ok && livenessFailure === undefined && nemesisFailure === undefined;
     await writeFile(
       join(reportDir, 'history.json'),
       JSON.stringify({ seed: o.seed, options: { ...o, nemeses: [...o.nemeses], log: undefined }, schedule, nemesis: nemesisEvents, history, bank: { accounts, reads: bankReads, transfers: bankTransfers } }, (_k, v: unknown) => (v === Infinity ? 'Infinity' : v), 1),
     );
-    await writeFile(join(reportDir, 'result.json'), JSON.stringify({ seed: o.seed, passed, livenessFailure, nemesisFailure, stats, linearizable, revisionOrder, watch, bank }, null, 1));
+    await writeFile(join(reportDir, 'result.json'), JSON.stringify({ seed: o.seed, passed, livenessFailure, nemesisFailure, stats, linearizable, revisionOrder, watch, bank, agreement }, null, 1));
     await writeFile(join(reportDir, 'timeline.html'), renderKvTimeline({ seed: o.seed, history, nemesis: nemesisEvents, linearizable, revisionOrder, watch, bank: { history: bankHistory, result: bank }, livenessFailure: livenessFailure ?? nemesisFailure, ok: passed }));
-    return { seed: o.seed, schedule, partitions, linearizable, revisionOrder, watch, bank, livenessFailure, nemesisFailure, stats, ok: passed, reportDir };
+    return { seed: o.seed, schedule, partitions, linearizable, revisionOrder, watch, bank, agreement, livenessFailure, nemesisFailure, stats, ok: passed, reportDir };
+
+    /** The keeper's members now (a member change may have removed one whose process still runs), with their API URLs. */
+    async function currentMembers(): Promise<{ id: string; apiUrl: string }[]> {
+      for (let attempt = 0; attempt < 50; attempt++) {
+        const n = cluster.nodes.find((x) => x.running);
+        const r = n === undefined ? undefined : await httpJson(`${n.apiUrl}/v1/cluster`, { method: 'GET', adminToken: ADMIN_TOKEN, timeoutMs: o.opTimeoutMs });
+        const ids = r?.kind === 'answer' && r.status === 200 ? ((r.body as { members?: { id?: unknown }[] }).members ?? []).map((m) => m.id) : undefined;
+        if (ids !== undefined) return cluster.nodes.filter((x) => ids.includes(x.spec.id)).map((x) => ({ id: x.spec.id, apiUrl: x.apiUrl }));
+        await sleep(100);
+      }
+      return [];
+    }
 
     async function converge(): Promise<string | undefined> {
       const left = (): number => healDeadline - performance.now();

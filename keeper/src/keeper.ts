@@ -221,6 +221,8 @@ export interface Keeper {
   leaseList(opts: { after?: string; limit: number; consistency?: Consistency }): Promise<LeaseList>;
   /** The whole state (keys, leases, register, members) as a keeper snapshot, read linearizably: a backup for disaster recovery. */
   backup(): Promise<{ revision: number; bytes: Uint8Array }>;
+  /** A digest of every key and value at `revision` (default: now), read linearizably, to compare members (kv-hash.ts). */
+  kvHash(opts?: { revision?: number }): Promise<{ revision: number; hash: string; keys: number }>;
 
   /** Batched: concurrent calls share one write. Sessions are attached to this node's lease. */
   register(ops: readonly RegisterOp[]): Promise<void>;

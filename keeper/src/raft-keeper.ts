@@ -56,6 +56,7 @@ import type {
 } from './keeper.js';
 import { countRange, range } from './kv.js';
 import { countAt, rangeAt } from './range-at.js';
+import { kvHash } from './kv-hash.js';
 import { expiredLeases } from './leases.js';
 import { raftIdOf } from './raft-id.js';
 import { RaftLink } from './raft-link.js';
@@ -789,6 +790,11 @@ export class RaftKeeper implements Keeper {
   async backup(): Promise<{ revision: number; bytes: Uint8Array }> {
     await this.readBarrier('linearizable');
     return { revision: this.state.revision, bytes: snapshot(this.state) };
+  }
+
+  async kvHash(opts: { revision?: number } = {}): Promise<{ revision: number; hash: string; keys: number }> {
+    const r = await this.range('', { prefix: true, consistency: 'linearizable', ...opts });
+    return { revision: r.revision, ...kvHash(r.kvs) };
   }
 
   /** What a read waits for: nothing when serializable, else a ReadIndex round. */

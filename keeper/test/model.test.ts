@@ -14,6 +14,7 @@ import type { Command, CommandResult } from '../src/command.js';
 import type { KeyValue, RegisterOp, TxnCompare, TxnOp, TxnResponse, WatchEvent } from '../src/keeper.js';
 import { range } from '../src/kv.js';
 import { countAt, rangeAt } from '../src/range-at.js';
+import { kvHash } from '../src/kv-hash.js';
 import { registeredSessions } from '../src/register.js';
 import { restore, snapshot } from '../src/snapshot.js';
 import { apply } from '../src/state-machine.js';
@@ -330,6 +331,7 @@ test('restore(snapshot(s)) is deep-equal to s after random histories, and applie
       assert.deepEqual(decoded, cmd, `SEED=${seed} step ${step}: command codec round trip`);
       const twin = restore(snapshot(state));
       assert.deepStrictEqual(twin, state, `SEED=${seed} step ${step}: restore(snapshot(s)) deep-equals s`);
+      assert.equal(kvHash(range(twin, '', { prefix: true }).kvs).hash, kvHash(range(state, '', { prefix: true }).kvs).hash, `SEED=${seed} step ${step}: digest`);
       const a = apply(state, decoded, step);
       const b = apply(twin, decoded, step);
       assert.deepStrictEqual(b, a, `SEED=${seed} step ${step}: a restored state applies like the original`);
@@ -370,6 +372,8 @@ test('a read at a past revision answers the keys as they were then, back to the 
         const req = { prefix: true, ...(after === undefined ? {} : { after }), ...(limit === undefined ? {} : { limit }) };
         assert.deepStrictEqual(rangeAt(state, later, prefix, req), { kvs: want.slice(0, limit ?? Infinity), more: want.length > (limit ?? Infinity) }, where);
         assert.equal(countAt(state, later, prefix, req), want.length, where);
+        // The digest members compare (GET /v1/keeper/hash) is the one of the keys then.
+        assert.equal(kvHash(rangeAt(state, later, '', { prefix: true }).kvs).hash, kvHash(then).hash, where);
         const key = rng.pick(KEYS);
         assert.deepStrictEqual(rangeAt(state, later, key).kvs, then.filter((kv) => kv.key === key), `${where} key ${key}`);
         assert.equal(countAt(state, later, key), then.filter((kv) => kv.key === key).length, `${where} key ${key}`);

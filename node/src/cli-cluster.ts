@@ -195,11 +195,14 @@ export async function leases(argv: string[]): Promise<void> {
  * `keeper backup FILE` saves the keeper's state from a running cluster;
  * `keeper restore FILE --data-dir DIR --id ID` writes it, offline, into an
  * empty data dir, where `longwire start --id ID --data-dir DIR` then opens a
- * new one-member cluster with it (disaster recovery, docs/OPERATIONS.md).
+ * new one-member cluster with it (disaster recovery, docs/OPERATIONS.md);
+ * `keeper hash` compares the members' keys and values at one revision.
  */
 export async function keeperCommand(argv: string[]): Promise<void> {
-  const [verb, file, ...rest] = argv;
-  if ((verb !== 'backup' && verb !== 'restore') || file === undefined) usage('keeper backup FILE | keeper restore FILE --data-dir DIR --id ID');
+  const [verb, ...afterVerb] = argv;
+  if (verb === 'hash') return keeperHash(afterVerb);
+  const [file, ...rest] = afterVerb;
+  if ((verb !== 'backup' && verb !== 'restore') || file === undefined) usage('keeper backup FILE | keeper restore FILE --data-dir DIR --id ID | keeper hash');
   const { values } = parseArgs({ args: rest, options: { ...COMMON, 'data-dir': { type: 'string' }, id: { type: 'string' } } });
   if (verb === 'backup') {
     let res: Response;
@@ -263,6 +266,42 @@ async function watch(api: string, key: string, prefix: boolean, from: string | u
       },
     });
   });
+}
+
+/**
+ * `keeper hash`: every member's digest of its keys and values at the
+ * revision the --api member is at now; exits 1 unless all answered and agree.
+ */
+async function keeperHash(argv: string[]): Promise<void> {
+  const { values } = parseArgs({ args: argv, options: { ...COMMON } });
+  const token = values['admin-token'];
+  const first = await apiCall('GET', `${values.api}/v1/keeper/hash`, token);
+  if (!first.ok) return output(first, values.json, () => '');
+  const revision = Number(rec(first.body).revision);
+  const cluster = await apiCall('GET', `${values.api}/v1/cluster`, token);
+  if (!cluster.ok) return output(cluster, values.json, () => '');
+  const members = (Array.isArray(rec(cluster.body).members) ? (rec(cluster.body).members as unknown[]) : []).map(rec);
+  const scheme = new URL(values.api).protocol;
+  const answers = await Promise.all(
+    members.map(async (m) => {
+      const url = `${scheme}//${String(m.api)}/v1/keeper/hash?revision=${revision}`;
+      try {
+        const res = await fetch(url, { headers: token === undefined ? {} : { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(10_000) });
+        const body = rec(await res.json().catch(() => ({})));
+        return res.ok ? { id: String(m.id), hash: String(body.hash), keys: Number(body.keys) } : { id: String(m.id), error: `${res.status} ${String(rec(body.error).message ?? '')}` };
+      } catch (err) {
+        return { id: String(m.id), error: err instanceof Error ? err.message : String(err) };
+      }
+    }),
+  );
+  const hashes = new Set(answers.map((a) => ('hash' in a ? a.hash : undefined)));
+  const agree = answers.length > 0 && answers.every((a) => 'hash' in a) && hashes.size === 1;
+  if (values.json) process.stdout.write(JSON.stringify({ revision, agree, members: answers }) + '\n');
+  else {
+    for (const a of answers) process.stdout.write('hash' in a ? `${a.id}  ${a.hash}  ${a.keys} keys\n` : `${a.id}  (no answer: ${a.error})\n`);
+    process.stdout.write(agree ? `${answers.length} members agree at revision ${revision}\n` : `members DIFFER or did not all answer at revision ${revision}\n`);
+  }
+  if (!agree) process.exitCode = 1;
 }
 
 /** `admin-tokens list|create|revoke`: rotation without restart, and tokens scoped to keeper keys; a created token is printed once. */

@@ -44,6 +44,7 @@ const USAGE = `longwire — a long-connection push cluster
   longwire kv txn FILE|- [--serializable]   a transaction: POST /v1/txn's JSON body from a file or stdin
   longwire leases list [--limit N] [--after ID] | get ID   leases: time left, sessions, keys
   longwire keeper backup FILE          save the keeper's state (holds secrets: kept owner-only)
+  longwire keeper hash                 every member's digest of its keys at one revision: exits 1 unless they agree
   longwire keeper restore FILE --data-dir DIR --id ID   into an empty data dir: a new one-member cluster
                                        (members, kv, leases and keeper backup take [--admin-token T] [--api URL] [--json])
 

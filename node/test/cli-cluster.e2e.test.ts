@@ -189,3 +189,18 @@ test('admin-tokens create --read/--write makes a scoped token; list shows its sc
   assert.match(bad.stderr + bad.stdout, /\/sys\//);
   assert.equal((await cli(['admin-tokens', 'revoke', String(id)])).code, 0);
 });
+
+test('keeper hash: every member digests its keys at one revision; GET /v1/keeper/hash at a past revision answers the same digest later', async () => {
+  const r = await cli(['keeper', 'hash']);
+  assert.equal(r.code, 0, r.stderr + r.stdout);
+  const m = /^solo {2}([0-9a-f]{64}) {2}(\d+) keys\n1 members agree at revision (\d+)\n$/.exec(r.stdout);
+  assert.ok(m !== null, r.stdout);
+  const [, hash, , revision] = m;
+  const at = async (q: string): Promise<Record<string, unknown>> => (await (await fetch(`${node.apiUrl}/v1/keeper/hash${q}`, { headers: { authorization: `Bearer ${node.adminToken}` } })).json()) as Record<string, unknown>;
+  assert.equal((await at(`?revision=${String(revision)}`)).hash, hash);
+  assert.equal((await cli(['kv', 'put', '/cli/hash', 'changed'])).code, 0);
+  assert.notEqual((await at('')).hash, hash, 'a write changes the digest');
+  assert.equal((await at(`?revision=${String(revision)}`)).hash, hash, 'the digest at the earlier revision is the same as then');
+  const json = await cli(['keeper', 'hash', '--json']);
+  assert.deepEqual(Object.keys(JSON.parse(json.stdout) as object).sort(), ['agree', 'members', 'revision']);
+});

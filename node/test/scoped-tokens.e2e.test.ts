@@ -109,6 +109,7 @@ test('a scoped token is refused by every route outside the keeper keys', async (
   assertApiError(await as('GET', '/v1/admin/tokens'), 403, 'forbidden');
   assertApiError(await as('POST', '/v1/admin/tokens', { label: 'escalate' }), 403, 'forbidden');
   assertApiError(await as('GET', '/v1/keeper/backup'), 403, 'forbidden');
+  assertApiError(await as('GET', '/v1/keeper/hash'), 403, 'forbidden');
   assertApiError(await as('GET', '/v1/settings/node'), 403, 'forbidden');
   assertApiError(await as('DELETE', '/v1/cluster/members/n9'), 403, 'forbidden');
   // A service route takes an app's apiKey or an unscoped admin token.

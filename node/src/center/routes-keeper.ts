@@ -403,6 +403,21 @@ export function keeperRoutes(deps: CenterDeps) {
       },
     );
 
+    app.get<{ Querystring: { revision?: string } }>(
+      '/v1/keeper/hash',
+      {
+        schema: {
+          tags: ['kv'],
+          summary: "A digest of every key and value at a revision (default: now), to compare members: equal on members that agree (admin)",
+          querystring: { type: 'object', properties: { revision: queryRevision } },
+        },
+      },
+      async (req) => {
+        unscoped(req);
+        return deps.keeper.kvHash(req.query.revision === undefined ? {} : { revision: Number(req.query.revision) });
+      },
+    );
+
     app.get<{ Querystring: { after?: string; limit?: string; consistency?: 'linearizable' | 'serializable' } }>(
       '/v1/leases',
       {
