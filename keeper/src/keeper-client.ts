@@ -108,9 +108,10 @@ export class KeeperClient {
   /**
    * A key, or the keys under a prefix in key order. A page ends at `limit`
    * keys (or at the node's bound on an answer's size) with `more` true: ask
-   * again with `after` set to its last key. Pages are read at their own
-   * revisions; to follow the prefix from there, watch from the first page's
-   * revision + 1.
+   * again with `after` set to its last key and `revision` set to the first
+   * page's, so the pages make one snapshot (KeeperError 'compacted' when the
+   * member's watch history no longer reaches back to it: start over); to
+   * follow the prefix from there, watch from that revision + 1.
    */
   async get(
     key: string,
