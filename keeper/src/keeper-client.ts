@@ -6,6 +6,7 @@
 import { KeeperError } from './errors.js';
 import type { KeyValue, LeaseInfo, LeaseList, TxnCompare, TxnResult, WatchEvent } from './keeper.js';
 import { LeaseKeepAlive } from './lease-keepalive.js';
+import { acquireLock, type KeeperLock, type LockOptions } from './keeper-lock.js';
 
 // The package's `longwire/keeper-client` entry: what a caller needs besides the client.
 export { KeeperError } from './errors.js';
@@ -18,6 +19,7 @@ export type TxnOperation =
   | { readonly delete: { readonly key: string; readonly prefix?: boolean } }
   | { readonly get: { readonly key: string; readonly prefix?: boolean; readonly limit?: number; readonly keysOnly?: boolean } };
 export type { LeaseEnd, LeaseKeepAlive } from './lease-keepalive.js';
+export type { KeeperLock, LockOptions } from './keeper-lock.js';
 
 export interface KeeperClientOptions {
   /** API URLs of some members (http://host:port); more are learned from GET /v1/cluster. */
@@ -196,6 +198,14 @@ export class KeeperClient {
    */
   keepAlive(lease: { readonly id: string; readonly ttl: number }): LeaseKeepAlive {
     return new LeaseKeepAlive(this, lease.id, lease.ttl, this.retryDelayMs);
+  }
+
+  /**
+   * Waits until this client holds the lock `name` (a key prefix; also a
+   * leader election), held while its lease is renewed: keeper-lock.ts.
+   */
+  lock(name: string, opts: LockOptions): Promise<KeeperLock> {
+    return acquireLock(this, name, opts);
   }
 
   async leaseRevoke(id: string): Promise<void> {
