@@ -46,7 +46,7 @@ export async function acquireLock(client: KeeperClient, name: string, o: LockOpt
     await client.put(key, o.value ?? '', { lease: lease.id });
     for (let round = 0; ; round++) {
       o.signal?.throwIfAborted();
-      const r = await client.get(prefix, { prefix: true });
+      const r = await contendersOf(client, prefix);
       const contenders = [...r.kvs].sort((a, b) => a.createRevision - b.createRevision);
       const at = contenders.findIndex((kv) => kv.key === key);
       if (at < 0) throw new KeeperError('lease-not-found', `lock ${name}: this contender's key ${key} is gone (its lease expired)`);
@@ -59,6 +59,18 @@ export async function acquireLock(client: KeeperClient, name: string, o: LockOpt
     await withdraw();
     throw err;
   }
+}
+
+/** Every contender's key, the pages read at the first one's revision (one snapshot). */
+async function contendersOf(client: KeeperClient, prefix: string): Promise<{ revision: number; kvs: KeyValue[] }> {
+  const first = await client.get(prefix, { prefix: true });
+  const kvs = [...first.kvs];
+  for (let more = first.more, pages = 0; more && pages < 10_000; pages++) {
+    const page = await client.get(prefix, { prefix: true, after: kvs[kvs.length - 1]?.key ?? prefix, revision: first.revision });
+    kvs.push(...page.kvs);
+    more = page.more;
+  }
+  return { revision: first.revision, kvs };
 }
 
 /** Resolves once `key` is deleted after `revision` (or the watch history no longer reaches back: look again); rejects if the lease ends or the signal aborts. */
