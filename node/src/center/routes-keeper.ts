@@ -215,7 +215,7 @@ export function keeperRoutes(deps: CenterDeps) {
                     key: keyProp,
                     target: { type: 'string', enum: ['modRevision', 'createRevision', 'version', 'value'] },
                     op: { type: 'string', enum: ['=', '!=', '<', '>'] },
-                    value: { type: ['integer', 'string'] },
+                    value: { anyOf: [{ type: 'integer' }, { type: 'string' }] },
                   },
                 },
               },
