@@ -6,7 +6,7 @@
 import { KeeperError } from './errors.js';
 import type { KeyValue, LeaseInfo, LeaseList, TxnCompare, TxnResult, WatchEvent } from './keeper.js';
 import { LeaseKeepAlive } from './lease-keepalive.js';
-import { acquireLock, type KeeperLock, type LockOptions } from './keeper-lock.js';
+import { acquireLock, lockHolder, type KeeperLock, type LockOptions } from './keeper-lock.js';
 
 // The package's `longwire/keeper-client` entry: what a caller needs besides the client.
 export { KeeperError } from './errors.js';
@@ -206,6 +206,11 @@ export class KeeperClient {
    */
   lock(name: string, opts: LockOptions): Promise<KeeperLock> {
     return acquireLock(this, name, opts);
+  }
+
+  /** Who holds the lock `name` now (its key and the value it stored), or undefined: the elected leader. */
+  lockHolder(name: string): Promise<KeyValue | undefined> {
+    return lockHolder(this, name);
   }
 
   async leaseRevoke(id: string): Promise<void> {

@@ -61,6 +61,12 @@ export async function acquireLock(client: KeeperClient, name: string, o: LockOpt
   }
 }
 
+/** The key (and value) of the lock's holder now, or undefined when nobody holds it: who the elected leader is. */
+export async function lockHolder(client: KeeperClient, name: string): Promise<KeyValue | undefined> {
+  const r = await contendersOf(client, `${name.replace(/\/+$/, '')}/`);
+  return r.kvs.reduce<KeyValue | undefined>((oldest, kv) => (oldest === undefined || kv.createRevision < oldest.createRevision ? kv : oldest), undefined);
+}
+
 /** Every contender's key, the pages read at the first one's revision (one snapshot). */
 async function contendersOf(client: KeeperClient, prefix: string): Promise<{ revision: number; kvs: KeyValue[] }> {
   const first = await client.get(prefix, { prefix: true });

@@ -27,11 +27,13 @@ test('a lock: one holder, waiters in order, handed on at release and when a hold
     const c = client().lock('/locks/job', { ttlSeconds: 2, value: 'c' });
     await eventually(async () => ((obj((await node.api('GET', '/v1/kv/locks/job/?prefix=true&countOnly=true')).body).count === 3 ? true : undefined)), 'C waiting');
     assert.equal(await settledWithin(b, 500), false, 'B waits while A holds');
+    assert.equal((await client().lockHolder('/locks/job'))?.value, 'a', 'A is the holder (the elected leader)');
     await a.release();
     const bl = await within(b, 10_000, 'B holds after A released');
     held.push(bl);
     assert.ok(bl.revision > a.revision, 'a later holder has a larger revision');
     assert.equal(await settledWithin(c, 300), false, 'C waits while B holds');
+    assert.equal((await client().lockHolder('/locks/job'))?.value, 'b');
     // B dies: it stops renewing, and its lease (2 s) expires.
     bl.keepAlive.cancel();
     const cl = await within(c, 15_000, 'C holds once B\'s lease expired');
@@ -43,6 +45,8 @@ test('a lock: one holder, waiters in order, handed on at release and when a hold
     await assert.rejects(d);
     const left = (obj((await node.api('GET', '/v1/kv/locks/job/?prefix=true')).body).kvs as { value: string }[]).map((kv) => kv.value);
     assert.deepEqual(left, ['c'], 'only the holder\'s key is left');
+    await cl.release();
+    assert.equal(await client().lockHolder('/locks/job'), undefined, 'nobody holds it');
   } finally {
     for (const l of held) l.keepAlive.cancel();
     await node.stop();
