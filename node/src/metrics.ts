@@ -74,6 +74,12 @@ export class Metrics {
     help: 'Connections to the API port closed at once because it held --api-connections-max',
     registers: [this.registry],
   });
+  readonly apiErrors = new Counter({
+    name: 'longwire_api_errors_total',
+    help: 'Error answers of the HTTP API by code (timeout, not-ready, forbidden, unauthorized, invalid, …)',
+    labelNames: ['code'],
+    registers: [this.registry],
+  });
   readonly topicKeysReaped = new Counter({
     name: 'longwire_topic_keys_reaped_total',
     help: 'Offset keys of topics idle past --topic-idle-s deleted from the keeper by this node as leader',

@@ -116,6 +116,10 @@ test('a scoped token is refused by every route outside the keeper keys', async (
   assertApiError(await as('POST', `/v1/apps/${app.app}/push`, { users: ['u'], data: 'x' }), 401, 'unauthorized');
   // The member list, for a keeper client's failover.
   assert.equal((await as('GET', '/v1/cluster')).status, 200);
+  // Refusals are counted by code, for alerts.
+  const metrics = await (await fetch(`${node.apiUrl}/metrics`)).text();
+  assert.match(metrics, /^longwire_api_errors_total\{code="forbidden"\} ([1-9]\d*)$/m);
+  assert.match(metrics, /^longwire_api_errors_total\{code="unauthorized"\} ([1-9]\d*)$/m);
 });
 
 test('a keeper client on a scoped token reads and follows its config', async () => {

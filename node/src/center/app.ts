@@ -86,20 +86,25 @@ export function buildApp(deps: CenterDeps, tls?: TlsPair) {
   });
 
   app.setErrorHandler((err: FastifyError | ApiError | KeeperError | Error, req, reply) => {
+    // Counted by code: 'timeout' (a keeper write's outcome unknown), 'not-ready', 'forbidden' and 'unauthorized' are worth an alert.
+    const fail = (status: number, code: string, message: string, extra?: Record<string, unknown>): void => {
+      deps.metrics.apiErrors.labels(code).inc();
+      sendError(reply, status, code, message, extra);
+    };
     const known = errorAnswer(err);
     if (known !== undefined) {
       if (known.headers !== undefined) void reply.headers(known.headers);
-      return sendError(reply, known.status, known.code, known.message, known.extra);
+      return fail(known.status, known.code, known.message, known.extra);
     }
     const fe = err as FastifyError;
-    if (fe.validation !== undefined) return sendError(reply, 400, 'invalid', validationMessage(fe));
-    if (fe.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return sendError(reply, 413, 'too-large', `request body over ${BODY_BYTES_MAX} bytes`);
-    if (fe.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return sendError(reply, 415, 'unsupported-media-type', 'send application/json');
+    if (fe.validation !== undefined) return fail(400, 'invalid', validationMessage(fe));
+    if (fe.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return fail(413, 'too-large', `request body over ${BODY_BYTES_MAX} bytes`);
+    if (fe.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') return fail(415, 'unsupported-media-type', 'send application/json');
     if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
-      return sendError(reply, fe.statusCode, 'invalid', fe.message);
+      return fail(fe.statusCode, 'invalid', fe.message);
     }
     req.log.error({ err, reqId: req.id }, 'request failed');
-    return sendError(reply, 500, 'internal', 'internal error');
+    return fail(500, 'internal', 'internal error');
   });
 
   app.setNotFoundHandler((req, reply) => sendError(reply, 404, 'not-found', `no route ${req.method} ${req.url.split('?')[0] ?? ''}`));
