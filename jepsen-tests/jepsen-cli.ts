@@ -56,10 +56,10 @@ for (;;) {
   let report: string | undefined;
   try {
     if (workload === 'kv') {
-      const r = await runKv({ seed, nodes, faultMs, meanFaultGapMs: 2500, clients: 6, watchers: 3, keys: 3, bankClients: 2, nemeses: new Set(KV_NEMESES), healMs: 30_000, opTimeoutMs: 1500, reads: 'linearizable', stepsMax: 20_000_000, keepReport: true, log });
+      const r = await runKv({ seed, nodes, faultMs, meanFaultGapMs: 2500, clients: 6, watchers: 3, keys: 3, bankClients: 2, lockClients: 2, nemeses: new Set(KV_NEMESES), healMs: 30_000, opTimeoutMs: 1500, reads: 'linearizable', stepsMax: 20_000_000, keepReport: true, log });
       ok = r.ok;
       report = r.reportDir;
-      verdict = `linearizable=${r.linearizable.verdict} revisions=${r.revisionOrder.ok ? 'ok' : 'violated'} watch=${r.watch.ok ? 'ok' : 'violated'} bank=${r.bank.ok ? 'ok' : 'violated'} agree=${r.agreement.ok ? 'ok' : 'violated'} liveness=${r.livenessFailure ?? 'ok'}${r.nemesisFailure === undefined ? '' : ` nemesis=FAILED: ${r.nemesisFailure}`} ops=${r.stats.ops}`;
+      verdict = `linearizable=${r.linearizable.verdict} revisions=${r.revisionOrder.ok ? 'ok' : 'violated'} watch=${r.watch.ok ? 'ok' : 'violated'} bank=${r.bank.ok ? 'ok' : 'violated'} lock=${r.lock.ok ? 'ok' : 'violated'} agree=${r.agreement.ok ? 'ok' : 'violated'} liveness=${r.livenessFailure ?? 'ok'}${r.nemesisFailure === undefined ? '' : ` nemesis=FAILED: ${r.nemesisFailure}`} ops=${r.stats.ops}`;
       for (const p of r.linearizable.partitions) if (p.explanation !== undefined) lines.push(`key ${p.partition}: ${p.verdict}\n${p.explanation}`);
       for (const v of r.revisionOrder.violations) lines.push(`[revision order] ${v}`);
       for (const v of r.watch.violations.slice(0, 20)) lines.push(describeWatchViolation(v));

@@ -1,4 +1,4 @@
-// `npm run jepsen:kv -- [--seed S] [--seconds N] [--nodes 1|3] [--rounds R] [--clients C] [--watchers W] [--keys K] [--bank B] [--gap-ms MS] [--faults LIST] [--reads serializable] [--host-net]`:
+// `npm run jepsen:kv -- [--seed S] [--seconds N] [--nodes 1|3] [--rounds R] [--clients C] [--watchers W] [--keys K] [--bank B] [--locks L] [--gap-ms MS] [--faults LIST] [--reads serializable] [--host-net]`:
 // keeper rounds (linearizable kv, watch guarantees, atomic transactions) on real nodes under
 // faults, inside a network namespace of their own when the machine allows
 // (cluster/netns.ts). Prints SEED= and the schedule of each round and its report dir;
@@ -9,6 +9,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { KvHistory } from './checker/kv-history.js';
 import { BANK_GUARANTEE } from './checker/bank.js';
+import { LOCK_GUARANTEE } from './checker/lock.js';
 import { checkLinearizable } from './checker/linearizable.js';
 import { REVISION_ORDER_GUARANTEE, checkRevisionOrder } from './checker/revision-order.js';
 import { checkWatches, describeWatchViolation } from './checker/watch.js';
@@ -29,6 +30,7 @@ const { values } = parseArgs({
     keys: { type: 'string', default: '3' },
     /** Clients moving money between accounts by transactions (the bank check); 0 for none. */
     bank: { type: 'string', default: '2' },
+    locks: { type: 'string', default: '2' },
     /** Mean time between faults (each one waits at least 1 s after the previous one healed). */
     'gap-ms': { type: 'string', default: '2500' },
     /** 'serializable' reads may be stale by contract: such a run shows the checker catching stale reads. */
@@ -74,6 +76,7 @@ for (let r = 0; r < rounds; r++) {
       watchers: Number(values.watchers),
       keys: Number(values.keys),
       bankClients: Number(values.bank),
+      lockClients: Number(values.locks),
       nemeses,
       healMs: 30_000,
       opTimeoutMs: 1500,
@@ -82,7 +85,7 @@ for (let r = 0; r < rounds; r++) {
       keepReport: true,
       log: (l) => console.log(l),
     });
-    console.log(`SEED=${seed} ok=${res.ok} linearizable=${res.linearizable.verdict} revisions=${res.revisionOrder.ok ? 'ok' : 'violated'} watch=${res.watch.ok ? 'ok' : 'violated'} bank=${res.bank.ok ? 'ok' : 'violated'} agree=${res.agreement.ok ? 'ok' : 'violated'} liveness=${res.livenessFailure ?? 'ok'}${res.nemesisFailure === undefined ? '' : ` nemesis=FAILED: ${res.nemesisFailure}`} ${JSON.stringify({ ...res.stats, ...res.watch.stats, bank: res.bank.stats })}`);
+    console.log(`SEED=${seed} ok=${res.ok} linearizable=${res.linearizable.verdict} revisions=${res.revisionOrder.ok ? 'ok' : 'violated'} watch=${res.watch.ok ? 'ok' : 'violated'} bank=${res.bank.ok ? 'ok' : 'violated'} lock=${res.lock.ok ? 'ok' : 'violated'} agree=${res.agreement.ok ? 'ok' : 'violated'} liveness=${res.livenessFailure ?? 'ok'}${res.nemesisFailure === undefined ? '' : ` nemesis=FAILED: ${res.nemesisFailure}`} ${JSON.stringify({ ...res.stats, ...res.watch.stats, bank: res.bank.stats, lock: res.lock.stats })}`);
     for (const p of res.linearizable.partitions) {
       console.log(`  key ${p.partition}: ${p.verdict} (${p.operations} ops, ${p.steps} steps)`);
       if (p.explanation !== undefined) console.log(p.explanation.replace(/^/gm, '    '));
@@ -90,6 +93,7 @@ for (let r = 0; r < rounds; r++) {
     for (const v of res.revisionOrder.violations) console.log(`[revision order] ${v}\n    guarantee: ${REVISION_ORDER_GUARANTEE}`);
     for (const v of res.watch.violations.slice(0, 20)) console.log(describeWatchViolation(v));
     for (const v of res.bank.violations.slice(0, 20)) console.log(`[bank] ${v}\n    guarantee: ${BANK_GUARANTEE}`);
+    for (const v of res.lock.violations.slice(0, 20)) console.log(`[lock] ${v}\n    guarantee: ${LOCK_GUARANTEE}`);
     console.log(`  members at revision ${res.agreement.revision ?? '?'}: ${Object.entries(res.agreement.digests).map(([id, d]) => `${id} ${d.slice(0, 16)}`).join(', ')}${res.agreement.why === undefined ? '' : ` (${res.agreement.why})`}`);
     console.log(`report: ${res.reportDir}`);
     if (!res.ok) failed = true;

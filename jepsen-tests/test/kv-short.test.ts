@@ -29,6 +29,7 @@ isolatedTest('keeper linearizability and watch guarantees under faults (short ro
     watchers: 2,
     keys: 3,
     bankClients: 2,
+    lockClients: 2,
     nemeses: new Set(KV_NEMESES),
     healMs: 15_000,
     opTimeoutMs: 1500,
@@ -44,6 +45,8 @@ isolatedTest('keeper linearizability and watch guarantees under faults (short ro
     ...r.watch.violations.slice(0, 10).map(describeWatchViolation),
     ...r.bank.violations.slice(0, 10).map((v) => `[bank] ${v}`),
     `bank: ${JSON.stringify(r.bank.stats)}`,
+    ...r.lock.violations.slice(0, 10).map((v) => `[lock] ${v}`),
+    `lock: ${JSON.stringify(r.lock.stats)}`,
     `agreement: ${JSON.stringify(r.agreement)}`,
     `liveness: ${r.livenessFailure ?? 'ok'}`,
     `nemesis: ${r.nemesisFailure ?? 'ok'}`,
@@ -57,6 +60,8 @@ isolatedTest('keeper linearizability and watch guarantees under faults (short ro
   assert.ok(r.watch.ok, why);
   assert.ok(r.bank.ok, why);
   assert.ok(r.agreement.ok, why);
+  assert.ok(r.lock.ok, why);
+  assert.ok(r.lock.stats.done > 0 && r.lock.stats.holders > 1, `the lock was not taken in turn with fenced writes: ${JSON.stringify(r.lock.stats)}\n${why}`);
   assert.ok(r.bank.stats.done > 0 && r.bank.stats.finalReads === 1, `the bank moved no money, or has no final read\n${why}`);
   const via = r.bank.stats.readsVia;
   assert.ok(via.get > 0 && via.txn > 0 && via.pages > 0 && via.transfer > 0, `the bank did not read every way (prefix read, read-only transaction, pages at one revision, a failed transfer's read): ${JSON.stringify(via)}\n${why}`);

@@ -31,6 +31,8 @@ import { httpJson, kvClientLoop, kvPath, runKvOp, type KvTarget, type ReadConsis
 import { KvWatcher } from './kv-watcher.js';
 import { BANK_PREFIX, bankClientLoop, openAccounts, readBank } from './bank-client.js';
 import { checkAgreement, type AgreementResult } from './kv-agreement.js';
+import { lockClientLoop } from './lock-client.js';
+import { checkLock, type LockCheckResult, type LockWrite } from '../checker/lock.js';
 
 export interface KvRunOptions {
   readonly seed: number;
@@ -42,6 +44,8 @@ export interface KvRunOptions {
   readonly keys: number;
   /** Clients moving money between BANK_ACCOUNTS accounts by transactions (0: no bank). */
   readonly bankClients: number;
+  /** Clients taking the keeper client's lock and making fenced increments (0: none). */
+  readonly lockClients: number;
   /** The nemeses the schedule draws from (partitions only when iptables is usable). */
   readonly nemeses: ReadonlySet<KvNemesis>;
   /** Bound on the healed phase: every node ready, writes through each, final read, watchers caught up. */
@@ -65,6 +69,7 @@ export interface KvRunResult {
   readonly revisionOrder: RevisionOrderResult;
   readonly watch: WatchCheckResult;
   readonly bank: BankCheckResult;
+  readonly lock: LockCheckResult;
   /** The members' digests of their keys and values at one revision, after healing (kv-agreement.ts). */
   readonly agreement: AgreementResult;
   /** Undefined when the healed phase converged; else which step did not. */
@@ -121,6 +126,7 @@ export async function runKv(o: KvRunOptions): Promise<KvRunResult> {
   const accounts = o.bankClients > 0 ? Array.from({ length: BANK_ACCOUNTS }, (_, i) => `${BANK_PREFIX}a${i}`) : [];
   const bankReads: BankRead[] = [];
   const bankTransfers: BankTransfer[] = [];
+  const lockWrites: LockWrite[] = [];
   const targets = (): KvTarget[] => cluster.nodes.map((n) => ({ id: n.spec.id, apiUrl: n.apiUrl }));
   let finalReadValue: FinalRead | undefined;
   let passed = false;
@@ -152,6 +158,9 @@ export async function runKv(o: KvRunOptions): Promise<KvRunResult> {
       ),
       ...Array.from({ length: o.bankClients }, (_, c) =>
         bankClientLoop({ clientId: 1000 + c + 1, accounts, targets, adminToken: ADMIN_TOKEN, rng: new Rng(o.seed * 37 + c + 1), until: faultsOver, opTimeoutMs: o.opTimeoutMs, now, reads: bankReads, transfers: bankTransfers }),
+      ),
+      ...Array.from({ length: o.lockClients }, (_, c) =>
+        lockClientLoop({ clientId: 2000 + c + 1, targets, adminToken: ADMIN_TOKEN, rng: new Rng(o.seed * 41 + c + 1), until: faultsOver, opTimeoutMs: o.opTimeoutMs, now, writes: lockWrites }),
       ),
     ];
 
@@ -241,20 +250,21 @@ export async function runKv(o: KvRunOptions): Promise<KvRunResult> {
     const watch = checkWatches(history);
     const bankHistory = { accounts, total: accounts.length * BANK_OPENING_BALANCE, reads: bankReads, transfers: bankTransfers };
     const bank = checkBank(bankHistory);
+    const lock = checkLock(lockWrites);
     const stats = {
       ops: operations.length,
       okOps: operations.filter((x) => x.return !== Infinity).length,
       unknownOps: operations.filter((x) => x.return === Infinity).length,
       streams: watches.length,
     };
-    passed = linearizable.verdict === 'ok' && revisionOrder.ok && watch.ok && bank.ok && agreement.ok && livenessFailure === undefined && nemesisFailure === undefined;
+    passed = linearizable.verdict === 'ok' && revisionOrder.ok && watch.ok && bank.ok && lock.ok && agreement.ok && livenessFailure === undefined && nemesisFailure === undefined;
     await writeFile(
       join(reportDir, 'history.json'),
       JSON.stringify({ seed: o.seed, options: { ...o, nemeses: [...o.nemeses], log: undefined }, schedule, nemesis: nemesisEvents, history, bank: { accounts, reads: bankReads, transfers: bankTransfers } }, (_k, v: unknown) => (v === Infinity ? 'Infinity' : v), 1),
     );
-    await writeFile(join(reportDir, 'result.json'), JSON.stringify({ seed: o.seed, passed, livenessFailure, nemesisFailure, stats, linearizable, revisionOrder, watch, bank, agreement }, null, 1));
+    await writeFile(join(reportDir, 'result.json'), JSON.stringify({ seed: o.seed, passed, livenessFailure, nemesisFailure, stats, linearizable, revisionOrder, watch, bank, lock, agreement }, null, 1));
     await writeFile(join(reportDir, 'timeline.html'), renderKvTimeline({ seed: o.seed, history, nemesis: nemesisEvents, linearizable, revisionOrder, watch, bank: { history: bankHistory, result: bank }, livenessFailure: livenessFailure ?? nemesisFailure, ok: passed }));
-    return { seed: o.seed, schedule, partitions, linearizable, revisionOrder, watch, bank, agreement, livenessFailure, nemesisFailure, stats, ok: passed, reportDir };
+    return { seed: o.seed, schedule, partitions, linearizable, revisionOrder, watch, bank, lock, agreement, livenessFailure, nemesisFailure, stats, ok: passed, reportDir };
 
     /** The keeper's members now (a member change may have removed one whose process still runs), with their API URLs. */
     async function currentMembers(): Promise<{ id: string; apiUrl: string }[]> {
