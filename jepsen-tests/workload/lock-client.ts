@@ -10,7 +10,7 @@ import type { LockWrite } from '../checker/lock.js';
 import type { KeeperClientLoop } from './kv-client.js';
 
 /** Outside the kv workload's and the bank's prefixes. */
-export const LOCK_NAME = '/jepsen-lock/holder';
+const LOCK_NAME = '/jepsen-lock/holder';
 const COUNTER_KEY = '/jepsen-lock/counter';
 /** Short, so a holder that a fault cuts off loses the lock within the round. */
 const LOCK_TTL_S = 2;

@@ -18,7 +18,7 @@ const BATCH_KEYS = 64;
 /** Keys looked at per page of the scan. */
 const PAGE_KEYS = 512;
 /** Keys deleted per check at most, so one check is a bounded load on the keeper. */
-export const REAP_PER_CHECK_MAX = 8192;
+const REAP_PER_CHECK_MAX = 8192;
 
 export interface TopicReaperOptions {
   readonly nodeId: string;
