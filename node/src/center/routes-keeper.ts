@@ -264,13 +264,11 @@ export function keeperRoutes(deps: CenterDeps) {
         const request = { compare, success: ops('success'), failure: ops('failure'), consistency: req.query.consistency ?? 'linearizable' };
         const all = [...request.success, ...request.failure];
         if (all.some((op) => op.type !== 'get')) {
-          if (request.consistency === 'serializable') throw new ApiError('invalid', 'consistency=serializable is for transactions that only read: one that writes goes through the log');
           // An older member would stop at a log entry it cannot decode: none is proposed until every member announced it.
-          const needs = all.some((op) => op.type === 'get') ? (['txn', 'txn-get'] as const) : (['txn'] as const);
-          for (const feature of needs) {
-            const behind = await lacking(deps.keeper, feature);
-            if (behind.length > 0) throw new ApiError('conflict', `not every member can apply ${feature === 'txn' ? 'transactions' : 'transactions that read and write'} yet (${behind.join(', ')}: upgrade them first)`);
-          }
+          // (A build that announces txn-get announces txn too: one check covers both.)
+          const feature = all.some((op) => op.type === 'get') ? 'txn-get' : 'txn';
+          const behind = await lacking(deps.keeper, feature);
+          if (behind.length > 0) throw new ApiError('conflict', `not every member can apply ${feature === 'txn' ? 'transactions' : 'transactions that read and write'} yet (${behind.join(', ')}: upgrade them first)`);
         }
         const r = await deps.keeper.txn(request);
         const taken = r.succeeded ? request.success : request.failure;
