@@ -4,14 +4,26 @@
 // a publish to its own subscribers and sends it to every other member, which
 // writes it to theirs (at most once: a member that cannot be reached misses
 // it, and its subscribers can recover it from the history with `after`).
+//
+// A topic's history moves with the topic when the owners change, as a user's
+// inbox does (ownership.ts): the previous owner hands every topic it no longer
+// owns to the new owner in batches (a drain, a join's release:
+// topic-handover.ts), and a new owner that needs a topic before its batch
+// came (a publish, a history read) pulls it from the previous owner first.
+// The previous owner answers only once its own view no longer makes it the
+// owner (read linearizably) and every publish it had started on the topic is
+// stored, so what it hands over is final: a publish reaching it later is
+// refused (503) and repeated through the new owner.
 import type { Keeper } from '../../keeper/src/keeper.js';
 import type { Hub } from './hub.js';
+import type { Logger } from './logger.js';
+import type { Metrics } from './metrics.js';
 import type { Json, Saver, TopicRecord } from './saver/saver.js';
 import type { Peers } from './peer/peers.js';
 import { PeerError } from './peer/errors.js';
 import { ApiError } from './center/errors.js';
 import { SharedFrame } from './protocol/codec.js';
-import { ownerOf } from './ring.js';
+import { topicKey, type Ownership, type Placement } from './ownership.js';
 import { TopicOffsets } from './topic-offsets.js';
 
 export interface TopicPub {
@@ -22,13 +34,20 @@ export interface TopicPub {
   readonly ts: number;
 }
 
+/** A pull that does not answer within this goes on without the history (it is still handed over in the batches). */
+const PULL_TIMEOUT_MS = 2000;
+/** A failed pull is not tried again for this long: publishes must not wait on an unreachable previous owner each time. */
+const PULL_RETRY_MS = 5000;
+/** Pulls remembered (one per topic and move); past it the oldest are forgotten and would be pulled again (harmless). */
+const PULLS_MAX = 100_000;
+
 /** Writes a publish to this node's subscribers of the topic. */
 export function writePub(hub: Hub, p: TopicPub): void {
   const frame = new SharedFrame({ t: 'pub', app: p.app, topic: p.topic, offset: p.offset, data: p.data, ts: p.ts });
   for (const c of hub.subscribers(p.app, p.topic)) c.writeShared(frame);
 }
 
-function asRecords(v: unknown): TopicRecord[] {
+export function asRecords(v: unknown): TopicRecord[] {
   if (!Array.isArray(v)) throw new Error('topic owner answered history with no list');
   return v.map((r: unknown) => {
     if (typeof r !== 'object' || r === null) throw new Error('topic owner answered a malformed record');
@@ -40,52 +59,157 @@ function asRecords(v: unknown): TopicRecord[] {
 
 export class ClusterTopics {
   private readonly offsets: TopicOffsets;
+  /** Publishes started here as owner and not yet stored, by topic key: a hand-over waits for them. */
+  private readonly publishing = new Map<string, Set<Promise<unknown>>>();
+  /** Pulls in progress or done, by move mark and topic key, so a topic is pulled once per move. */
+  private readonly pulls = new Map<string, Promise<void>>();
 
   constructor(
     private readonly nodeId: string,
     private readonly keeper: Keeper,
+    private readonly ownership: Ownership,
     private readonly saver: Saver,
     private readonly hub: Hub,
     private readonly peers: Peers,
+    private readonly metrics: Metrics,
+    private readonly log: Logger,
   ) {
     this.offsets = new TopicOffsets(keeper, (app, topic) => saver.topicLast(app, topic));
   }
 
-  private owner(app: string, topic: string) {
-    const o = ownerOf(this.keeper.cluster().members, `${app}\u0000${topic}\u0000topic`);
-    return o === undefined || o.id === this.nodeId ? undefined : o;
+  /** The voters that own topics now: a change voids offset blocks (topic-offsets.ts). */
+  private ringSignature(): string {
+    return this.ownership
+      .ringMembers()
+      .filter((m) => m.role === 'voter')
+      .map((m) => m.id)
+      .join(',');
   }
 
   /** Publishes through the topic's owner; answers the offset. */
   async publish(app: string, topic: string, data: Json): Promise<number> {
-    const owner = this.owner(app, topic);
-    if (owner === undefined) return this.publishHere(app, topic, data);
+    const p = this.ownership.placementOf(topicKey(app, topic));
+    if (p.kind !== 'elsewhere') return this.publishHere(app, topic, data);
     try {
-      const offset = await this.peers.of(owner).call('publish', { app, topic, data });
+      const offset = await this.peers.of(p.owner).call('publish', { app, topic, data });
       if (typeof offset !== 'number') throw new ApiError('internal', 'topic owner answered no offset');
       return offset;
     } catch (err) {
       if (!(err instanceof PeerError)) throw err;
-      throw new ApiError('peerUnavailable', `owner ${owner.id} of topic ${topic}: ${err.message}`, { extra: { node: owner.id, reason: err.code }, cause: err });
+      throw new ApiError('peerUnavailable', `owner ${p.owner.id} of topic ${topic}: ${err.message}`, { extra: { node: p.owner.id, reason: err.code }, cause: err });
     }
   }
 
   /** The owner's side: store, write to local subscribers, send to the other members. */
   async publishHere(app: string, topic: string, data: Json): Promise<number> {
-    const members = this.keeper.cluster().members;
-    const offset = await this.offsets.next(app, topic, members.map((m) => m.id).join(','));
-    const r = await this.saver.publish(app, topic, data, offset);
+    const key = topicKey(app, topic);
+    // Checked before any wait: once a hand-over saw this node as no longer the owner, nothing new starts here.
+    const p = this.ownership.placementOf(key);
+    if (p.kind === 'elsewhere') throw new ApiError('notReady', `topic ${topic} is owned by ${p.owner.id} now (repeat the publish)`);
+    const stored = this.track(key, this.store(app, topic, data, p));
+    const r = await stored;
     const pub: TopicPub = { app, topic, offset: r.offset, data, ts: r.ts };
     writePub(this.hub, pub);
-    const others = members.filter((m) => m.id !== this.nodeId);
+    const others = this.keeper.cluster().members.filter((m) => m.id !== this.nodeId);
     await Promise.all(others.map((m) => this.peers.of(m).call('pub', pub).catch(() => undefined)));
     return r.offset;
   }
 
+  private async store(app: string, topic: string, data: Json, p: Placement): Promise<TopicRecord> {
+    if (p.kind === 'incoming') await this.pull(app, topic, p);
+    const offset = await this.offsets.next(app, topic, this.ringSignature());
+    return this.saver.publish(app, topic, data, offset);
+  }
+
+  private track<T>(key: string, run: Promise<T>): Promise<T> {
+    let set = this.publishing.get(key);
+    if (set === undefined) this.publishing.set(key, (set = new Set()));
+    const s = set;
+    s.add(run);
+    const done = (): void => {
+      s.delete(run);
+      if (s.size === 0 && this.publishing.get(key) === s) this.publishing.delete(key);
+    };
+    run.then(done, done);
+    return run;
+  }
+
+  /** Resolves once every publish started here (on one topic, or on all) is stored or failed. */
+  async settled(app?: string, topic?: string): Promise<void> {
+    const runs = app === undefined || topic === undefined ? [...this.publishing.values()].flatMap((s) => [...s]) : [...(this.publishing.get(topicKey(app, topic)) ?? [])];
+    await Promise.allSettled(runs);
+  }
+
   /** Kept history after `after`, from the topic's owner. */
   async history(app: string, topic: string, after: number): Promise<TopicRecord[]> {
-    const owner = this.owner(app, topic);
-    if (owner === undefined) return this.saver.readTopic(app, topic, after);
-    return asRecords(await this.peers.of(owner).call('readTopic', { app, topic, after }));
+    const p = this.ownership.placementOf(topicKey(app, topic));
+    if (p.kind !== 'elsewhere') return this.historyHere(app, topic, after);
+    return asRecords(await this.peers.of(p.owner).call('readTopic', { app, topic, after }));
+  }
+
+  /** The owner's side of a history read. */
+  async historyHere(app: string, topic: string, after: number): Promise<TopicRecord[]> {
+    const p = this.ownership.placementOf(topicKey(app, topic));
+    if (p.kind === 'elsewhere') throw new ApiError('notReady', `topic ${topic} is owned by ${p.owner.id} now`);
+    if (p.kind === 'incoming') await this.pull(app, topic, p);
+    return this.saver.readTopic(app, topic, after);
+  }
+
+  /**
+   * The previous owner's side of a pull: the topic's whole kept history, once
+   * this node's view (read linearizably) has another owner and its own
+   * publishes on the topic are stored.
+   */
+  async release(app: string, topic: string): Promise<TopicRecord[]> {
+    await this.ownership.refresh();
+    const p = this.ownership.placementOf(topicKey(app, topic));
+    if (p.kind !== 'elsewhere') throw new ApiError('notReady', `this node still owns topic ${topic}`);
+    await this.settled(app, topic);
+    return this.saver.readTopic(app, topic, 0);
+  }
+
+  /** Stores a topic's history a previous owner handed over (in its batches) and counts it as pulled for `mark`. */
+  async imported(mark: string, app: string, topic: string, records: readonly TopicRecord[]): Promise<number> {
+    const n = await this.saver.importTopic(app, topic, records);
+    this.remember(`${mark}\u0000${topicKey(app, topic)}`, Promise.resolve());
+    return n;
+  }
+
+  private pull(app: string, topic: string, p: Extract<Placement, { kind: 'incoming' }>): Promise<void> {
+    const id = `${p.mark}\u0000${topicKey(app, topic)}`;
+    const known = this.pulls.get(id);
+    if (known !== undefined) return known;
+    const run = this.pullOnce(app, topic, p).catch((err: unknown) => {
+      // History is best effort: the publish goes on without it; the batches bring it if they can.
+      this.metrics.topicPulls.labels(p.move, 'failed').inc();
+      this.log.warn({ err, app, topic, from: p.from.id }, 'topic history: pull from the previous owner failed (tried again later)');
+      setTimeout(() => {
+        if (this.pulls.get(id) === run) this.pulls.delete(id);
+      }, PULL_RETRY_MS).unref();
+    });
+    this.remember(id, run);
+    return run;
+  }
+
+  private async pullOnce(app: string, topic: string, p: Extract<Placement, { kind: 'incoming' }>): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const answer = await Promise.race([
+      this.peers.of(p.from).call('topicRelease', { app, topic }),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer from ${p.from.id} within ${PULL_TIMEOUT_MS} ms`)), PULL_TIMEOUT_MS);
+      }),
+    ]).finally(() => clearTimeout(timer));
+    const n = await this.saver.importTopic(app, topic, asRecords(answer));
+    this.metrics.topicPulls.labels(p.move, 'ok').inc();
+    this.metrics.topicRecordsIn.labels(p.move).inc(n);
+  }
+
+  private remember(id: string, run: Promise<void>): void {
+    this.pulls.delete(id);
+    this.pulls.set(id, run);
+    if (this.pulls.size > PULLS_MAX) {
+      const oldest = this.pulls.keys().next().value;
+      if (oldest !== undefined) this.pulls.delete(oldest);
+    }
   }
 }

@@ -1,19 +1,21 @@
 // The draining node's side of a removal: it hands every inbox it holds to the
-// user's new owner, then redirects its clients, and reports progress. The
+// user's new owner and every topic history to the topic's, then redirects its clients, and reports progress. The
 // member-removal route (center/member-removal.ts) starts it and polls it, and
 // removes the member from Raft only once it is done.
 //
 // Order: seal the saver first (durably: no seq is given out here any more,
 // even after a restart), then idempotency records (so a push repeated with
 // its key during the move is still answered from its record), then the
-// inboxes in key order, grouped by new owner (handover.ts). An import is
-// idempotent under the drain's mark, so a drain that failed or whose node
+// inboxes in key order, grouped by new owner (handover.ts), then the topic
+// histories (topic-handover.ts). An import is idempotent under the drain's mark, so a drain that failed or whose node
 // crashed starts over from the first user and skips nothing it must not.
 import type { Member } from '../../keeper/src/keeper.js';
 import { HANDOFF_USERS_MAX, handIdempotency, handUsers } from './handover.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
-import type { Ownership } from './ownership.js';
+import { ownerKey, topicKey, type Ownership } from './ownership.js';
+import type { ClusterTopics } from './cluster-topics.js';
+import { handTopics } from './topic-handover.js';
 import type { Peers } from './peer/peers.js';
 import type { Saver, UserHandoff } from './saver/saver.js';
 
@@ -24,9 +26,11 @@ export interface DrainProgress {
   readonly messages: number;
 }
 
+export type DrainPhase = 'seal' | 'idempotency' | 'inboxes' | 'topics' | 'clients';
+
 export type DrainStatus =
   | { readonly state: 'idle' }
-  | (DrainProgress & { readonly state: 'running'; readonly phase: 'seal' | 'idempotency' | 'inboxes' | 'clients' })
+  | (DrainProgress & { readonly state: 'running'; readonly phase: DrainPhase })
   | (DrainProgress & { readonly state: 'done' })
   | (DrainProgress & { readonly state: 'failed'; readonly error: string });
 
@@ -38,6 +42,7 @@ export class Drainer {
     private readonly ownership: Ownership,
     private readonly saver: Saver,
     private readonly peers: Peers,
+    private readonly topics: ClusterTopics,
     /** Redirects this node's clients to other members (paced) and stops taking new ones. */
     private readonly redirectClients: () => Promise<void>,
     private readonly metrics: Metrics,
@@ -64,7 +69,7 @@ export class Drainer {
     await this.saver.seal();
   }
 
-  private progress(phase: 'seal' | 'idempotency' | 'inboxes' | 'clients', mark: string, users: number, messages: number): void {
+  private progress(phase: DrainPhase, mark: string, users: number, messages: number): void {
     this.current = { state: 'running', phase, mark, users, messages };
   }
 
@@ -85,6 +90,11 @@ export class Drainer {
         after = batch[batch.length - 1];
         if (batch.length < HANDOFF_USERS_MAX) break;
       }
+      this.progress('topics', mark, users, messages);
+      // Sealed above, so this node no longer owns a topic: once what it had started is stored, its histories are final.
+      await this.topics.settled();
+      const t = await handTopics(this.saver, this.peers, this.metrics, 'drain', mark, (app, topic) => this.newOwnerOf(topicKey(app, topic), `topic ${app}/${topic}`));
+      this.log.info({ topics: t.topics, records: t.records }, 'drain: topic histories handed over');
       this.progress('clients', mark, users, messages);
       await this.redirectClients();
       this.current = { state: 'done', mark, users, messages };
@@ -97,8 +107,12 @@ export class Drainer {
   }
 
   private newOwner(app: string, user: string): Member {
-    const owner = this.ownership.owner(app, user);
-    if (owner === undefined || owner.id === this.nodeId) throw new Error(`no other member to own ${app}/${user}`);
+    return this.newOwnerOf(ownerKey(app, user), `${app}/${user}`);
+  }
+
+  private newOwnerOf(key: string, what: string): Member {
+    const owner = this.ownership.ownerOfKey(key);
+    if (owner === undefined || owner.id === this.nodeId) throw new Error(`no other member to own ${what}`);
     return owner;
   }
 }

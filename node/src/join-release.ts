@@ -8,7 +8,7 @@
 // the voters then has the joiner, and from then on the saver refuses to
 // give a moved user a seq or a cursor here, saver setMovingOut), wait until
 // every write queued before is stored, then hand idempotency records, then
-// the inboxes in key order: each page's moved users are sealed for the join
+// the inboxes in key order (then the topics that moved, topic-handover.ts): each page's moved users are sealed for the join
 // first (a durable per-user seal that outlives the join: this node keeps
 // serving its other users) and exported once sealed, so what the joiner
 // imports is final. An import is idempotent under the join's mark, so a
@@ -17,7 +17,9 @@ import type { ClusterMember } from '../../keeper/src/keeper.js';
 import { HANDOFF_USERS_MAX, handIdempotency, handUsers } from './handover.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
-import type { Ownership } from './ownership.js';
+import { topicKey, type Ownership } from './ownership.js';
+import type { ClusterTopics } from './cluster-topics.js';
+import { handTopics } from './topic-handover.js';
 import type { Peers } from './peer/peers.js';
 import type { Saver, UserKey } from './saver/saver.js';
 
@@ -34,6 +36,7 @@ export class JoinRelease {
     private readonly ownership: Ownership,
     private readonly saver: Saver,
     private readonly peers: Peers,
+    private readonly topics: ClusterTopics,
     private readonly metrics: Metrics,
     private readonly log: Logger,
   ) {}
@@ -75,6 +78,10 @@ export class JoinRelease {
         after = page[page.length - 1];
         if (page.length < HANDOFF_USERS_MAX) break;
       }
+      // The refresh above made this node count the joiner: once what it had started is stored, the moving topics' histories are final.
+      await this.topics.settled();
+      const t = await handTopics(this.saver, this.peers, this.metrics, 'join', mark, (app, topic) => (this.ownership.movingOutOf(topicKey(app, topic)) === mark ? joiner : undefined));
+      this.log.info({ joiner: join.member, topics: t.topics, records: t.records }, 'join: topic histories handed to the joining member');
       this.current = { state: 'done', mark, users, messages };
       this.log.info({ joiner: join.member, users, messages }, 'join: users handed to the joining member');
     } catch (err) {

@@ -212,7 +212,7 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
   const inboxes = new Inboxes(cfg.id, ownership, saver, peers, gate);
   const delivery = new Delivery(saver, hub, apps, () => nodeSettings.gateway.inflightMsgsMax, (err) => log.error({ err }, 'delivery failed'), inboxes);
   const notifier = new StoredNotifier(cfg.id, keeper, peers, (err) => log.error({ err }, 'stored notice failed'));
-  const topics = new ClusterTopics(cfg.id, keeper, saver, hub, peers);
+  const topics = new ClusterTopics(cfg.id, keeper, ownership, saver, hub, peers, metrics, log);
   const topicReaper = new TopicReaper(keeper, {
     nodeId: cfg.id,
     idleMs: cfg.topicIdleS * 1000,
@@ -261,8 +261,8 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
   };
   const gateway = new Gateway(ctx, tlsPair, () => ownership.ringMembers());
   const ownerMoves = new OwnerMoves(ownership, hub, ctx.tls);
-  const drainer = new Drainer(cfg.id, ownership, saver, peers, () => gateway.drain('node-removed', DRAIN_WAIT_MS, true), metrics, log);
-  const release = new JoinRelease(ownership, saver, peers, metrics, log);
+  const drainer = new Drainer(cfg.id, ownership, saver, peers, topics, () => gateway.drain('node-removed', DRAIN_WAIT_MS, true), metrics, log);
+  const release = new JoinRelease(ownership, saver, peers, topics, metrics, log);
   const joinMove = new JoinMove(cfg.id, keeper, ownership, peers, metrics, log);
   const pusher = new Pusher(saver, delivery, hub, now, notifier, gate);
   const router = new PushRouter(cfg.id, keeper, pusher, peers, ownership);

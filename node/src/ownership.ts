@@ -1,5 +1,5 @@
-// Who owns a user's inbox, with members being drained or joining taken into
-// account.
+// Who owns a user's inbox (and a topic's history: the same rules, another
+// key), with members being drained or joining taken into account.
 //
 // A member being removed is first marked draining in the keeper
 // (/sys/draining/<id>, value {"mark": …}). From then on every node ranks
@@ -128,12 +128,21 @@ export class Ownership {
   }
 
   owner(app: string, user: string): Member | undefined {
-    return ownerOf(this.ringMembers(), ownerKey(app, user));
+    return this.ownerOfKey(ownerKey(app, user));
+  }
+
+  /** The owner of any ring key (a user's `ownerKey`, a topic's `topicKey`). */
+  ownerOfKey(key: string): Member | undefined {
+    return ownerOf(this.ringMembers(), key);
   }
 
   placement(app: string, user: string): Placement {
+    return this.placementOf(ownerKey(app, user));
+  }
+
+  /** Where the data of a ring key is, as this node sees it: users' inboxes and topics' histories move alike. */
+  placementOf(key: string): Placement {
     const all = this.keeper.cluster().members;
-    const key = ownerKey(app, user);
     const previous = ownerOf(all, key);
     const ring = this.drains.size === 0 && this.selfDrain === undefined ? all : this.ringMembers();
     const owner = ring === all ? previous : ownerOf(ring, key);
@@ -157,10 +166,14 @@ export class Ownership {
    * (saver setMovingOut), even for a caller whose ring is older.
    */
   movingOut(app: string, user: string): string | undefined {
+    return this.movingOutOf(ownerKey(app, user));
+  }
+
+  /** movingOut for any ring key. */
+  movingOutOf(key: string): string | undefined {
     const j = this.activeJoin();
     if (j === undefined || j.member === this.nodeId) return undefined;
     const ring = this.ringMembers();
-    const key = ownerKey(app, user);
     if (ownerOf(ring, key)?.id !== j.member) return undefined;
     return ownerOf(this.fromRing(j, ring), key)?.id === this.nodeId ? j.mark : undefined;
   }
@@ -173,4 +186,9 @@ export class Ownership {
 
 export function ownerKey(app: string, user: string): string {
   return `${app}\u0000${user}`;
+}
+
+/** A topic's ring key: topics and users of an app never share one. */
+export function topicKey(app: string, topic: string): string {
+  return `${app}\u0000${topic}\u0000topic`;
 }

@@ -4,7 +4,8 @@
 // pushing to those users through the other nodes. Afterwards every answered
 // message reaches each device bound on the remaining nodes in seq order from
 // the device's acked seq (no replay of acked ones, no gap), no seq was given
-// to two messages, and seqs go on. A removal that would lose quorum is
+// to two messages, and seqs go on; the drained node's topics keep their
+// histories on their new owners. A removal that would lose quorum is
 // refused with 409 before anything is drained.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,6 +13,9 @@ import { TestCluster, type RemovalAnswer } from './support/test-cluster.js';
 import { createApp, type TestApp } from './support/ws-client.js';
 import { Answered } from './support/answered.js';
 import { assertApiError, eventually, obj, roundTrip, unless503, within } from './support/contract.js';
+import { ownerOf } from '../src/ring.js';
+import { topicKey } from '../src/ownership.js';
+import type { Member } from '../../keeper/src/keeper.js';
 
 const IDS = ['n1', 'n2', 'n3'] as const;
 const cluster = new TestCluster();
@@ -85,6 +89,22 @@ test('removing a member hands its inboxes and cursors to the new owners while pu
   // Acked 1..10; what it is sent during the removal it does not ack.
   await roundTrip(c);
 
+  // Two topics the drained node owns: one is published to again during the removal, the other
+  // not; both histories must be on their new owners afterwards (handed over, or pulled sooner).
+  const ring = IDS.map((id): Member => ({ id, role: 'voter', peer: '', api: '', gateway: '', zone: 'default' }));
+  const topics: string[] = [];
+  for (let i = 0; topics.length < 2 && i < 500; i++) if (ownerOf(ring, topicKey(app.app, `room-${i}`))?.id === drained) topics.push(`room-${i}`);
+  assert.equal(topics.length, 2, `2 topics owned by ${drained}`);
+  const publish = async (topic: string, data: string): Promise<number> => {
+    const r = await eventually(async () => {
+      const a = await cluster.node(asker).api('POST', `/v1/apps/${app.app}/topics/${topic}`, { token: app.apiKey, body: { data } });
+      return a.status === 200 ? a : undefined;
+    }, `publish ${data} to ${topic}`);
+    return Number(obj(r.body).offset);
+  };
+  const published = new Map<string, [number, string][]>();
+  for (const t of topics) for (const d of ['a', 'b', 'c']) published.set(t, [...(published.get(t) ?? []), [await publish(t, `${t}-${d}`), `${t}-${d}`]]);
+
   // The pusher keeps going during the removal, and a little after it. The removal is repeated on the
   // refusals the protocol gives as passing (409 while the leader has not heard from a voter within 300 ms).
   let removal: RemovalAnswer | undefined;
@@ -95,8 +115,14 @@ test('removing a member hands its inboxes and cursors to the new owners while pu
   );
   let after = 0;
   const deadline = Date.now() + 90_000;
+  const busy = topics[0] ?? '';
   for (let i = 0; ((removal === undefined && removalErr === undefined) || after < 20) && Date.now() < deadline && i < 5000; i++) {
     await pushOne(users[i % users.length] ?? '');
+    if (i % 10 === 0) {
+      // Unanswered (503 while its owner changes) is not published: only answered ones are expected back.
+      const r = await cluster.node(asker).api('POST', `/v1/apps/${app.app}/topics/${busy}`, { token: app.apiKey, body: { data: `${busy}-${i}` } });
+      if (r.status === 200) published.get(busy)?.push([Number(obj(r.body).offset), `${busy}-${i}`]);
+    }
     if (removal !== undefined || removalErr !== undefined) after++;
   }
   await within(removing, 60_000, 'the removal answered');
@@ -119,6 +145,20 @@ test('removing a member hands its inboxes and cursors to the new owners while pu
     assert.ok(answered.last(u) > 10, `${u}: pushes were answered after the first ten (seqs go on)`);
     await cluster.expectDelivered(remaining[0] ?? '', 'dev-a', u, 5, answered);
     await cluster.expectDelivered(remaining[1] ?? '', 'dev-b', u, 1, answered);
+  }
+  // Each topic's history on its new owner holds what the drained node stored, in offset order, then what came since.
+  for (const t of topics) {
+    const want = [...(published.get(t) ?? [])];
+    want.push([await publish(t, `${t}-after`), `${t}-after`]);
+    const h = await cluster.bindOn(remaining[0] ?? '', `dev-topic-${t}`, `topic-reader-${t}`);
+    h.send({ t: 'sub', app: app.app, topic: t, after: 0 });
+    const got: [number, unknown][] = [];
+    while (got.length < want.length) {
+      const f = await h.nextOfType('pub');
+      got.push([Number(f.offset), f.data]);
+    }
+    assert.deepEqual(got, want.sort((a, b) => a[0] - b[0]), `${t}: the whole history after the drain`);
+    h.close();
   }
   const sc = await cluster.bindOn(remaining[1] ?? '', 'dev-c', cUser);
   const cLast = answered.last(cUser);

@@ -401,6 +401,46 @@ describe('saver-level', () => {
     await saver.close();
   });
 
+  it("imports a previous owner's topic history under its offsets and times, and lists the topics it holds", async () => {
+    const c = clock();
+    const { saver, dir } = await open({ now: c.now, topicHistoryMax: 10, topicHistoryMs: 1_000 });
+    await saver.publish('app', 'live', 'new', 2049);
+    const handed = [
+      { offset: 5, data: 'expired', ts: c.now() - 1_000 },
+      { offset: 6, data: 'six', ts: c.now() - 10 },
+      { offset: 7, data: { seven: 7 }, ts: c.now() },
+    ];
+    assert.equal(await saver.importTopic('app', 'live', handed), 2, 'the record past its time is not stored');
+    assert.equal(await saver.importTopic('app', 'live', handed), 2, 'a repeated hand-over writes the same records again');
+    assert.deepEqual(
+      (await saver.readTopic('app', 'live', 0)).map((r) => [r.offset, r.data, r.ts]),
+      [
+        [6, 'six', c.now() - 10],
+        [7, { seven: 7 }, c.now()],
+        [2049, 'new', c.now()],
+      ],
+      'in offset order, below what this owner published already, each with its first time',
+    );
+    assert.equal(await saver.topicLast('app', 'live'), 2049, 'a lower import does not lower the last offset');
+    assert.equal(await saver.importTopic('app', 'fresh', [{ offset: 40, data: 'x', ts: c.now() }]), 1);
+    assert.equal(await saver.topicLast('app', 'fresh'), 40, 'an import into a topic new here raises its last offset');
+    assert.equal((await saver.publish('app', 'fresh', 'after')).offset, 41);
+    await saver.publish('b-app', 'z', 1);
+    const all = await saver.listTopics(undefined, 10);
+    const names = (ks: { app: string; topic: string }[]): string[] => ks.map((k) => `${k.app}/${k.topic}`);
+    assert.deepEqual(names(all).sort(), ['app/fresh', 'app/live', 'b-app/z']);
+    // Key order (length-prefixed strings), paged after a key: the pages together are the whole list, once each.
+    const first = await saver.listTopics(undefined, 1);
+    const rest = await saver.listTopics(first[0], 10);
+    assert.deepEqual(names([...first, ...rest]), names(all));
+    c.set(c.now() + 995);
+    assert.deepEqual((await saver.readTopic('app', 'live', 0)).map((r) => r.offset), [7, 2049], 'an imported record expires at its own time');
+    await saver.close();
+    const { saver: again } = await open({ now: c.now, topicHistoryMax: 10, topicHistoryMs: 1_000 }, dir);
+    assert.deepEqual((await again.readTopic('app', 'live', 6)).map((r) => r.offset), [7, 2049], 'imports are durable');
+    await again.close();
+  });
+
   it('gives topic offsets that persist and keeps a bounded history', async () => {
     const c = clock();
     const { saver, dir } = await open({ now: c.now, topicHistoryMax: 5, topicHistoryMs: 1_000 });

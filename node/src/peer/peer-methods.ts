@@ -9,8 +9,11 @@
 // on this node; `broadcast` starts a job another member started, under its
 // id, and `broadcastStatus` answers this node's progress on one; `publish`
 // publishes on the topic's owner, `pub` writes an owner's publish to this
-// node's subscribers, `readTopic` reads an owned topic's history; `handoff`
-// and `drain` (peer-handoff.ts) move a drained member's inboxes.
+// node's subscribers, `readTopic` reads an owned topic's history,
+// `topicRelease` answers a new owner's pull of a topic's history and
+// `topicImport` takes a previous owner's batch of them (cluster-topics.ts,
+// topic-handover.ts); `handoff` and `drain` (peer-handoff.ts) move a drained
+// member's inboxes.
 import { ApiError } from '../center/errors.js';
 import type { Pusher, PushRequest } from '../pusher.js';
 import type { AppRegistry } from '../apps.js';
@@ -22,7 +25,9 @@ import type { Hub } from '../hub.js';
 import { writeVolatile } from '../pusher.js';
 import type { Broadcasts } from '../broadcast.js';
 import { jobView } from '../cluster-broadcasts.js';
-import { writePub, type ClusterTopics } from '../cluster-topics.js';
+import { asRecords, writePub, type ClusterTopics } from '../cluster-topics.js';
+import { TOPICS_PER_CALL, type TopicHandoff } from '../topic-handover.js';
+import type { MoveKind } from '../ownership.js';
 import { handoffMethods, type HandoffDeps } from './peer-handoff.js';
 import type { HandoffGate } from '../handoff-gate.js';
 
@@ -81,6 +86,24 @@ function int(o: Record<string, unknown>, k: string): number {
 function record(v: unknown): Record<string, unknown> {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ApiError('invalid', 'peer call: not a map');
   return v as Record<string, unknown>;
+}
+
+/** A previous owner's batch of topic histories (topic-handover.ts). */
+function parseTopicImport(v: unknown): { move: MoveKind; mark: string; topics: TopicHandoff[] } {
+  const o = record(v);
+  const move = o.move;
+  if (move !== 'drain' && move !== 'join') throw new ApiError('invalid', 'peer topicImport: bad "move"');
+  if (!Array.isArray(o.topics) || o.topics.length > TOPICS_PER_CALL) throw new ApiError('invalid', 'peer topicImport: bad "topics"');
+  const topics = o.topics.map((t: unknown): TopicHandoff => {
+    const r = record(t);
+    try {
+      return { app: str(r, 'app'), topic: str(r, 'topic'), records: asRecords(r.records) };
+    } catch (err) {
+      if (err instanceof ApiError) throw err;
+      throw new ApiError('invalid', `peer topicImport: ${err instanceof Error ? err.message : String(err)}`);
+    }
+  });
+  return { move, mark: str(o, 'mark'), topics };
 }
 
 function parseCursorWrite(o: Record<string, unknown>): CursorWrite {
@@ -203,7 +226,24 @@ export function peerMethods(deps: PeerMethodDeps): ReadonlyMap<string, PeerMetho
       'readTopic',
       async (body) => {
         const o = record(body);
-        return deps.saver.readTopic(str(o, 'app'), str(o, 'topic'), int(o, 'after'));
+        return deps.topics.historyHere(str(o, 'app'), str(o, 'topic'), int(o, 'after'));
+      },
+    ],
+    [
+      'topicRelease',
+      async (body) => {
+        const o = record(body);
+        return deps.topics.release(str(o, 'app'), str(o, 'topic'));
+      },
+    ],
+    [
+      'topicImport',
+      async (body) => {
+        const call = parseTopicImport(body);
+        let records = 0;
+        for (const t of call.topics) records += await deps.topics.imported(call.mark, t.app, t.topic, t.records);
+        deps.metrics.topicRecordsIn.labels(call.move).inc(records);
+        return { topics: call.topics.length, records };
       },
     ],
     [

@@ -25,6 +25,7 @@ import {
   type Saver,
   type SaverStats,
   type StoredMessage,
+  type TopicKey,
   type TopicRecord,
   type UserHandoff,
   type UserKey,
@@ -460,6 +461,36 @@ class LevelSaver implements Saver {
       .reverse()
       .map((v) => decode<TopicRecord>(v))
       .filter((r) => r.ts + this.topicHistoryMs > now);
+  }
+
+  async listTopics(after: TopicKey | undefined, limit: number): Promise<TopicKey[]> {
+    this.checkOpen();
+    const lo = after === undefined ? { gte: Buffer.of(KIND_TOPIC_META) } : { gt: encodeKey(KIND_TOPIC_META, after.app, after.topic) };
+    const keys = await this.db.keys({ ...lo, lt: Buffer.of(KIND_TOPIC_META + 1), limit }).all();
+    return keys.map((k) => {
+      const r = new KeyReader(k, 0);
+      return { app: r.string(), topic: r.string() };
+    });
+  }
+
+  async importTopic(app: string, topic: string, records: readonly TopicRecord[]): Promise<number> {
+    this.checkOpen();
+    checkApp(app);
+    checkId('topic', topic);
+    const now = this.now();
+    const live = records.filter((r) => Number.isSafeInteger(r.offset) && r.offset >= 1 && r.ts + this.topicHistoryMs > now);
+    if (live.length === 0) return 0;
+    const metaKey = encodeKey(KIND_TOPIC_META, app, topic);
+    return this.withCounter(metaKey, (c) => {
+      const ops: Op[] = [];
+      for (const rec of live) {
+        const key = encodeKey(KIND_TOPIC, app, topic, rec.offset);
+        ops.push({ type: 'put', key, value: JSON.stringify({ offset: rec.offset, data: rec.data, ts: rec.ts }) }, { type: 'put', key: expiryKey(clampTime(rec.ts + this.topicHistoryMs), key), value: '' });
+        c.last = Math.max(c.last, rec.offset);
+      }
+      ops.push({ type: 'put', key: metaKey, value: JSON.stringify(c) });
+      return { result: live.length, written: this.commit.add(ops, true) };
+    });
   }
 
   /** A copy of the counter under `metaKey` (broadcast positions or topic offsets). */

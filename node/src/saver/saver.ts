@@ -66,6 +66,11 @@ export interface TopicRecord {
   readonly ts: number;
 }
 
+export interface TopicKey {
+  readonly app: string;
+  readonly topic: string;
+}
+
 /** One user's inbox and device cursors as a drained node hands them to the user's new owner. */
 export interface UserHandoff {
   readonly app: string;
@@ -164,6 +169,15 @@ export interface Saver {
   topicLast(app: string, topic: string): Promise<number>;
   /** Kept history after `afterOffset` (the last `topicHistoryMax` records, within `topicHistoryMs`). */
   readTopic(app: string, topic: string, afterOffset: number): Promise<TopicRecord[]>;
+  /** Up to `limit` topics this store has published under, in key order after `after` (from the first when undefined). */
+  listTopics(after: TopicKey | undefined, limit: number): Promise<TopicKey[]>;
+  /**
+   * Stores a previous owner's history of the topic under its offsets and
+   * times (records already expired are skipped; one stored already is
+   * written again unchanged), raising the topic's last offset to the highest.
+   * Answers how many records it stored.
+   */
+  importTopic(app: string, topic: string, records: readonly TopicRecord[]): Promise<number>;
 
   /**
    * Deletes expired messages, idempotency records and history; called periodically.
