@@ -12,14 +12,16 @@
 // came (a publish, a history read) pulls it from the previous owner first.
 // The previous owner answers only once its own view no longer makes it the
 // owner (read linearizably) and every publish it had started on the topic is
-// stored, so what it hands over is final: a publish reaching it later is
-// refused (503) and repeated through the new owner.
+// stored and sent to the members, so what it hands over is final and the new
+// owner's publishes (higher offsets) reach subscribers after its own: a
+// publish reaching it later is refused (503) and repeated through the new
+// owner.
 import type { Keeper } from '../../keeper/src/keeper.js';
 import type { Hub } from './hub.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 import type { Json, Saver, TopicRecord } from './saver/saver.js';
-import type { Peers } from './peer/peers.js';
+import type { PullPeers } from './handoff-gate.js';
 import { PeerError } from './peer/errors.js';
 import { ApiError } from './center/errors.js';
 import { SharedFrame } from './protocol/codec.js';
@@ -57,9 +59,12 @@ export function asRecords(v: unknown): TopicRecord[] {
   });
 }
 
+/** What topics need of the ring (ownership.ts). */
+export type TopicOwnership = Pick<Ownership, 'placementOf' | 'refresh' | 'ringMembers'>;
+
 export class ClusterTopics {
   private readonly offsets: TopicOffsets;
-  /** Publishes started here as owner and not yet stored, by topic key: a hand-over waits for them. */
+  /** Publishes started here as owner and not yet stored and sent, by topic key: a hand-over waits for them. */
   private readonly publishing = new Map<string, Set<Promise<unknown>>>();
   /** Pulls in progress or done, by move mark and topic key, so a topic is pulled once per move. */
   private readonly pulls = new Map<string, Promise<void>>();
@@ -67,10 +72,10 @@ export class ClusterTopics {
   constructor(
     private readonly nodeId: string,
     private readonly keeper: Keeper,
-    private readonly ownership: Ownership,
+    private readonly ownership: TopicOwnership,
     private readonly saver: Saver,
     private readonly hub: Hub,
-    private readonly peers: Peers,
+    private readonly peers: PullPeers,
     private readonly metrics: Metrics,
     private readonly log: Logger,
   ) {
@@ -106,8 +111,12 @@ export class ClusterTopics {
     // Checked before any wait: once a hand-over saw this node as no longer the owner, nothing new starts here.
     const p = this.ownership.placementOf(key);
     if (p.kind === 'elsewhere') throw new ApiError('notReady', `topic ${topic} is owned by ${p.owner.id} now (repeat the publish)`);
-    const stored = this.track(key, this.store(app, topic, data, p));
-    const r = await stored;
+    // Tracked up to its sends, not only its store: a new owner's first publish then reaches every member after this one.
+    return this.track(key, this.publishOwned(app, topic, data, p));
+  }
+
+  private async publishOwned(app: string, topic: string, data: Json, p: Placement): Promise<number> {
+    const r = await this.store(app, topic, data, p);
     const pub: TopicPub = { app, topic, offset: r.offset, data, ts: r.ts };
     writePub(this.hub, pub);
     const others = this.keeper.cluster().members.filter((m) => m.id !== this.nodeId);
@@ -134,7 +143,7 @@ export class ClusterTopics {
     return run;
   }
 
-  /** Resolves once every publish started here (on one topic, or on all) is stored or failed. */
+  /** Resolves once every publish started here (on one topic, or on all) is stored and sent, or failed. */
   async settled(app?: string, topic?: string): Promise<void> {
     const runs = app === undefined || topic === undefined ? [...this.publishing.values()].flatMap((s) => [...s]) : [...(this.publishing.get(topicKey(app, topic)) ?? [])];
     await Promise.allSettled(runs);

@@ -71,6 +71,8 @@ export class Ownership {
   private readonly joins: KeeperPrefix<Join>;
   /** This node's own drain, known here before the keeper's watch shows it (set by seal). */
   private selfDrain: Drain | undefined;
+  private refreshing: Promise<void> | undefined;
+  private nextRefresh: Promise<void> | undefined;
 
   constructor(
     private readonly nodeId: string,
@@ -84,9 +86,27 @@ export class Ownership {
     await Promise.all([this.drains.start(), this.joins.start()]);
   }
 
-  /** Reads drains and joins again, linearizably: the local view of members is then at least as new. */
+  /**
+   * Reads drains and joins again, linearizably: the local view of members is
+   * then at least as new. Callers that arrive while a read runs share the next
+   * one (it starts after their call, as each needs): a move's many pulls make
+   * a few reads, not one each.
+   */
   refresh(): Promise<void> {
-    return this.start();
+    if (this.refreshing === undefined) {
+      const run = this.start().finally(() => {
+        if (this.refreshing === run) this.refreshing = undefined;
+      });
+      this.refreshing = run;
+      return run;
+    }
+    this.nextRefresh ??= this.refreshing
+      .catch(() => undefined)
+      .then(() => {
+        this.nextRefresh = undefined;
+        return this.refresh();
+      });
+    return this.nextRefresh;
   }
 
   /** This node started handing its inboxes over: it stops counting itself as an owner at once. */
