@@ -1,4 +1,4 @@
-// `npm run jepsen:delivery -- [--seed S] [--seconds N] [--rounds R] [--nodes N] [--users U] [--faults LIST] [--fsync] [--host-net]`:
+// `npm run jepsen:delivery -- [--seed S] [--seconds N] [--rounds R] [--nodes N] [--users U] [--topics T] [--faults LIST] [--fsync] [--host-net]`:
 // delivery rounds on real nodes under faults, inside a network namespace of
 // their own when the machine allows (cluster/netns.ts). Exits non-zero on a
 // violation and prints the seed to replay and the report dir (history.json,
@@ -9,6 +9,7 @@ import { reexecInNetns } from './cluster/netns.js';
 import { parseNemeses } from './nemesis/parse-nemeses.js';
 import { DELIVERY_NEMESES } from './nemesis/schedule.js';
 import { runDelivery } from './workload/delivery-run.js';
+import { describeTopicViolation } from './checker/topics.js';
 
 const { values } = parseArgs({
   options: {
@@ -16,6 +17,8 @@ const { values } = parseArgs({
     seconds: { type: 'string', default: '30' },
     rounds: { type: 'string', default: '1' },
     users: { type: 'string', default: '20' },
+    /** Topics published to and subscribed (0: none). */
+    topics: { type: 'string', default: '3' },
     nodes: { type: 'string', default: '1' },
     fsync: { type: 'boolean', default: false },
     /** The nemeses to draw from, comma-separated (kill, pause, blip, partition, transfer, member) or 'all'. */
@@ -39,6 +42,8 @@ for (let r = 0; r < rounds; r++) {
       users: Number(values.users),
       devicesPerUser: 2,
       pushers: 4,
+      topics: Number(values.topics),
+      topicSubscribers: Number(values.topics) > 0 ? 3 : 0,
       meanFaultGapMs: 2000,
       healMs: 30_000,
       fsync: values.fsync,
@@ -46,9 +51,10 @@ for (let r = 0; r < rounds; r++) {
       keepReport: true,
       log: (l) => console.log(l),
     });
-    const ok = res.result.ok && res.converged && res.nemesisFailure === undefined;
-    console.log(`SEED=${seed} ok=${ok} delivery=${res.result.ok ? 'ok' : 'violated'} converged=${res.converged}${res.nemesisFailure === undefined ? '' : ` nemesis=FAILED: ${res.nemesisFailure}`} ${JSON.stringify(res.result.stats)}`);
+    const ok = res.result.ok && res.topics.ok && res.converged && res.nemesisFailure === undefined;
+    console.log(`SEED=${seed} ok=${ok} delivery=${res.result.ok ? 'ok' : 'violated'} topics=${res.topics.ok ? 'ok' : 'violated'} ${JSON.stringify(res.topics.stats)} converged=${res.converged}${res.nemesisFailure === undefined ? '' : ` nemesis=FAILED: ${res.nemesisFailure}`} ${JSON.stringify(res.result.stats)}`);
     for (const v of res.result.violations.slice(0, 20)) console.log(describe(v));
+    for (const v of res.topics.violations.slice(0, 20)) console.log(describeTopicViolation(v));
     console.log(`report: ${res.reportPath}`);
     if (!ok) failed = true;
   } catch (err) {

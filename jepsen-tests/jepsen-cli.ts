@@ -14,6 +14,7 @@ import { reexecInNetns } from './cluster/netns.js';
 import { KV_NEMESES } from './nemesis/kv-schedule.js';
 import { DELIVERY_NEMESES } from './nemesis/schedule.js';
 import { runDelivery } from './workload/delivery-run.js';
+import { describeTopicViolation } from './checker/topics.js';
 import { runKv } from './workload/kv-run.js';
 
 const { values } = parseArgs({
@@ -65,11 +66,12 @@ for (;;) {
       for (const v of r.watch.violations.slice(0, 20)) lines.push(describeWatchViolation(v));
       for (const v of r.bank.violations.slice(0, 20)) lines.push(`[bank] ${v}\n    guarantee: ${BANK_GUARANTEE}`);
     } else {
-      const r = await runDelivery({ seed, nodes, faultMs, users: 20, devicesPerUser: 2, pushers: 4, meanFaultGapMs: 2000, healMs: 30_000, fsync: false, nemeses: new Set(DELIVERY_NEMESES), keepReport: true, log });
-      ok = r.result.ok && r.converged;
+      const r = await runDelivery({ seed, nodes, faultMs, users: 20, devicesPerUser: 2, pushers: 4, topics: 3, topicSubscribers: 3, meanFaultGapMs: 2000, healMs: 30_000, fsync: false, nemeses: new Set(DELIVERY_NEMESES), keepReport: true, log });
+      ok = r.result.ok && r.topics.ok && r.converged;
       report = dirname(r.reportPath);
-      verdict = `delivery=${r.result.ok ? 'ok' : 'violated'} converged=${r.converged} answered=${r.result.stats.answered}`;
+      verdict = `delivery=${r.result.ok ? 'ok' : 'violated'} topics=${r.topics.ok ? 'ok' : 'violated'} converged=${r.converged} answered=${r.result.stats.answered} published=${r.topics.stats.answered}`;
       for (const v of r.result.violations.slice(0, 20)) lines.push(describe(v));
+      for (const v of r.topics.violations.slice(0, 20)) lines.push(describeTopicViolation(v));
     }
   } catch (err) {
     ok = false;

@@ -1,7 +1,8 @@
 // The delivery workload on real nodes: devices bound and acking, pushers
-// through the API, a seeded nemesis (kill -9 + restart, pause, network blips,
+// through the API, topic publishers and subscribers, a seeded nemesis (kill -9 + restart, pause, network blips,
 // and with more than one node partitions and leader-transfer storms), then a
-// healed phase in which every device must converge; then the checker.
+// healed phase in which every device must converge and each topic's history
+// is read; then the checkers (delivery, topics).
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -20,6 +21,9 @@ import { runTransferStorm } from '../nemesis/transfer-storm.js';
 import { renderDeliveryTimeline } from '../report/delivery-timeline.js';
 import { Device } from './device.js';
 import { pushLoop } from './pusher.js';
+import { checkTopics, type FinalHistory, type PublishOp, type TopicsCheck } from '../checker/topics.js';
+import { publishLoop } from './topic-publisher.js';
+import { readHistory, TopicSubscriber } from './topic-subscriber.js';
 
 export interface DeliveryRunOptions {
   readonly seed: number;
@@ -29,6 +33,9 @@ export interface DeliveryRunOptions {
   readonly users: number;
   readonly devicesPerUser: number;
   readonly pushers: number;
+  /** Topics one publisher publishes to (through random nodes), and subscribers of all of them. */
+  readonly topics: number;
+  readonly topicSubscribers: number;
   readonly meanFaultGapMs: number;
   /** How long the healed phase may take to converge. */
   readonly healMs: number;
@@ -44,6 +51,7 @@ export interface DeliveryRunResult {
   readonly seed: number;
   readonly schedule: readonly Fault[];
   readonly result: CheckResult;
+  readonly topics: TopicsCheck;
   readonly converged: boolean;
   /** A fault that could not be carried out as an operator would (a removed member that did not come back). */
   readonly nemesisFailure: string | undefined;
@@ -58,6 +66,13 @@ const API_KEY = 'jepsen-api-key-0123456789';
 /** Least time between one fault healing and the next starting. */
 const FAULT_QUIET_MS = 1000;
 const LEADER_QUERY_MS = 500;
+/** The topic history the nodes keep (node/src/saver/saver-level.ts defaults): the checker owes nothing beyond it. */
+const TOPIC_HISTORY_MAX = 100;
+const TOPIC_HISTORY_MS = 5 * 60_000;
+/** Between one publisher's publishes: slow enough that a round's history is mostly within the cap. */
+const PUBLISH_PAUSE_MS = 150;
+/** How long the after-the-run read of a topic's history is repeated (its owner may just be back). */
+const HISTORY_READ_WAIT_MS = 15_000;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -69,7 +84,7 @@ export async function runDelivery(o: DeliveryRunOptions): Promise<DeliveryRunRes
   const nemeses = new Set([...o.nemeses].filter((k) => k !== 'partition' || partitions));
   const schedule = makeSchedule(rng, { nodes: ids, durationMs: o.faultMs, meanGapMs: o.meanFaultGapMs, nemeses });
   o.log(
-    `SEED=${o.seed} nodes=${o.nodes} faultMs=${o.faultMs} users=${o.users} devicesPerUser=${o.devicesPerUser} pushers=${o.pushers} fsync=${o.fsync} faults=${[...nemeses].join(',')}\nnetwork=${networkMode()} partitions=${partitions ? 'iptables' : `off (${avail.ok ? 'not asked for' : avail.why})`}\nschedule:\n${formatSchedule(schedule)}`,
+    `SEED=${o.seed} nodes=${o.nodes} faultMs=${o.faultMs} users=${o.users} devicesPerUser=${o.devicesPerUser} pushers=${o.pushers} topics=${o.topics} topicSubscribers=${o.topicSubscribers} fsync=${o.fsync} faults=${[...nemeses].join(',')}\nnetwork=${networkMode()} partitions=${partitions ? 'iptables' : `off (${avail.ok ? 'not asked for' : avail.why})`}\nschedule:\n${formatSchedule(schedule)}`,
   );
   const dir = await mkdtemp(join(tmpdir(), 'longwire-jepsen-'));
   const reportDir = join(dir, 'report');
@@ -95,6 +110,11 @@ export async function runDelivery(o: DeliveryRunOptions): Promise<DeliveryRunRes
   };
   const devices: Device[] = [];
   const pushes: PushOp[] = [];
+  const subscribers: TopicSubscriber[] = [];
+  const publishes: PublishOp[] = [];
+  // Topic choices draw from their own generator, so the rest of a seed's run is what it was without topics.
+  const topicRng = new Rng(o.seed * 13 + 5);
+  const topics = Array.from({ length: o.topics }, (_, i) => `topic-${i}`);
   // A failing run keeps its report, history and data dir for inspection.
   let passed = false;
   let keep = o.keepReport || process.env.LONGWIRE_JEPSEN_KEEP === '1';
@@ -110,11 +130,20 @@ export async function runDelivery(o: DeliveryRunOptions): Promise<DeliveryRunRes
         dev.start();
       }
     }
+    for (let i = 0; i < o.topicSubscribers; i++) {
+      const sub = new TopicSubscriber({ name: `topic-reader-${i}`, app: APP, tokenSecret: TOKEN_SECRET, topics, url: () => anyNode().wsUrl });
+      subscribers.push(sub);
+      sub.start();
+    }
     const faultStart = Date.now();
     const faultsOver = (): boolean => interrupted || Date.now() - faultStart >= o.faultMs;
     const pushing = Array.from({ length: o.pushers }, (_, w) =>
       pushLoop({ apiUrl: () => anyNode().apiUrl, app: APP, apiKey: API_KEY, users, rng: new Rng(o.seed * 31 + w), worker: w, until: faultsOver, opsMax: 100_000, out: pushes }),
     );
+    const publishing =
+      topics.length === 0
+        ? Promise.resolve()
+        : publishLoop({ apiUrl: () => anyNode().apiUrl, app: APP, apiKey: API_KEY, topics, rng: topicRng, worker: 0, until: faultsOver, opsMax: 100_000, pauseMs: PUBLISH_PAUSE_MS, out: publishes });
     let lastHealed = Date.now();
     for (const f of schedule) {
       // At its time, but never sooner than FAULT_QUIET_MS after the previous fault healed.
@@ -144,6 +173,7 @@ export async function runDelivery(o: DeliveryRunOptions): Promise<DeliveryRunRes
         }
         case 'blip':
           for (let i = 0; i < f.devices; i++) rng.pick(devices).blip();
+          if (subscribers.length > 0) topicRng.pick(subscribers).blip();
           logged(`dropped ${f.devices} device connection(s)`);
           break;
         case 'partition': {
@@ -169,7 +199,7 @@ export async function runDelivery(o: DeliveryRunOptions): Promise<DeliveryRunRes
       }
       lastHealed = Date.now();
     }
-    await Promise.all(pushing);
+    await Promise.all([...pushing, publishing]);
     // Healed phase: no faults; every device must catch up with every answered push of its user.
     partitioner?.heal();
     for (const n of cluster.nodes) n.resume();
@@ -185,24 +215,42 @@ export async function runDelivery(o: DeliveryRunOptions): Promise<DeliveryRunRes
     }
     const histories = devices.map((d) => d.stop());
     const result = checkDelivery({ pushes, devices: histories });
+    const finals: FinalHistory[] = [];
+    for (const topic of topics) finals.push(await readFinalHistory(anyNode, topic));
+    const topicsHistory = { publishes, subscribers: subscribers.map((s) => s.stop()), finals, historyMax: TOPIC_HISTORY_MAX, historyMs: TOPIC_HISTORY_MS };
+    const topicsCheck = checkTopics(topicsHistory);
     const reportPath = join(reportDir, 'history.json');
-    await writeFile(reportPath, JSON.stringify({ seed: o.seed, options: { ...o, nemeses: [...o.nemeses], log: undefined }, schedule, nemesis: nemesisEvents, nemesisFailure, converged, result, pushes, devices: histories }, null, 1));
+    await writeFile(reportPath, JSON.stringify({ seed: o.seed, options: { ...o, nemeses: [...o.nemeses], log: undefined }, schedule, nemesis: nemesisEvents, nemesisFailure, converged, result, pushes, devices: histories, topics: { result: topicsCheck, ...topicsHistory } }, null, 1));
     await writeFile(join(reportDir, 'timeline.html'), renderDeliveryTimeline({ seed: o.seed, history: { pushes, devices: histories }, nemesis: nemesisEvents, result, converged }));
-    passed = result.ok && converged && nemesisFailure === undefined;
+    passed = result.ok && topicsCheck.ok && converged && nemesisFailure === undefined;
     if (!passed) keep = true;
-    return { seed: o.seed, schedule, result, converged, nemesisFailure, reportPath };
+    return { seed: o.seed, schedule, result, topics: topicsCheck, converged, nemesisFailure, reportPath };
   } catch (err) {
     keep = true;
     throw new Error(`delivery run failed (seed ${o.seed}): ${err instanceof Error ? err.message : String(err)}\nreport: ${reportDir}`, { cause: err });
   } finally {
     process.removeListener('SIGINT', onSigint);
     for (const d of devices) d.stop();
+    for (const s of subscribers) s.stop();
     await cluster.stopAll().catch((err: unknown) => o.log(`cleanup: stopping nodes failed: ${String(err)}`));
     partitioner?.teardown();
     for (const n of cluster.nodes) await writeFile(join(reportDir, `${n.spec.id}.log`), n.log).catch(() => undefined);
     if (!keep) await rm(dir, { recursive: true, force: true });
     // The report stays; the data dirs only when the run failed.
     else if (passed) for (const n of cluster.nodes) await rm(n.spec.dataDir, { recursive: true, force: true });
+  }
+}
+
+/** A topic's whole history after the run, read through any node; repeated while its owner cannot be reached. */
+async function readFinalHistory(anyNode: () => LongwireProcess, topic: string): Promise<FinalHistory> {
+  const deadline = Date.now() + HISTORY_READ_WAIT_MS;
+  for (;;) {
+    try {
+      return await readHistory(anyNode().wsUrl, APP, TOKEN_SECRET, topic);
+    } catch (err) {
+      if (Date.now() > deadline) throw new Error(`the history of ${topic} could not be read: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+      await sleep(300);
+    }
   }
 }
 

@@ -1,0 +1,154 @@
+// The topic checker. A topic is best effort live (a member that cannot be
+// reached misses a publish) with a short history to recover from, so it is
+// held to what docs/PROTOCOL.md promises of offsets and of the history:
+//   unique     — no two answered publishes of a topic got the same offset;
+//   growing    — a publish answered before another one started got the lower
+//                offset (offsets only grow, also across a change of owner);
+//   ordered    — on one subscriber connection, a topic's offsets increase;
+//   faithful   — what a subscriber got under an offset is what the publish
+//                answered with that offset carried;
+//   kept       — the history read after the run holds every answered publish
+//                it has room for (the newest `historyMax`, within its time),
+//                wherever the topic's owner moved meanwhile.
+
+export type PublishOutcome =
+  | { readonly kind: 'ok'; readonly offset: number }
+  /** The API answered an error: nothing was stored. */
+  | { readonly kind: 'fail'; readonly status: number }
+  /** No answer: it may or may not have been stored. */
+  | { readonly kind: 'unknown' };
+
+export interface PublishOp {
+  readonly topic: string;
+  /** Unique per publish. */
+  readonly value: string;
+  readonly call: number;
+  readonly return: number;
+  readonly outcome: PublishOutcome;
+}
+
+/** A pub frame a subscriber got on connection `conn` (history replay or live). */
+export interface TopicPubEvent {
+  readonly conn: number;
+  readonly topic: string;
+  readonly offset: number;
+  readonly value: string;
+  readonly at: number;
+}
+
+export interface SubscriberHistory {
+  readonly subscriber: string;
+  readonly pubs: readonly TopicPubEvent[];
+}
+
+/** The history of each topic as read after the run (`sub` with `after: 0`), oldest first. */
+export interface FinalHistory {
+  readonly topic: string;
+  readonly records: readonly { readonly offset: number; readonly value: string }[];
+  readonly readAt: number;
+}
+
+export interface TopicsHistory {
+  readonly publishes: readonly PublishOp[];
+  readonly subscribers: readonly SubscriberHistory[];
+  readonly finals: readonly FinalHistory[];
+  /** The history's record cap and time bound the cluster runs with. */
+  readonly historyMax: number;
+  readonly historyMs: number;
+}
+
+export const TOPIC_GUARANTEES = {
+  unique: 'a topic has one offset sequence: no two publishes get the same offset',
+  growing: 'offsets only grow, also when the owner changes (a join, a removal) or restarts',
+  ordered: "a subscriber gets a topic's publishes in offset order",
+  faithful: 'the message delivered under an offset is the publish answered with it',
+  kept: 'the history is the last records of the topic, wherever its owner moved (it moves with the topic)',
+} as const;
+export type TopicGuarantee = keyof typeof TOPIC_GUARANTEES;
+
+export interface TopicViolation {
+  readonly guarantee: TopicGuarantee;
+  readonly topic: string;
+  readonly detail: string;
+}
+
+export interface TopicsCheck {
+  readonly ok: boolean;
+  readonly violations: readonly TopicViolation[];
+  readonly stats: { readonly answered: number; readonly unknown: number; readonly received: number; readonly kept: number };
+}
+
+/** Violations beyond this many per guarantee are counted, not listed. */
+const LISTED_MAX = 20;
+
+export function checkTopics(h: TopicsHistory): TopicsCheck {
+  const violations: TopicViolation[] = [];
+  const listed = new Map<TopicGuarantee, number>();
+  const v = (guarantee: TopicGuarantee, topic: string, detail: string): void => {
+    const n = (listed.get(guarantee) ?? 0) + 1;
+    listed.set(guarantee, n);
+    if (n <= LISTED_MAX) violations.push({ guarantee, topic, detail });
+  };
+  const answered = h.publishes.filter((p): p is PublishOp & { outcome: { kind: 'ok'; offset: number } } => p.outcome.kind === 'ok');
+  const byTopic = new Map<string, (typeof answered)[number][]>();
+  for (const p of answered) byTopic.set(p.topic, [...(byTopic.get(p.topic) ?? []), p]);
+
+  for (const [topic, ops] of byTopic) {
+    const byOffset = new Map<number, string>();
+    for (const p of ops) {
+      const other = byOffset.get(p.outcome.offset);
+      if (other !== undefined) v('unique', topic, `offset ${p.outcome.offset} answered to ${other} and ${p.value}`);
+      byOffset.set(p.outcome.offset, p.value);
+    }
+    // Sorted by answer time: each publish must be above every one answered before it started.
+    const byReturn = [...ops].sort((a, b) => a.return - b.return);
+    let i = 0;
+    let highest: (typeof answered)[number] | undefined;
+    for (const p of [...ops].sort((a, b) => a.call - b.call)) {
+      while (i < byReturn.length && (byReturn[i]?.return ?? Infinity) < p.call) {
+        const q = byReturn[i++];
+        if (q !== undefined && (highest === undefined || q.outcome.offset > highest.outcome.offset)) highest = q;
+      }
+      if (highest !== undefined && p.outcome.offset <= highest.outcome.offset) {
+        v('growing', topic, `${p.value} (called at ${p.call}) got offset ${p.outcome.offset}, not above ${highest.value}'s ${highest.outcome.offset}, answered at ${highest.return}`);
+      }
+    }
+  }
+
+  let received = 0;
+  for (const s of h.subscribers) {
+    const last = new Map<string, number>();
+    for (const e of s.pubs) {
+      received++;
+      const k = `${e.conn}\u0000${e.topic}`;
+      const prev = last.get(k);
+      if (prev !== undefined && e.offset <= prev) v('ordered', e.topic, `${s.subscriber} connection ${e.conn}: offset ${e.offset} after ${prev}`);
+      last.set(k, e.offset);
+      const want = answered.find((p) => p.topic === e.topic && p.outcome.offset === e.offset);
+      if (want !== undefined && want.value !== e.value) v('faithful', e.topic, `${s.subscriber} got ${e.value} under offset ${e.offset}, answered to ${want.value}`);
+    }
+  }
+
+  let kept = 0;
+  for (const f of h.finals) {
+    const have = new Map(f.records.map((r) => [r.offset, r.value]));
+    for (const r of f.records) {
+      const want = answered.find((p) => p.topic === f.topic && p.outcome.offset === r.offset);
+      if (want !== undefined && want.value !== r.value) v('faithful', f.topic, `the history holds ${r.value} under offset ${r.offset}, answered to ${want.value}`);
+    }
+    // A full history may have let go of older records; below its oldest nothing is owed.
+    const floor = f.records.length >= h.historyMax ? (f.records[0]?.offset ?? 0) : 0;
+    for (const p of byTopic.get(f.topic) ?? []) {
+      if (p.outcome.offset < floor || p.return + h.historyMs <= f.readAt) continue;
+      if (have.get(p.outcome.offset) === p.value) kept++;
+      else v('kept', f.topic, `${p.value} (offset ${p.outcome.offset}, answered at ${p.return}) is not in the history read at ${f.readAt} (${f.records.length} records${f.records.length > 0 ? `, ${f.records[0]?.offset}..${f.records[f.records.length - 1]?.offset}` : ''})`);
+    }
+  }
+  for (const [g, n] of listed) if (n > LISTED_MAX) violations.push({ guarantee: g, topic: '*', detail: `${n - LISTED_MAX} more` });
+  return { ok: violations.length === 0, violations, stats: { answered: answered.length, unknown: h.publishes.filter((p) => p.outcome.kind === 'unknown').length, received, kept } };
+}
+
+/** One violation as a report line, with the guarantee it breaks. */
+export function describeTopicViolation(v: TopicViolation): string {
+  return `[topics ${v.guarantee}] ${v.topic}: ${v.detail}\n    guarantee: ${TOPIC_GUARANTEES[v.guarantee]}`;
+}
