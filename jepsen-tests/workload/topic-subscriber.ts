@@ -1,8 +1,8 @@
 // A topic subscriber of the delivery workload: stays connected (reconnecting
 // with backoff), binds a user nobody pushes to, subscribes to every topic
 // with `after` = the last offset it got of it (as the SDK does), asks again
-// when the owner could not be reached, and records every pub frame per
-// connection. `readHistory` is the after-the-run read of one topic's whole
+// for a topic whose owner could not be reached, and records every pub frame
+// per connection. `readHistory` is the after-the-run read of one topic's whole
 // history through any node.
 import WebSocket from 'ws';
 import { SignJWT } from 'jose';
@@ -60,8 +60,16 @@ export class TopicSubscriber {
     const t = await token(this.o.app, this.o.name, this.o.tokenSecret);
     const ws = new WebSocket(this.o.url(), ['longwire.v1.json'], { handshakeTimeout: 2000 });
     this.ws = ws;
+    // Each sub is followed by a ping: frames are handled in order, so an error
+    // before its pong is that sub's (the error frame names no topic). Only a
+    // topic whose sub failed is asked for again: a repeated sub of a
+    // subscribed topic would replay, on this connection, what it got live.
+    const waiting: { topic: string; failed: boolean }[] = [];
     const sub = (topic: string): void => {
-      if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ t: 'sub', app: this.o.app, topic, after: this.last.get(topic) ?? 0 }));
+      if (ws.readyState !== WebSocket.OPEN) return;
+      ws.send(JSON.stringify({ t: 'sub', app: this.o.app, topic, after: this.last.get(topic) ?? 0 }));
+      ws.send(JSON.stringify({ t: 'ping' }));
+      waiting.push({ topic, failed: false });
     };
     ws.on('open', () => {
       this.attempt = 0;
@@ -75,10 +83,15 @@ export class TopicSubscriber {
         this.pubs.push({ conn, topic: f.topic, offset: f.offset, value: typeof value === 'string' ? value : JSON.stringify(f.data), at: Date.now() });
         this.last.set(f.topic, Math.max(this.last.get(f.topic) ?? 0, f.offset));
       } else if (f.t === 'error' && f.code === 'owner-unavailable') {
-        // The message names no topic: every topic is asked again (a repeated sub of a subscribed topic replays nothing older).
-        this.later(RESUBSCRIBE_MS, () => {
-          if (this.ws === ws) for (const topic of this.o.topics) sub(topic);
-        });
+        const w = waiting[0];
+        if (w !== undefined) w.failed = true;
+      } else if (f.t === 'pong') {
+        const w = waiting.shift();
+        if (w?.failed === true) {
+          this.later(RESUBSCRIBE_MS, () => {
+            if (this.ws === ws) sub(w.topic);
+          });
+        }
       }
     });
     ws.on('error', () => undefined);

@@ -15,7 +15,9 @@
 // stored and sent to the members, so what it hands over is final and the new
 // owner's publishes (higher offsets) reach subscribers after its own: a
 // publish reaching it later is refused (503) and repeated through the new
-// owner.
+// owner. An owner checks it is one with a linearizable read before each
+// publish (shared by concurrent ones), so one cut off from the keeper's
+// quorum, which may have missed a change of owner, publishes nothing.
 import type { Keeper } from '../../keeper/src/keeper.js';
 import type { Hub } from './hub.js';
 import type { Logger } from './logger.js';
@@ -46,7 +48,8 @@ const PULLS_MAX = 100_000;
 /** Writes a publish to this node's subscribers of the topic. */
 export function writePub(hub: Hub, p: TopicPub): void {
   const frame = new SharedFrame({ t: 'pub', app: p.app, topic: p.topic, offset: p.offset, data: p.data, ts: p.ts });
-  for (const c of hub.subscribers(p.app, p.topic)) c.writeShared(frame);
+  const key = `${p.app}\u0000${p.topic}`;
+  for (const c of hub.subscribers(p.app, p.topic)) c.writePub(key, p.offset, frame);
 }
 
 export function asRecords(v: unknown): TopicRecord[] {
@@ -112,10 +115,15 @@ export class ClusterTopics {
     const p = this.ownership.placementOf(key);
     if (p.kind === 'elsewhere') throw new ApiError('notReady', `topic ${topic} is owned by ${p.owner.id} now (repeat the publish)`);
     // Tracked up to its sends, not only its store: a new owner's first publish then reaches every member after this one.
-    return this.track(key, this.publishOwned(app, topic, data, p));
+    return this.track(key, this.publishOwned(app, topic, data));
   }
 
-  private async publishOwned(app: string, topic: string, data: Json, p: Placement): Promise<number> {
+  private async publishOwned(app: string, topic: string, data: Json): Promise<number> {
+    // Owner by a linearizable look at the ring (shared by concurrent publishes): a member cut off from
+    // the keeper's quorum, or behind it, gives out no offset — another owner may be publishing already.
+    await this.ownership.refresh();
+    const p = this.ownership.placementOf(topicKey(app, topic));
+    if (p.kind === 'elsewhere') throw new ApiError('notReady', `topic ${topic} is owned by ${p.owner.id} now (repeat the publish)`);
     const r = await this.store(app, topic, data, p);
     const pub: TopicPub = { app, topic, offset: r.offset, data, ts: r.ts };
     writePub(this.hub, pub);

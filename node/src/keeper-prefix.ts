@@ -1,7 +1,8 @@
 // A map of the keeper keys under one prefix, kept current by a watch: the
 // records every node must see alike (drains, joins). `refresh` reads them
 // again linearizably, for a caller that must act on the newest state (the
-// keeper's local view is then at least as new as that read).
+// keeper's local view is then at least as new as that read): a topic's owner
+// does before each publish, so it is cheap (no new watch).
 import type { Keeper, WatchMessage, Watcher } from '../../keeper/src/keeper.js';
 
 export class KeeperPrefix<T> {
@@ -28,9 +29,17 @@ export class KeeperPrefix<T> {
     this.watcher = this.keeper.watch({ key: this.prefix, prefix: true, fromRevision: r.revision + 1 }, (m) => this.onWatch(m));
   }
 
-  /** Reads the records again (linearizable) and watches on from there. */
-  refresh(): Promise<void> {
-    return this.start();
+  /**
+   * Reads the records again (linearizable), keeping the watch: when it already
+   * brought them to the read's revision or past it they stay, else the read's
+   * records replace them and the watch's older events are skipped.
+   */
+  async refresh(): Promise<void> {
+    const r = await this.keeper.range(this.prefix, { prefix: true });
+    if (this.revision >= r.revision) return;
+    this.records.clear();
+    for (const kv of r.kvs) this.set(kv.key, kv.value);
+    this.revision = r.revision;
   }
 
   get(id: string): T | undefined {

@@ -86,6 +86,10 @@ export class Ownership {
     await Promise.all([this.drains.start(), this.joins.start()]);
   }
 
+  private async read(): Promise<void> {
+    await Promise.all([this.drains.refresh(), this.joins.refresh()]);
+  }
+
   /**
    * Reads drains and joins again, linearizably: the local view of members is
    * then at least as new. Callers that arrive while a read runs share the next
@@ -94,7 +98,7 @@ export class Ownership {
    */
   refresh(): Promise<void> {
     if (this.refreshing === undefined) {
-      const run = this.start().finally(() => {
+      const run = this.read().finally(() => {
         if (this.refreshing === run) this.refreshing = undefined;
       });
       this.refreshing = run;

@@ -29,7 +29,7 @@ const OTHER: Member = { id: 'n2', role: 'voter', peer: '127.0.0.1:1', api: '127.
 
 type Call = (method: string, body: unknown) => Promise<unknown>;
 
-async function setup(call: Call): Promise<{ topics: ClusterTopics; saver: Saver; place: (p: Placement) => void; metrics: Metrics }> {
+async function setup(call: Call, onRefresh: () => void = () => undefined): Promise<{ topics: ClusterTopics; saver: Saver; place: (p: Placement) => void; metrics: Metrics }> {
   const dir = await mkdtemp(join(tmpdir(), 'cluster-topics-'));
   const keeper = await RaftKeeper.open({
     dataDir: join(dir, 'raft'),
@@ -52,7 +52,7 @@ async function setup(call: Call): Promise<{ topics: ClusterTopics; saver: Saver;
     },
   }) as Keeper;
   let placement: Placement = { kind: 'here' };
-  const ownership: TopicOwnership = { placementOf: () => placement, refresh: async () => undefined, ringMembers: () => [...withOther.cluster().members] };
+  const ownership: TopicOwnership = { placementOf: () => placement, refresh: async () => onRefresh(), ringMembers: () => [...withOther.cluster().members] };
   const metrics = new Metrics();
   const topics = new ClusterTopics('n1', withOther, ownership, saver, new Hub(), { of: () => ({ call }) }, metrics, pino({ level: 'silent' }));
   return { topics, saver, place: (p) => (placement = p), metrics };
@@ -129,4 +129,17 @@ test('a new owner pulls a topic once per move before it publishes or reads, and 
   assert.deepEqual(pulls, ['moved', 'moved', 'lost']);
   assert.equal((await metrics.registry.getSingleMetricAsString('longwire_topic_history_pulls_total')).includes('move="drain",result="failed"} 1'), true);
   assert.deepEqual((await saver.readTopic('app', 'lost', 0)).map((r) => r.data), ['p', 'q']);
+});
+
+test('an owner whose linearizable read of the ring shows another owner stores nothing', async () => {
+  let place: (p: Placement) => void = () => undefined;
+  // The local view said "here"; the read (a change of owner it had not applied yet) says otherwise.
+  const t = await setup(
+    async () => null,
+    () => place({ kind: 'elsewhere', owner: OTHER }),
+  );
+  place = t.place;
+  await assert.rejects(t.topics.publishHere('app', 'stale', 'x'), (err: Error & { status?: number }) => err.status === 503);
+  assert.deepEqual(await t.saver.readTopic('app', 'stale', 0), []);
+  assert.equal(await t.saver.topicLast('app', 'stale'), 0);
 });

@@ -15,6 +15,7 @@ import { TokenBucket } from '../token-bucket.js';
 import type { Lingering } from './lingering.js';
 import type { Delivery } from '../delivery.js';
 import { PeerError } from '../peer/errors.js';
+import { TopicSubscription } from './topic-subscription.js';
 
 type State = 'hello' | 'ready' | 'closed';
 
@@ -34,8 +35,8 @@ export class Client {
   device = '';
   state: State = 'hello';
   readonly bindings = new AppBindings();
-  /** app\0topic keys this connection subscribes to; created on the first `sub`: most connections never subscribe. */
-  private topics: Set<string> | undefined;
+  /** Subscriptions by app\0topic key; created on the first `sub`: most connections never subscribe. */
+  private topics: Map<string, TopicSubscription> | undefined;
   /**
    * Unix ms of the last frame received; drives the idle close. While the state
    * is 'hello' it is the connect time, which drives the hello timeout. One
@@ -100,6 +101,13 @@ export class Client {
     if (socket !== undefined) socket.write(framed, this.onSent);
     else this.ws.send(frame.payload(this.proto), this.proto === SUBPROTOCOL_JSON ? TEXT : BINARY, this.onSent);
     this.ctx.metrics.frameOut.add();
+  }
+
+  /** Writes a topic's live pub (the hub's subscribers): dropped at or below what this connection has, held while a history is read. */
+  writePub(key: string, offset: number, frame: SharedFrame): void {
+    const v = this.topics?.get(key)?.live(offset, frame);
+    if (v === 'write') this.writeShared(frame);
+    else if (v === 'repeat' || v === 'buffer-full') this.ctx.metrics.topicPubsDropped[v].inc();
   }
 
   /** Counts one more queued send, or closes a slow consumer (false). */
@@ -274,7 +282,7 @@ export class Client {
     this.bindings.delete(app);
     // Subscribing needs the app bound: its subscriptions end with the binding (unbind, kick, bind as another user).
     const prefix = `${app}\u0000`;
-    for (const key of [...(this.topics ?? [])]) {
+    for (const key of [...(this.topics?.keys() ?? [])]) {
       if (!key.startsWith(prefix)) continue;
       this.topics?.delete(key);
       this.ctx.hub.unsubscribe(app, key.slice(prefix.length), this);
@@ -294,24 +302,38 @@ export class Client {
   private async subscribe(app: string, topic: string, after: number | undefined): Promise<void> {
     if (!this.bindings.has(app)) return this.send({ t: 'error', code: 'not-bound', message: `bind ${app} before subscribing` });
     const key = `${app}\u0000${topic}`;
-    const topics = (this.topics ??= new Set());
-    if (!topics.has(key) && topics.size >= TOPICS_PER_CONNECTION_MAX) {
+    const topics = (this.topics ??= new Map());
+    const existing = topics.get(key);
+    if (existing === undefined && topics.size >= TOPICS_PER_CONNECTION_MAX) {
       return this.send({ t: 'error', code: 'too-many-topics', message: `at most ${TOPICS_PER_CONNECTION_MAX} topic subscriptions per connection` });
     }
-    if (after !== undefined) {
-      let history: Awaited<ReturnType<GatewayContext['topicHistory']>>;
-      try {
-        history = await this.ctx.topicHistory(app, topic, after);
-      } catch (err) {
-        // The topic's owner node cannot be reached: the subscription is refused, the connection stays.
-        if (!(err instanceof PeerError)) throw err;
-        return this.send({ t: 'error', code: 'owner-unavailable', message: `the node holding topic ${topic}'s history is unreachable; subscribe again later` });
-      }
-      for (const r of history) this.send({ t: 'pub', app, topic, offset: r.offset, data: r.data, ts: r.ts });
+    const sub = existing ?? new TopicSubscription(after ?? 0);
+    if (existing === undefined) {
+      topics.set(key, sub);
+      this.ctx.hub.subscribe(app, topic, this);
     }
-    if (this.state !== 'ready') return;
-    topics.add(key);
-    this.ctx.hub.subscribe(app, topic, this);
+    if (after === undefined) return;
+    // Subscribed before the read: what is published meanwhile is held and written after the history.
+    sub.replaying();
+    let history: Awaited<ReturnType<GatewayContext['topicHistory']>> = [];
+    let unreachable = false;
+    try {
+      history = await this.ctx.topicHistory(app, topic, after);
+    } catch (err) {
+      if (!(err instanceof PeerError)) throw err;
+      unreachable = true;
+    }
+    if (this.state !== 'ready' || topics.get(key) !== sub) return;
+    if (unreachable && existing === undefined) {
+      // The topic's owner node cannot be reached: the subscription is not made, the connection stays.
+      topics.delete(key);
+      this.ctx.hub.unsubscribe(app, topic, this);
+      return this.send({ t: 'error', code: 'owner-unavailable', message: `the node holding topic ${topic}'s history is unreachable; subscribe again later` });
+    }
+    const { records, pubs } = sub.replayed(history);
+    for (const r of records) this.send({ t: 'pub', app, topic, offset: r.offset, data: r.data, ts: r.ts });
+    for (const f of pubs) this.writeShared(f);
+    if (unreachable) this.send({ t: 'error', code: 'owner-unavailable', message: `the node holding topic ${topic}'s history is unreachable; subscribe again later` });
   }
 
   /** Kicks one app's user off this connection: close 4002 when it was the only app bound. */
@@ -341,7 +363,7 @@ export class Client {
     this.state = 'closed';
     const unclean = (this.serverCloseCode === undefined && code === 1006) || this.serverCloseCode === CloseCode.idle;
     const linger = unclean && this.bindings.size > 0 && this.ctx.settings.lingerMs > 0;
-    for (const key of this.topics ?? []) {
+    for (const key of this.topics?.keys() ?? []) {
       const i = key.indexOf('\u0000');
       this.ctx.hub.unsubscribe(key.slice(0, i), key.slice(i + 1), this);
     }

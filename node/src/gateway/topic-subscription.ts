@@ -1,0 +1,61 @@
+// One connection's subscription to one topic. It keeps the highest offset
+// written on the connection, and a live pub at or below it is dropped (a
+// fan-out arriving late, after the history already gave that record): a
+// topic's offsets only grow on one connection. While the history of a `sub`
+// with `after` is being read from the topic's owner, the connection is
+// already subscribed and the live pubs that arrive meanwhile wait here, to be
+// written after the history: none falls between the read and the
+// subscription.
+import type { SharedFrame } from '../protocol/codec.js';
+
+/** Live pubs held while a history is read; past it they are dropped (live delivery is at most once). */
+export const REPLAY_BUFFER_MAX = 256;
+
+export type LiveVerdict = 'write' | 'repeat' | 'held' | 'buffer-full';
+
+export class TopicSubscription {
+  private held: { offset: number; frame: SharedFrame }[] | undefined;
+
+  /** `last`: the highest offset the client already has (its `after`, or 0). */
+  constructor(private last: number) {}
+
+  /** A live pub: whether to write it now. */
+  live(offset: number, frame: SharedFrame): LiveVerdict {
+    if (this.held !== undefined) {
+      if (this.held.length >= REPLAY_BUFFER_MAX) return 'buffer-full';
+      this.held.push({ offset, frame });
+      return 'held';
+    }
+    if (offset <= this.last) return 'repeat';
+    this.last = offset;
+    return 'write';
+  }
+
+  /** A history read starts: live pubs are held until `replayed`. */
+  replaying(): void {
+    this.held ??= [];
+  }
+
+  /**
+   * The history arrived (oldest first), or could not be read (empty): answers
+   * the records to write, then the held live pubs, each above everything
+   * before it.
+   */
+  replayed<R extends { readonly offset: number }>(history: readonly R[]): { records: R[]; pubs: SharedFrame[] } {
+    const records: R[] = [];
+    for (const r of history) {
+      if (r.offset <= this.last) continue;
+      records.push(r);
+      this.last = r.offset;
+    }
+    const held = this.held ?? [];
+    this.held = undefined;
+    const pubs: SharedFrame[] = [];
+    for (const h of held.sort((a, b) => a.offset - b.offset)) {
+      if (h.offset <= this.last) continue;
+      pubs.push(h.frame);
+      this.last = h.offset;
+    }
+    return { records, pubs };
+  }
+}

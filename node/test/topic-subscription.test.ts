@@ -1,0 +1,53 @@
+// One connection's topic subscription: live pubs at or below what the
+// connection has are dropped, those arriving while the history is read wait
+// and go after it (in offset order, above it), the wait is bounded, and a
+// failed read (no history) lets the held pubs go.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { SharedFrame } from '../src/protocol/codec.js';
+import { REPLAY_BUFFER_MAX, TopicSubscription } from '../src/gateway/topic-subscription.js';
+
+const frame = (offset: number): SharedFrame => new SharedFrame({ t: 'pub', app: 'a', topic: 't', offset, data: offset, ts: 0 });
+const offsetOf = (f: SharedFrame): number => Number((JSON.parse(f.payload('longwire.v1.json').toString()) as { offset: number }).offset);
+const rec = (offset: number): { offset: number } => ({ offset });
+
+test('live pubs: written while above the last, dropped at or below it', () => {
+  const s = new TopicSubscription(5);
+  assert.equal(s.live(5, frame(5)), 'repeat', 'the client said it has 5');
+  assert.equal(s.live(6, frame(6)), 'write');
+  assert.equal(s.live(8, frame(8)), 'write');
+  assert.equal(s.live(7, frame(7)), 'repeat', 'a late one from before 8');
+});
+
+test('a history read holds the live pubs and writes them after it, above it and in order', () => {
+  const s = new TopicSubscription(2);
+  s.replaying();
+  assert.equal(s.live(7, frame(7)), 'held');
+  assert.equal(s.live(6, frame(6)), 'held');
+  assert.equal(s.live(4, frame(4)), 'held', 'published before the read answered: also in the history');
+  const { records, pubs } = s.replayed([rec(1), rec(3), rec(4), rec(5)]);
+  assert.deepEqual(records.map((r) => r.offset), [3, 4, 5], 'above `after` only');
+  assert.deepEqual(pubs.map(offsetOf), [6, 7], 'each once, after the history, in offset order');
+  assert.equal(s.live(7, frame(7)), 'repeat');
+  assert.equal(s.live(9, frame(9)), 'write', 'no longer held');
+});
+
+test('a second read on a subscription replays nothing the connection already has', () => {
+  const s = new TopicSubscription(0);
+  assert.equal(s.live(10, frame(10)), 'write');
+  s.replaying();
+  const { records, pubs } = s.replayed([rec(8), rec(9), rec(10), rec(11)]);
+  assert.deepEqual(records.map((r) => r.offset), [11]);
+  assert.deepEqual(pubs, []);
+});
+
+test('the hold is bounded; a failed read lets the held pubs go', () => {
+  const s = new TopicSubscription(0);
+  s.replaying();
+  for (let i = 1; i <= REPLAY_BUFFER_MAX; i++) assert.equal(s.live(i, frame(i)), 'held');
+  assert.equal(s.live(REPLAY_BUFFER_MAX + 1, frame(REPLAY_BUFFER_MAX + 1)), 'buffer-full');
+  const { records, pubs } = s.replayed([]);
+  assert.deepEqual(records, []);
+  assert.equal(pubs.length, REPLAY_BUFFER_MAX);
+  assert.equal(offsetOf(pubs[pubs.length - 1] ?? frame(0)), REPLAY_BUFFER_MAX);
+});
