@@ -15,9 +15,11 @@
 // stored and sent to the members, so what it hands over is final and the new
 // owner's publishes (higher offsets) reach subscribers after its own: a
 // publish reaching it later is refused (503) and repeated through the new
-// owner. An owner checks it is one with a linearizable read before each
-// publish (shared by concurrent ones), so one cut off from the keeper's
-// quorum, which may have missed a change of owner, publishes nothing.
+// owner. An owner publishes only while its keeper member is ready (it heard
+// from the leader within 600 ms and applied the leader's commit index of a
+// read within 900 ms), so one cut off from the keeper's quorum, which may have
+// missed a change of owner, stops well before a new owner gives up a pull
+// that gets no answer (2 s) and publishes without its history.
 import type { Keeper } from '../../keeper/src/keeper.js';
 import type { Hub } from './hub.js';
 import type { Logger } from './logger.js';
@@ -115,15 +117,12 @@ export class ClusterTopics {
     const p = this.ownership.placementOf(key);
     if (p.kind === 'elsewhere') throw new ApiError('notReady', `topic ${topic} is owned by ${p.owner.id} now (repeat the publish)`);
     // Tracked up to its sends, not only its store: a new owner's first publish then reaches every member after this one.
-    return this.track(key, this.publishOwned(app, topic, data));
+    return this.track(key, this.publishOwned(app, topic, data, p));
   }
 
-  private async publishOwned(app: string, topic: string, data: Json): Promise<number> {
-    // Owner by a linearizable look at the ring (shared by concurrent publishes): a member cut off from
-    // the keeper's quorum, or behind it, gives out no offset — another owner may be publishing already.
-    await this.ownership.refresh();
-    const p = this.ownership.placementOf(topicKey(app, topic));
-    if (p.kind === 'elsewhere') throw new ApiError('notReady', `topic ${topic} is owned by ${p.owner.id} now (repeat the publish)`);
+  private async publishOwned(app: string, topic: string, data: Json, p: Placement): Promise<number> {
+    // A member cut off from the keeper's quorum, or behind it, may have missed a change of owner: it gives out no offset.
+    if (!this.keeper.ready()) throw new ApiError('notReady', `this node is not caught up with the keeper's leader; topic ${topic} cannot be published here now (repeat the publish)`);
     const r = await this.store(app, topic, data, p);
     const pub: TopicPub = { app, topic, offset: r.offset, data, ts: r.ts };
     writePub(this.hub, pub);
