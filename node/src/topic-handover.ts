@@ -9,6 +9,8 @@
 // may be larger, up to its own cap). An import only adds records under their
 // own offsets, so a hand-over that starts again repeats nothing harmful.
 import type { Member } from '../../keeper/src/keeper.js';
+import { ApiError } from './center/errors.js';
+import { asRecords } from './cluster-topics.js';
 import type { Metrics } from './metrics.js';
 import type { MoveKind } from './ownership.js';
 import type { Peers } from './peer/peers.js';
@@ -66,4 +68,25 @@ export async function handTopics(saver: Saver, peers: Peers, metrics: Metrics, m
     after = page[page.length - 1];
     if (page.length < TOPICS_PER_CALL) return { topics, records };
   }
+}
+
+/** A previous owner's `topicImport` call as the new owner takes it: a bad shape is refused (400), nothing stored. */
+export function parseTopicImport(v: unknown): { move: MoveKind; mark: string; topics: TopicHandoff[] } {
+  const bad = (what: string): ApiError => new ApiError('invalid', `peer topicImport: ${what}`);
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw bad('not a map');
+  const o = v as Record<string, unknown>;
+  if (o.move !== 'drain' && o.move !== 'join') throw bad('bad "move"');
+  if (typeof o.mark !== 'string' || o.mark.length === 0) throw bad('bad "mark"');
+  if (!Array.isArray(o.topics) || o.topics.length > TOPICS_PER_CALL) throw bad(`"topics" must be a list of at most ${TOPICS_PER_CALL}`);
+  const topics = o.topics.map((t: unknown): TopicHandoff => {
+    if (typeof t !== 'object' || t === null || Array.isArray(t)) throw bad('a topic is not a map');
+    const r = t as Record<string, unknown>;
+    if (typeof r.app !== 'string' || typeof r.topic !== 'string') throw bad('a topic without "app" or "topic"');
+    try {
+      return { app: r.app, topic: r.topic, records: asRecords(r.records) };
+    } catch (err) {
+      throw bad(err instanceof Error ? err.message : String(err));
+    }
+  });
+  return { move: o.move, mark: o.mark, topics };
 }

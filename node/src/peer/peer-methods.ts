@@ -25,9 +25,8 @@ import type { Hub } from '../hub.js';
 import { writeVolatile } from '../pusher.js';
 import type { Broadcasts } from '../broadcast.js';
 import { jobView } from '../cluster-broadcasts.js';
-import { asRecords, writePub, type ClusterTopics } from '../cluster-topics.js';
-import { TOPICS_PER_CALL, type TopicHandoff } from '../topic-handover.js';
-import type { MoveKind } from '../ownership.js';
+import { writePub, type ClusterTopics } from '../cluster-topics.js';
+import { parseTopicImport } from '../topic-handover.js';
 import { handoffMethods, type HandoffDeps } from './peer-handoff.js';
 import type { HandoffGate } from '../handoff-gate.js';
 
@@ -86,24 +85,6 @@ function int(o: Record<string, unknown>, k: string): number {
 function record(v: unknown): Record<string, unknown> {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ApiError('invalid', 'peer call: not a map');
   return v as Record<string, unknown>;
-}
-
-/** A previous owner's batch of topic histories (topic-handover.ts). */
-function parseTopicImport(v: unknown): { move: MoveKind; mark: string; topics: TopicHandoff[] } {
-  const o = record(v);
-  const move = o.move;
-  if (move !== 'drain' && move !== 'join') throw new ApiError('invalid', 'peer topicImport: bad "move"');
-  if (!Array.isArray(o.topics) || o.topics.length > TOPICS_PER_CALL) throw new ApiError('invalid', 'peer topicImport: bad "topics"');
-  const topics = o.topics.map((t: unknown): TopicHandoff => {
-    const r = record(t);
-    try {
-      return { app: str(r, 'app'), topic: str(r, 'topic'), records: asRecords(r.records) };
-    } catch (err) {
-      if (err instanceof ApiError) throw err;
-      throw new ApiError('invalid', `peer topicImport: ${err instanceof Error ? err.message : String(err)}`);
-    }
-  });
-  return { move, mark: str(o, 'mark'), topics };
 }
 
 function parseCursorWrite(o: Record<string, unknown>): CursorWrite {
