@@ -5,27 +5,33 @@
 //            baseline: pushes, owner and clients all on the one node), with the
 //            node CPU (all node processes) per delivered message, and the peer
 //            calls the three nodes sent per delivered message, by method;
+//   topics   publishes/s and p99 publish → subscriber, published through a node that
+//            is not the topics' owner to a subscriber on the third node (the owner
+//            checks its keeper is ready, stores, and sends every other member the
+//            pub), with the node CPU per publish;
 //   broadcast time until every client has the message, clients spread over all nodes;
 //   register connects/s the keeper absorbs: clients connecting and binding at once,
 //            until the last `bound` (sent after its register write commits).
 // Every phase is bounded in count and time; ratios are cluster / one node.
 // `--cpu-prof DIR` runs the three nodes with --cpu-prof (a profile per node and
 // thread under DIR/<node id>/, written when the node stops); `--unicast-only`
-// skips the broadcast and register phases (a profile of the unicast path).
+// skips the topic, broadcast and register phases (a profile of the unicast path).
 import { WebSocket } from 'ws';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { clientToken } from '../upstream/token.js';
 import { percentile, sorted } from '../lib/stats.js';
 import { fmtInt, fmtMs, fmtRatio, renderTable } from '../lib/table.js';
 import { API_KEY, APP, TOKEN_SECRET, startCluster, type BenchNode } from './nodes.js';
+import { ownerOf } from '../../node/src/ring.js';
+import { topicKey } from '../../node/src/ownership.js';
 
 const quick = process.argv.includes('--quick');
 const profIdx = process.argv.indexOf('--cpu-prof');
 const cpuProfDir = profIdx < 0 ? undefined : process.argv[profIdx + 1];
 const unicastOnly = process.argv.includes('--unicast-only');
 const CFG = quick
-  ? { users: 50, pushes: 2_000, inflight: 32, broadcastClients: 300, registerClients: 300, phaseMs: 60_000 }
-  : { users: 200, pushes: 20_000, inflight: 64, broadcastClients: 1_500, registerClients: 2_000, phaseMs: 180_000 };
+  ? { users: 50, pushes: 2_000, inflight: 32, topics: 16, publishes: 2_000, broadcastClients: 300, registerClients: 300, phaseMs: 60_000 }
+  : { users: 200, pushes: 20_000, inflight: 64, topics: 64, publishes: 20_000, broadcastClients: 1_500, registerClients: 2_000, phaseMs: 180_000 };
 
 /** How long the nodes' idle CPU is measured before the unicast phase. */
 const IDLE_MS = 3000;
@@ -95,6 +101,43 @@ async function unicast(pushVia: BenchNode, clientsOn: BenchNode, users: readonly
   return { msgsPerSec: received / secs, p99: percentile(sorted(latencies), 99), errors, received };
 }
 
+/** Publishes round robin over `topics` through `pubVia`, at most `inflight` open; one subscriber of them all on `subOn`. */
+async function topicPhase(pubVia: BenchNode, subOn: BenchNode, topics: readonly string[]): Promise<{ perSec: number; p99: number; errors: number; received: number }> {
+  const sub = await connect(subOn.wsUrl, 'topic-sub', 'topic-sub');
+  const latencies: number[] = [];
+  let received = 0;
+  let ready: () => void = () => undefined;
+  const subscribed = new Promise<void>((resolve) => (ready = resolve));
+  sub.onMsg = (f) => {
+    if (f.t === 'pong') ready();
+    if (f.t !== 'pub') return;
+    const sent = (f.data as { at?: number } | null)?.at;
+    if (typeof sent === 'number') latencies.push(performance.now() - sent);
+    received++;
+  };
+  for (const topic of topics) sub.ws.send(JSON.stringify({ t: 'sub', app: APP, topic }));
+  // Subs are handled in order: the pong says every subscription is made.
+  sub.ws.send(JSON.stringify({ t: 'ping' }));
+  await subscribed;
+  const start = performance.now();
+  const deadline = start + CFG.phaseMs;
+  let next = 0;
+  let errors = 0;
+  const worker = async (): Promise<void> => {
+    while (next < CFG.publishes && performance.now() < deadline) {
+      const topic = topics[next++ % topics.length] ?? '';
+      const r = await pubVia.api('POST', `/v1/apps/${APP}/topics/${topic}`, { data: { at: performance.now() } }, API_KEY).catch(() => ({ status: 0 }));
+      if (r.status !== 200) errors++;
+    }
+  };
+  await Promise.all(Array.from({ length: CFG.inflight }, worker));
+  const answered = next - errors;
+  while (received < answered && performance.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+  const secs = (performance.now() - start) / 1000;
+  closeAll([sub]);
+  return { perSec: received / secs, p99: percentile(sorted(latencies), 99), errors, received };
+}
+
 /** One broadcast to clients spread over `nodes`: ms from the request until the last client has it. */
 async function broadcast(nodes: readonly BenchNode[]): Promise<number> {
   const clients = await Promise.all(Array.from({ length: CFG.broadcastClients }, (_, i) => connect(nodes[i % nodes.length]?.wsUrl ?? '', `b${i}`, `bc-${i}`)));
@@ -134,7 +177,15 @@ async function peerCalls(nodes: readonly BenchNode[]): Promise<Map<string, numbe
 
 async function measure(
   nodes: readonly BenchNode[],
-): Promise<{ unicast: Awaited<ReturnType<typeof unicast>>; idleCpuPct: number; cpuUsPerMsg: number; peerCallsPerMsg: Record<string, number>; broadcastMs: number; connectsPerSec: number }> {
+): Promise<{
+  unicast: Awaited<ReturnType<typeof unicast>>;
+  idleCpuPct: number;
+  cpuUsPerMsg: number;
+  peerCallsPerMsg: Record<string, number>;
+  topics: Awaited<ReturnType<typeof topicPhase>> & { cpuUsPerPublish: number };
+  broadcastMs: number;
+  connectsPerSec: number;
+}> {
   const [a, b, c] = nodes;
   if (a === undefined) throw new Error('no node');
   let users: string[];
@@ -158,9 +209,16 @@ async function measure(
     const d = v - (before.get(m) ?? 0);
     if (d > 0) peerCallsPerMsg[m] = d / Math.max(1, uni.received);
   }
+  // Topics owned by the first node, published through the second, the subscriber on the third.
+  const voters = nodes.map((n) => ({ id: n.id, role: 'voter' as const, peer: '', api: '', gateway: '', zone: 'default' }));
+  const topics: string[] = [];
+  for (let i = 0; topics.length < CFG.topics && i < CFG.topics * 20; i++) if (nodes.length === 1 || ownerOf(voters, topicKey(APP, `t${i}`))?.id === a.id) topics.push(`t${i}`);
+  const tcpu0 = nodes.reduce((t, n) => t + n.cpuNs(), 0);
+  const tp = unicastOnly ? { perSec: NaN, p99: NaN, errors: 0, received: 0 } : await topicPhase(b ?? a, c ?? a, topics);
+  const topicsResult = { ...tp, cpuUsPerPublish: unicastOnly ? NaN : (nodes.reduce((t, n) => t + n.cpuNs(), 0) - tcpu0) / 1000 / Math.max(1, tp.received) };
   const broadcastMs = unicastOnly ? NaN : await broadcast(nodes);
   const connectsPerSec = unicastOnly ? NaN : await register(nodes, nodes.length === 1 ? 'one' : 'three');
-  return { unicast: uni, idleCpuPct, cpuUsPerMsg, peerCallsPerMsg, broadcastMs, connectsPerSec };
+  return { unicast: uni, idleCpuPct, cpuUsPerMsg, peerCallsPerMsg, topics: topicsResult, broadcastMs, connectsPerSec };
 }
 
 async function main(): Promise<void> {
@@ -174,11 +232,16 @@ async function main(): Promise<void> {
     ['unicast qos 1 (msgs/s)', fmtInt(solo.unicast.msgsPerSec), fmtInt(cluster.unicast.msgsPerSec), fmtRatio(cluster.unicast.msgsPerSec / solo.unicast.msgsPerSec)],
     ['unicast p99', fmtMs(solo.unicast.p99), fmtMs(cluster.unicast.p99), fmtRatio(cluster.unicast.p99 / solo.unicast.p99)],
     ['unicast node CPU per message (µs)', fmtInt(solo.cpuUsPerMsg), fmtInt(cluster.cpuUsPerMsg), fmtRatio(cluster.cpuUsPerMsg / solo.cpuUsPerMsg)],
+    [`topic publishes over ${CFG.topics} topics (/s)`, fmtInt(solo.topics.perSec), fmtInt(cluster.topics.perSec), fmtRatio(cluster.topics.perSec / solo.topics.perSec)],
+    ['topic publish → subscriber p99', fmtMs(solo.topics.p99), fmtMs(cluster.topics.p99), fmtRatio(cluster.topics.p99 / solo.topics.p99)],
+    ['topic node CPU per publish (µs)', fmtInt(solo.topics.cpuUsPerPublish), fmtInt(cluster.topics.cpuUsPerPublish), fmtRatio(cluster.topics.cpuUsPerPublish / solo.topics.cpuUsPerPublish)],
     ['node CPU when idle, all nodes (% of a core)', solo.idleCpuPct.toFixed(1), cluster.idleCpuPct.toFixed(1), fmtRatio(cluster.idleCpuPct / solo.idleCpuPct)],
     [`broadcast to ${CFG.broadcastClients} clients`, fmtMs(solo.broadcastMs), fmtMs(cluster.broadcastMs), fmtRatio(cluster.broadcastMs / solo.broadcastMs)],
     [`register: ${CFG.registerClients} connects+binds (/s)`, fmtInt(solo.connectsPerSec), fmtInt(cluster.connectsPerSec), fmtRatio(cluster.connectsPerSec / solo.connectsPerSec)],
   ];
-  console.log(`bench:cluster${quick ? ' --quick' : ''}: ${CFG.pushes} pushes over ${CFG.users} users (${CFG.inflight} in flight); push errors: one node ${solo.unicast.errors}, three ${cluster.unicast.errors}`);
+  console.log(
+    `bench:cluster${quick ? ' --quick' : ''}: ${CFG.pushes} pushes over ${CFG.users} users and ${CFG.publishes} topic publishes over ${CFG.topics} topics (${CFG.inflight} in flight); errors: pushes one node ${solo.unicast.errors}, three ${cluster.unicast.errors}; publishes one node ${solo.topics.errors}, three ${cluster.topics.errors}`,
+  );
   console.log(renderTable(['', 'one node', 'three nodes', 'three / one'], rows));
   const calls = Object.entries(cluster.peerCallsPerMsg).sort(([a], [b]) => a.localeCompare(b));
   const total = calls.reduce((t, [, v]) => t + v, 0);
