@@ -71,8 +71,8 @@ export class ClusterTopics {
   private readonly offsets: TopicOffsets;
   /** Publishes started here as owner and not yet stored and sent, by topic key: a hand-over waits for them. */
   private readonly publishing = new Map<string, Set<Promise<unknown>>>();
-  /** Pulls in progress or done, by move mark and topic key, so a topic is pulled once per move. */
-  private readonly pulls = new Map<string, Promise<void>>();
+  /** Pulls in progress or done, by move mark and topic key, so a topic is pulled once per move: true once its history is here. */
+  private readonly pulls = new Map<string, Promise<boolean>>();
 
   constructor(
     private readonly nodeId: string,
@@ -167,7 +167,10 @@ export class ClusterTopics {
   async historyHere(app: string, topic: string, after: number): Promise<TopicRecord[]> {
     const p = this.ownership.placementOf(topicKey(app, topic));
     if (p.kind === 'elsewhere') throw new ApiError('notReady', `topic ${topic} is owned by ${p.owner.id} now`);
-    if (p.kind === 'incoming') await this.pull(app, topic, p);
+    // A publish goes on without a history that cannot be pulled; a history read does not answer one that lacks it.
+    if (p.kind === 'incoming' && !(await this.pull(app, topic, p))) {
+      throw new ApiError('notReady', `topic ${topic}'s history is still on its previous owner ${p.from.id}, which did not answer`);
+    }
     return this.saver.readTopic(app, topic, after);
   }
 
@@ -187,22 +190,26 @@ export class ClusterTopics {
   /** Stores a topic's history a previous owner handed over (in its batches) and counts it as pulled for `mark`. */
   async imported(mark: string, app: string, topic: string, records: readonly TopicRecord[]): Promise<number> {
     const n = await this.saver.importTopic(app, topic, records);
-    this.remember(`${mark}\u0000${topicKey(app, topic)}`, Promise.resolve());
+    this.remember(`${mark}\u0000${topicKey(app, topic)}`, Promise.resolve(true));
     return n;
   }
 
-  private pull(app: string, topic: string, p: Extract<Placement, { kind: 'incoming' }>): Promise<void> {
+  private pull(app: string, topic: string, p: Extract<Placement, { kind: 'incoming' }>): Promise<boolean> {
     const id = `${p.mark}\u0000${topicKey(app, topic)}`;
     const known = this.pulls.get(id);
     if (known !== undefined) return known;
-    const run = this.pullOnce(app, topic, p).catch((err: unknown) => {
-      // History is best effort: the publish goes on without it; the batches bring it if they can.
-      this.metrics.topicPulls.labels(p.move, 'failed').inc();
-      this.log.warn({ err, app, topic, from: p.from.id }, 'topic history: pull from the previous owner failed (tried again later)');
-      setTimeout(() => {
-        if (this.pulls.get(id) === run) this.pulls.delete(id);
-      }, PULL_RETRY_MS).unref();
-    });
+    const run = this.pullOnce(app, topic, p).then(
+      () => true,
+      (err: unknown) => {
+        // The batches bring it if they can; it is asked for again after a while.
+        this.metrics.topicPulls.labels(p.move, 'failed').inc();
+        this.log.warn({ err, app, topic, from: p.from.id }, 'topic history: pull from the previous owner failed (tried again later)');
+        setTimeout(() => {
+          if (this.pulls.get(id) === run) this.pulls.delete(id);
+        }, PULL_RETRY_MS).unref();
+        return false;
+      },
+    );
     this.remember(id, run);
     return run;
   }
@@ -220,7 +227,7 @@ export class ClusterTopics {
     this.metrics.topicRecordsIn.labels(p.move).inc(n);
   }
 
-  private remember(id: string, run: Promise<void>): void {
+  private remember(id: string, run: Promise<boolean>): void {
     this.pulls.delete(id);
     this.pulls.set(id, run);
     if (this.pulls.size > PULLS_MAX) {

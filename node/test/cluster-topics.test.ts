@@ -130,6 +130,12 @@ test('a new owner pulls a topic once per move before it publishes or reads, and 
   assert.deepEqual(pulls, ['moved', 'moved', 'lost']);
   assert.equal((await metrics.registry.getSingleMetricAsString('longwire_topic_history_pulls_total')).includes('move="drain",result="failed"} 1'), true);
   assert.deepEqual((await saver.readTopic('app', 'lost', 0)).map((r) => r.data), ['p', 'q']);
+  // A history read does not answer without the previous owner's part (503: the subscriber asks again later) ...
+  await assert.rejects(topics.history('app', 'lost', 0), (err: Error & { status?: number }) => err.status === 503 && /previous owner/.test(err.message));
+  assert.deepEqual(pulls, ['moved', 'moved', 'lost'], 'not asked again at once');
+  // ... until the hand-over's batch for it came (here: the previous owner had none).
+  await topics.imported('m2', 'app', 'lost', []);
+  assert.deepEqual((await topics.history('app', 'lost', 0)).map((r) => r.data), ['p', 'q']);
 });
 
 test('an owner whose keeper member is not caught up with the leader (cut off from the quorum) stores nothing', async () => {

@@ -15,6 +15,7 @@ import { TokenBucket } from '../token-bucket.js';
 import type { Lingering } from './lingering.js';
 import type { Delivery } from '../delivery.js';
 import { PeerError } from '../peer/errors.js';
+import { ApiError } from '../center/errors.js';
 import { TopicSubscription } from './topic-subscription.js';
 
 type State = 'hello' | 'ready' | 'closed';
@@ -320,7 +321,8 @@ export class Client {
     try {
       history = await this.ctx.topicHistory(app, topic, after);
     } catch (err) {
-      if (!(err instanceof PeerError)) throw err;
+      // The owner cannot be reached, or (its own answer) cannot yet read a history still on its way to it.
+      if (!(err instanceof PeerError) && !(err instanceof ApiError && err.status === 503)) throw err;
       unreachable = true;
     }
     if (this.state !== 'ready' || topics.get(key) !== sub) return;
