@@ -61,9 +61,8 @@ export class TopicSubscriber {
     const ws = new WebSocket(this.o.url(), ['longwire.v1.json'], { handshakeTimeout: 2000 });
     this.ws = ws;
     // Each sub is followed by a ping: frames are handled in order, so an error
-    // before its pong is that sub's (the error frame names no topic). Only a
-    // topic whose sub failed is asked for again: a repeated sub of a
-    // subscribed topic would replay, on this connection, what it got live.
+    // before its pong is that sub's (the error frame names no topic), and
+    // only a topic whose sub failed is asked for again, as the SDK does.
     const waiting: { topic: string; failed: boolean }[] = [];
     const sub = (topic: string): void => {
       if (ws.readyState !== WebSocket.OPEN) return;
