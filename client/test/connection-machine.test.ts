@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { ClosedError, HandlerError, HeartbeatTimeoutError, ProtocolError, TimeoutError, UpstreamError } from '../src/core/errors.js';
 import type { MsgFrame } from '../src/core/frames.js';
-import { ConnectionMachine } from '../src/core/connection-machine.js';
+import { ConnectionMachine, SUB_RETRY_MAX_MS, SUB_RETRY_MIN_MS } from '../src/core/connection-machine.js';
 import { CONFIG, connects, delivered, machine, open, reopen, sends, statuses } from './machine-harness.js';
 
 const msg = (seq: number | undefined, id = `m${seq ?? 'x'}`): MsgFrame =>
@@ -275,6 +275,31 @@ describe('resume', () => {
     reopen(m);
     assert.deepEqual(sends(m.onFrame(30, { t: 'bound', app: 'chat', user: 'u', seq: 0 })), [{ t: 'sub', app: 'chat', topic: 'news', after: 4 }]);
     assert.deepEqual(sends(m.unsubscribe('chat', 'news')), [{ t: 'unsub', app: 'chat', topic: 'news' }]);
+  });
+
+  test("topics: a sub the server could not make (owner-unavailable) is asked for again after a backoff, on the same connection", () => {
+    const m = machine();
+    m.subscribe('chat', 'news');
+    m.subscribe('chat', 'sport');
+    open(m, 0, 100);
+    assert.equal(sends(m.onFrame(1, { t: 'bound', app: 'chat', user: 'u', seq: 0 })).length, 2);
+    const refused = { t: 'error', code: 'owner-unavailable', message: 'unreachable', app: 'chat', topic: 'news' } as const;
+    m.onFrame(10, refused);
+    assert.equal(m.nextDeadline(), 10 + SUB_RETRY_MIN_MS, 'the retry is the next deadline (the heartbeat is 100 s away)');
+    assert.deepEqual(sends(m.onTick(10 + SUB_RETRY_MIN_MS - 1)), [], 'not before its time');
+    assert.deepEqual(sends(m.onTick(10 + SUB_RETRY_MIN_MS)), [{ t: 'sub', app: 'chat', topic: 'news' }], 'only the refused topic');
+    assert.deepEqual(sends(m.onTick(10 + 4 * SUB_RETRY_MIN_MS)), [], 'once');
+    // Refused again: twice the wait; a pub of the topic resets the backoff.
+    m.onFrame(2000, refused);
+    assert.equal(m.nextDeadline(), 2000 + 2 * SUB_RETRY_MIN_MS);
+    assert.deepEqual(sends(m.onTick(2000 + 2 * SUB_RETRY_MIN_MS)), [{ t: 'sub', app: 'chat', topic: 'news' }]);
+    assert.equal(delivered(m.onFrame(3500, { t: 'pub', app: 'chat', topic: 'news', offset: 7, data: 'x', ts: 1 })).length, 1);
+    m.onFrame(4000, refused);
+    assert.deepEqual(sends(m.onTick(4000 + SUB_RETRY_MIN_MS)), [{ t: 'sub', app: 'chat', topic: 'news', after: 7 }], 'from the last offset seen');
+    // An error naming no topic (or another code) changes nothing.
+    m.onFrame(5000, { t: 'error', code: 'owner-unavailable', message: 'x' });
+    m.onFrame(5000, { t: 'error', code: 'rate-limited', message: 'x', app: 'chat', topic: 'sport' });
+    assert.deepEqual(sends(m.onTick(5000 + SUB_RETRY_MAX_MS)), []);
   });
 });
 

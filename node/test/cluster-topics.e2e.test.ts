@@ -103,6 +103,11 @@ test("a topic's offsets keep growing and its history moves with it across a join
     history.push([Number(f.offset), f.data]);
   }
   assert.deepEqual(history.filter(([o]) => want.includes(o)), answered);
+  // With its owner down, a sub with `after` is refused, naming the topic (the SDK asks for it again later).
+  await cluster.stop('n2');
+  late.send({ t: 'sub', app: app.app, topic, after: 0 });
+  const refused = await late.nextOfType('error');
+  assert.deepEqual([refused.code, refused.app, refused.topic], ['owner-unavailable', app.app, topic]);
   s.close();
   late.close();
 });

@@ -58,6 +58,9 @@ export interface MachineConfig {
 
 /** The connection is dead when nothing arrived for this many heartbeat intervals. */
 export const HEARTBEAT_DEAD_FACTOR = 2;
+/** A topic the server could not subscribe (`owner-unavailable`) is asked for again after this, doubling per refusal in a row up to the max. */
+export const SUB_RETRY_MIN_MS = 500;
+export const SUB_RETRY_MAX_MS = 10_000;
 
 /**
  * Codes the machine reports and closes its own socket with. Browsers only let a
@@ -101,6 +104,10 @@ interface Subscription {
   readonly app: string;
   readonly topic: string;
   offset: number | undefined;
+  /** Set when the server could not make it (`owner-unavailable`): when to ask again on this connection. */
+  retryAtMs?: number;
+  /** Such refusals in a row, for the backoff; a pub of the topic resets it. */
+  refusals: number;
 }
 
 interface PendingUp {
@@ -169,7 +176,7 @@ export class ConnectionMachine {
   subscribe(app: string, topic: string, after?: number): Action[] {
     const key = subKey(app, topic);
     if (!this.subs.has(key)) {
-      const s: Subscription = { app, topic, offset: after };
+      const s: Subscription = { app, topic, offset: after, refusals: 0 };
       this.subs.set(key, s);
       if (this.phase === 'open' && this.apps.get(app)?.bound === true) this.sendSub(s);
     }
@@ -314,6 +321,11 @@ export class ConnectionMachine {
         }
         break;
       case 'open':
+        for (const s of this.subs.values()) {
+          if (s.retryAtMs === undefined || nowMs < s.retryAtMs) continue;
+          s.retryAtMs = undefined;
+          if (this.apps.get(s.app)?.bound === true) this.sendSub(s);
+        }
         if (nowMs >= this.lastReceivedMs + HEARTBEAT_DEAD_FACTOR * this.pingIntervalMs) {
           this.lose(nowMs, CLIENT_CLOSE.abnormal, 'heartbeat timeout', new HeartbeatTimeoutError('heartbeat-timeout', `nothing from ${this.url} for ${HEARTBEAT_DEAD_FACTOR} heartbeats`), true);
         } else if (nowMs >= this.lastPingMs + this.pingIntervalMs) {
@@ -337,6 +349,7 @@ export class ConnectionMachine {
     if (this.phase === 'connecting' || this.phase === 'handshaking') t = Math.min(t, this.connectDeadlineMs);
     if (this.phase === 'open') {
       t = Math.min(t, this.lastPingMs + this.pingIntervalMs, this.lastReceivedMs + HEARTBEAT_DEAD_FACTOR * this.pingIntervalMs);
+      for (const s of this.subs.values()) if (s.retryAtMs !== undefined) t = Math.min(t, s.retryAtMs);
     }
     return t === Infinity ? undefined : t;
   }
@@ -371,9 +384,13 @@ export class ConnectionMachine {
         return;
       case 'pong':
         return;
-      case 'error':
+      case 'error': {
+        // A topic whose owner could not be reached: the subscription was not made, so it is asked for again.
+        const s = f.code === 'owner-unavailable' && f.app !== undefined && f.topic !== undefined ? this.subs.get(subKey(f.app, f.topic)) : undefined;
+        if (s !== undefined) s.retryAtMs = nowMs + Math.min(SUB_RETRY_MAX_MS, SUB_RETRY_MIN_MS * 2 ** s.refusals++);
         this.emit({ type: 'error', error: new ServerError(f.code, f.message) });
         return;
+      }
       case 'redirect':
         this.redirectNodes = f.nodes;
         return;
@@ -415,6 +432,7 @@ export class ConnectionMachine {
         const s = this.subs.get(subKey(f.app, f.topic));
         if (s === undefined || (s.offset !== undefined && f.offset <= s.offset)) return;
         s.offset = f.offset;
+        s.refusals = 0;
         this.emitAction({ type: 'deliver', delivery: { kind: 'pub', pub: f } });
         return;
       }
@@ -548,6 +566,7 @@ export class ConnectionMachine {
   }
 
   private sendSub(s: Subscription): void {
+    s.retryAtMs = undefined;
     this.send(s.offset === undefined ? { t: 'sub', app: s.app, topic: s.topic } : { t: 'sub', app: s.app, topic: s.topic, after: s.offset });
   }
 

@@ -61,7 +61,8 @@ export type ServerFrame =
   | { readonly t: 'reply'; readonly id: string; readonly ok: true; readonly data: unknown }
   | { readonly t: 'reply'; readonly id: string; readonly ok: false; readonly error: string }
   | { readonly t: 'redirect'; readonly reason: string; readonly nodes: readonly NodeAddress[] }
-  | { readonly t: 'error'; readonly code: string; readonly message: string }
+  /** `app` and `topic` name the `sub` an `owner-unavailable` answers. */
+  | { readonly t: 'error'; readonly code: string; readonly message: string; readonly app?: string; readonly topic?: string }
   | { readonly t: 'pong' };
 
 /** A decoded frame, or why it was refused (the machine then closes with 4000). */
@@ -148,7 +149,12 @@ function validate(v: unknown): ServerFrame | { readonly invalid: string } {
       return { t: 'redirect', reason: typeof v.reason === 'string' ? v.reason : '', nodes };
     }
     case 'error':
-      return { t: 'error', code: typeof v.code === 'string' ? v.code : 'unknown', message: typeof v.message === 'string' ? v.message : '' };
+      return {
+        t: 'error',
+        code: typeof v.code === 'string' ? v.code : 'unknown',
+        message: typeof v.message === 'string' ? v.message : '',
+        ...(typeof v.app === 'string' && typeof v.topic === 'string' ? { app: v.app, topic: v.topic } : {}),
+      };
     case 'pong':
       return { t: 'pong' };
     default:

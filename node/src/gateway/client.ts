@@ -330,12 +330,12 @@ export class Client {
       // The topic's owner node cannot be reached: the subscription is not made, the connection stays.
       topics.delete(key);
       this.ctx.hub.unsubscribe(app, topic, this);
-      return this.send({ t: 'error', code: 'owner-unavailable', message: `the node holding topic ${topic}'s history is unreachable; subscribe again later` });
+      return this.send({ t: 'error', code: 'owner-unavailable', message: `the node holding topic ${topic}'s history is unreachable; subscribe again later`, app, topic });
     }
     const { records, pubs } = sub.replayed(history);
     for (const r of records) this.send({ t: 'pub', app, topic, offset: r.offset, data: r.data, ts: r.ts });
     for (const f of pubs) this.writeShared(f);
-    if (unreachable) this.send({ t: 'error', code: 'owner-unavailable', message: `the node holding topic ${topic}'s history is unreachable; subscribe again later` });
+    if (unreachable) this.send({ t: 'error', code: 'owner-unavailable', message: `the node holding topic ${topic}'s history is unreachable; subscribe again later`, app, topic });
   }
 
   /** Kicks one app's user off this connection: close 4002 when it was the only app bound. */

@@ -37,7 +37,8 @@ export type ServerFrame =
   | { readonly t: 'reply'; readonly id: string; readonly ok: true; readonly data: Json }
   | { readonly t: 'reply'; readonly id: string; readonly ok: false; readonly error: string }
   | { readonly t: 'redirect'; readonly reason: string; readonly nodes: readonly { id: string; url: string; zone: string }[] }
-  | { readonly t: 'error'; readonly code: string; readonly message: string }
+  /** `app` and `topic` name the `sub` an `owner-unavailable` answers (the client asks again later). */
+  | { readonly t: 'error'; readonly code: string; readonly message: string; readonly app?: string; readonly topic?: string }
   | { readonly t: 'pong' };
 
 export const APP_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
