@@ -7,6 +7,10 @@
 //   ordered    — on one subscriber connection, a topic's offsets increase;
 //   faithful   — what a subscriber got under an offset is what the publish
 //                answered with that offset carried;
+//   complete   — on one subscriber connection, every answered publish between
+//                two offsets it got was delivered too (a node that missed a
+//                fan-out fills the hole from the history), as long as the
+//                history had room for it;
 //   kept       — the history read after the run holds every answered publish
 //                it has room for (the newest `historyMax`, within its time),
 //                wherever the topic's owner moved meanwhile.
@@ -62,6 +66,7 @@ export const TOPIC_GUARANTEES = {
   growing: 'offsets only grow, also when the owner changes (a join, a removal) or restarts',
   ordered: "a subscriber gets a topic's publishes in offset order",
   faithful: 'the message delivered under an offset is the publish answered with it',
+  complete: "a subscription that got two offsets got every publish between them the history had room for (a node that missed a pub fills the hole from the topic's history)",
   kept: 'the history is the last records of the topic, wherever its owner moved (it moves with the topic)',
 } as const;
 export type TopicGuarantee = keyof typeof TOPIC_GUARANTEES;
@@ -118,7 +123,10 @@ export function checkTopics(h: TopicsHistory): TopicsCheck {
   let received = 0;
   for (const s of h.subscribers) {
     const last = new Map<string, number>();
+    const got = new Map<string, TopicPubEvent[]>();
     for (const e of s.pubs) {
+      const k0 = `${e.conn}\u0000${e.topic}`;
+      got.set(k0, [...(got.get(k0) ?? []), e]);
       received++;
       const k = `${e.conn}\u0000${e.topic}`;
       const prev = last.get(k);
@@ -126,6 +134,20 @@ export function checkTopics(h: TopicsHistory): TopicsCheck {
       last.set(k, e.offset);
       const want = answered.find((p) => p.topic === e.topic && p.outcome.offset === e.offset);
       if (want !== undefined && want.value !== e.value) v('faithful', e.topic, `${s.subscriber} got ${e.value} under offset ${e.offset}, answered to ${want.value}`);
+    }
+    for (const events of got.values()) {
+      const first = events[0];
+      const lastEvent = events[events.length - 1];
+      if (first === undefined || lastEvent === undefined || events.length < 2) continue;
+      const have = new Set(events.map((e) => e.offset));
+      const between = (byTopic.get(first.topic) ?? []).filter((p) => p.outcome.offset > first.offset && p.outcome.offset < lastEvent.offset).sort((a, b) => a.outcome.offset - b.outcome.offset);
+      for (const [i, p] of between.entries()) {
+        if (have.has(p.outcome.offset)) continue;
+        // Owed only while the history could still hold it when a later pub showed the hole.
+        const next = events.find((e) => e.offset > p.outcome.offset);
+        if (between.length - i > h.historyMax || (next !== undefined && p.return + h.historyMs <= next.at)) continue;
+        v('complete', first.topic, `${s.subscriber} connection ${first.conn} got offsets ${first.offset}..${lastEvent.offset} but not ${p.outcome.offset} (${p.value}, answered at ${p.return})`);
+      }
     }
   }
 

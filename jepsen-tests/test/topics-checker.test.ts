@@ -88,3 +88,15 @@ test('kept: an answered publish missing from the history it fits in; nothing owe
   // Read long after: 'a' and 'b' are past the history's time.
   assert.equal(checkTopics({ ...h, finals: [{ ...f, readAt: 1010, records: f.records.filter((r) => r.offset >= 3) }] }).ok, true);
 });
+
+test('complete: a connection got offsets around an answered publish but not it; nothing owed past the history', () => {
+  const h = good();
+  const s = h.subscribers[0];
+  assert.ok(s !== undefined);
+  // Connection 1 got 1 and 1025 but not 2.
+  only({ ...h, subscribers: [{ ...s, pubs: [{ conn: 1, topic: 't', offset: 1, value: 'a', at: 5 }, { conn: 1, topic: 't', offset: 1025, value: 'c', at: 25 }] }] }, 'complete');
+  // Across connections it is not owed (a reconnect resumes from the history, which the kept check covers).
+  assert.equal(checkTopics({ ...h, subscribers: [{ ...s, pubs: [{ conn: 1, topic: 't', offset: 1, value: 'a', at: 5 }, { conn: 2, topic: 't', offset: 1025, value: 'c', at: 25 }] }] }).ok, true);
+  // Past the history's time when the later pub came: not owed.
+  assert.equal(checkTopics({ ...h, subscribers: [{ ...s, pubs: [{ conn: 1, topic: 't', offset: 1, value: 'a', at: 5 }, { conn: 1, topic: 't', offset: 1025, value: 'c', at: 2000 }] }] }).ok, true);
+});

@@ -24,7 +24,7 @@ import type { Keeper } from '../../keeper/src/keeper.js';
 import type { Hub } from './hub.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
-import type { Json, Saver, TopicRecord } from './saver/saver.js';
+import type { Json, PublishedRecord, Saver, TopicRecord } from './saver/saver.js';
 import type { PullPeers } from './handoff-gate.js';
 import { PeerError } from './peer/errors.js';
 import { ApiError } from './center/errors.js';
@@ -36,6 +36,8 @@ export interface TopicPub {
   readonly app: string;
   readonly topic: string;
   readonly offset: number;
+  /** The offset stored before it on the owner (absent from a member of an older version): a subscriber's node that has less fills the hole from the history. */
+  readonly prev?: number;
   readonly data: Json;
   readonly ts: number;
 }
@@ -51,7 +53,7 @@ const PULLS_MAX = 100_000;
 export function writePub(hub: Hub, p: TopicPub): void {
   const frame = new SharedFrame({ t: 'pub', app: p.app, topic: p.topic, offset: p.offset, data: p.data, ts: p.ts });
   const key = `${p.app}\u0000${p.topic}`;
-  for (const c of hub.subscribers(p.app, p.topic)) c.writePub(key, p.offset, frame);
+  for (const c of hub.subscribers(p.app, p.topic)) c.writePub(key, p.offset, p.prev, frame);
 }
 
 export function asRecords(v: unknown): TopicRecord[] {
@@ -71,6 +73,8 @@ export class ClusterTopics {
   private readonly offsets: TopicOffsets;
   /** Publishes started here as owner and not yet stored and sent, by topic key: a hand-over waits for them. */
   private readonly publishing = new Map<string, Set<Promise<unknown>>>();
+  /** History reads in flight, by topic and `after`: the subscriptions of one node that missed the same pub share one. */
+  private readonly reading = new Map<string, Promise<TopicRecord[]>>();
   /** Pulls in progress or done, by move mark and topic key, so a topic is pulled once per move: true once its history is here. */
   private readonly pulls = new Map<string, Promise<boolean>>();
 
@@ -124,14 +128,14 @@ export class ClusterTopics {
     // A member cut off from the keeper's quorum, or behind it, may have missed a change of owner: it gives out no offset.
     if (!this.keeper.ready()) throw new ApiError('notReady', `this node is not caught up with the keeper's leader; topic ${topic} cannot be published here now (repeat the publish)`);
     const r = await this.store(app, topic, data, p);
-    const pub: TopicPub = { app, topic, offset: r.offset, data, ts: r.ts };
+    const pub: TopicPub = { app, topic, offset: r.offset, prev: r.prev, data, ts: r.ts };
     writePub(this.hub, pub);
     const others = this.keeper.cluster().members.filter((m) => m.id !== this.nodeId);
     await Promise.all(others.map((m) => this.peers.of(m).call('pub', pub).catch(() => undefined)));
     return r.offset;
   }
 
-  private async store(app: string, topic: string, data: Json, p: Placement): Promise<TopicRecord> {
+  private async store(app: string, topic: string, data: Json, p: Placement): Promise<PublishedRecord> {
     if (p.kind === 'incoming') await this.pull(app, topic, p);
     const offset = await this.offsets.next(app, topic, this.ringSignature());
     return this.saver.publish(app, topic, data, offset);
@@ -156,8 +160,18 @@ export class ClusterTopics {
     await Promise.allSettled(runs);
   }
 
-  /** Kept history after `after`, from the topic's owner. */
-  async history(app: string, topic: string, after: number): Promise<TopicRecord[]> {
+  /** Kept history after `after`, from the topic's owner; concurrent reads of the same share one. */
+  history(app: string, topic: string, after: number): Promise<TopicRecord[]> {
+    const id = `${topicKey(app, topic)}\u0000${after}`;
+    let run = this.reading.get(id);
+    if (run === undefined) {
+      run = this.readHistory(app, topic, after).finally(() => this.reading.delete(id));
+      this.reading.set(id, run);
+    }
+    return run;
+  }
+
+  private async readHistory(app: string, topic: string, after: number): Promise<TopicRecord[]> {
     const p = this.ownership.placementOf(topicKey(app, topic));
     if (p.kind !== 'elsewhere') return this.historyHere(app, topic, after);
     return asRecords(await this.peers.of(p.owner).call('readTopic', { app, topic, after }));

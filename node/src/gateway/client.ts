@@ -105,10 +105,31 @@ export class Client {
   }
 
   /** Writes a topic's live pub (the hub's subscribers): dropped at or below what this connection has, held while a history is read. */
-  writePub(key: string, offset: number, frame: SharedFrame): void {
-    const v = this.topics?.get(key)?.live(offset, frame);
+  writePub(key: string, offset: number, prev: number | undefined, frame: SharedFrame): void {
+    const s = this.topics?.get(key);
+    const v = s?.live(offset, prev, frame);
     if (v === 'write') this.writeShared(frame);
     else if (v === 'repeat' || v === 'buffer-full') this.ctx.metrics.topicPubsDropped[v].inc();
+    else if (v === 'catch-up' && s !== undefined) void this.catchUp(key, s);
+  }
+
+  /** This node missed a pub the connection lacks: the history fills the hole, then the held pubs follow. */
+  private async catchUp(key: string, s: TopicSubscription): Promise<void> {
+    const i = key.indexOf('\u0000');
+    const app = key.slice(0, i);
+    const topic = key.slice(i + 1);
+    let history: Awaited<ReturnType<GatewayContext['topicHistory']>> = [];
+    try {
+      history = await this.ctx.topicHistory(app, topic, s.lastOffset ?? 0);
+      this.ctx.metrics.topicCatchUps.ok.inc();
+    } catch {
+      // The hole stays (live delivery is at most once); the held pubs go on.
+      this.ctx.metrics.topicCatchUps.failed.inc();
+    }
+    if (this.state === 'closed' || this.topics?.get(key) !== s) return;
+    const { records, pubs } = s.replayed(history);
+    for (const r of records) this.send({ t: 'pub', app, topic, offset: r.offset, data: r.data, ts: r.ts });
+    for (const f of pubs) this.writeShared(f);
   }
 
   /** Counts one more queued send, or closes a slow consumer (false). */
@@ -308,7 +329,7 @@ export class Client {
     if (existing === undefined && topics.size >= TOPICS_PER_CONNECTION_MAX) {
       return this.send({ t: 'error', code: 'too-many-topics', message: `at most ${TOPICS_PER_CONNECTION_MAX} topic subscriptions per connection` });
     }
-    const sub = existing ?? new TopicSubscription(after ?? 0);
+    const sub = existing ?? new TopicSubscription(after);
     if (existing === undefined) {
       topics.set(key, sub);
       this.ctx.hub.subscribe(app, topic, this);

@@ -5,28 +5,39 @@
 // with `after` is being read from the topic's owner, the connection is
 // already subscribed and the live pubs that arrive meanwhile wait here, to be
 // written after the history: none falls between the read and the
-// subscription.
+// subscription. A live pub whose previous record (`prev`, from the owner) is
+// above what the connection has means this node missed a pub (it was down or
+// cut off when the owner sent it): the pub waits the same way while the
+// history fills the hole (a catch-up).
 import type { SharedFrame } from '../protocol/codec.js';
 
 /** Live pubs held while a history is read; past it they are dropped (live delivery is at most once). */
 export const REPLAY_BUFFER_MAX = 256;
 
-export type LiveVerdict = 'write' | 'repeat' | 'held' | 'buffer-full';
+export type LiveVerdict = 'write' | 'repeat' | 'held' | 'buffer-full' | 'catch-up';
 
 export class TopicSubscription {
   private held: { offset: number; frame: SharedFrame }[] | undefined;
 
-  /** `last`: the highest offset the client already has (its `after`, or 0). */
-  constructor(private last: number) {}
+  /** `last`: the highest offset the client already has (its `after`); undefined for a live-only subscription until its first pub. */
+  constructor(private last: number | undefined) {}
 
-  /** A live pub: whether to write it now. */
-  live(offset: number, frame: SharedFrame): LiveVerdict {
+  get lastOffset(): number | undefined {
+    return this.last;
+  }
+
+  /** A live pub (`prev`: the owner's record before it, if the owner said): whether to write it now, or read the history first ('catch-up'). */
+  live(offset: number, prev: number | undefined, frame: SharedFrame): LiveVerdict {
     if (this.held !== undefined) {
       if (this.held.length >= REPLAY_BUFFER_MAX) return 'buffer-full';
       this.held.push({ offset, frame });
       return 'held';
     }
-    if (offset <= this.last) return 'repeat';
+    if (this.last !== undefined && offset <= this.last) return 'repeat';
+    if (this.last !== undefined && prev !== undefined && prev > this.last) {
+      this.held = [{ offset, frame }];
+      return 'catch-up';
+    }
     this.last = offset;
     return 'write';
   }
@@ -43,19 +54,21 @@ export class TopicSubscription {
    */
   replayed<R extends { readonly offset: number }>(history: readonly R[]): { records: R[]; pubs: SharedFrame[] } {
     const records: R[] = [];
+    let last = this.last ?? 0;
     for (const r of history) {
-      if (r.offset <= this.last) continue;
+      if (r.offset <= last) continue;
       records.push(r);
-      this.last = r.offset;
+      last = r.offset;
     }
     const held = this.held ?? [];
     this.held = undefined;
     const pubs: SharedFrame[] = [];
     for (const h of held.sort((a, b) => a.offset - b.offset)) {
-      if (h.offset <= this.last) continue;
+      if (h.offset <= last) continue;
       pubs.push(h.frame);
-      this.last = h.offset;
+      last = h.offset;
     }
+    if (records.length > 0 || pubs.length > 0) this.last = last;
     return { records, pubs };
   }
 }

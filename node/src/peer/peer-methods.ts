@@ -199,7 +199,8 @@ export function peerMethods(deps: PeerMethodDeps): ReadonlyMap<string, PeerMetho
       'pub',
       async (body) => {
         const o = record(body);
-        writePub(deps.hub, { app: str(o, 'app'), topic: str(o, 'topic'), offset: int(o, 'offset'), data: (o.data ?? null) as Json, ts: int(o, 'ts') });
+        const prev = o.prev === undefined ? {} : { prev: int(o, 'prev') };
+        writePub(deps.hub, { app: str(o, 'app'), topic: str(o, 'topic'), offset: int(o, 'offset'), ...prev, data: (o.data ?? null) as Json, ts: int(o, 'ts') });
         return null;
       },
     ],

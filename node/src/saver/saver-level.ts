@@ -25,6 +25,7 @@ import {
   type Saver,
   type SaverStats,
   type StoredMessage,
+  type PublishedRecord,
   type TopicKey,
   type TopicRecord,
   type UserHandoff,
@@ -418,13 +419,14 @@ class LevelSaver implements Saver {
     return values.map((v) => decode<BroadcastRecord>(v)).filter((r) => r.expiresAt > now);
   }
 
-  async publish(app: string, topic: string, data: Json, offset?: number): Promise<TopicRecord> {
+  async publish(app: string, topic: string, data: Json, offset?: number): Promise<PublishedRecord> {
     this.checkOpen();
     checkApp(app);
     checkId('topic', topic);
     const metaKey = encodeKey(KIND_TOPIC_META, app, topic);
     return this.withCounter(metaKey, (c) => {
       if (offset !== undefined && !(Number.isSafeInteger(offset) && offset > c.last)) throw new Error(`topic ${topic}: offset ${offset} is not above the last, ${c.last}`);
+      const prev = c.last;
       c.last = offset ?? c.last + 1;
       const rec: TopicRecord = { offset: c.last, data, ts: this.now() };
       const key = encodeKey(KIND_TOPIC, app, topic, rec.offset);
@@ -437,7 +439,7 @@ class LevelSaver implements Saver {
       // reads never return it (they count records) and its expiry deletes it.
       const evicted = rec.offset - this.topicHistoryMax;
       if (evicted >= 1) ops.push({ type: 'del', key: encodeKey(KIND_TOPIC, app, topic, evicted) });
-      return { result: rec, written: this.commit.add(ops, true) };
+      return { result: { ...rec, prev }, written: this.commit.add(ops, true) };
     });
   }
 

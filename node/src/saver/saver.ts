@@ -66,6 +66,11 @@ export interface TopicRecord {
   readonly ts: number;
 }
 
+/** A stored publish, with the offset of the record stored before it here (0: none), which members use to find a pub they missed. */
+export interface PublishedRecord extends TopicRecord {
+  readonly prev: number;
+}
+
 export interface TopicKey {
   readonly app: string;
   readonly topic: string;
@@ -164,7 +169,7 @@ export interface Saver {
    * next one). Offsets may skip: the cluster reserves them in blocks
    * (topic-offsets.ts).
    */
-  publish(app: string, topic: string, data: Json, offset?: number): Promise<TopicRecord>;
+  publish(app: string, topic: string, data: Json, offset?: number): Promise<PublishedRecord>;
   /** The highest offset stored for the topic here (0: none). */
   topicLast(app: string, topic: string): Promise<number>;
   /** Kept history after `afterOffset` (the last `topicHistoryMax` records, within `topicHistoryMs`). */
