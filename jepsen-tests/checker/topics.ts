@@ -7,10 +7,11 @@
 //   ordered    — on one subscriber connection, a topic's offsets increase;
 //   faithful   — what a subscriber got under an offset is what the publish
 //                answered with that offset carried;
-//   complete   — on one subscriber connection, every answered publish between
+//   complete   — on one subscriber connection, every stored publish between
 //                two offsets it got was delivered too (a node that missed a
 //                fan-out fills the hole from the history), as long as the
-//                history had room for it;
+//                history had room for it; stored = answered, or unanswered
+//                but found in the history read after the run;
 //   kept       — the history read after the run holds every answered publish
 //                it has room for (the newest `historyMax`, within its time),
 //                wherever the topic's owner moved meanwhile.
@@ -120,6 +121,18 @@ export function checkTopics(h: TopicsHistory): TopicsCheck {
     }
   }
 
+  // For `complete`: publishes stored under an offset — answered, or without an answer but found in a
+  // history read after the run (a publish whose fan-out waited on a member cut off times out at the client).
+  const stored = new Map<string, { offset: number; value: string; return: number }[]>();
+  for (const [topic, ops] of byTopic) stored.set(topic, ops.map((p) => ({ offset: p.outcome.offset, value: p.value, return: p.return })));
+  const unknownValues = new Map(h.publishes.filter((p) => p.outcome.kind === 'unknown').map((p) => [`${p.topic}\u0000${p.value}`, p]));
+  for (const f of h.finals) {
+    for (const r of f.records) {
+      const p = unknownValues.get(`${f.topic}\u0000${r.value}`);
+      if (p !== undefined) stored.set(f.topic, [...(stored.get(f.topic) ?? []), { offset: r.offset, value: r.value, return: p.call }]);
+    }
+  }
+
   let received = 0;
   for (const s of h.subscribers) {
     const last = new Map<string, number>();
@@ -140,13 +153,13 @@ export function checkTopics(h: TopicsHistory): TopicsCheck {
       const lastEvent = events[events.length - 1];
       if (first === undefined || lastEvent === undefined || events.length < 2) continue;
       const have = new Set(events.map((e) => e.offset));
-      const between = (byTopic.get(first.topic) ?? []).filter((p) => p.outcome.offset > first.offset && p.outcome.offset < lastEvent.offset).sort((a, b) => a.outcome.offset - b.outcome.offset);
+      const between = (stored.get(first.topic) ?? []).filter((p) => p.offset > first.offset && p.offset < lastEvent.offset).sort((a, b) => a.offset - b.offset);
       for (const [i, p] of between.entries()) {
-        if (have.has(p.outcome.offset)) continue;
+        if (have.has(p.offset)) continue;
         // Owed only while the history could still hold it when a later pub showed the hole.
-        const next = events.find((e) => e.offset > p.outcome.offset);
+        const next = events.find((e) => e.offset > p.offset);
         if (between.length - i > h.historyMax || (next !== undefined && p.return + h.historyMs <= next.at)) continue;
-        v('complete', first.topic, `${s.subscriber} connection ${first.conn} got offsets ${first.offset}..${lastEvent.offset} but not ${p.outcome.offset} (${p.value}, answered at ${p.return})`);
+        v('complete', first.topic, `${s.subscriber} connection ${first.conn} got offsets ${first.offset}..${lastEvent.offset} but not ${p.offset} (${p.value}, stored by ${p.return})`);
       }
     }
   }

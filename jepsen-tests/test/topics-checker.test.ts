@@ -100,3 +100,11 @@ test('complete: a connection got offsets around an answered publish but not it; 
   // Past the history's time when the later pub came: not owed.
   assert.equal(checkTopics({ ...h, subscribers: [{ ...s, pubs: [{ conn: 1, topic: 't', offset: 1, value: 'a', at: 5 }, { conn: 1, topic: 't', offset: 1025, value: 'c', at: 2000 }] }] }).ok, true);
 });
+
+test('complete: a publish without an answer that the history shows stored is owed too', () => {
+  const h = good();
+  const s = h.subscribers[0];
+  assert.ok(s !== undefined);
+  // 'u' (unknown at the client) is in the history under offset 3; connection 2 got 1025 after 2 without it.
+  only({ ...h, subscribers: [{ ...s, pubs: [{ conn: 2, topic: 't', offset: 2, value: 'b', at: 9 }, { conn: 2, topic: 't', offset: 1025, value: 'c', at: 25 }] }] }, 'complete');
+});
