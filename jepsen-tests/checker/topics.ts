@@ -97,15 +97,19 @@ export function checkTopics(h: TopicsHistory): TopicsCheck {
   };
   const answered = h.publishes.filter((p): p is PublishOp & { outcome: { kind: 'ok'; offset: number } } => p.outcome.kind === 'ok');
   const byTopic = new Map<string, (typeof answered)[number][]>();
-  for (const p of answered) byTopic.set(p.topic, [...(byTopic.get(p.topic) ?? []), p]);
+  /** The value answered under each topic and offset (the first, when two were: `unique` reports it). */
+  const answeredValue = new Map<string, string>();
+  const at = (topic: string, offset: number): string => `${topic}\u0000${offset}`;
+  for (const p of answered) {
+    let ops = byTopic.get(p.topic);
+    if (ops === undefined) byTopic.set(p.topic, (ops = []));
+    ops.push(p);
+    const other = answeredValue.get(at(p.topic, p.outcome.offset));
+    if (other !== undefined) v('unique', p.topic, `offset ${p.outcome.offset} answered to ${other} and ${p.value}`);
+    else answeredValue.set(at(p.topic, p.outcome.offset), p.value);
+  }
 
   for (const [topic, ops] of byTopic) {
-    const byOffset = new Map<number, string>();
-    for (const p of ops) {
-      const other = byOffset.get(p.outcome.offset);
-      if (other !== undefined) v('unique', topic, `offset ${p.outcome.offset} answered to ${other} and ${p.value}`);
-      byOffset.set(p.outcome.offset, p.value);
-    }
     // Sorted by answer time: each publish must be above every one answered before it started.
     const byReturn = [...ops].sort((a, b) => a.return - b.return);
     let i = 0;
@@ -129,7 +133,10 @@ export function checkTopics(h: TopicsHistory): TopicsCheck {
   for (const f of h.finals) {
     for (const r of f.records) {
       const p = unknownValues.get(`${f.topic}\u0000${r.value}`);
-      if (p !== undefined) stored.set(f.topic, [...(stored.get(f.topic) ?? []), { offset: r.offset, value: r.value, return: p.call }]);
+      if (p === undefined) continue;
+      let list = stored.get(f.topic);
+      if (list === undefined) stored.set(f.topic, (list = []));
+      list.push({ offset: r.offset, value: r.value, return: p.call });
     }
   }
 
@@ -138,15 +145,16 @@ export function checkTopics(h: TopicsHistory): TopicsCheck {
     const last = new Map<string, number>();
     const got = new Map<string, TopicPubEvent[]>();
     for (const e of s.pubs) {
-      const k0 = `${e.conn}\u0000${e.topic}`;
-      got.set(k0, [...(got.get(k0) ?? []), e]);
-      received++;
       const k = `${e.conn}\u0000${e.topic}`;
+      let events = got.get(k);
+      if (events === undefined) got.set(k, (events = []));
+      events.push(e);
+      received++;
       const prev = last.get(k);
       if (prev !== undefined && e.offset <= prev) v('ordered', e.topic, `${s.subscriber} connection ${e.conn}: offset ${e.offset} after ${prev}`);
       last.set(k, e.offset);
-      const want = answered.find((p) => p.topic === e.topic && p.outcome.offset === e.offset);
-      if (want !== undefined && want.value !== e.value) v('faithful', e.topic, `${s.subscriber} got ${e.value} under offset ${e.offset}, answered to ${want.value}`);
+      const want = answeredValue.get(at(e.topic, e.offset));
+      if (want !== undefined && want !== e.value) v('faithful', e.topic, `${s.subscriber} got ${e.value} under offset ${e.offset}, answered to ${want}`);
     }
     for (const events of got.values()) {
       const first = events[0];
@@ -168,8 +176,8 @@ export function checkTopics(h: TopicsHistory): TopicsCheck {
   for (const f of h.finals) {
     const have = new Map(f.records.map((r) => [r.offset, r.value]));
     for (const r of f.records) {
-      const want = answered.find((p) => p.topic === f.topic && p.outcome.offset === r.offset);
-      if (want !== undefined && want.value !== r.value) v('faithful', f.topic, `the history holds ${r.value} under offset ${r.offset}, answered to ${want.value}`);
+      const want = answeredValue.get(at(f.topic, r.offset));
+      if (want !== undefined && want !== r.value) v('faithful', f.topic, `the history holds ${r.value} under offset ${r.offset}, answered to ${want}`);
     }
     // A full history may have let go of older records; below its oldest nothing is owed.
     const floor = f.records.length >= h.historyMax ? (f.records[0]?.offset ?? 0) : 0;

@@ -2,7 +2,7 @@
 // backoff), binds with `after` = its last processed seq as the SDK does, acks
 // what it processed, and records every event it observes.
 import WebSocket from 'ws';
-import { SignJWT } from 'jose';
+import { clientToken } from './client-token.js';
 import type { DeviceEvent, DeviceHistory } from '../checker/history.js';
 
 export interface DeviceOptions {
@@ -40,11 +40,7 @@ export class Device {
   private async connect(): Promise<void> {
     if (this.stopped) return;
     const conn = ++this.conn;
-    const token = await new SignJWT({ app: this.o.app })
-      .setProtectedHeader({ alg: 'HS256' })
-      .setSubject(this.o.user)
-      .setExpirationTime(Math.floor(Date.now() / 1000) + 3600)
-      .sign(new TextEncoder().encode(this.o.tokenSecret));
+    const token = await clientToken(this.o.app, this.o.user, this.o.tokenSecret);
     const ws = new WebSocket(this.o.url(), ['longwire.v1.json'], { handshakeTimeout: 2000 });
     this.ws = ws;
     let open = false;

@@ -5,7 +5,7 @@
 // per connection. `readHistory` is the after-the-run read of one topic's whole
 // history through any node.
 import WebSocket from 'ws';
-import { SignJWT } from 'jose';
+import { clientToken } from './client-token.js';
 import type { FinalHistory, SubscriberHistory, TopicPubEvent } from '../checker/topics.js';
 
 export interface SubscriberOptions {
@@ -22,14 +22,6 @@ const RECONNECT_MAX_MS = 1000;
 /** After `owner-unavailable`, the topic is asked for again this much later on the same connection. */
 const RESUBSCRIBE_MS = 300;
 const HISTORY_READ_MS = 5000;
-
-async function token(app: string, user: string, secret: string): Promise<string> {
-  return new SignJWT({ app })
-    .setProtectedHeader({ alg: 'HS256' })
-    .setSubject(user)
-    .setExpirationTime(Math.floor(Date.now() / 1000) + 3600)
-    .sign(new TextEncoder().encode(secret));
-}
 
 export class TopicSubscriber {
   private readonly pubs: TopicPubEvent[] = [];
@@ -57,7 +49,7 @@ export class TopicSubscriber {
   private async connect(): Promise<void> {
     if (this.stopped) return;
     const conn = ++this.conn;
-    const t = await token(this.o.app, this.o.name, this.o.tokenSecret);
+    const t = await clientToken(this.o.app, this.o.name, this.o.tokenSecret);
     const ws = new WebSocket(this.o.url(), ['longwire.v1.json'], { handshakeTimeout: 2000 });
     this.ws = ws;
     // Each sub is followed by a ping: frames are handled in order, so an error
@@ -118,7 +110,7 @@ export class TopicSubscriber {
 
 /** One topic's whole kept history, read with a fresh connection (`sub` with `after: 0`) through `url`. */
 export async function readHistory(url: string, app: string, tokenSecret: string, topic: string): Promise<FinalHistory> {
-  const t = await token(app, 'history-reader', tokenSecret);
+  const t = await clientToken(app, 'history-reader', tokenSecret);
   const ws = new WebSocket(url, ['longwire.v1.json'], { handshakeTimeout: 2000 });
   const records: { offset: number; value: string }[] = [];
   try {

@@ -102,8 +102,9 @@ export class ClusterTopics {
 
   /** Publishes through the topic's owner; answers the offset. */
   async publish(app: string, topic: string, data: Json): Promise<number> {
-    const p = this.ownership.placementOf(topicKey(app, topic));
-    if (p.kind !== 'elsewhere') return this.publishHere(app, topic, data);
+    const key = topicKey(app, topic);
+    const p = this.ownership.placementOf(key);
+    if (p.kind !== 'elsewhere') return this.publishPlaced(app, topic, data, key, p);
     try {
       const offset = await this.peers.of(p.owner).call('publish', { app, topic, data });
       if (typeof offset !== 'number') throw new ApiError('internal', 'topic owner answered no offset');
@@ -115,10 +116,13 @@ export class ClusterTopics {
   }
 
   /** The owner's side: store, write to local subscribers, send to the other members. */
-  async publishHere(app: string, topic: string, data: Json): Promise<number> {
+  publishHere(app: string, topic: string, data: Json): Promise<number> {
     const key = topicKey(app, topic);
+    return this.publishPlaced(app, topic, data, key, this.ownership.placementOf(key));
+  }
+
+  private async publishPlaced(app: string, topic: string, data: Json, key: string, p: Placement): Promise<number> {
     // Checked before any wait: once a hand-over saw this node as no longer the owner, nothing new starts here.
-    const p = this.ownership.placementOf(key);
     if (p.kind === 'elsewhere') throw new ApiError('notReady', `topic ${topic} is owned by ${p.owner.id} now (repeat the publish)`);
     // Tracked up to its sends, not only its store: a new owner's first publish then reaches every member after this one.
     return this.track(key, this.publishOwned(app, topic, data, p));
@@ -173,13 +177,16 @@ export class ClusterTopics {
 
   private async readHistory(app: string, topic: string, after: number): Promise<TopicRecord[]> {
     const p = this.ownership.placementOf(topicKey(app, topic));
-    if (p.kind !== 'elsewhere') return this.historyHere(app, topic, after);
+    if (p.kind !== 'elsewhere') return this.historyPlaced(app, topic, after, p);
     return asRecords(await this.peers.of(p.owner).call('readTopic', { app, topic, after }));
   }
 
   /** The owner's side of a history read. */
-  async historyHere(app: string, topic: string, after: number): Promise<TopicRecord[]> {
-    const p = this.ownership.placementOf(topicKey(app, topic));
+  historyHere(app: string, topic: string, after: number): Promise<TopicRecord[]> {
+    return this.historyPlaced(app, topic, after, this.ownership.placementOf(topicKey(app, topic)));
+  }
+
+  private async historyPlaced(app: string, topic: string, after: number, p: Placement): Promise<TopicRecord[]> {
     if (p.kind === 'elsewhere') throw new ApiError('notReady', `topic ${topic} is owned by ${p.owner.id} now`);
     // A publish goes on without a history that cannot be pulled; a history read does not answer one that lacks it.
     if (p.kind === 'incoming' && !(await this.pull(app, topic, p))) {

@@ -127,6 +127,11 @@ export class Client {
       this.ctx.metrics.topicCatchUps.failed.inc();
     }
     if (this.state === 'closed' || this.topics?.get(key) !== s) return;
+    this.writeReplay(app, topic, s, history);
+  }
+
+  /** Ends a history read of `s`: the records it lacked, then the live pubs held meanwhile. */
+  private writeReplay(app: string, topic: string, s: TopicSubscription, history: Awaited<ReturnType<GatewayContext['topicHistory']>>): void {
     const { records, pubs } = s.replayed(history);
     for (const r of records) this.send({ t: 'pub', app, topic, offset: r.offset, data: r.data, ts: r.ts });
     for (const f of pubs) this.writeShared(f);
@@ -353,9 +358,7 @@ export class Client {
       this.ctx.hub.unsubscribe(app, topic, this);
       return this.send({ t: 'error', code: 'owner-unavailable', message: `the node holding topic ${topic}'s history is unreachable; subscribe again later`, app, topic });
     }
-    const { records, pubs } = sub.replayed(history);
-    for (const r of records) this.send({ t: 'pub', app, topic, offset: r.offset, data: r.data, ts: r.ts });
-    for (const f of pubs) this.writeShared(f);
+    this.writeReplay(app, topic, sub, history);
     if (unreachable) this.send({ t: 'error', code: 'owner-unavailable', message: `the node holding topic ${topic}'s history is unreachable; subscribe again later`, app, topic });
   }
 
