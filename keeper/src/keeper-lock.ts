@@ -33,7 +33,7 @@ export interface LockOptions {
 
 /** Waits until this contender holds the lock `name` (a key prefix, without the trailing /). */
 export async function acquireLock(client: KeeperClient, name: string, o: LockOptions): Promise<KeeperLock> {
-  const prefix = `${name.replace(/\/+$/, '')}/`;
+  const prefix = prefixOf(name);
   o.signal?.throwIfAborted();
   const lease = await client.leaseGrant(o.ttlSeconds);
   const keepAlive = client.keepAlive(lease);
@@ -63,8 +63,13 @@ export async function acquireLock(client: KeeperClient, name: string, o: LockOpt
 
 /** The key (and value) of the lock's holder now, or undefined when nobody holds it: who the elected leader is. */
 export async function lockHolder(client: KeeperClient, name: string): Promise<KeyValue | undefined> {
-  const r = await contendersOf(client, `${name.replace(/\/+$/, '')}/`);
+  const r = await contendersOf(client, prefixOf(name));
   return r.kvs.reduce<KeyValue | undefined>((oldest, kv) => (oldest === undefined || kv.createRevision < oldest.createRevision ? kv : oldest), undefined);
+}
+
+/** The contenders' key prefix of the lock `name`: one trailing slash. */
+function prefixOf(name: string): string {
+  return `${name.replace(/\/+$/, '')}/`;
 }
 
 /** Every contender's key, the pages read at the first one's revision (one snapshot). */
