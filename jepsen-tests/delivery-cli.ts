@@ -21,7 +21,7 @@ const { values } = parseArgs({
     topics: { type: 'string', default: '3' },
     nodes: { type: 'string', default: '1' },
     fsync: { type: 'boolean', default: false },
-    /** The nemeses to draw from, comma-separated (kill, pause, blip, partition, transfer, member) or 'all'. */
+    /** The nemeses to draw from, comma-separated (kill, pause, blip, partition, transfer, member, long-partition) or 'all'. */
     faults: { type: 'string', default: 'all' },
     /** Run on the host's loopback and iptables (in chains of the run's own) instead of a namespace. */
     'host-net': { type: 'boolean', default: false },

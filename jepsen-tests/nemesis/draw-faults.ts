@@ -5,7 +5,7 @@
 import type { Rng } from '../cluster/rng.js';
 
 /** Nemeses that need more than one node; dropped from a one-node run. */
-const MULTI_NODE: ReadonlySet<string> = new Set(['partition', 'transfer', 'member']);
+const MULTI_NODE: ReadonlySet<string> = new Set(['partition', 'long-partition', 'transfer', 'member']);
 
 export interface DrawOptions<K extends string> {
   readonly nodes: readonly string[];

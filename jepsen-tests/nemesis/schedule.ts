@@ -1,6 +1,8 @@
 // A seeded fault schedule for the delivery workload: kill -9 and restart,
 // SIGSTOP/SIGCONT, network blips of random devices, and with more than one
-// node partitions, leader-transfer storms and membership changes (remove a
+// node partitions (short ones, and long ones that outlast the peer links'
+// call timeout, so a node misses topic pubs and must fill the hole from the
+// history), leader-transfer storms and membership changes (remove a
 // member, which drains its inboxes to the others, wipe it and rejoin it,
 // which moves its users' inboxes back to it). Printed in full so a run can be
 // replayed from its seed.
@@ -19,10 +21,12 @@ export type Fault =
   | ({ readonly at: number; readonly kind: 'transfer-storm' } & TransferStorm)
   | ({ readonly at: number; readonly kind: 'member-change' } & MemberChange);
 
-export const DELIVERY_NEMESES = ['kill', 'pause', 'blip', 'partition', 'transfer', 'member'] as const;
+export const DELIVERY_NEMESES = ['kill', 'pause', 'blip', 'partition', 'transfer', 'member', 'long-partition'] as const;
 export type DeliveryNemesis = (typeof DELIVERY_NEMESES)[number];
 
-const WEIGHTS: Readonly<Record<DeliveryNemesis, number>> = { kill: 30, pause: 25, blip: 25, partition: 30, transfer: 15, member: 12 };
+const WEIGHTS: Readonly<Record<DeliveryNemesis, number>> = { kill: 30, pause: 25, blip: 25, partition: 30, transfer: 15, member: 12, 'long-partition': 8 };
+/** Past the peer links' 10 s call timeout: a pub sent across the cut is given up, not delivered late. */
+const LONG_PARTITION_MS = 12_000;
 
 export interface ScheduleOptions {
   readonly nodes: readonly string[];
@@ -44,6 +48,10 @@ export function makeSchedule(rng: Rng, o: ScheduleOptions): Fault[] {
       case 'partition': {
         const { left, right } = randomSplit(rng, o.nodes);
         return { at, kind: 'partition', left, right, leader: rng.next() < 0.5, healMs: 1000 + rng.int(3000) };
+      }
+      case 'long-partition': {
+        const { left, right } = randomSplit(rng, o.nodes);
+        return { at, kind: 'partition', left, right, leader: rng.next() < 0.5, healMs: LONG_PARTITION_MS + rng.int(4000) };
       }
       case 'transfer':
         return { at, kind: 'transfer-storm', ...makeTransferStorm(rng, o.nodes) };

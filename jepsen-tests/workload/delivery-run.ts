@@ -80,8 +80,8 @@ export async function runDelivery(o: DeliveryRunOptions): Promise<DeliveryRunRes
   const rng = new Rng(o.seed);
   const ids = Array.from({ length: o.nodes }, (_, i) => `n${i + 1}`);
   const avail = o.nodes > 1 ? partitionsAvailable() : { ok: false as const, why: 'one node' };
-  const partitions = avail.ok && o.nemeses.has('partition');
-  const nemeses = new Set([...o.nemeses].filter((k) => k !== 'partition' || partitions));
+  const partitions = avail.ok && (o.nemeses.has('partition') || o.nemeses.has('long-partition'));
+  const nemeses = new Set([...o.nemeses].filter((k) => (k !== 'partition' && k !== 'long-partition') || partitions));
   const schedule = makeSchedule(rng, { nodes: ids, durationMs: o.faultMs, meanGapMs: o.meanFaultGapMs, nemeses });
   o.log(
     `SEED=${o.seed} nodes=${o.nodes} faultMs=${o.faultMs} users=${o.users} devicesPerUser=${o.devicesPerUser} pushers=${o.pushers} topics=${o.topics} topicSubscribers=${o.topicSubscribers} fsync=${o.fsync} faults=${[...nemeses].join(',')}\nnetwork=${networkMode()} partitions=${partitions ? 'iptables' : `off (${avail.ok ? 'not asked for' : avail.why})`}\nschedule:\n${formatSchedule(schedule)}`,
