@@ -72,7 +72,7 @@ export type TopicOwnership = Pick<Ownership, 'placementOf' | 'refresh' | 'ringMe
 export class ClusterTopics {
   private readonly offsets: TopicOffsets;
   /** Publishes started here as owner and not yet stored and sent, by topic key: a hand-over waits for them. */
-  private readonly publishing = new Map<string, Set<Promise<unknown>>>();
+  private readonly publishing = new Map<string, Set<Promise<void>>>();
   /** History reads in flight, by topic and `after`: the subscriptions of one node that missed the same pub share one. */
   private readonly reading = new Map<string, Promise<TopicRecord[]>>();
   /** Pulls in progress or done, by move mark and topic key, so a topic is pulled once per move: true once its history is here. */
@@ -121,22 +121,36 @@ export class ClusterTopics {
     return this.publishPlaced(app, topic, data, key, this.ownership.placementOf(key));
   }
 
+  /**
+   * Answers once the record is stored (the commit point); its sends to the
+   * other members go on after the answer, so a member that is slow or cut off
+   * (a call waits up to the peer link's timeout) holds up no publisher. A send
+   * that fails leaves that member a hole, filled from the history when the
+   * next pub shows it (`prev`).
+   */
   private async publishPlaced(app: string, topic: string, data: Json, key: string, p: Placement): Promise<number> {
     // Checked before any wait: once a hand-over saw this node as no longer the owner, nothing new starts here.
     if (p.kind === 'elsewhere') throw new ApiError('notReady', `topic ${topic} is owned by ${p.owner.id} now (repeat the publish)`);
     // Tracked up to its sends, not only its store: a new owner's first publish then reaches every member after this one.
-    return this.track(key, this.publishOwned(app, topic, data, p));
+    let sent!: () => void;
+    this.track(key, new Promise<void>((resolve) => (sent = resolve)));
+    try {
+      const pub = await this.storeOwned(app, topic, data, p);
+      writePub(this.hub, pub);
+      const others = this.keeper.cluster().members.filter((m) => m.id !== this.nodeId);
+      void Promise.all(others.map((m) => this.peers.of(m).call('pub', pub).catch(() => undefined))).then(sent);
+      return pub.offset;
+    } catch (err) {
+      sent();
+      throw err;
+    }
   }
 
-  private async publishOwned(app: string, topic: string, data: Json, p: Placement): Promise<number> {
+  private async storeOwned(app: string, topic: string, data: Json, p: Placement): Promise<TopicPub> {
     // A member cut off from the keeper's quorum, or behind it, may have missed a change of owner: it gives out no offset.
     if (!this.keeper.ready()) throw new ApiError('notReady', `this node is not caught up with the keeper's leader; topic ${topic} cannot be published here now (repeat the publish)`);
     const r = await this.store(app, topic, data, p);
-    const pub: TopicPub = { app, topic, offset: r.offset, prev: r.prev, data, ts: r.ts };
-    writePub(this.hub, pub);
-    const others = this.keeper.cluster().members.filter((m) => m.id !== this.nodeId);
-    await Promise.all(others.map((m) => this.peers.of(m).call('pub', pub).catch(() => undefined)));
-    return r.offset;
+    return { app, topic, offset: r.offset, prev: r.prev, data, ts: r.ts };
   }
 
   private async store(app: string, topic: string, data: Json, p: Placement): Promise<PublishedRecord> {
@@ -145,7 +159,7 @@ export class ClusterTopics {
     return this.saver.publish(app, topic, data, offset);
   }
 
-  private track<T>(key: string, run: Promise<T>): Promise<T> {
+  private track(key: string, run: Promise<void>): void {
     let set = this.publishing.get(key);
     if (set === undefined) this.publishing.set(key, (set = new Set()));
     const s = set;
@@ -155,7 +169,6 @@ export class ClusterTopics {
       if (s.size === 0 && this.publishing.get(key) === s) this.publishing.delete(key);
     };
     run.then(done, done);
-    return run;
   }
 
   /** Resolves once every publish started here (on one topic, or on all) is stored and sent, or failed. */

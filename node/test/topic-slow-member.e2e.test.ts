@@ -1,0 +1,80 @@
+// A topic publish is answered once the owner stored it: a member that does not
+// answer (SIGSTOP: its connections stay open, so a call to it waits for the
+// peer link's 10 s timeout) must not hold up publishers. Its subscribers get
+// the pubs once it runs again.
+import { test, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { TestCluster } from './support/test-cluster.js';
+import { TestSocket, createApp, token } from './support/ws-client.js';
+import { eventually, obj, roundTrip } from './support/contract.js';
+import { ownerOf } from '../src/ring.js';
+import { topicKey } from '../src/ownership.js';
+import type { Member } from '../../keeper/src/keeper.js';
+
+const cluster = new TestCluster();
+let stopped: number | undefined;
+after(async () => {
+  if (stopped !== undefined) process.kill(stopped, 'SIGCONT');
+  await cluster.close();
+});
+
+const voter = (id: string): Member => ({ id, role: 'voter', peer: '', api: '', gateway: '', zone: 'default' });
+
+/** Well below the peer link's call timeout (10 s), which a publish waiting on the stopped member would take. */
+const ANSWER_MS = 5000;
+
+test('a member that does not answer holds up no topic publish; its subscriber gets the pubs once it runs again', async () => {
+  const n1 = await cluster.start('n1');
+  await cluster.start('n2', n1.apiUrl);
+  await cluster.voters(n1, 2);
+  await cluster.start('n3', n1.apiUrl);
+  const view = await cluster.voters(n1, 3);
+  await cluster.joinsFinished(n1);
+  const ids = ['n1', 'n2', 'n3'];
+  // The stopped member is not the keeper's leader (the others keep a ready quorum without an election) nor the owner.
+  const slowId = ids.find((id) => id !== view.leader) ?? 'n3';
+  const ownerId = ids.find((id) => id !== slowId) ?? 'n1';
+  const app = await createApp(n1, 'slow-member');
+  const voters = ids.map(voter);
+  let n = 0;
+  while (ownerOf(voters, topicKey(app.app, `t-${n}`))?.id !== ownerId) n++;
+  const topic = `t-${n}`;
+
+  const subscribe = async (nodeId: string, user: string): Promise<TestSocket> => {
+    const s = await TestSocket.open(cluster.node(nodeId).wsUrl, 'json');
+    await s.hello(`${user}-device`);
+    await s.bind(app.app, await token(app.app, app.tokenSecret, user));
+    s.send({ t: 'sub', app: app.app, topic });
+    await roundTrip(s);
+    return s;
+  };
+  const near = await subscribe(ownerId, 'near');
+  const far = await subscribe(slowId, 'far');
+  const owner = cluster.node(ownerId);
+  const publish = async (data: number): Promise<number> => {
+    const a = await owner.api('POST', `/v1/apps/${app.app}/topics/${topic}`, { token: app.apiKey, body: { data } });
+    assert.equal(a.status, 200, JSON.stringify(a.body));
+    return Number(obj(a.body).offset);
+  };
+  assert.equal(await publish(0), 1);
+  assert.equal(Number((await far.nextOfType('pub')).offset), 1, 'the member gets pubs while it runs');
+
+  stopped = cluster.node(slowId).pid;
+  process.kill(stopped, 'SIGSTOP');
+  const offsets: number[] = [];
+  for (let data = 1; data <= 3; data++) {
+    const answered = publish(data);
+    const late = new Promise<'late'>((r) => setTimeout(() => r('late'), ANSWER_MS).unref());
+    const first = await Promise.race([answered, late]);
+    assert.notEqual(first, 'late', `publish ${data} was not answered within ${ANSWER_MS} ms while ${slowId} is stopped`);
+    offsets.push(first as number);
+  }
+  assert.deepEqual(offsets, [2, 3, 4]);
+  for (const o of [1, 2, 3, 4]) assert.equal(Number((await near.nextOfType('pub')).offset), o, 'the owner wrote each pub to its own subscriber at once');
+
+  process.kill(stopped, 'SIGCONT');
+  stopped = undefined;
+  for (const o of [2, 3, 4]) assert.equal(Number((await far.nextOfType('pub', 15_000)).offset), o, 'the pubs reach the member once it runs again');
+  near.close();
+  far.close();
+});
