@@ -4,12 +4,18 @@
 // sent (peer queue full, peer down) is dropped: the holding node's bindings
 // poll the owner (Delivery, REMOTE_POLL_MS) and catch up from the inbox.
 // A qos 0 message goes the same way but is awaited, to count the connections
-// it reached; a holding node that cannot be reached counts none (at most once).
+// it reached, for at most VOLATILE_WAIT_MS: a holding node that cannot be
+// reached, or does not answer by then (stopped, cut off: its call would wait
+// for the peer link's timeout), counts none (at most once; a late one may
+// still write it to its connections).
 import type { Keeper } from '../../keeper/src/keeper.js';
 import type { Json } from './saver/saver.js';
 import type { RemoteHolders, VolatileMessage } from './pusher.js';
 import type { Peers } from './peer/peers.js';
 import { PeerError } from './peer/errors.js';
+
+/** How long a qos 0 push waits for a holding node's count before answering without it. */
+export const VOLATILE_WAIT_MS = 1000;
 
 export interface StoredNotice {
   readonly app: string;
@@ -57,8 +63,10 @@ export class StoredNotifier implements RemoteHolders {
         const member = members.find((x) => x.id === node);
         if (member === undefined) return;
         const notice: VolatileNotice = { app, id: m.id, data: m.data, ts: m.ts, users: us.map((u) => u.user) };
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const late = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), VOLATILE_WAIT_MS)));
         try {
-          const answer = await this.peers.of(member).call('volatile', notice);
+          const answer = await Promise.race([this.peers.of(member).call('volatile', notice), late]);
           if (!Array.isArray(answer)) return;
           for (const [i, u] of us.entries()) {
             const n: unknown = answer[i];
@@ -66,6 +74,8 @@ export class StoredNotifier implements RemoteHolders {
           }
         } catch (err) {
           if (!(err instanceof PeerError) || err.code === 'refused') this.onError(err);
+        } finally {
+          clearTimeout(timer);
         }
       }),
     );

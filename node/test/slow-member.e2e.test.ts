@@ -1,14 +1,15 @@
-// A topic publish is answered once the owner stored it: a member that does not
-// answer (SIGSTOP: its connections stay open, so a call to it waits for the
-// peer link's 10 s timeout) must not hold up publishers. Its subscribers get
-// the pubs once it runs again.
+// A member that does not answer (SIGSTOP: its connections stay open, so a call
+// to it waits for the peer link's 10 s timeout) must not hold up publishers: a
+// topic publish is answered once the owner stored it (the stopped member's
+// subscribers get the pubs once it runs again), and a qos 0 push waits for a
+// holding node's count for at most a second.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { TestCluster } from './support/test-cluster.js';
 import { TestSocket, createApp, token } from './support/ws-client.js';
 import { eventually, obj, roundTrip } from './support/contract.js';
 import { ownerOf } from '../src/ring.js';
-import { topicKey } from '../src/ownership.js';
+import { ownerKey, topicKey } from '../src/ownership.js';
 import type { Member } from '../../keeper/src/keeper.js';
 
 const cluster = new TestCluster();
@@ -23,7 +24,7 @@ const voter = (id: string): Member => ({ id, role: 'voter', peer: '', api: '', g
 /** Well below the peer link's call timeout (10 s), which a publish waiting on the stopped member would take. */
 const ANSWER_MS = 5000;
 
-test('a member that does not answer holds up no topic publish; its subscriber gets the pubs once it runs again', async () => {
+test('a member that does not answer holds up no topic publish and no qos 0 push; its subscriber gets the pubs once it runs again', async () => {
   const n1 = await cluster.start('n1');
   await cluster.start('n2', n1.apiUrl);
   await cluster.voters(n1, 2);
@@ -48,9 +49,14 @@ test('a member that does not answer holds up no topic publish; its subscriber ge
     await roundTrip(s);
     return s;
   };
-  const near = await subscribe(ownerId, 'near');
-  const far = await subscribe(slowId, 'far');
+  let u = 0;
+  while (ownerOf(voters, ownerKey(app.app, `u-${u}`))?.id !== ownerId) u++;
+  const user = `u-${u}`;
+  const near = await subscribe(ownerId, user);
+  const far = await subscribe(slowId, user);
   const owner = cluster.node(ownerId);
+  /** Resolves with the answer, or 'late' once ANSWER_MS passed. */
+  const inTime = <T>(answer: Promise<T>): Promise<T | 'late'> => Promise.race([answer, new Promise<'late'>((r) => setTimeout(() => r('late'), ANSWER_MS).unref())]);
   const publish = async (data: number): Promise<number> => {
     const a = await owner.api('POST', `/v1/apps/${app.app}/topics/${topic}`, { token: app.apiKey, body: { data } });
     assert.equal(a.status, 200, JSON.stringify(a.body));
@@ -63,14 +69,19 @@ test('a member that does not answer holds up no topic publish; its subscriber ge
   process.kill(stopped, 'SIGSTOP');
   const offsets: number[] = [];
   for (let data = 1; data <= 3; data++) {
-    const answered = publish(data);
-    const late = new Promise<'late'>((r) => setTimeout(() => r('late'), ANSWER_MS).unref());
-    const first = await Promise.race([answered, late]);
-    assert.notEqual(first, 'late', `publish ${data} was not answered within ${ANSWER_MS} ms while ${slowId} is stopped`);
-    offsets.push(first as number);
+    const answer = await inTime(publish(data));
+    assert.notEqual(answer, 'late', `publish ${data} was not answered within ${ANSWER_MS} ms while ${slowId} is stopped`);
+    offsets.push(answer as number);
   }
   assert.deepEqual(offsets, [2, 3, 4]);
   for (const o of [1, 2, 3, 4]) assert.equal(Number((await near.nextOfType('pub')).offset), o, 'the owner wrote each pub to its own subscriber at once');
+  // The user is connected on the owner and on the stopped member: the push counts the owner's connection only.
+  const flash = await inTime(owner.api('POST', `/v1/apps/${app.app}/push`, { token: app.apiKey, body: { users: [user], data: 'flash', qos: 0 } }));
+  assert.notEqual(flash, 'late', `a qos 0 push was not answered within ${ANSWER_MS} ms while ${slowId} is stopped`);
+  if (flash === 'late') return;
+  assert.equal(flash.status, 200, JSON.stringify(flash.body));
+  assert.deepEqual(obj(flash.body).results, [{ user, delivered: 1 }]);
+  assert.equal((await near.next((f) => f.t === 'msg' && f.qos === 0)).data, 'flash');
 
   process.kill(stopped, 'SIGCONT');
   stopped = undefined;
