@@ -2,8 +2,10 @@
 // like users) that stores its history and assigns its offsets, so offsets are
 // one sequence per topic whichever node a publish arrives at. The owner writes
 // a publish to its own subscribers and sends it to every other member, which
-// writes it to theirs (at most once: a member that cannot be reached misses
-// it, and its subscribers can recover it from the history with `after`).
+// writes it to theirs (at most once per send: a member that cannot be reached
+// misses it; its node fills the hole from the history at the topic's next
+// pub, and the owner sends the topic's newest pub again until one gets
+// through: topic-resends.ts).
 //
 // A topic's history moves with the topic when the owners change, as a user's
 // inbox does (ownership.ts): the previous owner hands every topic it no longer
@@ -20,7 +22,7 @@
 // read within 900 ms), so one cut off from the keeper's quorum, which may have
 // missed a change of owner, stops well before a new owner gives up a pull
 // that gets no answer (2 s) and publishes without its history.
-import type { Keeper } from '../../keeper/src/keeper.js';
+import type { Keeper, Member } from '../../keeper/src/keeper.js';
 import type { Hub } from './hub.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
@@ -31,6 +33,7 @@ import { ApiError } from './center/errors.js';
 import { SharedFrame } from './protocol/codec.js';
 import { topicKey, type Ownership, type Placement } from './ownership.js';
 import { TopicOffsets } from './topic-offsets.js';
+import { TOPIC_RESEND_DEFAULTS, TopicResends, type TopicResendOptions } from './topic-resends.js';
 
 export interface TopicPub {
   readonly app: string;
@@ -77,6 +80,7 @@ export class ClusterTopics {
   private readonly reading = new Map<string, Promise<TopicRecord[]>>();
   /** Pulls in progress or done, by move mark and topic key, so a topic is pulled once per move: true once its history is here. */
   private readonly pulls = new Map<string, Promise<boolean>>();
+  private readonly resends: TopicResends;
 
   constructor(
     private readonly nodeId: string,
@@ -87,8 +91,35 @@ export class ClusterTopics {
     private readonly peers: PullPeers,
     private readonly metrics: Metrics,
     private readonly log: Logger,
+    resend: Partial<Pick<TopicResendOptions, 'intervalMs' | 'topicsMax'>> = {},
   ) {
     this.offsets = new TopicOffsets(keeper, (app, topic) => saver.topicLast(app, topic));
+    this.resends = new TopicResends({
+      ...TOPIC_RESEND_DEFAULTS,
+      ...resend,
+      send: async (id, pub) => {
+        const member = this.keeper.cluster().members.find((m) => m.id === id);
+        if (member === undefined) return false;
+        await this.peers.of(member).call('pub', pub);
+        return true;
+      },
+      isMember: (id) => this.keeper.cluster().members.some((m) => m.id === id),
+      onResent: (result) => this.metrics.topicPubResends[result].inc(),
+    });
+  }
+
+  /** Starts sending missed pubs again (topic-resends.ts). */
+  start(): void {
+    this.resends.start();
+  }
+
+  stop(): void {
+    this.resends.stop();
+  }
+
+  /** Topics whose newest pub `member` missed and is owed. */
+  owedTo(member: string): number {
+    return this.resends.owedTo(member);
   }
 
   /** The voters that own topics now: a change voids offset blocks (topic-offsets.ts). */
@@ -138,7 +169,15 @@ export class ClusterTopics {
       const pub = await this.storeOwned(app, topic, data, p);
       writePub(this.hub, pub);
       const others = this.keeper.cluster().members.filter((m) => m.id !== this.nodeId);
-      void Promise.all(others.map((m) => this.peers.of(m).call('pub', pub).catch(() => undefined))).then(sent);
+      const sendTo = (m: Member): Promise<void> =>
+        this.peers
+          .of(m)
+          .call('pub', pub)
+          .then(
+            () => this.resends.delivered(m.id, pub),
+            () => this.resends.missed(m.id, pub),
+          );
+      void Promise.all(others.map(sendTo)).then(sent);
       return pub.offset;
     } catch (err) {
       sent();

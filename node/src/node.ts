@@ -213,6 +213,7 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
   const delivery = new Delivery(saver, hub, apps, () => nodeSettings.gateway.inflightMsgsMax, (err) => log.error({ err }, 'delivery failed'), inboxes);
   const notifier = new StoredNotifier(cfg.id, keeper, peers, (err) => log.error({ err }, 'stored notice failed'));
   const topics = new ClusterTopics(cfg.id, keeper, ownership, saver, hub, peers, metrics, log);
+  topics.start();
   const topicReaper = new TopicReaper(keeper, {
     nodeId: cfg.id,
     idleMs: cfg.topicIdleS * 1000,
@@ -329,6 +330,7 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
       // Let socket close handlers release their bindings before the final flush.
       await new Promise((r) => setImmediate(r));
       await delivery.close();
+      topics.stop();
       // After the last cursor writes, which go to the owners of remote inboxes.
       await peers.close();
       await peerHttp.close();

@@ -4,7 +4,8 @@
 // publishes it had started are stored and sent, and refuses new ones; a new
 // owner pulls a topic's history once per move before its first publish or
 // history read, and goes on without it (not asking again at once) when the
-// previous owner does not answer.
+// previous owner does not answer; a member that missed a pub is sent the
+// topic's newest again until it gets through.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -29,7 +30,7 @@ const OTHER: Member = { id: 'n2', role: 'voter', peer: '127.0.0.1:1', api: '127.
 
 type Call = (method: string, body: unknown) => Promise<unknown>;
 
-async function setup(call: Call, ready: () => boolean = () => true): Promise<{ topics: ClusterTopics; saver: Saver; place: (p: Placement) => void; metrics: Metrics }> {
+async function setup(call: Call, ready: () => boolean = () => true, resendMs?: number): Promise<{ topics: ClusterTopics; saver: Saver; place: (p: Placement) => void; metrics: Metrics }> {
   const dir = await mkdtemp(join(tmpdir(), 'cluster-topics-'));
   const keeper = await RaftKeeper.open({
     dataDir: join(dir, 'raft'),
@@ -55,7 +56,9 @@ async function setup(call: Call, ready: () => boolean = () => true): Promise<{ t
   let placement: Placement = { kind: 'here' };
   const ownership: TopicOwnership = { placementOf: () => placement, refresh: async () => undefined, ringMembers: () => [...withOther.cluster().members] };
   const metrics = new Metrics();
-  const topics = new ClusterTopics('n1', withOther, ownership, saver, new Hub(), { of: () => ({ call }) }, metrics, pino({ level: 'silent' }));
+  const topics = new ClusterTopics('n1', withOther, ownership, saver, new Hub(), { of: () => ({ call }) }, metrics, pino({ level: 'silent' }), resendMs === undefined ? {} : { intervalMs: resendMs });
+  topics.start();
+  closers.push(async () => topics.stop());
   return { topics, saver, place: (p) => (placement = p), metrics };
 }
 
@@ -147,4 +150,34 @@ test('an owner whose keeper member is not caught up with the leader (cut off fro
   assert.deepEqual((await t.saver.readTopic('app', 'cut', 0)).map((r) => r.data), ['x']);
   ready = true;
   assert.equal(await t.topics.publishHere('app', 'cut', 'z'), 2);
+});
+
+test("a member that missed pubs is sent the topic's newest again until it gets through", async () => {
+  let failing = true;
+  const got: number[] = [];
+  const { topics, metrics } = await setup(
+    async (method, body) => {
+      assert.equal(method, 'pub');
+      if (failing) throw new Error('member cut off');
+      got.push((body as { offset: number }).offset);
+      return null;
+    },
+    undefined,
+    20,
+  );
+  assert.equal(await topics.publishHere('app', 't', 'a'), 1);
+  assert.equal(await topics.publishHere('app', 't', 'b'), 2);
+  for (let i = 0; i < 200 && topics.owedTo('n2') === 0; i++) await settle(5);
+  assert.equal(topics.owedTo('n2'), 1, 'one topic owed');
+  await settle(100);
+  assert.deepEqual(got, [], 'still cut off');
+  failing = false;
+  for (let i = 0; i < 200 && got.length === 0; i++) await settle(5);
+  assert.deepEqual(got, [2], 'the newest pub, whose prev shows the member the hole before it');
+  assert.equal(topics.owedTo('n2'), 0);
+  await settle(100);
+  assert.deepEqual(got, [2], 'sent again only until it got through');
+  const text = await metrics.registry.metrics();
+  assert.match(text, /longwire_topic_pub_resends_total\{result="sent"\} 1/);
+  assert.match(text, /longwire_topic_pub_resends_total\{result="failed"\} [1-9]/);
 });
