@@ -14,7 +14,10 @@
 //                but found in the history read after the run;
 //   kept       — the history read after the run holds every answered publish
 //                it has room for (the newest `historyMax`, within its time),
-//                wherever the topic's owner moved meanwhile.
+//                wherever the topic's owner moved meanwhile;
+//   caught-up  — after the faults healed, every subscriber got each topic's
+//                newest record (a node that missed it while cut off, with no
+//                later pub to show the hole, is sent it again by the owner).
 
 export type PublishOutcome =
   | { readonly kind: 'ok'; readonly offset: number }
@@ -44,6 +47,8 @@ export interface TopicPubEvent {
 export interface SubscriberHistory {
   readonly subscriber: string;
   readonly pubs: readonly TopicPubEvent[];
+  /** The highest offset it got of each topic, over all its connections, when it stopped. */
+  readonly last: Readonly<Record<string, number>>;
 }
 
 /** The history of each topic as read after the run (`sub` with `after: 0`), oldest first. */
@@ -69,6 +74,7 @@ export const TOPIC_GUARANTEES = {
   faithful: 'the message delivered under an offset is the publish answered with it',
   complete: "a subscription that got two offsets got every publish between them the history had room for (a node that missed a pub fills the hole from the topic's history)",
   kept: 'the history is the last records of the topic, wherever its owner moved (it moves with the topic)',
+  'caught-up': "once the faults heal, every subscriber gets each topic's newest record, also one its node missed with no pub after it",
 } as const;
 export type TopicGuarantee = keyof typeof TOPIC_GUARANTEES;
 
@@ -185,6 +191,14 @@ export function checkTopics(h: TopicsHistory): TopicsCheck {
       if (p.outcome.offset < floor || p.return + h.historyMs <= f.readAt) continue;
       if (have.get(p.outcome.offset) === p.value) kept++;
       else v('kept', f.topic, `${p.value} (offset ${p.outcome.offset}, answered at ${p.return}) is not in the history read at ${f.readAt} (${f.records.length} records${f.records.length > 0 ? `, ${f.records[0]?.offset}..${f.records[f.records.length - 1]?.offset}` : ''})`);
+    }
+  }
+  for (const f of h.finals) {
+    const newest = f.records[f.records.length - 1]?.offset;
+    if (newest === undefined) continue;
+    for (const s of h.subscribers) {
+      const last = s.last[f.topic] ?? 0;
+      if (last < newest) v('caught-up', f.topic, `${s.subscriber} got up to offset ${last}, the history holds ${newest}`);
     }
   }
   for (const [g, n] of listed) if (n > LISTED_MAX) violations.push({ guarantee: g, topic: '*', detail: `${n - LISTED_MAX} more` });

@@ -23,6 +23,7 @@ function good(): TopicsHistory {
           { conn: 2, topic: 't', offset: 1025, value: 'c', at: 25 },
           { conn: 2, topic: 't', offset: 1026, value: 'd', at: 30 },
         ],
+        last: { t: 1026 },
       },
     ],
     finals: [{ topic: 't', records: [{ offset: 1, value: 'a' }, { offset: 2, value: 'b' }, { offset: 3, value: 'u' }, { offset: 1025, value: 'c' }, { offset: 1026, value: 'd' }], readAt: 100 }],
@@ -107,4 +108,14 @@ test('complete: a publish without an answer that the history shows stored is owe
   assert.ok(s !== undefined);
   // 'u' (unknown at the client) is in the history under offset 3; connection 2 got 1025 after 2 without it.
   only({ ...h, subscribers: [{ ...s, pubs: [{ conn: 2, topic: 't', offset: 2, value: 'b', at: 9 }, { conn: 2, topic: 't', offset: 1025, value: 'c', at: 25 }] }] }, 'complete');
+});
+
+test("caught-up: a subscriber that never got a topic's newest record", () => {
+  const h = good();
+  const s = h.subscribers[0];
+  assert.ok(s !== undefined);
+  only({ ...h, subscribers: [{ ...s, last: { t: 1025 } }] }, 'caught-up');
+  only({ ...h, subscribers: [{ ...s, last: {} }] }, 'caught-up');
+  // An empty history owes nothing.
+  assert.equal(checkTopics({ ...h, subscribers: [{ ...s, last: {} }], finals: [{ topic: 't', records: [], readAt: 100 }], publishes: [] }).ok, true);
 });

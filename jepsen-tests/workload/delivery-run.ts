@@ -73,6 +73,8 @@ const TOPIC_HISTORY_MS = 5 * 60_000;
 const PUBLISH_PAUSE_MS = 150;
 /** How long the after-the-run read of a topic's history is repeated (its owner may just be back). */
 const HISTORY_READ_WAIT_MS = 15_000;
+/** How long subscribers get, after the history read, to have each topic's newest record (owners resend a missed pub every 2 s). */
+const TOPIC_CAUGHT_UP_MS = 15_000;
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
@@ -217,6 +219,10 @@ export async function runDelivery(o: DeliveryRunOptions): Promise<DeliveryRunRes
     const result = checkDelivery({ pushes, devices: histories });
     const finals: FinalHistory[] = [];
     for (const topic of topics) finals.push(await readFinalHistory(anyNode, topic));
+    // Subscribers still connected must get each topic's newest record; given as long as the owner's resends take.
+    const caughtUpDeadline = Date.now() + TOPIC_CAUGHT_UP_MS;
+    const newest = finals.map((f) => ({ topic: f.topic, offset: f.records[f.records.length - 1]?.offset ?? 0 }));
+    while (Date.now() < caughtUpDeadline && !subscribers.every((s) => newest.every((n) => s.lastOf(n.topic) >= n.offset))) await sleep(100);
     const topicsHistory = { publishes, subscribers: subscribers.map((s) => s.stop()), finals, historyMax: TOPIC_HISTORY_MAX, historyMs: TOPIC_HISTORY_MS };
     const topicsCheck = checkTopics(topicsHistory);
     const reportPath = join(reportDir, 'history.json');

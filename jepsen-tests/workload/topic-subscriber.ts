@@ -104,7 +104,12 @@ export class TopicSubscriber {
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
     this.ws?.terminate();
-    return { subscriber: this.o.name, pubs: this.pubs };
+    return { subscriber: this.o.name, pubs: this.pubs, last: Object.fromEntries(this.last) };
+  }
+
+  /** The highest offset got of `topic`, over all connections. */
+  lastOf(topic: string): number {
+    return this.last.get(topic) ?? 0;
   }
 }
 
