@@ -16,6 +16,7 @@ import type { Lingering } from './lingering.js';
 import type { Delivery } from '../delivery.js';
 import { PeerError } from '../peer/errors.js';
 import { ApiError } from '../center/errors.js';
+import { catchUpRead } from './catch-up-read.js';
 import { TopicSubscription } from './topic-subscription.js';
 
 type State = 'hello' | 'ready' | 'closed';
@@ -118,16 +119,12 @@ export class Client {
     const i = key.indexOf('\u0000');
     const app = key.slice(0, i);
     const topic = key.slice(i + 1);
-    let history: Awaited<ReturnType<GatewayContext['topicHistory']>> = [];
-    try {
-      history = await this.ctx.topicHistory(app, topic, s.lastOffset ?? 0);
-      this.ctx.metrics.topicCatchUps.ok.inc();
-    } catch {
-      // The hole stays (live delivery is at most once); the held pubs go on.
-      this.ctx.metrics.topicCatchUps.failed.inc();
-    }
-    if (this.state === 'closed' || this.topics?.get(key) !== s) return;
-    this.writeReplay(app, topic, s, history);
+    const wanted = (): boolean => this.state !== 'closed' && this.topics?.get(key) === s;
+    const history = await catchUpRead(() => this.ctx.topicHistory(app, topic, s.lastOffset ?? 0), { wanted });
+    // Failed: the hole stays (live delivery is at most once); the held pubs go on.
+    this.ctx.metrics.topicCatchUps[history === undefined ? 'failed' : 'ok'].inc();
+    if (!wanted()) return;
+    this.writeReplay(app, topic, s, history ?? []);
   }
 
   /** Ends a history read of `s`: the records it lacked, then the live pubs held meanwhile. */
