@@ -24,6 +24,7 @@ import { pushLoop } from './pusher.js';
 import { checkTopics, type FinalHistory, type PublishOp, type TopicsCheck } from '../checker/topics.js';
 import { publishLoop } from './topic-publisher.js';
 import { readHistory, TopicSubscriber } from './topic-subscriber.js';
+import { scrapeCounters, TOPIC_COUNTERS } from './node-counters.js';
 
 export interface DeliveryRunOptions {
   readonly seed: number;
@@ -223,6 +224,8 @@ export async function runDelivery(o: DeliveryRunOptions): Promise<DeliveryRunRes
     const caughtUpDeadline = Date.now() + TOPIC_CAUGHT_UP_MS;
     const newest = finals.map((f) => ({ topic: f.topic, offset: f.records[f.records.length - 1]?.offset ?? 0 }));
     while (Date.now() < caughtUpDeadline && !subscribers.every((s) => newest.every((n) => s.lastOf(n.topic) >= n.offset))) await sleep(100);
+    const counters = await scrapeCounters(cluster.nodes.map((n) => n.apiUrl), TOPIC_COUNTERS);
+    o.log(`topic counters (summed over the nodes, since each one's last start): ${JSON.stringify(counters)}`);
     const topicsHistory = { publishes, subscribers: subscribers.map((s) => s.stop()), finals, historyMax: TOPIC_HISTORY_MAX, historyMs: TOPIC_HISTORY_MS };
     const topicsCheck = checkTopics(topicsHistory);
     const reportPath = join(reportDir, 'history.json');
