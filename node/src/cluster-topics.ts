@@ -157,7 +157,7 @@ export class ClusterTopics {
    * other members go on after the answer, so a member that is slow or cut off
    * (a call waits up to the peer link's timeout) holds up no publisher. A send
    * that fails leaves that member a hole, filled from the history when the
-   * next pub shows it (`prev`).
+   * next pub shows it (`prev`) or the topic's newest is sent again (resends).
    */
   private async publishPlaced(app: string, topic: string, data: Json, key: string, p: Placement): Promise<number> {
     // Checked before any wait: once a hand-over saw this node as no longer the owner, nothing new starts here.
