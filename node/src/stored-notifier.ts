@@ -15,7 +15,7 @@ import type { Peers } from './peer/peers.js';
 import { PeerError } from './peer/errors.js';
 
 /** How long a qos 0 push waits for a holding node's count before answering without it. */
-export const VOLATILE_WAIT_MS = 1000;
+export const VOLATILE_WAIT_MS = 2000;
 
 export interface StoredNotice {
   readonly app: string;

@@ -2,7 +2,7 @@
 // to it waits for the peer link's 10 s timeout) must not hold up publishers: a
 // topic publish is answered once the owner stored it (the stopped member's
 // subscribers get the pubs once it runs again), and a qos 0 push waits for a
-// holding node's count for at most a second.
+// holding node's count for at most 2 s.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { TestCluster } from './support/test-cluster.js';
