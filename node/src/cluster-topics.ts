@@ -33,7 +33,7 @@ import { ApiError } from './center/errors.js';
 import { SharedFrame } from './protocol/codec.js';
 import { topicKey, type Ownership, type Placement } from './ownership.js';
 import { TopicOffsets } from './topic-offsets.js';
-import { TOPIC_RESEND_DEFAULTS, TopicResends, type TopicResendOptions } from './topic-resends.js';
+import { TOPIC_RESEND_DEFAULTS, TopicResends, type TopicHead, type TopicResendOptions } from './topic-resends.js';
 
 export interface TopicPub {
   readonly app: string;
@@ -97,15 +97,22 @@ export class ClusterTopics {
     this.resends = new TopicResends({
       ...TOPIC_RESEND_DEFAULTS,
       ...resend,
-      send: async (id, pub) => {
+      send: async (id, head) => {
         const member = this.keeper.cluster().members.find((m) => m.id === id);
         if (member === undefined) return false;
-        await this.peers.of(member).call('pub', pub);
+        const pub = await this.storedPub(head);
+        if (pub !== undefined) await this.peers.of(member).call('pub', pub);
         return true;
       },
       isMember: (id) => this.keeper.cluster().members.some((m) => m.id === id),
       onResent: (result) => this.metrics.topicPubResends[result].inc(),
     });
+  }
+
+  /** The pub at `head` as the history holds it, or undefined once it is gone. */
+  private async storedPub(head: TopicHead): Promise<TopicPub | undefined> {
+    const r = (await this.saver.readTopic(head.app, head.topic, head.offset - 1)).find((x) => x.offset === head.offset);
+    return r === undefined ? undefined : { ...head, data: r.data, ts: r.ts };
   }
 
   /** Starts sending missed pubs again (topic-resends.ts). */

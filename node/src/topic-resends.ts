@@ -6,17 +6,22 @@
 // failed, and sends it again every `intervalMs` until a send of it, or of a
 // later pub of the topic, gets through. Sending the newest is enough: the
 // member's subscriptions drop a pub at or below what they have, and read the
-// hole before one from the history.
+// hole before one from the history. Only the pub's place is remembered (not
+// its data, which may be large): the record is read from the history when it
+// is sent again, and one the history no longer holds is owed no more.
 
 import type { TopicPub } from './cluster-topics.js';
+
+/** Where a missed pub is: its record is read from the owner's history when it is sent again. */
+export type TopicHead = Pick<TopicPub, 'app' | 'topic' | 'offset' | 'prev'>;
 
 export interface TopicResendOptions {
   /** Between two rounds of resends. */
   readonly intervalMs: number;
   /** Topics owed per member; past it the one owed longest is forgotten (its subscribers there wait for the topic's next pub). */
   readonly topicsMax: number;
-  /** Sends the pub to the member; resolves true once it got through. */
-  readonly send: (member: string, pub: TopicPub) => Promise<boolean>;
+  /** Sends the pub at `head` to the member; resolves true once it got through or the history no longer holds it. */
+  readonly send: (member: string, head: TopicHead) => Promise<boolean>;
   /** Whether the member is still in the cluster (a removed one is owed nothing). */
   readonly isMember: (member: string) => boolean;
   readonly onResent: (result: 'sent' | 'failed' | 'forgotten') => void;
@@ -24,11 +29,11 @@ export interface TopicResendOptions {
 
 export const TOPIC_RESEND_DEFAULTS = { intervalMs: 2000, topicsMax: 10_000 } as const;
 
-const keyOf = (p: TopicPub): string => `${p.app}\u0000${p.topic}`;
+const keyOf = (p: TopicHead): string => `${p.app}\u0000${p.topic}`;
 
 export class TopicResends {
   /** Per member, by topic key, the newest pub it missed; insertion order = owed longest first. */
-  private readonly owed = new Map<string, Map<string, TopicPub>>();
+  private readonly owed = new Map<string, Map<string, TopicHead>>();
   private timer: ReturnType<typeof setInterval> | undefined;
   private running = false;
 
@@ -45,14 +50,14 @@ export class TopicResends {
   }
 
   /** A send of `pub` to `member` failed. */
-  missed(member: string, pub: TopicPub): void {
+  missed(member: string, pub: TopicHead): void {
     let topics = this.owed.get(member);
     if (topics === undefined) this.owed.set(member, (topics = new Map()));
     const key = keyOf(pub);
     const had = topics.get(key);
     if (had !== undefined && had.offset >= pub.offset) return;
     topics.delete(key);
-    topics.set(key, pub);
+    topics.set(key, { app: pub.app, topic: pub.topic, offset: pub.offset, ...(pub.prev === undefined ? {} : { prev: pub.prev }) });
     if (topics.size > this.o.topicsMax) {
       const oldest = topics.keys().next();
       if (!oldest.done) topics.delete(oldest.value);
@@ -61,7 +66,7 @@ export class TopicResends {
   }
 
   /** A send of `pub` to `member` got through: what the member missed of the topic before it, its `prev` shows. */
-  delivered(member: string, pub: TopicPub): void {
+  delivered(member: string, pub: TopicHead): void {
     const topics = this.owed.get(member);
     const key = keyOf(pub);
     const had = topics?.get(key);
@@ -94,7 +99,7 @@ export class TopicResends {
     }
   }
 
-  private async resendTo(member: string, pubs: readonly TopicPub[]): Promise<void> {
+  private async resendTo(member: string, pubs: readonly TopicHead[]): Promise<void> {
     for (const pub of pubs) {
       const ok = await this.o.send(member, pub).catch(() => false);
       this.o.onResent(ok ? 'sent' : 'failed');

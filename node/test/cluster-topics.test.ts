@@ -155,11 +155,13 @@ test('an owner whose keeper member is not caught up with the leader (cut off fro
 test("a member that missed pubs is sent the topic's newest again until it gets through", async () => {
   let failing = true;
   const got: number[] = [];
+  const bodies: unknown[] = [];
   const { topics, metrics } = await setup(
     async (method, body) => {
       assert.equal(method, 'pub');
       if (failing) throw new Error('member cut off');
       got.push((body as { offset: number }).offset);
+      bodies.push(body);
       return null;
     },
     undefined,
@@ -174,6 +176,8 @@ test("a member that missed pubs is sent the topic's newest again until it gets t
   failing = false;
   for (let i = 0; i < 200 && got.length === 0; i++) await settle(5);
   assert.deepEqual(got, [2], 'the newest pub, whose prev shows the member the hole before it');
+  const resent = bodies[0] as Record<string, unknown>;
+  assert.deepEqual([resent.app, resent.topic, resent.offset, resent.prev, resent.data], ['app', 't', 2, 1, 'b'], 'read back from the history');
   assert.equal(topics.owedTo('n2'), 0);
   await settle(100);
   assert.deepEqual(got, [2], 'sent again only until it got through');
