@@ -35,7 +35,7 @@ const { values } = parseArgs({
     'gap-ms': { type: 'string', default: '2500' },
     /** 'serializable' reads may be stale by contract: such a run shows the checker catching stale reads. */
     reads: { type: 'string', default: 'linearizable' },
-    /** The nemeses to draw from, comma-separated (kill, pause, watch, partition, transfer, member) or 'all'. */
+    /** The nemeses to draw from, comma-separated (kill, pause, watch, partition, transfer, member, long-partition) or 'all'. */
     faults: { type: 'string', default: 'all' },
     /** Run on the host's loopback and iptables (in chains of the run's own) instead of a namespace. */
     'host-net': { type: 'boolean', default: false },

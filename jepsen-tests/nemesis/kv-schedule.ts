@@ -1,7 +1,8 @@
 // A seeded fault schedule for a keeper cluster of one or more nodes: kill -9
 // and restart, SIGSTOP/SIGCONT, watch-stream blips, and with more than one
 // node: partitions (one node isolated from the rest, or the cluster split in
-// two), leader-transfer storms and membership changes (remove a member, wipe
+// two; short ones, and long ones that outlast node leases and call
+// timeouts), leader-transfer storms and membership changes (remove a member, wipe
 // it, rejoin it). Faults run one after another; each one heals before the
 // next starts. Printed in full so a run replays from its seed.
 import type { Rng } from '../cluster/rng.js';
@@ -28,11 +29,13 @@ export type KvFault =
   | ({ readonly at: number; readonly kind: 'member-change' } & MemberChange);
 
 /** The nemeses a run may use (`--faults`); the multi-node ones need more than one node. */
-export const KV_NEMESES = ['kill', 'pause', 'watch', 'partition', 'transfer', 'member'] as const;
+export const KV_NEMESES = ['kill', 'pause', 'watch', 'partition', 'transfer', 'member', 'long-partition'] as const;
 export type KvNemesis = (typeof KV_NEMESES)[number];
 
 /** Relative weights of the nemeses in a schedule. */
-const WEIGHTS: Readonly<Record<KvNemesis, number>> = { kill: 25, pause: 25, watch: 15, partition: 35, transfer: 15, member: 12 };
+const WEIGHTS: Readonly<Record<KvNemesis, number>> = { kill: 25, pause: 25, watch: 15, partition: 35, transfer: 15, member: 12, 'long-partition': 8 };
+/** A long cut: a minority's node leases (10 s) run out and the clients' calls there time out, so leases, locks and sessions expire under it. */
+const LONG_PARTITION_MS = 12_000;
 
 export interface KvScheduleOptions {
   readonly nodes: readonly string[];
@@ -52,6 +55,10 @@ export function makeKvSchedule(rng: Rng, o: KvScheduleOptions): KvFault[] {
       case 'partition': {
         const { left, right } = randomSplit(rng, o.nodes);
         return { at, kind: 'partition', left, right, leader: rng.next() < 0.6, healMs: 1000 + rng.int(4000) };
+      }
+      case 'long-partition': {
+        const { left, right } = randomSplit(rng, o.nodes);
+        return { at, kind: 'partition', left, right, leader: rng.next() < 0.6, healMs: LONG_PARTITION_MS + rng.int(6000) };
       }
       case 'kill':
         return { at, kind: 'kill-restart', node, leader: multi && rng.next() < 0.5, downMs: 100 + rng.int(900) };

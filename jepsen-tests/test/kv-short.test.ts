@@ -30,7 +30,7 @@ isolatedTest('keeper linearizability and watch guarantees under faults (short ro
     keys: 3,
     bankClients: 2,
     lockClients: 2,
-    nemeses: new Set(KV_NEMESES),
+    nemeses: new Set(KV_NEMESES.filter((k) => k !== 'long-partition')),
     healMs: 15_000,
     opTimeoutMs: 1500,
     reads: 'linearizable',

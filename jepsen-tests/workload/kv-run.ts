@@ -102,8 +102,8 @@ export async function runKv(o: KvRunOptions): Promise<KvRunResult> {
   const rng = new Rng(o.seed);
   const ids = Array.from({ length: o.nodes }, (_, i) => `n${i + 1}`);
   const avail = o.nodes > 1 ? partitionsAvailable() : { ok: false as const, why: 'one node' };
-  const partitions = avail.ok && o.nemeses.has('partition');
-  const nemeses = new Set([...o.nemeses].filter((k) => k !== 'partition' || partitions));
+  const partitions = avail.ok && (o.nemeses.has('partition') || o.nemeses.has('long-partition'));
+  const nemeses = new Set([...o.nemeses].filter((k) => (k !== 'partition' && k !== 'long-partition') || partitions));
   const schedule = makeKvSchedule(rng, { nodes: ids, durationMs: o.faultMs, meanGapMs: o.meanFaultGapMs, nemeses });
   o.log(
     `SEED=${o.seed} nodes=${o.nodes} faultMs=${o.faultMs} reads=${o.reads} clients=${o.clients} watchers=${o.watchers} keys=${o.keys} faults=${[...nemeses].join(',')}\nnetwork=${networkMode()} partitions=${partitions ? 'iptables' : `off (${avail.ok ? 'not asked for' : avail.why})`}\nschedule:\n${formatKvSchedule(schedule)}`,
