@@ -25,6 +25,7 @@ import { checkTopics, type FinalHistory, type PublishOp, type TopicsCheck } from
 import { publishLoop } from './topic-publisher.js';
 import { readHistory, TopicSubscriber } from './topic-subscriber.js';
 import { scrapeCounters, TOPIC_COUNTERS } from './node-counters.js';
+import { ADMIN_TOKEN, API_KEY, APP, TOKEN_SECRET, createApp } from './jepsen-app.js';
 
 export interface DeliveryRunOptions {
   readonly seed: number;
@@ -60,10 +61,6 @@ export interface DeliveryRunResult {
   readonly reportPath: string;
 }
 
-const APP = 'jepsen';
-const ADMIN_TOKEN = 'jepsen-admin-token-0123456789';
-const TOKEN_SECRET = 'jepsen-token-secret-0123456789';
-const API_KEY = 'jepsen-api-key-0123456789';
 /** Least time between one fault healing and the next starting. */
 const FAULT_QUIET_MS = 1000;
 const LEADER_QUERY_MS = 500;
@@ -261,23 +258,4 @@ async function readFinalHistory(anyNode: () => LongwireProcess, topic: string): 
       await sleep(300);
     }
   }
-}
-
-/** Creates the app, retrying while the cluster settles (503 until a leader is known). */
-async function createApp(nodes: readonly LongwireProcess[]): Promise<void> {
-  const deadline = Date.now() + 20_000;
-  let last = 0;
-  while (Date.now() < deadline) {
-    for (const n of nodes) {
-      const put = await fetch(`${n.apiUrl}/v1/apps/${APP}`, {
-        method: 'PUT',
-        headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ apiKey: API_KEY, tokenSecret: TOKEN_SECRET, limits: { maxInbox: 100_000, defaultTtl: 3600, maxRedeliveries: 1000 } }),
-      }).catch(() => undefined);
-      if (put?.status === 200) return;
-      last = put?.status ?? -1;
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`app create: ${last}`);
 }

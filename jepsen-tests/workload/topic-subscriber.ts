@@ -107,6 +107,11 @@ export class TopicSubscriber {
     return { subscriber: this.o.name, pubs: this.pubs, last: Object.fromEntries(this.last) };
   }
 
+  /** Connections made so far (the current one's number). */
+  get connections(): number {
+    return this.conn;
+  }
+
   /** The highest offset got of `topic`, over all connections. */
   lastOf(topic: string): number {
     return this.last.get(topic) ?? 0;
