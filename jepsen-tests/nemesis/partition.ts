@@ -11,6 +11,13 @@
 // source of an outgoing connection unless the socket binds its local address
 // (the Raft peer link does not), so a source-address rule alone matches
 // nothing. Each node therefore runs under its own uid.
+// The owner match misses a socket its process has closed: the kernel still
+// sends (and retransmits) what it had queued, with no owner. So every
+// connection a node opens is marked with its uid when it starts (CONNMARK, in
+// a third chain of our own that runs first on the output path), and a cut
+// also drops the packets of a's connections to b, both ways:
+//   OUTPUT -m connmark --mark <uid a> -d <b>     a's connections, towards b
+//   OUTPUT -m connmark --mark <uid a> -s <b>     b's answers on them
 import { execFileSync } from 'node:child_process';
 
 export interface PartitionNode {
@@ -54,6 +61,8 @@ export class Partitioner {
   readonly chainIn: string;
   /** Our chain on the output path (owner rules). */
   readonly chainOut: string;
+  /** Our chain that marks each node's new connections with its uid, before chainOut. */
+  readonly chainMark: string;
   private installed = false;
   /** The directed cuts in force, as "a>b". */
   private readonly cuts = new Set<string>();
@@ -62,6 +71,7 @@ export class Partitioner {
   constructor(private readonly nodes: readonly PartitionNode[]) {
     this.chainIn = `LONGWIRE_JEPSEN_IN_${process.pid}`.slice(0, CHAIN_CHARS_MAX);
     this.chainOut = `LONGWIRE_JEPSEN_OUT_${process.pid}`.slice(0, CHAIN_CHARS_MAX);
+    this.chainMark = `LONGWIRE_JEPSEN_MARK_${process.pid}`.slice(0, CHAIN_CHARS_MAX);
   }
 
   /** Creates the chains and the jumps to them. */
@@ -71,8 +81,12 @@ export class Partitioner {
     process.once('exit', this.onExit);
     ipt(['-N', this.chainIn]);
     ipt(['-N', this.chainOut]);
+    ipt(['-N', this.chainMark]);
+    for (const n of this.nodes) ipt(['-A', this.chainMark, '-m', 'owner', '--uid-owner', String(n.uid), '-m', 'conntrack', '--ctstate', 'NEW', '-j', 'CONNMARK', '--set-mark', String(n.uid)]);
     ipt(['-I', 'INPUT', '-j', this.chainIn]);
     ipt(['-I', 'OUTPUT', '-j', this.chainOut]);
+    // Inserted last, so first: a connection's mark is set before any cut looks at it.
+    ipt(['-I', 'OUTPUT', '-j', this.chainMark]);
   }
 
   private node(id: string): PartitionNode {
@@ -87,6 +101,8 @@ export class Partitioner {
     const b = this.node(to);
     ipt(['-A', this.chainIn, '-s', a.host, '-d', b.host, '-j', 'DROP']);
     ipt(['-A', this.chainOut, '-m', 'owner', '--uid-owner', String(a.uid), '-d', b.host, '-j', 'DROP']);
+    ipt(['-A', this.chainOut, '-m', 'connmark', '--mark', String(a.uid), '-d', b.host, '-j', 'DROP']);
+    ipt(['-A', this.chainOut, '-m', 'connmark', '--mark', String(a.uid), '-s', b.host, '-j', 'DROP']);
     this.cuts.add(`${from}>${to}`);
   }
 
@@ -120,7 +136,8 @@ export class Partitioner {
     // Each pass removes one jump; setup adds one per chain, so a few passes are plenty.
     for (let i = 0; i < JUMPS_MAX && iptOk(['-D', 'INPUT', '-j', this.chainIn]); i++);
     for (let i = 0; i < JUMPS_MAX && iptOk(['-D', 'OUTPUT', '-j', this.chainOut]); i++);
-    for (const c of [this.chainIn, this.chainOut]) {
+    for (let i = 0; i < JUMPS_MAX && iptOk(['-D', 'OUTPUT', '-j', this.chainMark]); i++);
+    for (const c of [this.chainIn, this.chainOut, this.chainMark]) {
       iptOk(['-F', c]);
       iptOk(['-X', c]);
     }

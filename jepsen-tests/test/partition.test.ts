@@ -55,8 +55,36 @@ function connectFrom(localAddress: string, host: string, port: number): Promise<
   });
 }
 
+/** Long enough for several retransmissions on loopback (the first after about 200 ms). */
+const ORPHAN_WAIT_MS = 1500;
+
+/**
+ * A connection from a child process running as `uid` to a server on `host`
+ * that keeps what it receives; writeAndExit makes the child write and exit
+ * once its write reached the kernel, leaving the data to the closed socket.
+ */
+async function openAs(uid: number, host: string): Promise<{ writeAndExit: () => void; received: () => string }> {
+  let got = '';
+  const server = createServer((c) => c.on('data', (d: Buffer) => (got += d.toString())));
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
+  const port = (server.address() as AddressInfo).port;
+  const script = `const s=require('net').connect(${port},${JSON.stringify(host)});s.on('connect',()=>process.stdout.write('up\\n'));s.on('error',()=>process.exit(4));process.stdin.once('data',()=>s.end('orphan',()=>process.exit(0)));setTimeout(()=>process.exit(3),20000);`;
+  const c = spawn(process.execPath, ['-e', script], { uid, gid: uid, stdio: ['pipe', 'pipe', 'ignore'] });
+  await new Promise<void>((resolve, reject) => {
+    c.stdout.once('data', () => resolve());
+    c.once('exit', (code) => reject(new Error(`the child did not connect (exit ${code})`)));
+  });
+  return {
+    writeAndExit: () => c.stdin.write('go\n'),
+    received: () => {
+      server.close();
+      return got;
+    },
+  };
+}
+
 /** The chains a Partitioner of process `pid` makes (see Partitioner's constructor). */
-const chainsOf = (pid: number): string[] => [`LONGWIRE_JEPSEN_IN_${pid}`, `LONGWIRE_JEPSEN_OUT_${pid}`];
+const chainsOf = (pid: number): string[] => [`LONGWIRE_JEPSEN_IN_${pid}`, `LONGWIRE_JEPSEN_OUT_${pid}`, `LONGWIRE_JEPSEN_MARK_${pid}`];
 
 const afterOnHost = (child: { pid: number | undefined }): void => {
   assert.ok(child.pid !== undefined);
@@ -78,9 +106,15 @@ isolatedTest('partition: cut both ways by owner and by address, others untouched
   try {
     p.setup();
     assert.equal(await connectAs(ua, hb, port(1)), true, 'before the cut, a reaches b');
+    // A connection a opened before the cut; once cut, a writes on it and exits: the kernel keeps
+    // sending the data of the closed socket, which no longer has an owner.
+    const orphan = await openAs(ua, hb);
     p.split(['n1'], ['n2']);
+    orphan.writeAndExit();
+    await new Promise((r) => setTimeout(r, ORPHAN_WAIT_MS));
+    assert.equal(orphan.received(), '', "a closed socket's queued data does not cross the cut (connection mark)");
     assert.equal(p.describe(), 'n1>n2 n2>n1');
-    assert.deepEqual(chainsOf(process.pid), [p.chainIn, p.chainOut]);
+    assert.deepEqual(chainsOf(process.pid), [p.chainIn, p.chainOut, p.chainMark]);
     assert.equal(await connectAs(ua, hb, port(1)), false, 'a → b is cut (owner match)');
     assert.equal(await connectAs(ub, ha, port(0)), false, 'b → a is cut (owner match)');
     assert.equal(await connectFrom(ha, hb, port(1)), false, 'a → b is cut (source address match)');
@@ -93,5 +127,5 @@ isolatedTest('partition: cut both ways by owner and by address, others untouched
     for (const s of servers) s.close();
   }
   const rules = execFileSync('iptables', ['-S'], { encoding: 'utf8' });
-  for (const c of [p.chainIn, p.chainOut]) assert.ok(!rules.includes(c), `chain ${c} left behind:\n${rules}`);
+  for (const c of [p.chainIn, p.chainOut, p.chainMark]) assert.ok(!rules.includes(c), `chain ${c} left behind:\n${rules}`);
 });

@@ -6,10 +6,8 @@
 // to the node are lost (their first calls timed out): a call on a lost link
 // waits for a new dial, which fails under the cut, so those pubs are never
 // written to a socket. (Pubs written to a socket before its link was
-// dropped still arrive, even during the cut: the kernel goes on sending what
-// a closed socket had queued, and the cut's owner match no longer applies to
-// a socket without a process — a hole in the partition nemesis, noted in
-// jepsen-tests/README.md, "Partitions".) Runs in a network namespace of its own when it
+// dropped still arrive once the cut heals: the kernel goes on sending what a
+// closed socket had queued.) Runs in a network namespace of its own when it
 // can.
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
