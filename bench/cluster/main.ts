@@ -68,6 +68,28 @@ function closeAll(cs: readonly Client[]): void {
   for (const c of cs) c.ws.terminate();
 }
 
+/**
+ * A phase's load: `count` calls (call i), at most CFG.inflight open, within
+ * CFG.phaseMs; then waits, within the same time, until `received()` reaches
+ * the answered calls. Answers the phase's seconds and the calls not answered 200.
+ */
+async function closedLoop(count: number, received: () => number, call: (i: number) => Promise<{ status: number }>): Promise<{ secs: number; errors: number }> {
+  const start = performance.now();
+  const deadline = start + CFG.phaseMs;
+  let next = 0;
+  let errors = 0;
+  const worker = async (): Promise<void> => {
+    while (next < count && performance.now() < deadline) {
+      const r = await call(next++).catch(() => ({ status: 0 }));
+      if (r.status !== 200) errors++;
+    }
+  };
+  await Promise.all(Array.from({ length: CFG.inflight }, worker));
+  const answered = next - errors;
+  while (received() < answered && performance.now() < deadline) await new Promise((r) => setTimeout(r, 5));
+  return { secs: (performance.now() - start) / 1000, errors };
+}
+
 /** qos 1 pushes of one user each, round robin, at most `inflight` open; clients ack each message. */
 async function unicast(pushVia: BenchNode, clientsOn: BenchNode, users: readonly string[]): Promise<{ msgsPerSec: number; p99: number; errors: number; received: number }> {
   const clients = await Promise.all(users.map((u, i) => connect(clientsOn.wsUrl, u, `uni-${i}`)));
@@ -82,21 +104,7 @@ async function unicast(pushVia: BenchNode, clientsOn: BenchNode, users: readonly
       c.ws.send(JSON.stringify({ t: 'ack', app: APP, seq: f.seq }));
     };
   }
-  const start = performance.now();
-  const deadline = start + CFG.phaseMs;
-  let next = 0;
-  let errors = 0;
-  const worker = async (): Promise<void> => {
-    while (next < CFG.pushes && performance.now() < deadline) {
-      const user = users[next++ % users.length] ?? '';
-      const r = await pushVia.api('POST', `/v1/apps/${APP}/push`, { users: [user], data: { at: performance.now() } }, API_KEY).catch(() => ({ status: 0 }));
-      if (r.status !== 200) errors++;
-    }
-  };
-  await Promise.all(Array.from({ length: CFG.inflight }, worker));
-  const answered = next - errors;
-  while (received < answered && performance.now() < deadline) await new Promise((r) => setTimeout(r, 5));
-  const secs = (performance.now() - start) / 1000;
+  const { secs, errors } = await closedLoop(CFG.pushes, () => received, (i) => pushVia.api('POST', `/v1/apps/${APP}/push`, { users: [users[i % users.length] ?? ''], data: { at: performance.now() } }, API_KEY));
   closeAll(clients);
   return { msgsPerSec: received / secs, p99: percentile(sorted(latencies), 99), errors, received };
 }
@@ -119,21 +127,7 @@ async function topicPhase(pubVia: BenchNode, subOn: BenchNode, topics: readonly 
   // Subs are handled in order: the pong says every subscription is made.
   sub.ws.send(JSON.stringify({ t: 'ping' }));
   await subscribed;
-  const start = performance.now();
-  const deadline = start + CFG.phaseMs;
-  let next = 0;
-  let errors = 0;
-  const worker = async (): Promise<void> => {
-    while (next < CFG.publishes && performance.now() < deadline) {
-      const topic = topics[next++ % topics.length] ?? '';
-      const r = await pubVia.api('POST', `/v1/apps/${APP}/topics/${topic}`, { data: { at: performance.now() } }, API_KEY).catch(() => ({ status: 0 }));
-      if (r.status !== 200) errors++;
-    }
-  };
-  await Promise.all(Array.from({ length: CFG.inflight }, worker));
-  const answered = next - errors;
-  while (received < answered && performance.now() < deadline) await new Promise((r) => setTimeout(r, 5));
-  const secs = (performance.now() - start) / 1000;
+  const { secs, errors } = await closedLoop(CFG.publishes, () => received, (i) => pubVia.api('POST', `/v1/apps/${APP}/topics/${topics[i % topics.length] ?? ''}`, { data: { at: performance.now() } }, API_KEY));
   closeAll([sub]);
   return { perSec: received / secs, p99: percentile(sorted(latencies), 99), errors, received };
 }
