@@ -75,7 +75,7 @@ export class TopicResends {
     if (topics.size === 0) this.owed.delete(member);
   }
 
-  /** Topics owed to `member` now (for tests and metrics). */
+  /** Topics owed to `member` now. */
   owedTo(member: string): number {
     return this.owed.get(member)?.size ?? 0;
   }

@@ -27,6 +27,11 @@ const BINARY = { binary: true } as const;
 /** Topic subscriptions one connection may hold; a further `sub` gets error `too-many-topics`. */
 export const TOPICS_PER_CONNECTION_MAX = 256;
 
+/** Answers a `sub` whose topic's owner could not be read; names the topic so the client can ask again. */
+function ownerUnavailable(app: string, topic: string): ServerFrame {
+  return { t: 'error', code: 'owner-unavailable', message: `the node holding topic ${topic}'s history is unreachable; subscribe again later`, app, topic };
+}
+
 export class Client {
   /** Assigned at hello: a new id, or the lingering session this device continues. */
   session: string = randomUUID();
@@ -353,10 +358,10 @@ export class Client {
       // The topic's owner node cannot be reached: the subscription is not made, the connection stays.
       topics.delete(key);
       this.ctx.hub.unsubscribe(app, topic, this);
-      return this.send({ t: 'error', code: 'owner-unavailable', message: `the node holding topic ${topic}'s history is unreachable; subscribe again later`, app, topic });
+      return this.send(ownerUnavailable(app, topic));
     }
     this.writeReplay(app, topic, sub, history);
-    if (unreachable) this.send({ t: 'error', code: 'owner-unavailable', message: `the node holding topic ${topic}'s history is unreachable; subscribe again later`, app, topic });
+    if (unreachable) this.send(ownerUnavailable(app, topic));
   }
 
   /** Kicks one app's user off this connection: close 4002 when it was the only app bound. */
