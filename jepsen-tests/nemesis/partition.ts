@@ -56,6 +56,18 @@ export function partitionsAvailable(): { ok: true } | { ok: false; why: string }
   return iptOk(['-S', 'INPUT']) ? { ok: true } : { ok: false, why: 'iptables cannot list INPUT (no CAP_NET_ADMIN?)' };
 }
 
+/** The nemeses that cut the network, of either workload. */
+const PARTITION_NEMESES: ReadonlySet<string> = new Set(['partition', 'long-partition']);
+
+/**
+ * The nemeses a run can use: the partition ones only when `available` (root
+ * and iptables); `partitions` says whether it cuts the network at all.
+ */
+export function usableNemeses<K extends string>(asked: ReadonlySet<K>, available: boolean): { nemeses: Set<K>; partitions: boolean } {
+  const partitions = available && [...asked].some((k) => PARTITION_NEMESES.has(k));
+  return { nemeses: new Set([...asked].filter((k) => partitions || !PARTITION_NEMESES.has(k))), partitions };
+}
+
 export class Partitioner {
   /** Our chain on the input path (address rules). */
   readonly chainIn: string;

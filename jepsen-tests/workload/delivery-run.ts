@@ -14,7 +14,7 @@ import { networkMode } from '../cluster/netns.js';
 import { Rng } from '../cluster/rng.js';
 import { resolvePartition } from '../nemesis/kv-schedule.js';
 import type { NemesisEvent } from '../nemesis/nemesis-event.js';
-import { Partitioner, partitionsAvailable } from '../nemesis/partition.js';
+import { Partitioner, partitionsAvailable, usableNemeses } from '../nemesis/partition.js';
 import { formatSchedule, makeSchedule, type DeliveryNemesis, type Fault } from '../nemesis/schedule.js';
 import { runMemberChange } from '../nemesis/member-change.js';
 import { runTransferStorm } from '../nemesis/transfer-storm.js';
@@ -80,8 +80,7 @@ export async function runDelivery(o: DeliveryRunOptions): Promise<DeliveryRunRes
   const rng = new Rng(o.seed);
   const ids = Array.from({ length: o.nodes }, (_, i) => `n${i + 1}`);
   const avail = o.nodes > 1 ? partitionsAvailable() : { ok: false as const, why: 'one node' };
-  const partitions = avail.ok && (o.nemeses.has('partition') || o.nemeses.has('long-partition'));
-  const nemeses = new Set([...o.nemeses].filter((k) => (k !== 'partition' && k !== 'long-partition') || partitions));
+  const { nemeses, partitions } = usableNemeses(o.nemeses, avail.ok);
   const schedule = makeSchedule(rng, { nodes: ids, durationMs: o.faultMs, meanGapMs: o.meanFaultGapMs, nemeses });
   o.log(
     `SEED=${o.seed} nodes=${o.nodes} faultMs=${o.faultMs} users=${o.users} devicesPerUser=${o.devicesPerUser} pushers=${o.pushers} topics=${o.topics} topicSubscribers=${o.topicSubscribers} fsync=${o.fsync} faults=${[...nemeses].join(',')}\nnetwork=${networkMode()} partitions=${partitions ? 'iptables' : `off (${avail.ok ? 'not asked for' : avail.why})`}\nschedule:\n${formatSchedule(schedule)}`,

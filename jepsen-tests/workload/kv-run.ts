@@ -24,7 +24,7 @@ import { registerModel } from '../model/register.js';
 import { formatKvSchedule, makeKvSchedule, resolvePartition, type KvFault, type KvNemesis } from '../nemesis/kv-schedule.js';
 import { runMemberChange } from '../nemesis/member-change.js';
 import type { NemesisEvent } from '../nemesis/nemesis-event.js';
-import { Partitioner, partitionsAvailable } from '../nemesis/partition.js';
+import { Partitioner, partitionsAvailable, usableNemeses } from '../nemesis/partition.js';
 import { runTransferStorm } from '../nemesis/transfer-storm.js';
 import { renderKvTimeline } from '../report/kv-timeline.js';
 import { httpJson, kvClientLoop, kvPath, runKvOp, type KvTarget, type ReadConsistency } from './kv-client.js';
@@ -102,8 +102,7 @@ export async function runKv(o: KvRunOptions): Promise<KvRunResult> {
   const rng = new Rng(o.seed);
   const ids = Array.from({ length: o.nodes }, (_, i) => `n${i + 1}`);
   const avail = o.nodes > 1 ? partitionsAvailable() : { ok: false as const, why: 'one node' };
-  const partitions = avail.ok && (o.nemeses.has('partition') || o.nemeses.has('long-partition'));
-  const nemeses = new Set([...o.nemeses].filter((k) => (k !== 'partition' && k !== 'long-partition') || partitions));
+  const { nemeses, partitions } = usableNemeses(o.nemeses, avail.ok);
   const schedule = makeKvSchedule(rng, { nodes: ids, durationMs: o.faultMs, meanGapMs: o.meanFaultGapMs, nemeses });
   o.log(
     `SEED=${o.seed} nodes=${o.nodes} faultMs=${o.faultMs} reads=${o.reads} clients=${o.clients} watchers=${o.watchers} keys=${o.keys} faults=${[...nemeses].join(',')}\nnetwork=${networkMode()} partitions=${partitions ? 'iptables' : `off (${avail.ok ? 'not asked for' : avail.why})`}\nschedule:\n${formatKvSchedule(schedule)}`,
