@@ -1,7 +1,9 @@
 // Topics across the cluster: each topic has an owner node (rendezvous hashing,
 // like users) that stores its history and assigns its offsets, so offsets are
 // one sequence per topic whichever node a publish arrives at. The owner writes
-// a publish to its own subscribers and sends it to every other member, which
+// a publish to its own subscribers and sends it to every other member with
+// subscribers of the topic (topic-interest.ts tells the owner, topic-audience.ts
+// is its record; a member it has no whole record of gets every pub), which
 // writes it to theirs (at most once per send: a member that cannot be reached
 // misses it; its node fills the hole from the history at the topic's next
 // pub, and the owner sends the topic's newest pub again until one gets
@@ -34,6 +36,8 @@ import { SharedFrame } from './protocol/codec.js';
 import { topicKey, type Ownership, type Placement } from './ownership.js';
 import { TopicOffsets } from './topic-offsets.js';
 import { TOPIC_RESEND_DEFAULTS, TopicResends, type TopicHead, type TopicResendOptions } from './topic-resends.js';
+import { TOPIC_AUDIENCE_DEFAULTS, TopicAudience } from './topic-audience.js';
+import { TOPIC_INTEREST_DEFAULTS, TopicInterest, type InterestCall, type TopicHeads, type TopicInterestOptions } from './topic-interest.js';
 
 export interface TopicPub {
   readonly app: string;
@@ -81,6 +85,10 @@ export class ClusterTopics {
   /** Pulls in progress or done, by move mark and topic key, so a topic is pulled once per move: true once its history is here. */
   private readonly pulls = new Map<string, Promise<boolean>>();
   private readonly resends: TopicResends;
+  /** As owner: which members have subscribers of which topics (topic-audience.ts). */
+  private readonly audience = new TopicAudience({ ...TOPIC_AUDIENCE_DEFAULTS, now: () => performance.now() });
+  /** As member: which owners must send this node which topics (topic-interest.ts). */
+  private readonly interest: TopicInterest;
 
   constructor(
     private readonly nodeId: string,
@@ -92,6 +100,7 @@ export class ClusterTopics {
     private readonly metrics: Metrics,
     private readonly log: Logger,
     resend: Partial<Pick<TopicResendOptions, 'intervalMs' | 'topicsMax'>> = {},
+    interest: Partial<TopicInterestOptions> = {},
   ) {
     this.offsets = new TopicOffsets(keeper, (app, topic) => saver.topicLast(app, topic));
     this.resends = new TopicResends({
@@ -107,6 +116,65 @@ export class ClusterTopics {
       isMember: (id) => this.keeper.cluster().members.some((m) => m.id === id),
       onResent: (result) => this.metrics.topicPubResends[result].inc(),
     });
+    this.interest = new TopicInterest(
+      {
+        nodeId,
+        members: () => this.keeper.cluster().members,
+        placementOf: (key) => this.ownership.placementOf(key),
+        sig: () => this.ringSignature(),
+        hasSubscribers: (key) => this.subscribersOf(key).size > 0,
+        call: (member, body) => this.peers.of(member).call('topicInterest', body),
+        onHeads: (heads) => this.caughtUpTo(heads),
+        onSynced: () => this.metrics.topicInterestSyncs.inc(),
+      },
+      { ...TOPIC_INTEREST_DEFAULTS, ...interest },
+    );
+  }
+
+  private subscribersOf(key: string): ReturnType<Hub['subscribers']> {
+    const [app = '', topic = ''] = key.split('\u0000');
+    return this.hub.subscribers(app, topic);
+  }
+
+  /** An owner's newest offsets: the subscriptions here that are behind read the hole from the history. */
+  private caughtUpTo(heads: TopicHeads): void {
+    for (const [key, head] of heads) {
+      const [app = '', topic = ''] = key.split('\u0000');
+      for (const c of this.hub.subscribers(app, topic)) c.topicHead(`${app}\u0000${topic}`, head);
+    }
+  }
+
+  /** A subscription to the topic was made here: resolves once the topic's owner sends this node its pubs. */
+  subscribed(app: string, topic: string): Promise<void> {
+    return this.interest.want(topicKey(app, topic));
+  }
+
+  /** The owner's side of a member's `topicInterest` call. */
+  async interestCall(from: string, call: InterestCall): Promise<boolean | TopicHeads> {
+    switch (call.op) {
+      case 'ping':
+        return this.audience.ping(from, call.sig, call.digest);
+      case 'change':
+        return this.audience.change(from, call);
+      case 'sync': {
+        this.audience.keepOnly(new Set(this.keeper.cluster().members.map((m) => m.id)));
+        this.audience.sync(from, call);
+        // The newest offset of each listed topic owned here: the member's subscriptions may have missed pubs not sent to it.
+        const heads: [string, number][] = [];
+        for (const key of call.keys) {
+          if (this.ownership.placementOf(key).kind === 'elsewhere') continue;
+          const [app = '', topic = ''] = key.split('\u0000');
+          const head = await this.saver.topicLast(app, topic).catch(() => 0);
+          if (head > 0) heads.push([key, head]);
+        }
+        return heads;
+      }
+    }
+  }
+
+  /** Topic keys held as owner of which members have subscribers. */
+  audienceKeys(): number {
+    return this.audience.size();
   }
 
   /** The pub at `head` as the history holds it, or undefined once it is gone. */
@@ -115,13 +183,15 @@ export class ClusterTopics {
     return r === undefined ? undefined : { ...head, data: r.data, ts: r.ts };
   }
 
-  /** Starts sending missed pubs again (topic-resends.ts). */
+  /** Starts sending missed pubs again (topic-resends.ts) and keeping owners told of this node's topics (topic-interest.ts). */
   start(): void {
     this.resends.start();
+    this.interest.start();
   }
 
   stop(): void {
     this.resends.stop();
+    this.interest.stop();
   }
 
   /** Topics whose newest pub `member` missed and is owed. */
@@ -129,8 +199,8 @@ export class ClusterTopics {
     return this.resends.owedTo(member);
   }
 
-  /** The voters that own topics now: a change voids offset blocks (topic-offsets.ts). */
-  private ringSignature(): string {
+  /** The voters that own topics now: a change voids offset blocks (topic-offsets.ts) and interest records (topic-audience.ts). */
+  ringSignature(): string {
     return this.ownership
       .ringMembers()
       .filter((m) => m.role === 'voter')
@@ -176,6 +246,10 @@ export class ClusterTopics {
       const pub = await this.storeOwned(app, topic, data, p);
       writePub(this.hub, pub);
       const others = this.keeper.cluster().members.filter((m) => m.id !== this.nodeId);
+      const r = this.audience.recipients(key, others, this.ringSignature());
+      this.metrics.topicPubFanout.interested.inc(r.interested);
+      this.metrics.topicPubFanout.unsynced.inc(r.unsynced);
+      this.metrics.topicPubFanout.skipped.inc(r.skipped);
       const sendTo = (m: Member): Promise<void> =>
         this.peers
           .of(m)
@@ -184,7 +258,7 @@ export class ClusterTopics {
             () => this.resends.delivered(m.id, pub),
             () => this.resends.missed(m.id, pub),
           );
-      void Promise.all(others.map(sendTo)).then(sent);
+      void Promise.all(r.to.map(sendTo)).then(sent);
       return pub.offset;
     } catch (err) {
       sent();

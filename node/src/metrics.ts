@@ -18,6 +18,7 @@ const DISCONNECT_CODES_LABELLED: ReadonlySet<number> = new Set([...Object.values
 export interface MetricSources {
   connectionsByApp(): ReadonlyMap<string, number>;
   broadcastsRunning(): number;
+  topicAudienceKeys(): number;
 }
 
 export class Metrics {
@@ -112,6 +113,17 @@ export class Metrics {
   readonly topicPubResendsTotal = new Counter({ name: 'longwire_topic_pub_resends_total', help: "A topic's newest pub sent again by its owner to a member that missed it: sent (got through), failed (tried again next round), forgotten (more topics owed to one member than kept)", labelNames: ['result'], registers: [this.registry] });
   readonly topicPubResends = { sent: this.topicPubResendsTotal.labels('sent'), failed: this.topicPubResendsTotal.labels('failed'), forgotten: this.topicPubResendsTotal.labels('forgotten') };
   readonly topicPubsDropped = { repeat: this.topicPubsDroppedTotal.labels('repeat'), 'buffer-full': this.topicPubsDroppedTotal.labels('buffer-full') };
+  readonly topicPubFanoutTotal = new Counter({ name: 'longwire_topic_pub_fanout_total', help: "Other members, per topic pub, on the topic's owner: interested (a subscriber there, by the member's interest record: sent), unsynced (no usable record of the member: sent anyway), skipped (no subscriber there: not sent)", labelNames: ['kind'], registers: [this.registry] });
+  readonly topicPubFanout = { interested: this.topicPubFanoutTotal.labels('interested'), unsynced: this.topicPubFanoutTotal.labels('unsynced'), skipped: this.topicPubFanoutTotal.labels('skipped') };
+  readonly topicInterestSyncs = new Counter({ name: 'longwire_topic_interest_syncs_total', help: "Whole lists of this node's subscribed topics sent to an owner whose copy differed (it restarted, the ring changed, a change was lost)", registers: [this.registry] });
+  readonly topicAudienceKeys = new Gauge({
+    name: 'longwire_topic_audience_keys',
+    help: 'Topic keys this node holds as owner of which members have subscribers (bounded; a member past the bound gets every pub)',
+    registers: [this.registry],
+    collect: () => {
+      if (this.sources !== undefined) this.topicAudienceKeys.set(this.sources.topicAudienceKeys());
+    },
+  });
   readonly topicCatchUpsTotal = new Counter({ name: 'longwire_topic_catchups_total', help: "Subscriptions that got a pub whose previous record they lacked (this node missed a fan-out) and read the history to fill the hole first, by result (failed: the hole stays)", labelNames: ['result'], registers: [this.registry] });
   readonly topicCatchUps = { ok: this.topicCatchUpsTotal.labels('ok'), failed: this.topicCatchUpsTotal.labels('failed') };
   readonly topicPulls = new Counter({ name: 'longwire_topic_history_pulls_total', help: "Topic histories this node, their new owner, pulled from the previous owner ahead of its batches (a publish or a history read needed them first), by move and result (failed: the publish went on without the history)", labelNames: ['move', 'result'], registers: [this.registry] });

@@ -251,6 +251,7 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
     delivery,
     saver,
     topicHistory: (app, topic, after) => topics.history(app, topic, after),
+    topicSubscribed: (app, topic) => topics.subscribed(app, topic),
     keeper,
     coordinator,
     log,
@@ -269,7 +270,7 @@ export async function startNode(cfg: NodeConfig): Promise<RunningNode> {
   const router = new PushRouter(cfg.id, keeper, pusher, peers, ownership);
   const broadcasts = new Broadcasts(saver, hub, delivery, metrics, DEFAULT_PUSH_SETTINGS.broadcastJobsMax, now);
   const clusterBroadcasts = new ClusterBroadcasts(cfg.id, keeper, broadcasts, peers);
-  metrics.observe({ connectionsByApp: () => hub.connectionsByApp(), broadcastsRunning: () => broadcasts.running() });
+  metrics.observe({ connectionsByApp: () => hub.connectionsByApp(), broadcastsRunning: () => broadcasts.running(), topicAudienceKeys: () => topics.audienceKeys() });
   const api = buildApp({ nodeId: cfg.id, auth, adminTokens, peerHttp, join: peer.join, keeper, watchesMax: cfg.watchesMax, apps, pusher, router, broadcasts, clusterBroadcasts, topics, saver, delivery, hub, metrics, log, push: DEFAULT_PUSH_SETTINGS, now, ownership, drainer, release, gate, peers }, tlsPair);
 
   const sweeper = setInterval(() => {

@@ -5,7 +5,8 @@
 // owner pulls a topic's history once per move before its first publish or
 // history read, and goes on without it (not asking again at once) when the
 // previous owner does not answer; a member that missed a pub is sent the
-// topic's newest again until it gets through.
+// topic's newest again until it gets through; a member is sent only the pubs
+// of topics its interest record lists, once it has one.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -17,7 +18,7 @@ import type { Keeper, Member } from '../../keeper/src/keeper.js';
 import { ClusterTopics, type TopicOwnership } from '../src/cluster-topics.js';
 import { Hub } from '../src/hub.js';
 import { Metrics } from '../src/metrics.js';
-import type { Placement } from '../src/ownership.js';
+import { topicKey, type Placement } from '../src/ownership.js';
 import { openSaver } from '../src/saver/saver-level.js';
 import type { Saver } from '../src/saver/saver.js';
 
@@ -184,4 +185,28 @@ test("a member that missed pubs is sent the topic's newest again until it gets t
   const text = await metrics.registry.metrics();
   assert.match(text, /longwire_topic_pub_resends_total\{result="sent"\} 1/);
   assert.match(text, /longwire_topic_pub_resends_total\{result="failed"\} [1-9]/);
+});
+
+test("an owner sends a member a topic's pubs only while the member's interest record lists the topic, and answers a sync with the topics' newest offsets", async () => {
+  const sent: string[] = [];
+  const { topics, metrics } = await setup(async (method, body) => {
+    if (method === 'pub') sent.push(`${(body as { topic: string }).topic}@${(body as { offset: number }).offset}`);
+    return null;
+  });
+  const sig = topics.ringSignature();
+  const [t, u] = [topicKey('app', 't'), topicKey('app', 'u')];
+  await topics.publishHere('app', 't', 'a');
+  await settle(50);
+  assert.deepEqual(sent, ['t@1'], 'no record of n2 yet: it gets every pub');
+  assert.deepEqual(await topics.interestCall('n2', { op: 'sync', sig, keys: [t, u], first: true, last: true }), [[t, 1]], 'u has no offset yet');
+  await topics.publishHere('app', 't', 'b');
+  assert.equal(await topics.interestCall('n2', { op: 'change', sig, add: [], remove: [u] }), true);
+  await topics.publishHere('app', 'u', 'c');
+  assert.equal(await topics.interestCall('n2', { op: 'change', sig, add: [], remove: [t] }), true);
+  await topics.publishHere('app', 't', 'd');
+  await settle(50);
+  assert.deepEqual(sent, ['t@1', 't@2'], 'u and then t had no subscriber on n2');
+  const text = await metrics.registry.metrics();
+  for (const [kind, n] of [['interested', 1], ['unsynced', 1], ['skipped', 2]] as const) assert.ok(text.includes(`longwire_topic_pub_fanout_total{kind="${kind}"} ${n}`), `${kind}: ${n}`);
+  assert.equal(await topics.interestCall('n2', { op: 'ping', sig, digest: { count: 0, x: 0, s: 0 } }), true, 'its copy is the empty list n2 has');
 });

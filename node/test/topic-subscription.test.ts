@@ -2,7 +2,8 @@
 // connection has are dropped, those arriving while the history is read wait
 // and go after it (in offset order, above it), the wait is bounded, a failed
 // read (no history) lets the held pubs go, and a pub whose previous record
-// the connection lacks starts a catch-up.
+// the connection lacks starts a catch-up, as does an owner's newest offset
+// above what the connection has.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SharedFrame } from '../src/protocol/codec.js';
@@ -76,4 +77,17 @@ test('a live-only subscription starts at its first pub, whatever came before it'
   assert.equal(s.lastOffset, undefined);
   assert.equal(s.live(50, 49, frame(50)), 'write', 'no catch-up for what came before it subscribed');
   assert.equal(s.live(52, 51, frame(52)), 'catch-up', 'from then on a hole is filled');
+});
+
+test("a subscription behind its owner's newest offset (an interest sync) reads the history once; one not behind, or reading already, does not", () => {
+  assert.equal(new TopicSubscription(undefined).behind(9), false, 'a live-only subscription before its first pub has no place to be behind');
+  const s = new TopicSubscription(5);
+  assert.equal(s.behind(5), false, 'up to date');
+  assert.equal(s.behind(8), true);
+  assert.equal(s.behind(8), false, 'its read is running');
+  assert.equal(s.live(9, 8, frame(9)), 'held', 'live pubs wait behind the read');
+  const { records, pubs } = s.replayed([rec(6), rec(7), rec(8)]);
+  assert.deepEqual(records.map((r) => r.offset), [6, 7, 8]);
+  assert.deepEqual(pubs.map(offsetOf), [9]);
+  assert.equal(s.behind(9), false);
 });

@@ -119,6 +119,12 @@ export class Client {
     else if (v === 'catch-up' && s !== undefined) void this.catchUp(key, s);
   }
 
+  /** The topic's owner has offsets up to `head`: a subscription that lacks some reads them from the history. */
+  topicHead(key: string, head: number): void {
+    const s = this.topics?.get(key);
+    if (s?.behind(head) === true) void this.catchUp(key, s);
+  }
+
   /** This node missed a pub the connection lacks: the history fills the hole, then the held pubs follow. */
   private async catchUp(key: string, s: TopicSubscription): Promise<void> {
     const i = key.indexOf('\u0000');
@@ -341,9 +347,11 @@ export class Client {
       topics.set(key, sub);
       this.ctx.hub.subscribe(app, topic, this);
     }
-    if (after === undefined) return;
     // Subscribed before the read: what is published meanwhile is held and written after the history.
-    sub.replaying();
+    if (after !== undefined) sub.replaying();
+    // Before the history read and the next frame: the topic's owner sends this node every pub stored after it.
+    if (existing === undefined) await this.ctx.topicSubscribed(app, topic);
+    if (after === undefined) return;
     let history: Awaited<ReturnType<GatewayContext['topicHistory']>> = [];
     let unreachable = false;
     try {

@@ -27,6 +27,8 @@ export interface GatewayContext {
   readonly saver: Saver;
   /** A topic's kept history after an offset, from the topic's owner node. */
   topicHistory(app: string, topic: string, after: number): Promise<readonly TopicRecord[]>;
+  /** A first subscription to the topic on this node: resolves once the topic's owner sends this node its pubs (topic-interest.ts). */
+  topicSubscribed(app: string, topic: string): Promise<void>;
   readonly keeper: Keeper;
   readonly coordinator: Coordinator;
   readonly log: Logger;

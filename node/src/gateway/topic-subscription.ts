@@ -42,6 +42,17 @@ export class TopicSubscription {
     return 'write';
   }
 
+  /**
+   * The topic's owner has offsets up to `head` (an interest sync): true if
+   * this subscription lacks some (this node was not sent them) and should
+   * read the history now; live pubs are then held until `replayed`.
+   */
+  behind(head: number): boolean {
+    if (this.held !== undefined || this.last === undefined || head <= this.last) return false;
+    this.held = [];
+    return true;
+  }
+
   /** A history read starts: live pubs are held until `replayed`. */
   replaying(): void {
     this.held ??= [];

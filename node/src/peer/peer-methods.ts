@@ -9,7 +9,8 @@
 // on this node; `broadcast` starts a job another member started, under its
 // id, and `broadcastStatus` answers this node's progress on one; `publish`
 // publishes on the topic's owner, `pub` writes an owner's publish to this
-// node's subscribers, `readTopic` reads an owned topic's history,
+// node's subscribers, `topicInterest` tells the owner which of its topics
+// have subscribers on the calling member (topic-interest.ts), `readTopic` reads an owned topic's history,
 // `topicRelease` answers a new owner's pull of a topic's history and
 // `topicImport` takes a previous owner's batch of them (cluster-topics.ts,
 // topic-handover.ts); `handoff` and `drain` (peer-handoff.ts) move a drained
@@ -27,6 +28,7 @@ import type { Broadcasts } from '../broadcast.js';
 import { jobView } from '../cluster-broadcasts.js';
 import { writePub, type ClusterTopics } from '../cluster-topics.js';
 import { parseTopicImport } from '../topic-handover.js';
+import { parseInterestCall } from '../topic-interest.js';
 import { handoffMethods, type HandoffDeps } from './peer-handoff.js';
 import type { HandoffGate } from '../handoff-gate.js';
 
@@ -204,6 +206,7 @@ export function peerMethods(deps: PeerMethodDeps): ReadonlyMap<string, PeerMetho
         return null;
       },
     ],
+    ['topicInterest', async (body, from) => deps.topics.interestCall(from, parseInterestCall(body))],
     [
       'readTopic',
       async (body) => {
