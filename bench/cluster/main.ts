@@ -169,6 +169,16 @@ async function peerCalls(nodes: readonly BenchNode[]): Promise<Map<string, numbe
   return sum;
 }
 
+/** Peer calls between two counts, by method, per one of `n` things done. */
+function perEach(before: ReadonlyMap<string, number>, after: ReadonlyMap<string, number>, n: number): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [m, v] of after) {
+    const d = v - (before.get(m) ?? 0);
+    if (d > 0) out[m] = d / Math.max(1, n);
+  }
+  return out;
+}
+
 async function measure(
   nodes: readonly BenchNode[],
 ): Promise<{
@@ -176,7 +186,7 @@ async function measure(
   idleCpuPct: number;
   cpuUsPerMsg: number;
   peerCallsPerMsg: Record<string, number>;
-  topics: Awaited<ReturnType<typeof topicPhase>> & { cpuUsPerPublish: number };
+  topics: Awaited<ReturnType<typeof topicPhase>> & { cpuUsPerPublish: number; peerCallsPerPublish: Record<string, number> };
   broadcastMs: number;
   connectsPerSec: number;
 }> {
@@ -197,19 +207,16 @@ async function measure(
   const cpu0 = nodes.reduce((t, n) => t + n.cpuNs(), 0);
   const uni = await unicast(b ?? a, c ?? a, users);
   const cpuUsPerMsg = (nodes.reduce((t, n) => t + n.cpuNs(), 0) - cpu0) / 1000 / Math.max(1, uni.received);
-  const after = await peerCalls(nodes);
-  const peerCallsPerMsg: Record<string, number> = {};
-  for (const [m, v] of after) {
-    const d = v - (before.get(m) ?? 0);
-    if (d > 0) peerCallsPerMsg[m] = d / Math.max(1, uni.received);
-  }
+  const peerCallsPerMsg = perEach(before, await peerCalls(nodes), uni.received);
   // Topics owned by the first node, published through the second, the subscriber on the third.
   const voters = nodes.map((n) => ({ id: n.id, role: 'voter' as const, peer: '', api: '', gateway: '', zone: 'default' }));
   const topics: string[] = [];
   for (let i = 0; topics.length < CFG.topics && i < CFG.topics * 20; i++) if (nodes.length === 1 || ownerOf(voters, topicKey(APP, `t${i}`))?.id === a.id) topics.push(`t${i}`);
+  const tcalls0 = await peerCalls(nodes);
   const tcpu0 = nodes.reduce((t, n) => t + n.cpuNs(), 0);
   const tp = unicastOnly ? { perSec: NaN, p99: NaN, errors: 0, received: 0 } : await topicPhase(b ?? a, c ?? a, topics);
-  const topicsResult = { ...tp, cpuUsPerPublish: unicastOnly ? NaN : (nodes.reduce((t, n) => t + n.cpuNs(), 0) - tcpu0) / 1000 / Math.max(1, tp.received) };
+  const cpuUsPerPublish = unicastOnly ? NaN : (nodes.reduce((t, n) => t + n.cpuNs(), 0) - tcpu0) / 1000 / Math.max(1, tp.received);
+  const topicsResult = { ...tp, cpuUsPerPublish, peerCallsPerPublish: perEach(tcalls0, await peerCalls(nodes), tp.received) };
   const broadcastMs = unicastOnly ? NaN : await broadcast(nodes);
   const connectsPerSec = unicastOnly ? NaN : await register(nodes, nodes.length === 1 ? 'one' : 'three');
   return { unicast: uni, idleCpuPct, cpuUsPerMsg, peerCallsPerMsg, topics: topicsResult, broadcastMs, connectsPerSec };
@@ -237,9 +244,12 @@ async function main(): Promise<void> {
     `bench:cluster${quick ? ' --quick' : ''}: ${CFG.pushes} pushes over ${CFG.users} users and ${CFG.publishes} topic publishes over ${CFG.topics} topics (${CFG.inflight} in flight); errors: pushes one node ${solo.unicast.errors}, three ${cluster.unicast.errors}; publishes one node ${solo.topics.errors}, three ${cluster.topics.errors}`,
   );
   console.log(renderTable(['', 'one node', 'three nodes', 'three / one'], rows));
-  const calls = Object.entries(cluster.peerCallsPerMsg).sort(([a], [b]) => a.localeCompare(b));
-  const total = calls.reduce((t, [, v]) => t + v, 0);
-  console.log(`peer calls per delivered message, three nodes, unicast phase: ${calls.map(([m, v]) => `${m} ${v.toFixed(3)}`).join(', ')}; total ${total.toFixed(3)}`);
+  const callLine = (per: Record<string, number>): string => {
+    const calls = Object.entries(per).sort(([a], [b]) => a.localeCompare(b));
+    return `${calls.map(([m, v]) => `${m} ${v.toFixed(3)}`).join(', ')}; total ${calls.reduce((t, [, v]) => t + v, 0).toFixed(3)}`;
+  };
+  console.log(`peer calls per delivered message, three nodes, unicast phase: ${callLine(cluster.peerCallsPerMsg)}`);
+  if (!unicastOnly) console.log(`peer calls per publish received, three nodes, topic phase (owner, publisher's node, subscriber's node: one each): ${callLine(cluster.topics.peerCallsPerPublish)}`);
   mkdirSync('bench/results', { recursive: true });
   const file = `bench/results/cluster-${quick ? 'quick' : 'full'}-${new Date().toISOString().slice(0, 16).replace(/[-:]/g, '')}.json`;
   writeFileSync(file, JSON.stringify({ config: CFG, one: solo, three: cluster }, null, 2) + '\n');

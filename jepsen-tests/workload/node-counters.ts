@@ -1,11 +1,18 @@
 // What the nodes counted of the mechanisms a round exercised (a topic hole's
-// catch-up, an owner's resend, a repeat dropped), read from each node's
+// catch-up, an owner's resend, a repeat dropped, pubs sent by interest or to
+// members not synced, whole interest lists sent again), read from each node's
 // /metrics after the run and summed: a lower bound, as a node restarted during
 // the round counts from its restart. It shows that a round that passed went
 // through the paths it was meant to test.
 
 /** Topic counters worth a look after a round, without the common prefix and suffix. */
-export const TOPIC_COUNTERS = ['longwire_topic_catchups_total', 'longwire_topic_pub_resends_total', 'longwire_topic_pubs_dropped_total'] as const;
+export const TOPIC_COUNTERS = [
+  'longwire_topic_catchups_total',
+  'longwire_topic_pub_resends_total',
+  'longwire_topic_pubs_dropped_total',
+  'longwire_topic_pub_fanout_total',
+  'longwire_topic_interest_syncs_total',
+] as const;
 
 const LINE = /^([a-z_]+)(\{[^}]*\})? ([0-9.e+-]+)$/;
 
