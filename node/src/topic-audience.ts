@@ -88,10 +88,20 @@ export class TopicAudience {
     return a.keys;
   }
 
-  /** Whether the record of `member` is the interest it sums up as `digest` under `sig` (false: it should sync). */
+  /**
+   * Whether the record of `member` is the interest it sums up as `digest`
+   * under `sig` (false: it should sync). A stale record is dropped, not
+   * refreshed: a member silent that long (cut off) may have missed pubs, and
+   * the answer to its sync has the topics' newest offsets.
+   */
   ping(member: string, sig: string, digest: DigestValue): boolean {
     const a = this.records.get(member);
-    if (a === undefined || a.sig !== sig || !a.digest.matches(digest)) return false;
+    if (a === undefined) return false;
+    if (this.o.now() - a.heardAt > this.o.staleMs) {
+      this.drop(member);
+      return false;
+    }
+    if (a.sig !== sig || !a.digest.matches(digest)) return false;
     a.heardAt = this.o.now();
     return true;
   }

@@ -71,6 +71,10 @@ test('a member silent past staleMs, or gone from the cluster, gets every pub aga
   assert.ok(a.ping('n2', SIG, digestOf([])), 'a matching ping keeps the record fresh');
   clock.now = 1500;
   assert.deepEqual(ids(a.recipients('t2', [N2, N3], SIG).to), ['n3'], 'n3 was last heard at 0: stale');
+  clock.now = 2000;
+  assert.ok(!a.ping('n2', SIG, digestOf([])), 'a ping after a silence past staleMs does not revive the record: the member syncs (and gets the newest offsets)');
+  assert.deepEqual(ids(a.recipients('t2', [N2], SIG).to), ['n2']);
+  a.sync('n2', { sig: SIG, keys: [], first: true, last: true });
   a.keepOnly(new Set(['n3']));
   assert.deepEqual(ids(a.recipients('t2', [N2], SIG).to), ['n2'], 'n2 left: its record is gone');
   assert.equal(a.size(), 0);
