@@ -480,6 +480,30 @@ describe('saver-level', () => {
     await again.close();
   });
 
+  it("forgets a topic once its newest record expired and was swept, not before; a publish after starts its counter again", async () => {
+    const c = clock();
+    const { saver, dir } = await open({ now: c.now, topicHistoryMax: 5, topicHistoryMs: 1_000 });
+    await saver.publish('app', 'quiet', 'a', 1025);
+    await saver.publish('app', 'quiet', 'b', 1026);
+    await saver.publish('app', 'busy', 'a', 7);
+    c.set(c.now() + 600);
+    await saver.publish('app', 'busy', 'b', 8);
+    const names = async (s: typeof saver): Promise<string[]> => (await s.listTopics(undefined, 10)).map((k) => k.topic).sort();
+    c.set(c.now() + 500);
+    await saver.sweep(c.now());
+    assert.deepEqual(await names(saver), ['busy'], "quiet's records all expired: forgotten; busy still has its newest");
+    assert.equal(await saver.topicLast('app', 'quiet'), 0);
+    assert.equal(await saver.topicLast('app', 'busy'), 8);
+    assert.deepEqual((await saver.readTopic('app', 'busy', 0)).map((r) => r.offset), [8]);
+    assert.equal((await saver.publish('app', 'quiet', 'c', 2049)).offset, 2049, 'an offset above the block bound, as the cluster gives');
+    await assert.rejects(saver.publish('app', 'quiet', 'd', 5), /not above the last/, 'offsets still only grow while it has history');
+    await saver.close();
+    const { saver: again } = await open({ now: c.now, topicHistoryMax: 5, topicHistoryMs: 1_000 }, dir);
+    assert.deepEqual(await names(again), ['busy', 'quiet'], 'the forgetting and the new counter are durable');
+    assert.equal(await again.topicLast('app', 'quiet'), 2049);
+    await again.close();
+  });
+
   it('keeps seqs right when idle users are evicted from a small cache', async () => {
     const { saver } = await open({ cacheEntriesMax: 2 });
     for (let round = 1; round <= 3; round++) {

@@ -122,6 +122,12 @@ interface UserState {
 
 type UserEntry = CacheEntry<UserState>;
 
+/** A topic record the sweep deletes, and the topic's counter key. */
+interface ExpiredTopicRecord {
+  readonly metaKey: Buffer;
+  readonly offset: number;
+}
+
 interface Counter {
   last: number;
   /**
@@ -534,30 +540,64 @@ class LevelSaver implements Saver {
     const ops: Op[] = [];
     const messages: { app: string; user: string; seq: number; index: Buffer }[] = [];
     const idempotency: { target: Buffer; index: Buffer }[] = [];
+    const topicRecords: ExpiredTopicRecord[] = [];
     for (const index of keys) {
       const target = index.subarray(EXPIRY_TARGET_AT);
       const kind = target[0];
       if (kind === KIND_MESSAGE) {
         const r = new KeyReader(target, 0);
         messages.push({ app: r.string(), user: r.string(), seq: r.number(), index });
-      } else if (kind === KIND_IDEMPOTENCY) {
-        idempotency.push({ target, index });
-      } else {
-        // Broadcasts and topic records have unique keys: the entry's time is theirs.
-        ops.push({ type: 'del', key: target }, { type: 'del', key: index });
+        continue;
       }
+      if (kind === KIND_IDEMPOTENCY) {
+        idempotency.push({ target, index });
+        continue;
+      }
+      if (kind === KIND_TOPIC) {
+        const r = new KeyReader(target, 0);
+        topicRecords.push({ metaKey: encodeKey(KIND_TOPIC_META, r.string(), r.string()), offset: r.number() });
+      }
+      // Broadcasts and topic records have unique keys: the entry's time is theirs.
+      ops.push({ type: 'del', key: target }, { type: 'del', key: index });
     }
     const entries = new Map<string, UserEntry>();
     for (const m of messages) {
       const ck = cacheKey(encodeKey(KIND_USER, m.app, m.user));
       if (!entries.has(ck)) entries.set(ck, this.acquireUser(m.app, m.user));
     }
+    const counters = new Map<string, CacheEntry<Counter>>();
+    for (const t of topicRecords) {
+      const ck = cacheKey(t.metaKey);
+      if (!counters.has(ck)) counters.set(ck, this.counters.acquire(ck, () => this.loadCounter(t.metaKey)));
+    }
     try {
-      const loaded = Promise.all([...entries.values()].map((e) => e.ready));
-      const written = await this.serial(loaded, () => this.queueSweep(nowMs, ops, messages, idempotency, entries));
+      const loaded = Promise.all([...[...entries.values()].map((e) => e.ready), ...[...counters.values()].map((e) => e.ready)]);
+      const written = await this.serial(loaded, () => {
+        this.forgetQuietTopics(topicRecords, counters, ops);
+        return this.queueSweep(nowMs, ops, messages, idempotency, entries);
+      });
       await written;
     } finally {
       for (const e of entries.values()) this.users.release(e);
+      for (const e of counters.values()) this.counters.release(e);
+    }
+  }
+
+  /**
+   * A topic whose newest record expired has no history left: its counter is
+   * deleted too, or every topic ever published would keep one here (and
+   * hand-overs would list them all). Its offsets stay safe without it: the
+   * keeper's block bound, or once that is reaped the topics floor, is above
+   * every offset handed out (topic-offsets.ts). In the serial step, against
+   * the counter in memory: a publish after it finds the counter at 0 and
+   * writes it again.
+   */
+  private forgetQuietTopics(expired: readonly ExpiredTopicRecord[], counters: ReadonlyMap<string, CacheEntry<Counter>>, ops: Op[]): void {
+    for (const t of expired) {
+      const c = counters.get(cacheKey(t.metaKey))?.value;
+      if (c === undefined || c.last === 0 || c.last > t.offset) continue;
+      c.last = 0;
+      ops.push({ type: 'del', key: t.metaKey });
     }
   }
 

@@ -167,10 +167,11 @@ export interface Saver {
   /**
    * Stores a publish under `offset` (above the topic's last; by default the
    * next one). Offsets may skip: the cluster reserves them in blocks
-   * (topic-offsets.ts).
+   * (topic-offsets.ts), and passes each, since the store forgets a topic
+   * whose history expired (sweep): its last is 0 again.
    */
   publish(app: string, topic: string, data: Json, offset?: number): Promise<PublishedRecord>;
-  /** The highest offset stored for the topic here (0: none). */
+  /** The highest offset stored for the topic here (0: none, or its history expired and was swept). */
   topicLast(app: string, topic: string): Promise<number>;
   /** Kept history after `afterOffset` (the last `topicHistoryMax` records, within `topicHistoryMs`). */
   readTopic(app: string, topic: string, afterOffset: number): Promise<TopicRecord[]>;
