@@ -57,13 +57,8 @@ async function scenario(t: TestContext, victimKind: Victim): Promise<void> {
 }
 
 async function drainWithCrash(t: TestContext, cluster: TestCluster, victimKind: Victim): Promise<void> {
-  const n1 = await cluster.start('n1');
-  await cluster.start('n2', n1.apiUrl);
-  await cluster.voters(n1, 2);
-  await cluster.start('n3', n1.apiUrl);
-  for (const id of IDS) await cluster.voters(cluster.node(id), 3);
   // A removal is refused (409) while a joiner's users are still moved to it.
-  await cluster.joinsFinished(n1);
+  const { n1 } = await cluster.startThree();
   const app: TestApp = await createApp(n1, 'drain-crash', { limits: { maxInbox: 10_000 } });
   cluster.app = app;
   for (const id of IDS) await eventually(async () => ((await cluster.push(id, 'warmup', 0)).status === 200 ? true : undefined), `app known on ${id}`);

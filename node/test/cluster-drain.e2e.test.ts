@@ -22,13 +22,8 @@ const cluster = new TestCluster();
 let app: TestApp;
 
 before(async () => {
-  const n1 = await cluster.start('n1');
-  await cluster.start('n2', n1.apiUrl);
-  await cluster.voters(n1, 2);
-  await cluster.start('n3', n1.apiUrl);
-  for (const id of IDS) await cluster.voters(cluster.node(id), 3);
   // The joins' user moves finish first: a removal during one is refused (409) by design.
-  await cluster.joinsFinished(n1);
+  const { n1 } = await cluster.startThree();
   app = await createApp(n1, 'drain', { limits: { maxInbox: 10_000 } });
   cluster.app = app;
   for (const id of IDS) await eventually(async () => ((await cluster.push(id, 'warmup', 0)).status === 200 ? true : undefined), `app known on ${id}`);

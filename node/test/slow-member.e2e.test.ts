@@ -25,12 +25,7 @@ const voter = (id: string): Member => ({ id, role: 'voter', peer: '', api: '', g
 const ANSWER_MS = 5000;
 
 test('a member that does not answer holds up no topic publish and no qos 0 push; its subscriber gets the pubs once it runs again', async () => {
-  const n1 = await cluster.start('n1');
-  await cluster.start('n2', n1.apiUrl);
-  await cluster.voters(n1, 2);
-  await cluster.start('n3', n1.apiUrl);
-  const view = await cluster.voters(n1, 3);
-  await cluster.joinsFinished(n1);
+  const { n1, view } = await cluster.startThree();
   const ids = ['n1', 'n2', 'n3'];
   // The stopped member is not the keeper's leader (the others keep a ready quorum without an election) nor the owner.
   const slowId = ids.find((id) => id !== view.leader) ?? 'n3';

@@ -23,12 +23,7 @@ const voter = (id: string): Member => ({ id, role: 'voter', peer: '', api: '', g
 type Fanout = Record<'interested' | 'unsynced' | 'skipped', number>;
 
 test('a topic pub goes only to members with subscribers of it, none lost when one subscribes, leaves, or the owner restarts', async () => {
-  const n1 = await cluster.start('n1');
-  await cluster.start('n2', n1.apiUrl);
-  await cluster.voters(n1, 2);
-  await cluster.start('n3', n1.apiUrl);
-  const view = await cluster.voters(n1, 3);
-  await cluster.joinsFinished(n1);
+  const { n1, view } = await cluster.startThree();
   const ids = ['n1', 'n2', 'n3'];
   // The owner is not the keeper's leader: its restart then needs no election.
   const ownerId = ids.find((id) => id !== view.leader) ?? 'n1';

@@ -183,6 +183,21 @@ export class TestCluster {
     return obj(r.body).kvs as unknown[];
   }
 
+  /**
+   * n1, n2 and n3 started and joined one at a time, each a healthy voter as
+   * every node sees it, their joins' user moves over; answers n1 and its view.
+   */
+  async startThree(): Promise<{ n1: NodeProcess; view: ClusterView }> {
+    const n1 = await this.start('n1');
+    await this.start('n2', n1.apiUrl);
+    await this.voters(n1, 2);
+    await this.start('n3', n1.apiUrl);
+    for (const id of ['n2', 'n3']) await this.voters(this.node(id), 3);
+    const view = await this.voters(n1, 3);
+    await this.joinsFinished(n1);
+    return { n1, view };
+  }
+
   /** Until every join's user move is over: a removal meanwhile is refused (409) by design. */
   async joinsFinished(via: NodeProcess): Promise<void> {
     await eventually(async () => ((await this.joinRecords(via)).length === 0 ? true : undefined), 'join moves finished', undefined, 100);
