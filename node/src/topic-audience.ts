@@ -133,32 +133,47 @@ export class TopicAudience {
     this.records.set(member, { sig: c.sig, keys: s.keys, digest: s.digest, heardAt: this.o.now() });
   }
 
-  /** A member's interest changed by a few keys; false (ignored) when its record is not one they apply to. */
+  /**
+   * A member's interest changed by a few keys; false (ignored) when neither
+   * its record nor a sync of it in progress was made under their ring. A sync
+   * in progress takes them too: its later chunks list what the member had
+   * before them.
+   */
   change(member: string, c: InterestChange): boolean {
     const a = this.records.get(member);
-    if (a === undefined || a.sig !== c.sig) return false;
-    a.heardAt = this.o.now();
+    const s = this.syncing.get(member);
+    const onRecord = a !== undefined && a.sig === c.sig;
+    const onSync = s !== undefined && s.sig === c.sig;
+    if (onRecord) {
+      a.heardAt = this.o.now();
+      this.apply(a, c);
+    }
+    if (onSync) this.apply(s, c);
+    return onRecord || onSync;
+  }
+
+  private apply(to: { keys: Set<string> | undefined; readonly digest: InterestDigest }, c: InterestChange): void {
     for (const k of c.remove) {
-      if (a.keys !== undefined) {
-        if (!a.keys.delete(k)) continue;
+      if (to.keys !== undefined) {
+        if (!to.keys.delete(k)) continue;
         this.entries--;
       }
-      a.digest.remove(k);
+      to.digest.remove(k);
     }
     for (const k of c.add) {
-      if (a.keys !== undefined) {
-        if (a.keys.has(k)) continue;
+      if (to.keys !== undefined) {
+        if (to.keys.has(k)) continue;
         if (this.entries >= this.o.entriesMax) {
-          this.entries -= a.keys.size;
-          a.keys = undefined;
+          // Past the bound: as in a sync, the digest goes on and the keys are let go.
+          this.entries -= to.keys.size;
+          to.keys = undefined;
         } else {
-          a.keys.add(k);
+          to.keys.add(k);
           this.entries++;
         }
       }
-      a.digest.add(k);
+      to.digest.add(k);
     }
-    return true;
   }
 
   /** Drops the records of members no longer in the cluster. */

@@ -51,6 +51,17 @@ test('a sync in chunks counts only once its last chunk came; a new first chunk s
   assert.equal(a.size(), 2);
 });
 
+test('a change during a sync in chunks is kept when the sync ends', () => {
+  const { a } = setup();
+  a.sync('n2', { sig: SIG, keys: ['t1'], first: true, last: false });
+  assert.equal(a.change('n2', { sig: SIG, add: ['t9'], remove: ['t1'] }), true, 'taken by the sync in progress');
+  a.sync('n2', { sig: SIG, keys: ['t2'], first: false, last: true });
+  assert.deepEqual(ids(a.recipients('t9', [N2], SIG).to), ['n2'], 'added meanwhile');
+  assert.deepEqual(ids(a.recipients('t1', [N2], SIG).to), [], 'removed meanwhile');
+  assert.ok(a.ping('n2', SIG, digestOf(['t2', 't9'])));
+  assert.equal(a.size(), 2);
+});
+
 test('changes apply to a record made under their ring, and keep it equal to the member’s digest', () => {
   const { a } = setup();
   assert.equal(a.change('n2', { sig: SIG, add: ['t1'], remove: [] }), false, 'no record: ignored (the member gets every pub)');
