@@ -3,12 +3,14 @@
 // connection for every call; answers out of order (a slow call holds up no
 // other); every bound (in-flight calls and bytes at the caller, running
 // calls per link at the server, frame size both ways); deadlines; a lost link
-// failing its pending calls and the next call dialing again; a refused
-// upgrade counted; handler errors arriving as `refused` with code and status.
+// failing its pending calls and the next call dialing again; a silent link
+// probed and dropped; a refused upgrade counted; handler errors arriving as
+// `refused` with code and status.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect, createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import { pino } from 'pino';
 import { PeerClient, DEFAULT_PEER_LIMITS, type PeerLimits } from '../src/peer/peer-client.js';
 import { PeerError } from '../src/peer/errors.js';
@@ -263,5 +265,75 @@ test('an upgrade signed with another key is refused 401 and counted; a dead port
   } finally {
     await dead.close();
     await back.close();
+  }
+});
+
+/** A TCP relay to `to` that can freeze: it stops passing bytes either way and keeps the connections open, as a stopped process does. */
+async function relay(to: string): Promise<{ api: string; freeze: (on: boolean) => void; close: () => Promise<void> }> {
+  const [host = '', port = ''] = to.split(':');
+  let frozen = false;
+  const pairs = new Set<[Socket, Socket]>();
+  const server = createNetServer((inbound) => {
+    const outbound = connect(Number(port), host);
+    const pair: [Socket, Socket] = [inbound, outbound];
+    pairs.add(pair);
+    const pass = (from: Socket, into: Socket): void => {
+      from.on('data', (b: Buffer) => {
+        if (!frozen) into.write(b);
+      });
+      from.on('close', () => {
+        into.destroy();
+        pairs.delete(pair);
+      });
+      from.on('error', () => undefined);
+    };
+    pass(inbound, outbound);
+    pass(outbound, inbound);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    api: `127.0.0.1:${(server.address() as AddressInfo).port}`,
+    freeze: (on) => (frozen = on),
+    close: () =>
+      new Promise<void>((r) => {
+        for (const [a, b] of pairs) {
+          a.destroy();
+          b.destroy();
+        }
+        server.close(() => r());
+      }),
+  };
+}
+
+test('a link that goes silent while calls wait is probed: a peer that answers nothing fails them with unreachable long before their deadline, one that answers even a refusal keeps them', async () => {
+  const never = gate();
+  const p = await peer({ hang: async () => never.promise, echo: async (b) => b });
+  const r = await relay(p.api);
+  const c = new PeerClient('p1', r.api, signer(), PLAIN, { ...DEFAULT_PEER_LIMITS, probeMs: 100 });
+  try {
+    assert.equal(await c.call('echo', 1), 1);
+    // A slow call on a running peer: probed (this server has no `ping`: its refusal is an answer too), left to wait.
+    const slow = c.call('hang', 1);
+    let slowDone = false;
+    void slow.catch(() => undefined).finally(() => (slowDone = true));
+    await new Promise((res) => setTimeout(res, 800));
+    assert.equal(slowDone, false, 'a call still running on a live peer keeps waiting');
+    // The peer stops answering anything: the probe goes unanswered and the link is dropped.
+    r.freeze(true);
+    const started = performance.now();
+    const stuck = c.call('echo', 2);
+    for (const e of await Promise.all([failure(slow), failure(stuck)])) {
+      assert.equal(e.code, 'unreachable');
+      assert.match(e.message, /no answer to a liveness probe within 200 ms/);
+    }
+    const waited = performance.now() - started;
+    assert.ok(waited < DEFAULT_PEER_LIMITS.timeoutMs / 2, `failed after ${Math.round(waited)} ms, not at the ${DEFAULT_PEER_LIMITS.timeoutMs} ms deadline`);
+    r.freeze(false);
+    assert.equal(await c.call('echo', 3), 3, 'the next call dials a new link');
+  } finally {
+    never.open();
+    await c.close();
+    await r.close();
+    await p.close();
   }
 });

@@ -1,8 +1,9 @@
 // A member that does not answer (SIGSTOP: its connections stay open, so a call
 // to it waits for the peer link's 10 s timeout) must not hold up publishers: a
 // topic publish is answered once the owner stored it (the stopped member's
-// subscribers get the pubs once it runs again), and a qos 0 push waits for a
-// holding node's count for at most 2 s.
+// subscribers get the pubs once it runs again), a qos 0 push waits for a
+// holding node's count for at most 2 s, and a push to a user it owns fails
+// once the peer link's probe goes unanswered, well before the call deadline.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { TestCluster } from './support/test-cluster.js';
@@ -84,6 +85,14 @@ test('a member that does not answer holds up no topic publish and no qos 0 push;
   assert.equal(flash.status, 200, JSON.stringify(flash.body));
   assert.deepEqual(obj(flash.body).results, [{ user, delivered: 1 }]);
   assert.equal((await near.next((f) => f.t === 'msg' && f.qos === 0)).data, 'flash');
+  // A push to a user the stopped member owns fails (503) once the link's probe, or a dial, got no answer: about 3 s, not the 10 s call deadline.
+  let v = 0;
+  while (ownerOf(voters, ownerKey(app.app, `v-${v}`))?.id !== slowId) v++;
+  const stuck = await inTime(owner.api('POST', `/v1/apps/${app.app}/push`, { token: app.apiKey, body: { users: [`v-${v}`], data: 'stuck', qos: 1 } }));
+  assert.notEqual(stuck, 'late', `a push to a user of the stopped ${slowId} was not answered within ${ANSWER_MS} ms`);
+  if (stuck === 'late') return;
+  assert.equal(stuck.status, 503, JSON.stringify(stuck.body));
+  assert.equal((obj(stuck.body).error as { code?: string } | undefined)?.code, 'peer-unavailable');
 
   process.kill(stopped, 'SIGCONT');
   stopped = undefined;

@@ -6,8 +6,10 @@
 // no other; frames of one event-loop turn leave in one write (link-writer.ts).
 // Each call has a deadline and counts against bounded in-flight calls and
 // bytes: past either bound it fails at once with PeerError('busy') instead of
-// queueing. A lost link fails every pending call with `unreachable`; the next
-// call dials again: at once after a drop, after a growing pause after a
+// queueing. A link that goes silent while calls wait is probed (`ping`), and
+// dropped if the probe gets no answer either: a stopped or hung peer fails
+// calls in about 3 s, not at their 10 s deadline. A lost link fails every
+// pending call with `unreachable`; the next call dials again: at once after a drop, after a growing pause after a
 // failed dial (calls made meanwhile wait for that dial, within their deadline).
 import { request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest } from 'node:https';
@@ -33,12 +35,22 @@ export interface PeerLimits {
   readonly timeoutMs: number;
   /** Largest frame either way: a bigger call is refused unsent; a bigger incoming frame closes the link. */
   readonly frameBytesMax: number;
+  /**
+   * A link silent this long while a call waits gets a `ping` call; one that
+   * answers nothing for twice this after it is dropped, failing its calls
+   * with `unreachable` (a stopped or hung peer keeps its TCP connection open:
+   * without this, each call would wait out timeoutMs). 0: no probes.
+   */
+  readonly probeMs: number;
 }
 
-export const DEFAULT_PEER_LIMITS: PeerLimits = { inflightMax: 1024, inflightBytesMax: 32 * 1024 * 1024, timeoutMs: 10_000, frameBytesMax: 16 * 1024 * 1024 };
+export const DEFAULT_PEER_LIMITS: PeerLimits = { inflightMax: 1024, inflightBytesMax: 32 * 1024 * 1024, timeoutMs: 10_000, frameBytesMax: 16 * 1024 * 1024, probeMs: 1000 };
 
-/** Longest wait for the upgrade's answer (connect, TLS, 101). */
-const DIAL_MS_MAX = 5000;
+/** The method a liveness probe calls: any answer, even a refusal from a peer without it, shows the peer runs. */
+export const PING_METHOD = 'ping';
+
+/** Longest wait for the upgrade's answer (connect, TLS, 101): a stopped peer accepts the TCP connection and answers nothing, so this bounds a call to it as the probes do on a link that is up. */
+const DIAL_MS_MAX = 3000;
 /** Pause after a failed dial before the next, doubled per failure up to REDIAL_MS_MAX. */
 const REDIAL_MS_MIN = 100;
 const REDIAL_MS_MAX = 1000;
@@ -80,6 +92,10 @@ export class PeerClient {
   /** Invariant: the sum of `bytes` over `pending`. */
   private inflightBytes = 0;
   private timer: NodeJS.Timeout | undefined;
+  /** Checks the link's liveness while calls wait (every probeMs / 2). */
+  private probeTimer: NodeJS.Timeout | undefined;
+  /** When the unanswered probe on the current link was sent. */
+  private probeSentAt: number | undefined;
   private closed = false;
 
   constructor(
@@ -108,6 +124,7 @@ export class PeerClient {
       this.pending.set(id, { method, bytes, sentAt: performance.now(), resolve, reject });
       this.inflightBytes += bytes;
       if (this.timer === undefined) this.arm();
+      this.armProbe();
       this.send(frame);
     });
   }
@@ -262,6 +279,9 @@ export class PeerClient {
     this.inflightBytes = 0;
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timer = undefined;
+    clearTimeout(this.probeTimer);
+    this.probeTimer = undefined;
+    this.probeSentAt = undefined;
     for (const p of all) p.reject(new PeerError(code, this.peerId, `${p.method}: ${reason}`));
   }
 
@@ -270,6 +290,36 @@ export class PeerClient {
     const first = this.pending.values().next();
     if (first.done === true) return;
     this.timer = setTimeout(sweep, Math.max(0, first.value.sentAt + this.limits.timeoutMs - performance.now()), this);
+  }
+
+  private armProbe(): void {
+    if (this.probeTimer !== undefined || this.pending.size === 0 || this.limits.probeMs <= 0) return;
+    this.probeTimer = setTimeout(probe, this.limits.probeMs / 2, this);
+  }
+
+  /** @internal Probes a link silent while calls wait; drops it when the probe gets no answer either. */
+  probeNow(): void {
+    this.probeTimer = undefined;
+    const oldest = this.pending.values().next();
+    const link = this.link;
+    if (oldest.done === true || link.kind !== 'up') {
+      this.probeSentAt = undefined;
+      this.armProbe();
+      return;
+    }
+    const now = performance.now();
+    const probeMs = this.limits.probeMs;
+    // Anything received since the probe was sent answers it.
+    if (this.probeSentAt !== undefined && link.lastRecvAt >= this.probeSentAt) this.probeSentAt = undefined;
+    if (this.probeSentAt !== undefined && now - this.probeSentAt >= 2 * probeMs) {
+      this.lost(link, `no answer to a liveness probe within ${2 * probeMs} ms`);
+      return;
+    }
+    if (this.probeSentAt === undefined && now - oldest.value.sentAt >= probeMs && now - link.lastRecvAt >= probeMs) {
+      this.probeSentAt = now;
+      this.call(PING_METHOD, null).catch(() => undefined);
+    }
+    this.armProbe();
   }
 
   /** @internal Fails the calls past their deadline; a link silent since such a call was sent is presumed dead. */
@@ -288,6 +338,10 @@ export class PeerClient {
     if (silent && link.kind === 'up') this.lost(link, `nothing received for ${this.limits.timeoutMs} ms`);
     else this.arm();
   }
+}
+
+function probe(c: PeerClient): void {
+  c.probeNow();
 }
 
 function sweep(c: PeerClient): void {

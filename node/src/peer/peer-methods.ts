@@ -14,7 +14,7 @@
 // `topicRelease` answers a new owner's pull of a topic's history and
 // `topicImport` takes a previous owner's batch of them (cluster-topics.ts,
 // topic-handover.ts); `handoff` and `drain` (peer-handoff.ts) move a drained
-// member's inboxes.
+// member's inboxes; `ping` answers a caller's liveness probe (peer-client.ts).
 import { ApiError } from '../center/errors.js';
 import type { Pusher, PushRequest } from '../pusher.js';
 import type { AppRegistry } from '../apps.js';
@@ -29,6 +29,7 @@ import { jobView } from '../cluster-broadcasts.js';
 import { writePub, type ClusterTopics } from '../cluster-topics.js';
 import { parseTopicImport } from '../topic-handover.js';
 import { parseInterestCall } from '../topic-interest.js';
+import { PING_METHOD } from './peer-client.js';
 import { handoffMethods, type HandoffDeps } from './peer-handoff.js';
 import type { HandoffGate } from '../handoff-gate.js';
 
@@ -207,6 +208,7 @@ export function peerMethods(deps: PeerMethodDeps): ReadonlyMap<string, PeerMetho
       },
     ],
     ['topicInterest', async (body, from) => deps.topics.interestCall(from, parseInterestCall(body))],
+    [PING_METHOD, async () => null],
     [
       'readTopic',
       async (body) => {
