@@ -7,8 +7,8 @@
 //            calls the three nodes sent per delivered message, by method;
 //   topics   publishes/s and p99 publish → subscriber, published through a node that
 //            is not the topics' owner to a subscriber on the third node (the owner
-//            checks its keeper is ready, stores, and sends every other member the
-//            pub), with the node CPU per publish;
+//            checks its keeper is ready, stores, and sends the pub to the members
+//            with subscribers: the third node), with the node CPU per publish;
 //   broadcast time until every client has the message, clients spread over all nodes;
 //   register connects/s the keeper absorbs: clients connecting and binding at once,
 //            until the last `bound` (sent after its register write commits).
@@ -16,12 +16,11 @@
 // `--cpu-prof DIR` runs the three nodes with --cpu-prof (a profile per node and
 // thread under DIR/<node id>/, written when the node stops); `--unicast-only`
 // skips the topic, broadcast and register phases (a profile of the unicast path).
-import { WebSocket } from 'ws';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { clientToken } from '../upstream/token.js';
 import { percentile, sorted } from '../lib/stats.js';
 import { fmtInt, fmtMs, fmtRatio, renderTable } from '../lib/table.js';
-import { API_KEY, APP, TOKEN_SECRET, startCluster, type BenchNode } from './nodes.js';
+import { API_KEY, APP, startCluster, type BenchNode } from './nodes.js';
+import { closeAll, closedLoop, connect, peerCalls, perEach, topicPhase, type TopicPhaseResult } from './clients.js';
 import { ownerOf } from '../../node/src/ring.js';
 import { topicKey } from '../../node/src/ownership.js';
 
@@ -35,60 +34,6 @@ const CFG = quick
 
 /** How long the nodes' idle CPU is measured before the unicast phase. */
 const IDLE_MS = 3000;
-
-interface Client {
-  readonly ws: WebSocket;
-  readonly user: string;
-  onMsg: (f: Record<string, unknown>) => void;
-}
-
-async function connect(url: string, user: string, device: string): Promise<Client> {
-  const ws = new WebSocket(url, ['longwire.v1.json']);
-  const c: Client = { ws, user, onMsg: () => undefined };
-  const token = await clientToken(TOKEN_SECRET, APP, user);
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`bind of ${user} timed out`)), 30_000);
-    ws.once('error', reject);
-    ws.once('open', () => ws.send(JSON.stringify({ t: 'hello', device, apps: [{ app: APP, token }] })));
-    ws.on('message', (data: Buffer) => {
-      const f = JSON.parse(data.toString()) as Record<string, unknown>;
-      if (f.t === 'bound') {
-        clearTimeout(timer);
-        resolve();
-      } else if (f.t === 'error') {
-        clearTimeout(timer);
-        reject(new Error(JSON.stringify(f)));
-      } else c.onMsg(f);
-    });
-  });
-  return c;
-}
-
-function closeAll(cs: readonly Client[]): void {
-  for (const c of cs) c.ws.terminate();
-}
-
-/**
- * A phase's load: `count` calls (call i), at most CFG.inflight open, within
- * CFG.phaseMs; then waits, within the same time, until `received()` reaches
- * the answered calls. Answers the phase's seconds and the calls not answered 200.
- */
-async function closedLoop(count: number, received: () => number, call: (i: number) => Promise<{ status: number }>): Promise<{ secs: number; errors: number }> {
-  const start = performance.now();
-  const deadline = start + CFG.phaseMs;
-  let next = 0;
-  let errors = 0;
-  const worker = async (): Promise<void> => {
-    while (next < count && performance.now() < deadline) {
-      const r = await call(next++).catch(() => ({ status: 0 }));
-      if (r.status !== 200) errors++;
-    }
-  };
-  await Promise.all(Array.from({ length: CFG.inflight }, worker));
-  const answered = next - errors;
-  while (received() < answered && performance.now() < deadline) await new Promise((r) => setTimeout(r, 5));
-  return { secs: (performance.now() - start) / 1000, errors };
-}
 
 /** qos 1 pushes of one user each, round robin, at most `inflight` open; clients ack each message. */
 async function unicast(pushVia: BenchNode, clientsOn: BenchNode, users: readonly string[]): Promise<{ msgsPerSec: number; p99: number; errors: number; received: number }> {
@@ -104,32 +49,9 @@ async function unicast(pushVia: BenchNode, clientsOn: BenchNode, users: readonly
       c.ws.send(JSON.stringify({ t: 'ack', app: APP, seq: f.seq }));
     };
   }
-  const { secs, errors } = await closedLoop(CFG.pushes, () => received, (i) => pushVia.api('POST', `/v1/apps/${APP}/push`, { users: [users[i % users.length] ?? ''], data: { at: performance.now() } }, API_KEY));
+  const { secs, errors } = await closedLoop(CFG, CFG.pushes, () => received, (i) => pushVia.api('POST', `/v1/apps/${APP}/push`, { users: [users[i % users.length] ?? ''], data: { at: performance.now() } }, API_KEY));
   closeAll(clients);
   return { msgsPerSec: received / secs, p99: percentile(sorted(latencies), 99), errors, received };
-}
-
-/** Publishes round robin over `topics` through `pubVia`, at most `inflight` open; one subscriber of them all on `subOn`. */
-async function topicPhase(pubVia: BenchNode, subOn: BenchNode, topics: readonly string[]): Promise<{ perSec: number; p99: number; errors: number; received: number }> {
-  const sub = await connect(subOn.wsUrl, 'topic-sub', 'topic-sub');
-  const latencies: number[] = [];
-  let received = 0;
-  let ready: () => void = () => undefined;
-  const subscribed = new Promise<void>((resolve) => (ready = resolve));
-  sub.onMsg = (f) => {
-    if (f.t === 'pong') ready();
-    if (f.t !== 'pub') return;
-    const sent = (f.data as { at?: number } | null)?.at;
-    if (typeof sent === 'number') latencies.push(performance.now() - sent);
-    received++;
-  };
-  for (const topic of topics) sub.ws.send(JSON.stringify({ t: 'sub', app: APP, topic }));
-  // Subs are handled in order: the pong says every subscription is made.
-  sub.ws.send(JSON.stringify({ t: 'ping' }));
-  await subscribed;
-  const { secs, errors } = await closedLoop(CFG.publishes, () => received, (i) => pubVia.api('POST', `/v1/apps/${APP}/topics/${topics[i % topics.length] ?? ''}`, { data: { at: performance.now() } }, API_KEY));
-  closeAll([sub]);
-  return { perSec: received / secs, p99: percentile(sorted(latencies), 99), errors, received };
 }
 
 /** One broadcast to clients spread over `nodes`: ms from the request until the last client has it. */
@@ -162,23 +84,6 @@ async function register(nodes: readonly BenchNode[], tag: string): Promise<numbe
   return clients.length / secs;
 }
 
-/** Peer calls sent by all `nodes` so far, by method. */
-async function peerCalls(nodes: readonly BenchNode[]): Promise<Map<string, number>> {
-  const sum = new Map<string, number>();
-  for (const n of nodes) for (const [m, v] of await n.peerCalls()) sum.set(m, (sum.get(m) ?? 0) + v);
-  return sum;
-}
-
-/** Peer calls between two counts, by method, per one of `n` things done. */
-function perEach(before: ReadonlyMap<string, number>, after: ReadonlyMap<string, number>, n: number): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const [m, v] of after) {
-    const d = v - (before.get(m) ?? 0);
-    if (d > 0) out[m] = d / Math.max(1, n);
-  }
-  return out;
-}
-
 async function measure(
   nodes: readonly BenchNode[],
 ): Promise<{
@@ -186,7 +91,7 @@ async function measure(
   idleCpuPct: number;
   cpuUsPerMsg: number;
   peerCallsPerMsg: Record<string, number>;
-  topics: Awaited<ReturnType<typeof topicPhase>> & { cpuUsPerPublish: number; peerCallsPerPublish: Record<string, number> };
+  topics: TopicPhaseResult & { cpuUsPerPublish: number; peerCallsPerPublish: Record<string, number> };
   broadcastMs: number;
   connectsPerSec: number;
 }> {
@@ -214,7 +119,7 @@ async function measure(
   for (let i = 0; topics.length < CFG.topics && i < CFG.topics * 20; i++) if (nodes.length === 1 || ownerOf(voters, topicKey(APP, `t${i}`))?.id === a.id) topics.push(`t${i}`);
   const tcalls0 = await peerCalls(nodes);
   const tcpu0 = nodes.reduce((t, n) => t + n.cpuNs(), 0);
-  const tp = unicastOnly ? { perSec: NaN, p99: NaN, errors: 0, received: 0 } : await topicPhase(b ?? a, c ?? a, topics);
+  const tp = unicastOnly ? { perSec: NaN, p99: NaN, errors: 0, received: 0 } : await topicPhase(CFG, CFG.publishes, b ?? a, [c ?? a], topics);
   const cpuUsPerPublish = unicastOnly ? NaN : (nodes.reduce((t, n) => t + n.cpuNs(), 0) - tcpu0) / 1000 / Math.max(1, tp.received);
   const topicsResult = { ...tp, cpuUsPerPublish, peerCallsPerPublish: perEach(tcalls0, await peerCalls(nodes), tp.received) };
   const broadcastMs = unicastOnly ? NaN : await broadcast(nodes);
