@@ -33,7 +33,7 @@ import type { PullPeers } from './handoff-gate.js';
 import { PeerError } from './peer/errors.js';
 import { ApiError } from './center/errors.js';
 import { SharedFrame } from './protocol/codec.js';
-import { topicKey, type Ownership, type Placement } from './ownership.js';
+import { topicKey, topicOfKey, type Ownership, type Placement } from './ownership.js';
 import { TopicOffsets } from './topic-offsets.js';
 import { TOPIC_RESEND_DEFAULTS, TopicResends, type TopicHead, type TopicResendOptions } from './topic-resends.js';
 import { TOPIC_AUDIENCE_DEFAULTS, TopicAudience } from './topic-audience.js';
@@ -132,14 +132,14 @@ export class ClusterTopics {
   }
 
   private subscribersOf(key: string): ReturnType<Hub['subscribers']> {
-    const [app = '', topic = ''] = key.split('\u0000');
+    const { app, topic } = topicOfKey(key);
     return this.hub.subscribers(app, topic);
   }
 
   /** An owner's newest offsets: the subscriptions here that are behind read the hole from the history. */
   private caughtUpTo(heads: TopicHeads): void {
     for (const [key, head] of heads) {
-      const [app = '', topic = ''] = key.split('\u0000');
+      const { app, topic } = topicOfKey(key);
       for (const c of this.hub.subscribers(app, topic)) c.topicHead(`${app}\u0000${topic}`, head);
     }
   }
@@ -163,7 +163,7 @@ export class ClusterTopics {
         const heads: [string, number][] = [];
         for (const key of call.keys) {
           if (this.ownership.placementOf(key).kind === 'elsewhere') continue;
-          const [app = '', topic = ''] = key.split('\u0000');
+          const { app, topic } = topicOfKey(key);
           const head = await this.saver.topicLast(app, topic).catch(() => 0);
           if (head > 0) heads.push([key, head]);
         }

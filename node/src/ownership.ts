@@ -216,3 +216,9 @@ export function ownerKey(app: string, user: string): string {
 export function topicKey(app: string, topic: string): string {
   return `${app}\u0000${topic}\u0000topic`;
 }
+
+/** The app and topic of a topic's ring key (topicKey). */
+export function topicOfKey(key: string): { readonly app: string; readonly topic: string } {
+  const [app = '', topic = ''] = key.split('\u0000');
+  return { app, topic };
+}

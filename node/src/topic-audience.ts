@@ -114,19 +114,7 @@ export class TopicAudience {
       s = { sig: c.sig, keys: new Set(), digest: new InterestDigest() };
       this.syncing.set(member, s);
     }
-    for (const k of c.keys) {
-      if (s.keys?.has(k) === true) continue;
-      s.digest.add(k);
-      if (s.keys === undefined) continue;
-      if (this.entries >= this.o.entriesMax) {
-        // Past the bound: the digest goes on (pings still match), the keys are let go.
-        this.entries -= s.keys.size;
-        s.keys = undefined;
-        continue;
-      }
-      s.keys.add(k);
-      this.entries++;
-    }
+    this.apply(s, c.keys, []);
     if (!c.last) return;
     this.syncing.delete(member);
     this.drop(member);
@@ -146,25 +134,25 @@ export class TopicAudience {
     const onSync = s !== undefined && s.sig === c.sig;
     if (onRecord) {
       a.heardAt = this.o.now();
-      this.apply(a, c);
+      this.apply(a, c.add, c.remove);
     }
-    if (onSync) this.apply(s, c);
+    if (onSync) this.apply(s, c.add, c.remove);
     return onRecord || onSync;
   }
 
-  private apply(to: { keys: Set<string> | undefined; readonly digest: InterestDigest }, c: InterestChange): void {
-    for (const k of c.remove) {
+  /** Adds and removes keys of a record or a sync; past the entries bound its keys are let go and only its digest goes on. */
+  private apply(to: { keys: Set<string> | undefined; readonly digest: InterestDigest }, add: readonly string[], remove: readonly string[]): void {
+    for (const k of remove) {
       if (to.keys !== undefined) {
         if (!to.keys.delete(k)) continue;
         this.entries--;
       }
       to.digest.remove(k);
     }
-    for (const k of c.add) {
+    for (const k of add) {
       if (to.keys !== undefined) {
         if (to.keys.has(k)) continue;
         if (this.entries >= this.o.entriesMax) {
-          // Past the bound: as in a sync, the digest goes on and the keys are let go.
           this.entries -= to.keys.size;
           to.keys = undefined;
         } else {
