@@ -1,12 +1,17 @@
-// The keeper client for services, the CLI and tools: the keeper's HTTP API
-// (kv, watch, leases) over any member, failing over to the next member when
-// one is down or has no leader, and resuming watches from the last revision
+// The keeper client for services, the CLI and tools: the keeper's API (kv,
+// watch, leases) over any member, failing over to the next member when one
+// is down or has no leader, and resuming watches from the last revision
 // seen, so a service that hot-reloads config survives a member's death
-// without missing or repeating a change. Runs on web-standard fetch.
+// without missing or repeating a change. Key/value calls (get, count, put,
+// delete, txn) go over the keeper wire (one WebSocket per member,
+// keeper-wire-link.ts) unless `transport: 'http'`, or when a member serves
+// no wire; everything else over HTTP (fetch).
 import { KeeperError } from './errors.js';
 import type { KeyValue, LeaseInfo, LeaseList, TxnCompare, TxnResult, WatchEvent } from './keeper.js';
 import { LeaseKeepAlive } from './lease-keepalive.js';
 import { acquireLock, lockHolder, type KeeperLock, type LockOptions } from './keeper-lock.js';
+import type { WireCall } from './keeper-wire.js';
+import { WireLink } from './keeper-wire-link.js';
 
 // The package's `longwire/keeper-client` entry: what a caller needs besides the client.
 export { KeeperError } from './errors.js';
@@ -31,6 +36,8 @@ export interface KeeperClientOptions {
   readonly retryDelayMs?: number;
   /** Rounds over all members before a call fails. */
   readonly roundsMax?: number;
+  /** 'wire' (the default): key/value calls over the keeper wire; 'http': every call over HTTP. */
+  readonly transport?: 'wire' | 'http';
 }
 
 export const DEFAULT_REQUEST_TIMEOUT_MS = 5000;
@@ -57,9 +64,17 @@ export interface ClientWatch {
   cancel(): void;
 }
 
-/** Why a member was skipped: only these are retried on another member. */
+/** A member's answer (status and JSON body), or why it was skipped: only these are retried on another member. */
 /** `unsent`: the member surely applied nothing (the connection was refused, or it answered 503: it proposed nothing). */
-type Attempt = { readonly ok: true; readonly res: Response } | { readonly ok: false; readonly why: string; readonly unsent: boolean };
+type Attempt = { readonly ok: true; readonly status: number; readonly body: unknown } | { readonly ok: false; readonly why: string; readonly unsent: boolean };
+
+/** A call as HTTP sends it, and as the wire does when it is a key/value call. */
+interface Call {
+  readonly method: string;
+  readonly path: string;
+  readonly body?: unknown;
+  readonly wire?: WireCall;
+}
 
 /**
  * When a request goes on to the next member: 'any' after any failure (reads,
@@ -81,12 +96,20 @@ function keyPath(key: string): string {
   return key.replace(/^\/+/, '').split('/').map(encodeURIComponent).join('/');
 }
 
+/** The key the node makes of keyPath(key): one leading slash. */
+function wireKey(key: string): string {
+  return '/' + key.replace(/^\/+/, '');
+}
+
 export class KeeperClient {
   private readonly endpoints: string[];
   private next = 0;
   private readonly timeoutMs: number;
   private readonly retryDelayMs: number;
   private readonly roundsMax: number;
+  private readonly transport: 'wire' | 'http';
+  /** One keeper wire connection per member, opened on its first call. */
+  private readonly links = new Map<string, WireLink>();
 
   constructor(private readonly o: KeeperClientOptions) {
     if (o.endpoints.length === 0) throw new KeeperError('invalid', 'KeeperClient needs at least one endpoint');
@@ -94,6 +117,7 @@ export class KeeperClient {
     this.timeoutMs = o.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
     this.retryDelayMs = o.retryDelayMs ?? DEFAULT_RETRY_DELAY_MS;
     this.roundsMax = o.roundsMax ?? DEFAULT_ROUNDS_MAX;
+    this.transport = o.transport ?? 'wire';
   }
 
   /** Adds every member's API address from the cluster view to the endpoints. */
@@ -126,7 +150,16 @@ export class KeeperClient {
       ...(opts.limit === undefined ? {} : { limit: String(opts.limit) }),
       ...(opts.revision === undefined ? {} : { revision: String(opts.revision) }),
     });
-    return (await this.json('GET', `/v1/kv/${keyPath(key)}?${q}`)) as { revision: number; kvs: KeyValue[]; more: boolean };
+    const wire: WireCall = {
+      op: 'range',
+      key: wireKey(key),
+      consistency: opts.consistency ?? 'linearizable',
+      ...(opts.prefix === true ? { prefix: true } : {}),
+      ...(opts.after === undefined ? {} : { after: opts.after }),
+      ...(opts.limit === undefined ? {} : { limit: opts.limit }),
+      ...(opts.revision === undefined ? {} : { revision: opts.revision }),
+    };
+    return (await this.call({ method: 'GET', path: `/v1/kv/${keyPath(key)}?${q}`, wire }, 'any')) as { revision: number; kvs: KeyValue[]; more: boolean };
   }
 
   /** How many keys `get` with the same options and no limit would answer. */
@@ -138,7 +171,16 @@ export class KeeperClient {
       ...(opts.revision === undefined ? {} : { revision: String(opts.revision) }),
       countOnly: 'true',
     });
-    return (await this.json('GET', `/v1/kv/${keyPath(key)}?${q}`)) as { revision: number; count: number };
+    const wire: WireCall = {
+      op: 'range',
+      key: wireKey(key),
+      consistency: opts.consistency ?? 'linearizable',
+      countOnly: true,
+      ...(opts.prefix === true ? { prefix: true } : {}),
+      ...(opts.after === undefined ? {} : { after: opts.after }),
+      ...(opts.revision === undefined ? {} : { revision: opts.revision }),
+    };
+    return (await this.call({ method: 'GET', path: `/v1/kv/${keyPath(key)}?${q}`, wire }, 'any')) as { revision: number; count: number };
   }
 
   /**
@@ -147,7 +189,9 @@ export class KeeperClient {
    * after it may have applied it (not retried elsewhere: read to find out).
    */
   async put(key: string, value: string, opts: { lease?: string; ifModRevision?: number } = {}): Promise<{ revision: number }> {
-    return (await this.json('PUT', `/v1/kv/${keyPath(key)}`, { value, ...opts }, opts.ifModRevision === undefined ? 'any' : 'unsent')) as { revision: number };
+    const body = { value, ...opts };
+    const wire: WireCall = { op: 'put', key: wireKey(key), ...body };
+    return (await this.call({ method: 'PUT', path: `/v1/kv/${keyPath(key)}`, body, wire }, opts.ifModRevision === undefined ? 'any' : 'unsent')) as { revision: number };
   }
 
   /**
@@ -165,7 +209,8 @@ export class KeeperClient {
   ): Promise<TxnResult> {
     const q = opts.consistency === undefined ? '' : `?consistency=${opts.consistency}`;
     const readOnly = [...(t.success ?? []), ...(t.failure ?? [])].every((op) => 'get' in op);
-    return (await this.json('POST', `/v1/txn${q}`, t, readOnly ? 'any' : 'unsent')) as TxnResult;
+    const wire: WireCall = { op: 'txn', txn: t, ...(opts.consistency === undefined ? {} : { consistency: opts.consistency }) };
+    return (await this.call({ method: 'POST', path: `/v1/txn${q}`, body: t, wire }, readOnly ? 'any' : 'unsent')) as TxnResult;
   }
 
   /** A lease's TTL, the time left and its keys; rejects with KeeperError 'lease-not-found'. */
@@ -180,7 +225,8 @@ export class KeeperClient {
   }
 
   async delete(key: string, opts: { prefix?: boolean } = {}): Promise<{ revision: number; deleted: number }> {
-    return (await this.json('DELETE', `/v1/kv/${keyPath(key)}${opts.prefix === true ? '?prefix=true' : ''}`)) as { revision: number; deleted: number };
+    const wire: WireCall = { op: 'delete', key: wireKey(key), ...(opts.prefix === true ? { prefix: true } : {}) };
+    return (await this.call({ method: 'DELETE', path: `/v1/kv/${keyPath(key)}${opts.prefix === true ? '?prefix=true' : ''}`, wire }, 'unsent')) as { revision: number; deleted: number };
   }
 
   async leaseGrant(ttlSeconds: number): Promise<{ id: string; ttl: number }> {
@@ -217,57 +263,82 @@ export class KeeperClient {
     await this.json('DELETE', `/v1/leases/${encodeURIComponent(id)}`);
   }
 
+  /** Closes the keeper wire connections (calls waiting on them fail); the client can still be used, and opens them again. */
+  close(): void {
+    for (const l of this.links.values()) l.close();
+    this.links.clear();
+  }
+
   /**
    * Tries members in turn. A member is skipped when it cannot be reached or
    * answers 503 (no leader, not ready); a write only when its attempt surely
    * applied nothing (see Retry), else it rejects with 'timeout': the outcome is
    * unknown, read to find out.
    */
-  private async request(method: string, path: string, body: unknown, retry: Retry): Promise<Response> {
+  private async request(c: Call, retry: Retry): Promise<{ status: number; body: unknown }> {
     const why: string[] = [];
     for (let round = 0; round < this.roundsMax; round++) {
       for (let i = 0; i < this.endpoints.length; i++) {
         const base = this.endpoints[this.next % this.endpoints.length] ?? '';
-        const a = await this.attempt(base, method, path, body, this.timeoutMs);
-        if (a.ok) return a.res;
+        const a = await this.attempt(base, c);
+        if (a.ok) return a;
         this.next++;
-        if (!a.unsent && retry === 'unsent') throw new KeeperError('timeout', `${method} ${path} through ${base}: ${a.why}; not retried, as it may have been applied (outcome unknown)`);
+        if (!a.unsent && retry === 'unsent') throw new KeeperError('timeout', `${c.method} ${c.path} through ${base}: ${a.why}; not retried, as it may have been applied (outcome unknown)`);
         why.push(`${base}: ${a.why}`);
       }
       await new Promise((r) => setTimeout(r, this.retryDelayMs));
     }
-    throw new KeeperError('no-leader', `no member answered ${method} ${path}: ${why.slice(-this.endpoints.length).join('; ')}`);
+    throw new KeeperError('no-leader', `no member answered ${c.method} ${c.path}: ${why.slice(-this.endpoints.length).join('; ')}`);
   }
 
-  private async attempt(base: string, method: string, path: string, body: unknown, timeoutMs: number | undefined): Promise<Attempt> {
+  private async attempt(base: string, c: Call): Promise<Attempt> {
+    if (c.wire !== undefined && this.transport === 'wire') {
+      let link = this.links.get(base);
+      if (link === undefined) this.links.set(base, (link = new WireLink(base, `Bearer ${this.o.adminToken}`)));
+      const o = await link.call(c.wire, this.timeoutMs);
+      switch (o.kind) {
+        case 'answer':
+          if ('ok' in o.answer) return { ok: true, status: 200, body: o.answer.ok };
+          if (o.answer.err.status === 503) return { ok: false, why: '503', unsent: true };
+          return { ok: true, status: o.answer.err.status, body: { error: o.answer.err } };
+        case 'failed':
+          return { ok: false, why: o.why, unsent: o.unsent };
+        case 'unsupported':
+          // An older member: this call over HTTP.
+          break;
+      }
+    }
     try {
-      const res = await fetch(base + path, {
-        method,
-        headers: { authorization: `Bearer ${this.o.adminToken}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-        ...(timeoutMs === undefined ? {} : { signal: AbortSignal.timeout(timeoutMs) }),
+      const res = await fetch(base + c.path, {
+        method: c.method,
+        headers: { authorization: `Bearer ${this.o.adminToken}`, ...(c.body === undefined ? {} : { 'content-type': 'application/json' }) },
+        ...(c.body === undefined ? {} : { body: JSON.stringify(c.body) }),
+        signal: AbortSignal.timeout(this.timeoutMs),
       });
       if (res.status === 503) {
         await res.body?.cancel();
         return { ok: false, why: '503', unsent: true };
       }
-      return { ok: true, res };
+      return { ok: true, status: res.status, body: await res.json().catch(() => undefined) };
     } catch (err) {
       return { ok: false, why: err instanceof Error ? `${err.message}${causeCode(err) === undefined ? '' : ` (${causeCode(err)})`}` : String(err), unsent: causeCode(err) === 'ECONNREFUSED' };
     }
   }
 
-  private async json(method: string, path: string, body?: unknown, retry: Retry = method === 'GET' ? 'any' : 'unsent'): Promise<unknown> {
-    const res = await this.request(method, path, body, retry);
-    const parsed: unknown = await res.json().catch(() => undefined);
-    if (res.ok) return parsed;
-    const e = (parsed as { error?: { code?: string; message?: string; compactRevision?: number } } | undefined)?.error;
-    const message = `${method} ${path}: ${res.status} ${e?.message ?? ''}`;
-    if (res.status === 409) throw new KeeperError('compare-failed', message);
-    if (res.status === 504) throw new KeeperError('timeout', message);
-    if (res.status === 410) throw new KeeperError('compacted', message, e?.compactRevision === undefined ? undefined : { compactRevision: e.compactRevision });
-    if (res.status === 404 && e?.code === 'lease-not-found') throw new KeeperError('lease-not-found', message);
-    if (res.status === 507) throw new KeeperError('no-space', message);
+  private json(method: string, path: string, body?: unknown, retry: Retry = method === 'GET' ? 'any' : 'unsent'): Promise<unknown> {
+    return this.call({ method, path, ...(body === undefined ? {} : { body }) }, retry);
+  }
+
+  private async call(c: Call, retry: Retry): Promise<unknown> {
+    const { status, body } = await this.request(c, retry);
+    if (status >= 200 && status < 300) return body;
+    const e = (body as { error?: { code?: string; message?: string; compactRevision?: number } } | undefined)?.error;
+    const message = `${c.method} ${c.path}: ${status} ${e?.message ?? ''}`;
+    if (status === 409) throw new KeeperError('compare-failed', message);
+    if (status === 504) throw new KeeperError('timeout', message);
+    if (status === 410) throw new KeeperError('compacted', message, e?.compactRevision === undefined ? undefined : { compactRevision: e.compactRevision });
+    if (status === 404 && e?.code === 'lease-not-found') throw new KeeperError('lease-not-found', message);
+    if (status === 507) throw new KeeperError('no-space', message);
     throw new KeeperError('invalid', message);
   }
 

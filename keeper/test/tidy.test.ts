@@ -7,8 +7,8 @@ import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { test } from 'node:test';
 
-/** The shell: the only files that may read clocks, use timers, draw random ids and await I/O (keeper-client.ts, lease-keepalive.ts and keeper-lock.ts are the HTTP client of the API, not part of the state machine). */
-export const SHELL_FILES = ['raft-keeper.ts', 'raft-link.ts', 'raft-worker.ts', 'keeper-client.ts', 'lease-keepalive.ts', 'keeper-lock.ts', 'restore-backup.ts'] as const;
+/** The shell: the only files that may read clocks, use timers, draw random ids and await I/O (keeper-client.ts, keeper-wire-link.ts, lease-keepalive.ts and keeper-lock.ts are the client of the API, not part of the state machine). */
+export const SHELL_FILES = ['raft-keeper.ts', 'raft-link.ts', 'raft-worker.ts', 'keeper-client.ts', 'keeper-wire-link.ts', 'lease-keepalive.ts', 'keeper-lock.ts', 'restore-backup.ts'] as const;
 
 const srcDir = new URL('../../../keeper/src/', import.meta.url);
 const testDir = new URL('../../../keeper/test/', import.meta.url);

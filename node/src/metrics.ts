@@ -91,6 +91,13 @@ export class Metrics {
     help: 'Watch streams (GET /v1/watch) refused because this node served --watches-max',
     registers: [this.registry],
   });
+  readonly keeperWireConnections = new Gauge({ name: 'longwire_keeper_wire_connections', help: 'Open keeper wire connections (clients of the keeper over /v1/keeper/wire)', registers: [this.registry] });
+  readonly keeperWireCalls = new Counter({
+    name: 'longwire_keeper_wire_calls_total',
+    help: 'Calls received over the keeper wire, by op (range, put, delete, txn)',
+    labelNames: ['op'],
+    registers: [this.registry],
+  });
   readonly peerCalls = new Counter({
     name: 'longwire_peer_calls_total',
     help: 'Peer RPC calls this node sent, by method (inbox calls by op: inbox.read, inbox.setCursors, ...)',

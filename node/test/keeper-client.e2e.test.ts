@@ -105,26 +105,39 @@ test('fails over between members and resumes a watch after its member dies', asy
 });
 
 test('a write that may have been applied is not retried on another member; one surely not sent is, and reads always are', async () => {
-  // Two one-member clusters: `hung` accepts connections but answers nothing (SIGSTOP), `live` answers.
+  // Two one-member clusters: `hung` will accept connections but answer nothing (SIGSTOP), `live` answers.
   const hung = await NodeProcess.start({ args: ['--id', 'hung'] });
   const live = await NodeProcess.start({ args: ['--id', 'live'] });
+  const through = (first: string, transport: 'wire' | 'http'): KeeperClient =>
+    new KeeperClient({ endpoints: [first, live.apiUrl], adminToken: live.adminToken, requestTimeoutMs: 500, retryDelayMs: 20, transport });
+  // Wire clients whose connection to `hung` is open before it stops: their calls are then written to it.
+  const opened = async (): Promise<KeeperClient> => {
+    const c = through(hung.apiUrl, 'wire');
+    await c.get('/r/none', { consistency: 'serializable' });
+    return c;
+  };
+  const casWire = await opened();
+  const txnWire = await opened();
   process.kill(hung.pid, 'SIGSTOP');
   try {
-    const through = (first: string): KeeperClient => new KeeperClient({ endpoints: [first, live.apiUrl], adminToken: live.adminToken, requestTimeoutMs: 500, retryDelayMs: 20 });
     const timedOut = (e: unknown): boolean => e instanceof KeeperError && e.code === 'timeout' && /outcome unknown/.test(e.message);
-    await assert.rejects(through(hung.apiUrl).put('/r/cas', 'x', { ifModRevision: 0 }), timedOut, 'a compare-and-swap is not retried');
-    await assert.rejects(through(hung.apiUrl).txn({ success: [{ put: { key: '/r/txn', value: 'x' } }] }), timedOut, 'a transaction that writes is not retried');
-    await assert.rejects(through(hung.apiUrl).leaseGrant(5), timedOut, 'a lease grant is not retried');
+    await assert.rejects(casWire.put('/r/cas', 'x', { ifModRevision: 0 }), timedOut, 'a compare-and-swap written to the wire is not retried');
+    await assert.rejects(txnWire.txn({ success: [{ put: { key: '/r/txn', value: 'x' } }] }), timedOut, 'a transaction that writes is not retried');
+    await assert.rejects(through(hung.apiUrl, 'http').put('/r/cas', 'x', { ifModRevision: 0 }), timedOut, 'a compare-and-swap sent over HTTP is not retried');
+    await assert.rejects(through(hung.apiUrl, 'http').leaseGrant(5), timedOut, 'a lease grant is not retried');
     const direct = new KeeperClient({ endpoints: [live.apiUrl], adminToken: live.adminToken });
     assert.equal((await direct.count('/r/', { prefix: true })).count, 0, 'none of them reached the live member');
     // Harmless to repeat: a plain put, a read, a read-only transaction go on to the live member.
-    await through(hung.apiUrl).put('/r/plain', 'x');
-    assert.equal((await through(hung.apiUrl).get('/r/plain')).kvs[0]?.value, 'x');
-    assert.equal((await through(hung.apiUrl).txn({ success: [{ get: { key: '/r/plain' } }] })).responses.length, 1);
-    // A connection refused sent nothing: even a compare-and-swap goes on.
+    await through(hung.apiUrl, 'wire').put('/r/plain', 'x');
+    assert.equal((await through(hung.apiUrl, 'wire').get('/r/plain')).kvs[0]?.value, 'x');
+    assert.equal((await through(hung.apiUrl, 'wire').txn({ success: [{ get: { key: '/r/plain' } }] })).responses.length, 1);
+    // A wire call waits for the connection's upgrade, which the hung member never answers: it was never written, so even a compare-and-swap goes on.
+    assert.ok((await through(hung.apiUrl, 'wire').put('/r/cas-unsent', 'x', { ifModRevision: 0 })).revision > 0);
+    // A connection refused sent nothing: a compare-and-swap goes on, either way.
     const gone = await NodeProcess.start({ args: ['--id', 'gone'] });
     await gone.stop();
-    assert.ok((await through(gone.apiUrl).put('/r/cas', 'y', { ifModRevision: 0 })).revision > 0);
+    assert.ok((await through(gone.apiUrl, 'http').put('/r/cas', 'y', { ifModRevision: 0 })).revision > 0);
+    assert.ok((await through(gone.apiUrl, 'wire').put('/r/cas2', 'y', { ifModRevision: 0 })).revision > 0);
     assert.equal((await direct.get('/r/cas')).kvs[0]?.value, 'y');
   } finally {
     process.kill(hung.pid, 'SIGCONT');

@@ -23,6 +23,10 @@ import type { TlsPair } from '../server-tls.js';
 import type { Logger } from '../logger.js';
 import { createServer as createHttpsServer } from 'node:https';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { KEEPER_WIRE_PATH } from '../../../keeper/src/keeper-wire.js';
+import { KeeperOps } from './keeper-ops.js';
+import { KeeperWireServer, type KeeperWireLimits } from './keeper-wire-server.js';
 
 /** On close, requests in flight get this long to finish; then every connection is closed. */
 export const CLOSE_GRACE_MS = 2000;
@@ -32,6 +36,9 @@ export const PARAM_CHARS_MAX = 4096;
 
 /** Request bodies above this are refused with 413 before parsing. */
 export const BODY_BYTES_MAX = 4 * 1024 * 1024;
+
+/** Keeper wire connections per node, calls of one running at once, and its messages as large as a request body. */
+export const DEFAULT_KEEPER_WIRE_LIMITS: KeeperWireLimits = { connectionsMax: 1024, callsMax: 1024, messageBytesMax: BODY_BYTES_MAX };
 
 function sendError(reply: import('fastify').FastifyReply, status: number, code: string, message: string, extra?: Record<string, unknown>): void {
   void reply.code(status).send({ error: { code, message, ...extra } });
@@ -128,7 +135,17 @@ export function buildApp(deps: CenterDeps, tls?: TlsPair) {
   void app.register(adminTokenRoutes(deps));
   // Peer RPC: the signed upgrade to the peer link, on this port (link-server.ts).
   const links = new LinkServer({ auth: deps.auth, methods: peerMethods(deps), log: deps.log });
-  links.attach(app.server);
-  app.addHook('preClose', async () => links.close());
+  // The keeper wire (keeper-wire-server.ts), on this port too.
+  const wire = new KeeperWireServer({ auth: deps.auth, ops: new KeeperOps(deps.keeper), metrics: deps.metrics, log: deps.log, limits: deps.keeperWire ?? DEFAULT_KEEPER_WIRE_LIMITS });
+  app.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    // A reset before the answer must not become an uncaught error.
+    socket.on('error', () => undefined);
+    if (req.url === KEEPER_WIRE_PATH) wire.upgrade(req, socket, head);
+    else links.upgrade(req, socket, head);
+  });
+  app.addHook('preClose', async () => {
+    links.close();
+    wire.close();
+  });
   return app;
 }

@@ -40,7 +40,10 @@ function matchesApiKey(token: string, config: AppConfig): boolean {
 }
 
 function bearer(req: FastifyRequest): string | undefined {
-  const h = req.headers.authorization;
+  return bearerOf(req.headers.authorization);
+}
+
+function bearerOf(h: string | undefined): string | undefined {
   if (h === undefined || !h.startsWith('Bearer ')) return undefined;
   return h.slice(7).trim();
 }
@@ -82,7 +85,12 @@ export class Auth {
       this.peer(req);
       return undefined;
     }
-    const t = bearer(req);
+    return this.keeperToken(req.headers.authorization);
+  }
+
+  /** An admin token, scoped or not, from an Authorization header (the keeper wire's upgrade and each of its messages). */
+  keeperToken(authorization: string | undefined): KeeperScope | undefined {
+    const t = bearerOf(authorization);
     if (t === undefined) throw new ApiError('unauthorized', 'missing Authorization: Bearer <admin token>');
     const info = this.admins.lookup(t);
     if (info === undefined) throw new ApiError('unauthorized', 'bad admin token');

@@ -13,6 +13,7 @@ import type { Hub } from '../hub.js';
 import type { Saver } from '../saver/saver.js';
 import type { Delivery } from '../delivery.js';
 import type { Auth } from './auth.js';
+import type { KeeperWireLimits } from './keeper-wire-server.js';
 import type { AdminTokens } from '../admin-tokens.js';
 import type { PeerHttp } from '../peer/peer-http.js';
 import type { JoinCredentials } from '../join-proof.js';
@@ -33,6 +34,8 @@ export interface CenterDeps {
   readonly keeper: Keeper;
   /** Watch streams served at once (--watches-max). */
   readonly watchesMax: number;
+  /** The keeper wire's bounds; DEFAULT_KEEPER_WIRE_LIMITS (app.ts) when not given. */
+  readonly keeperWire?: KeeperWireLimits;
   readonly apps: AppRegistry;
   /** Node-local push paths (topics, kick, and the owner's side of a routed push). */
   readonly pusher: Pusher;

@@ -13,6 +13,7 @@ export const ApiErrors = {
   tooLarge: { status: 413, code: 'too-large' },
   rateLimited: { status: 429, code: 'rate-limited' },
   tooManyWatches: { status: 429, code: 'too-many-watches' },
+  tooManyConnections: { status: 429, code: 'too-many-connections' },
   internal: { status: 500, code: 'internal' },
   notReady: { status: 503, code: 'not-ready' },
   peerUnavailable: { status: 503, code: 'peer-unavailable' },

@@ -49,9 +49,13 @@ export class LinkServer {
     this.limits = d.limits ?? DEFAULT_LINK_SERVER_LIMITS;
   }
 
-  /** Serves links on `server`'s upgrade requests (the only upgrades the API port takes). */
+  /** Serves links on `server`'s upgrade requests (a server that takes no other upgrades). */
   attach(server: Server): void {
-    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => this.onUpgrade(req, socket, head));
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      // A reset before the answer must not become an uncaught error.
+      socket.on('error', () => undefined);
+      this.upgrade(req, socket, head);
+    });
   }
 
   /** Closes every link; their callers' pending calls fail as unreachable. */
@@ -60,9 +64,8 @@ export class LinkServer {
     this.links.clear();
   }
 
-  private onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
-    // A reset before the answer must not become an uncaught error.
-    socket.on('error', () => undefined);
+  /** An upgrade request: a link if it is one, else refused 404 (the API port's other upgrades go elsewhere first). */
+  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     if (req.url !== LINK_PATH || req.method !== 'GET') return refuse(socket, 404, 'not-found', `no upgrade at ${req.method ?? ''} ${req.url ?? ''}`);
     if (req.headers.upgrade !== LINK_PROTOCOL) return refuse(socket, 400, 'invalid', `upgrade to ${LINK_PROTOCOL} only`);
     let peer: string;

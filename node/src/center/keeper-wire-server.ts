@@ -1,0 +1,281 @@
+// The serving side of the keeper wire (keeper/src/keeper-wire.ts): a
+// WebSocket upgrade at /v1/keeper/wire on the API port, taking the admin
+// tokens the keeper routes take. Each binary message is a MessagePack array
+// of calls; each call runs through KeeperOps, as its HTTP route would, and is
+// answered by id as soon as it finishes; the answers of one turn leave in one
+// message. The token is checked again on every message, so a revoked token
+// stops working on an open connection too.
+//
+// Bounds: connections per node (429 past it), message size (1009), calls per
+// message (4400), calls of one connection running at once (past it the
+// connection is not read until one finishes, so a client's surplus waits in
+// TCP). A message that is not MessagePack closes the connection (1007); a
+// call that is MessagePack but not a valid call is refused `invalid` by id.
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { STATUS_CODES } from 'node:http';
+import { Ajv, type ValidateFunction } from 'ajv';
+import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import { KEEPER_WIRE_PROTOCOL, WIRE_CALLS_PER_MESSAGE_MAX, WireClose, packWire, unpackWire, type WireAnswer, type WireRefusal, type WireRequest } from '../../../keeper/src/keeper-wire.js';
+import type { Auth } from './auth.js';
+import { ApiError } from './errors.js';
+import { errorAnswer } from './error-answer.js';
+import { KEY_CHARS_MAX, fullKey, putProperties, txnSchema, type KeeperOps, type Reach } from './keeper-ops.js';
+import type { Logger } from '../logger.js';
+import type { Metrics } from '../metrics.js';
+
+export interface KeeperWireLimits {
+  readonly connectionsMax: number;
+  /** Calls of one connection running at once. */
+  readonly callsMax: number;
+  /** Largest message either way (a txn's values included): the API's body limit. */
+  readonly messageBytesMax: number;
+}
+
+export interface KeeperWireDeps {
+  readonly auth: Auth;
+  readonly ops: KeeperOps;
+  readonly metrics: Metrics;
+  readonly log: Logger;
+  readonly limits: KeeperWireLimits;
+}
+
+/** A refusal before the upgrade, as a complete HTTP/1.1 response in the contract's error shape. */
+function refuse(socket: Duplex, status: number, code: string, message: string): void {
+  const body = JSON.stringify({ error: { code, message } });
+  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+}
+
+const idProp = { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER } as const;
+const keyProp = { type: 'string', maxLength: KEY_CHARS_MAX } as const;
+const consistency = { type: 'string', enum: ['linearizable', 'serializable'] } as const;
+const callSchemas = {
+  range: {
+    type: 'object',
+    required: ['id', 'op', 'key'],
+    additionalProperties: false,
+    properties: {
+      id: idProp,
+      op: { const: 'range' },
+      key: keyProp,
+      prefix: { type: 'boolean' },
+      consistency,
+      after: { type: 'string', maxLength: KEY_CHARS_MAX },
+      limit: { type: 'integer', minimum: 1, maximum: 1_000_000 },
+      keysOnly: { type: 'boolean' },
+      countOnly: { type: 'boolean' },
+      revision: { type: 'integer', minimum: 1, maximum: 999_999_999_999_999 },
+    },
+  },
+  put: { type: 'object', required: ['id', 'op', 'key', 'value'], additionalProperties: false, properties: { id: idProp, op: { const: 'put' }, key: keyProp, ...putProperties } },
+  delete: { type: 'object', required: ['id', 'op', 'key'], additionalProperties: false, properties: { id: idProp, op: { const: 'delete' }, key: keyProp, prefix: { type: 'boolean' } } },
+  txn: { type: 'object', required: ['id', 'op', 'txn'], additionalProperties: false, properties: { id: idProp, op: { const: 'txn' }, txn: txnSchema, consistency } },
+} as const;
+const ajv = new Ajv({ allErrors: false, coerceTypes: false });
+const validators = new Map<string, ValidateFunction>(Object.entries(callSchemas).map(([op, schema]) => [op, ajv.compile(schema)]));
+
+/** The call, or the reason it is not one (with its id when it has one, so the refusal can be answered). */
+function parseCall(v: unknown): { ok: true; call: WireRequest } | { ok: false; id: number | undefined; why: string } {
+  const o = typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+  const id = typeof o?.id === 'number' && Number.isSafeInteger(o.id) && o.id > 0 ? o.id : undefined;
+  const validate = typeof o?.op === 'string' ? validators.get(o.op) : undefined;
+  if (validate === undefined) return { ok: false, id, why: `a call is a map with an id and an op of ${Object.keys(callSchemas).join(', ')}` };
+  if (!validate(v)) return { ok: false, id, why: `${String(o?.op)}: ${ajv.errorsText(validate.errors, { dataVar: 'call' })}` };
+  return { ok: true, call: v as WireRequest };
+}
+
+function keyOf(key: string): string {
+  const k = fullKey(key);
+  if (k.length > KEY_CHARS_MAX) throw new ApiError('invalid', `key longer than ${KEY_CHARS_MAX} characters`);
+  return k;
+}
+
+export class KeeperWireServer {
+  private readonly wss: WebSocketServer;
+  private readonly sessions = new Set<WireSession>();
+
+  constructor(private readonly d: KeeperWireDeps) {
+    this.wss = new WebSocketServer({
+      noServer: true,
+      clientTracking: false,
+      perMessageDeflate: false,
+      maxPayload: d.limits.messageBytesMax,
+      handleProtocols: (protocols) => (protocols.has(KEEPER_WIRE_PROTOCOL) ? KEEPER_WIRE_PROTOCOL : false),
+    });
+  }
+
+  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    if (req.method !== 'GET') return refuse(socket, 404, 'not-found', `no upgrade at ${req.method ?? ''} ${req.url ?? ''}`);
+    const asked = (req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim());
+    if (req.headers.upgrade?.toLowerCase() !== 'websocket' || !asked.includes(KEEPER_WIRE_PROTOCOL)) {
+      return refuse(socket, 400, 'invalid', `a WebSocket upgrade with subprotocol ${KEEPER_WIRE_PROTOCOL} only`);
+    }
+    const authorization = req.headers.authorization;
+    try {
+      this.d.auth.keeperToken(authorization);
+    } catch (err) {
+      if (!(err instanceof ApiError)) throw err;
+      this.d.metrics.apiErrors.labels(err.code).inc();
+      return refuse(socket, err.status, err.code, err.message);
+    }
+    if (this.sessions.size >= this.d.limits.connectionsMax) {
+      this.d.metrics.apiErrors.labels('too-many-connections').inc();
+      return refuse(socket, 429, 'too-many-connections', `this node serves ${this.d.limits.connectionsMax} keeper wire connections: use another member, or HTTP`);
+    }
+    this.wss.handleUpgrade(req, socket, head, (ws) => {
+      const s = new WireSession(ws, authorization ?? '', this.d, () => {
+        this.sessions.delete(s);
+        this.d.metrics.keeperWireConnections.dec();
+      });
+      this.sessions.add(s);
+      this.d.metrics.keeperWireConnections.inc();
+    });
+  }
+
+  /** Closes every connection: their callers' pending calls fail over to another member. */
+  close(): void {
+    for (const s of [...this.sessions]) s.close(WireClose.goingAway, 'the node is stopping');
+  }
+}
+
+/** One client's connection. */
+class WireSession {
+  private running = 0;
+  /** Calls read past `callsMax`; bounded by one message's calls, since reading stops while any wait. */
+  private readonly waiting: { call: WireRequest; reach: Reach }[] = [];
+  private answers: WireAnswer[] = [];
+  private flushing = false;
+  private closed = false;
+
+  constructor(
+    private readonly ws: WebSocket,
+    private readonly authorization: string,
+    private readonly d: KeeperWireDeps,
+    private readonly onClose: () => void,
+  ) {
+    ws.on('message', (data, isBinary) => this.onMessage(data, isBinary));
+    ws.on('close', () => this.ended());
+    // A reset or a protocol error (ws closes with 1002/1009 itself): nothing more to do than end.
+    ws.on('error', () => this.ended());
+  }
+
+  close(code: number, reason: string): void {
+    this.ws.close(code, reason);
+    this.ended();
+  }
+
+  private ended(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.answers = [];
+    this.onClose();
+  }
+
+  private onMessage(data: RawData, isBinary: boolean): void {
+    if (this.closed) return;
+    if (!isBinary) return this.close(1003, 'binary MessagePack messages only');
+    let frames: unknown;
+    try {
+      frames = unpackWire(data as Buffer);
+    } catch {
+      return this.close(1007, 'a message that is not MessagePack');
+    }
+    if (!Array.isArray(frames) || frames.length > WIRE_CALLS_PER_MESSAGE_MAX) return this.close(WireClose.badMessage, `a message is an array of at most ${WIRE_CALLS_PER_MESSAGE_MAX} calls`);
+    let reach: Reach;
+    try {
+      reach = this.d.auth.keeperToken(this.authorization);
+    } catch {
+      return this.close(WireClose.tokenRevoked, 'the token is no longer valid');
+    }
+    for (const f of frames) {
+      const p = parseCall(f);
+      if (!p.ok) {
+        if (p.id === undefined) return this.close(WireClose.badMessage, 'a call without an id');
+        this.answer({ id: p.id, err: { code: 'invalid', status: 400, message: p.why } });
+        continue;
+      }
+      if (this.running < this.d.limits.callsMax) this.run(p.call, reach);
+      else {
+        this.waiting.push({ call: p.call, reach });
+        this.ws.pause();
+      }
+    }
+  }
+
+  private run(call: WireRequest, reach: Reach): void {
+    this.running++;
+    this.d.metrics.keeperWireCalls.labels(call.op).inc();
+    void this.serve(call, reach).then(
+      (ok) => this.answer({ id: call.id, ok: ok ?? null }),
+      (err: unknown) => this.answer({ id: call.id, err: this.refusal(call, err) }),
+    ).finally(() => {
+      this.running--;
+      const next = this.waiting.shift();
+      if (next !== undefined) this.run(next.call, next.reach);
+      else if (!this.closed) this.ws.resume();
+    });
+  }
+
+  /** Async, so a check that throws at once is a refusal of this call like any other. */
+  private async serve(c: WireRequest, reach: Reach): Promise<unknown> {
+    const ops = this.d.ops;
+    switch (c.op) {
+      case 'range':
+        return ops.range(reach, keyOf(c.key), {
+          prefix: c.prefix === true,
+          consistency: c.consistency ?? 'linearizable',
+          keysOnly: c.keysOnly === true,
+          countOnly: c.countOnly === true,
+          ...(c.after === undefined ? {} : { after: c.after }),
+          ...(c.limit === undefined ? {} : { limit: c.limit }),
+          ...(c.revision === undefined ? {} : { revision: c.revision }),
+        });
+      case 'put':
+        return ops.put(reach, keyOf(c.key), c);
+      case 'delete':
+        return ops.delete(reach, keyOf(c.key), c.prefix === true);
+      case 'txn':
+        return ops.txn(reach, c.txn, c.consistency ?? 'linearizable');
+    }
+  }
+
+  private refusal(call: WireRequest, err: unknown): WireRefusal {
+    const known = errorAnswer(err);
+    if (known !== undefined) {
+      this.d.metrics.apiErrors.labels(known.code).inc();
+      return { code: known.code, status: known.status, message: known.message, ...known.extra };
+    }
+    this.d.log.error({ err, op: call.op }, 'keeper wire call failed');
+    this.d.metrics.apiErrors.labels('internal').inc();
+    return { code: 'internal', status: 500, message: 'internal error' };
+  }
+
+  private answer(a: WireAnswer): void {
+    if (this.closed) return;
+    this.answers.push(a);
+    if (this.flushing) return;
+    this.flushing = true;
+    // After the turn's I/O callbacks and promise jobs, so every call finished in it joins one message.
+    setImmediate(() => this.flush());
+  }
+
+  private flush(): void {
+    this.flushing = false;
+    if (this.closed || this.answers.length === 0) return;
+    const all = this.answers;
+    this.answers = [];
+    for (let i = 0; i < all.length; i += WIRE_CALLS_PER_MESSAGE_MAX) {
+      const batch = all.slice(i, i + WIRE_CALLS_PER_MESSAGE_MAX);
+      const msg = packWire(batch);
+      if (msg.length <= this.d.limits.messageBytesMax) this.ws.send(msg);
+      // Too big together: one message per answer, an answer too big alone refused.
+      else for (const a of batch) this.ws.send(this.alone(a));
+    }
+  }
+
+  private alone(a: WireAnswer): Buffer {
+    const msg = packWire([a]);
+    if (msg.length <= this.d.limits.messageBytesMax) return msg;
+    return packWire([{ id: a.id, err: { code: 'too-large', status: 413, message: `an answer of ${msg.length} bytes, over the ${this.d.limits.messageBytesMax}-byte message limit: read fewer keys (limit)` } }]);
+  }
+}
