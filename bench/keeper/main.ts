@@ -12,8 +12,9 @@ import { dirname, resolve } from 'node:path';
 import { installReaper, killAll } from '../lib/reaper.js';
 import { checkDeps, MissingDeps } from './deps.js';
 import { etcdTarget } from './etcd-target.js';
+import { etcdGrpcTarget } from './etcd-grpc-target.js';
 import { longwireTarget } from './longwire-target.js';
-import { parseOptions, type Options } from './options.js';
+import { parseOptions, protocolNotes, type Options } from './options.js';
 import { summarize } from './figures.js';
 import { errorNotes, renderReport, roundLines, type Results, type RoundResults, type SizeResults } from './report.js';
 import { runSystem, type SystemRun } from './run-system.js';
@@ -26,11 +27,16 @@ function log(s: string): void {
   process.stderr.write(`[${((Date.now() - t0) / 1000).toFixed(1).padStart(6)} s] ${s}\n`);
 }
 
-const START: Record<System, (nodes: number, concurrency: number, cpuProf?: string) => Promise<KvTarget>> = {
-  longwire: longwireTarget,
-  etcd: etcdTarget,
-  zookeeper: zkTarget,
-};
+type Start = (nodes: number, concurrency: number, cpuProf?: string) => Promise<KvTarget>;
+
+/** Each system's target, by the client paths the options chose. */
+function starts(o: Options): Record<System, Start> {
+  return {
+    longwire: (nodes, concurrency, cpuProf) => longwireTarget(nodes, concurrency, o.longwireTransport, cpuProf),
+    etcd: o.etcdProtocol === 'grpc' ? etcdGrpcTarget : etcdTarget,
+    zookeeper: zkTarget,
+  };
+}
 
 function git(...args: string[]): string {
   try {
@@ -44,8 +50,7 @@ function notes(o: Options): string[] {
   return [
     `load: the same for every system: ${o.concurrency} operations in flight (closed loop), ${o.valueBytes}-byte values over ${o.keys} keys, at most ${o.ops} operations or ${o.seconds} s per phase, after an unmeasured warm-up; load worker w talks to member w mod n`,
     `rounds: ${o.rounds} per cluster size, each system started afresh per round, the order rotating; the table pools the rounds (operations ÷ time, percentiles over all samples)`,
-    'protocols: longwire (its HTTP API, admin token) and etcd (v3 JSON gRPC-gateway, base64 keys and values) over HTTP/1.1 + JSON with one undici keep-alive pool per member;',
-    '  ZooKeeper over its binary TCP protocol (node-zookeeper-client, pure JS, one session per worker), so its figures carry less per-request overhead (no HTTP or JSON parsing, no base64)',
+    ...protocolNotes(o),
     'linearizable reads: longwire GET /v1/kv/<key> (default consistency), etcd /v3/kv/range (not serializable), ZooKeeper sync + getData on the same session',
     `watch fan-out: ${o.watchers} watchers (spread over the members, one connection or session each), up to ${o.watchRounds} puts per round one at a time through member 1, latency = put sent → watcher has the value; ZooKeeper's watch fires once and is set again by the getData that reads the value`,
     'durability: all three fsync their log before a write is answered (longwire: the Raft log, always; etcd: its WAL, default; ZooKeeper: forceSync=yes, default)',
@@ -83,7 +88,7 @@ async function main(): Promise<void> {
     process.stdout.write(`\nJSON: ${out}  (took ${((Date.now() - t0) / 1000).toFixed(0)} s)\n`);
   };
   if (o.spec) {
-    const start: StartTarget = (system, nodes, concurrency) => START[system](nodes, concurrency, o.cpuProf);
+    const start: StartTarget = (system, nodes, concurrency) => starts(o)[system](nodes, concurrency, o.cpuProf);
     const spec = await runSpecBench(o, versions, start, log);
     const n = specNotes(o);
     await save([header, '', ...n, '', ...spec.lines], n, spec.json);
@@ -100,7 +105,7 @@ async function main(): Promise<void> {
       const results: Results = {};
       for (const system of order) {
         log(`${nodes} member(s), round ${round}/${o.rounds}: ${system} starting …`);
-        const target = await START[system](nodes, o.concurrency, o.cpuProf);
+        const target = await starts(o)[system](nodes, o.concurrency, o.cpuProf);
         log(`${system}: up (pids ${target.pids.join(', ')})`);
         try {
           const run = await runSystem(target, o, log);

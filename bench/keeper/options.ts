@@ -29,11 +29,15 @@ export interface Options {
   /** Rounds per cluster size; each starts every system afresh, in a rotated order. */
   readonly rounds: number;
   readonly json: string;
+  /** How the load reaches longwire: its keeper wire (the keeper client's default) or its HTTP API. */
+  readonly longwireTransport: 'wire' | 'http';
+  /** How the load reaches etcd: its JSON gateway (HTTP/1.1, the same client code as longwire's HTTP) or gRPC (@grpc/grpc-js). */
+  readonly etcdProtocol: 'gateway' | 'grpc';
 }
 
 export const USAGE = `usage: npm run bench:keeper -- [--spec] [--quick] [--ops N] [--seconds S] [--concurrency C] [--value-size B] [--keys K]
                              [--watchers N] [--watch-rounds R] [--nodes 1|3] [--systems longwire,etcd,zookeeper] [--rounds R] [--json FILE]
-                             [--kills K] [--cpu-prof DIR]
+                             [--kills K] [--cpu-prof DIR] [--longwire wire|http] [--etcd gateway|grpc]
   --spec             issue #5's run: 3 members, 100-byte values, puts at 1, 64 and 256 in flight, linearizable gets at 64,
                      watch latency (1 watcher), K leader kills (kill -9) per system timed to the next write, ratios against the targets;
                      defaults 1 round, 10 s (or 500,000 ops) per phase after a warm-up until the rate settles (quick: 3 s, 2 kills)
@@ -51,7 +55,12 @@ export const USAGE = `usage: npm run bench:keeper -- [--spec] [--quick] [--ops N
   --nodes 1|3        one cluster size only (default: 1, then 3)
   --systems LIST     a subset, comma-separated (default all three)
   --rounds R         rounds per cluster size, the systems' order rotating (default 3; quick 1)
-  --json FILE        JSON output (default .bench-out/keeper.json)`;
+  --json FILE        JSON output (default .bench-out/keeper.json)
+  --longwire T       longwire's client path: wire (default; the keeper client's: one WebSocket per member, MessagePack
+                     calls batched per turn) or http (PUT/GET /v1/kv, one undici keep-alive pool per member)
+  --etcd P           etcd's client path: gateway (default; v3 JSON gateway over HTTP/1.1, the same client code as longwire's
+                     http) or grpc (@grpc/grpc-js, one channel per member; its client costs this machine's shared cores
+                     ~3x the gateway's CPU per put, so etcd runs slower here through it)`;
 
 /** Issue #5: puts at 1, 64 and 256 in flight. */
 const SPEC_PUT_CONCURRENCIES = [1, 64, 256] as const;
@@ -61,6 +70,14 @@ function int(name: string, v: string | undefined, fallback: number, min: number,
   const n = Number(v);
   if (!Number.isInteger(n) || n < min || n > max) throw new Error(`--${name} needs an integer in [${min}, ${max}], got ${v}\n${USAGE}`);
   return n;
+}
+
+/** A flag that takes one of `allowed`, the first by default. */
+function choice<T extends string>(name: string, v: string | undefined, allowed: readonly [T, ...T[]]): T {
+  if (v === undefined) return allowed[0];
+  const found = allowed.find((a) => a === v);
+  if (found === undefined) throw new Error(`--${name} takes ${allowed.join(' or ')}, got ${v}\n${USAGE}`);
+  return found;
 }
 
 const FLAGS = {
@@ -79,6 +96,8 @@ const FLAGS = {
   systems: { type: 'string' },
   rounds: { type: 'string' },
   json: { type: 'string' },
+  longwire: { type: 'string' },
+  etcd: { type: 'string' },
 } as const;
 
 /** node:util parseArgs, with the usage appended to its complaints (unknown flag, missing value). */
@@ -125,5 +144,20 @@ export function parseOptions(argv: readonly string[]): Options {
     systems,
     rounds: int('rounds', values.rounds, quick || spec ? 1 : 3, 1, 20),
     json: values.json ?? (spec ? '.bench-out/keeper-spec.json' : '.bench-out/keeper.json'),
+    longwireTransport: choice('longwire', values.longwire, ['wire', 'http'] as const),
+    etcdProtocol: choice('etcd', values.etcd, ['gateway', 'grpc'] as const),
   };
+}
+
+/** How each system was reached in this run. */
+export function protocolNotes(o: Pick<Options, 'longwireTransport' | 'etcdProtocol'>): string[] {
+  return [
+    o.longwireTransport === 'wire'
+      ? 'longwire: its keeper wire (the keeper client\'s path: one WebSocket per member, MessagePack calls, a turn\'s calls in one message), admin token'
+      : 'longwire: its HTTP API (PUT/GET /v1/kv, JSON) over HTTP/1.1, one undici keep-alive pool per member, admin token',
+    o.etcdProtocol === 'grpc'
+      ? 'etcd: gRPC (@grpc/grpc-js, one channel per member; its client CPU per put is ~3x the gateway\'s here, on the same shared cores)'
+      : 'etcd: its v3 JSON gRPC-gateway (base64 keys and values) over HTTP/1.1, one undici keep-alive pool per member (faster here than gRPC from Node: --etcd grpc)',
+    'ZooKeeper: its binary TCP protocol (node-zookeeper-client, pure JS, one session per worker)',
+  ];
 }

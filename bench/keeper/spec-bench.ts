@@ -2,7 +2,7 @@
 // 3 members, the spec load (spec-run.ts) in rounds with the systems' order
 // rotating, then the leader kills — each on a freshly started cluster, the
 // systems taking turns — and the report with the targets.
-import type { Options } from './options.js';
+import { protocolNotes, type Options } from './options.js';
 import { KILL_CONCURRENCY, killLeaderOnce, type KillOutcome } from './leader-kill.js';
 import { runSpecSystem, specConcurrency, type SpecSystemRun } from './spec-run.js';
 import { killLines, renderSpecReport, roundLines, specFigures, targetLines, type SpecResults } from './spec-report.js';
@@ -24,8 +24,8 @@ export function specNotes(o: Options): string[] {
     `watch: ${o.watchers} watcher(s) on one key, up to ${o.watchRounds} puts one at a time through member 1, latency = put sent → watcher has the value`,
     `leader kill: ${o.kills} per system, each on a fresh cluster: writers on both surviving members send a put every 10 ms (≤ 200 unanswered each) for 1 s,`,
     '  then kill -9 of the leader process (the leader as the system reports it); figure = first success of a put sent after the kill − the kill',
-    'protocols: longwire and etcd (v3 JSON gateway) over HTTP/1.1 + JSON through the same undici client code; ZooKeeper over its binary protocol (node-zookeeper-client)',
-    'linearizable reads: longwire GET /v1/kv/<key>, etcd /v3/kv/range (not serializable), ZooKeeper sync + getData; all three fsync their log before answering a write',
+    ...protocolNotes(o),
+    'linearizable reads: longwire range (default consistency), etcd /v3/kv/range (not serializable), ZooKeeper sync + getData; all three fsync their log before answering a write',
     'ratios are longwire ÷ the other: above 1 is better for longwire in ops/s, worse in latency, CPU and recovery time; server CPU = all members, all threads;',
     'load generator CPU = the bench process (every client), on the same cores: a CPU-bound phase runs at most cores ÷ (server + load generator CPU per op)',
   ];
