@@ -212,3 +212,18 @@ test('the node serves at most 1,024 wire connections at once and refuses the nex
   const metrics = String((await node.api('GET', '/metrics', { token: null })).body);
   assert.match(metrics, /longwire_keeper_wire_calls_total\{op="put"\} \d+/);
 });
+
+test('a node that stops closes its wire connections with 1001 once the calls running are answered', async () => {
+  const other = await NodeProcess.start();
+  try {
+    const ws = new WebSocket(other.apiUrl.replace(/^http/, 'ws') + KEEPER_WIRE_PATH, KEEPER_WIRE_PROTOCOL, { headers: { authorization: `Bearer ${other.adminToken}` } });
+    await new Promise((r, j) => ws.once('open', r).once('error', j));
+    const w = new Wire(ws);
+    assert.ok('ok' in (await w.call({ id: 1, op: 'put', key: '/s', value: 'v' })));
+    process.kill(other.pid, 'SIGTERM');
+    const closed = await w.closed;
+    assert.equal(closed.code, WireClose.goingAway, closed.reason);
+  } finally {
+    await other.stop();
+  }
+});

@@ -145,7 +145,7 @@ export function buildApp(deps: CenterDeps, tls?: TlsPair) {
   });
   app.addHook('preClose', async () => {
     links.close();
-    wire.close();
+    await wire.drain(CLOSE_GRACE_MS);
   });
   return app;
 }

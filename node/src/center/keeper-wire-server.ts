@@ -93,6 +93,7 @@ function keyOf(key: string): string {
 export class KeeperWireServer {
   private readonly wss: WebSocketServer;
   private readonly sessions = new Set<WireSession>();
+  private stopping = false;
 
   constructor(private readonly d: KeeperWireDeps) {
     this.wss = new WebSocketServer({
@@ -118,6 +119,7 @@ export class KeeperWireServer {
       this.d.metrics.apiErrors.labels(err.code).inc();
       return refuse(socket, err.status, err.code, err.message);
     }
+    if (this.stopping) return refuse(socket, 503, 'not-ready', 'the node is stopping');
     if (this.sessions.size >= this.d.limits.connectionsMax) {
       this.d.metrics.apiErrors.labels('too-many-connections').inc();
       return refuse(socket, 429, 'too-many-connections', `this node serves ${this.d.limits.connectionsMax} keeper wire connections: use another member, or HTTP`);
@@ -132,9 +134,15 @@ export class KeeperWireServer {
     });
   }
 
-  /** Closes every connection: their callers' pending calls fail over to another member. */
-  close(): void {
-    for (const s of [...this.sessions]) s.close(WireClose.goingAway, 'the node is stopping');
+  /**
+   * The node is stopping: new upgrades are refused, new calls answered 503
+   * (the client sends them to another member, writes too, as they were not
+   * applied), calls running get up to `graceMs` to be answered; then every
+   * connection is closed (1001).
+   */
+  async drain(graceMs: number): Promise<void> {
+    this.stopping = true;
+    await Promise.all([...this.sessions].map((s) => s.drain(graceMs)));
   }
 }
 
@@ -146,6 +154,7 @@ class WireSession {
   private answers: WireAnswer[] = [];
   private flushing = false;
   private closed = false;
+  private stopping = false;
 
   constructor(
     private readonly ws: WebSocket,
@@ -162,6 +171,17 @@ class WireSession {
   close(code: number, reason: string): void {
     this.ws.close(code, reason);
     this.ended();
+  }
+
+  /** See KeeperWireServer.drain. */
+  async drain(graceMs: number): Promise<void> {
+    this.stopping = true;
+    const deadline = Date.now() + graceMs;
+    while (this.running > 0 && !this.closed && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    // The last answers leave first (their flush is due this turn).
+    await new Promise((r) => setImmediate(r));
+    this.flush();
+    this.close(WireClose.goingAway, 'the node is stopping');
   }
 
   private ended(): void {
@@ -194,7 +214,8 @@ class WireSession {
         this.answer({ id: p.id, err: { code: 'invalid', status: 400, message: p.why } });
         continue;
       }
-      if (this.running < this.d.limits.callsMax) this.run(p.call, reach);
+      if (this.stopping) this.answer({ id: p.call.id, err: { code: 'not-ready', status: 503, message: 'the node is stopping: call another member' } });
+      else if (this.running < this.d.limits.callsMax) this.run(p.call, reach);
       else {
         this.waiting.push({ call: p.call, reach });
         this.ws.pause();
