@@ -1,0 +1,90 @@
+// KeeperWireServer's bound on the calls of one connection running at once,
+// in process: a plain node:http server with the wire attached, a real
+// one-member keeper (LevelDB in a temp dir) behind KeeperOps, whose puts are
+// held at a gate so the test can see how many run. Past the bound the calls
+// wait unread and run as others finish; every call is answered.
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, type IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import WebSocket from 'ws';
+import { RaftKeeper } from '../../keeper/src/raft-keeper.js';
+import { KEEPER_WIRE_PATH, KEEPER_WIRE_PROTOCOL, packWire, unpackWire, type WireAnswer, type WireRequest } from '../../keeper/src/keeper-wire.js';
+import { Auth } from '../src/center/auth.js';
+import { KeeperOps, type PutBody, type Reach } from '../src/center/keeper-ops.js';
+import { KeeperWireServer } from '../src/center/keeper-wire-server.js';
+import { Metrics } from '../src/metrics.js';
+import { PeerAuth } from '../src/peer/peer-auth.js';
+
+let keeper: RaftKeeper | undefined;
+let dir: string | undefined;
+after(async () => {
+  await keeper?.close();
+  if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+});
+
+/** KeeperOps whose puts wait at a gate before they reach the keeper, counting how many wait at once. */
+class GatedOps extends KeeperOps {
+  running = 0;
+  most = 0;
+  private readonly held: (() => void)[] = [];
+  override async put(reach: Reach, key: string, b: PutBody): Promise<{ revision: number }> {
+    this.running++;
+    this.most = Math.max(this.most, this.running);
+    await new Promise<void>((r) => this.held.push(r));
+    this.running--;
+    return super.put(reach, key, b);
+  }
+  /** Lets every held put go on. */
+  release(): number {
+    const n = this.held.length;
+    for (const r of this.held.splice(0)) r();
+    return n;
+  }
+}
+
+test('at most callsMax calls of a connection run at once; the rest wait unread and are all answered', async () => {
+  dir = await mkdtemp(join(tmpdir(), 'keeper-wire-server-'));
+  keeper = await RaftKeeper.open({
+    dataDir: dir,
+    member: { id: 'n1', peer: '127.0.0.1:1', api: '127.0.0.1:2', gateway: '127.0.0.1:3', zone: 'default' },
+    listen: { host: '127.0.0.1', port: 0 },
+    leaseCheckIntervalMs: 0,
+  });
+  const ops = new GatedOps(keeper);
+  const auth = new Auth({ lookup: (t) => (t === 'tok' ? { id: 'a', label: 'test', createdAt: 0 } : undefined) }, new PeerAuth({ selfId: 'n1', key: () => Buffer.alloc(32), isMember: () => false, now: Date.now }), () => undefined);
+  const wire = new KeeperWireServer({ auth, ops, metrics: new Metrics(), log: pino({ level: 'silent' }), limits: { connectionsMax: 4, callsMax: 3, messageBytesMax: 1 << 20 } });
+  const server = createServer((_req, res) => res.writeHead(404).end());
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => wire.upgrade(req, socket, head));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const ws = new WebSocket(`ws://127.0.0.1:${(server.address() as AddressInfo).port}${KEEPER_WIRE_PATH}`, KEEPER_WIRE_PROTOCOL, { headers: { authorization: 'Bearer tok' } });
+  try {
+    await new Promise((r, j) => ws.once('open', r).once('error', j));
+    const answered = new Map<number, WireAnswer>();
+    ws.on('message', (d: Buffer) => {
+      for (const a of unpackWire(d) as WireAnswer[]) answered.set(a.id, a);
+    });
+    const calls: WireRequest[] = Array.from({ length: 10 }, (_, i) => ({ id: i + 1, op: 'put', key: `/gate/${i}`, value: 'v' }));
+    ws.send(packWire(calls));
+    // Released a few at a time: never more than 3 held at once, and all ten get through.
+    const deadline = Date.now() + 10_000;
+    while (answered.size < calls.length) {
+      assert.ok(Date.now() < deadline, `answered ${answered.size} of ${calls.length} within 10 s`);
+      await new Promise((r) => setTimeout(r, 20));
+      assert.ok(ops.running <= 3, `${ops.running} running`);
+      ops.release();
+    }
+    assert.equal(ops.most, 3, 'the bound was reached, and not passed');
+    for (const c of calls) assert.ok('ok' in (answered.get(c.id) ?? { err: 1 }), `call ${c.id} answered ok`);
+    assert.equal((await keeper.range('/gate/', { prefix: true, consistency: 'linearizable' })).kvs.length, 10);
+  } finally {
+    ws.terminate();
+    await wire.drain(0);
+    await new Promise<void>((r) => server.close(() => r()));
+  }
+});
