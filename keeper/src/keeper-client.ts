@@ -2,10 +2,10 @@
 // watch, leases) over any member, failing over to the next member when one
 // is down or has no leader, and resuming watches from the last revision
 // seen, so a service that hot-reloads config survives a member's death
-// without missing or repeating a change. Key/value calls (get, count, put,
-// delete, txn) go over the keeper wire (one WebSocket per member,
-// keeper-wire-link.ts) unless `transport: 'http'`, or when a member serves
-// no wire; everything else over HTTP (fetch).
+// without missing or repeating a change. Key/value and lease calls go over
+// the keeper wire (one WebSocket per member, keeper-wire-link.ts) unless
+// `transport: 'http'`, or when a member serves no wire; watches, lease lists
+// and the cluster view over HTTP (fetch).
 import { KeeperError } from './errors.js';
 import type { KeyValue, LeaseInfo, LeaseList, TxnCompare, TxnResult, WatchEvent } from './keeper.js';
 import { LeaseKeepAlive } from './lease-keepalive.js';
@@ -215,7 +215,7 @@ export class KeeperClient {
 
   /** A lease's TTL, the time left and its keys; rejects with KeeperError 'lease-not-found'. */
   async leaseInfo(id: string): Promise<LeaseInfo> {
-    return (await this.json('GET', `/v1/leases/${encodeURIComponent(id)}`)) as LeaseInfo;
+    return (await this.call({ method: 'GET', path: `/v1/leases/${encodeURIComponent(id)}`, wire: { op: 'leaseInfo', lease: id } }, 'any')) as LeaseInfo;
   }
 
   /** Leases in id order, a page at a time (`more`: ask again with `after` the last id). */
@@ -230,11 +230,11 @@ export class KeeperClient {
   }
 
   async leaseGrant(ttlSeconds: number): Promise<{ id: string; ttl: number }> {
-    return (await this.json('POST', '/v1/leases', { ttl: ttlSeconds })) as { id: string; ttl: number };
+    return (await this.call({ method: 'POST', path: '/v1/leases', body: { ttl: ttlSeconds }, wire: { op: 'leaseGrant', ttl: ttlSeconds } }, 'unsent')) as { id: string; ttl: number };
   }
 
   async leaseKeepAlive(id: string): Promise<{ ttl: number }> {
-    return (await this.json('POST', `/v1/leases/${encodeURIComponent(id)}/keepalive`, undefined, 'any')) as { ttl: number };
+    return (await this.call({ method: 'POST', path: `/v1/leases/${encodeURIComponent(id)}/keepalive`, wire: { op: 'leaseKeepAlive', lease: id } }, 'any')) as { ttl: number };
   }
 
   /**
@@ -260,7 +260,7 @@ export class KeeperClient {
   }
 
   async leaseRevoke(id: string): Promise<void> {
-    await this.json('DELETE', `/v1/leases/${encodeURIComponent(id)}`);
+    await this.call({ method: 'DELETE', path: `/v1/leases/${encodeURIComponent(id)}`, wire: { op: 'leaseRevoke', lease: id } }, 'unsent');
   }
 
   /** Closes the keeper wire connections (calls waiting on them fail); the client can still be used, and opens them again. */

@@ -1,4 +1,4 @@
-// The keeper wire: the keeper's key/value calls (range, put, delete, txn) over
+// The keeper wire: the keeper's key/value and lease calls over
 // one WebSocket per member instead of one HTTP request per call, as etcd's
 // clients multiplex calls over one gRPC connection. HTTP/1.1 costs a request
 // parse, a response and a syscall or two per call on both sides; on the wire
@@ -52,7 +52,11 @@ export type WireCall =
     }
   | { readonly op: 'put'; readonly key: string; readonly value: string; readonly lease?: string; readonly ifModRevision?: number }
   | { readonly op: 'delete'; readonly key: string; readonly prefix?: boolean }
-  | { readonly op: 'txn'; readonly txn: WireTxn; readonly consistency?: Consistency };
+  | { readonly op: 'txn'; readonly txn: WireTxn; readonly consistency?: Consistency }
+  | { readonly op: 'leaseGrant'; readonly ttl: number }
+  | { readonly op: 'leaseKeepAlive'; readonly lease: string }
+  | { readonly op: 'leaseRevoke'; readonly lease: string }
+  | { readonly op: 'leaseInfo'; readonly lease: string; readonly consistency?: Consistency };
 
 export type WireRequest = WireCall & { readonly id: number };
 

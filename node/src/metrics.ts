@@ -94,7 +94,7 @@ export class Metrics {
   readonly keeperWireConnections = new Gauge({ name: 'longwire_keeper_wire_connections', help: 'Open keeper wire connections (clients of the keeper over /v1/keeper/wire)', registers: [this.registry] });
   readonly keeperWireCalls = new Counter({
     name: 'longwire_keeper_wire_calls_total',
-    help: 'Calls received over the keeper wire, by op (range, put, delete, txn)',
+    help: 'Calls received over the keeper wire, by op (range, put, delete, txn and the lease calls)',
     labelNames: ['op'],
     registers: [this.registry],
   });

@@ -124,6 +124,27 @@ test('calls are answered as their HTTP routes answer them, many in one message, 
   w.ws.close();
 });
 
+test('lease calls: grant, attach, info, keepalive, revoke, as the lease routes answer them', async () => {
+  const w = await open();
+  const lease = ok(await w.call({ id: 1, op: 'leaseGrant', ttl: 30 }));
+  assert.equal(lease.ttl, 30);
+  const id = String(lease.id);
+  assert.ok('ok' in (await w.call({ id: 2, op: 'put', key: '/leased/a', value: 'v', lease: id })));
+  const info = ok(await w.call({ id: 3, op: 'leaseInfo', lease: id }));
+  const { remainingMs, ...rest } = info;
+  const { remainingMs: httpRemaining, ...httpRest } = obj((await node.api('GET', `/v1/leases/${id}`)).body);
+  assert.deepEqual(rest, httpRest);
+  assert.ok(typeof remainingMs === 'number' && typeof httpRemaining === 'number' && remainingMs > 25_000 && httpRemaining > 25_000);
+  assert.deepEqual(info.keys, ['/leased/a']);
+  assert.equal(ok(await w.call({ id: 4, op: 'leaseKeepAlive', lease: id })).ttl, 30);
+  assert.deepEqual(ok(await w.call({ id: 5, op: 'leaseRevoke', lease: id })), { revoked: true });
+  assert.equal((ok(await w.call({ id: 6, op: 'range', key: '/leased/a' })).kvs as unknown[]).length, 0, 'the key went with its lease');
+  refused(await w.call({ id: 7, op: 'leaseKeepAlive', lease: id }), 404, 'lease-not-found');
+  refused(await w.call({ id: 8, op: 'leaseGrant', ttl: 0 }), 400, 'invalid');
+  refused(await w.call({ id: 9, op: 'leaseInfo', lease: 'x'.repeat(65) }), 400, 'invalid');
+  w.ws.close();
+});
+
 test('a call that is not one is refused by its id and the connection goes on; a message that is not calls closes it', async () => {
   const w = await open();
   const bad: Record<string, unknown>[] = [
@@ -165,6 +186,12 @@ test('a scoped token is held to its prefixes call by call, and a revoked token i
   assert.ok('ok' in (await w.call({ id: 2, op: 'range', key: '/cfg/', prefix: true })));
   assert.match(refused(await w.call({ id: 3, op: 'put', key: '/cfg/x', value: 'v' }), 403, 'forbidden'), /scope/);
   assert.match(refused(await w.call({ id: 4, op: 'txn', txn: { success: [{ put: { key: '/svc/w/b', value: 'v' } }, { delete: { key: '/other' } }] } }), 403, 'forbidden'), /success\[1\]/);
+  // Leases: its own (its keys in its write scope) yes; the node's own lease, with sessions and /sys/ keys, no.
+  const mine = String(ok(await w.call({ id: 11, op: 'leaseGrant', ttl: 30 })).id);
+  assert.ok('ok' in (await w.call({ id: 12, op: 'put', key: '/svc/w/l', value: 'v', lease: mine })));
+  assert.ok('ok' in (await w.call({ id: 13, op: 'leaseKeepAlive', lease: mine })));
+  const nodeLease = ((obj((await node.api('GET', '/v1/leases')).body).leases as { id: string; sessions: number }[]).find((l) => l.id !== mine) ?? { id: '' }).id;
+  refused(await w.call({ id: 14, op: 'leaseRevoke', lease: nodeLease }), 403, 'forbidden');
   assert.equal((obj((await node.api('GET', '/v1/kv/svc/w/b')).body).kvs as unknown[]).length, 0, 'the refused transaction wrote nothing');
   assert.equal((await node.api('DELETE', `/v1/admin/tokens/${String(made.id)}`)).status, 200);
   w.send([{ id: 5, op: 'range', key: '/cfg/' }]);

@@ -1,9 +1,9 @@
-// The keeper's key/value operations as the API serves them, shared by the
+// The keeper's key/value and lease operations as the API serves them, shared by the
 // HTTP routes (routes-keeper.ts) and the keeper wire (keeper-wire-server.ts),
 // so a call is checked, scoped and answered the same either way: keys
 // normalised, a scoped token held to its prefixes, longwire's secrets kept
 // out of reach and redacted, transactions gated on member features.
-import type { CompareOp, Keeper, KeyValue, TxnCompare, TxnOp, TxnResponse } from '../../../keeper/src/keeper.js';
+import type { CompareOp, Keeper, KeyValue, LeaseInfo, TxnCompare, TxnOp, TxnResponse } from '../../../keeper/src/keeper.js';
 import { RANGE_UNITS_MAX } from '../../../keeper/src/kv.js';
 import type { WireTxn } from '../../../keeper/src/keeper-wire.js';
 import { ApiError } from './errors.js';
@@ -43,6 +43,20 @@ export function need(reach: Reach, access: Access, key: string, prefix: boolean,
   if (reach === undefined || allows(reach, access, key)) return;
   throw new ApiError('forbidden', `${where}this token's scope does not let it ${access} ${prefix ? 'the keys under ' : ''}${key}`);
 }
+
+/**
+ * A scoped token reaches a lease only through its keys: one with keys, all
+ * in its write scope, and no sessions. A node's own lease always holds a key
+ * under /sys/, which no scope reaches.
+ */
+export function ownLease(reach: Reach, info: LeaseInfo): void {
+  if (reach === undefined) return;
+  if (info.keys.length > 0 && info.sessions === 0 && info.keys.every((k) => allows(reach, 'write', k))) return;
+  throw new ApiError('forbidden', `this token's scope reaches a lease only when every key attached to it is in its write scope (lease ${info.id} holds ${info.keys.length} keys, ${info.sessions} sessions)`);
+}
+
+/** A lease's TTL in seconds, as POST /v1/leases takes it. */
+export const leaseTtlSchema = { type: 'integer', minimum: 1, maximum: 86400 } as const;
 
 const keyProp = { type: 'string', minLength: 1, maxLength: KEY_CHARS_MAX } as const;
 const txnOps = {
@@ -153,6 +167,29 @@ export class KeeperOps {
     if (reachesSecrets(key, prefix)) throw new ApiError('forbidden', `the range reaches ${SECRETS_PREFIX}, which is longwire's own`);
     need(reach, 'write', key, prefix);
     return this.keeper.delete(key, { prefix });
+  }
+
+  async leaseGrant(reach: Reach, ttl: number): Promise<{ id: string; ttl: number }> {
+    if (reach !== undefined && reach.write.length === 0) throw new ApiError('forbidden', "this token's scope writes no keys, so it has nothing to attach a lease to");
+    const l = await this.keeper.leaseGrant(ttl);
+    return { id: l.id, ttl: l.ttl };
+  }
+
+  async leaseInfo(reach: Reach, id: string, consistency: 'linearizable' | 'serializable'): Promise<LeaseInfo> {
+    const info = await this.keeper.leaseInfo(id, { consistency });
+    ownLease(reach, info);
+    return info;
+  }
+
+  async leaseKeepAlive(reach: Reach, id: string): Promise<{ ttl: number }> {
+    if (reach !== undefined) ownLease(reach, await this.keeper.leaseInfo(id));
+    return { ttl: (await this.keeper.leaseKeepAlive(id)).ttl };
+  }
+
+  async leaseRevoke(reach: Reach, id: string): Promise<{ revoked: true }> {
+    if (reach !== undefined) ownLease(reach, await this.keeper.leaseInfo(id));
+    await this.keeper.leaseRevoke(id);
+    return { revoked: true };
   }
 
   async txn(reach: Reach, b: WireTxn, consistency: 'linearizable' | 'serializable'): Promise<object> {

@@ -1,7 +1,7 @@
 // The serving side of the keeper wire (keeper/src/keeper-wire.ts): a
 // WebSocket upgrade at /v1/keeper/wire on the API port, taking the admin
 // tokens the keeper routes take. Each binary message is a MessagePack array
-// of calls; each call runs through KeeperOps, as its HTTP route would, and is
+// of calls (kv and leases); each call runs through KeeperOps, as its HTTP route would, and is
 // answered by id as soon as it finishes; the answers of one turn leave in one
 // message. The token is checked again on every message, so a revoked token
 // stops working on an open connection too.
@@ -20,7 +20,7 @@ import { KEEPER_WIRE_PROTOCOL, WIRE_CALLS_PER_MESSAGE_MAX, WireClose, packWire, 
 import type { Auth } from './auth.js';
 import { ApiError } from './errors.js';
 import { errorAnswer } from './error-answer.js';
-import { KEY_CHARS_MAX, fullKey, putProperties, txnSchema, type KeeperOps, type Reach } from './keeper-ops.js';
+import { KEY_CHARS_MAX, fullKey, leaseTtlSchema, putProperties, txnSchema, type KeeperOps, type Reach } from './keeper-ops.js';
 import type { Logger } from '../logger.js';
 import type { Metrics } from '../metrics.js';
 
@@ -49,6 +49,8 @@ function refuse(socket: Duplex, status: number, code: string, message: string): 
 const idProp = { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER } as const;
 const keyProp = { type: 'string', maxLength: KEY_CHARS_MAX } as const;
 const consistency = { type: 'string', enum: ['linearizable', 'serializable'] } as const;
+/** A lease id as the routes take it in their path (ids are 16 hex digits; a longer one is no lease). */
+const leaseProp = { type: 'string', minLength: 1, maxLength: 64 } as const;
 const callSchemas = {
   range: {
     type: 'object',
@@ -70,6 +72,10 @@ const callSchemas = {
   put: { type: 'object', required: ['id', 'op', 'key', 'value'], additionalProperties: false, properties: { id: idProp, op: { const: 'put' }, key: keyProp, ...putProperties } },
   delete: { type: 'object', required: ['id', 'op', 'key'], additionalProperties: false, properties: { id: idProp, op: { const: 'delete' }, key: keyProp, prefix: { type: 'boolean' } } },
   txn: { type: 'object', required: ['id', 'op', 'txn'], additionalProperties: false, properties: { id: idProp, op: { const: 'txn' }, txn: txnSchema, consistency } },
+  leaseGrant: { type: 'object', required: ['id', 'op', 'ttl'], additionalProperties: false, properties: { id: idProp, op: { const: 'leaseGrant' }, ttl: leaseTtlSchema } },
+  leaseKeepAlive: { type: 'object', required: ['id', 'op', 'lease'], additionalProperties: false, properties: { id: idProp, op: { const: 'leaseKeepAlive' }, lease: leaseProp } },
+  leaseRevoke: { type: 'object', required: ['id', 'op', 'lease'], additionalProperties: false, properties: { id: idProp, op: { const: 'leaseRevoke' }, lease: leaseProp } },
+  leaseInfo: { type: 'object', required: ['id', 'op', 'lease'], additionalProperties: false, properties: { id: idProp, op: { const: 'leaseInfo' }, lease: leaseProp, consistency } },
 } as const;
 const ajv = new Ajv({ allErrors: false, coerceTypes: false });
 const validators = new Map<string, ValidateFunction>(Object.entries(callSchemas).map(([op, schema]) => [op, ajv.compile(schema)]));
@@ -257,6 +263,14 @@ class WireSession {
         return ops.delete(reach, keyOf(c.key), c.prefix === true);
       case 'txn':
         return ops.txn(reach, c.txn, c.consistency ?? 'linearizable');
+      case 'leaseGrant':
+        return ops.leaseGrant(reach, c.ttl);
+      case 'leaseKeepAlive':
+        return ops.leaseKeepAlive(reach, c.lease);
+      case 'leaseRevoke':
+        return ops.leaseRevoke(reach, c.lease);
+      case 'leaseInfo':
+        return ops.leaseInfo(reach, c.lease, c.consistency ?? 'linearizable');
     }
   }
 

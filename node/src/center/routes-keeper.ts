@@ -1,12 +1,12 @@
 // The keeper's key/value, watch and lease routes (admin), following etcd v3.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { LeaseInfo, WatchMessage } from '../../../keeper/src/keeper.js';
+import type { WatchMessage } from '../../../keeper/src/keeper.js';
 import type { WireTxn } from '../../../keeper/src/keeper-wire.js';
 import type { CenterDeps } from './deps.js';
 import { ApiError } from './errors.js';
 import { shownValue } from '../keeper-secrets.js';
-import { allows, type Access, type KeeperScope } from '../keeper-scope.js';
-import { KEY_CHARS_MAX, KeeperOps, fullKey, need as needOf, putProperties, shownKvs, txnSchema } from './keeper-ops.js';
+import type { Access, KeeperScope } from '../keeper-scope.js';
+import { KEY_CHARS_MAX, KeeperOps, fullKey, leaseTtlSchema, need as needOf, putProperties, shownKvs, txnSchema } from './keeper-ops.js';
 
 /** Progress notifications on an idle watch stream, at least this often (contract: every 5 s). */
 export const WATCH_PROGRESS_MS = 5000;
@@ -39,17 +39,6 @@ export function keeperRoutes(deps: CenterDeps) {
     /** Throws 403 unless the request's token may `access` `key` (every key under it, with `prefix`). */
     const need = (req: FastifyRequest, access: Access, key: string, prefix: boolean): void => needOf(scopes.get(req), access, key, prefix);
     const ops = new KeeperOps(deps.keeper);
-    /**
-     * A scoped token reaches a lease only through its keys: one with keys,
-     * all in its write scope, and no sessions. A node's own lease always
-     * holds a key under /sys/, which no scope reaches.
-     */
-    const ownLease = (req: FastifyRequest, info: LeaseInfo): void => {
-      const scope = scopes.get(req);
-      if (scope === undefined) return;
-      if (info.keys.length > 0 && info.sessions === 0 && info.keys.every((k) => allows(scope, 'write', k))) return;
-      throw new ApiError('forbidden', `this token's scope reaches a lease only when every key attached to it is in its write scope (lease ${info.id} holds ${info.keys.length} keys, ${info.sessions} sessions)`);
-    };
     /** Routes that only an unscoped token may use (they show every lease, or every key). */
     const unscoped = (req: FastifyRequest): void => {
       if (scopes.has(req)) throw new ApiError('forbidden', 'this token is scoped to keeper keys: this route takes an unscoped admin token');
@@ -237,12 +226,8 @@ export function keeperRoutes(deps: CenterDeps) {
 
     app.post<{ Body: { ttl: number } }>(
       '/v1/leases',
-      { schema: { tags: ['leases'], summary: 'Grant a lease (admin)', body: { type: 'object', required: ['ttl'], additionalProperties: false, properties: { ttl: { type: 'integer', minimum: 1, maximum: 86400 } } } } },
-      async (req) => {
-        const scope = scopes.get(req);
-        if (scope !== undefined && scope.write.length === 0) throw new ApiError('forbidden', "this token's scope writes no keys, so it has nothing to attach a lease to");
-        return deps.keeper.leaseGrant(req.body.ttl);
-      },
+      { schema: { tags: ['leases'], summary: 'Grant a lease (admin)', body: { type: 'object', required: ['ttl'], additionalProperties: false, properties: { ttl: leaseTtlSchema } } } },
+      async (req) => ops.leaseGrant(scopes.get(req), req.body.ttl),
     );
     app.get(
       '/v1/keeper/backup',
@@ -288,21 +273,9 @@ export function keeperRoutes(deps: CenterDeps) {
     app.get<{ Params: { id: string }; Querystring: { consistency?: 'linearizable' | 'serializable' } }>(
       '/v1/leases/:id',
       { schema: { tags: ['leases'], summary: "A lease's TTL, time left and attached keys (admin)", querystring: { type: 'object', properties: { consistency: queryConsistency } } } },
-      async (req) => {
-        const info = await deps.keeper.leaseInfo(req.params.id, { consistency: req.query.consistency ?? 'linearizable' });
-        ownLease(req, info);
-        return info;
-      },
+      async (req) => ops.leaseInfo(scopes.get(req), req.params.id, req.query.consistency ?? 'linearizable'),
     );
-    app.post<{ Params: { id: string } }>('/v1/leases/:id/keepalive', { schema: { tags: ['leases'], summary: 'Renew a lease (admin)' } }, async (req) => {
-      if (scopes.has(req)) ownLease(req, await deps.keeper.leaseInfo(req.params.id));
-      const l = await deps.keeper.leaseKeepAlive(req.params.id);
-      return { ttl: l.ttl };
-    });
-    app.delete<{ Params: { id: string } }>('/v1/leases/:id', { schema: { tags: ['leases'], summary: 'Revoke a lease and delete its keys (admin)' } }, async (req) => {
-      if (scopes.has(req)) ownLease(req, await deps.keeper.leaseInfo(req.params.id));
-      await deps.keeper.leaseRevoke(req.params.id);
-      return { revoked: true };
-    });
+    app.post<{ Params: { id: string } }>('/v1/leases/:id/keepalive', { schema: { tags: ['leases'], summary: 'Renew a lease (admin)' } }, async (req) => ops.leaseKeepAlive(scopes.get(req), req.params.id));
+    app.delete<{ Params: { id: string } }>('/v1/leases/:id', { schema: { tags: ['leases'], summary: 'Revoke a lease and delete its keys (admin)' } }, async (req) => ops.leaseRevoke(scopes.get(req), req.params.id));
   };
 }
