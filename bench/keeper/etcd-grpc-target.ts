@@ -9,6 +9,7 @@ import { Client, credentials, type ClientDuplexStream } from '@grpc/grpc-js';
 import { loadSync, type MethodDefinition } from '@grpc/proto-loader';
 import { nowMs } from '../lib/clock.js';
 import { startEtcdCluster } from './etcd-cluster.js';
+import { createdWithin } from './watch-created.js';
 import type { KvTarget, Watch, WatchCallback } from './system.js';
 
 /** Per call: no answer within this is an error, not a stall of the phase. */
@@ -102,15 +103,7 @@ export async function etcdGrpcTarget(size: number, concurrency: number): Promise
       // After creation the stream ends only on close or a dead member, as the gateway's does.
       stream.on('error', (err) => failed(err));
       stream.write({ create_request: { key: Buffer.from(key) } });
-      const timer = setTimeout(() => failed(new Error('etcd watch: not created within 10 s')), CALL_TIMEOUT_MS);
-      try {
-        await established;
-      } catch (err) {
-        close();
-        throw err;
-      } finally {
-        clearTimeout(timer);
-      }
+      await createdWithin(established, close, 'etcd watch', CALL_TIMEOUT_MS);
       return { close };
     },
     async leader() {

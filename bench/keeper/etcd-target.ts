@@ -4,6 +4,7 @@
 // values are base64 in the JSON.
 import { nowMs } from '../lib/clock.js';
 import { startEtcdCluster } from './etcd-cluster.js';
+import { createdWithin } from './watch-created.js';
 import { HttpMembers } from './http-members.js';
 import type { KvTarget, Watch, WatchCallback } from './system.js';
 
@@ -49,15 +50,7 @@ export async function etcdTarget(size: number, concurrency: number): Promise<KvT
           if (e.type === undefined && e.kv?.value !== undefined) onChange(at, unb64(e.kv.value));
         }
       });
-      const timer = setTimeout(() => failed(new Error('etcd watch: not created within 10 s')), 10_000);
-      try {
-        await established;
-      } catch (err) {
-        close();
-        throw err;
-      } finally {
-        clearTimeout(timer);
-      }
+      await createdWithin(established, close, 'etcd watch', 10_000);
       return { close };
     },
     async leader() {

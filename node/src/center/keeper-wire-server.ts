@@ -13,7 +13,7 @@
 // call that is MessagePack but not a valid call is refused `invalid` by id.
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { STATUS_CODES } from 'node:http';
+import { refuseUpgrade as refuse } from './upgrade-refusal.js';
 import { Ajv, type ValidateFunction } from 'ajv';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { KEEPER_WIRE_PROTOCOL, WIRE_CALLS_PER_MESSAGE_MAX, WireClose, packWire, unpackWire, type WireAnswer, type WireRefusal, type WireRequest } from '../../../keeper/src/keeper-wire.js';
@@ -40,11 +40,6 @@ export interface KeeperWireDeps {
   readonly limits: KeeperWireLimits;
 }
 
-/** A refusal before the upgrade, as a complete HTTP/1.1 response in the contract's error shape. */
-function refuse(socket: Duplex, status: number, code: string, message: string): void {
-  const body = JSON.stringify({ error: { code, message } });
-  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
-}
 
 const idProp = { type: 'integer', minimum: 1, maximum: Number.MAX_SAFE_INTEGER } as const;
 const keyProp = { type: 'string', maxLength: KEY_CHARS_MAX } as const;

@@ -7,7 +7,7 @@
 // stops reading, so a caller's surplus waits in TCP, not in this node.
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { STATUS_CODES } from 'node:http';
+import { refuseUpgrade as refuse } from '../center/upgrade-refusal.js';
 import type { Auth } from '../center/auth.js';
 import { ApiError } from '../center/errors.js';
 import { errorAnswer } from '../center/error-answer.js';
@@ -35,11 +35,6 @@ export interface LinkServerDeps {
   readonly limits?: LinkServerLimits;
 }
 
-/** A refusal before the upgrade, as a complete HTTP/1.1 response in the contract's error shape. */
-function refuse(socket: Duplex, status: number, code: string, message: string): void {
-  const body = JSON.stringify({ error: { code, message } });
-  socket.end(`HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
-}
 
 export class LinkServer {
   private readonly links = new Set<ServedLink>();
