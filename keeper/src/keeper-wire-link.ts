@@ -21,6 +21,16 @@ export const WIRE_LINK_PENDING_MAX = 65_536;
 const UNSUPPORTED_RECHECK_MS = 60_000;
 /** The timeout sweep's period: a call's deadline is kept to within this. */
 const SWEEP_MS = 100;
+/**
+ * A connection silent this long while calls wait is probed with a ping; no
+ * pong (nor anything else) within PROBE_TIMEOUT_MS more and it is dropped, so
+ * a member that hung or a path that died fails its calls (may have been
+ * applied) in ~3 s instead of at their timeout, and the next call dials anew
+ * instead of writing into a dead socket. A member busy with slow calls still
+ * answers pings.
+ */
+const PROBE_SILENCE_MS = 1000;
+const PROBE_TIMEOUT_MS = 2000;
 /** Answers can be as large as a node lets them be (its message bound is 4 MiB); this only guards against a broken peer. */
 const ANSWER_BYTES_MAX = 64 * 1024 * 1024;
 
@@ -45,6 +55,10 @@ export class WireLink {
   private nextId = 1;
   private flushing = false;
   private sweep: NodeJS.Timeout | undefined;
+  /** When the connection last brought anything (an answer, a pong). */
+  private heardAt = 0;
+  /** When the probe waiting for a pong was sent; 0: none. */
+  private probedAt = 0;
 
   /** `base`: the member's API URL (http:// or https://). */
   constructor(
@@ -89,9 +103,14 @@ export class WireLink {
     this.ws = ws;
     ws.on('open', () => {
       this.open = true;
+      this.heard();
       this.scheduleFlush();
     });
-    ws.on('message', (data: Buffer) => this.onMessage(data));
+    ws.on('message', (data: Buffer) => {
+      this.heard();
+      this.onMessage(data);
+    });
+    ws.on('pong', () => this.heard());
     ws.on('unexpected-response', (_req, res) => {
       let body = '';
       res.setEncoding('utf8');
@@ -195,9 +214,15 @@ export class WireLink {
     }
   }
 
+  private heard(): void {
+    this.heardAt = Date.now();
+    this.probedAt = 0;
+  }
+
   /** Calls past their deadline fail; one never written is dropped from the queue, so it is never sent late. */
   private expire(): void {
     const now = Date.now();
+    this.probe(now);
     let dropped = false;
     for (const [id, p] of this.pending) {
       if (p.deadline > now) continue;
@@ -207,6 +232,20 @@ export class WireLink {
     }
     if (dropped) this.queue = this.queue.filter((c) => this.pending.has(c.id));
     if (this.pending.size === 0) this.stopSweep();
+  }
+
+  /** See PROBE_SILENCE_MS; runs from the sweep, so only while calls wait. */
+  private probe(now: number): void {
+    const ws = this.ws;
+    if (ws === undefined || !this.open) return;
+    if (this.probedAt === 0) {
+      if (now - this.heardAt < PROBE_SILENCE_MS) return;
+      this.probedAt = now;
+      ws.ping();
+    } else if (now - this.probedAt >= PROBE_TIMEOUT_MS) {
+      ws.terminate();
+      this.lost(`no answer to a ping within ${PROBE_TIMEOUT_MS} ms`);
+    }
   }
 
   private stopSweep(): void {

@@ -3,7 +3,8 @@
 // wire, one refusing the upgrade, one that accepts TCP and never answers, and
 // a closed port. What is checked is what KeeperClient's failover relies on:
 // each call ends once, with the member's answer or with a failure that says
-// truly whether the call could have reached the member.
+// truly whether the call could have reached the member, and a silent
+// connection is probed and dropped.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
@@ -11,6 +12,7 @@ import { createServer as createNetServer, type AddressInfo, type Socket } from '
 import { WebSocketServer, type WebSocket } from 'ws';
 import { KEEPER_WIRE_PROTOCOL, packWire, unpackWire, type WireAnswer, type WireRequest } from '../src/keeper-wire.js';
 import { WireLink, type WireOutcome } from '../src/keeper-wire-link.js';
+import { relay } from './support/freezing-relay.js';
 
 interface Member {
   readonly url: string;
@@ -138,5 +140,29 @@ test('a call written to a connection that is then lost may have been applied; on
   } finally {
     for (const s of held) s.destroy();
     await new Promise<void>((r) => mute.close(() => r()));
+  }
+});
+
+test('a connection that goes silent while a call waits is probed and dropped in ~3 s, not at the call timeout; the next call dials anew', async () => {
+  const m = await member(echo);
+  const r = await relay(m.url.replace('http://', ''));
+  const link = new WireLink(`http://${r.api}`, 'Bearer x');
+  try {
+    assert.equal((await link.call({ op: 'range', key: '/a' }, 2000)).kind, 'answer');
+    r.freeze(true);
+    const t0 = Date.now();
+    const o = await link.call({ op: 'put', key: '/a', value: 'v' }, 20_000);
+    const took = Date.now() - t0;
+    assert.equal(o.kind, 'failed');
+    assert.match((o as Extract<WireOutcome, { kind: 'failed' }>).why, /ping/);
+    assert.equal((o as Extract<WireOutcome, { kind: 'failed' }>).unsent, false, 'written before the freeze was seen');
+    assert.ok(took >= 2500 && took < 6000, `dropped after ${took} ms`);
+    r.freeze(false);
+    assert.equal((await link.call({ op: 'range', key: '/a' }, 2000)).kind, 'answer');
+    assert.equal(m.upgrades.length, 2, 'a new connection');
+  } finally {
+    link.close();
+    await r.close();
+    await m.close();
   }
 });

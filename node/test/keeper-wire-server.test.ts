@@ -1,4 +1,5 @@
-// KeeperWireServer's bound on the calls of one connection running at once,
+// KeeperWireServer's bound on the calls of one connection running at once
+// and its pings (a client that answers none is dropped),
 // in process: a plain node:http server with the wire attached, a real
 // one-member keeper (LevelDB in a temp dir) behind KeeperOps, whose puts are
 // held at a gate so the test can see how many run. Past the bound the calls
@@ -58,7 +59,7 @@ test('at most callsMax calls of a connection run at once; the rest wait unread a
   });
   const ops = new GatedOps(keeper);
   const auth = new Auth({ lookup: (t) => (t === 'tok' ? { id: 'a', label: 'test', createdAt: 0 } : undefined) }, new PeerAuth({ selfId: 'n1', key: () => Buffer.alloc(32), isMember: () => false, now: Date.now }), () => undefined);
-  const wire = new KeeperWireServer({ auth, ops, metrics: new Metrics(), log: pino({ level: 'silent' }), limits: { connectionsMax: 4, callsMax: 3, messageBytesMax: 1 << 20 } });
+  const wire = new KeeperWireServer({ auth, ops, metrics: new Metrics(), log: pino({ level: 'silent' }), limits: { connectionsMax: 4, callsMax: 3, messageBytesMax: 1 << 20, pingMs: 30_000 } });
   const server = createServer((_req, res) => res.writeHead(404).end());
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => wire.upgrade(req, socket, head));
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -84,6 +85,38 @@ test('at most callsMax calls of a connection run at once; the rest wait unread a
     assert.equal((await keeper.range('/gate/', { prefix: true, consistency: 'linearizable' })).kvs.length, 10);
   } finally {
     ws.terminate();
+    await wire.drain(0);
+    await new Promise<void>((r) => server.close(() => r()));
+  }
+});
+
+test('a client that answers no ping is dropped after a ping period or two', async () => {
+  const auth = new Auth({ lookup: (t) => (t === 'tok' ? { id: 'a', label: 'test', createdAt: 0 } : undefined) }, new PeerAuth({ selfId: 'n1', key: () => Buffer.alloc(32), isMember: () => false, now: Date.now }), () => undefined);
+  const metrics = new Metrics();
+  const wire = new KeeperWireServer({ auth, ops: {} as KeeperOps, metrics, log: pino({ level: 'silent' }), limits: { connectionsMax: 4, callsMax: 3, messageBytesMax: 1 << 20, pingMs: 100 } });
+  const server = createServer((_req, res) => res.writeHead(404).end());
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => wire.upgrade(req, socket, head));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const url = `ws://127.0.0.1:${(server.address() as AddressInfo).port}${KEEPER_WIRE_PATH}`;
+  const dial = (autoPong: boolean): Promise<WebSocket> =>
+    new Promise((resolve, reject) => {
+      const ws = new WebSocket(url, KEEPER_WIRE_PROTOCOL, { headers: { authorization: 'Bearer tok' }, autoPong });
+      ws.once('open', () => resolve(ws)).once('error', reject);
+    });
+  const mute = await dial(false);
+  const live = await dial(true);
+  try {
+    const t0 = Date.now();
+    const code = await new Promise<number>((r) => {
+      mute.once('close', (c) => r(c));
+      setTimeout(() => r(-1), 3000).unref();
+    });
+    assert.ok(Date.now() - t0 < 1000, 'dropped within a few periods');
+    assert.equal(code, 1006, 'terminated, no close handshake');
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(live.readyState, WebSocket.OPEN, 'a client that answers pings stays');
+  } finally {
+    live.terminate();
     await wire.drain(0);
     await new Promise<void>((r) => server.close(() => r()));
   }

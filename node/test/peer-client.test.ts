@@ -9,7 +9,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
-import { connect, createServer as createNetServer, type AddressInfo, type Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { pino } from 'pino';
 import { PeerClient, DEFAULT_PEER_LIMITS, type PeerLimits } from '../src/peer/peer-client.js';
@@ -20,6 +20,7 @@ import { ApiError } from '../src/center/errors.js';
 import { LinkServer, DEFAULT_LINK_SERVER_LIMITS, type LinkServerLimits } from '../src/peer/link-server.js';
 import type { PeerMethod } from '../src/peer/peer-methods.js';
 import { freePort } from './support/node-process.js';
+import { relay } from '../../keeper/test/support/freezing-relay.js';
 
 const KEY = Buffer.alloc(32, 7);
 const signer = (key = KEY): PeerAuth => new PeerAuth({ selfId: 'n1', key: () => key, isMember: () => true, now: Date.now });
@@ -268,42 +269,6 @@ test('an upgrade signed with another key is refused 401 and counted; a dead port
   }
 });
 
-/** A TCP relay to `to` that can freeze: it stops passing bytes either way and keeps the connections open, as a stopped process does. */
-async function relay(to: string): Promise<{ api: string; freeze: (on: boolean) => void; close: () => Promise<void> }> {
-  const [host = '', port = ''] = to.split(':');
-  let frozen = false;
-  const pairs = new Set<[Socket, Socket]>();
-  const server = createNetServer((inbound) => {
-    const outbound = connect(Number(port), host);
-    const pair: [Socket, Socket] = [inbound, outbound];
-    pairs.add(pair);
-    const pass = (from: Socket, into: Socket): void => {
-      from.on('data', (b: Buffer) => {
-        if (!frozen) into.write(b);
-      });
-      from.on('close', () => {
-        into.destroy();
-        pairs.delete(pair);
-      });
-      from.on('error', () => undefined);
-    };
-    pass(inbound, outbound);
-    pass(outbound, inbound);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    api: `127.0.0.1:${(server.address() as AddressInfo).port}`,
-    freeze: (on) => (frozen = on),
-    close: () =>
-      new Promise<void>((r) => {
-        for (const [a, b] of pairs) {
-          a.destroy();
-          b.destroy();
-        }
-        server.close(() => r());
-      }),
-  };
-}
 
 test('a link that goes silent while calls wait is probed: a peer that answers nothing fails them with unreachable long before their deadline, one that answers even a refusal keeps them', async () => {
   const never = gate();

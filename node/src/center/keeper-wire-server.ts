@@ -30,6 +30,8 @@ export interface KeeperWireLimits {
   readonly callsMax: number;
   /** Largest message either way (a txn's values included): the API's body limit. */
   readonly messageBytesMax: number;
+  /** How often every connection is pinged; one silent for a whole period is dropped. */
+  readonly pingMs: number;
 }
 
 export interface KeeperWireDeps {
@@ -95,6 +97,8 @@ export class KeeperWireServer {
   private readonly wss: WebSocketServer;
   private readonly sessions = new Set<WireSession>();
   private stopping = false;
+  /** Pings every connection; one that answered nothing since the last ping is dropped (a client gone without a FIN). */
+  private readonly pinger: NodeJS.Timeout;
 
   constructor(private readonly d: KeeperWireDeps) {
     this.wss = new WebSocketServer({
@@ -104,6 +108,10 @@ export class KeeperWireServer {
       maxPayload: d.limits.messageBytesMax,
       handleProtocols: (protocols) => (protocols.has(KEEPER_WIRE_PROTOCOL) ? KEEPER_WIRE_PROTOCOL : false),
     });
+    this.pinger = setInterval(() => {
+      for (const s of this.sessions) s.ping();
+    }, d.limits.pingMs);
+    this.pinger.unref();
   }
 
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
@@ -143,6 +151,7 @@ export class KeeperWireServer {
    */
   async drain(graceMs: number): Promise<void> {
     this.stopping = true;
+    clearInterval(this.pinger);
     await Promise.all([...this.sessions].map((s) => s.drain(graceMs)));
   }
 }
@@ -156,6 +165,8 @@ class WireSession {
   private flushing = false;
   private closed = false;
   private stopping = false;
+  /** Heard from since the last ping. */
+  private alive = true;
 
   constructor(
     private readonly ws: WebSocket,
@@ -163,7 +174,11 @@ class WireSession {
     private readonly d: KeeperWireDeps,
     private readonly onClose: () => void,
   ) {
-    ws.on('message', (data, isBinary) => this.onMessage(data, isBinary));
+    ws.on('message', (data, isBinary) => {
+      this.alive = true;
+      this.onMessage(data, isBinary);
+    });
+    ws.on('pong', () => (this.alive = true));
     ws.on('close', () => this.ended());
     // A reset or a protocol error (ws closes with 1002/1009 itself): nothing more to do than end.
     ws.on('error', () => this.ended());
@@ -172,6 +187,16 @@ class WireSession {
   close(code: number, reason: string): void {
     this.ws.close(code, reason);
     this.ended();
+  }
+
+  ping(): void {
+    if (!this.alive) {
+      this.ws.terminate();
+      this.ended();
+      return;
+    }
+    this.alive = false;
+    this.ws.ping();
   }
 
   /** See KeeperWireServer.drain. */
