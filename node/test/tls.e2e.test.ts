@@ -1,7 +1,8 @@
 // TLS on the client and API ports of a real node: wss:// and https:// with a
 // custom CA, the dispatcher answering wss:// URLs, plain HTTP refused, and a
 // certificate reload on SIGHUP that new connections see while an open
-// connection keeps working.
+// connection keeps working; the SDK and the keeper client (its wire on wss://)
+// trusting the CA through NODE_EXTRA_CA_CERTS.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
@@ -126,6 +127,46 @@ test('the Node client SDK connects through an https dispatcher to wss:// with th
     } finally {
       child.kill('SIGKILL');
     }
+  } finally {
+    await n.stop();
+  }
+});
+
+/** dist/node/test → dist/keeper/src/keeper-client.js: the keeper client as a service imports it. */
+const KEEPER_CLIENT = fileURLToPath(new URL('../../keeper/src/keeper-client.js', import.meta.url));
+
+test('the keeper client speaks the keeper wire over wss:// with the CA given by NODE_EXTRA_CA_CERTS, and its idle connection lets the process exit', async () => {
+  const dir = await tempDir('longwire-tls-');
+  const ca = await createCa();
+  const pair = await createNodeCert(ca, 'n1', ['127.0.0.1']);
+  await writeFile(join(dir, 'n1.pem'), pair.cert);
+  await writeFile(join(dir, 'n1-key.pem'), pair.key);
+  await writeFile(join(dir, 'ca.pem'), ca.cert);
+  const n = await NodeProcess.start({ args: ['--tls-cert', join(dir, 'n1.pem'), '--tls-key', join(dir, 'n1-key.pem')], tlsCa: ca.cert });
+  try {
+    // No close() and no exit(): the process ends when nothing is left to do.
+    const script = `
+      const { KeeperClient } = await import(${JSON.stringify(KEEPER_CLIENT)});
+      const k = new KeeperClient({ endpoints: [${JSON.stringify(n.apiUrl)}], adminToken: ${JSON.stringify(n.adminToken)} });
+      await k.put('/tls/a', 'over-wss');
+      const lease = await k.leaseGrant(30);
+      console.log(JSON.stringify({ value: (await k.get('/tls/a')).kvs[0].value, ttl: lease.ttl }));
+    `;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, NODE_EXTRA_CA_CERTS: join(dir, 'ca.pem') }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const code = await new Promise<number | null>((r) => {
+      child.once('exit', r);
+      setTimeout(() => {
+        child.kill('SIGKILL');
+      }, 20_000).unref();
+    });
+    assert.equal(code, 0, `exited by itself (stderr: ${err})`);
+    assert.deepEqual(JSON.parse(out), { value: 'over-wss', ttl: 30 });
+    const metrics = String((await n.api('GET', '/metrics', { token: null })).body);
+    for (const op of ['put', 'range', 'leaseGrant']) assert.match(metrics, new RegExp(`longwire_keeper_wire_calls_total\\{op="${op}"\\} 1\\b`), `${op} went over the wire`);
   } finally {
     await n.stop();
   }
