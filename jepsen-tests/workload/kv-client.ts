@@ -1,9 +1,13 @@
 // A keeper client of the workload: random reads, writes, compare-and-swaps
 // (a third of the writes and cas as one-key transactions, POST /v1/txn)
-// and deletes on a few keys, each through a random node's HTTP API, with a
-// unique value per write. Every call is recorded as a Porcupine interval:
-// a definite answer closes it; no answer (timeout, reset, node killed or
+// and deletes on a few keys, each through a random node, with a unique value
+// per write: odd client ids over the HTTP API, even ones over the keeper
+// wire (the keeper client's path: one WebSocket per node, WireLink), so the
+// checker judges both. Every call is recorded as a Porcupine interval: a
+// definite answer closes it; no answer (timeout, reset, node killed or
 // paused) leaves a write with return = Infinity, and drops a read.
+import { WireLink } from '../../keeper/src/keeper-wire-link.js';
+import type { WireCall } from '../../keeper/src/keeper-wire.js';
 import type { KvOperation } from '../checker/kv-history.js';
 import type { RegisterInput, RegisterOutput } from '../model/register.js';
 import type { Rng } from '../cluster/rng.js';
@@ -67,6 +71,32 @@ export async function httpJson(url: string, init: { method: string; adminToken: 
   }
 }
 
+/** One keeper wire connection per node a client calls, opened on first use. */
+export class WireTargets {
+  private readonly links = new Map<string, WireLink>();
+  constructor(private readonly adminToken: string) {}
+
+  /** The call's outcome in HttpOutcome's terms: a call never written is 'refused' (nothing happened), one written and lost 'unknown'. */
+  async call(target: KvTarget, c: WireCall, timeoutMs: number): Promise<HttpOutcome> {
+    let link = this.links.get(target.apiUrl);
+    if (link === undefined) this.links.set(target.apiUrl, (link = new WireLink(target.apiUrl, `Bearer ${this.adminToken}`)));
+    const o = await link.call(c, timeoutMs);
+    switch (o.kind) {
+      case 'answer':
+        return 'ok' in o.answer ? { kind: 'answer', status: 200, body: o.answer.ok } : { kind: 'answer', status: o.answer.err.status, body: { error: o.answer.err } };
+      case 'failed':
+        return o.unsent ? { kind: 'refused' } : { kind: 'unknown', why: o.why };
+      case 'unsupported':
+        throw new Error(`${target.id} serves no keeper wire`);
+    }
+  }
+
+  close(): void {
+    for (const l of this.links.values()) l.close();
+    this.links.clear();
+  }
+}
+
 /** The API path of a keeper key: "/jepsen/k0" → "/v1/kv/jepsen/k0". */
 export function kvPath(key: string): string {
   return `/v1/kv${key.split('/').map(encodeURIComponent).join('/')}`;
@@ -99,14 +129,26 @@ function numberField(body: unknown, field: string): number | undefined {
  */
 export type ReadConsistency = 'linearizable' | 'serializable';
 
-export async function runKvOp(target: KvTarget, key: string, input: RegisterInput, adminToken: string, timeoutMs: number, reads: ReadConsistency = 'linearizable'): Promise<RegisterOutput | undefined> {
+/** `wire`: the op goes over the keeper wire instead of HTTP. */
+export async function runKvOp(
+  target: KvTarget,
+  key: string,
+  input: RegisterInput,
+  adminToken: string,
+  timeoutMs: number,
+  reads: ReadConsistency = 'linearizable',
+  wire?: WireTargets,
+): Promise<RegisterOutput | undefined> {
   const url = target.apiUrl + kvPath(key);
+  /** The same call either way: the HTTP request, or its wire call. */
+  const send = (path: string, init: { method: string; body?: unknown }, c: WireCall): Promise<HttpOutcome> =>
+    wire === undefined ? httpJson(path, { ...init, adminToken, timeoutMs }) : wire.call(target, c, timeoutMs);
   switch (input.op) {
     case 'read': {
       const r =
         input.via === 'txn'
-          ? await httpJson(`${target.apiUrl}/v1/txn?consistency=${reads}`, { method: 'POST', adminToken, body: { success: [{ get: { key } }] }, timeoutMs })
-          : await httpJson(`${url}?consistency=${reads}`, { method: 'GET', adminToken, timeoutMs });
+          ? await send(`${target.apiUrl}/v1/txn?consistency=${reads}`, { method: 'POST', body: { success: [{ get: { key } }] } }, { op: 'txn', txn: { success: [{ get: { key } }] }, consistency: reads })
+          : await send(`${url}?consistency=${reads}`, { method: 'GET' }, { op: 'range', key, consistency: reads });
       if (r.kind !== 'answer' || r.status !== 200) return undefined;
       // A transaction answers the get as its first response, in a range read's shape.
       const body = input.via === 'txn' && typeof r.body === 'object' && r.body !== null ? (r.body as { responses?: unknown[] }).responses?.[0] : r.body;
@@ -120,8 +162,9 @@ export async function runKvOp(target: KvTarget, key: string, input: RegisterInpu
     case 'write':
     case 'cas': {
       if (input.via === 'txn') {
-        const compare = input.op === 'cas' ? [{ key, target: 'modRevision', op: '=', value: input.ifModRevision }] : [];
-        const r = await httpJson(`${target.apiUrl}/v1/txn`, { method: 'POST', adminToken, body: { compare, success: [{ put: { key, value: input.value } }] }, timeoutMs });
+        const compare = input.op === 'cas' ? [{ key, target: 'modRevision' as const, op: '=' as const, value: input.ifModRevision }] : [];
+        const txn = { compare, success: [{ put: { key, value: input.value } }] };
+        const r = await send(`${target.apiUrl}/v1/txn`, { method: 'POST', body: txn }, { op: 'txn', txn });
         if (r.kind === 'refused') return undefined;
         if (r.kind === 'unknown') return { kind: 'unknown' };
         const revision = numberField(r.body, 'revision');
@@ -131,7 +174,7 @@ export async function runKvOp(target: KvTarget, key: string, input: RegisterInpu
         return r.status >= 500 ? { kind: 'unknown' } : undefined;
       }
       const body = input.op === 'cas' ? { value: input.value, ifModRevision: input.ifModRevision } : { value: input.value };
-      const r = await httpJson(url, { method: 'PUT', adminToken, body, timeoutMs });
+      const r = await send(url, { method: 'PUT', body }, { op: 'put', key, ...body });
       if (r.kind === 'refused') return undefined;
       if (r.kind === 'unknown') return { kind: 'unknown' };
       const revision = numberField(r.body, 'revision');
@@ -141,7 +184,7 @@ export async function runKvOp(target: KvTarget, key: string, input: RegisterInpu
       return r.status >= 500 ? { kind: 'unknown' } : undefined;
     }
     case 'delete': {
-      const r = await httpJson(url, { method: 'DELETE', adminToken, timeoutMs });
+      const r = await send(url, { method: 'DELETE' }, { op: 'delete', key });
       if (r.kind === 'refused') return undefined;
       if (r.kind === 'unknown') return { kind: 'unknown' };
       const revision = numberField(r.body, 'revision');
@@ -156,6 +199,15 @@ export async function runKvOp(target: KvTarget, key: string, input: RegisterInpu
 const THINK_MS_MAX = 10;
 
 export async function kvClientLoop(o: KvClientOptions): Promise<void> {
+  const wire = o.clientId % 2 === 0 ? new WireTargets(o.adminToken) : undefined;
+  try {
+    await clientLoop(o, wire);
+  } finally {
+    wire?.close();
+  }
+}
+
+async function clientLoop(o: KvClientOptions, wire: WireTargets | undefined): Promise<void> {
   /** The modRevision this client last saw per key: what its next cas compares against. */
   const seen = new Map<string, number>();
   for (let i = 0; i < o.opsMax && !o.until(); i++) {
@@ -168,7 +220,7 @@ export async function kvClientLoop(o: KvClientOptions): Promise<void> {
     const input: RegisterInput =
       r < 0.4 ? { op: 'read', ...via } : r < 0.65 ? { op: 'write', value, ...via } : r < 0.92 ? { op: 'cas', value, ifModRevision: seen.get(key) ?? 0, ...via } : { op: 'delete' };
     const call = o.now();
-    const output = await runKvOp(target, key, input, o.adminToken, o.opTimeoutMs, o.reads);
+    const output = await runKvOp(target, key, input, o.adminToken, o.opTimeoutMs, o.reads, wire);
     if (output !== undefined) {
       const unknown = output.kind === 'unknown';
       o.out.push({ clientId: o.clientId, key, node: target.id, input, call, output, return: unknown ? Infinity : o.now() });
@@ -176,7 +228,7 @@ export async function kvClientLoop(o: KvClientOptions): Promise<void> {
       else if (output.kind === 'written') seen.set(key, output.revision);
       else if (output.kind === 'deleted') seen.set(key, 0);
       // After an unknown outcome this client is a new client: Porcupine needs one pending operation per client.
-      if (unknown) return kvClientLoop({ ...o, clientId: o.clientId + CLIENT_ID_STRIDE, opsMax: o.opsMax - i - 1 });
+      if (unknown) return clientLoop({ ...o, clientId: o.clientId + CLIENT_ID_STRIDE, opsMax: o.opsMax - i - 1 }, wire);
     } else {
       await new Promise((res) => setTimeout(res, 50));
     }
@@ -184,5 +236,5 @@ export async function kvClientLoop(o: KvClientOptions): Promise<void> {
   }
 }
 
-/** A client that lost track of an operation continues under clientId + this. */
+/** A client that lost track of an operation continues under clientId + this (even: its parity, so its transport, stays). */
 export const CLIENT_ID_STRIDE = 1000;
