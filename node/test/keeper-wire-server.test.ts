@@ -59,7 +59,7 @@ test('at most callsMax calls of a connection run at once; the rest wait unread a
   });
   const ops = new GatedOps(keeper);
   const auth = new Auth({ lookup: (t) => (t === 'tok' ? { id: 'a', label: 'test', createdAt: 0 } : undefined) }, new PeerAuth({ selfId: 'n1', key: () => Buffer.alloc(32), isMember: () => false, now: Date.now }), () => undefined);
-  const wire = new KeeperWireServer({ auth, ops, metrics: new Metrics(), log: pino({ level: 'silent' }), limits: { connectionsMax: 4, callsMax: 3, messageBytesMax: 1 << 20, pingMs: 30_000 } });
+  const wire = new KeeperWireServer({ auth, ops, metrics: new Metrics(), log: pino({ level: 'silent' }), limits: { connectionsMax: 4, connectionsPerAddressMax: 4, connectionsPerAddressPerSecond: 100, callsMax: 3, messageBytesMax: 1 << 20, pingMs: 30_000 } });
   const server = createServer((_req, res) => res.writeHead(404).end());
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => wire.upgrade(req, socket, head));
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -93,7 +93,7 @@ test('at most callsMax calls of a connection run at once; the rest wait unread a
 test('a client that answers no ping is dropped after a ping period or two', async () => {
   const auth = new Auth({ lookup: (t) => (t === 'tok' ? { id: 'a', label: 'test', createdAt: 0 } : undefined) }, new PeerAuth({ selfId: 'n1', key: () => Buffer.alloc(32), isMember: () => false, now: Date.now }), () => undefined);
   const metrics = new Metrics();
-  const wire = new KeeperWireServer({ auth, ops: {} as KeeperOps, metrics, log: pino({ level: 'silent' }), limits: { connectionsMax: 4, callsMax: 3, messageBytesMax: 1 << 20, pingMs: 100 } });
+  const wire = new KeeperWireServer({ auth, ops: {} as KeeperOps, metrics, log: pino({ level: 'silent' }), limits: { connectionsMax: 4, connectionsPerAddressMax: 4, connectionsPerAddressPerSecond: 100, callsMax: 3, messageBytesMax: 1 << 20, pingMs: 100 } });
   const server = createServer((_req, res) => res.writeHead(404).end());
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => wire.upgrade(req, socket, head));
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));

@@ -3,7 +3,7 @@
 // them (results, errors, scopes, secrets), bad input refused by id or by
 // closing (not binary, not MessagePack, not an array of calls, a call without
 // an id, a message over the size bound), a revoked token cut off on its next
-// message, and the bound on connections.
+// message, and the bounds on connections (per client address, per node).
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import WebSocket from 'ws';
@@ -23,9 +23,9 @@ after(async () => {
 const wireUrl = (): string => node.apiUrl.replace(/^http/, 'ws') + KEEPER_WIRE_PATH;
 
 /** Opens a wire connection; rejects with the HTTP status when the upgrade is refused. */
-function open(token: string | null = node.adminToken, protocol: string = KEEPER_WIRE_PROTOCOL): Promise<Wire> {
+function open(token: string | null = node.adminToken, protocol: string = KEEPER_WIRE_PROTOCOL, localAddress?: string): Promise<Wire> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(wireUrl(), protocol, { headers: token === null ? {} : { authorization: `Bearer ${token}` } });
+    const ws = new WebSocket(wireUrl(), protocol, { headers: token === null ? {} : { authorization: `Bearer ${token}` }, ...(localAddress === undefined ? {} : { localAddress }) });
     ws.once('open', () => resolve(new Wire(ws)));
     ws.once('unexpected-response', (_req, res) => {
       let body = '';
@@ -203,22 +203,51 @@ test('a scoped token is held to its prefixes call by call, and a revoked token i
   assert.equal(e.status, 401);
 });
 
-test('the node serves at most 1,024 wire connections at once and refuses the next with 429', async () => {
+/** Why an open failed: its HTTP status and error code. */
+async function refusal(p: Promise<Wire>): Promise<{ status: number; code: unknown }> {
+  const e = (await p.then(
+    () => assert.fail('opened'),
+    (err: unknown) => err,
+  )) as { status: number; body: unknown };
+  return { status: e.status, code: obj(obj(e.body).error).code };
+}
+
+test('wire connections are bounded per client address (256, and 100 new a second) and per node (1,024): the next is a 429', async () => {
   // The connections of the tests before are closed: wait until the node has seen them go.
-  const open_ = async (): Promise<number> => Number(/^longwire_keeper_wire_connections (\d+)$/m.exec(String((await node.api('GET', '/metrics', { token: null })).body))?.[1]);
-  for (let i = 0; (await open_()) !== 0; i++) {
+  const count = async (): Promise<number> => Number(/^longwire_keeper_wire_connections (\d+)$/m.exec(String((await node.api('GET', '/metrics', { token: null })).body))?.[1]);
+  for (let i = 0; (await count()) !== 0; i++) {
     assert.ok(i < 100, 'wire connections of earlier tests still open after 5 s');
     await new Promise((r) => setTimeout(r, 50));
   }
   const held: Wire[] = [];
+  /** Opens `n` from `from`, waiting out the per-address rate (each wait bounded: 5 s in all). */
+  const fill = async (from: string, n: number): Promise<void> => {
+    const deadline = Date.now() + 5000;
+    while (n > 0) {
+      try {
+        held.push(await open(node.adminToken, KEEPER_WIRE_PROTOCOL, from));
+        n--;
+      } catch (err) {
+        const e = err as { status?: number; body?: unknown };
+        if (e.status !== 429 || obj(obj(e.body).error).code !== 'rate-limited' || Date.now() > deadline) throw err;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    }
+  };
   try {
-    for (let i = 0; i < 1024; i++) held.push(await open());
-    const e = (await open().then(
-      () => assert.fail('opened'),
-      (err: unknown) => err,
-    )) as { status: number; body: unknown };
-    assert.equal(e.status, 429);
-    assert.equal(obj(obj(e.body).error).code, 'too-many-connections');
+    // 250 at once from one address: a burst of 100 gets in (and what the rate refills meanwhile), the rest are refused as too fast.
+    const burst = await Promise.allSettled(Array.from({ length: 250 }, () => open(node.adminToken, KEEPER_WIRE_PROTOCOL, '127.0.0.2')));
+    for (const b of burst) if (b.status === 'fulfilled') held.push(b.value);
+    const tooFast = burst.filter((b) => b.status === 'rejected' && obj(obj((b.reason as { body?: unknown }).body).error).code === 'rate-limited').length;
+    assert.ok(tooFast > 0 && held.length + tooFast === 250, `${held.length} in, ${tooFast} refused as too fast`);
+    await fill('127.0.0.2', 256 - held.length);
+    await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(await refusal(open(node.adminToken, KEEPER_WIRE_PROTOCOL, '127.0.0.2')), { status: 429, code: 'too-many-connections' }, '256 from one address');
+    // Other addresses still get in, up to the node's 1,024.
+    await Promise.all(['127.0.0.3', '127.0.0.4', '127.0.0.5'].map((a) => fill(a, 256)));
+    assert.equal(held.length, 1024);
+    const full = await refusal(open(node.adminToken, KEEPER_WIRE_PROTOCOL, '127.0.0.6'));
+    assert.deepEqual(full, { status: 429, code: 'too-many-connections' }, 'the node is full');
     // One closed makes room: a keeper client on the wire works again.
     held.pop()?.ws.close();
     const client = new KeeperClient({ endpoints: [node.apiUrl], adminToken: node.adminToken });

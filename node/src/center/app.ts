@@ -37,8 +37,19 @@ export const PARAM_CHARS_MAX = 4096;
 /** Request bodies above this are refused with 413 before parsing. */
 export const BODY_BYTES_MAX = 4 * 1024 * 1024;
 
-/** Keeper wire connections per node, calls of one running at once, its messages as large as a request body, a ping every 30 s. */
-export const DEFAULT_KEEPER_WIRE_LIMITS: KeeperWireLimits = { connectionsMax: 1024, callsMax: 1024, messageBytesMax: BODY_BYTES_MAX, pingMs: 30_000 };
+/**
+ * Keeper wire connections per node and per client address (new ones at most
+ * 100 a second from one address), calls of one running at once, its messages
+ * as large as a request body, a ping every 30 s.
+ */
+export const DEFAULT_KEEPER_WIRE_LIMITS: KeeperWireLimits = {
+  connectionsMax: 1024,
+  connectionsPerAddressMax: 256,
+  connectionsPerAddressPerSecond: 100,
+  callsMax: 1024,
+  messageBytesMax: BODY_BYTES_MAX,
+  pingMs: 30_000,
+};
 
 function sendError(reply: import('fastify').FastifyReply, status: number, code: string, message: string, extra?: Record<string, unknown>): void {
   void reply.code(status).send({ error: { code, message, ...extra } });

@@ -6,7 +6,8 @@
 // message. The token is checked again on every message, so a revoked token
 // stops working on an open connection too.
 //
-// Bounds: connections per node (429 past it), message size (1009), calls per
+// Bounds: connections per node and per client address, new connections per
+// second per address (429 past them), message size (1009), calls per
 // message (4400), calls of one connection running at once (past it the
 // connection is not read until one finishes, so a client's surplus waits in
 // TCP). A message that is not MessagePack closes the connection (1007); a
@@ -22,10 +23,16 @@ import { ApiError } from './errors.js';
 import { errorAnswer } from './error-answer.js';
 import { KEY_CHARS_MAX, fullKey, leaseTtlSchema, putProperties, txnSchema, type KeeperOps, type Reach } from './keeper-ops.js';
 import type { Logger } from '../logger.js';
+import { AddressLimiter } from '../address-limiter.js';
+import { normalizeAddress } from '../ip-policy.js';
 import type { Metrics } from '../metrics.js';
 
 export interface KeeperWireLimits {
   readonly connectionsMax: number;
+  /** Of those, from one IP address: one client in a reconnect loop cannot take them all. */
+  readonly connectionsPerAddressMax: number;
+  /** New connections per second from one IP address (and as many at once). */
+  readonly connectionsPerAddressPerSecond: number;
   /** Calls of one connection running at once. */
   readonly callsMax: number;
   /** Largest message either way (a txn's values included): the API's body limit. */
@@ -96,11 +103,13 @@ function keyOf(key: string): string {
 export class KeeperWireServer {
   private readonly wss: WebSocketServer;
   private readonly sessions = new Set<WireSession>();
+  private readonly addresses: AddressLimiter;
   private stopping = false;
   /** Pings every connection; one that answered nothing since the last ping is dropped (a client gone without a FIN). */
   private readonly pinger: NodeJS.Timeout;
 
   constructor(private readonly d: KeeperWireDeps) {
+    this.addresses = new AddressLimiter(() => d.limits);
     this.wss = new WebSocketServer({
       noServer: true,
       clientTracking: false,
@@ -133,9 +142,18 @@ export class KeeperWireServer {
       this.d.metrics.apiErrors.labels('too-many-connections').inc();
       return refuse(socket, 429, 'too-many-connections', `this node serves ${this.d.limits.connectionsMax} keeper wire connections: use another member, or HTTP`);
     }
+    const ip = normalizeAddress(req.socket.remoteAddress ?? '');
+    const admitted = this.addresses.admit(ip, Date.now());
+    if (admitted !== 'ok') {
+      const code = admitted === 'too-many' ? 'too-many-connections' : 'rate-limited';
+      this.d.metrics.apiErrors.labels(code).inc();
+      const why = admitted === 'too-many' ? `${this.d.limits.connectionsPerAddressMax} keeper wire connections from ${ip} are open` : `more than ${this.d.limits.connectionsPerAddressPerSecond} new keeper wire connections per second from ${ip}`;
+      return refuse(socket, 429, code, `${why}: one keeper client per process shares one connection per member`);
+    }
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       const s = new WireSession(ws, authorization ?? '', this.d, () => {
         this.sessions.delete(s);
+        this.addresses.release(ip);
         this.d.metrics.keeperWireConnections.dec();
       });
       this.sessions.add(s);
