@@ -94,14 +94,19 @@ test('a node refuses to start with a TLS key that does not match its certificate
   );
 });
 
-test('the Node client SDK connects through an https dispatcher to wss:// with the CA given by NODE_EXTRA_CA_CERTS', async () => {
+/** A node serving TLS with a certificate of a fresh CA, whose PEM is `dir`/ca.pem (for NODE_EXTRA_CA_CERTS). */
+async function tlsNode(): Promise<{ dir: string; n: NodeProcess }> {
   const dir = await tempDir('longwire-tls-');
   const ca = await createCa();
   const pair = await createNodeCert(ca, 'n1', ['127.0.0.1']);
   await writeFile(join(dir, 'n1.pem'), pair.cert);
   await writeFile(join(dir, 'n1-key.pem'), pair.key);
   await writeFile(join(dir, 'ca.pem'), ca.cert);
-  const n = await NodeProcess.start({ args: ['--tls-cert', join(dir, 'n1.pem'), '--tls-key', join(dir, 'n1-key.pem')], tlsCa: ca.cert });
+  return { dir, n: await NodeProcess.start({ args: ['--tls-cert', join(dir, 'n1.pem'), '--tls-key', join(dir, 'n1-key.pem')], tlsCa: ca.cert }) };
+}
+
+test('the Node client SDK connects through an https dispatcher to wss:// with the CA given by NODE_EXTRA_CA_CERTS', async () => {
+  const { dir, n } = await tlsNode();
   try {
     const app = await createApp(n, 'sdk');
     const jwt = await token('sdk', app.tokenSecret, 'alice');
@@ -136,13 +141,7 @@ test('the Node client SDK connects through an https dispatcher to wss:// with th
 const KEEPER_CLIENT = fileURLToPath(new URL('../../keeper/src/keeper-client.js', import.meta.url));
 
 test('the keeper client speaks the keeper wire over wss:// with the CA given by NODE_EXTRA_CA_CERTS, and its idle connection lets the process exit', async () => {
-  const dir = await tempDir('longwire-tls-');
-  const ca = await createCa();
-  const pair = await createNodeCert(ca, 'n1', ['127.0.0.1']);
-  await writeFile(join(dir, 'n1.pem'), pair.cert);
-  await writeFile(join(dir, 'n1-key.pem'), pair.key);
-  await writeFile(join(dir, 'ca.pem'), ca.cert);
-  const n = await NodeProcess.start({ args: ['--tls-cert', join(dir, 'n1.pem'), '--tls-key', join(dir, 'n1-key.pem')], tlsCa: ca.cert });
+  const { dir, n } = await tlsNode();
   try {
     // No close() and no exit(): the process ends when nothing is left to do.
     const script = `
