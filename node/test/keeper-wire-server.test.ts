@@ -7,7 +7,7 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { connect, type AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -117,6 +117,36 @@ test('a client that answers no ping is dropped after a ping period or two', asyn
     assert.equal(live.readyState, WebSocket.OPEN, 'a client that answers pings stays');
   } finally {
     live.terminate();
+    await wire.drain(0);
+    await new Promise<void>((r) => server.close(() => r()));
+  }
+});
+
+test('a handshake ws refuses as malformed gives its address place back', async () => {
+  const auth = new Auth({ lookup: (t) => (t === 'tok' ? { id: 'a', label: 'test', createdAt: 0 } : undefined) }, new PeerAuth({ selfId: 'n1', key: () => Buffer.alloc(32), isMember: () => false, now: Date.now }), () => undefined);
+  const wire = new KeeperWireServer({ auth, ops: {} as KeeperOps, metrics: new Metrics(), log: pino({ level: 'silent' }), limits: { connectionsMax: 4, connectionsPerAddressMax: 2, connectionsPerAddressPerSecond: 100, callsMax: 3, messageBytesMax: 1 << 20, pingMs: 30_000 } });
+  const server = createServer((_req, res) => res.writeHead(404).end());
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => wire.upgrade(req, socket, head));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  try {
+    for (let i = 0; i < 3; i++) {
+      // Everything longwire checks is right; the key is not base64 of 16 bytes, which ws refuses.
+      const s = connect(port, '127.0.0.1');
+      s.write(`GET ${KEEPER_WIRE_PATH} HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: bad\r\nSec-WebSocket-Protocol: ${KEEPER_WIRE_PROTOCOL}\r\nAuthorization: Bearer tok\r\n\r\n`);
+      const answer = await new Promise<string>((r) => {
+        let got = '';
+        s.on('data', (d: Buffer) => (got += d.toString()));
+        s.on('close', () => r(got));
+        s.on('error', () => r(got));
+      });
+      assert.match(answer, /^HTTP\/1\.1 400/, 'ws refused the handshake');
+    }
+    await new Promise((r) => setTimeout(r, 50));
+    const ws = new WebSocket(`ws://127.0.0.1:${port}${KEEPER_WIRE_PATH}`, KEEPER_WIRE_PROTOCOL, { headers: { authorization: 'Bearer tok' } });
+    await new Promise((r, j) => ws.once('open', r).once('unexpected-response', (_q, res) => j(new Error(`refused ${res.statusCode}`))));
+    ws.terminate();
+  } finally {
     await wire.drain(0);
     await new Promise<void>((r) => server.close(() => r()));
   }

@@ -150,7 +150,13 @@ export class KeeperWireServer {
       const why = admitted === 'too-many' ? `${this.d.limits.connectionsPerAddressMax} keeper wire connections from ${ip} are open` : `more than ${this.d.limits.connectionsPerAddressPerSecond} new keeper wire connections per second from ${ip}`;
       return refuse(socket, 429, code, `${why}: one keeper client per process shares one connection per member`);
     }
+    // ws refuses a malformed handshake itself (a bad key or version) and never calls back: the address's place is given back when its socket closes.
+    let taken = false;
+    socket.once('close', () => {
+      if (!taken) this.addresses.release(ip);
+    });
     this.wss.handleUpgrade(req, socket, head, (ws) => {
+      taken = true;
       const s = new WireSession(ws, authorization ?? '', this.d, () => {
         this.sessions.delete(s);
         this.addresses.release(ip);
