@@ -145,3 +145,36 @@ test('a write that may have been applied is not retried on another member; one s
     await live.stop();
   }
 });
+
+test('the wire and HTTP name the same keys and answer alike: odd characters, leading slashes, prefixes, pages, errors', async () => {
+  const n = await NodeProcess.start({ args: ['--id', 'same'] });
+  const wire = new KeeperClient({ endpoints: [n.apiUrl], adminToken: n.adminToken, transport: 'wire' });
+  const http = new KeeperClient({ endpoints: [n.apiUrl], adminToken: n.adminToken, transport: 'http' });
+  try {
+    const keys = ['odd/a b', 'odd/ü/ö', 'odd/x?y#z&w=1', 'odd/%41', '/odd/lead', '//odd/double'];
+    for (const [i, k] of keys.entries()) await (i % 2 === 0 ? wire : http).put(k, `v${i}`);
+    const [viaWire, viaHttp] = [await wire.get('/odd/', { prefix: true }), await http.get('/odd/', { prefix: true })];
+    assert.deepEqual(viaWire, viaHttp);
+    assert.deepEqual(viaWire.kvs.map((kv) => kv.key).sort(), ['/odd/%41', '/odd/a b', '/odd/double', '/odd/lead', '/odd/x?y#z&w=1', '/odd/ü/ö']);
+    for (const k of keys) assert.deepEqual(await wire.get(k), await http.get(k), k);
+    // A page, a count, a past revision, a transaction, alike.
+    assert.deepEqual(await wire.get('/odd/', { prefix: true, limit: 2 }), await http.get('/odd/', { prefix: true, limit: 2 }));
+    assert.deepEqual(await wire.count('/odd/', { prefix: true }), await http.count('/odd/', { prefix: true }));
+    const rev = viaWire.revision;
+    await wire.put('/odd/a b', 'changed');
+    assert.deepEqual(await wire.get('/odd/a b', { revision: rev }), await http.get('/odd/a b', { revision: rev }));
+    assert.deepEqual(await wire.txn({ success: [{ get: { key: '/odd/', prefix: true } }] }), await http.txn({ success: [{ get: { key: '/odd/', prefix: true } }] }));
+    // The same errors, as the same KeeperError codes.
+    const code = (p: Promise<unknown>): Promise<string> => p.then(() => 'none', (e: unknown) => (e instanceof KeeperError ? e.code : String(e)));
+    for (const c of [wire, http]) {
+      assert.equal(await code(c.put('/odd/a b', 'x', { ifModRevision: 1 })), 'compare-failed');
+      assert.equal(await code(c.leaseKeepAlive('00000000000000ff')), 'lease-not-found');
+      assert.equal(await code(c.get('/odd/', { revision: 999_999_999 })), 'invalid');
+      assert.equal(await code(c.put('k'.repeat(1100), 'x')), 'invalid');
+    }
+    assert.deepEqual((await wire.delete('/odd/', { prefix: true })).deleted, keys.length);
+  } finally {
+    wire.close();
+    await n.stop();
+  }
+});
