@@ -59,7 +59,7 @@ function unary<Req, Res>(client: Client, m: MethodDefinition<Req, Res>, req: Req
 }
 
 /** `concurrency` sizes nothing here: gRPC multiplexes every call on the member's one channel. */
-export async function etcdGrpcTarget(size: number, concurrency: number): Promise<KvTarget> {
+export async function etcdGrpcTarget(size: number, _concurrency: number): Promise<KvTarget> {
   const cluster = await startEtcdCluster(size);
   const clients = cluster.clientUrls.map((u) => new Client(u.replace(/^http:\/\//, ''), credentials.createInsecure()));
   const member = (i: number): Client => {
