@@ -24,6 +24,7 @@ import { Answered } from './support/answered.js';
 import { BackgroundPushes, BACKGROUND_PUSHES_MAX } from './support/background-pushes.js';
 import { StalledClient } from './support/stalled-client.js';
 import { eventually, obj, unless503, within } from './support/contract.js';
+import { OWNER_CHECK_MS } from '../src/owner-moves.js';
 
 const IDS = ['n1', 'n2', 'n3'] as const;
 
@@ -181,6 +182,18 @@ async function drainWithCrash(t: TestContext, cluster: TestCluster, victimKind: 
   assert.equal(kv.status, 200, JSON.stringify(kv.body));
   assert.deepEqual(obj(kv.body).kvs, [], 'the drain record is gone');
   await cluster.stop(drained);
+  // Every remaining node has applied the removal and the drain record's end before clients bind there: a node still
+  // catching up (the restarted victim) would change its ring under them and redirect them (owner-moved), which is
+  // right for a client but not what this check reads. OwnerMoves compares rings every OWNER_CHECK_MS.
+  for (const id of remaining) {
+    const n = cluster.node(id);
+    await cluster.voters(n, 2);
+    await eventually(async () => {
+      const r = await n.api('GET', '/v1/kv/sys/draining/?prefix=true&consistency=serializable');
+      return r.status === 200 && (obj(r.body).kvs as unknown[]).length === 0 ? true : undefined;
+    }, `${id} applied the drain record's end`);
+  }
+  await new Promise((r) => setTimeout(r, 2 * OWNER_CHECK_MS + 100));
 
   for (const u of users) {
     // New pushes after the removal: seqs continue past every answered one (repeated while unanswered, as above).
