@@ -165,8 +165,11 @@ export class NodeProcess {
     return pid;
   }
 
-  private async waitReady(timeoutMs = 30_000): Promise<void> {
+  /** 60 s: a joining or restarted member on this shared two-core machine, busy with a second test file, took over 30 s at times. */
+  private async waitReady(timeoutMs = 60_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
+    /** The last /readyz answer, for the error: why the node says it is not ready. */
+    let last = 'no answer';
     let exitCode: number | null | undefined;
     void this.exited.then((c) => (exitCode = c ?? -1));
     while (Date.now() < deadline) {
@@ -181,12 +184,13 @@ export class NodeProcess {
         // Bounded: whatever else holds the port may take the connection and never answer.
         const r = await this.fetch(`${this.apiUrl}/readyz`, { signal: AbortSignal.timeout(2000) });
         if (r.status === 200) return;
+        last = `${r.status} ${(await r.text()).slice(0, 500)}`;
       } catch {
         // not listening yet
       }
       await new Promise((r) => setTimeout(r, 50));
     }
-    throw new Error(`node not ready within ${timeoutMs} ms:\n${this.stderr}`);
+    throw new Error(`node not ready within ${timeoutMs} ms (last /readyz: ${last}):\n${this.stderr}`);
   }
 
   async api(method: string, path: string, opts: { body?: unknown; token?: string | null; rawBody?: string } = {}): Promise<ApiResponse> {
