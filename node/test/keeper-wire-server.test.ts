@@ -4,7 +4,7 @@
 // one-member keeper (LevelDB in a temp dir) behind KeeperOps, whose puts are
 // held at a gate so the test can see how many run. Past the bound the calls
 // wait unread and run as others finish; every call is answered.
-import { after, test } from 'node:test';
+import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage } from 'node:http';
 import { connect, type AddressInfo } from 'node:net';
@@ -18,16 +18,45 @@ import { RaftKeeper } from '../../keeper/src/raft-keeper.js';
 import { KEEPER_WIRE_PATH, KEEPER_WIRE_PROTOCOL, packWire, unpackWire, type WireAnswer, type WireRequest } from '../../keeper/src/keeper-wire.js';
 import { Auth } from '../src/center/auth.js';
 import { KeeperOps, type PutBody, type Reach } from '../src/center/keeper-ops.js';
-import { KeeperWireServer } from '../src/center/keeper-wire-server.js';
+import { KeeperWireServer, type KeeperWireLimits } from '../src/center/keeper-wire-server.js';
 import { Metrics } from '../src/metrics.js';
 import { PeerAuth } from '../src/peer/peer-auth.js';
 
-let keeper: RaftKeeper | undefined;
-let dir: string | undefined;
-after(async () => {
-  await keeper?.close();
-  if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+let keeper: RaftKeeper;
+let dir: string;
+before(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'keeper-wire-server-'));
+  keeper = await RaftKeeper.open({
+    dataDir: dir,
+    member: { id: 'n1', peer: '127.0.0.1:1', api: '127.0.0.1:2', gateway: '127.0.0.1:3', zone: 'default' },
+    listen: { host: '127.0.0.1', port: 0 },
+    leaseCheckIntervalMs: 0,
+  });
 });
+after(async () => {
+  await keeper.close();
+  await rm(dir, { recursive: true, force: true });
+});
+
+const LIMITS: KeeperWireLimits = { connectionsMax: 4, connectionsPerAddressMax: 4, connectionsPerAddressPerSecond: 100, callsMax: 3, messageBytesMax: 1 << 20, pingMs: 30_000 };
+
+/** A KeeperWireServer on a plain node:http server on loopback, taking the token `tok`. */
+async function serve(ops: KeeperOps, limits: Partial<KeeperWireLimits> = {}): Promise<{ port: number; url: string; close(): Promise<void> }> {
+  const auth = new Auth({ lookup: (t) => (t === 'tok' ? { id: 'a', label: 'test', createdAt: 0 } : undefined) }, new PeerAuth({ selfId: 'n1', key: () => Buffer.alloc(32), isMember: () => false, now: Date.now }), () => undefined);
+  const wire = new KeeperWireServer({ auth, ops, metrics: new Metrics(), log: pino({ level: 'silent' }), limits: { ...LIMITS, ...limits } });
+  const server = createServer((_req, res) => res.writeHead(404).end());
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => wire.upgrade(req, socket, head));
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    port,
+    url: `ws://127.0.0.1:${port}${KEEPER_WIRE_PATH}`,
+    close: async () => {
+      await wire.drain(0);
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
+}
 
 /** KeeperOps whose puts wait at a gate before they reach the keeper, counting how many wait at once. */
 class GatedOps extends KeeperOps {
@@ -50,20 +79,9 @@ class GatedOps extends KeeperOps {
 }
 
 test('at most callsMax calls of a connection run at once; the rest wait unread and are all answered', async () => {
-  dir = await mkdtemp(join(tmpdir(), 'keeper-wire-server-'));
-  keeper = await RaftKeeper.open({
-    dataDir: dir,
-    member: { id: 'n1', peer: '127.0.0.1:1', api: '127.0.0.1:2', gateway: '127.0.0.1:3', zone: 'default' },
-    listen: { host: '127.0.0.1', port: 0 },
-    leaseCheckIntervalMs: 0,
-  });
   const ops = new GatedOps(keeper);
-  const auth = new Auth({ lookup: (t) => (t === 'tok' ? { id: 'a', label: 'test', createdAt: 0 } : undefined) }, new PeerAuth({ selfId: 'n1', key: () => Buffer.alloc(32), isMember: () => false, now: Date.now }), () => undefined);
-  const wire = new KeeperWireServer({ auth, ops, metrics: new Metrics(), log: pino({ level: 'silent' }), limits: { connectionsMax: 4, connectionsPerAddressMax: 4, connectionsPerAddressPerSecond: 100, callsMax: 3, messageBytesMax: 1 << 20, pingMs: 30_000 } });
-  const server = createServer((_req, res) => res.writeHead(404).end());
-  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => wire.upgrade(req, socket, head));
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const ws = new WebSocket(`ws://127.0.0.1:${(server.address() as AddressInfo).port}${KEEPER_WIRE_PATH}`, KEEPER_WIRE_PROTOCOL, { headers: { authorization: 'Bearer tok' } });
+  const srv = await serve(ops);
+  const ws = new WebSocket(srv.url, KEEPER_WIRE_PROTOCOL, { headers: { authorization: 'Bearer tok' } });
   try {
     await new Promise((r, j) => ws.once('open', r).once('error', j));
     const answered = new Map<number, WireAnswer>();
@@ -85,19 +103,13 @@ test('at most callsMax calls of a connection run at once; the rest wait unread a
     assert.equal((await keeper.range('/gate/', { prefix: true, consistency: 'linearizable' })).kvs.length, 10);
   } finally {
     ws.terminate();
-    await wire.drain(0);
-    await new Promise<void>((r) => server.close(() => r()));
+    await srv.close();
   }
 });
 
 test('a client that answers no ping is dropped after a ping period or two', async () => {
-  const auth = new Auth({ lookup: (t) => (t === 'tok' ? { id: 'a', label: 'test', createdAt: 0 } : undefined) }, new PeerAuth({ selfId: 'n1', key: () => Buffer.alloc(32), isMember: () => false, now: Date.now }), () => undefined);
-  const metrics = new Metrics();
-  const wire = new KeeperWireServer({ auth, ops: {} as KeeperOps, metrics, log: pino({ level: 'silent' }), limits: { connectionsMax: 4, connectionsPerAddressMax: 4, connectionsPerAddressPerSecond: 100, callsMax: 3, messageBytesMax: 1 << 20, pingMs: 100 } });
-  const server = createServer((_req, res) => res.writeHead(404).end());
-  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => wire.upgrade(req, socket, head));
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const url = `ws://127.0.0.1:${(server.address() as AddressInfo).port}${KEEPER_WIRE_PATH}`;
+  const srv = await serve(new KeeperOps(keeper), { pingMs: 100 });
+  const url = srv.url;
   const dial = (autoPong: boolean): Promise<WebSocket> =>
     new Promise((resolve, reject) => {
       const ws = new WebSocket(url, KEEPER_WIRE_PROTOCOL, { headers: { authorization: 'Bearer tok' }, autoPong });
@@ -117,18 +129,13 @@ test('a client that answers no ping is dropped after a ping period or two', asyn
     assert.equal(live.readyState, WebSocket.OPEN, 'a client that answers pings stays');
   } finally {
     live.terminate();
-    await wire.drain(0);
-    await new Promise<void>((r) => server.close(() => r()));
+    await srv.close();
   }
 });
 
 test('a handshake ws refuses as malformed gives its address place back', async () => {
-  const auth = new Auth({ lookup: (t) => (t === 'tok' ? { id: 'a', label: 'test', createdAt: 0 } : undefined) }, new PeerAuth({ selfId: 'n1', key: () => Buffer.alloc(32), isMember: () => false, now: Date.now }), () => undefined);
-  const wire = new KeeperWireServer({ auth, ops: {} as KeeperOps, metrics: new Metrics(), log: pino({ level: 'silent' }), limits: { connectionsMax: 4, connectionsPerAddressMax: 2, connectionsPerAddressPerSecond: 100, callsMax: 3, messageBytesMax: 1 << 20, pingMs: 30_000 } });
-  const server = createServer((_req, res) => res.writeHead(404).end());
-  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => wire.upgrade(req, socket, head));
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const port = (server.address() as AddressInfo).port;
+  const srv = await serve(new KeeperOps(keeper), { connectionsPerAddressMax: 2 });
+  const port = srv.port;
   try {
     for (let i = 0; i < 3; i++) {
       // Everything longwire checks is right; the key is not base64 of 16 bytes, which ws refuses.
@@ -143,11 +150,10 @@ test('a handshake ws refuses as malformed gives its address place back', async (
       assert.match(answer, /^HTTP\/1\.1 400/, 'ws refused the handshake');
     }
     await new Promise((r) => setTimeout(r, 50));
-    const ws = new WebSocket(`ws://127.0.0.1:${port}${KEEPER_WIRE_PATH}`, KEEPER_WIRE_PROTOCOL, { headers: { authorization: 'Bearer tok' } });
+    const ws = new WebSocket(srv.url, KEEPER_WIRE_PROTOCOL, { headers: { authorization: 'Bearer tok' } });
     await new Promise((r, j) => ws.once('open', r).once('unexpected-response', (_q, res) => j(new Error(`refused ${res.statusCode}`))));
     ws.terminate();
   } finally {
-    await wire.drain(0);
-    await new Promise<void>((r) => server.close(() => r()));
+    await srv.close();
   }
 });

@@ -1,9 +1,9 @@
 // The serving side of the keeper wire (keeper/src/keeper-wire.ts): a
 // WebSocket upgrade at /v1/keeper/wire on the API port, taking the admin
 // tokens the keeper routes take. Each binary message is a MessagePack array
-// of calls (kv and leases); each call runs through KeeperOps, as its HTTP route would, and is
-// answered by id as soon as it finishes; the answers of one turn leave in one
-// message. The token is checked again on every message, so a revoked token
+// of calls (kv and leases); each call runs through KeeperOps, as its HTTP
+// route would, and is answered by id as soon as it finishes; the answers of
+// one turn leave in one message (turn-batch.ts). The token is checked again on every message, so a revoked token
 // stops working on an open connection too.
 //
 // Bounds: connections per node and per client address, new connections per
@@ -26,6 +26,8 @@ import type { Logger } from '../logger.js';
 import { AddressLimiter } from '../address-limiter.js';
 import { normalizeAddress } from '../ip-policy.js';
 import type { Metrics } from '../metrics.js';
+import { CallGate } from '../call-gate.js';
+import { TurnBatch } from '../turn-batch.js';
 
 export interface KeeperWireLimits {
   readonly connectionsMax: number;
@@ -182,11 +184,9 @@ export class KeeperWireServer {
 
 /** One client's connection. */
 class WireSession {
-  private running = 0;
-  /** Calls read past `callsMax`; bounded by one message's calls, since reading stops while any wait. */
-  private readonly waiting: { call: WireRequest; reach: Reach }[] = [];
-  private answers: WireAnswer[] = [];
-  private flushing = false;
+  private readonly calls: CallGate<{ call: WireRequest; reach: Reach }>;
+  /** The answers of one turn, sent as one message. */
+  private readonly answers: TurnBatch<WireAnswer>;
   private closed = false;
   private stopping = false;
   /** Heard from since the last ping. */
@@ -198,6 +198,13 @@ class WireSession {
     private readonly d: KeeperWireDeps,
     private readonly onClose: () => void,
   ) {
+    this.calls = new CallGate(d.limits.callsMax, ({ call, reach }) => this.run(call, reach), {
+      pause: () => ws.pause(),
+      resume: () => {
+        if (!this.closed) ws.resume();
+      },
+    });
+    this.answers = new TurnBatch((all) => this.send(all));
     ws.on('message', (data, isBinary) => {
       this.alive = true;
       this.onMessage(data, isBinary);
@@ -227,17 +234,16 @@ class WireSession {
   async drain(graceMs: number): Promise<void> {
     this.stopping = true;
     const deadline = Date.now() + graceMs;
-    while (this.running > 0 && !this.closed && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-    // The last answers leave first (their flush is due this turn).
-    await new Promise((r) => setImmediate(r));
-    this.flush();
+    while (this.calls.running > 0 && !this.closed && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    // The last answers leave first.
+    this.answers.flushNow();
     this.close(WireClose.goingAway, 'the node is stopping');
   }
 
   private ended(): void {
     if (this.closed) return;
     this.closed = true;
-    this.answers = [];
+    this.answers.close();
     this.onClose();
   }
 
@@ -261,30 +267,22 @@ class WireSession {
       const p = parseCall(f);
       if (!p.ok) {
         if (p.id === undefined) return this.close(WireClose.badMessage, 'a call without an id');
-        this.answer({ id: p.id, err: { code: 'invalid', status: 400, message: p.why } });
+        this.answers.add({ id: p.id, err: { code: 'invalid', status: 400, message: p.why } });
         continue;
       }
-      if (this.stopping) this.answer({ id: p.call.id, err: { code: 'not-ready', status: 503, message: 'the node is stopping: call another member' } });
-      else if (this.running < this.d.limits.callsMax) this.run(p.call, reach);
-      else {
-        this.waiting.push({ call: p.call, reach });
-        this.ws.pause();
-      }
+      if (this.stopping) this.answers.add({ id: p.call.id, err: { code: 'not-ready', status: 503, message: 'the node is stopping: call another member' } });
+      else this.calls.submit({ call: p.call, reach });
     }
   }
 
-  private run(call: WireRequest, reach: Reach): void {
-    this.running++;
+  /** Runs a call and queues its answer; never rejects. */
+  private async run(call: WireRequest, reach: Reach): Promise<void> {
     this.d.metrics.keeperWireCalls.labels(call.op).inc();
-    void this.serve(call, reach).then(
-      (ok) => this.answer({ id: call.id, ok: ok ?? null }),
-      (err: unknown) => this.answer({ id: call.id, err: this.refusal(call, err) }),
-    ).finally(() => {
-      this.running--;
-      const next = this.waiting.shift();
-      if (next !== undefined) this.run(next.call, next.reach);
-      else if (!this.closed) this.ws.resume();
-    });
+    try {
+      this.answers.add({ id: call.id, ok: (await this.serve(call, reach)) ?? null });
+    } catch (err) {
+      this.answers.add({ id: call.id, err: this.refusal(call, err) });
+    }
   }
 
   /** Async, so a check that throws at once is a refusal of this call like any other. */
@@ -329,20 +327,8 @@ class WireSession {
     return { code: 'internal', status: 500, message: 'internal error' };
   }
 
-  private answer(a: WireAnswer): void {
-    if (this.closed) return;
-    this.answers.push(a);
-    if (this.flushing) return;
-    this.flushing = true;
-    // After the turn's I/O callbacks and promise jobs, so every call finished in it joins one message.
-    setImmediate(() => this.flush());
-  }
-
-  private flush(): void {
-    this.flushing = false;
-    if (this.closed || this.answers.length === 0) return;
-    const all = this.answers;
-    this.answers = [];
+  /** A turn's answers, in messages of at most WIRE_CALLS_PER_MESSAGE_MAX. */
+  private send(all: readonly WireAnswer[]): void {
     for (let i = 0; i < all.length; i += WIRE_CALLS_PER_MESSAGE_MAX) {
       const batch = all.slice(i, i + WIRE_CALLS_PER_MESSAGE_MAX);
       const msg = packWire(batch);

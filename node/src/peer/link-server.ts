@@ -3,8 +3,9 @@
 // a member (Auth.peerSigned: refused with 401 and counted otherwise). Then
 // each request frame runs its method (peer-methods.ts) and is answered by id
 // as soon as it finishes, in any order; answers of one turn leave in one
-// write. At most `callsMax` calls of a link run at once: past that the link
-// stops reading, so a caller's surplus waits in TCP, not in this node.
+// write. At most `callsMax` calls of a link run at once (call-gate.ts): past
+// that the link stops reading, so a caller's surplus waits in TCP, not in
+// this node.
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { refuseUpgrade as refuse } from '../center/upgrade-refusal.js';
@@ -16,6 +17,7 @@ import { FrameDecoder, FrameError, asLinkRequest, encodeFrame, sealFrame, type L
 import { FrameSeal, LINK_NONCE_HEADER, newLinkNonce } from './frame-seal.js';
 import { PEER_HEADERS } from './peer-auth.js';
 import { LinkWriter } from './link-writer.js';
+import { CallGate } from '../call-gate.js';
 import { DEFAULT_PEER_LIMITS, LINK_PATH, LINK_PROTOCOL } from './peer-client.js';
 import type { PeerMethod } from './peer-methods.js';
 
@@ -85,9 +87,7 @@ export class LinkServer {
 class ServedLink {
   private readonly decoder: FrameDecoder;
   private readonly writer: LinkWriter;
-  private running = 0;
-  /** Requests read past `callsMax`; bounded by what one read can hold, since reading stops while any wait. */
-  private readonly waiting: LinkRequest[] = [];
+  private readonly calls: CallGate<LinkRequest>;
   private closed = false;
 
   constructor(
@@ -100,6 +100,12 @@ class ServedLink {
   ) {
     this.decoder = new FrameDecoder(limits.frameBytesMax, seal);
     this.writer = new LinkWriter((b) => socket.write(b));
+    this.calls = new CallGate(limits.callsMax, (req) => this.answer(req), {
+      pause: () => socket.pause(),
+      resume: () => {
+        if (!this.closed) socket.resume();
+      },
+    });
     if ('setNoDelay' in socket && typeof socket.setNoDelay === 'function') socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('close', () => this.destroy());
@@ -133,21 +139,7 @@ class ServedLink {
       this.destroy();
       return;
     }
-    if (this.running < this.limits.callsMax) this.run(req);
-    else {
-      this.waiting.push(req);
-      this.socket.pause();
-    }
-  }
-
-  private run(req: LinkRequest): void {
-    this.running++;
-    void this.answer(req).finally(() => {
-      this.running--;
-      const next = this.waiting.shift();
-      if (next !== undefined) this.run(next);
-      else if (!this.closed) this.socket.resume();
-    });
+    this.calls.submit(req);
   }
 
   private async answer(req: LinkRequest): Promise<void> {
