@@ -51,7 +51,7 @@ function notes(o: Options): string[] {
     `load: the same for every system: ${o.concurrency} operations in flight (closed loop), ${o.valueBytes}-byte values over ${o.keys} keys, at most ${o.ops} operations or ${o.seconds} s per phase, after an unmeasured warm-up; load worker w talks to member w mod n`,
     `rounds: ${o.rounds} per cluster size, each system started afresh per round, the order rotating; the table pools the rounds (operations ÷ time, percentiles over all samples)`,
     ...protocolNotes(o),
-    'linearizable reads: longwire GET /v1/kv/<key> (default consistency), etcd /v3/kv/range (not serializable), ZooKeeper sync + getData on the same session',
+    'linearizable reads: longwire a range call (wire) or GET /v1/kv/<key> (http), default consistency; etcd /v3/kv/range or KV.Range (not serializable); ZooKeeper sync + getData on the same session',
     `watch fan-out: ${o.watchers} watchers (spread over the members, one connection or session each), up to ${o.watchRounds} puts per round one at a time through member 1, latency = put sent → watcher has the value; ZooKeeper's watch fires once and is set again by the getData that reads the value`,
     'durability: all three fsync their log before a write is answered (longwire: the Raft log, always; etcd: its WAL, default; ZooKeeper: forceSync=yes, default)',
     'ratios are longwire ÷ the other: above 1 is better for longwire in ops/s, worse in latency and CPU; server CPU = all members, all threads;',

@@ -25,7 +25,7 @@ export function specNotes(o: Options): string[] {
     `leader kill: ${o.kills} per system, each on a fresh cluster: writers on both surviving members send a put every 10 ms (≤ 200 unanswered each) for 1 s,`,
     '  then kill -9 of the leader process (the leader as the system reports it); figure = first success of a put sent after the kill − the kill',
     ...protocolNotes(o),
-    'linearizable reads: longwire range (default consistency), etcd /v3/kv/range (not serializable), ZooKeeper sync + getData; all three fsync their log before answering a write',
+    'linearizable reads: longwire a range call (wire) or GET /v1/kv/<key> (http), default consistency; etcd /v3/kv/range or KV.Range (not serializable); ZooKeeper sync + getData; all three fsync their log before answering a write',
     'ratios are longwire ÷ the other: above 1 is better for longwire in ops/s, worse in latency, CPU and recovery time; server CPU = all members, all threads;',
     'load generator CPU = the bench process (every client), on the same cores: a CPU-bound phase runs at most cores ÷ (server + load generator CPU per op)',
   ];
