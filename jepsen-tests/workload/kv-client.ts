@@ -7,7 +7,7 @@
 // definite answer closes it; no answer (timeout, reset, node killed or
 // paused) leaves a write with return = Infinity, and drops a read.
 import { WireLink } from '../../keeper/src/keeper-wire-link.js';
-import type { WireCall } from '../../keeper/src/keeper-wire.js';
+import { httpShaped, type WireCall } from '../../keeper/src/keeper-wire.js';
 import type { KvOperation } from '../checker/kv-history.js';
 import type { RegisterInput, RegisterOutput } from '../model/register.js';
 import type { Rng } from '../cluster/rng.js';
@@ -83,7 +83,7 @@ export class WireTargets {
     const o = await link.call(c, timeoutMs);
     switch (o.kind) {
       case 'answer':
-        return 'ok' in o.answer ? { kind: 'answer', status: 200, body: o.answer.ok } : { kind: 'answer', status: o.answer.err.status, body: { error: o.answer.err } };
+        return { kind: 'answer', ...httpShaped(o.answer) };
       case 'failed':
         return o.unsent ? { kind: 'refused' } : { kind: 'unknown', why: o.why };
       case 'unsupported':

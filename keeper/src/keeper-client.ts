@@ -10,7 +10,7 @@ import { KeeperError } from './errors.js';
 import type { KeyValue, LeaseInfo, LeaseList, TxnCompare, TxnResult, WatchEvent } from './keeper.js';
 import { LeaseKeepAlive } from './lease-keepalive.js';
 import { acquireLock, lockHolder, type KeeperLock, type LockOptions } from './keeper-lock.js';
-import type { WireCall } from './keeper-wire.js';
+import { httpShaped, type WireCall } from './keeper-wire.js';
 import { WireLink } from './keeper-wire-link.js';
 
 // The package's `longwire/keeper-client` entry: what a caller needs besides the client.
@@ -36,7 +36,7 @@ export interface KeeperClientOptions {
   readonly retryDelayMs?: number;
   /** Rounds over all members before a call fails. */
   readonly roundsMax?: number;
-  /** 'wire' (the default): key/value calls over the keeper wire; 'http': every call over HTTP. */
+  /** 'wire' (the default): key/value and lease calls over the keeper wire; 'http': every call over HTTP. */
   readonly transport?: 'wire' | 'http';
 }
 
@@ -101,6 +101,30 @@ function wireKey(key: string): string {
   return '/' + key.replace(/^\/+/, '');
 }
 
+/** A range read (or count) as GET /v1/kv and as the wire's range call. */
+function rangeCall(key: string, opts: { prefix?: boolean; consistency?: 'linearizable' | 'serializable'; after?: string; limit?: number; revision?: number }, countOnly: boolean): Call {
+  const consistency = opts.consistency ?? 'linearizable';
+  const q = new URLSearchParams({
+    ...(opts.prefix === true ? { prefix: 'true' } : {}),
+    consistency,
+    ...(opts.after === undefined ? {} : { after: opts.after }),
+    ...(opts.limit === undefined ? {} : { limit: String(opts.limit) }),
+    ...(opts.revision === undefined ? {} : { revision: String(opts.revision) }),
+    ...(countOnly ? { countOnly: 'true' } : {}),
+  });
+  const wire: WireCall = {
+    op: 'range',
+    key: wireKey(key),
+    consistency,
+    ...(opts.prefix === true ? { prefix: true } : {}),
+    ...(opts.after === undefined ? {} : { after: opts.after }),
+    ...(opts.limit === undefined ? {} : { limit: opts.limit }),
+    ...(opts.revision === undefined ? {} : { revision: opts.revision }),
+    ...(countOnly ? { countOnly: true } : {}),
+  };
+  return { method: 'GET', path: `/v1/kv/${keyPath(key)}?${q}`, wire };
+}
+
 export class KeeperClient {
   private readonly endpoints: string[];
   private next = 0;
@@ -143,44 +167,12 @@ export class KeeperClient {
     key: string,
     opts: { prefix?: boolean; consistency?: 'linearizable' | 'serializable'; after?: string; limit?: number; revision?: number } = {},
   ): Promise<{ revision: number; kvs: KeyValue[]; more: boolean }> {
-    const q = new URLSearchParams({
-      ...(opts.prefix === true ? { prefix: 'true' } : {}),
-      consistency: opts.consistency ?? 'linearizable',
-      ...(opts.after === undefined ? {} : { after: opts.after }),
-      ...(opts.limit === undefined ? {} : { limit: String(opts.limit) }),
-      ...(opts.revision === undefined ? {} : { revision: String(opts.revision) }),
-    });
-    const wire: WireCall = {
-      op: 'range',
-      key: wireKey(key),
-      consistency: opts.consistency ?? 'linearizable',
-      ...(opts.prefix === true ? { prefix: true } : {}),
-      ...(opts.after === undefined ? {} : { after: opts.after }),
-      ...(opts.limit === undefined ? {} : { limit: opts.limit }),
-      ...(opts.revision === undefined ? {} : { revision: opts.revision }),
-    };
-    return (await this.call({ method: 'GET', path: `/v1/kv/${keyPath(key)}?${q}`, wire }, 'any')) as { revision: number; kvs: KeyValue[]; more: boolean };
+    return (await this.call(rangeCall(key, opts, false), 'any')) as { revision: number; kvs: KeyValue[]; more: boolean };
   }
 
   /** How many keys `get` with the same options and no limit would answer. */
   async count(key: string, opts: { prefix?: boolean; consistency?: 'linearizable' | 'serializable'; after?: string; revision?: number } = {}): Promise<{ revision: number; count: number }> {
-    const q = new URLSearchParams({
-      ...(opts.prefix === true ? { prefix: 'true' } : {}),
-      consistency: opts.consistency ?? 'linearizable',
-      ...(opts.after === undefined ? {} : { after: opts.after }),
-      ...(opts.revision === undefined ? {} : { revision: String(opts.revision) }),
-      countOnly: 'true',
-    });
-    const wire: WireCall = {
-      op: 'range',
-      key: wireKey(key),
-      consistency: opts.consistency ?? 'linearizable',
-      countOnly: true,
-      ...(opts.prefix === true ? { prefix: true } : {}),
-      ...(opts.after === undefined ? {} : { after: opts.after }),
-      ...(opts.revision === undefined ? {} : { revision: opts.revision }),
-    };
-    return (await this.call({ method: 'GET', path: `/v1/kv/${keyPath(key)}?${q}`, wire }, 'any')) as { revision: number; count: number };
+    return (await this.call(rangeCall(key, opts, true), 'any')) as { revision: number; count: number };
   }
 
   /**
@@ -297,10 +289,10 @@ export class KeeperClient {
       if (link === undefined) this.links.set(base, (link = new WireLink(base, `Bearer ${this.o.adminToken}`)));
       const o = await link.call(c.wire, this.timeoutMs);
       switch (o.kind) {
-        case 'answer':
-          if ('ok' in o.answer) return { ok: true, status: 200, body: o.answer.ok };
-          if (o.answer.err.status === 503) return { ok: false, why: '503', unsent: true };
-          return { ok: true, status: o.answer.err.status, body: { error: o.answer.err } };
+        case 'answer': {
+          const a = httpShaped(o.answer);
+          return a.status === 503 ? { ok: false, why: '503', unsent: true } : { ok: true, ...a };
+        }
         case 'failed':
           return { ok: false, why: o.why, unsent: o.unsent };
         case 'unsupported':

@@ -95,3 +95,8 @@ export function asWireAnswer(v: unknown): WireAnswer | undefined {
   if (typeof e !== 'object' || e === null || typeof e.code !== 'string' || typeof e.status !== 'number' || typeof e.message !== 'string') return undefined;
   return { id: o.id, err: e as WireRefusal };
 }
+
+/** An answer as its HTTP route would have given it: the status, and the 200 body or `{"error":…}`. */
+export function httpShaped(a: WireAnswer): { status: number; body: unknown } {
+  return 'ok' in a ? { status: 200, body: a.ok } : { status: a.err.status, body: { error: a.err } };
+}
